@@ -1,0 +1,265 @@
+//! The validated charter: what the services must keep and what Charter may do.
+
+use crate::action::ActionKind;
+use crate::topology::Topology;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How far automation may go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Plans are recorded, never executed.
+    Shadow,
+    /// Every policy needs a human approval.
+    Supervised,
+    /// Guardrails decide what needs approval.
+    #[default]
+    Autonomous,
+}
+
+/// Where samples come from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SourceSpec {
+    /// The Westworld simulator, in process.
+    Simulator {
+        /// Scenario file; the built-in default scenario when absent.
+        scenario: Option<PathBuf>,
+        seed: Option<u64>,
+    },
+    /// A Prometheus-compatible HTTP API.
+    Prometheus { url: String, timeout: Duration },
+}
+
+/// Where knowledge is kept.
+#[derive(Debug, Clone, PartialEq)]
+pub enum KnowledgeSpec {
+    Sqlite { path: PathBuf },
+}
+
+/// How a component is acted on.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ActuatorSpec {
+    /// The in-process simulator.
+    Simulator,
+}
+
+/// Replica limits of a component.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplicaLimits {
+    pub min: u32,
+    pub max: u32,
+}
+
+/// A managed unit: a service, deployment, database or queue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Component {
+    pub name: String,
+    pub depends_on: Vec<String>,
+    pub actuator: Option<String>,
+    pub replicas: Option<ReplicaLimits>,
+    pub zone: Option<String>,
+}
+
+/// Which way an objective is violated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// Violated when the value rises above the thresholds (latency, errors).
+    Above,
+    /// Violated when the value falls below the thresholds (availability, hit ratio).
+    Below,
+}
+
+impl Direction {
+    /// True if `value` is on the bad side of `threshold`.
+    pub fn breaches(self, value: f64, threshold: f64) -> bool {
+        match self {
+            Direction::Above => value > threshold,
+            Direction::Below => value < threshold,
+        }
+    }
+
+    /// How far `value` is past `threshold`, relative to the threshold's size
+    /// (positive = worse). Used for severity-weighted comparisons across units.
+    pub fn excess(self, value: f64, threshold: f64) -> f64 {
+        let scale = threshold.abs().max(1e-9);
+        match self {
+            Direction::Above => (value - threshold) / scale,
+            Direction::Below => (threshold - value) / scale,
+        }
+    }
+}
+
+/// What an objective measures; Analyze uses it to name a cause class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum Signal {
+    Latency,
+    Errors,
+    Saturation,
+    Utilization,
+    Memory,
+    Availability,
+    Cache,
+    Pool,
+    Traffic,
+    Cost,
+    #[default]
+    Other,
+}
+
+/// Warning / critical thresholds with a clear threshold for hysteresis.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Thresholds {
+    pub warning: Option<f64>,
+    pub critical: Option<f64>,
+    /// A firing violation resolves only once the value is back past this.
+    pub clear: f64,
+}
+
+/// How an objective's samples are obtained.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ObjectiveSource {
+    /// A metric name and label matchers (turned into PromQL for Prometheus).
+    Metric {
+        name: String,
+        labels: BTreeMap<String, String>,
+    },
+    /// Any PromQL expression.
+    Expr(String),
+}
+
+/// A measurement per component that must stay within thresholds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Objective {
+    pub name: String,
+    pub source: ObjectiveSource,
+    /// The label whose value names the component of a series.
+    pub component_label: String,
+    /// The components this objective applies to (all when the charter lists none).
+    pub components: Vec<String>,
+    pub signal: Signal,
+    pub direction: Direction,
+    pub thresholds: Thresholds,
+    /// How long a breach must last before it fires.
+    pub for_: Duration,
+    /// Action kinds that plausibly fix a violation, in the user's order of preference.
+    pub remedies: Vec<ActionKind>,
+}
+
+/// Whether an action kind may run without a human.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Approval {
+    /// Guardrails decide.
+    #[default]
+    Auto,
+    /// Always ask a human.
+    Required,
+}
+
+/// What an action kind costs and how it behaves, from the charter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActionSpec {
+    /// Disruption, money and risk in one unit chosen by the user (a severity-weighted
+    /// violation removed is worth 10).
+    pub cost: f64,
+    /// Replicas per scale step.
+    pub step: u32,
+    /// When to verify after the action.
+    pub time_to_effect: Duration,
+    pub approval: Approval,
+    /// Default parameters passed to the actuator (e.g. `rate` for throttle).
+    pub params: BTreeMap<String, String>,
+}
+
+impl ActionSpec {
+    /// The catalogue default for a kind, used when the charter does not configure it.
+    pub fn default_for(kind: ActionKind) -> Self {
+        let (cost, tte) = match kind {
+            ActionKind::ScaleOut => (2.0, 60),
+            ActionKind::ScaleIn => (1.0, 60),
+            ActionKind::Restart => (3.0, 90),
+            ActionKind::Rollback => (4.0, 90),
+            ActionKind::Throttle => (3.0, 30),
+            ActionKind::CircuitBreak => (3.0, 30),
+            ActionKind::Failover => (5.0, 60),
+            ActionKind::FlushCache => (2.0, 30),
+            ActionKind::Reconfigure => (3.0, 60),
+        };
+        ActionSpec {
+            cost,
+            step: 2,
+            time_to_effect: Duration::from_secs(tte),
+            approval: Approval::Auto,
+            params: BTreeMap::new(),
+        }
+    }
+}
+
+/// Limits that automation must respect.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Guardrails {
+    pub max_actions_per_hour: u32,
+    /// No new action on a component for this long after its last one.
+    pub cooldown: Duration,
+    pub max_concurrent: u32,
+    /// Policies costing more than this need approval.
+    pub auto_approve_max_cost: f64,
+    pub approval_timeout: Duration,
+    /// Policies tried per incident before it is escalated.
+    pub max_attempts_per_incident: u32,
+}
+
+impl Default for Guardrails {
+    fn default() -> Self {
+        Guardrails {
+            max_actions_per_hour: 20,
+            cooldown: Duration::from_secs(300),
+            max_concurrent: 2,
+            auto_approve_max_cost: 5.0,
+            approval_timeout: Duration::from_secs(900),
+            max_attempts_per_incident: 3,
+        }
+    }
+}
+
+/// A validated charter.
+#[derive(Debug, Clone)]
+pub struct Charter {
+    pub name: String,
+    pub interval: Duration,
+    pub mode: Mode,
+    pub source: SourceSpec,
+    pub knowledge: Option<KnowledgeSpec>,
+    pub actuators: BTreeMap<String, ActuatorSpec>,
+    pub components: Vec<Component>,
+    pub objectives: Vec<Objective>,
+    /// Every kind, filled with catalogue defaults where the charter is silent.
+    pub actions: BTreeMap<ActionKind, ActionSpec>,
+    pub guardrails: Guardrails,
+    pub topology: Topology,
+}
+
+impl Charter {
+    /// A component by name.
+    pub fn component(&self, name: &str) -> Option<&Component> {
+        self.components.iter().find(|c| c.name == name)
+    }
+
+    /// An objective by name.
+    pub fn objective(&self, name: &str) -> Option<&Objective> {
+        self.objectives.iter().find(|o| o.name == name)
+    }
+
+    /// The spec of an action kind (always present after validation).
+    pub fn action(&self, kind: ActionKind) -> ActionSpec {
+        self.actions
+            .get(&kind)
+            .cloned()
+            .unwrap_or_else(|| ActionSpec::default_for(kind))
+    }
+}

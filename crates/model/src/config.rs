@@ -1,0 +1,613 @@
+//! The raw charter document and its validation.
+//!
+//! [`CharterConfig`] is the serde parse (unknown keys are errors, values keep their
+//! source locations); [`validate`] turns it into a [`Charter`], collecting every
+//! semantic error at once, each with `file:line:col`, the key path and a message.
+//!
+//! Structural errors (YAML syntax, an unknown key, a value of the wrong type) stop
+//! the serde parse, so only the first of those is reported; once the document is
+//! well-formed every remaining error is reported in one pass.
+
+use crate::action::ActionKind;
+use crate::charter::*;
+use crate::topology::Topology;
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+type S<T> = Spanned<T>;
+
+/// The charter as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CharterConfig {
+    pub name: S<String>,
+    #[serde(default)]
+    pub interval: Option<S<String>>,
+    #[serde(default)]
+    pub mode: Option<S<Mode>>,
+    #[serde(default)]
+    pub source: Option<S<SourceConfig>>,
+    #[serde(default)]
+    pub knowledge: Option<KnowledgeConfig>,
+    #[serde(default)]
+    pub actuators: BTreeMap<String, S<ActuatorConfig>>,
+    #[serde(default)]
+    pub components: Vec<ComponentConfig>,
+    #[serde(default)]
+    pub objectives: Vec<ObjectiveConfig>,
+    #[serde(default)]
+    pub actions: BTreeMap<String, S<ActionConfig>>,
+    #[serde(default)]
+    pub guardrails: Option<GuardrailsConfig>,
+}
+
+/// `source:` — where samples come from.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum SourceConfig {
+    Simulator {
+        #[serde(default)]
+        scenario: Option<String>,
+        #[serde(default)]
+        seed: Option<u64>,
+    },
+    Prometheus {
+        url: S<String>,
+        #[serde(default)]
+        timeout: Option<S<String>>,
+    },
+}
+
+/// `knowledge:` — where knowledge is kept.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KnowledgeConfig {
+    pub sqlite: S<String>,
+}
+
+/// `actuators.NAME:` — how components are acted on.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum ActuatorConfig {
+    Simulator {},
+}
+
+/// `components[i]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComponentConfig {
+    pub name: S<String>,
+    #[serde(default)]
+    pub depends_on: Vec<S<String>>,
+    #[serde(default)]
+    pub actuator: Option<S<String>>,
+    #[serde(default)]
+    pub replicas: Option<S<ReplicasConfig>>,
+    #[serde(default)]
+    pub zone: Option<String>,
+}
+
+/// `components[i].replicas`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplicasConfig {
+    pub min: u32,
+    pub max: u32,
+}
+
+/// `objectives[i]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectiveConfig {
+    pub name: S<String>,
+    #[serde(default)]
+    pub metric: Option<S<String>>,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub expr: Option<S<String>>,
+    #[serde(default)]
+    pub component_label: Option<String>,
+    #[serde(default)]
+    pub components: Vec<S<String>>,
+    #[serde(default)]
+    pub signal: Option<Signal>,
+    #[serde(default)]
+    pub above: Option<S<ThresholdsConfig>>,
+    #[serde(default)]
+    pub below: Option<S<ThresholdsConfig>>,
+    #[serde(default, rename = "for")]
+    pub for_: Option<S<String>>,
+    #[serde(default)]
+    pub remedies: Vec<S<String>>,
+}
+
+/// `objectives[i].above` / `.below`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThresholdsConfig {
+    #[serde(default)]
+    pub warning: Option<f64>,
+    #[serde(default)]
+    pub critical: Option<f64>,
+    #[serde(default)]
+    pub clear: Option<f64>,
+}
+
+/// `actions.KIND`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionConfig {
+    #[serde(default)]
+    pub cost: Option<f64>,
+    #[serde(default)]
+    pub step: Option<u32>,
+    #[serde(default)]
+    pub time_to_effect: Option<S<String>>,
+    #[serde(default)]
+    pub approval: Option<Approval>,
+    #[serde(default)]
+    pub params: BTreeMap<String, String>,
+}
+
+/// `guardrails:`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GuardrailsConfig {
+    #[serde(default)]
+    pub max_actions_per_hour: Option<u32>,
+    #[serde(default)]
+    pub cooldown: Option<S<String>>,
+    #[serde(default)]
+    pub max_concurrent: Option<u32>,
+    #[serde(default)]
+    pub auto_approve_max_cost: Option<f64>,
+    #[serde(default)]
+    pub approval_timeout: Option<S<String>>,
+    #[serde(default)]
+    pub max_attempts_per_incident: Option<u32>,
+}
+
+/// One problem found in a charter, located in its file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidationIssue {
+    pub file: String,
+    pub line: u64,
+    pub column: u64,
+    /// The key path, e.g. `components[2].depends_on[0]`.
+    pub path: String,
+    pub message: String,
+    /// Warnings do not make a charter invalid unless `--deny-warnings`.
+    pub warning: bool,
+}
+
+impl fmt::Display for ValidationIssue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let level = if self.warning { "warning: " } else { "" };
+        write!(
+            f,
+            "{}:{}:{}: {level}{}: {}",
+            self.file, self.line, self.column, self.path, self.message
+        )
+    }
+}
+
+/// Why a charter could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read charter {path}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}", fmt_issues(.0))]
+    Invalid(Vec<ValidationIssue>),
+}
+
+fn fmt_issues(issues: &[ValidationIssue]) -> String {
+    let errors = issues.iter().filter(|i| !i.warning).count();
+    let mut s = format!("charter is invalid ({errors} error(s))");
+    for i in issues {
+        s.push_str("\n  ");
+        s.push_str(&i.to_string());
+    }
+    s
+}
+
+/// Read and validate a charter file. Returns the charter and its warnings.
+pub fn load_charter(path: &Path) -> Result<(Charter, Vec<ValidationIssue>), ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    parse_charter(&text, &path.display().to_string(), base)
+}
+
+/// Parse and validate charter text. `file` names it in messages; relative paths in
+/// the charter are resolved against `base`.
+pub fn parse_charter(
+    text: &str,
+    file: &str,
+    base: &Path,
+) -> Result<(Charter, Vec<ValidationIssue>), ConfigError> {
+    let raw: CharterConfig = serde_saphyr::from_str(text).map_err(|e| {
+        let (line, column) = e
+            .location()
+            .map(|l| (l.line(), l.column()))
+            .unwrap_or((1, 1));
+        ConfigError::Invalid(vec![ValidationIssue {
+            file: file.to_string(),
+            line: line.max(1),
+            column: column.max(1),
+            path: "(document)".into(),
+            message: structural_message(&e),
+            warning: false,
+        }])
+    })?;
+    validate(raw, file, base)
+}
+
+/// serde-saphyr's message without its snippet or trailing location, since we print
+/// the location ourselves.
+fn structural_message(e: &serde_saphyr::Error) -> String {
+    let full = e.without_snippet().to_string();
+    let first = full.lines().next().unwrap_or("invalid document").trim();
+    let cut = first.find(" at line ").map_or(first, |i| &first[..i]);
+    cut.trim_end_matches('.').to_string()
+}
+
+struct Issues<'a> {
+    file: &'a str,
+    list: Vec<ValidationIssue>,
+}
+
+impl Issues<'_> {
+    fn at<T>(&mut self, span: &S<T>, path: impl Into<String>, message: impl Into<String>) {
+        self.push(span, path, message, false);
+    }
+
+    fn warn<T>(&mut self, span: &S<T>, path: impl Into<String>, message: impl Into<String>) {
+        self.push(span, path, message, true);
+    }
+
+    fn push<T>(&mut self, span: &S<T>, path: impl Into<String>, message: impl Into<String>, warning: bool) {
+        self.list.push(ValidationIssue {
+            file: self.file.to_string(),
+            line: span.referenced.line().max(1),
+            column: span.referenced.column().max(1),
+            path: path.into(),
+            message: message.into(),
+            warning,
+        });
+    }
+
+    fn duration(&mut self, v: &Option<S<String>>, path: &str, default: Duration) -> Duration {
+        let Some(s) = v else { return default };
+        match humantime::parse_duration(s.value.trim()) {
+            Ok(d) => d,
+            Err(e) => {
+                self.at(s, path, format!("invalid duration `{}`: {e} (write e.g. 30s, 5m, 1h)", s.value));
+                default
+            }
+        }
+    }
+}
+
+/// Validate a parsed charter, collecting every error.
+pub fn validate(
+    raw: CharterConfig,
+    file: &str,
+    base: &Path,
+) -> Result<(Charter, Vec<ValidationIssue>), ConfigError> {
+    let mut is = Issues { file, list: Vec::new() };
+
+    if raw.name.value.trim().is_empty() {
+        is.at(&raw.name, "name", "must not be empty");
+    }
+    let interval = is.duration(&raw.interval, "interval", Duration::from_secs(30));
+    if let Some(iv) = &raw.interval
+        && interval.is_zero()
+    {
+        is.at(iv, "interval", "must be greater than zero");
+    }
+
+    let source = match &raw.source {
+        None => SourceSpec::Simulator { scenario: None, seed: None },
+        Some(s) => match &s.value {
+            SourceConfig::Simulator { scenario, seed } => SourceSpec::Simulator {
+                scenario: scenario.as_ref().map(|p| base.join(p)),
+                seed: *seed,
+            },
+            SourceConfig::Prometheus { url, timeout } => {
+                if !(url.value.starts_with("http://") || url.value.starts_with("https://")) {
+                    is.at(url, "source.prometheus.url", "must start with http:// or https://");
+                }
+                SourceSpec::Prometheus {
+                    url: url.value.clone(),
+                    timeout: is.duration(timeout, "source.prometheus.timeout", Duration::from_secs(10)),
+                }
+            }
+        },
+    };
+
+    let knowledge = raw.knowledge.as_ref().map(|k| {
+        if k.sqlite.value.trim().is_empty() {
+            is.at(&k.sqlite, "knowledge.sqlite", "must name a database file");
+        }
+        KnowledgeSpec::Sqlite { path: base.join(&k.sqlite.value) }
+    });
+
+    let actuators: BTreeMap<String, ActuatorSpec> = raw
+        .actuators
+        .iter()
+        .map(|(name, a)| {
+            let spec = match a.value {
+                ActuatorConfig::Simulator {} => ActuatorSpec::Simulator,
+            };
+            (name.clone(), spec)
+        })
+        .collect();
+
+    // Components: names, duplicates, dependencies, actuators, replica limits.
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for (i, c) in raw.components.iter().enumerate() {
+        let p = format!("components[{i}]");
+        if c.name.value.trim().is_empty() {
+            is.at(&c.name, format!("{p}.name"), "must not be empty");
+        } else if let Some(first) = seen.insert(c.name.value.as_str(), i) {
+            is.at(
+                &c.name,
+                format!("{p}.name"),
+                format!("duplicate component `{}` (first declared at components[{first}])", c.name.value),
+            );
+        }
+    }
+    for (i, c) in raw.components.iter().enumerate() {
+        let p = format!("components[{i}]");
+        for (j, d) in c.depends_on.iter().enumerate() {
+            if !seen.contains_key(d.value.as_str()) {
+                is.at(d, format!("{p}.depends_on[{j}]"), format!("unknown component `{}`", d.value));
+            } else if d.value == c.name.value {
+                is.at(d, format!("{p}.depends_on[{j}]"), "a component cannot depend on itself");
+            }
+        }
+        if let Some(a) = &c.actuator
+            && !actuators.contains_key(&a.value)
+        {
+            is.at(a, format!("{p}.actuator"), format!("unknown actuator `{}` (declare it under `actuators:`)", a.value));
+        }
+        if let Some(r) = &c.replicas
+            && r.value.min > r.value.max
+        {
+            is.at(
+                r,
+                format!("{p}.replicas"),
+                format!("min ({}) is greater than max ({})", r.value.min, r.value.max),
+            );
+        }
+    }
+    let components: Vec<Component> = raw
+        .components
+        .iter()
+        .map(|c| Component {
+            name: c.name.value.clone(),
+            depends_on: c.depends_on.iter().map(|d| d.value.clone()).collect(),
+            actuator: c.actuator.as_ref().map(|a| a.value.clone()),
+            replicas: c.replicas.as_ref().map(|r| ReplicaLimits { min: r.value.min, max: r.value.max }),
+            zone: c.zone.clone(),
+        })
+        .collect();
+    let topology = Topology::new(components.iter().map(|c| (c.name.as_str(), c.depends_on.as_slice())));
+    if let Some(cycle) = topology.find_cycle() {
+        let first = &cycle[0];
+        if let Some((i, c)) = raw.components.iter().enumerate().find(|(_, c)| &c.name.value == first) {
+            let mut path = cycle.clone();
+            path.push(first.clone());
+            is.at(&c.name, format!("components[{i}].depends_on"), format!("dependency cycle: {}", path.join(" -> ")));
+        }
+    }
+
+    // Actions.
+    let mut actions: BTreeMap<ActionKind, ActionSpec> =
+        ActionKind::ALL.into_iter().map(|k| (k, ActionSpec::default_for(k))).collect();
+    for (name, a) in &raw.actions {
+        let p = format!("actions.{name}");
+        let kind = match name.parse::<ActionKind>() {
+            Ok(k) => k,
+            Err(e) => {
+                is.at(a, &p, e.to_string());
+                continue;
+            }
+        };
+        let mut spec = ActionSpec::default_for(kind);
+        if let Some(c) = a.value.cost {
+            if !(c.is_finite() && c >= 0.0) {
+                is.at(a, format!("{p}.cost"), "must be a finite number >= 0");
+            }
+            spec.cost = c;
+        }
+        if let Some(s) = a.value.step {
+            if s == 0 {
+                is.at(a, format!("{p}.step"), "must be at least 1");
+            }
+            spec.step = s;
+        }
+        spec.time_to_effect = is.duration(&a.value.time_to_effect, &format!("{p}.time_to_effect"), spec.time_to_effect);
+        if let Some(ap) = a.value.approval {
+            spec.approval = ap;
+        }
+        spec.params = a.value.params.clone();
+        actions.insert(kind, spec);
+    }
+
+    // Objectives.
+    let mut seen_obj: HashMap<&str, usize> = HashMap::new();
+    let mut objectives = Vec::new();
+    for (i, o) in raw.objectives.iter().enumerate() {
+        let p = format!("objectives[{i}]");
+        if o.name.value.trim().is_empty() {
+            is.at(&o.name, format!("{p}.name"), "must not be empty");
+        } else if let Some(first) = seen_obj.insert(o.name.value.as_str(), i) {
+            is.at(
+                &o.name,
+                format!("{p}.name"),
+                format!("duplicate objective `{}` (first declared at objectives[{first}])", o.name.value),
+            );
+        }
+        let source = match (&o.metric, &o.expr) {
+            (Some(m), None) => {
+                if m.value.trim().is_empty() {
+                    is.at(m, format!("{p}.metric"), "must name a metric");
+                }
+                ObjectiveSource::Metric { name: m.value.clone(), labels: o.labels.clone() }
+            }
+            (None, Some(e)) => {
+                if e.value.trim().is_empty() {
+                    is.at(e, format!("{p}.expr"), "must not be empty");
+                }
+                ObjectiveSource::Expr(e.value.clone())
+            }
+            (Some(m), Some(_)) => {
+                is.at(m, &p, "give either `metric` or `expr`, not both");
+                ObjectiveSource::Expr(String::new())
+            }
+            (None, None) => {
+                is.at(&o.name, &p, "needs `metric` or `expr`");
+                ObjectiveSource::Expr(String::new())
+            }
+        };
+        let (direction, th) = match (&o.above, &o.below) {
+            (Some(t), None) => (Direction::Above, Some(t)),
+            (None, Some(t)) => (Direction::Below, Some(t)),
+            (Some(t), Some(_)) => {
+                is.at(t, &p, "give either `above` or `below`, not both");
+                (Direction::Above, None)
+            }
+            (None, None) => {
+                is.at(&o.name, &p, "needs thresholds: `above: {warning, critical, clear}` or `below: {...}`");
+                (Direction::Above, None)
+            }
+        };
+        let thresholds = th.map(|t| check_thresholds(&mut is, t, direction, &p));
+        for (j, c) in o.components.iter().enumerate() {
+            if !seen.contains_key(c.value.as_str()) {
+                is.at(c, format!("{p}.components[{j}]"), format!("unknown component `{}`", c.value));
+            }
+        }
+        let mut remedies = Vec::new();
+        for (j, r) in o.remedies.iter().enumerate() {
+            match r.value.parse::<ActionKind>() {
+                Ok(k) if remedies.contains(&k) => {
+                    is.warn(r, format!("{p}.remedies[{j}]"), format!("`{k}` is listed twice"));
+                }
+                Ok(k) => remedies.push(k),
+                Err(e) => is.at(r, format!("{p}.remedies[{j}]"), e.to_string()),
+            }
+        }
+        if o.remedies.is_empty() {
+            is.warn(&o.name, format!("{p}.remedies"), "no remedies: violations will be reported, never acted on");
+        }
+        let for_ = is.duration(&o.for_, &format!("{p}.for"), Duration::ZERO);
+        if let Some(thresholds) = thresholds {
+            objectives.push(Objective {
+                name: o.name.value.clone(),
+                source,
+                component_label: o.component_label.clone().unwrap_or_else(|| "service".into()),
+                components: if o.components.is_empty() {
+                    components.iter().map(|c| c.name.clone()).collect()
+                } else {
+                    o.components.iter().map(|c| c.value.clone()).collect()
+                },
+                signal: o.signal.unwrap_or_default(),
+                direction,
+                thresholds,
+                for_,
+                remedies,
+            });
+        }
+    }
+
+    let mut guardrails = Guardrails::default();
+    if let Some(g) = &raw.guardrails {
+        if let Some(v) = g.max_actions_per_hour {
+            guardrails.max_actions_per_hour = v;
+        }
+        if let Some(v) = g.max_concurrent {
+            guardrails.max_concurrent = v;
+        }
+        if let Some(v) = g.auto_approve_max_cost {
+            guardrails.auto_approve_max_cost = v;
+        }
+        if let Some(v) = g.max_attempts_per_incident {
+            guardrails.max_attempts_per_incident = v;
+        }
+        guardrails.cooldown = is.duration(&g.cooldown, "guardrails.cooldown", guardrails.cooldown);
+        guardrails.approval_timeout =
+            is.duration(&g.approval_timeout, "guardrails.approval_timeout", guardrails.approval_timeout);
+    }
+
+    let mut list = is.list;
+    list.sort_by_key(|i| (i.line, i.column));
+    if list.iter().any(|i| !i.warning) {
+        return Err(ConfigError::Invalid(list));
+    }
+    let charter = Charter {
+        name: raw.name.value,
+        interval,
+        mode: raw.mode.map(|m| m.value).unwrap_or_default(),
+        source,
+        knowledge,
+        actuators,
+        components,
+        objectives,
+        actions,
+        guardrails,
+        topology,
+    };
+    Ok((charter, list))
+}
+
+fn check_thresholds(is: &mut Issues<'_>, t: &S<ThresholdsConfig>, dir: Direction, p: &str) -> Thresholds {
+    let side = if dir == Direction::Above { "above" } else { "below" };
+    let p = format!("{p}.{side}");
+    let v = &t.value;
+    for (name, x) in [("warning", v.warning), ("critical", v.critical), ("clear", v.clear)] {
+        if let Some(x) = x
+            && !x.is_finite()
+        {
+            is.at(t, format!("{p}.{name}"), "must be a finite number");
+        }
+    }
+    if v.warning.is_none() && v.critical.is_none() {
+        is.at(t, &p, "needs a `warning` or a `critical` threshold");
+    }
+    // "Worse" means higher for `above`, lower for `below`.
+    let worse = |a: f64, b: f64| if dir == Direction::Above { a > b } else { a < b };
+    if let (Some(w), Some(c)) = (v.warning, v.critical)
+        && !worse(c, w)
+    {
+        let want = if dir == Direction::Above { "greater" } else { "less" };
+        is.at(t, &p, format!("critical ({c}) must be {want} than warning ({w}) for `{side}`"));
+    }
+    let first = v.warning.or(v.critical).unwrap_or(0.0);
+    let clear = v.clear.unwrap_or(first);
+    if v.clear.is_some() && worse(clear, first) {
+        let want = if dir == Direction::Above { "at most" } else { "at least" };
+        is.at(t, format!("{p}.clear"), format!("clear ({clear}) must be {want} the first threshold ({first}) for `{side}`"));
+    }
+    Thresholds { warning: v.warning, critical: v.critical, clear }
+}
+
+/// Resolve a path relative to a charter file's folder (absolute paths unchanged).
+pub fn resolve_relative(charter_file: &Path, p: &str) -> PathBuf {
+    charter_file.parent().unwrap_or(Path::new(".")).join(p)
+}
+
+#[cfg(test)]
+mod tests;

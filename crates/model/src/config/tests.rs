@@ -1,0 +1,161 @@
+use super::*;
+
+const VALID: &str = r#"name: shop
+interval: 15s
+mode: autonomous
+components:
+  - name: frontend
+    depends_on: [api]
+    replicas: { min: 2, max: 10 }
+  - name: api
+    depends_on: [db]
+  - name: db
+objectives:
+  - name: latency_p99
+    metric: westworld_latency_p99_seconds
+    signal: latency
+    above: { warning: 0.3, critical: 1.0, clear: 0.25 }
+    for: 1m
+    remedies: [scale_out, rollback]
+  - name: cache_hit
+    metric: westworld_cache_hit_ratio
+    below: { warning: 0.8, critical: 0.5, clear: 0.85 }
+    remedies: [flush_cache]
+actions:
+  scale_out: { cost: 2, step: 2, time_to_effect: 60s }
+guardrails:
+  cooldown: 5m
+"#;
+
+fn errors(text: &str) -> Vec<ValidationIssue> {
+    match parse_charter(text, "shop.yaml", Path::new(".")) {
+        Ok(_) => panic!("expected errors"),
+        Err(ConfigError::Invalid(list)) => list.into_iter().filter(|i| !i.warning).collect(),
+        Err(e) => panic!("unexpected error {e}"),
+    }
+}
+
+fn one(text: &str, needle: &str) -> ValidationIssue {
+    let errs = errors(text);
+    errs.iter()
+        .find(|e| e.message.contains(needle))
+        .cloned()
+        .unwrap_or_else(|| panic!("no error containing {needle:?} in {errs:#?}"))
+}
+
+#[test]
+fn valid_charter_parses_with_defaults() {
+    let (c, warnings) = parse_charter(VALID, "shop.yaml", Path::new(".")).expect("valid");
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(c.interval, Duration::from_secs(15));
+    assert_eq!(c.objectives[0].for_, Duration::from_secs(60));
+    assert_eq!(c.objectives[0].components, vec!["frontend", "api", "db"]);
+    assert_eq!(c.objectives[1].direction, Direction::Below);
+    assert_eq!(c.objectives[1].thresholds.clear, 0.85);
+    assert_eq!(c.action(ActionKind::ScaleOut).time_to_effect, Duration::from_secs(60));
+    assert_eq!(c.actions.len(), 9);
+    assert_eq!(c.guardrails.cooldown, Duration::from_secs(300));
+    assert!(c.topology.depends_on("frontend", "db"));
+}
+
+#[test]
+fn duplicate_component_names_point_at_the_second() {
+    let text = VALID.replace("  - name: db\n", "  - name: db\n  - name: api\n");
+    let e = one(&text, "duplicate component `api`");
+    assert_eq!((e.file.as_str(), e.line, e.column), ("shop.yaml", 11, 11));
+    assert_eq!(e.path, "components[3].name");
+    assert!(e.to_string().starts_with("shop.yaml:11:11: components[3].name: duplicate"), "{e}");
+}
+
+#[test]
+fn duplicate_objective_names_are_errors() {
+    let text = VALID.replace("name: cache_hit", "name: latency_p99");
+    let e = one(&text, "duplicate objective");
+    assert_eq!(e.path, "objectives[1].name");
+    assert_eq!(e.line, 18);
+}
+
+#[test]
+fn unknown_dependency_is_located() {
+    let text = VALID.replace("depends_on: [db]", "depends_on: [dbx]");
+    let e = one(&text, "unknown component `dbx`");
+    assert_eq!((e.line, e.column), (9, 18));
+    assert_eq!(e.path, "components[1].depends_on[0]");
+}
+
+#[test]
+fn dependency_cycles_are_errors() {
+    let text = VALID.replace("  - name: db\n", "  - name: db\n    depends_on: [frontend]\n");
+    let e = one(&text, "dependency cycle");
+    assert!(e.message.contains("frontend -> api -> db -> frontend"), "{}", e.message);
+    assert_eq!(e.line, 5);
+}
+
+#[test]
+fn thresholds_in_the_wrong_order_for_the_direction() {
+    let text = VALID.replace("warning: 0.3, critical: 1.0", "warning: 1.0, critical: 0.3");
+    let e = one(&text, "critical (0.3) must be greater than warning (1)");
+    assert_eq!(e.path, "objectives[0].above");
+    assert_eq!(e.line, 15);
+
+    let text = VALID.replace("warning: 0.8, critical: 0.5", "warning: 0.5, critical: 0.8");
+    let e = one(&text, "must be less than warning");
+    assert_eq!(e.path, "objectives[1].below");
+
+    let text = VALID.replace("clear: 0.25", "clear: 0.5");
+    let e = one(&text, "clear (0.5) must be at most");
+    assert_eq!(e.path, "objectives[0].above.clear");
+}
+
+#[test]
+fn unknown_remedy_kinds_are_errors() {
+    let text = VALID.replace("remedies: [scale_out, rollback]", "remedies: [scale_out, reboot]");
+    let e = one(&text, "unknown action kind `reboot`");
+    assert_eq!((e.line, e.column), (17, 27));
+    assert_eq!(e.path, "objectives[0].remedies[1]");
+}
+
+#[test]
+fn replicas_min_above_max_is_an_error() {
+    let text = VALID.replace("{ min: 2, max: 10 }", "{ min: 12, max: 10 }");
+    let e = one(&text, "min (12) is greater than max (10)");
+    assert_eq!(e.path, "components[0].replicas");
+    assert_eq!(e.line, 7);
+}
+
+#[test]
+fn unknown_keys_are_errors_with_location() {
+    let text = VALID.replace("    replicas: { min: 2, max: 10 }", "    replicas: { min: 2, max: 10 }\n    colour: blue");
+    let e = one(&text, "colour");
+    assert_eq!(e.line, 8);
+    assert_eq!(e.file, "shop.yaml");
+}
+
+#[test]
+fn bad_durations_are_errors() {
+    let text = VALID.replace("for: 1m", "for: soon");
+    let e = one(&text, "invalid duration `soon`");
+    assert_eq!(e.path, "objectives[0].for");
+    assert_eq!(e.line, 16);
+}
+
+#[test]
+fn every_error_is_reported_at_once() {
+    let text = VALID
+        .replace("depends_on: [db]", "depends_on: [dbx]")
+        .replace("remedies: [flush_cache]", "remedies: [flush]")
+        .replace("{ min: 2, max: 10 }", "{ min: 12, max: 10 }");
+    let errs = errors(&text);
+    assert_eq!(errs.len(), 3, "{errs:#?}");
+    // Sorted by position in the file.
+    assert!(errs.windows(2).all(|w| w[0].line <= w[1].line));
+}
+
+#[test]
+fn objective_without_remedies_is_a_warning_not_an_error() {
+    let text = VALID.replace("    remedies: [flush_cache]\n", "");
+    let (_, warnings) = parse_charter(&text, "shop.yaml", Path::new(".")).expect("valid");
+    assert_eq!(warnings.len(), 1);
+    assert!(warnings[0].warning);
+    assert!(warnings[0].to_string().contains("warning: objectives[1].remedies"));
+}

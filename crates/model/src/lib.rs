@@ -1,0 +1,29 @@
+//! The charter file and the shared vocabulary of Charter.
+//!
+//! Every stage depends on this crate and on nothing else of ours for its types:
+//!
+//! - [`config`]: the raw YAML document ([`CharterConfig`]) and its validation into a
+//!   [`Charter`], collecting every error with `file:line:col` and the key path.
+//! - [`charter`]: the validated charter — components, objectives, actions, guardrails.
+//! - [`topology`]: the dependency graph of components, with reachability queries.
+//! - [`action`]: the nine action kinds, actions and their inverses.
+//! - [`vocab`]: samples, violations, changes, patterns, diagnoses, incidents,
+//!   policies and outcomes (DESIGN.md §2).
+//! - [`time`]: [`Timestamp`], the injected notion of "now" (milliseconds since the epoch).
+
+pub mod action;
+pub mod charter;
+pub mod config;
+pub mod time;
+pub mod topology;
+pub mod vocab;
+
+pub use action::{Action, ActionKind};
+pub use charter::{
+    ActionSpec, ActuatorSpec, Charter, Component, Direction, Guardrails, KnowledgeSpec, Mode,
+    Objective, ObjectiveSource, Signal, SourceSpec, Thresholds,
+};
+pub use config::{CharterConfig, ConfigError, ValidationIssue, load_charter, parse_charter};
+pub use time::Timestamp;
+pub use topology::Topology;
+pub use vocab::*;

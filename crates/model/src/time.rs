@@ -1,0 +1,95 @@
+//! Time as the loop sees it: injected, never read from the wall clock by a stage.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::time::Duration;
+
+/// A point in time, in milliseconds since the Unix epoch.
+///
+/// Virtual time (the simulator) and real time use the same type; only the clock
+/// that produces it differs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Timestamp(pub i64);
+
+impl Timestamp {
+    /// Build from whole seconds since the epoch.
+    pub fn from_secs(secs: i64) -> Self {
+        Timestamp(secs * 1000)
+    }
+
+    /// Milliseconds since the epoch.
+    pub fn millis(self) -> i64 {
+        self.0
+    }
+
+    /// Seconds since the epoch, as a float.
+    pub fn as_secs_f64(self) -> f64 {
+        self.0 as f64 / 1000.0
+    }
+
+    /// `self + d`, saturating.
+    pub fn plus(self, d: Duration) -> Self {
+        Timestamp(self.0.saturating_add(d.as_millis() as i64))
+    }
+
+    /// `self - d`, saturating.
+    pub fn minus(self, d: Duration) -> Self {
+        Timestamp(self.0.saturating_sub(d.as_millis() as i64))
+    }
+
+    /// The duration from `earlier` to `self`, zero if `earlier` is later.
+    pub fn since(self, earlier: Timestamp) -> Duration {
+        Duration::from_millis(self.0.saturating_sub(earlier.0).max(0) as u64)
+    }
+
+    /// The wall clock, for the production clock only.
+    pub fn now_wall() -> Self {
+        let d = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        Timestamp(d.as_millis() as i64)
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let secs = self.0.div_euclid(1000);
+        let millis = self.0.rem_euclid(1000) as u32;
+        let t = std::time::UNIX_EPOCH + Duration::new(secs.max(0) as u64, millis * 1_000_000);
+        write!(f, "{}", humantime::format_rfc3339_seconds(t))
+    }
+}
+
+/// Format a duration compactly for logs and tables: `45s`, `3m20s`, `1h02m`.
+pub fn fmt_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    if s < 60 {
+        format!("{s}s")
+    } else if s < 3600 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        format!("{}h{:02}m", s / 3600, (s % 3600) / 60)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arithmetic_saturates_and_orders() {
+        let t = Timestamp::from_secs(100);
+        assert_eq!(t.plus(Duration::from_secs(5)), Timestamp::from_secs(105));
+        assert_eq!(t.minus(Duration::from_secs(5)), Timestamp::from_secs(95));
+        assert_eq!(t.since(Timestamp::from_secs(200)), Duration::ZERO);
+        assert_eq!(Timestamp::from_secs(130).since(t), Duration::from_secs(30));
+    }
+
+    #[test]
+    fn formats_compact_durations() {
+        assert_eq!(fmt_duration(Duration::from_secs(45)), "45s");
+        assert_eq!(fmt_duration(Duration::from_secs(200)), "3m20s");
+        assert_eq!(fmt_duration(Duration::from_secs(3720)), "1h02m");
+    }
+}

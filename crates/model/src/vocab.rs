@@ -1,0 +1,326 @@
+//! The vocabulary of one cycle: samples, violations, changes, patterns, diagnoses,
+//! incidents, policies and outcomes (DESIGN.md §2).
+
+use crate::action::Action;
+use crate::charter::Signal;
+use crate::time::Timestamp;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// How bad a firing violation is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Warning,
+    Critical,
+}
+
+impl Severity {
+    /// Weight used in benefit and violation-seconds: a critical counts three warnings.
+    pub fn weight(self) -> f64 {
+        match self {
+            Severity::Warning => 1.0,
+            Severity::Critical => 3.0,
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        })
+    }
+}
+
+/// One measurement of one objective on one component. `value: None` is Unknown:
+/// missing, stale, NaN or errored data — never healthy, never violated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sample {
+    pub objective: String,
+    pub component: String,
+    pub at: Timestamp,
+    pub value: Option<f64>,
+}
+
+/// The state of a violation episode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ViolationState {
+    /// Breaching, but not yet for the objective's `for` duration.
+    Pending,
+    /// Breaching for long enough.
+    Firing,
+    /// Data is missing; neither healthy nor violated.
+    Unknown,
+    /// Back past the clear threshold.
+    Resolved,
+}
+
+/// An episode of one objective on one component.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Violation {
+    pub objective: String,
+    pub component: String,
+    pub signal: Signal,
+    pub state: ViolationState,
+    /// Present while firing (and kept at its worst once resolved).
+    pub severity: Option<Severity>,
+    /// When the breach began (entered pending).
+    pub since: Timestamp,
+    pub firing_since: Option<Timestamp>,
+    pub resolved_at: Option<Timestamp>,
+    pub value: Option<f64>,
+    /// The worst value seen in this episode.
+    pub worst: Option<f64>,
+}
+
+impl Violation {
+    /// `objective@component`, the key of an episode.
+    pub fn key(&self) -> String {
+        format!("{}@{}", self.objective, self.component)
+    }
+
+    /// Whether it counts as an active problem.
+    pub fn is_firing(&self) -> bool {
+        self.state == ViolationState::Firing
+    }
+}
+
+/// What kind of change happened to a component.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeKind {
+    Deploy,
+    Config,
+    Scale,
+    Restart,
+    Other,
+}
+
+/// An event that can explain incidents: a deploy, a config change, a scale or a restart.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    pub at: Timestamp,
+    pub component: String,
+    pub kind: ChangeKind,
+    pub description: String,
+    /// Who made it: `charter` for our own actions, otherwise the source's word.
+    pub by: String,
+}
+
+/// Evidence found by Analyze.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "pattern", rename_all = "snake_case")]
+pub enum Pattern {
+    /// Violation onsets clustered in time.
+    Burst {
+        start: Timestamp,
+        end: Timestamp,
+        onsets: usize,
+    },
+    /// Violations grouped in space (same component, shared dependency, zone).
+    Cluster { around: String, members: Vec<String> },
+    /// A downstream anomaly that explains upstream symptoms.
+    Propagation {
+        from: String,
+        to: Vec<String>,
+        lead_secs: f64,
+    },
+    /// An objective violating far more often than its own history.
+    FrequencyAnomaly {
+        objective: String,
+        component: String,
+        recent: usize,
+        expected: f64,
+    },
+}
+
+/// The class of cause named by a root-cause hypothesis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum CauseClass {
+    /// More load than capacity.
+    Overload,
+    /// Memory growing until it runs out.
+    Leak,
+    /// A deploy or config change shortly before onset.
+    BadChange,
+    /// The component itself is down or unreachable.
+    Outage,
+    /// A cache serving misses or garbage.
+    CacheFailure,
+    /// A connection pool too small for the load.
+    PoolExhaustion,
+    /// Something the signals do not name.
+    Unknown,
+}
+
+impl fmt::Display for CauseClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CauseClass::Overload => "overload",
+            CauseClass::Leak => "leak",
+            CauseClass::BadChange => "bad change",
+            CauseClass::Outage => "outage",
+            CauseClass::CacheFailure => "cache failure",
+            CauseClass::PoolExhaustion => "pool exhaustion",
+            CauseClass::Unknown => "unknown",
+        })
+    }
+}
+
+/// One root-cause hypothesis.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Hypothesis {
+    pub component: String,
+    pub cause: CauseClass,
+    /// Probability that this is the root cause, in [0, 1].
+    pub confidence: f64,
+    /// `objective@component` of the violations this hypothesis explains.
+    pub symptoms: Vec<String>,
+    /// Checkable statements in words.
+    pub evidence: Vec<String>,
+}
+
+/// Ranked root-cause hypotheses with their supporting patterns.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Diagnosis {
+    pub incident_id: u64,
+    pub at: Timestamp,
+    /// Best first; empty means "no root cause".
+    pub hypotheses: Vec<Hypothesis>,
+    pub patterns: Vec<Pattern>,
+}
+
+impl Diagnosis {
+    /// The top hypothesis, if any.
+    pub fn root(&self) -> Option<&Hypothesis> {
+        self.hypotheses.first()
+    }
+}
+
+/// Lifecycle of an incident.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IncidentState {
+    Open,
+    Diagnosed,
+    Remediating,
+    Verifying,
+    Resolved,
+    Escalated,
+}
+
+impl IncidentState {
+    /// Whether the incident is over.
+    pub fn is_closed(self) -> bool {
+        matches!(self, IncidentState::Resolved)
+    }
+}
+
+/// Related violations handled together.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Incident {
+    pub id: u64,
+    pub opened_at: Timestamp,
+    pub state: IncidentState,
+    /// `objective@component` keys of the member violations.
+    pub violations: Vec<String>,
+    pub root_cause: Option<String>,
+    pub resolved_at: Option<Timestamp>,
+    /// Policies tried so far.
+    pub attempts: u32,
+}
+
+/// Whether a policy may run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApprovalState {
+    AutoApproved,
+    Pending,
+    Approved { by: String },
+    Rejected { by: String, reason: String },
+    Expired,
+    /// Shadow mode: recorded, never executed.
+    NotExecuted,
+}
+
+/// An alternative the planner did not choose, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rejected {
+    pub action: Action,
+    pub score: Option<f64>,
+    pub reason: String,
+}
+
+/// The ordered actions chosen for an incident.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Policy {
+    pub id: u64,
+    pub incident_id: u64,
+    pub created_at: Timestamp,
+    pub actions: Vec<Action>,
+    /// The objectives (`objective@component`) whose recovery verifies the policy.
+    pub targets: Vec<String>,
+    pub p_success: f64,
+    pub expected_benefit: f64,
+    pub cost: f64,
+    pub score: f64,
+    pub rationale: String,
+    pub rejected: Vec<Rejected>,
+    pub approval: ApprovalState,
+}
+
+/// How an execution turned out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum OutcomeClass {
+    Resolved,
+    Improved,
+    NoEffect,
+    Worsened,
+    Failed,
+}
+
+impl OutcomeClass {
+    /// The name used in logs and the store.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutcomeClass::Resolved => "resolved",
+            OutcomeClass::Improved => "improved",
+            OutcomeClass::NoEffect => "no_effect",
+            OutcomeClass::Worsened => "worsened",
+            OutcomeClass::Failed => "failed",
+        }
+    }
+
+    /// Whether the outcome counts as a success for learning.
+    pub fn is_success(self) -> bool {
+        self == OutcomeClass::Resolved
+    }
+}
+
+impl fmt::Display for OutcomeClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The result of one execution.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Outcome {
+    pub execution_id: u64,
+    pub policy_id: u64,
+    pub incident_id: u64,
+    pub at: Timestamp,
+    pub class: OutcomeClass,
+    pub rolled_back: bool,
+    /// From the first step to verification.
+    pub time_to_effect_secs: f64,
+    /// Severity-weighted firing violations among the policy's targets.
+    pub violations_before: f64,
+    pub violations_after: f64,
+    pub detail: String,
+}
