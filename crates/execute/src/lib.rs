@@ -1,1 +1,13 @@
-//! placeholder
+//! E — Execute: actuators and the executions that drive them.
+//!
+//! - [`actuator`]: the [`Actuator`] trait every actuator implements (the simulator in
+//!   process now; HTTP, command and Kubernetes in later versions).
+//! - [`execution`]: an [`Execution`] carries a policy out as a state machine advanced
+//!   by ticks: apply each step (recorded before it is attempted), wait for the time to
+//!   effect (a deadline, not a sleep), verify, and roll back when the objective got worse.
+
+pub mod actuator;
+pub mod execution;
+
+pub use actuator::{Actuator, ActuatorError, Applied, ComponentState};
+pub use execution::{Execution, ExecutionPhase, Step, StepStatus, classify_outcome};

@@ -1,0 +1,192 @@
+//! Violation detection: samples in, violation episodes out.
+//!
+//! Each (objective, component) series is a small state machine:
+//! healthy → pending (breaching, for less than `for`) → firing(warning|critical)
+//! → resolved once the value is back past the `clear` threshold. A missing value
+//! makes the series Unknown without ending or starting an episode: Unknown is never
+//! healthy and never violated. Cost: O(samples) per update, one hash lookup each.
+
+use charter_model::{Charter, Direction, Objective, Sample, Severity, Timestamp, Violation, ViolationState};
+use std::collections::HashMap;
+
+#[derive(Debug, Clone)]
+struct Series {
+    violation: Option<Violation>,
+    unknown: bool,
+}
+
+/// A state change worth logging and storing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transition {
+    pub violation: Violation,
+    /// The state before, `None` for a new episode.
+    pub from: Option<ViolationState>,
+}
+
+/// Per-series violation state for every objective of a charter.
+#[derive(Debug, Default)]
+pub struct Detector {
+    series: HashMap<(String, String), Series>,
+}
+
+/// The severity a value deserves on its own, ignoring `for` and hysteresis.
+pub fn severity_of(obj: &Objective, value: f64) -> Option<Severity> {
+    let d = obj.direction;
+    let t = obj.thresholds;
+    if t.critical.is_some_and(|c| d.breaches(value, c)) {
+        Some(Severity::Critical)
+    } else if t.warning.is_some_and(|w| d.breaches(value, w)) {
+        Some(Severity::Warning)
+    } else {
+        None
+    }
+}
+
+/// Whether a firing violation may resolve at this value (past the clear threshold).
+pub fn is_clear(obj: &Objective, value: f64) -> bool {
+    let c = obj.thresholds.clear;
+    match obj.direction {
+        Direction::Above => value <= c,
+        Direction::Below => value >= c,
+    }
+}
+
+impl Detector {
+    /// A detector with no history.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Feed one observation's samples; returns the transitions it caused.
+    pub fn update(&mut self, charter: &Charter, samples: &[Sample], now: Timestamp) -> Vec<Transition> {
+        let objectives: HashMap<&str, &Objective> = charter.objectives.iter().map(|o| (o.name.as_str(), o)).collect();
+        let mut out = Vec::new();
+        for s in samples {
+            let Some(obj) = objectives.get(s.objective.as_str()) else { continue };
+            let series = self
+                .series
+                .entry((s.objective.clone(), s.component.clone()))
+                .or_insert(Series { violation: None, unknown: false });
+            step_series(series, obj, s, now, &mut out);
+        }
+        out
+    }
+
+    /// Every open episode (pending, firing or unknown-while-open).
+    pub fn active(&self) -> impl Iterator<Item = &Violation> {
+        self.series.values().filter_map(|s| s.violation.as_ref())
+    }
+
+    /// Series whose last sample was Unknown, as `(objective, component)`.
+    pub fn unknown(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.series
+            .iter()
+            .filter(|(_, s)| s.unknown)
+            .map(|((o, c), _)| (o.as_str(), c.as_str()))
+    }
+
+    /// The open episode of one series, if any.
+    pub fn get(&self, objective: &str, component: &str) -> Option<&Violation> {
+        self.series
+            .get(&(objective.to_string(), component.to_string()))
+            .and_then(|s| s.violation.as_ref())
+    }
+
+    /// Whether the last sample of a series was Unknown.
+    pub fn is_unknown(&self, objective: &str, component: &str) -> bool {
+        self.series
+            .get(&(objective.to_string(), component.to_string()))
+            .is_some_and(|s| s.unknown)
+    }
+}
+
+fn step_series(series: &mut Series, obj: &Objective, s: &Sample, now: Timestamp, out: &mut Vec<Transition>) {
+    let value = s.value.filter(|v| v.is_finite());
+    let Some(v) = value else {
+        if !series.unknown {
+            series.unknown = true;
+            if let Some(viol) = &mut series.violation {
+                let from = viol.state;
+                viol.state = ViolationState::Unknown;
+                viol.value = None;
+                out.push(Transition { violation: viol.clone(), from: Some(from) });
+            }
+        }
+        return;
+    };
+    series.unknown = false;
+    let sev = severity_of(obj, v);
+    match series.violation.as_mut() {
+        None => {
+            let Some(sev) = sev else { return };
+            let mut viol = Violation {
+                objective: obj.name.clone(),
+                component: s.component.clone(),
+                signal: obj.signal,
+                state: ViolationState::Pending,
+                severity: None,
+                since: now,
+                firing_since: None,
+                resolved_at: None,
+                value: Some(v),
+                worst: Some(v),
+            };
+            if obj.for_.is_zero() {
+                viol.state = ViolationState::Firing;
+                viol.severity = Some(sev);
+                viol.firing_since = Some(now);
+            }
+            out.push(Transition { violation: viol.clone(), from: None });
+            series.violation = Some(viol);
+        }
+        Some(viol) => {
+            let from = viol.state;
+            viol.value = Some(v);
+            if viol.worst.is_none_or(|w| obj.direction.breaches(v, w)) {
+                viol.worst = Some(v);
+            }
+            let was_firing = viol.firing_since.is_some();
+            if !was_firing {
+                // Pending (or Unknown before it ever fired).
+                match sev {
+                    None => {
+                        viol.state = ViolationState::Resolved;
+                        viol.resolved_at = Some(now);
+                        out.push(Transition { violation: viol.clone(), from: Some(from) });
+                        series.violation = None;
+                    }
+                    Some(sev) => {
+                        if now.since(viol.since) >= obj.for_ {
+                            viol.state = ViolationState::Firing;
+                            viol.severity = Some(sev);
+                            viol.firing_since = Some(now);
+                            out.push(Transition { violation: viol.clone(), from: Some(from) });
+                        } else if from == ViolationState::Unknown {
+                            viol.state = ViolationState::Pending;
+                            out.push(Transition { violation: viol.clone(), from: Some(from) });
+                        }
+                    }
+                }
+                return;
+            }
+            if is_clear(obj, v) {
+                viol.state = ViolationState::Resolved;
+                viol.resolved_at = Some(now);
+                out.push(Transition { violation: viol.clone(), from: Some(from) });
+                series.violation = None;
+                return;
+            }
+            viol.state = ViolationState::Firing;
+            let before = viol.severity;
+            if let Some(sev) = sev {
+                viol.severity = Some(sev);
+            }
+            if from != ViolationState::Firing || before != viol.severity {
+                out.push(Transition { violation: viol.clone(), from: Some(from) });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,106 @@
+use super::*;
+use charter_model::parse_charter;
+use std::path::Path;
+
+fn charter(for_: &str) -> Charter {
+    let text = format!(
+        r#"name: t
+components: [{{ name: api }}]
+objectives:
+  - name: latency
+    metric: lat
+    above: {{ warning: 1.0, critical: 2.0, clear: 0.8 }}
+    for: {for_}
+    remedies: [scale_out]
+  - name: hit
+    metric: hit
+    below: {{ warning: 0.8, critical: 0.5, clear: 0.9 }}
+    remedies: [flush_cache]
+"#
+    );
+    parse_charter(&text, "t.yaml", Path::new(".")).expect("valid").0
+}
+
+fn sample(obj: &str, t: i64, v: Option<f64>) -> Sample {
+    Sample { objective: obj.into(), component: "api".into(), at: Timestamp::from_secs(t), value: v }
+}
+
+fn feed(d: &mut Detector, c: &Charter, obj: &str, t: i64, v: Option<f64>) -> Vec<Transition> {
+    d.update(c, &[sample(obj, t, v)], Timestamp::from_secs(t))
+}
+
+#[test]
+fn fires_only_after_the_for_duration() {
+    let c = charter("60s");
+    let mut d = Detector::new();
+    let t = feed(&mut d, &c, "latency", 0, Some(1.5));
+    assert_eq!(t[0].violation.state, ViolationState::Pending);
+    assert!(feed(&mut d, &c, "latency", 30, Some(1.5)).is_empty());
+    let t = feed(&mut d, &c, "latency", 60, Some(2.5));
+    assert_eq!(t[0].violation.state, ViolationState::Firing);
+    assert_eq!(t[0].violation.severity, Some(Severity::Critical));
+}
+
+#[test]
+fn a_short_blip_never_fires() {
+    let c = charter("60s");
+    let mut d = Detector::new();
+    feed(&mut d, &c, "latency", 0, Some(1.5));
+    let t = feed(&mut d, &c, "latency", 30, Some(0.5));
+    assert_eq!(t[0].violation.state, ViolationState::Resolved);
+    assert!(t[0].violation.firing_since.is_none());
+    assert_eq!(d.active().count(), 0);
+}
+
+#[test]
+fn hysteresis_keeps_firing_until_clear() {
+    let c = charter("0s");
+    let mut d = Detector::new();
+    feed(&mut d, &c, "latency", 0, Some(1.5));
+    // Below warning but above clear: still firing.
+    assert!(feed(&mut d, &c, "latency", 10, Some(0.9)).is_empty());
+    assert_eq!(d.get("latency", "api").map(|v| v.state), Some(ViolationState::Firing));
+    let t = feed(&mut d, &c, "latency", 20, Some(0.7));
+    assert_eq!(t[0].violation.state, ViolationState::Resolved);
+    assert_eq!(t[0].violation.worst, Some(1.5));
+}
+
+#[test]
+fn below_direction_uses_reversed_thresholds() {
+    let c = charter("0s");
+    let mut d = Detector::new();
+    let t = feed(&mut d, &c, "hit", 0, Some(0.4));
+    assert_eq!(t[0].violation.severity, Some(Severity::Critical));
+    assert!(feed(&mut d, &c, "hit", 10, Some(0.85)).iter().all(|t| t.violation.state == ViolationState::Firing));
+    let t = feed(&mut d, &c, "hit", 20, Some(0.95));
+    assert_eq!(t[0].violation.state, ViolationState::Resolved);
+}
+
+#[test]
+fn missing_data_is_unknown_never_healthy_never_violated() {
+    let c = charter("0s");
+    let mut d = Detector::new();
+    // Unknown on a healthy series starts no episode.
+    assert!(feed(&mut d, &c, "latency", 0, None).is_empty());
+    assert!(d.is_unknown("latency", "api"));
+    assert_eq!(d.active().count(), 0);
+    // A firing episode that loses data becomes Unknown, not resolved.
+    feed(&mut d, &c, "latency", 10, Some(3.0));
+    let t = feed(&mut d, &c, "latency", 20, Some(f64::NAN));
+    assert_eq!(t[0].violation.state, ViolationState::Unknown);
+    assert_eq!(d.active().count(), 1);
+    // Data comes back still bad: firing again, same episode.
+    let t = feed(&mut d, &c, "latency", 30, Some(3.0));
+    assert_eq!(t[0].violation.state, ViolationState::Firing);
+    assert_eq!(t[0].violation.since, Timestamp::from_secs(10));
+}
+
+#[test]
+fn severity_escalates_and_is_reported() {
+    let c = charter("0s");
+    let mut d = Detector::new();
+    feed(&mut d, &c, "latency", 0, Some(1.2));
+    let t = feed(&mut d, &c, "latency", 10, Some(2.2));
+    assert_eq!(t[0].violation.severity, Some(Severity::Critical));
+    assert_eq!(t[0].from, Some(ViolationState::Firing));
+}
