@@ -1,6 +1,7 @@
 //! The actuator boundary.
 
 use async_trait::async_trait;
+pub use charter_model::ComponentState;
 use charter_model::Action;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -13,22 +14,6 @@ pub struct Applied {
     pub prior: BTreeMap<String, String>,
     /// What was done, in words.
     pub detail: String,
-}
-
-/// What a component looks like now, for preconditions.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-pub struct ComponentState {
-    pub replicas: Option<u32>,
-    pub version: Option<String>,
-    /// The version a rollback would return to.
-    pub previous_version: Option<String>,
-    pub zone: Option<String>,
-    /// The zone a failover would move to.
-    pub standby_zone: Option<String>,
-    /// Dependencies whose circuit breaker is open.
-    pub open_circuits: Vec<String>,
-    /// Current admission limit, if throttled.
-    pub throttle_rate: Option<f64>,
 }
 
 /// Why an action could not be applied.

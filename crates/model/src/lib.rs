@@ -24,6 +24,6 @@ pub use charter::{
     Objective, ObjectiveSource, Signal, SourceSpec, Thresholds,
 };
 pub use config::{CharterConfig, ConfigError, ValidationIssue, load_charter, parse_charter};
-pub use time::Timestamp;
+pub use time::{Timestamp, fmt_duration, fmt_duration_secs};
 pub use topology::Topology;
 pub use vocab::*;

@@ -73,6 +73,11 @@ pub fn fmt_duration(d: Duration) -> String {
     }
 }
 
+/// [`fmt_duration`] for a number of seconds (negative counts as zero).
+pub fn fmt_duration_secs(secs: f64) -> String {
+    fmt_duration(Duration::from_secs_f64(secs.max(0.0)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -324,3 +324,19 @@ pub struct Outcome {
     pub violations_after: f64,
     pub detail: String,
 }
+
+/// What a component looks like now, for preconditions.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ComponentState {
+    pub replicas: Option<u32>,
+    pub version: Option<String>,
+    /// The version a rollback would return to.
+    pub previous_version: Option<String>,
+    pub zone: Option<String>,
+    /// The zone a failover would move to.
+    pub standby_zone: Option<String>,
+    /// Dependencies whose circuit breaker is open.
+    pub open_circuits: Vec<String>,
+    /// Current admission limit, if throttled.
+    pub throttle_rate: Option<f64>,
+}

@@ -1,0 +1,72 @@
+//! Grouping violations into incidents by topology.
+
+use charter_model::{Incident, Topology};
+
+/// The open incident a violation on `component` belongs to: the first whose member
+/// components include `component` or are related to it through dependencies (either
+/// direction, transitively). `None` means it starts a new incident.
+///
+/// `members(incident)` lists an incident's member components. O(I · M · (V + E)).
+pub fn assign_incident<'a>(
+    component: &str,
+    open: impl IntoIterator<Item = &'a Incident>,
+    members: impl Fn(&Incident) -> Vec<String>,
+    topology: &Topology,
+) -> Option<u64> {
+    for inc in open {
+        if inc.state.is_closed() {
+            continue;
+        }
+        let related = members(inc).iter().any(|m| {
+            m == component || topology.depends_on(m, component) || topology.depends_on(component, m)
+        });
+        if related {
+            return Some(inc.id);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use charter_model::{IncidentState, Timestamp};
+
+    fn topo() -> Topology {
+        let edges = [
+            ("frontend".to_string(), vec!["api".to_string()]),
+            ("api".to_string(), vec!["db".to_string()]),
+            ("db".to_string(), vec![]),
+            ("batch".to_string(), vec![]),
+        ];
+        Topology::new(edges.iter().map(|(a, d)| (a.as_str(), d.as_slice())))
+    }
+
+    fn incident(id: u64, member: &str) -> Incident {
+        Incident {
+            id,
+            opened_at: Timestamp(0),
+            state: IncidentState::Open,
+            violations: vec![format!("errors@{member}")],
+            root_cause: None,
+            resolved_at: None,
+            attempts: 0,
+        }
+    }
+
+    fn members(i: &Incident) -> Vec<String> {
+        i.violations.iter().filter_map(|k| k.split('@').nth(1).map(str::to_string)).collect()
+    }
+
+    #[test]
+    fn related_components_join_the_same_incident() {
+        let open = [incident(1, "db")];
+        assert_eq!(assign_incident("frontend", &open, members, &topo()), Some(1));
+    }
+
+    #[test]
+    fn unrelated_components_start_a_new_incident() {
+        let open = [incident(1, "db")];
+        assert_eq!(assign_incident("batch", &open, members, &topo()), None);
+    }
+}
