@@ -55,13 +55,19 @@ mod tests {
     }
 
     fn members(i: &Incident) -> Vec<String> {
-        i.violations.iter().filter_map(|k| k.split('@').nth(1).map(str::to_string)).collect()
+        i.violations
+            .iter()
+            .filter_map(|k| k.split('@').nth(1).map(str::to_string))
+            .collect()
     }
 
     #[test]
     fn related_components_join_the_same_incident() {
         let open = [incident(1, "db")];
-        assert_eq!(assign_incident("frontend", &open, members, &topo()), Some(1));
+        assert_eq!(
+            assign_incident("frontend", &open, members, &topo()),
+            Some(1)
+        );
     }
 
     #[test]

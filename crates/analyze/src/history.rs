@@ -14,7 +14,10 @@ pub struct History {
 impl History {
     /// Keep points younger than `window`.
     pub fn new(window: Duration) -> Self {
-        History { window, series: HashMap::new() }
+        History {
+            window,
+            series: HashMap::new(),
+        }
     }
 
     /// Add known samples (Unknown ones carry no value to keep) and drop old points.
@@ -22,8 +25,13 @@ impl History {
     pub fn record(&mut self, samples: &[Sample], now: Timestamp) {
         let cutoff = now.minus(self.window);
         for s in samples {
-            let Some(v) = s.value.filter(|v| v.is_finite()) else { continue };
-            let q = self.series.entry((s.objective.clone(), s.component.clone())).or_default();
+            let Some(v) = s.value.filter(|v| v.is_finite()) else {
+                continue;
+            };
+            let q = self
+                .series
+                .entry((s.objective.clone(), s.component.clone()))
+                .or_default();
             q.push_back((s.at, v));
             while q.front().is_some_and(|(t, _)| *t < cutoff) {
                 q.pop_front();
@@ -33,11 +41,17 @@ impl History {
 
     /// Points of one series, oldest first.
     pub fn points(&self, objective: &str, component: &str) -> Option<&VecDeque<(Timestamp, f64)>> {
-        self.series.get(&(objective.to_string(), component.to_string()))
+        self.series
+            .get(&(objective.to_string(), component.to_string()))
     }
 
     /// Least-squares slope of a series, in units per minute, over points since `since`.
-    pub fn slope_per_minute(&self, objective: &str, component: &str, since: Timestamp) -> Option<f64> {
+    pub fn slope_per_minute(
+        &self,
+        objective: &str,
+        component: &str,
+        since: Timestamp,
+    ) -> Option<f64> {
         let pts: Vec<(f64, f64)> = self
             .points(objective, component)?
             .iter()
@@ -61,14 +75,25 @@ mod tests {
     use super::*;
 
     fn s(t: i64, v: f64) -> Sample {
-        Sample { objective: "m".into(), component: "c".into(), at: Timestamp::from_secs(t), value: Some(v) }
+        Sample {
+            objective: "m".into(),
+            component: "c".into(),
+            at: Timestamp::from_secs(t),
+            value: Some(v),
+        }
     }
 
     #[test]
     fn window_drops_old_points_and_skips_unknown() {
         let mut h = History::new(Duration::from_secs(60));
         h.record(&[s(0, 1.0)], Timestamp::from_secs(0));
-        h.record(&[Sample { value: None, ..s(30, 0.0) }], Timestamp::from_secs(30));
+        h.record(
+            &[Sample {
+                value: None,
+                ..s(30, 0.0)
+            }],
+            Timestamp::from_secs(30),
+        );
         h.record(&[s(90, 2.0)], Timestamp::from_secs(90));
         let pts = h.points("m", "c").expect("series");
         assert_eq!(pts.len(), 1);
@@ -79,9 +104,14 @@ mod tests {
     fn slope_of_a_rising_series_is_positive() {
         let mut h = History::new(Duration::from_secs(3600));
         for i in 0..10 {
-            h.record(&[s(i * 60, 0.4 + 0.05 * i as f64)], Timestamp::from_secs(i * 60));
+            h.record(
+                &[s(i * 60, 0.4 + 0.05 * i as f64)],
+                Timestamp::from_secs(i * 60),
+            );
         }
-        let slope = h.slope_per_minute("m", "c", Timestamp::from_secs(0)).expect("slope");
+        let slope = h
+            .slope_per_minute("m", "c", Timestamp::from_secs(0))
+            .expect("slope");
         assert!((slope - 0.05).abs() < 1e-9, "{slope}");
     }
 }

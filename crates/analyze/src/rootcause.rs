@@ -10,8 +10,8 @@
 
 use crate::history::History;
 use charter_model::{
-    CauseClass, Change, ChangeKind, Diagnosis, Hypothesis, Pattern, Signal, Timestamp, Topology, Violation,
-    ViolationState, fmt_duration_secs,
+    CauseClass, Change, ChangeKind, Diagnosis, Hypothesis, Pattern, Signal, Timestamp, Topology,
+    Violation, ViolationState, fmt_duration_secs,
 };
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -50,13 +50,15 @@ pub fn diagnose(input: DiagnosisInput<'_>) -> Diagnosis {
         if !matches!(v.state, ViolationState::Firing | ViolationState::Pending) {
             continue;
         }
-        let c = by_comp.entry(v.component.as_str()).or_insert_with(|| Candidate {
-            name: v.component.as_str(),
-            onset: v.since,
-            signals: Vec::new(),
-            keys: Vec::new(),
-            violations: Vec::new(),
-        });
+        let c = by_comp
+            .entry(v.component.as_str())
+            .or_insert_with(|| Candidate {
+                name: v.component.as_str(),
+                onset: v.since,
+                signals: Vec::new(),
+                keys: Vec::new(),
+                violations: Vec::new(),
+            });
         c.onset = c.onset.min(v.since);
         if !c.signals.contains(&v.signal) {
             c.signals.push(v.signal);
@@ -103,7 +105,16 @@ pub fn diagnose(input: DiagnosisInput<'_>) -> Diagnosis {
             strength += 0.15;
         }
         // Symptoms that a dependency failure cannot produce upstream.
-        let intrinsic = c.signals.iter().any(|s| matches!(s, Signal::Memory | Signal::Cache | Signal::Pool | Signal::Utilization | Signal::Saturation));
+        let intrinsic = c.signals.iter().any(|s| {
+            matches!(
+                s,
+                Signal::Memory
+                    | Signal::Cache
+                    | Signal::Pool
+                    | Signal::Utilization
+                    | Signal::Saturation
+            )
+        });
         if !inherited_from.is_empty() {
             let factor = if intrinsic { 0.5 } else { 0.15 };
             score *= factor;
@@ -148,20 +159,25 @@ pub fn diagnose(input: DiagnosisInput<'_>) -> Diagnosis {
         if let Some(ch) = change {
             score *= 1.5;
             strength += 0.15;
-            evidence.push(format!(
-                "{:?} on {} {} before onset: {} (by {})",
-                ch.kind,
-                c.name,
-                fmt_duration_secs(c.onset.since(ch.at).as_secs_f64()),
-                ch.description,
-                ch.by
-            )
-            .to_lowercase());
+            evidence.push(
+                format!(
+                    "{:?} on {} {} before onset: {} (by {})",
+                    ch.kind,
+                    c.name,
+                    fmt_duration_secs(c.onset.since(ch.at).as_secs_f64()),
+                    ch.description,
+                    ch.by
+                )
+                .to_lowercase(),
+            );
         }
         let cause = cause_class(c, change.is_some(), input.history, &mut evidence);
         for v in &c.violations {
             if let (Some(val), Some(sev)) = (v.value, v.severity) {
-                evidence.push(format!("{} on {} is {:.3} ({sev})", v.objective, v.component, val));
+                evidence.push(format!(
+                    "{} on {} is {:.3} ({sev})",
+                    v.objective, v.component, val
+                ));
             }
         }
         let mut symptoms = c.keys.clone();
@@ -171,7 +187,13 @@ pub fn diagnose(input: DiagnosisInput<'_>) -> Diagnosis {
         scored.push((
             score,
             strength.clamp(0.3, 0.97),
-            Hypothesis { component: c.name.to_string(), cause, confidence: 0.0, symptoms, evidence },
+            Hypothesis {
+                component: c.name.to_string(),
+                cause,
+                confidence: 0.0,
+                symptoms,
+                evidence,
+            },
         ));
         if !explained.is_empty() && inherited_from.is_empty() {
             diagnosis.patterns.push(Pattern::Propagation {
@@ -201,17 +223,29 @@ pub fn diagnose(input: DiagnosisInput<'_>) -> Diagnosis {
 }
 
 /// Name the cause class from the root's own signals, its trend and recent changes.
-fn cause_class(c: &Candidate<'_>, changed: bool, history: &History, evidence: &mut Vec<String>) -> CauseClass {
+fn cause_class(
+    c: &Candidate<'_>,
+    changed: bool,
+    history: &History,
+    evidence: &mut Vec<String>,
+) -> CauseClass {
     if changed {
         return CauseClass::BadChange;
     }
     let has = |s: Signal| c.signals.contains(&s);
     if has(Signal::Memory) {
         if let Some(v) = c.violations.iter().find(|v| v.signal == Signal::Memory)
-            && let Some(slope) = history.slope_per_minute(&v.objective, &v.component, v.since.minus(Duration::from_secs(600)))
+            && let Some(slope) = history.slope_per_minute(
+                &v.objective,
+                &v.component,
+                v.since.minus(Duration::from_secs(600)),
+            )
             && slope > 0.0
         {
-            evidence.push(format!("{} on {} has been rising {:.3}/min", v.objective, v.component, slope));
+            evidence.push(format!(
+                "{} on {} has been rising {:.3}/min",
+                v.objective, v.component, slope
+            ));
         }
         return CauseClass::Leak;
     }

@@ -65,7 +65,9 @@ impl fmt::Display for ActionKind {
 
 /// The name is not one of the nine action kinds.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown action kind `{0}` (expected one of: scale_out, scale_in, restart, rollback, throttle, circuit_break, failover, flush_cache, reconfigure)")]
+#[error(
+    "unknown action kind `{0}` (expected one of: scale_out, scale_in, restart, rollback, throttle, circuit_break, failover, flush_cache, reconfigure)"
+)]
 pub struct UnknownActionKind(pub String);
 
 impl FromStr for ActionKind {
@@ -207,8 +209,16 @@ mod tests {
     #[test]
     fn irreversible_kinds_have_no_inverse() {
         let prior = BTreeMap::new();
-        assert!(Action::new(ActionKind::Restart, "api").inverse(&prior).is_none());
-        assert!(Action::new(ActionKind::FlushCache, "api").inverse(&prior).is_none());
+        assert!(
+            Action::new(ActionKind::Restart, "api")
+                .inverse(&prior)
+                .is_none()
+        );
+        assert!(
+            Action::new(ActionKind::FlushCache, "api")
+                .inverse(&prior)
+                .is_none()
+        );
         assert!(!ActionKind::Restart.is_reversible());
     }
 
@@ -217,6 +227,10 @@ mod tests {
         let a = Action::new(ActionKind::Rollback, "orders");
         assert!(a.inverse(&BTreeMap::new()).is_none());
         let prior = BTreeMap::from([("version".to_string(), "v2".to_string())]);
-        assert_eq!(a.inverse(&prior).and_then(|i| i.param("to_version").map(str::to_string)), Some("v2".into()));
+        assert_eq!(
+            a.inverse(&prior)
+                .and_then(|i| i.param("to_version").map(str::to_string)),
+            Some("v2".into())
+        );
     }
 }

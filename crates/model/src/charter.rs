@@ -94,7 +94,9 @@ impl Direction {
 }
 
 /// What an objective measures; Analyze uses it to name a cause class.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default, PartialOrd, Ord,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Signal {
     Latency,

@@ -276,7 +276,13 @@ impl Issues<'_> {
         self.push(span, path, message, true);
     }
 
-    fn push<T>(&mut self, span: &S<T>, path: impl Into<String>, message: impl Into<String>, warning: bool) {
+    fn push<T>(
+        &mut self,
+        span: &S<T>,
+        path: impl Into<String>,
+        message: impl Into<String>,
+        warning: bool,
+    ) {
         self.list.push(ValidationIssue {
             file: self.file.to_string(),
             line: span.referenced.line().max(1),
@@ -292,7 +298,14 @@ impl Issues<'_> {
         match humantime::parse_duration(s.value.trim()) {
             Ok(d) => d,
             Err(e) => {
-                self.at(s, path, format!("invalid duration `{}`: {e} (write e.g. 30s, 5m, 1h)", s.value));
+                self.at(
+                    s,
+                    path,
+                    format!(
+                        "invalid duration `{}`: {e} (write e.g. 30s, 5m, 1h)",
+                        s.value
+                    ),
+                );
                 default
             }
         }
@@ -305,7 +318,10 @@ pub fn validate(
     file: &str,
     base: &Path,
 ) -> Result<(Charter, Vec<ValidationIssue>), ConfigError> {
-    let mut is = Issues { file, list: Vec::new() };
+    let mut is = Issues {
+        file,
+        list: Vec::new(),
+    };
 
     if raw.name.value.trim().is_empty() {
         is.at(&raw.name, "name", "must not be empty");
@@ -318,7 +334,10 @@ pub fn validate(
     }
 
     let source = match &raw.source {
-        None => SourceSpec::Simulator { scenario: None, seed: None },
+        None => SourceSpec::Simulator {
+            scenario: None,
+            seed: None,
+        },
         Some(s) => match &s.value {
             SourceConfig::Simulator { scenario, seed } => SourceSpec::Simulator {
                 scenario: scenario.as_ref().map(|p| base.join(p)),
@@ -326,11 +345,19 @@ pub fn validate(
             },
             SourceConfig::Prometheus { url, timeout } => {
                 if !(url.value.starts_with("http://") || url.value.starts_with("https://")) {
-                    is.at(url, "source.prometheus.url", "must start with http:// or https://");
+                    is.at(
+                        url,
+                        "source.prometheus.url",
+                        "must start with http:// or https://",
+                    );
                 }
                 SourceSpec::Prometheus {
                     url: url.value.clone(),
-                    timeout: is.duration(timeout, "source.prometheus.timeout", Duration::from_secs(10)),
+                    timeout: is.duration(
+                        timeout,
+                        "source.prometheus.timeout",
+                        Duration::from_secs(10),
+                    ),
                 }
             }
         },
@@ -340,7 +367,9 @@ pub fn validate(
         if k.sqlite.value.trim().is_empty() {
             is.at(&k.sqlite, "knowledge.sqlite", "must name a database file");
         }
-        KnowledgeSpec::Sqlite { path: base.join(&k.sqlite.value) }
+        KnowledgeSpec::Sqlite {
+            path: base.join(&k.sqlite.value),
+        }
     });
 
     let actuators: BTreeMap<String, ActuatorSpec> = raw
@@ -364,7 +393,10 @@ pub fn validate(
             is.at(
                 &c.name,
                 format!("{p}.name"),
-                format!("duplicate component `{}` (first declared at components[{first}])", c.name.value),
+                format!(
+                    "duplicate component `{}` (first declared at components[{first}])",
+                    c.name.value
+                ),
             );
         }
     }
@@ -372,15 +404,30 @@ pub fn validate(
         let p = format!("components[{i}]");
         for (j, d) in c.depends_on.iter().enumerate() {
             if !seen.contains_key(d.value.as_str()) {
-                is.at(d, format!("{p}.depends_on[{j}]"), format!("unknown component `{}`", d.value));
+                is.at(
+                    d,
+                    format!("{p}.depends_on[{j}]"),
+                    format!("unknown component `{}`", d.value),
+                );
             } else if d.value == c.name.value {
-                is.at(d, format!("{p}.depends_on[{j}]"), "a component cannot depend on itself");
+                is.at(
+                    d,
+                    format!("{p}.depends_on[{j}]"),
+                    "a component cannot depend on itself",
+                );
             }
         }
         if let Some(a) = &c.actuator
             && !actuators.contains_key(&a.value)
         {
-            is.at(a, format!("{p}.actuator"), format!("unknown actuator `{}` (declare it under `actuators:`)", a.value));
+            is.at(
+                a,
+                format!("{p}.actuator"),
+                format!(
+                    "unknown actuator `{}` (declare it under `actuators:`)",
+                    a.value
+                ),
+            );
         }
         if let Some(r) = &c.replicas
             && r.value.min > r.value.max
@@ -388,7 +435,10 @@ pub fn validate(
             is.at(
                 r,
                 format!("{p}.replicas"),
-                format!("min ({}) is greater than max ({})", r.value.min, r.value.max),
+                format!(
+                    "min ({}) is greater than max ({})",
+                    r.value.min, r.value.max
+                ),
             );
         }
     }
@@ -399,23 +449,41 @@ pub fn validate(
             name: c.name.value.clone(),
             depends_on: c.depends_on.iter().map(|d| d.value.clone()).collect(),
             actuator: c.actuator.as_ref().map(|a| a.value.clone()),
-            replicas: c.replicas.as_ref().map(|r| ReplicaLimits { min: r.value.min, max: r.value.max }),
+            replicas: c.replicas.as_ref().map(|r| ReplicaLimits {
+                min: r.value.min,
+                max: r.value.max,
+            }),
             zone: c.zone.clone(),
         })
         .collect();
-    let topology = Topology::new(components.iter().map(|c| (c.name.as_str(), c.depends_on.as_slice())));
+    let topology = Topology::new(
+        components
+            .iter()
+            .map(|c| (c.name.as_str(), c.depends_on.as_slice())),
+    );
     if let Some(cycle) = topology.find_cycle() {
         let first = &cycle[0];
-        if let Some((i, c)) = raw.components.iter().enumerate().find(|(_, c)| &c.name.value == first) {
+        if let Some((i, c)) = raw
+            .components
+            .iter()
+            .enumerate()
+            .find(|(_, c)| &c.name.value == first)
+        {
             let mut path = cycle.clone();
             path.push(first.clone());
-            is.at(&c.name, format!("components[{i}].depends_on"), format!("dependency cycle: {}", path.join(" -> ")));
+            is.at(
+                &c.name,
+                format!("components[{i}].depends_on"),
+                format!("dependency cycle: {}", path.join(" -> ")),
+            );
         }
     }
 
     // Actions.
-    let mut actions: BTreeMap<ActionKind, ActionSpec> =
-        ActionKind::ALL.into_iter().map(|k| (k, ActionSpec::default_for(k))).collect();
+    let mut actions: BTreeMap<ActionKind, ActionSpec> = ActionKind::ALL
+        .into_iter()
+        .map(|k| (k, ActionSpec::default_for(k)))
+        .collect();
     for (name, a) in &raw.actions {
         let p = format!("actions.{name}");
         let kind = match name.parse::<ActionKind>() {
@@ -438,7 +506,11 @@ pub fn validate(
             }
             spec.step = s;
         }
-        spec.time_to_effect = is.duration(&a.value.time_to_effect, &format!("{p}.time_to_effect"), spec.time_to_effect);
+        spec.time_to_effect = is.duration(
+            &a.value.time_to_effect,
+            &format!("{p}.time_to_effect"),
+            spec.time_to_effect,
+        );
         if let Some(ap) = a.value.approval {
             spec.approval = ap;
         }
@@ -457,7 +529,10 @@ pub fn validate(
             is.at(
                 &o.name,
                 format!("{p}.name"),
-                format!("duplicate objective `{}` (first declared at objectives[{first}])", o.name.value),
+                format!(
+                    "duplicate objective `{}` (first declared at objectives[{first}])",
+                    o.name.value
+                ),
             );
         }
         let source = match (&o.metric, &o.expr) {
@@ -465,7 +540,10 @@ pub fn validate(
                 if m.value.trim().is_empty() {
                     is.at(m, format!("{p}.metric"), "must name a metric");
                 }
-                ObjectiveSource::Metric { name: m.value.clone(), labels: o.labels.clone() }
+                ObjectiveSource::Metric {
+                    name: m.value.clone(),
+                    labels: o.labels.clone(),
+                }
             }
             (None, Some(e)) => {
                 if e.value.trim().is_empty() {
@@ -490,35 +568,54 @@ pub fn validate(
                 (Direction::Above, None)
             }
             (None, None) => {
-                is.at(&o.name, &p, "needs thresholds: `above: {warning, critical, clear}` or `below: {...}`");
+                is.at(
+                    &o.name,
+                    &p,
+                    "needs thresholds: `above: {warning, critical, clear}` or `below: {...}`",
+                );
                 (Direction::Above, None)
             }
         };
         let thresholds = th.map(|t| check_thresholds(&mut is, t, direction, &p));
         for (j, c) in o.components.iter().enumerate() {
             if !seen.contains_key(c.value.as_str()) {
-                is.at(c, format!("{p}.components[{j}]"), format!("unknown component `{}`", c.value));
+                is.at(
+                    c,
+                    format!("{p}.components[{j}]"),
+                    format!("unknown component `{}`", c.value),
+                );
             }
         }
         let mut remedies = Vec::new();
         for (j, r) in o.remedies.iter().enumerate() {
             match r.value.parse::<ActionKind>() {
                 Ok(k) if remedies.contains(&k) => {
-                    is.warn(r, format!("{p}.remedies[{j}]"), format!("`{k}` is listed twice"));
+                    is.warn(
+                        r,
+                        format!("{p}.remedies[{j}]"),
+                        format!("`{k}` is listed twice"),
+                    );
                 }
                 Ok(k) => remedies.push(k),
                 Err(e) => is.at(r, format!("{p}.remedies[{j}]"), e.to_string()),
             }
         }
         if o.remedies.is_empty() {
-            is.warn(&o.name, format!("{p}.remedies"), "no remedies: violations will be reported, never acted on");
+            is.warn(
+                &o.name,
+                format!("{p}.remedies"),
+                "no remedies: violations will be reported, never acted on",
+            );
         }
         let for_ = is.duration(&o.for_, &format!("{p}.for"), Duration::ZERO);
         if let Some(thresholds) = thresholds {
             objectives.push(Objective {
                 name: o.name.value.clone(),
                 source,
-                component_label: o.component_label.clone().unwrap_or_else(|| "service".into()),
+                component_label: o
+                    .component_label
+                    .clone()
+                    .unwrap_or_else(|| "service".into()),
                 components: if o.components.is_empty() {
                     components.iter().map(|c| c.name.clone()).collect()
                 } else {
@@ -548,8 +645,11 @@ pub fn validate(
             guardrails.max_attempts_per_incident = v;
         }
         guardrails.cooldown = is.duration(&g.cooldown, "guardrails.cooldown", guardrails.cooldown);
-        guardrails.approval_timeout =
-            is.duration(&g.approval_timeout, "guardrails.approval_timeout", guardrails.approval_timeout);
+        guardrails.approval_timeout = is.duration(
+            &g.approval_timeout,
+            "guardrails.approval_timeout",
+            guardrails.approval_timeout,
+        );
     }
 
     let mut list = is.list;
@@ -573,11 +673,24 @@ pub fn validate(
     Ok((charter, list))
 }
 
-fn check_thresholds(is: &mut Issues<'_>, t: &S<ThresholdsConfig>, dir: Direction, p: &str) -> Thresholds {
-    let side = if dir == Direction::Above { "above" } else { "below" };
+fn check_thresholds(
+    is: &mut Issues<'_>,
+    t: &S<ThresholdsConfig>,
+    dir: Direction,
+    p: &str,
+) -> Thresholds {
+    let side = if dir == Direction::Above {
+        "above"
+    } else {
+        "below"
+    };
     let p = format!("{p}.{side}");
     let v = &t.value;
-    for (name, x) in [("warning", v.warning), ("critical", v.critical), ("clear", v.clear)] {
+    for (name, x) in [
+        ("warning", v.warning),
+        ("critical", v.critical),
+        ("clear", v.clear),
+    ] {
         if let Some(x) = x
             && !x.is_finite()
         {
@@ -588,20 +701,46 @@ fn check_thresholds(is: &mut Issues<'_>, t: &S<ThresholdsConfig>, dir: Direction
         is.at(t, &p, "needs a `warning` or a `critical` threshold");
     }
     // "Worse" means higher for `above`, lower for `below`.
-    let worse = |a: f64, b: f64| if dir == Direction::Above { a > b } else { a < b };
+    let worse = |a: f64, b: f64| {
+        if dir == Direction::Above {
+            a > b
+        } else {
+            a < b
+        }
+    };
     if let (Some(w), Some(c)) = (v.warning, v.critical)
         && !worse(c, w)
     {
-        let want = if dir == Direction::Above { "greater" } else { "less" };
-        is.at(t, &p, format!("critical ({c}) must be {want} than warning ({w}) for `{side}`"));
+        let want = if dir == Direction::Above {
+            "greater"
+        } else {
+            "less"
+        };
+        is.at(
+            t,
+            &p,
+            format!("critical ({c}) must be {want} than warning ({w}) for `{side}`"),
+        );
     }
     let first = v.warning.or(v.critical).unwrap_or(0.0);
     let clear = v.clear.unwrap_or(first);
     if v.clear.is_some() && worse(clear, first) {
-        let want = if dir == Direction::Above { "at most" } else { "at least" };
-        is.at(t, format!("{p}.clear"), format!("clear ({clear}) must be {want} the first threshold ({first}) for `{side}`"));
+        let want = if dir == Direction::Above {
+            "at most"
+        } else {
+            "at least"
+        };
+        is.at(
+            t,
+            format!("{p}.clear"),
+            format!("clear ({clear}) must be {want} the first threshold ({first}) for `{side}`"),
+        );
     }
-    Thresholds { warning: v.warning, critical: v.critical, clear }
+    Thresholds {
+        warning: v.warning,
+        critical: v.critical,
+        clear,
+    }
 }
 
 /// Resolve a path relative to a charter file's folder (absolute paths unchanged).

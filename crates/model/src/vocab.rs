@@ -121,7 +121,10 @@ pub enum Pattern {
         onsets: usize,
     },
     /// Violations grouped in space (same component, shared dependency, zone).
-    Cluster { around: String, members: Vec<String> },
+    Cluster {
+        around: String,
+        members: Vec<String>,
+    },
     /// A downstream anomaly that explains upstream symptoms.
     Propagation {
         from: String,
@@ -240,8 +243,13 @@ pub struct Incident {
 pub enum ApprovalState {
     AutoApproved,
     Pending,
-    Approved { by: String },
-    Rejected { by: String, reason: String },
+    Approved {
+        by: String,
+    },
+    Rejected {
+        by: String,
+        reason: String,
+    },
     Expired,
     /// Shadow mode: recorded, never executed.
     NotExecuted,

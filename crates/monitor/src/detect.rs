@@ -6,7 +6,9 @@
 //! makes the series Unknown without ending or starting an episode: Unknown is never
 //! healthy and never violated. Cost: O(samples) per update, one hash lookup each.
 
-use charter_model::{Charter, Direction, Objective, Sample, Severity, Timestamp, Violation, ViolationState};
+use charter_model::{
+    Charter, Direction, Objective, Sample, Severity, Timestamp, Violation, ViolationState,
+};
 use std::collections::HashMap;
 
 #[derive(Debug, Clone)]
@@ -58,15 +60,29 @@ impl Detector {
     }
 
     /// Feed one observation's samples; returns the transitions it caused.
-    pub fn update(&mut self, charter: &Charter, samples: &[Sample], now: Timestamp) -> Vec<Transition> {
-        let objectives: HashMap<&str, &Objective> = charter.objectives.iter().map(|o| (o.name.as_str(), o)).collect();
+    pub fn update(
+        &mut self,
+        charter: &Charter,
+        samples: &[Sample],
+        now: Timestamp,
+    ) -> Vec<Transition> {
+        let objectives: HashMap<&str, &Objective> = charter
+            .objectives
+            .iter()
+            .map(|o| (o.name.as_str(), o))
+            .collect();
         let mut out = Vec::new();
         for s in samples {
-            let Some(obj) = objectives.get(s.objective.as_str()) else { continue };
+            let Some(obj) = objectives.get(s.objective.as_str()) else {
+                continue;
+            };
             let series = self
                 .series
                 .entry((s.objective.clone(), s.component.clone()))
-                .or_insert(Series { violation: None, unknown: false });
+                .or_insert(Series {
+                    violation: None,
+                    unknown: false,
+                });
             step_series(series, obj, s, now, &mut out);
         }
         out
@@ -100,7 +116,13 @@ impl Detector {
     }
 }
 
-fn step_series(series: &mut Series, obj: &Objective, s: &Sample, now: Timestamp, out: &mut Vec<Transition>) {
+fn step_series(
+    series: &mut Series,
+    obj: &Objective,
+    s: &Sample,
+    now: Timestamp,
+    out: &mut Vec<Transition>,
+) {
     let value = s.value.filter(|v| v.is_finite());
     let Some(v) = value else {
         if !series.unknown {
@@ -109,7 +131,10 @@ fn step_series(series: &mut Series, obj: &Objective, s: &Sample, now: Timestamp,
                 let from = viol.state;
                 viol.state = ViolationState::Unknown;
                 viol.value = None;
-                out.push(Transition { violation: viol.clone(), from: Some(from) });
+                out.push(Transition {
+                    violation: viol.clone(),
+                    from: Some(from),
+                });
             }
         }
         return;
@@ -136,7 +161,10 @@ fn step_series(series: &mut Series, obj: &Objective, s: &Sample, now: Timestamp,
                 viol.severity = Some(sev);
                 viol.firing_since = Some(now);
             }
-            out.push(Transition { violation: viol.clone(), from: None });
+            out.push(Transition {
+                violation: viol.clone(),
+                from: None,
+            });
             series.violation = Some(viol);
         }
         Some(viol) => {
@@ -152,7 +180,10 @@ fn step_series(series: &mut Series, obj: &Objective, s: &Sample, now: Timestamp,
                     None => {
                         viol.state = ViolationState::Resolved;
                         viol.resolved_at = Some(now);
-                        out.push(Transition { violation: viol.clone(), from: Some(from) });
+                        out.push(Transition {
+                            violation: viol.clone(),
+                            from: Some(from),
+                        });
                         series.violation = None;
                     }
                     Some(sev) => {
@@ -160,10 +191,16 @@ fn step_series(series: &mut Series, obj: &Objective, s: &Sample, now: Timestamp,
                             viol.state = ViolationState::Firing;
                             viol.severity = Some(sev);
                             viol.firing_since = Some(now);
-                            out.push(Transition { violation: viol.clone(), from: Some(from) });
+                            out.push(Transition {
+                                violation: viol.clone(),
+                                from: Some(from),
+                            });
                         } else if from == ViolationState::Unknown {
                             viol.state = ViolationState::Pending;
-                            out.push(Transition { violation: viol.clone(), from: Some(from) });
+                            out.push(Transition {
+                                violation: viol.clone(),
+                                from: Some(from),
+                            });
                         }
                     }
                 }
@@ -172,7 +209,10 @@ fn step_series(series: &mut Series, obj: &Objective, s: &Sample, now: Timestamp,
             if is_clear(obj, v) {
                 viol.state = ViolationState::Resolved;
                 viol.resolved_at = Some(now);
-                out.push(Transition { violation: viol.clone(), from: Some(from) });
+                out.push(Transition {
+                    violation: viol.clone(),
+                    from: Some(from),
+                });
                 series.violation = None;
                 return;
             }
@@ -182,7 +222,10 @@ fn step_series(series: &mut Series, obj: &Objective, s: &Sample, now: Timestamp,
                 viol.severity = Some(sev);
             }
             if from != ViolationState::Firing || before != viol.severity {
-                out.push(Transition { violation: viol.clone(), from: Some(from) });
+                out.push(Transition {
+                    violation: viol.clone(),
+                    from: Some(from),
+                });
             }
         }
     }

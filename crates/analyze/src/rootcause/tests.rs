@@ -59,12 +59,19 @@ fn a_leaf_failure_is_blamed_on_the_leaf_not_its_callers() {
     assert!(root.confidence > d.hypotheses[1].confidence * 2.0, "{d:#?}");
     assert!((0.0..=1.0).contains(&root.confidence));
     assert_eq!(root.symptoms.len(), 4);
-    assert!(d.patterns.iter().any(|p| matches!(p, Pattern::Propagation { from, .. } if from == "db")));
+    assert!(
+        d.patterns
+            .iter()
+            .any(|p| matches!(p, Pattern::Propagation { from, .. } if from == "db"))
+    );
 }
 
 #[test]
 fn a_recent_deploy_names_a_bad_change() {
-    let vs = [v("errors", "api", Signal::Errors, 100), v("errors", "auth", Signal::Errors, 100)];
+    let vs = [
+        v("errors", "api", Signal::Errors, 100),
+        v("errors", "auth", Signal::Errors, 100),
+    ];
     let changes = [Change {
         at: Timestamp::from_secs(70),
         component: "auth".into(),
@@ -76,7 +83,13 @@ fn a_recent_deploy_names_a_bad_change() {
     let root = d.root().expect("root");
     assert_eq!(root.component, "auth");
     assert_eq!(root.cause, CauseClass::BadChange);
-    assert!(root.evidence.iter().any(|e| e.contains("deploy on auth 30s before onset")), "{:?}", root.evidence);
+    assert!(
+        root.evidence
+            .iter()
+            .any(|e| e.contains("deploy on auth 30s before onset")),
+        "{:?}",
+        root.evidence
+    );
 }
 
 #[test]
@@ -89,7 +102,10 @@ fn charters_own_changes_are_not_blamed() {
         description: "rollback".into(),
         by: "charter".into(),
     }];
-    assert_eq!(run(&vs, &changes).root().map(|h| h.cause), Some(CauseClass::Outage));
+    assert_eq!(
+        run(&vs, &changes).root().map(|h| h.cause),
+        Some(CauseClass::Outage)
+    );
 }
 
 #[test]
@@ -102,15 +118,25 @@ fn overload_on_a_dependency_explains_caller_latency() {
     ];
     let d = run(&vs, &[]);
     let root = d.root().expect("root");
-    assert_eq!((root.component.as_str(), root.cause), ("catalog", CauseClass::Overload));
+    assert_eq!(
+        (root.component.as_str(), root.cause),
+        ("catalog", CauseClass::Overload)
+    );
 }
 
 #[test]
 fn a_single_memory_violation_is_a_leak() {
     let d = run(&[v("memory", "orders", Signal::Memory, 100)], &[]);
     let root = d.root().expect("root");
-    assert_eq!((root.component.as_str(), root.cause), ("orders", CauseClass::Leak));
-    assert!(root.confidence < 0.9, "one symptom is not certainty: {}", root.confidence);
+    assert_eq!(
+        (root.component.as_str(), root.cause),
+        ("orders", CauseClass::Leak)
+    );
+    assert!(
+        root.confidence < 0.9,
+        "one symptom is not certainty: {}",
+        root.confidence
+    );
 }
 
 #[test]
@@ -129,10 +155,16 @@ fn order_of_violations_does_not_change_the_ranking() {
         v("errors", "auth", Signal::Errors, 90),
         v("latency", "catalog", Signal::Latency, 100),
     ];
-    let a: Vec<(String, u64)> =
-        run(&vs, &[]).hypotheses.iter().map(|h| (h.component.clone(), (h.confidence * 1e9) as u64)).collect();
+    let a: Vec<(String, u64)> = run(&vs, &[])
+        .hypotheses
+        .iter()
+        .map(|h| (h.component.clone(), (h.confidence * 1e9) as u64))
+        .collect();
     vs.reverse();
-    let b: Vec<(String, u64)> =
-        run(&vs, &[]).hypotheses.iter().map(|h| (h.component.clone(), (h.confidence * 1e9) as u64)).collect();
+    let b: Vec<(String, u64)> = run(&vs, &[])
+        .hypotheses
+        .iter()
+        .map(|h| (h.component.clone(), (h.confidence * 1e9) as u64))
+        .collect();
     assert_eq!(a, b);
 }

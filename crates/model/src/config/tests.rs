@@ -52,7 +52,10 @@ fn valid_charter_parses_with_defaults() {
     assert_eq!(c.objectives[0].components, vec!["frontend", "api", "db"]);
     assert_eq!(c.objectives[1].direction, Direction::Below);
     assert_eq!(c.objectives[1].thresholds.clear, 0.85);
-    assert_eq!(c.action(ActionKind::ScaleOut).time_to_effect, Duration::from_secs(60));
+    assert_eq!(
+        c.action(ActionKind::ScaleOut).time_to_effect,
+        Duration::from_secs(60)
+    );
     assert_eq!(c.actions.len(), 9);
     assert_eq!(c.guardrails.cooldown, Duration::from_secs(300));
     assert!(c.topology.depends_on("frontend", "db"));
@@ -64,7 +67,11 @@ fn duplicate_component_names_point_at_the_second() {
     let e = one(&text, "duplicate component `api`");
     assert_eq!((e.file.as_str(), e.line, e.column), ("shop.yaml", 11, 11));
     assert_eq!(e.path, "components[3].name");
-    assert!(e.to_string().starts_with("shop.yaml:11:11: components[3].name: duplicate"), "{e}");
+    assert!(
+        e.to_string()
+            .starts_with("shop.yaml:11:11: components[3].name: duplicate"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -85,9 +92,16 @@ fn unknown_dependency_is_located() {
 
 #[test]
 fn dependency_cycles_are_errors() {
-    let text = VALID.replace("  - name: db\n", "  - name: db\n    depends_on: [frontend]\n");
+    let text = VALID.replace(
+        "  - name: db\n",
+        "  - name: db\n    depends_on: [frontend]\n",
+    );
     let e = one(&text, "dependency cycle");
-    assert!(e.message.contains("frontend -> api -> db -> frontend"), "{}", e.message);
+    assert!(
+        e.message.contains("frontend -> api -> db -> frontend"),
+        "{}",
+        e.message
+    );
     assert_eq!(e.line, 5);
 }
 
@@ -109,7 +123,10 @@ fn thresholds_in_the_wrong_order_for_the_direction() {
 
 #[test]
 fn unknown_remedy_kinds_are_errors() {
-    let text = VALID.replace("remedies: [scale_out, rollback]", "remedies: [scale_out, reboot]");
+    let text = VALID.replace(
+        "remedies: [scale_out, rollback]",
+        "remedies: [scale_out, reboot]",
+    );
     let e = one(&text, "unknown action kind `reboot`");
     assert_eq!((e.line, e.column), (17, 27));
     assert_eq!(e.path, "objectives[0].remedies[1]");
@@ -125,7 +142,10 @@ fn replicas_min_above_max_is_an_error() {
 
 #[test]
 fn unknown_keys_are_errors_with_location() {
-    let text = VALID.replace("    replicas: { min: 2, max: 10 }", "    replicas: { min: 2, max: 10 }\n    colour: blue");
+    let text = VALID.replace(
+        "    replicas: { min: 2, max: 10 }",
+        "    replicas: { min: 2, max: 10 }\n    colour: blue",
+    );
     let e = one(&text, "colour");
     assert_eq!(e.line, 8);
     assert_eq!(e.file, "shop.yaml");
@@ -157,5 +177,9 @@ fn objective_without_remedies_is_a_warning_not_an_error() {
     let (_, warnings) = parse_charter(&text, "shop.yaml", Path::new(".")).expect("valid");
     assert_eq!(warnings.len(), 1);
     assert!(warnings[0].warning);
-    assert!(warnings[0].to_string().contains("warning: objectives[1].remedies"));
+    assert!(
+        warnings[0]
+            .to_string()
+            .contains("warning: objectives[1].remedies")
+    );
 }

@@ -18,11 +18,18 @@ objectives:
     remedies: [flush_cache]
 "#
     );
-    parse_charter(&text, "t.yaml", Path::new(".")).expect("valid").0
+    parse_charter(&text, "t.yaml", Path::new("."))
+        .expect("valid")
+        .0
 }
 
 fn sample(obj: &str, t: i64, v: Option<f64>) -> Sample {
-    Sample { objective: obj.into(), component: "api".into(), at: Timestamp::from_secs(t), value: v }
+    Sample {
+        objective: obj.into(),
+        component: "api".into(),
+        at: Timestamp::from_secs(t),
+        value: v,
+    }
 }
 
 fn feed(d: &mut Detector, c: &Charter, obj: &str, t: i64, v: Option<f64>) -> Vec<Transition> {
@@ -59,7 +66,10 @@ fn hysteresis_keeps_firing_until_clear() {
     feed(&mut d, &c, "latency", 0, Some(1.5));
     // Below warning but above clear: still firing.
     assert!(feed(&mut d, &c, "latency", 10, Some(0.9)).is_empty());
-    assert_eq!(d.get("latency", "api").map(|v| v.state), Some(ViolationState::Firing));
+    assert_eq!(
+        d.get("latency", "api").map(|v| v.state),
+        Some(ViolationState::Firing)
+    );
     let t = feed(&mut d, &c, "latency", 20, Some(0.7));
     assert_eq!(t[0].violation.state, ViolationState::Resolved);
     assert_eq!(t[0].violation.worst, Some(1.5));
@@ -71,7 +81,11 @@ fn below_direction_uses_reversed_thresholds() {
     let mut d = Detector::new();
     let t = feed(&mut d, &c, "hit", 0, Some(0.4));
     assert_eq!(t[0].violation.severity, Some(Severity::Critical));
-    assert!(feed(&mut d, &c, "hit", 10, Some(0.85)).iter().all(|t| t.violation.state == ViolationState::Firing));
+    assert!(
+        feed(&mut d, &c, "hit", 10, Some(0.85))
+            .iter()
+            .all(|t| t.violation.state == ViolationState::Firing)
+    );
     let t = feed(&mut d, &c, "hit", 20, Some(0.95));
     assert_eq!(t[0].violation.state, ViolationState::Resolved);
 }

@@ -1,0 +1,240 @@
+use super::*;
+use charter_model::{Hypothesis, IncidentState, Severity, Signal, parse_charter};
+use std::path::Path;
+
+const CHARTER: &str = r#"name: t
+mode: autonomous
+components:
+  - { name: api, depends_on: [db], replicas: { min: 1, max: 6 } }
+  - { name: db }
+objectives:
+  - name: latency
+    metric: lat
+    signal: latency
+    above: { warning: 0.5, critical: 1.0 }
+    remedies: [restart, scale_out, rollback]
+  - name: errors
+    metric: err
+    signal: errors
+    above: { warning: 0.05, critical: 0.2 }
+    remedies: [rollback, restart, failover, circuit_break]
+actions:
+  failover: { cost: 9 }
+guardrails: { cooldown: 5m, max_actions_per_hour: 3, max_concurrent: 1, auto_approve_max_cost: 5 }
+"#;
+
+struct Fixture {
+    charter: Charter,
+    incident: Incident,
+    diagnosis: Diagnosis,
+    violations: Vec<Violation>,
+    knowledge: KnowledgeView,
+    guard: GuardState,
+    states: HashMap<String, ComponentState>,
+    tried: Vec<Action>,
+}
+
+impl Fixture {
+    fn new(root: &str, cause: CauseClass, objective: &str) -> Self {
+        let (charter, _) = parse_charter(CHARTER, "t.yaml", Path::new(".")).expect("valid");
+        let signal = if objective == "latency" {
+            Signal::Latency
+        } else {
+            Signal::Errors
+        };
+        let violation = Violation {
+            objective: objective.into(),
+            component: root.into(),
+            signal,
+            state: ViolationState::Firing,
+            severity: Some(Severity::Critical),
+            since: Timestamp::from_secs(0),
+            firing_since: Some(Timestamp::from_secs(0)),
+            resolved_at: None,
+            value: Some(2.0),
+            worst: Some(2.0),
+        };
+        Fixture {
+            charter,
+            incident: Incident {
+                id: 7,
+                opened_at: Timestamp::from_secs(0),
+                state: IncidentState::Diagnosed,
+                violations: vec![violation.key()],
+                root_cause: Some(root.into()),
+                resolved_at: None,
+                attempts: 0,
+            },
+            diagnosis: Diagnosis {
+                incident_id: 7,
+                at: Timestamp::from_secs(60),
+                hypotheses: vec![Hypothesis {
+                    component: root.into(),
+                    cause,
+                    confidence: 0.8,
+                    symptoms: vec![violation.key()],
+                    evidence: vec![],
+                }],
+                patterns: vec![],
+            },
+            violations: vec![violation],
+            knowledge: KnowledgeView::new(),
+            guard: GuardState::default(),
+            states: HashMap::from([(
+                root.to_string(),
+                ComponentState {
+                    replicas: Some(3),
+                    standby_zone: Some("b".into()),
+                    ..Default::default()
+                },
+            )]),
+            tried: vec![],
+        }
+    }
+
+    fn decide(&self) -> Decision {
+        decide(PlanInput {
+            charter: &self.charter,
+            incident: &self.incident,
+            diagnosis: &self.diagnosis,
+            violations: &self.violations,
+            knowledge: &self.knowledge,
+            guard: &self.guard,
+            states: &self.states,
+            tried: &self.tried,
+            policy_id: 1,
+            now: Timestamp::from_secs(60),
+        })
+    }
+}
+
+fn policy(d: Decision) -> Policy {
+    match d {
+        Decision::Act(p) => p,
+        Decision::NoAction { reason, rejected } => panic!("no action: {reason} {rejected:#?}"),
+    }
+}
+
+#[test]
+fn overload_scales_out_even_when_restart_is_listed_first() {
+    let p = policy(Fixture::new("api", CauseClass::Overload, "latency").decide());
+    assert_eq!(p.actions[0].kind, ActionKind::ScaleOut);
+    assert_eq!(p.actions[0].param("step"), Some("2"));
+    assert_eq!(p.approval, ApprovalState::AutoApproved);
+    assert!(
+        p.rejected
+            .iter()
+            .any(|r| r.action.kind == ActionKind::Restart && r.reason == "lower score")
+    );
+    assert!(p.rationale.contains("p(success)"), "{}", p.rationale);
+}
+
+#[test]
+fn scale_step_is_clipped_to_max_replicas() {
+    let mut f = Fixture::new("api", CauseClass::Overload, "latency");
+    f.states.get_mut("api").expect("state").replicas = Some(5);
+    let p = policy(f.decide());
+    assert_eq!(p.actions[0].param("step"), Some("1"));
+    f.states.get_mut("api").expect("state").replicas = Some(6);
+    let p = policy(f.decide());
+    assert_ne!(p.actions[0].kind, ActionKind::ScaleOut);
+    assert!(p.rejected.iter().any(|r| r.reason.contains("max replicas")));
+}
+
+#[test]
+fn rollback_needs_a_previous_version() {
+    let mut f = Fixture::new("api", CauseClass::BadChange, "errors");
+    let p = policy(f.decide());
+    assert_ne!(p.actions[0].kind, ActionKind::Rollback);
+    assert!(
+        p.rejected
+            .iter()
+            .any(|r| r.action.kind == ActionKind::Rollback
+                && r.reason.contains("no previous version"))
+    );
+    f.states.get_mut("api").expect("state").previous_version = Some("v1".into());
+    assert_eq!(policy(f.decide()).actions[0].kind, ActionKind::Rollback);
+}
+
+#[test]
+fn outage_fails_over_but_its_cost_needs_approval() {
+    let p = policy(Fixture::new("api", CauseClass::Outage, "errors").decide());
+    assert_eq!(p.actions[0].kind, ActionKind::Failover);
+    assert_eq!(p.approval, ApprovalState::Pending);
+}
+
+#[test]
+fn cooldown_and_limits_reject() {
+    let mut f = Fixture::new("api", CauseClass::Overload, "latency");
+    f.guard
+        .recent_actions
+        .push(("api".into(), ActionKind::Restart, Timestamp::from_secs(0)));
+    match f.decide() {
+        Decision::NoAction { rejected, .. } => {
+            assert!(
+                rejected
+                    .iter()
+                    .any(|r| r.reason.contains("cooldown on api")),
+                "{rejected:#?}"
+            )
+        }
+        d => panic!("{d:?}"),
+    }
+    let mut f = Fixture::new("api", CauseClass::Overload, "latency");
+    f.guard.running.insert("db".into());
+    assert!(
+        matches!(f.decide(), Decision::NoAction { .. }),
+        "max_concurrent is 1"
+    );
+}
+
+#[test]
+fn paused_blind_and_frozen_take_no_action() {
+    for set in [
+        |g: &mut GuardState| g.paused = true,
+        |g: &mut GuardState| g.blind = true,
+        |g: &mut GuardState| {
+            g.frozen.insert("api".into());
+        },
+    ] {
+        let mut f = Fixture::new("api", CauseClass::Overload, "latency");
+        set(&mut f.guard);
+        assert!(matches!(f.decide(), Decision::NoAction { .. }));
+    }
+}
+
+#[test]
+fn an_undeclared_root_cause_is_never_a_target() {
+    let mut f = Fixture::new("api", CauseClass::Overload, "latency");
+    f.diagnosis.hypotheses[0].component = "mystery".into();
+    assert!(matches!(f.decide(), Decision::NoAction { .. }));
+}
+
+#[test]
+fn modes_decide_approval() {
+    let mut f = Fixture::new("api", CauseClass::Overload, "latency");
+    f.charter.mode = Mode::Shadow;
+    assert_eq!(policy(f.decide()).approval, ApprovalState::NotExecuted);
+    f.charter.mode = Mode::Supervised;
+    assert_eq!(policy(f.decide()).approval, ApprovalState::Pending);
+}
+
+#[test]
+fn learned_failures_change_the_choice() {
+    let mut f = Fixture::new("api", CauseClass::Overload, "latency");
+    for _ in 0..5 {
+        f.knowledge
+            .observe(ActionKind::ScaleOut, "latency", "api", false);
+        f.knowledge
+            .observe(ActionKind::Restart, "latency", "api", true);
+    }
+    assert_eq!(policy(f.decide()).actions[0].kind, ActionKind::Restart);
+}
+
+#[test]
+fn tried_actions_are_not_repeated() {
+    let mut f = Fixture::new("api", CauseClass::Overload, "latency");
+    f.tried.push(Action::new(ActionKind::ScaleOut, "api"));
+    let p = policy(f.decide());
+    assert_ne!(p.actions[0].kind, ActionKind::ScaleOut);
+}
