@@ -1,8 +1,8 @@
 //! The actuator boundary.
 
 use async_trait::async_trait;
-pub use charter_model::ComponentState;
 use charter_model::Action;
+pub use charter_model::ComponentState;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

@@ -1,2 +1,353 @@
-//! Executions (placeholder until written).
-pub struct Execution; pub enum ExecutionPhase {} pub struct Step; pub enum StepStatus {} pub fn classify_outcome() {}
+//! An execution: a policy carried out as a state machine advanced by ticks.
+//!
+//! The driver (the orchestrator) asks [`Execution::next_move`] what to do, performs
+//! the I/O (journal, actuator, reading objectives) and reports the result back.
+//! Keeping the decisions pure makes the invariants testable without any actuator:
+//! steps run in order, a failure compensates the completed steps in reverse order,
+//! verification happens at the time to effect (a deadline, not a sleep), and a
+//! worsened outcome is rolled back.
+
+use crate::actuator::Applied;
+use charter_model::{Action, OutcomeClass, Policy, Timestamp};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Where a step stands.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepStatus {
+    Pending,
+    Applied,
+    Failed(String),
+    Compensated,
+    /// Irreversible or undo failed; the reason.
+    NotCompensated(String),
+}
+
+/// One action of the policy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Step {
+    pub index: u32,
+    pub action: Action,
+    /// `{execution}-{step}`: actuators apply a key at most once.
+    pub key: String,
+    pub status: StepStatus,
+    /// What the actuator reported about the state before it acted.
+    pub prior: BTreeMap<String, String>,
+    pub applied_at: Option<Timestamp>,
+}
+
+/// The phase of an execution.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExecutionPhase {
+    Applying,
+    /// Waiting for the time to effect before verifying.
+    Waiting {
+        until: Timestamp,
+    },
+    /// Undoing completed steps, most recent first.
+    Compensating,
+    Done,
+}
+
+/// What the driver should do next.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Move {
+    /// Journal, then apply step `i`.
+    Apply(usize),
+    /// Nothing until the deadline.
+    Wait,
+    /// Re-evaluate the targets and report with [`Execution::verified`].
+    Verify,
+    /// Undo step `i` with this inverse action (`None`: irreversible).
+    Compensate(usize, Option<Action>),
+    /// Finished.
+    Finished,
+}
+
+/// A policy being carried out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Execution {
+    pub id: u64,
+    pub policy_id: u64,
+    pub incident_id: u64,
+    /// `objective@component` keys whose recovery verifies the policy.
+    pub targets: Vec<String>,
+    pub steps: Vec<Step>,
+    pub phase: ExecutionPhase,
+    pub started_at: Timestamp,
+    pub finished_at: Option<Timestamp>,
+    pub time_to_effect: Duration,
+    /// Severity-weighted badness of the targets when the execution started.
+    pub badness_before: f64,
+    pub badness_after: Option<f64>,
+    pub outcome: Option<OutcomeClass>,
+    pub rolled_back: bool,
+    /// True when a compensation could not be completed.
+    pub compensation_failed: bool,
+}
+
+impl Execution {
+    /// Start carrying out `policy`.
+    pub fn new(
+        id: u64,
+        policy: &Policy,
+        time_to_effect: Duration,
+        badness_before: f64,
+        now: Timestamp,
+    ) -> Self {
+        let steps = policy
+            .actions
+            .iter()
+            .enumerate()
+            .map(|(i, a)| Step {
+                index: i as u32,
+                action: a.clone(),
+                key: format!("{id}-{i}"),
+                status: StepStatus::Pending,
+                prior: BTreeMap::new(),
+                applied_at: None,
+            })
+            .collect();
+        Execution {
+            id,
+            policy_id: policy.id,
+            incident_id: policy.incident_id,
+            targets: policy.targets.clone(),
+            steps,
+            phase: ExecutionPhase::Applying,
+            started_at: now,
+            finished_at: None,
+            time_to_effect,
+            badness_before,
+            badness_after: None,
+            outcome: None,
+            rolled_back: false,
+            compensation_failed: false,
+        }
+    }
+
+    /// Components this execution acts on.
+    pub fn components(&self) -> impl Iterator<Item = &str> {
+        self.steps.iter().map(|s| s.action.component.as_str())
+    }
+
+    /// What to do now.
+    pub fn next_move(&self, now: Timestamp) -> Move {
+        match &self.phase {
+            ExecutionPhase::Applying => match self
+                .steps
+                .iter()
+                .position(|s| s.status == StepStatus::Pending)
+            {
+                Some(i) => Move::Apply(i),
+                None => Move::Verify,
+            },
+            ExecutionPhase::Waiting { until } if now < *until => Move::Wait,
+            ExecutionPhase::Waiting { .. } => Move::Verify,
+            ExecutionPhase::Compensating => {
+                // Reverse order of completion.
+                match self
+                    .steps
+                    .iter()
+                    .rposition(|s| s.status == StepStatus::Applied)
+                {
+                    Some(i) => {
+                        Move::Compensate(i, self.steps[i].action.inverse(&self.steps[i].prior))
+                    }
+                    None => Move::Finished,
+                }
+            }
+            ExecutionPhase::Done => Move::Finished,
+        }
+    }
+
+    /// Step `i` was applied.
+    pub fn step_applied(&mut self, i: usize, applied: Applied, now: Timestamp) {
+        let s = &mut self.steps[i];
+        s.status = StepStatus::Applied;
+        s.prior = applied.prior;
+        s.applied_at = Some(now);
+        if self.steps.iter().all(|s| s.status == StepStatus::Applied) {
+            self.phase = ExecutionPhase::Waiting {
+                until: now.plus(self.time_to_effect),
+            };
+        }
+    }
+
+    /// Step `i` failed: the outcome is `failed` and completed steps are compensated.
+    pub fn step_failed(&mut self, i: usize, reason: String, now: Timestamp) {
+        self.steps[i].status = StepStatus::Failed(reason);
+        self.outcome = Some(OutcomeClass::Failed);
+        self.phase = ExecutionPhase::Compensating;
+        self.finish_if_nothing_to_undo(now);
+    }
+
+    /// Verification result: classify, and roll back if things got worse.
+    pub fn verified(&mut self, badness_after: f64, resolved: bool, now: Timestamp) -> OutcomeClass {
+        let class = classify_outcome(self.badness_before, badness_after, resolved);
+        self.badness_after = Some(badness_after);
+        self.outcome = Some(class);
+        if class == OutcomeClass::Worsened {
+            self.rolled_back = true;
+            self.phase = ExecutionPhase::Compensating;
+            self.finish_if_nothing_to_undo(now);
+        } else {
+            self.phase = ExecutionPhase::Done;
+            self.finished_at = Some(now);
+        }
+        class
+    }
+
+    /// Result of undoing step `i`.
+    pub fn compensated(&mut self, i: usize, result: Result<(), String>, now: Timestamp) {
+        match result {
+            Ok(()) => self.steps[i].status = StepStatus::Compensated,
+            Err(reason) => {
+                self.steps[i].status = StepStatus::NotCompensated(reason);
+                self.compensation_failed = true;
+            }
+        }
+        self.finish_if_nothing_to_undo(now);
+    }
+
+    /// Whether the execution is over.
+    pub fn is_done(&self) -> bool {
+        self.phase == ExecutionPhase::Done
+    }
+
+    fn finish_if_nothing_to_undo(&mut self, now: Timestamp) {
+        if !self.steps.iter().any(|s| s.status == StepStatus::Applied) {
+            self.phase = ExecutionPhase::Done;
+            self.finished_at = Some(now);
+        }
+    }
+}
+
+/// Classify an outcome from the targets' severity-weighted badness before and after.
+///
+/// Resolved when no target breaches a threshold any more; improved or worsened when
+/// badness moved by more than 20% (noise below that is no effect).
+pub fn classify_outcome(before: f64, after: f64, resolved: bool) -> OutcomeClass {
+    if resolved {
+        OutcomeClass::Resolved
+    } else if after < before * 0.8 {
+        OutcomeClass::Improved
+    } else if after > before * 1.2 + 1e-9 {
+        OutcomeClass::Worsened
+    } else {
+        OutcomeClass::NoEffect
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use charter_model::{ActionKind, ApprovalState};
+
+    fn policy(n: usize) -> Policy {
+        Policy {
+            id: 1,
+            incident_id: 1,
+            created_at: Timestamp(0),
+            actions: (0..n)
+                .map(|i| Action::new(ActionKind::ScaleOut, format!("c{i}")).with_param("step", 1))
+                .collect(),
+            targets: vec!["lat@c0".into()],
+            p_success: 0.8,
+            expected_benefit: 10.0,
+            cost: 1.0,
+            score: 9.0,
+            rationale: String::new(),
+            rejected: vec![],
+            approval: ApprovalState::AutoApproved,
+        }
+    }
+
+    fn applied(replicas: u32) -> Applied {
+        Applied {
+            prior: BTreeMap::from([("replicas".into(), replicas.to_string())]),
+            detail: String::new(),
+        }
+    }
+
+    #[test]
+    fn steps_apply_in_order_then_verify_at_the_deadline() {
+        let mut e = Execution::new(
+            9,
+            &policy(2),
+            Duration::from_secs(60),
+            3.0,
+            Timestamp::from_secs(0),
+        );
+        assert_eq!(e.next_move(Timestamp::from_secs(0)), Move::Apply(0));
+        e.step_applied(0, applied(3), Timestamp::from_secs(0));
+        assert_eq!(e.next_move(Timestamp::from_secs(0)), Move::Apply(1));
+        e.step_applied(1, applied(2), Timestamp::from_secs(1));
+        assert_eq!(e.steps[1].key, "9-1");
+        assert_eq!(e.next_move(Timestamp::from_secs(30)), Move::Wait);
+        assert_eq!(e.next_move(Timestamp::from_secs(61)), Move::Verify);
+        assert_eq!(
+            e.verified(0.0, true, Timestamp::from_secs(61)),
+            OutcomeClass::Resolved
+        );
+        assert!(e.is_done());
+    }
+
+    #[test]
+    fn a_failed_step_compensates_completed_steps_in_reverse() {
+        let mut e = Execution::new(1, &policy(3), Duration::from_secs(60), 3.0, Timestamp(0));
+        e.step_applied(0, applied(3), Timestamp(0));
+        e.step_applied(1, applied(4), Timestamp(0));
+        e.step_failed(2, "boom".into(), Timestamp(0));
+        assert_eq!(e.outcome, Some(OutcomeClass::Failed));
+        let Move::Compensate(i, Some(inv)) = e.next_move(Timestamp(0)) else {
+            panic!("expected compensation")
+        };
+        assert_eq!(i, 1);
+        assert_eq!(inv.param("to_replicas"), Some("4"));
+        e.compensated(1, Ok(()), Timestamp(0));
+        assert!(matches!(
+            e.next_move(Timestamp(0)),
+            Move::Compensate(0, Some(_))
+        ));
+        e.compensated(0, Ok(()), Timestamp(0));
+        assert_eq!(e.next_move(Timestamp(0)), Move::Finished);
+        assert!(e.is_done());
+    }
+
+    #[test]
+    fn worsened_outcome_rolls_back() {
+        let mut e = Execution::new(1, &policy(1), Duration::from_secs(10), 1.0, Timestamp(0));
+        e.step_applied(0, applied(3), Timestamp(0));
+        assert_eq!(
+            e.verified(5.0, false, Timestamp(10_000)),
+            OutcomeClass::Worsened
+        );
+        assert!(e.rolled_back);
+        assert!(matches!(
+            e.next_move(Timestamp(10_000)),
+            Move::Compensate(0, Some(_))
+        ));
+    }
+
+    #[test]
+    fn a_failed_compensation_is_flagged() {
+        let mut e = Execution::new(1, &policy(1), Duration::from_secs(10), 1.0, Timestamp(0));
+        e.step_applied(0, applied(3), Timestamp(0));
+        e.verified(5.0, false, Timestamp(0));
+        e.compensated(0, Err("actuator down".into()), Timestamp(0));
+        assert!(e.compensation_failed);
+        assert!(e.is_done());
+    }
+
+    #[test]
+    fn classification_thresholds() {
+        assert_eq!(classify_outcome(3.0, 0.0, true), OutcomeClass::Resolved);
+        assert_eq!(classify_outcome(3.0, 2.0, false), OutcomeClass::Improved);
+        assert_eq!(classify_outcome(3.0, 3.1, false), OutcomeClass::NoEffect);
+        assert_eq!(classify_outcome(3.0, 4.0, false), OutcomeClass::Worsened);
+    }
+}

@@ -10,4 +10,4 @@ pub mod actuator;
 pub mod execution;
 
 pub use actuator::{Actuator, ActuatorError, Applied, ComponentState};
-pub use execution::{Execution, ExecutionPhase, Step, StepStatus, classify_outcome};
+pub use execution::{Execution, ExecutionPhase, Move, Step, StepStatus, classify_outcome};
