@@ -1,1 +1,15 @@
-//! placeholder
+//! The loop that runs Monitor → Analyze → Plan → Execute → Knowledge.
+//!
+//! - [`controller`]: [`Controller`], a state machine advanced by [`Controller::tick`]
+//!   with an injected `now`. The same code runs in virtual time (the simulator, the
+//!   demo, the tests) and in real time (the daemon's interval timer).
+//! - [`event`]: [`Event`]s a tick produced, for the live log and the summary.
+//! - [`health`]: [`Health`], the loop's state shared with `/readyz` and `/metrics`.
+
+pub mod controller;
+pub mod event;
+pub mod health;
+
+pub use controller::{Controller, ControllerError, TickReport};
+pub use event::Event;
+pub use health::{Health, LoopMetrics};

@@ -1,0 +1,991 @@
+//! The controller: one `tick(now)` runs one cycle of the loop.
+//!
+//! Level-triggered: every tick reads the current values of all objectives and
+//! decides from them. Executions are state machines whose deadlines are compared
+//! with `now`, so nothing here sleeps and nothing reads the wall clock.
+
+use crate::event::{Event, Timed};
+use crate::health::{Health, LoopMetrics};
+use charter_analyze::{DiagnosisInput, History, assign_incident, diagnose};
+use charter_execute::{Actuator, Execution, Move};
+use charter_knowledge::{
+    ExecutionRecord, JournalRecord, JournalStatus, OutcomeRecord, Store, StoreError,
+};
+use charter_model::{
+    Action, ApprovalState, Change, Charter, ComponentState, Diagnosis, Incident, IncidentState,
+    Outcome, OutcomeClass, Policy, Sample, Severity, Timestamp, Violation, ViolationState,
+};
+use charter_monitor::detect::{is_clear, severity_of};
+use charter_monitor::{Detector, MetricSource};
+use charter_plan::{Decision, GuardState, KnowledgeView, PlanInput, decide};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Consecutive failed reads after which the monitor is blind.
+pub const BLIND_AFTER: u32 = 4;
+/// How long recent changes are kept for diagnosis.
+const CHANGE_HORIZON: Duration = Duration::from_secs(3600);
+
+/// The loop could not go on.
+#[derive(Debug, thiserror::Error)]
+pub enum ControllerError {
+    #[error("knowledge store failed")]
+    Store(#[from] StoreError),
+}
+
+/// What one tick did.
+#[derive(Debug, Default)]
+pub struct TickReport {
+    pub events: Vec<Timed>,
+    pub blind: bool,
+}
+
+struct IncidentRt {
+    incident: Incident,
+    members: BTreeMap<String, Violation>,
+    diagnosis: Option<Diagnosis>,
+    dirty: bool,
+    tried: Vec<Action>,
+    pending: Option<Policy>,
+    last_no_action: Option<String>,
+}
+
+/// The MAPE-K loop over one charter.
+pub struct Controller {
+    charter: Arc<Charter>,
+    source: Arc<dyn MetricSource>,
+    actuators: BTreeMap<String, Arc<dyn Actuator>>,
+    store: Arc<dyn Store>,
+    detector: Detector,
+    history: History,
+    latest: HashMap<(String, String), Option<f64>>,
+    changes: Vec<Change>,
+    incidents: BTreeMap<u64, IncidentRt>,
+    executions: Vec<Execution>,
+    guard: GuardState,
+    knowledge: KnowledgeView,
+    next_incident: u64,
+    next_policy: u64,
+    next_execution: u64,
+    consecutive_errors: u32,
+    health: Arc<Health>,
+    metrics: LoopMetrics,
+}
+
+impl Controller {
+    /// Build a controller, restoring guardrail state and learned outcomes from the store.
+    ///
+    /// `actuators` maps the charter's actuator names to implementations.
+    pub async fn new(
+        charter: Arc<Charter>,
+        source: Arc<dyn MetricSource>,
+        actuators: BTreeMap<String, Arc<dyn Actuator>>,
+        store: Arc<dyn Store>,
+        now: Timestamp,
+    ) -> Result<Self, ControllerError> {
+        let ids = store.next_ids().await?;
+        let mut knowledge = KnowledgeView::new();
+        for o in store.outcomes().await? {
+            knowledge.observe(
+                o.action_kind,
+                &o.objective,
+                &o.component,
+                o.outcome.class.is_success(),
+            );
+        }
+        let recent_actions = store
+            .actions_since(now.minus(Duration::from_secs(3600)))
+            .await?;
+        let unfinished = store.unfinished_journal().await?;
+        for j in &unfinished {
+            tracing::warn!(
+                execution_id = j.execution_id,
+                step = j.step,
+                action = %j.action,
+                "journal step from a previous run has an intent but no result; it was not retried"
+            );
+        }
+        Ok(Controller {
+            history: History::new(Duration::from_secs(3600).max(charter.interval * 20)),
+            charter,
+            source,
+            actuators,
+            store,
+            detector: Detector::new(),
+            latest: HashMap::new(),
+            changes: Vec::new(),
+            incidents: BTreeMap::new(),
+            executions: Vec::new(),
+            guard: GuardState {
+                recent_actions,
+                ..Default::default()
+            },
+            knowledge,
+            next_incident: ids.incident,
+            next_policy: ids.policy,
+            next_execution: ids.execution,
+            consecutive_errors: 0,
+            health: Arc::new(Health::default()),
+            metrics: LoopMetrics::unregistered(),
+        })
+    }
+
+    /// Share health with an HTTP server.
+    pub fn with_health(mut self, health: Arc<Health>, metrics: LoopMetrics) -> Self {
+        self.health = health;
+        self.metrics = metrics;
+        self
+    }
+
+    /// The charter being run.
+    pub fn charter(&self) -> &Charter {
+        &self.charter
+    }
+
+    /// The kill switch.
+    pub fn set_paused(&mut self, paused: bool) {
+        self.guard.paused = paused;
+    }
+
+    /// Whether the monitor is blind.
+    pub fn is_blind(&self) -> bool {
+        self.guard.blind
+    }
+
+    /// Policies waiting for a human.
+    pub fn pending_policies(&self) -> Vec<Policy> {
+        self.incidents
+            .values()
+            .filter_map(|i| i.pending.clone())
+            .collect()
+    }
+
+    /// Approve a pending policy; it starts at the next tick.
+    pub async fn approve(
+        &mut self,
+        policy_id: u64,
+        by: &str,
+        now: Timestamp,
+    ) -> Result<bool, ControllerError> {
+        let Some(rt) = self
+            .incidents
+            .values_mut()
+            .find(|i| i.pending.as_ref().is_some_and(|p| p.id == policy_id))
+        else {
+            return Ok(false);
+        };
+        let Some(mut p) = rt.pending.take() else {
+            return Ok(false);
+        };
+        p.approval = ApprovalState::Approved { by: by.to_string() };
+        self.store.save_policy(&p).await?;
+        self.store
+            .audit(
+                now,
+                "approval",
+                &serde_json::json!({"policy": p.id, "by": by, "approved": true}),
+            )
+            .await?;
+        self.start_execution(&p, now).await?;
+        Ok(true)
+    }
+
+    /// Run one cycle at `now`.
+    pub async fn tick(&mut self, now: Timestamp) -> Result<TickReport, ControllerError> {
+        let started = std::time::Instant::now();
+        let mut ev: Vec<Timed> = Vec::new();
+        let mut push = |e: Event| ev.push(Timed { at: now, event: e });
+        let mut problem = String::new();
+
+        // Monitor.
+        let observation = self.source.observe(&self.charter, now).await;
+        let mut fresh = false;
+        match observation {
+            Ok(obs) => {
+                if self.guard.blind {
+                    push(Event::SourceRecovered);
+                }
+                self.consecutive_errors = 0;
+                self.guard.blind = false;
+                fresh = true;
+                self.observe(&obs.samples, obs.changes, now, &mut push)
+                    .await?;
+                if let Some(p) = obs.problems.first() {
+                    problem = p.clone();
+                }
+            }
+            Err(e) => {
+                self.consecutive_errors += 1;
+                self.metrics.source_errors.inc();
+                problem = e.to_string();
+                tracing::warn!(consecutive = self.consecutive_errors, error = %e, "metric source read failed");
+                push(Event::SourceError {
+                    error: e.to_string(),
+                    consecutive: self.consecutive_errors,
+                });
+                if self.consecutive_errors >= BLIND_AFTER && !self.guard.blind {
+                    self.guard.blind = true;
+                    tracing::error!(
+                        consecutive = self.consecutive_errors,
+                        "monitor is blind: new actions frozen"
+                    );
+                    push(Event::Blind {
+                        consecutive: self.consecutive_errors,
+                    });
+                }
+            }
+        }
+
+        if fresh {
+            self.analyze(now, &mut push).await?;
+        }
+        self.resolve_incidents(now, &mut push).await?;
+        self.plan(now, &mut push).await?;
+        self.advance_executions(now, fresh, &mut push).await?;
+
+        self.metrics.ticks.inc();
+        self.metrics.blind.set(i64::from(self.guard.blind));
+        self.metrics
+            .violations_firing
+            .set(self.detector.active().filter(|v| v.is_firing()).count() as i64);
+        self.metrics.incidents_open.set(self.incidents.len() as i64);
+        self.metrics
+            .tick_seconds
+            .observe(started.elapsed().as_secs_f64());
+        self.health
+            .tick_done(now.millis(), self.guard.blind, &problem);
+        Ok(TickReport {
+            events: ev,
+            blind: self.guard.blind,
+        })
+    }
+
+    async fn observe(
+        &mut self,
+        samples: &[Sample],
+        changes: Vec<Change>,
+        now: Timestamp,
+        push: &mut impl FnMut(Event),
+    ) -> Result<(), ControllerError> {
+        // Targets come only from the charter: drop samples for undeclared components.
+        let samples: Vec<Sample> = samples
+            .iter()
+            .filter(|s| self.charter.topology.contains(&s.component))
+            .cloned()
+            .collect();
+        self.history.record(&samples, now);
+        for s in &samples {
+            self.latest.insert(
+                (s.objective.clone(), s.component.clone()),
+                s.value.filter(|v| v.is_finite()),
+            );
+        }
+        for c in &changes {
+            self.store
+                .audit(now, "change", &serde_json::to_value(c).unwrap_or_default())
+                .await?;
+        }
+        self.changes.extend(changes);
+        let horizon = now.minus(CHANGE_HORIZON);
+        self.changes.retain(|c| c.at >= horizon);
+
+        let transitions = self.detector.update(&self.charter, &samples, now);
+        self.guard.frozen = self
+            .detector
+            .unknown()
+            .map(|(_, c)| c.to_string())
+            .collect();
+        for t in transitions {
+            let v = t.violation;
+            let key = v.key();
+            let mut incident_id = self
+                .incidents
+                .iter()
+                .find(|(_, i)| i.members.contains_key(&key))
+                .map(|(id, _)| *id);
+            if incident_id.is_none() && v.state == ViolationState::Firing {
+                let open: Vec<&Incident> = self.incidents.values().map(|i| &i.incident).collect();
+                let joined = assign_incident(
+                    &v.component,
+                    open,
+                    |inc| {
+                        self.incidents
+                            .get(&inc.id)
+                            .map(|rt| rt.members.values().map(|m| m.component.clone()).collect())
+                            .unwrap_or_default()
+                    },
+                    &self.charter.topology,
+                );
+                let id = match joined {
+                    Some(id) => id,
+                    None => {
+                        let id = self.next_incident;
+                        self.next_incident += 1;
+                        let incident = Incident {
+                            id,
+                            opened_at: now,
+                            state: IncidentState::Open,
+                            violations: Vec::new(),
+                            root_cause: None,
+                            resolved_at: None,
+                            attempts: 0,
+                        };
+                        self.incidents.insert(
+                            id,
+                            IncidentRt {
+                                incident,
+                                members: BTreeMap::new(),
+                                diagnosis: None,
+                                dirty: true,
+                                tried: Vec::new(),
+                                pending: None,
+                                last_no_action: None,
+                            },
+                        );
+                        tracing::info!(incident_id = id, violation = %key, "incident opened");
+                        push(Event::IncidentOpened {
+                            incident_id: id,
+                            first: key.clone(),
+                        });
+                        id
+                    }
+                };
+                incident_id = Some(id);
+            }
+            if let Some(id) = incident_id
+                && let Some(rt) = self.incidents.get_mut(&id)
+            {
+                if !rt.incident.violations.contains(&key) {
+                    rt.incident.violations.push(key.clone());
+                }
+                rt.members.insert(key.clone(), v.clone());
+                rt.dirty = true;
+                self.store.save_incident(&rt.incident).await?;
+            }
+            self.store.record_violation(incident_id, &v).await?;
+            push(Event::Violation {
+                violation: v,
+                from: t.from,
+            });
+        }
+        // Pending violations related to an incident join it as evidence (not as triggers).
+        let active: Vec<Violation> = self.detector.active().cloned().collect();
+        for v in active {
+            for rt in self.incidents.values_mut() {
+                if let Some(m) = rt.members.get_mut(&v.key())
+                    && m != &v
+                {
+                    *m = v.clone();
+                    rt.dirty = true;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn analyze(
+        &mut self,
+        now: Timestamp,
+        push: &mut impl FnMut(Event),
+    ) -> Result<(), ControllerError> {
+        for rt in self.incidents.values_mut() {
+            if !rt.dirty || rt.incident.state.is_closed() {
+                continue;
+            }
+            rt.dirty = false;
+            let members: Vec<Violation> = rt.members.values().cloned().collect();
+            let d = diagnose(DiagnosisInput {
+                incident_id: rt.incident.id,
+                now,
+                violations: &members,
+                topology: &self.charter.topology,
+                history: &self.history,
+                changes: &self.changes,
+            });
+            let changed = match (&rt.diagnosis, d.root()) {
+                (None, Some(_)) => true,
+                (Some(old), Some(new)) => old
+                    .root()
+                    .is_none_or(|o| o.component != new.component || o.cause != new.cause),
+                _ => false,
+            };
+            if changed {
+                let root = d.root().map(|h| h.component.clone());
+                tracing::info!(incident_id = rt.incident.id, root = ?root, "diagnosed");
+                rt.incident.root_cause = root;
+                if rt.incident.state == IncidentState::Open {
+                    rt.incident.state = IncidentState::Diagnosed;
+                }
+                self.store.save_diagnosis(&d).await?;
+                self.store.save_incident(&rt.incident).await?;
+                push(Event::Diagnosed {
+                    diagnosis: d.clone(),
+                });
+            }
+            rt.diagnosis = Some(d);
+        }
+        Ok(())
+    }
+
+    async fn resolve_incidents(
+        &mut self,
+        now: Timestamp,
+        push: &mut impl FnMut(Event),
+    ) -> Result<(), ControllerError> {
+        let running: Vec<u64> = self.executions.iter().map(|e| e.incident_id).collect();
+        let mut closed = Vec::new();
+        for (id, rt) in &mut self.incidents {
+            let any_open = rt.members.values().any(|v| {
+                matches!(
+                    v.state,
+                    ViolationState::Firing | ViolationState::Pending | ViolationState::Unknown
+                )
+            });
+            if any_open || running.contains(id) {
+                continue;
+            }
+            rt.incident.state = IncidentState::Resolved;
+            rt.incident.resolved_at = Some(now);
+            self.store.save_incident(&rt.incident).await?;
+            if let Some(p) = rt.pending.take() {
+                let mut p = p;
+                p.approval = ApprovalState::Expired;
+                self.store.save_policy(&p).await?;
+            }
+            let after = now.since(rt.incident.opened_at).as_secs_f64();
+            tracing::info!(incident_id = *id, after_secs = after, "incident resolved");
+            push(Event::IncidentResolved {
+                incident_id: *id,
+                after_secs: after,
+            });
+            closed.push(*id);
+        }
+        for id in closed {
+            self.incidents.remove(&id);
+        }
+        Ok(())
+    }
+
+    async fn plan(
+        &mut self,
+        now: Timestamp,
+        push: &mut impl FnMut(Event),
+    ) -> Result<(), ControllerError> {
+        self.guard.running = self
+            .executions
+            .iter()
+            .flat_map(|e| e.components().map(str::to_string))
+            .collect();
+        let ids: Vec<u64> = self.incidents.keys().copied().collect();
+        for id in ids {
+            let Some(rt) = self.incidents.get(&id) else {
+                continue;
+            };
+            if !matches!(
+                rt.incident.state,
+                IncidentState::Open | IncidentState::Diagnosed
+            ) {
+                continue;
+            }
+            if let Some(p) = &rt.pending {
+                if now.since(p.created_at) >= self.charter.guardrails.approval_timeout {
+                    let mut p = p.clone();
+                    p.approval = ApprovalState::Expired;
+                    self.store.save_policy(&p).await?;
+                    self.escalate(id, "approval timed out", now, push).await?;
+                }
+                continue;
+            }
+            if self.executions.iter().any(|e| e.incident_id == id) {
+                continue;
+            }
+            let Some(diagnosis) = rt.diagnosis.clone() else {
+                continue;
+            };
+            if diagnosis.hypotheses.is_empty() {
+                continue;
+            }
+            if rt.incident.attempts >= self.charter.guardrails.max_attempts_per_incident {
+                self.escalate(
+                    id,
+                    "no policy resolved it within max_attempts_per_incident",
+                    now,
+                    push,
+                )
+                .await?;
+                continue;
+            }
+            let mut states: HashMap<String, ComponentState> = HashMap::new();
+            for h in &diagnosis.hypotheses {
+                if let Some(act) = self.actuator_for(&h.component)
+                    && let Ok(s) = act.describe(&h.component).await
+                {
+                    states.insert(h.component.clone(), s);
+                }
+            }
+            let members: Vec<Violation> = rt.members.values().cloned().collect();
+            let decision = decide(PlanInput {
+                charter: &self.charter,
+                incident: &rt.incident,
+                diagnosis: &diagnosis,
+                violations: &members,
+                knowledge: &self.knowledge,
+                guard: &self.guard,
+                states: &states,
+                tried: &rt.tried,
+                policy_id: self.next_policy,
+                now,
+            });
+            match decision {
+                Decision::NoAction { reason, rejected } => {
+                    let Some(rt) = self.incidents.get_mut(&id) else {
+                        continue;
+                    };
+                    let first = rejected
+                        .first()
+                        .map(|r| format!(": {} {}", r.action.kind, r.reason))
+                        .unwrap_or_default();
+                    let reason = format!("{reason}{first}");
+                    if rt.last_no_action.as_deref() != Some(reason.as_str()) {
+                        self.store
+                            .audit(
+                                now,
+                                "no_action",
+                                &serde_json::json!({"incident": id, "reason": reason}),
+                            )
+                            .await?;
+                        push(Event::NoAction {
+                            incident_id: id,
+                            reason: reason.clone(),
+                        });
+                        rt.last_no_action = Some(reason);
+                    }
+                }
+                Decision::Act(policy) => {
+                    self.next_policy += 1;
+                    self.store.save_policy(&policy).await?;
+                    self.store
+                        .audit(
+                            now,
+                            "policy",
+                            &serde_json::to_value(&policy).unwrap_or_default(),
+                        )
+                        .await?;
+                    tracing::info!(incident_id = id, policy_id = policy.id, rationale = %policy.rationale, "policy decided");
+                    push(Event::PolicyDecided {
+                        policy: policy.clone(),
+                    });
+                    let Some(rt) = self.incidents.get_mut(&id) else {
+                        continue;
+                    };
+                    rt.incident.attempts += 1;
+                    match policy.approval {
+                        ApprovalState::AutoApproved | ApprovalState::Approved { .. } => {
+                            self.start_execution(&policy, now).await?;
+                            self.guard
+                                .running
+                                .extend(policy.actions.iter().map(|a| a.component.clone()));
+                        }
+                        ApprovalState::Pending => rt.pending = Some(policy),
+                        _ => {
+                            // Shadow mode: recorded only; do not plan this incident again.
+                            rt.incident.state = IncidentState::Escalated;
+                            self.store.save_incident(&rt.incident).await?;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn escalate(
+        &mut self,
+        id: u64,
+        reason: &str,
+        now: Timestamp,
+        push: &mut impl FnMut(Event),
+    ) -> Result<(), ControllerError> {
+        if let Some(rt) = self.incidents.get_mut(&id) {
+            rt.pending = None;
+            rt.incident.state = IncidentState::Escalated;
+            self.store.save_incident(&rt.incident).await?;
+            self.store
+                .audit(
+                    now,
+                    "escalation",
+                    &serde_json::json!({"incident": id, "reason": reason}),
+                )
+                .await?;
+            tracing::error!(
+                incident_id = id,
+                reason,
+                "incident escalated: an operator must act"
+            );
+            push(Event::IncidentEscalated {
+                incident_id: id,
+                reason: reason.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    async fn start_execution(
+        &mut self,
+        policy: &Policy,
+        now: Timestamp,
+    ) -> Result<(), ControllerError> {
+        let tte = policy
+            .actions
+            .iter()
+            .map(|a| self.charter.action(a.kind).time_to_effect)
+            .max()
+            .unwrap_or(Duration::from_secs(60));
+        let (before, _) = self.badness(&policy.targets);
+        let id = self.next_execution;
+        self.next_execution += 1;
+        let e = Execution::new(id, policy, tte, before, now);
+        if let Some(rt) = self.incidents.get_mut(&policy.incident_id) {
+            rt.incident.state = IncidentState::Remediating;
+            self.store.save_incident(&rt.incident).await?;
+        }
+        self.save_execution(&e, "applying").await?;
+        self.executions.push(e);
+        Ok(())
+    }
+
+    async fn save_execution(&self, e: &Execution, state: &str) -> Result<(), ControllerError> {
+        self.store
+            .save_execution(&ExecutionRecord {
+                id: e.id,
+                policy_id: e.policy_id,
+                incident_id: e.incident_id,
+                started_at: e.started_at,
+                finished_at: e.finished_at,
+                state: state.to_string(),
+                actions: e.steps.iter().map(|s| s.action.clone()).collect(),
+            })
+            .await?;
+        Ok(())
+    }
+
+    fn actuator_for(&self, component: &str) -> Option<Arc<dyn Actuator>> {
+        let name = self.charter.component(component)?.actuator.as_ref()?;
+        self.actuators.get(name).cloned()
+    }
+
+    /// Severity-weighted badness of target series from the latest samples, and whether
+    /// every target is back within its thresholds. Unknown targets count as `None`.
+    fn badness(&self, targets: &[String]) -> (f64, Option<bool>) {
+        let mut total = 0.0;
+        let mut all_clear = true;
+        for key in targets {
+            let Some((obj, comp)) = key.split_once('@') else {
+                continue;
+            };
+            let Some(objective) = self.charter.objective(obj) else {
+                continue;
+            };
+            let Some(Some(v)) = self.latest.get(&(obj.to_string(), comp.to_string())) else {
+                return (total, None);
+            };
+            if let Some(sev) = severity_of(objective, *v) {
+                let first = objective
+                    .thresholds
+                    .warning
+                    .or(objective.thresholds.critical)
+                    .unwrap_or(0.0);
+                let excess = objective.direction.excess(*v, first).clamp(0.0, 2.0);
+                total += sev.weight() * (1.0 + excess);
+                all_clear = false;
+            } else if !is_clear(objective, *v) {
+                // Between clear and warning: recovering but not yet clear.
+                total += 0.25 * Severity::Warning.weight();
+            }
+        }
+        (total, Some(all_clear))
+    }
+
+    async fn advance_executions(
+        &mut self,
+        now: Timestamp,
+        fresh: bool,
+        push: &mut impl FnMut(Event),
+    ) -> Result<(), ControllerError> {
+        let mut i = 0;
+        while i < self.executions.len() {
+            // Bounded: each iteration either moves the state machine or breaks.
+            for _ in 0..64 {
+                let mv = self.executions[i].next_move(now);
+                match mv {
+                    Move::Wait | Move::Finished => break,
+                    Move::Apply(step) => self.apply_step(i, step, now, push).await?,
+                    Move::Verify => {
+                        let (after, resolved) = self.badness(&self.executions[i].targets.clone());
+                        let Some(resolved) = resolved.filter(|_| fresh) else {
+                            // Cannot verify without data; the deadline stays passed and we try next tick.
+                            break;
+                        };
+                        let e = &mut self.executions[i];
+                        let class = e.verified(after, resolved, now);
+                        let (eid, iid, before) = (e.id, e.incident_id, e.badness_before);
+                        tracing::info!(execution_id = eid, incident_id = iid, outcome = %class, "verified");
+                        push(Event::Verified {
+                            execution_id: eid,
+                            incident_id: iid,
+                            outcome: class,
+                            before,
+                            after,
+                        });
+                    }
+                    Move::Compensate(step, inverse) => {
+                        self.compensate_step(i, step, inverse, now, push).await?
+                    }
+                }
+            }
+            if self.executions[i].is_done() {
+                let e = self.executions.remove(i);
+                self.finish_execution(e, now, push).await?;
+            } else {
+                i += 1;
+            }
+        }
+        Ok(())
+    }
+
+    async fn apply_step(
+        &mut self,
+        i: usize,
+        step: usize,
+        now: Timestamp,
+        push: &mut impl FnMut(Event),
+    ) -> Result<(), ControllerError> {
+        let e = &self.executions[i];
+        let s = &e.steps[step];
+        let (eid, iid, action, key) = (e.id, e.incident_id, s.action.clone(), s.key.clone());
+        // Safety: the kill switch and the mode are checked before every step.
+        if self.guard.paused || self.charter.mode == charter_model::Mode::Shadow {
+            self.executions[i].step_failed(step, "paused before the step".into(), now);
+            return Ok(());
+        }
+        let mut record = JournalRecord {
+            execution_id: eid,
+            step: step as u32,
+            idempotency_key: key.clone(),
+            epoch: 0,
+            action: action.clone(),
+            status: JournalStatus::Intent,
+            detail: String::new(),
+            at: now,
+        };
+        // Journal first, then act.
+        self.store.journal_step(&record).await?;
+        let result = match self.actuator_for(&action.component) {
+            Some(act) => act.apply(&key, &action).await.map_err(|e| e.to_string()),
+            None => Err(format!(
+                "no actuator bound to component {}",
+                action.component
+            )),
+        };
+        match result {
+            Ok(applied) => {
+                record.status = JournalStatus::Applied;
+                record.detail = applied.detail.clone();
+                self.store.journal_step(&record).await?;
+                self.store
+                    .record_action(&action.component, action.kind, now)
+                    .await?;
+                self.guard
+                    .recent_actions
+                    .push((action.component.clone(), action.kind, now));
+                self.metrics
+                    .actions
+                    .get_or_create(&vec![("kind".into(), action.kind.to_string())])
+                    .inc();
+                tracing::info!(execution_id = eid, incident_id = iid, action = %action, "applied");
+                push(Event::StepApplied {
+                    execution_id: eid,
+                    incident_id: iid,
+                    action,
+                    detail: applied.detail.clone(),
+                });
+                self.executions[i].step_applied(step, applied, now);
+                if let Some(rt) = self.incidents.get_mut(&iid)
+                    && self.executions[i]
+                        .steps
+                        .iter()
+                        .all(|s| s.applied_at.is_some())
+                {
+                    rt.incident.state = IncidentState::Verifying;
+                }
+            }
+            Err(err) => {
+                record.status = JournalStatus::Failed;
+                record.detail = err.clone();
+                self.store.journal_step(&record).await?;
+                tracing::warn!(execution_id = eid, incident_id = iid, action = %action, error = %err, "step failed");
+                push(Event::StepFailed {
+                    execution_id: eid,
+                    incident_id: iid,
+                    action,
+                    error: err.clone(),
+                });
+                self.executions[i].step_failed(step, err, now);
+            }
+        }
+        Ok(())
+    }
+
+    async fn compensate_step(
+        &mut self,
+        i: usize,
+        step: usize,
+        inverse: Option<Action>,
+        now: Timestamp,
+        push: &mut impl FnMut(Event),
+    ) -> Result<(), ControllerError> {
+        let (eid, iid) = (self.executions[i].id, self.executions[i].incident_id);
+        let Some(inv) = inverse else {
+            let kind = self.executions[i].steps[step].action.kind;
+            let detail = format!("{kind} is irreversible");
+            push(Event::Compensated {
+                execution_id: eid,
+                incident_id: iid,
+                action: None,
+                ok: false,
+                detail: detail.clone(),
+            });
+            self.executions[i].compensated(step, Err(detail), now);
+            return Ok(());
+        };
+        let key = format!("{}-undo", self.executions[i].steps[step].key);
+        let mut record = JournalRecord {
+            execution_id: eid,
+            step: 1000 + step as u32,
+            idempotency_key: key.clone(),
+            epoch: 0,
+            action: inv.clone(),
+            status: JournalStatus::Intent,
+            detail: "compensation".into(),
+            at: now,
+        };
+        self.store.journal_step(&record).await?;
+        let result = match self.actuator_for(&inv.component) {
+            Some(act) => act.apply(&key, &inv).await.map_err(|e| e.to_string()),
+            None => Err(format!("no actuator bound to component {}", inv.component)),
+        };
+        let ok = result.is_ok();
+        record.status = if ok {
+            JournalStatus::Compensated
+        } else {
+            JournalStatus::Failed
+        };
+        record.detail = match &result {
+            Ok(a) => a.detail.clone(),
+            Err(e) => e.clone(),
+        };
+        self.store.journal_step(&record).await?;
+        push(Event::Compensated {
+            execution_id: eid,
+            incident_id: iid,
+            action: Some(inv),
+            ok,
+            detail: record.detail.clone(),
+        });
+        self.executions[i].compensated(step, result.map(|_| ()), now);
+        Ok(())
+    }
+
+    async fn finish_execution(
+        &mut self,
+        e: Execution,
+        now: Timestamp,
+        push: &mut impl FnMut(Event),
+    ) -> Result<(), ControllerError> {
+        let class = e.outcome.unwrap_or(OutcomeClass::Failed);
+        self.metrics
+            .outcomes
+            .get_or_create(&vec![("class".into(), class.to_string())])
+            .inc();
+        self.save_execution(
+            &e,
+            if e.rolled_back {
+                "rolled_back"
+            } else {
+                class.as_str()
+            },
+        )
+        .await?;
+        let first = e.steps.first().map(|s| s.action.clone());
+        let outcome = Outcome {
+            execution_id: e.id,
+            policy_id: e.policy_id,
+            incident_id: e.incident_id,
+            at: now,
+            class,
+            rolled_back: e.rolled_back,
+            time_to_effect_secs: now.since(e.started_at).as_secs_f64(),
+            violations_before: e.badness_before,
+            violations_after: e.badness_after.unwrap_or(e.badness_before),
+            detail: format!("{} step(s)", e.steps.len()),
+        };
+        if let Some(action) = &first {
+            // The symptom objective: the first target on the acted-on component, else the first target.
+            let objective = e
+                .targets
+                .iter()
+                .find(|k| k.ends_with(&format!("@{}", action.component)))
+                .or(e.targets.first())
+                .and_then(|k| k.split_once('@').map(|(o, _)| o.to_string()))
+                .unwrap_or_default();
+            let cause = self
+                .incidents
+                .get(&e.incident_id)
+                .and_then(|rt| rt.diagnosis.as_ref())
+                .and_then(|d| d.root())
+                .map(|h| h.cause);
+            self.knowledge.observe(
+                action.kind,
+                &objective,
+                &action.component,
+                class.is_success(),
+            );
+            self.store
+                .save_outcome(&OutcomeRecord {
+                    outcome: outcome.clone(),
+                    action_kind: action.kind,
+                    component: action.component.clone(),
+                    objective,
+                    cause,
+                })
+                .await?;
+        }
+        if e.compensation_failed {
+            for c in e.components() {
+                self.guard.quarantined.insert(c.to_string());
+            }
+            self.escalate(
+                e.incident_id,
+                "a compensation failed: component quarantined",
+                now,
+                push,
+            )
+            .await?;
+            return Ok(());
+        }
+        if let Some(rt) = self.incidents.get_mut(&e.incident_id) {
+            if class != OutcomeClass::Resolved
+                && let Some(a) = first
+            {
+                rt.tried.push(a);
+            }
+            if rt.incident.state != IncidentState::Escalated {
+                rt.incident.state = IncidentState::Diagnosed;
+            }
+            rt.dirty = true;
+            self.store.save_incident(&rt.incident).await?;
+        }
+        Ok(())
+    }
+}

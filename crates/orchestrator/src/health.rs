@@ -1,0 +1,118 @@
+//! The loop's health and metrics, shared with the HTTP server.
+
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+
+/// What `/healthz` and `/readyz` report.
+#[derive(Debug, Default)]
+pub struct Health {
+    ticked: AtomicBool,
+    blind: AtomicBool,
+    last_tick_ms: AtomicI64,
+    reason: Mutex<String>,
+}
+
+impl Health {
+    /// Record a completed tick.
+    pub fn tick_done(&self, at_ms: i64, blind: bool, reason: &str) {
+        self.ticked.store(true, Ordering::Relaxed);
+        self.blind.store(blind, Ordering::Relaxed);
+        self.last_tick_ms.store(at_ms, Ordering::Relaxed);
+        if let Ok(mut r) = self.reason.lock() {
+            *r = reason.to_string();
+        }
+    }
+
+    /// Ready when the loop has completed a tick and can see its metrics; otherwise why not.
+    pub fn readiness(&self) -> Result<(), String> {
+        if !self.ticked.load(Ordering::Relaxed) {
+            return Err("the loop has not completed its first cycle".into());
+        }
+        if self.blind.load(Ordering::Relaxed) {
+            let r = self.reason.lock().map(|r| r.clone()).unwrap_or_default();
+            return Err(format!("monitor is blind: {r}"));
+        }
+        Ok(())
+    }
+
+    /// Time of the last completed tick (ms since the epoch), 0 before the first.
+    pub fn last_tick_ms(&self) -> i64 {
+        self.last_tick_ms.load(Ordering::Relaxed)
+    }
+}
+
+/// Charter's own metrics (bounded label sets only).
+#[derive(Debug, Clone)]
+pub struct LoopMetrics {
+    pub ticks: Counter,
+    pub source_errors: Counter,
+    pub blind: Gauge,
+    pub violations_firing: Gauge,
+    pub incidents_open: Gauge,
+    pub actions: Family<Vec<(String, String)>, Counter>,
+    pub outcomes: Family<Vec<(String, String)>, Counter>,
+    pub tick_seconds: Histogram,
+}
+
+impl LoopMetrics {
+    /// Metrics that are not registered anywhere (tests, the demo).
+    pub fn unregistered() -> Self {
+        LoopMetrics {
+            ticks: Counter::default(),
+            source_errors: Counter::default(),
+            blind: Gauge::default(),
+            violations_firing: Gauge::default(),
+            incidents_open: Gauge::default(),
+            actions: Family::default(),
+            outcomes: Family::default(),
+            tick_seconds: Histogram::new([0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0]),
+        }
+    }
+
+    /// Create the metrics and register them.
+    pub fn register(registry: &mut Registry) -> Self {
+        let m = Self::unregistered();
+        registry.register("charter_ticks", "Completed loop cycles", m.ticks.clone());
+        registry.register(
+            "charter_source_errors",
+            "Failed reads of the metric source",
+            m.source_errors.clone(),
+        );
+        registry.register(
+            "charter_blind",
+            "1 while the monitor is blind and actions are frozen",
+            m.blind.clone(),
+        );
+        registry.register(
+            "charter_violations_firing",
+            "Firing violations",
+            m.violations_firing.clone(),
+        );
+        registry.register(
+            "charter_incidents_open",
+            "Open incidents",
+            m.incidents_open.clone(),
+        );
+        registry.register(
+            "charter_actions",
+            "Actions applied, by kind",
+            m.actions.clone(),
+        );
+        registry.register(
+            "charter_outcomes",
+            "Execution outcomes, by class",
+            m.outcomes.clone(),
+        );
+        registry.register(
+            "charter_tick_seconds",
+            "Duration of one loop cycle",
+            m.tick_seconds.clone(),
+        );
+        m
+    }
+}
