@@ -1,1 +1,134 @@
-//! placeholder
+//! HTTP: health, readiness and Charter's own metrics.
+//!
+//! [`serve`] takes its listener and its shutdown future as arguments, so tests bind
+//! port 0 and stop it deterministically. The alert webhook and the REST API join
+//! this router in later versions.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use charter_orchestrator::Health;
+use prometheus_client::registry::Registry;
+use std::future::Future;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+/// What the handlers read.
+#[derive(Clone)]
+pub struct ServerState {
+    pub health: Arc<Health>,
+    pub registry: Arc<Registry>,
+}
+
+/// The router, for tests and for [`serve`].
+pub fn router(state: ServerState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
+/// Serve until `shutdown` completes, then finish in-flight requests.
+pub async fn serve(
+    listener: TcpListener,
+    state: ServerState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn readyz(State(s): State<ServerState>) -> impl IntoResponse {
+    match s.health.readiness() {
+        Ok(()) => (StatusCode::OK, "ready\n".to_string()),
+        Err(why) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: {why}\n"),
+        ),
+    }
+}
+
+async fn metrics(State(s): State<ServerState>) -> impl IntoResponse {
+    let mut body = String::new();
+    match prometheus_client::encoding::text::encode(&mut body, &s.registry) {
+        Ok(()) => (
+            StatusCode::OK,
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            body,
+        ),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            format!("cannot encode metrics: {e}\n"),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::Request;
+    use charter_orchestrator::LoopMetrics;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    async fn get(state: &ServerState, path: &str) -> (StatusCode, String) {
+        let resp = router(state.clone())
+            .oneshot(Request::get(path).body(Body::empty()).expect("request"))
+            .await
+            .expect("response");
+        let status = resp.status();
+        let body = resp.into_body().collect().await.expect("body").to_bytes();
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    fn state() -> (ServerState, LoopMetrics) {
+        let mut registry = Registry::default();
+        let m = LoopMetrics::register(&mut registry);
+        (
+            ServerState {
+                health: Arc::new(Health::default()),
+                registry: Arc::new(registry),
+            },
+            m,
+        )
+    }
+
+    #[tokio::test]
+    async fn readiness_follows_the_loop() {
+        let (s, _) = state();
+        assert_eq!(get(&s, "/healthz").await.0, StatusCode::OK);
+        let (code, body) = get(&s, "/readyz").await;
+        assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(body.contains("first cycle"), "{body}");
+        s.health.tick_done(1, false, "");
+        assert_eq!(get(&s, "/readyz").await.0, StatusCode::OK);
+        s.health.tick_done(2, true, "connection refused");
+        let (code, body) = get(&s, "/readyz").await;
+        assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(body.contains("blind: connection refused"), "{body}");
+    }
+
+    #[tokio::test]
+    async fn metrics_are_exposed_in_text_format() {
+        let (s, m) = state();
+        m.ticks.inc();
+        m.ticks.inc();
+        let (code, body) = get(&s, "/metrics").await;
+        assert_eq!(code, StatusCode::OK);
+        assert!(body.contains("charter_ticks_total 2"), "{body}");
+        assert!(body.contains("# HELP charter_blind"), "{body}");
+    }
+}
