@@ -1,1 +1,24 @@
-//! placeholder
+//! K, the knowledge store: everything Charter must remember across restarts.
+//!
+//! - [`store`] defines the [`Store`] trait that the orchestrator holds as
+//!   `Arc<dyn Store>`: incidents, violations, diagnoses, policies, the write-ahead
+//!   journal of side effects, executions, outcomes, the audit log, guardrail state and
+//!   the success rates learning starts from.
+//! - [`sqlite`] is [`SqliteStore`], the default backend (WAL, `synchronous=FULL`,
+//!   versioned migrations from `migrations/sqlite/`).
+//! - [`records`] holds the records that are not model types: [`JournalRecord`],
+//!   [`ExecutionRecord`], [`OutcomeRecord`], [`AuditEntry`], [`SuccessRate`].
+//! - [`error`] holds [`StoreError`].
+
+pub mod error;
+pub mod records;
+pub mod sqlite;
+pub mod store;
+
+pub use error::StoreError;
+pub use records::{
+    AuditEntry, ExecutionRecord, JournalRecord, JournalStatus, NextIds, OutcomeRecord, SuccessRate,
+    UnknownJournalStatus,
+};
+pub use sqlite::{SCHEMA_VERSION, SqliteStore};
+pub use store::Store;

@@ -1,0 +1,139 @@
+//! The records the store keeps besides the model's own types: journal steps,
+//! executions, outcomes in context, audit entries and learned success rates.
+
+use charter_model::{Action, ActionKind, CauseClass, Outcome, Timestamp};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// The next free id of each kind of record: one past the largest ever stored, so ids
+/// stay unique across restarts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NextIds {
+    pub incident: u64,
+    pub policy: u64,
+    pub execution: u64,
+}
+
+/// Where a journaled step stands.
+///
+/// A step's rows are appended in this order: `Intent` before the side effect, then
+/// `Applied` or `Failed` after it, and `Compensated` once an applied step was undone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JournalStatus {
+    /// About to act; written and durable before the actuator is called.
+    Intent,
+    /// The actuator reported success.
+    Applied,
+    /// The actuator reported failure.
+    Failed,
+    /// An applied step was undone by its inverse.
+    Compensated,
+}
+
+impl JournalStatus {
+    /// All statuses, in the order a step passes through them.
+    pub const ALL: [JournalStatus; 4] = [
+        JournalStatus::Intent,
+        JournalStatus::Applied,
+        JournalStatus::Failed,
+        JournalStatus::Compensated,
+    ];
+
+    /// The name stored in the `status` column.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JournalStatus::Intent => "intent",
+            JournalStatus::Applied => "applied",
+            JournalStatus::Failed => "failed",
+            JournalStatus::Compensated => "compensated",
+        }
+    }
+}
+
+impl fmt::Display for JournalStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The name is not a journal status.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown journal status `{0}` (expected intent, applied, failed or compensated)")]
+pub struct UnknownJournalStatus(pub String);
+
+impl FromStr for JournalStatus {
+    type Err = UnknownJournalStatus;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        JournalStatus::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .ok_or_else(|| UnknownJournalStatus(s.to_string()))
+    }
+}
+
+/// One row of the write-ahead journal of side effects (safety invariant 3).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JournalRecord {
+    pub execution_id: u64,
+    pub step: u32,
+    /// The key the actuator deduplicates on; the same for every row of a step.
+    pub idempotency_key: String,
+    /// The leader's fencing epoch when the row was written.
+    pub epoch: u64,
+    pub action: Action,
+    pub status: JournalStatus,
+    /// What the actuator said, or why the step failed.
+    pub detail: String,
+    pub at: Timestamp,
+}
+
+/// The stored state of an execution, upserted as it advances.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExecutionRecord {
+    pub id: u64,
+    pub policy_id: u64,
+    pub incident_id: u64,
+    pub started_at: Timestamp,
+    /// `None` while the execution is still running or verifying.
+    pub finished_at: Option<Timestamp>,
+    /// The execution state machine's state, in its own words.
+    pub state: String,
+    pub actions: Vec<Action>,
+}
+
+/// An outcome in the context learning needs: which action it is about, on which
+/// component, for which symptom objective, and the diagnosed cause.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutcomeRecord {
+    pub outcome: Outcome,
+    pub action_kind: ActionKind,
+    pub component: String,
+    pub objective: String,
+    pub cause: Option<CauseClass>,
+}
+
+/// One entry of the append-only audit log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// Position in the log; larger is later.
+    pub seq: u64,
+    pub at: Timestamp,
+    pub kind: String,
+    pub body: serde_json::Value,
+}
+
+/// How often an action kind resolved a symptom objective on a component.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SuccessRate {
+    pub kind: ActionKind,
+    pub objective: String,
+    pub component: String,
+    /// Outcomes classed resolved.
+    pub successes: u32,
+    pub total: u32,
+    /// Mean time to effect of the successful outcomes; 0 when there are none.
+    pub mean_time_to_effect_secs: f64,
+}

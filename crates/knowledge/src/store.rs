@@ -1,0 +1,130 @@
+//! The [`Store`] trait: everything Charter persists, independent of the backend.
+
+use crate::error::StoreError;
+use crate::records::{
+    AuditEntry, ExecutionRecord, JournalRecord, NextIds, OutcomeRecord, SuccessRate,
+};
+use async_trait::async_trait;
+use charter_model::{ActionKind, Diagnosis, Incident, Policy, Timestamp, Violation};
+
+/// The knowledge store K.
+///
+/// Every write is durable when it returns `Ok`: a crash right after cannot lose it.
+/// History (violations, diagnoses, journal, outcomes, audit, guardrail actions) is
+/// append-only; incidents, policies and executions are upserted by id. Lists come back
+/// in a stable order (by id, or in the order they were appended).
+///
+/// Object-safe, so the orchestrator holds an `Arc<dyn Store>`.
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// One past the largest incident, policy and execution id ever stored (1 when none),
+    /// counting ids referenced by other records too.
+    async fn next_ids(&self) -> Result<NextIds, StoreError>;
+
+    /// Insert or replace the incident with this id.
+    async fn save_incident(&self, incident: &Incident) -> Result<(), StoreError>;
+
+    /// All incidents, by id.
+    async fn incidents(&self) -> Result<Vec<Incident>, StoreError>;
+
+    /// Incidents not yet resolved (escalated ones included), by id.
+    async fn open_incidents(&self) -> Result<Vec<Incident>, StoreError>;
+
+    /// Append a violation transition, attached to an incident if it belongs to one.
+    async fn record_violation(
+        &self,
+        incident_id: Option<u64>,
+        violation: &Violation,
+    ) -> Result<(), StoreError>;
+
+    /// The violation transitions recorded for an incident, oldest first.
+    async fn violations(&self, incident_id: u64) -> Result<Vec<Violation>, StoreError>;
+
+    /// Every violation transition at or after `since` (by its latest transition time),
+    /// oldest first: the history window Analyze needs after a restart.
+    async fn violation_history(&self, since: Timestamp) -> Result<Vec<Violation>, StoreError>;
+
+    /// Append a diagnosis.
+    async fn save_diagnosis(&self, diagnosis: &Diagnosis) -> Result<(), StoreError>;
+
+    /// The diagnoses of an incident, oldest first.
+    async fn diagnoses(&self, incident_id: u64) -> Result<Vec<Diagnosis>, StoreError>;
+
+    /// Insert or replace the policy with this id.
+    async fn save_policy(&self, policy: &Policy) -> Result<(), StoreError>;
+
+    /// The policies of one incident, or of all incidents with `None`, by id.
+    async fn policies(&self, incident_id: Option<u64>) -> Result<Vec<Policy>, StoreError>;
+
+    /// Policies waiting for a human's approval, by id.
+    async fn pending_policies(&self) -> Result<Vec<Policy>, StoreError>;
+
+    /// Append a journal row; durable before the caller acts on it.
+    ///
+    /// Idempotent: recording the same (execution, step, status) again with the same
+    /// idempotency key changes nothing and returns `Ok(false)`; `Ok(true)` means the
+    /// row is new. The same row with a different key is a [`StoreError::JournalConflict`].
+    async fn journal_step(&self, record: &JournalRecord) -> Result<bool, StoreError>;
+
+    /// The journal of one execution, in the order it was written.
+    async fn journal(&self, execution_id: u64) -> Result<Vec<JournalRecord>, StoreError>;
+
+    /// The `Intent` rows of steps with no later `Applied` or `Failed` row, by execution
+    /// and step: what startup recovery must finish or compensate.
+    async fn unfinished_journal(&self) -> Result<Vec<JournalRecord>, StoreError>;
+
+    /// Insert or replace the execution with this id.
+    async fn save_execution(&self, execution: &ExecutionRecord) -> Result<(), StoreError>;
+
+    /// All executions, by id.
+    async fn executions(&self) -> Result<Vec<ExecutionRecord>, StoreError>;
+
+    /// Executions without a `finished_at`, by id.
+    async fn unfinished_executions(&self) -> Result<Vec<ExecutionRecord>, StoreError>;
+
+    /// Append an outcome in its learning context.
+    async fn save_outcome(&self, outcome: &OutcomeRecord) -> Result<(), StoreError>;
+
+    /// All outcomes, oldest first.
+    async fn outcomes(&self) -> Result<Vec<OutcomeRecord>, StoreError>;
+
+    /// Append an entry to the audit log.
+    async fn audit(
+        &self,
+        at: Timestamp,
+        kind: &str,
+        body: &serde_json::Value,
+    ) -> Result<(), StoreError>;
+
+    /// The newest `limit` audit entries, newest first.
+    async fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>, StoreError>;
+
+    /// Remember that an action was taken on a component (guardrail state).
+    async fn record_action(
+        &self,
+        component: &str,
+        kind: ActionKind,
+        at: Timestamp,
+    ) -> Result<(), StoreError>;
+
+    /// Actions taken at or after `since`, oldest first.
+    async fn actions_since(
+        &self,
+        since: Timestamp,
+    ) -> Result<Vec<(String, ActionKind, Timestamp)>, StoreError>;
+
+    /// Successes (outcome resolved) and totals per (kind, objective, component), sorted
+    /// by those keys.
+    async fn success_rates(&self) -> Result<Vec<SuccessRate>, StoreError>;
+
+    /// Successes and totals per action kind, in kind order: the coarsest back-off level.
+    async fn kind_success_rates(&self) -> Result<Vec<(ActionKind, u32, u32)>, StoreError>;
+
+    /// Retention: delete violation transitions, diagnoses and guardrail actions older
+    /// than `before`; returns how many rows went. Incidents, policies, the journal,
+    /// outcomes (learning evidence) and the audit log are kept.
+    async fn prune_history(&self, before: Timestamp) -> Result<u64, StoreError>;
+
+    /// Flush and close. Later calls fail with [`StoreError::Query`].
+    async fn close(&self);
+}
