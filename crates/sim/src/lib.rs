@@ -1,1 +1,32 @@
-//! placeholder
+//! Westworld: a deterministic simulator of a small service mesh, in virtual time.
+//!
+//! The demo's world, the end-to-end test bed and the benchmark environment
+//! (DESIGN.md §4). The same seed always gives the same metric series.
+//!
+//! - [`topology`]: services ([`ServiceSpec`]), their call edges, caches and pools,
+//!   and the built-in [`default_shop`].
+//! - [`fault`]: the fault kinds a scenario injects, each with a root cause and a
+//!   right remedy ([`GroundTruth`]).
+//! - [`scenario`]: scenario files (YAML) validated into a [`Scenario`], and the
+//!   scenarios embedded from `scenarios/`.
+//! - [`world`]: the [`World`], advanced in fixed steps: load, queueing latency,
+//!   error propagation, leaks and OOM kills, and the [`METRICS`] it exports.
+//! - [`control`]: the nine action kinds applied to the world, idempotent on a key.
+//! - [`simulator`]: [`Simulator`], a shared world that is both a
+//!   `charter_monitor::MetricSource` and a `charter_execute::Actuator`.
+//!
+//! The seeded generator (xoshiro256** with Box-Muller normals) is private to the crate.
+
+pub mod control;
+pub mod fault;
+mod rng;
+pub mod scenario;
+pub mod simulator;
+pub mod topology;
+pub mod world;
+
+pub use fault::{Fault, FaultEffect, FaultKind, GroundTruth, UnknownFaultKind};
+pub use scenario::{Scenario, ScenarioError, ScenarioIssue, Traffic, TrafficPattern};
+pub use simulator::Simulator;
+pub use topology::{CacheSpec, Dependency, PoolSpec, ServiceSpec, default_shop};
+pub use world::{METRICS, World};
