@@ -1,1 +1,129 @@
-fn main() {}
+//! `charter`: the command-line entry point. Thin: parses arguments, wires the
+//! crates together and maps errors to exit codes (0 ok, 1 findings or errors, 2 usage
+//! or internal failure).
+//!
+//! - `validate`: check a charter file, every error at once.
+//! - `demo`: the loop against a built-in incident story in virtual time.
+//! - `run`: the daemon, in real time.
+//! - `knowledge`: learned success rates from a knowledge database.
+
+mod demo;
+mod knowledge;
+mod run;
+mod wiring;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Charter: a self-healing controller for services monitored by Prometheus.
+#[derive(Parser)]
+#[command(name = "charter", version, about)]
+struct Cli {
+    /// Log filter (tracing's EnvFilter syntax), e.g. `info` or `charter=debug`.
+    #[arg(long, global = true, env = "CHARTER_LOG", default_value = "warn")]
+    log: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check a charter file; prints every error as FILE:LINE:COL: key.path: message.
+    Validate {
+        file: PathBuf,
+        /// Treat warnings as errors.
+        #[arg(long)]
+        deny_warnings: bool,
+    },
+    /// Run the loop against the built-in incident story of the simulator, in virtual time.
+    Demo(demo::DemoArgs),
+    /// Run the controller daemon in real time.
+    Run(run::RunArgs),
+    /// Show what Charter has learned: per-action success rates.
+    Knowledge {
+        /// The knowledge database (SQLite).
+        #[arg(long)]
+        db: PathBuf,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+
+    let result = match cli.command {
+        Command::Validate {
+            file,
+            deny_warnings,
+        } => return validate(&file, deny_warnings),
+        Command::Demo(args) => runtime().and_then(|rt| rt.block_on(demo::run(args))),
+        Command::Run(args) => runtime().and_then(|rt| rt.block_on(run::run(args))),
+        Command::Knowledge { db, json } => {
+            runtime().and_then(|rt| rt.block_on(knowledge::show(&db, json)))
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+fn validate(file: &std::path::Path, deny_warnings: bool) -> ExitCode {
+    match charter_model::load_charter(file) {
+        Ok((charter, warnings)) => {
+            for w in &warnings {
+                eprintln!("{w}");
+            }
+            if deny_warnings && !warnings.is_empty() {
+                eprintln!("{}: {} warning(s) denied", file.display(), warnings.len());
+                return ExitCode::from(1);
+            }
+            println!(
+                "{}: valid charter `{}`: {} components, {} objectives, mode {:?}",
+                file.display(),
+                charter.name,
+                charter.components.len(),
+                charter.objectives.len(),
+                charter.mode
+            );
+            ExitCode::SUCCESS
+        }
+        Err(charter_model::ConfigError::Invalid(issues)) => {
+            for i in &issues {
+                eprintln!("{i}");
+            }
+            let errors = issues.iter().filter(|i| !i.warning).count();
+            eprintln!("{}: {errors} error(s)", file.display());
+            ExitCode::from(1)
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

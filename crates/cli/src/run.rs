@@ -1,0 +1,176 @@
+//! `charter run`: the daemon. One task ticks the loop on the charter's interval, one
+//! serves HTTP; SIGTERM or SIGINT cancels both, the current cycle finishes, the
+//! store closes, all within a grace period.
+
+use crate::wiring;
+use anyhow::Context;
+use charter_knowledge::Store;
+use charter_model::{SourceSpec, Timestamp, load_charter};
+use charter_orchestrator::{Health, LoopMetrics};
+use charter_server::{ServerState, serve};
+use prometheus_client::registry::Registry;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// Options of `charter run`.
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// The charter file.
+    file: PathBuf,
+    /// Address for /healthz, /readyz and /metrics.
+    #[arg(long, default_value = "127.0.0.1:9464", env = "CHARTER_LISTEN")]
+    listen: SocketAddr,
+    /// Knowledge database; overrides the charter's `knowledge.sqlite`.
+    #[arg(long)]
+    db: Option<PathBuf>,
+    /// Seed for a simulator source; overrides the charter's.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// How long shutdown may take before the process exits anyway.
+    #[arg(long, default_value = "10s", value_parser = humantime_duration)]
+    grace: Duration,
+}
+
+fn humantime_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("invalid duration `{s}` (write e.g. 10s)"))?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(n)),
+        "s" | "" => Ok(Duration::from_secs(n)),
+        "m" => Ok(Duration::from_secs(n * 60)),
+        _ => Err(format!("invalid duration unit in `{s}` (use ms, s or m)")),
+    }
+}
+
+/// Run the daemon until a signal arrives.
+pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let (charter, warnings) = load_charter(&args.file)?;
+    for w in &warnings {
+        tracing::warn!("{w}");
+    }
+    let charter = Arc::new(charter);
+    let now = Timestamp::now_wall();
+    let (source, actuators): (Arc<dyn charter_monitor::MetricSource>, _) = match &charter.source {
+        SourceSpec::Simulator { .. } => {
+            let (sim, scenario, seed) =
+                wiring::simulator(&charter, "no-fault", None, args.seed, now)?;
+            tracing::info!(scenario = %scenario.name, seed, "simulator source in real time");
+            let acts = wiring::actuators(&charter, &sim);
+            (Arc::new(sim), acts)
+        }
+        SourceSpec::Prometheus { url, .. } => {
+            anyhow::bail!(
+                "the prometheus source ({url}) is not available in this version of charter run; use `source: {{ simulator: {{}} }}`"
+            )
+        }
+    };
+    let db = match (&args.db, &charter.knowledge) {
+        (Some(p), _) => p.clone(),
+        (None, Some(charter_model::KnowledgeSpec::Sqlite { path })) => path.clone(),
+        (None, None) => PathBuf::from("charter.db"),
+    };
+    let (controller, store) =
+        wiring::controller(charter.clone(), source, actuators, &db, now).await?;
+    let mut registry = Registry::default();
+    let metrics = LoopMetrics::register(&mut registry);
+    let health = Arc::new(Health::default());
+    let mut controller = controller.with_health(health.clone(), metrics);
+
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    eprintln!(
+        "charter: running `{}` every {:?}; http on {addr}; knowledge in {}",
+        charter.name,
+        charter.interval,
+        db.display()
+    );
+
+    let cancel = CancellationToken::new();
+    let server_cancel = cancel.clone();
+    let server = tokio::spawn(serve(
+        listener,
+        ServerState {
+            health,
+            registry: Arc::new(registry),
+        },
+        async move { server_cancel.cancelled().await },
+    ));
+    let signal_cancel = cancel.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutdown requested");
+        signal_cancel.cancel();
+    });
+
+    let mut interval = tokio::time::interval(charter.interval);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut failure = None;
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            _ = interval.tick() => {
+                // A cycle in progress is not interrupted: cancellation is checked between cycles.
+                match controller.tick(Timestamp::now_wall()).await {
+                    Ok(report) => {
+                        for e in &report.events {
+                            tracing::info!(target: "charter::event", "{}", e.event);
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "loop cycle failed; stopping");
+                        failure = Some(e);
+                        cancel.cancel();
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    let drained = tokio::time::timeout(args.grace, async {
+        let _ = server.await;
+        store.close().await;
+    })
+    .await;
+    if drained.is_err() {
+        eprintln!(
+            "charter: shutdown grace period of {:?} exceeded; exiting",
+            args.grace
+        );
+    }
+    eprintln!("charter: stopped");
+    match failure {
+        Some(e) => Err(e.into()),
+        None => Ok(ExitCode::SUCCESS),
+    }
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,67 @@
+//! Wiring a charter to its source, actuators and store.
+
+use anyhow::Context;
+use charter_execute::Actuator;
+use charter_knowledge::{SqliteStore, Store};
+use charter_model::{ActuatorSpec, Charter, SourceSpec, Timestamp};
+use charter_monitor::MetricSource;
+use charter_orchestrator::Controller;
+use charter_sim::{Scenario, Simulator, World};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+/// The simulator behind a charter whose source is `simulator`, and its scenario.
+pub fn simulator(
+    charter: &Charter,
+    default: &str,
+    scenario_override: Option<&Path>,
+    seed_override: Option<u64>,
+    epoch: Timestamp,
+) -> anyhow::Result<(Simulator, Scenario, u64)> {
+    let SourceSpec::Simulator { scenario, seed } = &charter.source else {
+        anyhow::bail!("this command needs a charter whose source is `simulator`");
+    };
+    let scenario = match scenario_override.or(scenario.as_deref()) {
+        Some(path) => {
+            Scenario::load(path).with_context(|| format!("loading scenario {}", path.display()))?
+        }
+        None => Scenario::builtin(default)
+            .with_context(|| format!("built-in scenario `{default}` is missing"))?,
+    };
+    let seed = seed_override.or(*seed).unwrap_or(scenario.seed);
+    let world = World::new(&scenario, seed);
+    Ok((Simulator::new(world, epoch), scenario, seed))
+}
+
+/// Actuators by charter name. Only the in-process simulator exists in this version.
+pub fn actuators(charter: &Charter, sim: &Simulator) -> BTreeMap<String, Arc<dyn Actuator>> {
+    charter
+        .actuators
+        .iter()
+        .map(|(name, spec)| {
+            let a: Arc<dyn Actuator> = match spec {
+                ActuatorSpec::Simulator => Arc::new(sim.clone()),
+            };
+            (name.clone(), a)
+        })
+        .collect()
+}
+
+/// Open the store and build the controller.
+pub async fn controller(
+    charter: Arc<Charter>,
+    source: Arc<dyn MetricSource>,
+    actuators: BTreeMap<String, Arc<dyn Actuator>>,
+    db: &Path,
+    now: Timestamp,
+) -> anyhow::Result<(Controller, Arc<SqliteStore>)> {
+    let store = Arc::new(
+        SqliteStore::open(db)
+            .await
+            .with_context(|| format!("opening knowledge database {}", db.display()))?,
+    );
+    let dyn_store: Arc<dyn Store> = store.clone();
+    let c = Controller::new(charter, source, actuators, dyn_store, now).await?;
+    Ok((c, store))
+}
