@@ -12,13 +12,23 @@ fn charter() -> Command {
 }
 
 fn example() -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/westworld.yaml").display().to_string()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/westworld.yaml")
+        .display()
+        .to_string()
 }
 
 #[test]
 fn validate_accepts_the_example_charter() {
-    let out = charter().args(["validate", &example()]).output().expect("run");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = charter()
+        .args(["validate", &example()])
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("15 objectives"));
 }
 
@@ -40,7 +50,10 @@ fn validate_reports_every_error_with_file_line_and_column() {
          \x20   remedies: [scale_out, reboot]\n",
     )
     .expect("write");
-    let out = charter().args(["validate", &file.display().to_string()]).output().expect("run");
+    let out = charter()
+        .args(["validate", &file.display().to_string()])
+        .output()
+        .expect("run");
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     let f = file.display().to_string();
@@ -66,8 +79,19 @@ fn validate_deny_warnings_fails_on_warnings() {
     )
     .expect("write");
     let path = file.display().to_string();
-    assert_eq!(charter().args(["validate", &path]).output().expect("run").status.code(), Some(0));
-    let out = charter().args(["validate", "--deny-warnings", &path]).output().expect("run");
+    assert_eq!(
+        charter()
+            .args(["validate", &path])
+            .output()
+            .expect("run")
+            .status
+            .code(),
+        Some(0)
+    );
+    let out = charter()
+        .args(["validate", "--deny-warnings", &path])
+        .output()
+        .expect("run");
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("warning: objectives[0].remedies"));
 }
@@ -75,7 +99,15 @@ fn validate_deny_warnings_fails_on_warnings() {
 #[test]
 fn usage_errors_and_missing_files_exit_2() {
     assert_eq!(charter().output().expect("run").status.code(), Some(2));
-    assert_eq!(charter().args(["validate", "/nonexistent/charter.yaml"]).output().expect("run").status.code(), Some(2));
+    assert_eq!(
+        charter()
+            .args(["validate", "/nonexistent/charter.yaml"])
+            .output()
+            .expect("run")
+            .status
+            .code(),
+        Some(2)
+    );
 }
 
 #[test]
@@ -83,14 +115,33 @@ fn demo_heals_every_injected_fault_and_reports_json() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("demo.db");
     let out = charter()
-        .args(["demo", "--json", "--seed", "3", "--db", &db.display().to_string()])
+        .args([
+            "demo",
+            "--json",
+            "--seed",
+            "3",
+            "--db",
+            &db.display().to_string(),
+        ])
         .output()
         .expect("run");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     let faults = v["faults"].as_array().expect("faults");
     let kinds: Vec<&str> = faults.iter().filter_map(|f| f["fault"].as_str()).collect();
-    assert_eq!(kinds, ["traffic_surge", "memory_leak", "bad_deploy", "dependency_outage"]);
+    assert_eq!(
+        kinds,
+        [
+            "traffic_surge",
+            "memory_leak",
+            "bad_deploy",
+            "dependency_outage"
+        ]
+    );
     for f in faults {
         assert_eq!(f["diagnosed_root_cause"], f["truth_root_cause"], "{f}");
         assert_eq!(f["root_cause_correct"], true, "{f}");
@@ -102,7 +153,10 @@ fn demo_heals_every_injected_fault_and_reports_json() {
     }
     assert_eq!(v["unexplained_incidents"].as_array().map(Vec::len), Some(0));
     // The knowledge went to --db and `charter knowledge` reads it back.
-    let out = charter().args(["knowledge", "--db", &db.display().to_string()]).output().expect("run");
+    let out = charter()
+        .args(["knowledge", "--db", &db.display().to_string()])
+        .output()
+        .expect("run");
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     for kind in ["scale_out", "restart", "rollback", "failover"] {
@@ -113,7 +167,11 @@ fn demo_heals_every_injected_fault_and_reports_json() {
 fn http_get(addr: &str, path: &str) -> Option<(u16, String)> {
     let mut s = TcpStream::connect(addr).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
     let mut buf = String::new();
     s.read_to_string(&mut buf).ok()?;
     let code = buf.split_whitespace().nth(1)?.parse().ok()?;
@@ -126,7 +184,16 @@ fn run_serves_health_and_metrics_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("run.db");
     let mut child = charter()
-        .args(["run", &example(), "--listen", "127.0.0.1:0", "--db", &db.display().to_string(), "--grace", "5s"])
+        .args([
+            "run",
+            &example(),
+            "--listen",
+            "127.0.0.1:0",
+            "--db",
+            &db.display().to_string(),
+            "--grace",
+            "5s",
+        ])
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
@@ -158,13 +225,22 @@ fn run_serves_health_and_metrics_and_stops_on_sigterm() {
     assert!(metrics.contains("charter_blind 0"), "{metrics}");
 
     let pid = child.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().expect("kill").success());
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill")
+            .success()
+    );
     let deadline = Instant::now() + Duration::from_secs(10);
     let status = loop {
         if let Some(s) = child.try_wait().expect("wait") {
             break s;
         }
-        assert!(Instant::now() < deadline, "did not stop within the grace period");
+        assert!(
+            Instant::now() < deadline,
+            "did not stop within the grace period"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     let mut rest = String::new();
