@@ -65,7 +65,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             let acts = wiring::actuators(&charter, &sim);
             (Arc::new(sim), acts)
         }
-        SourceSpec::Prometheus { url, .. } => {
+        SourceSpec::Prometheus(p) => {
+            let url = &p.url;
             anyhow::bail!(
                 "the prometheus source ({url}) is not available in this version of charter run; use `source: {{ simulator: {{}} }}`"
             )

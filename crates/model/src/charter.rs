@@ -30,7 +30,39 @@ pub enum SourceSpec {
         seed: Option<u64>,
     },
     /// A Prometheus-compatible HTTP API.
-    Prometheus { url: String, timeout: Duration },
+    Prometheus(PrometheusSpec),
+}
+
+/// How to reach a Prometheus-compatible HTTP API.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PrometheusSpec {
+    /// Base URL, e.g. `http://127.0.0.1:9090` (no trailing `/api/v1`).
+    pub url: String,
+    /// Per-query timeout (also sent to the server as `timeout`, minus a margin).
+    pub timeout: Duration,
+    /// Extra request headers (e.g. a tenant id for Mimir / Thanos).
+    pub headers: BTreeMap<String, String>,
+    /// A file holding a bearer token, read at start.
+    pub bearer_token_file: Option<PathBuf>,
+    /// Queries in flight at once.
+    pub max_in_flight: usize,
+    /// Retries of a failed query within the cycle's budget.
+    pub retries: u32,
+    /// Consecutive failed cycles after which the monitor is blind.
+    pub blind_after: u32,
+}
+
+/// How Alertmanager webhooks are received and mapped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertsSpec {
+    /// Bearer token file, or `None` when the charter says `auth: none`.
+    pub token_file: Option<PathBuf>,
+    /// The alert label naming the objective (default `alertname`).
+    pub objective_label: String,
+    /// The alert label naming the component (default `service`).
+    pub component_label: String,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
 }
 
 /// Where knowledge is kept.
@@ -148,6 +180,9 @@ pub struct Objective {
     pub thresholds: Thresholds,
     /// How long a breach must last before it fires.
     pub for_: Duration,
+    /// How long a firing violation keeps firing after the value is back past `clear`,
+    /// against flapping.
+    pub keep_firing_for: Duration,
     /// Action kinds that plausibly fix a violation, in the user's order of preference.
     pub remedies: Vec<ActionKind>,
 }
@@ -236,6 +271,8 @@ pub struct Charter {
     pub interval: Duration,
     pub mode: Mode,
     pub source: SourceSpec,
+    /// Alertmanager webhook settings; `None` when the charter has no `alerts:` block.
+    pub alerts: Option<AlertsSpec>,
     pub knowledge: Option<KnowledgeSpec>,
     pub actuators: BTreeMap<String, ActuatorSpec>,
     pub components: Vec<Component>,

@@ -32,6 +32,8 @@ pub struct CharterConfig {
     #[serde(default)]
     pub source: Option<S<SourceConfig>>,
     #[serde(default)]
+    pub alerts: Option<S<AlertsConfig>>,
+    #[serde(default)]
     pub knowledge: Option<KnowledgeConfig>,
     #[serde(default)]
     pub actuators: BTreeMap<String, S<ActuatorConfig>>,
@@ -59,7 +61,34 @@ pub enum SourceConfig {
         url: S<String>,
         #[serde(default)]
         timeout: Option<S<String>>,
+        #[serde(default)]
+        headers: BTreeMap<String, String>,
+        #[serde(default)]
+        bearer_token_file: Option<String>,
+        #[serde(default)]
+        max_in_flight: Option<S<usize>>,
+        #[serde(default)]
+        retries: Option<u32>,
+        #[serde(default)]
+        blind_after: Option<S<u32>>,
     },
+}
+
+/// `alerts:` — the Alertmanager webhook receiver.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertsConfig {
+    /// `none` to accept webhooks without a token (loopback use only).
+    #[serde(default)]
+    pub auth: Option<S<String>>,
+    #[serde(default)]
+    pub token_file: Option<S<String>>,
+    #[serde(default)]
+    pub objective_label: Option<String>,
+    #[serde(default)]
+    pub component_label: Option<String>,
+    #[serde(default)]
+    pub max_body_bytes: Option<usize>,
 }
 
 /// `knowledge:` — where knowledge is kept.
@@ -122,6 +151,8 @@ pub struct ObjectiveConfig {
     pub below: Option<S<ThresholdsConfig>>,
     #[serde(default, rename = "for")]
     pub for_: Option<S<String>>,
+    #[serde(default)]
+    pub keep_firing_for: Option<S<String>>,
     #[serde(default)]
     pub remedies: Vec<S<String>>,
 }
@@ -343,7 +374,15 @@ pub fn validate(
                 scenario: scenario.as_ref().map(|p| base.join(p)),
                 seed: *seed,
             },
-            SourceConfig::Prometheus { url, timeout } => {
+            SourceConfig::Prometheus {
+                url,
+                timeout,
+                headers,
+                bearer_token_file,
+                max_in_flight,
+                retries,
+                blind_after,
+            } => {
                 if !(url.value.starts_with("http://") || url.value.starts_with("https://")) {
                     is.at(
                         url,
@@ -351,17 +390,68 @@ pub fn validate(
                         "must start with http:// or https://",
                     );
                 }
-                SourceSpec::Prometheus {
-                    url: url.value.clone(),
-                    timeout: is.duration(
-                        timeout,
-                        "source.prometheus.timeout",
-                        Duration::from_secs(10),
-                    ),
+                if let Some(m) = max_in_flight
+                    && m.value == 0
+                {
+                    is.at(m, "source.prometheus.max_in_flight", "must be at least 1");
                 }
+                if let Some(b) = blind_after
+                    && b.value == 0
+                {
+                    is.at(b, "source.prometheus.blind_after", "must be at least 1");
+                }
+                let timeout = is.duration(
+                    timeout,
+                    "source.prometheus.timeout",
+                    Duration::from_secs(10),
+                );
+                SourceSpec::Prometheus(PrometheusSpec {
+                    url: url.value.trim_end_matches('/').to_string(),
+                    timeout,
+                    headers: headers.clone(),
+                    bearer_token_file: bearer_token_file.as_ref().map(|p| base.join(p)),
+                    max_in_flight: max_in_flight.as_ref().map_or(8, |m| m.value),
+                    retries: retries.unwrap_or(2),
+                    blind_after: blind_after.as_ref().map_or(4, |b| b.value),
+                })
             }
         },
     };
+
+    let alerts = raw.alerts.as_ref().map(|a| {
+        let none = a.value.auth.as_ref().is_some_and(|x| x.value == "none");
+        if let Some(x) = &a.value.auth
+            && x.value != "none"
+            && x.value != "token"
+        {
+            is.at(x, "alerts.auth", "must be `token` (the default) or `none`");
+        }
+        if !none && a.value.token_file.is_none() {
+            is.at(
+                a,
+                "alerts",
+                "needs `token_file` (or `auth: none` for loopback use without a token)",
+            );
+        }
+        AlertsSpec {
+            token_file: if none {
+                None
+            } else {
+                a.value.token_file.as_ref().map(|p| base.join(&p.value))
+            },
+            objective_label: a
+                .value
+                .objective_label
+                .clone()
+                .unwrap_or_else(|| "alertname".into()),
+            component_label: a
+                .value
+                .component_label
+                .clone()
+                .unwrap_or_else(|| "service".into()),
+            max_body_bytes: a.value.max_body_bytes.unwrap_or(1 << 20),
+        }
+    });
 
     let knowledge = raw.knowledge.as_ref().map(|k| {
         if k.sqlite.value.trim().is_empty() {
@@ -548,6 +638,12 @@ pub fn validate(
             (None, Some(e)) => {
                 if e.value.trim().is_empty() {
                     is.at(e, format!("{p}.expr"), "must not be empty");
+                } else if let Err(msg) = promql_parser::parser::parse(&e.value) {
+                    is.at(
+                        e,
+                        format!("{p}.expr"),
+                        format!("invalid PromQL: {}", msg.trim()),
+                    );
                 }
                 ObjectiveSource::Expr(e.value.clone())
             }
@@ -608,6 +704,11 @@ pub fn validate(
             );
         }
         let for_ = is.duration(&o.for_, &format!("{p}.for"), Duration::ZERO);
+        let keep_firing_for = is.duration(
+            &o.keep_firing_for,
+            &format!("{p}.keep_firing_for"),
+            Duration::ZERO,
+        );
         if let Some(thresholds) = thresholds {
             objectives.push(Objective {
                 name: o.name.value.clone(),
@@ -625,6 +726,7 @@ pub fn validate(
                 direction,
                 thresholds,
                 for_,
+                keep_firing_for,
                 remedies,
             });
         }
@@ -662,6 +764,7 @@ pub fn validate(
         interval,
         mode: raw.mode.map(|m| m.value).unwrap_or_default(),
         source,
+        alerts,
         knowledge,
         actuators,
         components,

@@ -20,8 +20,9 @@ pub mod vocab;
 
 pub use action::{Action, ActionKind};
 pub use charter::{
-    ActionSpec, ActuatorSpec, Approval, Charter, Component, Direction, Guardrails, KnowledgeSpec,
-    Mode, Objective, ObjectiveSource, Signal, SourceSpec, Thresholds,
+    ActionSpec, ActuatorSpec, AlertsSpec, Approval, Charter, Component, Direction, Guardrails,
+    KnowledgeSpec, Mode, Objective, ObjectiveSource, PrometheusSpec, Signal, SourceSpec,
+    Thresholds,
 };
 pub use config::{CharterConfig, ConfigError, ValidationIssue, load_charter, parse_charter};
 pub use time::{Timestamp, fmt_duration, fmt_duration_secs};

@@ -183,3 +183,52 @@ fn objective_without_remedies_is_a_warning_not_an_error() {
             .contains("warning: objectives[1].remedies")
     );
 }
+
+#[test]
+fn promql_syntax_errors_are_located() {
+    let text = VALID.replace(
+        "metric: westworld_latency_p99_seconds",
+        "expr: histogram_quantile(0.99, sum by (le (rate(x[1m])))",
+    );
+    let e = one(&text, "invalid PromQL");
+    assert_eq!(e.path, "objectives[0].expr");
+    assert_eq!((e.line, e.column), (13, 11));
+    let ok = VALID.replace(
+        "metric: westworld_latency_p99_seconds",
+        "expr: histogram_quantile(0.99, sum by (service, le) (rate(http_request_duration_seconds_bucket[1m])))",
+    );
+    assert!(parse_charter(&ok, "shop.yaml", Path::new(".")).is_ok());
+}
+
+#[test]
+fn prometheus_source_and_alerts_are_parsed_with_defaults() {
+    let text = VALID.replace(
+        "mode: autonomous\n",
+        "mode: autonomous\nsource:\n  prometheus: { url: \"http://127.0.0.1:9090/\", timeout: 5s }\nalerts: { token_file: tok }\n",
+    );
+    let (c, _) = parse_charter(&text, "shop.yaml", Path::new("/etc/charter")).expect("valid");
+    let SourceSpec::Prometheus(p) = &c.source else {
+        panic!("prometheus source")
+    };
+    assert_eq!(p.url, "http://127.0.0.1:9090");
+    assert_eq!(p.timeout, Duration::from_secs(5));
+    assert_eq!((p.max_in_flight, p.blind_after), (8, 4));
+    let a = c.alerts.expect("alerts");
+    assert_eq!(a.token_file, Some(PathBuf::from("/etc/charter/tok")));
+    assert_eq!(
+        (a.objective_label.as_str(), a.component_label.as_str()),
+        ("alertname", "service")
+    );
+
+    let no_token = VALID.replace(
+        "mode: autonomous\n",
+        "mode: autonomous\nalerts: { objective_label: alertname }\n",
+    );
+    one(&no_token, "needs `token_file`");
+    let open = VALID.replace(
+        "mode: autonomous\n",
+        "mode: autonomous\nalerts: { auth: none }\n",
+    );
+    let (c, _) = parse_charter(&open, "shop.yaml", Path::new(".")).expect("valid");
+    assert_eq!(c.alerts.map(|a| a.token_file), Some(None));
+}
