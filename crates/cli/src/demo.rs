@@ -111,7 +111,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         .db
         .clone()
         .unwrap_or_else(|| tmp.path().join("charter-demo.db"));
-    let actuators = wiring::actuators(&charter, &sim);
+    let actuators = wiring::actuators(&charter, Some(&sim))?;
     let (mut controller, store) = wiring::controller(
         charter.clone(),
         Arc::new(sim.clone()),

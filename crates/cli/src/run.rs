@@ -62,7 +62,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             let (sim, scenario, seed) =
                 wiring::simulator(&charter, "no-fault", None, args.seed, now)?;
             tracing::info!(scenario = %scenario.name, seed, "simulator source in real time");
-            let acts = wiring::actuators(&charter, &sim);
+            let acts = wiring::actuators(&charter, Some(&sim))?;
             (Arc::new(sim), acts)
         }
         SourceSpec::Prometheus(p) => {

@@ -34,18 +34,29 @@ pub fn simulator(
     Ok((Simulator::new(world, epoch), scenario, seed))
 }
 
-/// Actuators by charter name. Only the in-process simulator exists in this version.
-pub fn actuators(charter: &Charter, sim: &Simulator) -> BTreeMap<String, Arc<dyn Actuator>> {
-    charter
-        .actuators
-        .iter()
-        .map(|(name, spec)| {
-            let a: Arc<dyn Actuator> = match spec {
-                ActuatorSpec::Simulator => Arc::new(sim.clone()),
-            };
-            (name.clone(), a)
-        })
-        .collect()
+/// Actuators by charter name; `sim` serves the `simulator` ones.
+pub fn actuators(
+    charter: &Charter,
+    sim: Option<&Simulator>,
+) -> anyhow::Result<BTreeMap<String, Arc<dyn Actuator>>> {
+    let mut out: BTreeMap<String, Arc<dyn Actuator>> = BTreeMap::new();
+    for (name, spec) in &charter.actuators {
+        let a: Arc<dyn Actuator> = match spec {
+            ActuatorSpec::Simulator => match sim {
+                Some(sim) => Arc::new(sim.clone()),
+                None => anyhow::bail!(
+                    "actuator `{name}` is the in-process simulator, which needs `source: simulator`"
+                ),
+            },
+            ActuatorSpec::Http { url, .. } => {
+                anyhow::bail!(
+                    "actuator `{name}` ({url}): the HTTP actuator is not available in this version"
+                )
+            }
+        };
+        out.insert(name.clone(), a);
+    }
+    Ok(out)
 }
 
 /// Open the store and build the controller.

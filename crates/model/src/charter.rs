@@ -76,6 +76,12 @@ pub enum KnowledgeSpec {
 pub enum ActuatorSpec {
     /// The in-process simulator.
     Simulator,
+    /// The Charter actuator API over HTTP (`docs/actuator-api.md`).
+    Http {
+        url: String,
+        token_file: Option<PathBuf>,
+        timeout: Duration,
+    },
 }
 
 /// Replica limits of a component.

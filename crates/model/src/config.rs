@@ -103,6 +103,13 @@ pub struct KnowledgeConfig {
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum ActuatorConfig {
     Simulator {},
+    Http {
+        url: S<String>,
+        #[serde(default)]
+        token_file: Option<String>,
+        #[serde(default)]
+        timeout: Option<S<String>>,
+    },
 }
 
 /// `components[i]`.
@@ -466,8 +473,31 @@ pub fn validate(
         .actuators
         .iter()
         .map(|(name, a)| {
-            let spec = match a.value {
+            let spec = match &a.value {
                 ActuatorConfig::Simulator {} => ActuatorSpec::Simulator,
+                ActuatorConfig::Http {
+                    url,
+                    token_file,
+                    timeout,
+                } => {
+                    let p = format!("actuators.{name}.http");
+                    if !(url.value.starts_with("http://") || url.value.starts_with("https://")) {
+                        is.at(
+                            url,
+                            format!("{p}.url"),
+                            "must start with http:// or https://",
+                        );
+                    }
+                    ActuatorSpec::Http {
+                        url: url.value.trim_end_matches('/').to_string(),
+                        token_file: token_file.as_ref().map(|t| base.join(t)),
+                        timeout: is.duration(
+                            timeout,
+                            &format!("{p}.timeout"),
+                            Duration::from_secs(10),
+                        ),
+                    }
+                }
             };
             (name.clone(), spec)
         })

@@ -14,6 +14,7 @@
 pub mod action;
 pub mod charter;
 pub mod config;
+pub mod rules;
 pub mod time;
 pub mod topology;
 pub mod vocab;

@@ -1,0 +1,1 @@
+//! Prometheus alerting rules to charter objectives (being written).
