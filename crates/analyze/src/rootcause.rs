@@ -171,7 +171,11 @@ pub fn diagnose(input: DiagnosisInput<'_>) -> Diagnosis {
                 .to_lowercase(),
             );
         }
-        let cause = cause_class(c, change.is_some(), input.history, &mut evidence);
+        let (cause, trend) = cause_class(c, change.is_some(), input.history, &mut evidence);
+        if trend {
+            // A steady rise that started before the breach is strong evidence of its own.
+            strength += 0.15;
+        }
         for v in &c.violations {
             if let (Some(val), Some(sev)) = (v.value, v.severity) {
                 evidence.push(format!(
@@ -222,15 +226,16 @@ pub fn diagnose(input: DiagnosisInput<'_>) -> Diagnosis {
     diagnosis
 }
 
-/// Name the cause class from the root's own signals, its trend and recent changes.
+/// Name the cause class from the root's own signals, its trend and recent changes;
+/// the flag says whether a trend confirmed it.
 fn cause_class(
     c: &Candidate<'_>,
     changed: bool,
     history: &History,
     evidence: &mut Vec<String>,
-) -> CauseClass {
+) -> (CauseClass, bool) {
     if changed {
-        return CauseClass::BadChange;
+        return (CauseClass::BadChange, false);
     }
     let has = |s: Signal| c.signals.contains(&s);
     if has(Signal::Memory) {
@@ -246,25 +251,26 @@ fn cause_class(
                 "{} on {} has been rising {:.3}/min",
                 v.objective, v.component, slope
             ));
+            return (CauseClass::Leak, true);
         }
-        return CauseClass::Leak;
+        return (CauseClass::Leak, false);
     }
     if has(Signal::Cache) {
-        return CauseClass::CacheFailure;
+        return (CauseClass::CacheFailure, false);
     }
     if has(Signal::Pool) {
-        return CauseClass::PoolExhaustion;
+        return (CauseClass::PoolExhaustion, false);
     }
     if has(Signal::Utilization) || has(Signal::Saturation) {
-        return CauseClass::Overload;
+        return (CauseClass::Overload, false);
     }
     if has(Signal::Errors) || has(Signal::Availability) {
-        return CauseClass::Outage;
+        return (CauseClass::Outage, false);
     }
     if has(Signal::Latency) {
-        return CauseClass::Overload;
+        return (CauseClass::Overload, false);
     }
-    CauseClass::Unknown
+    (CauseClass::Unknown, false)
 }
 
 #[cfg(test)]

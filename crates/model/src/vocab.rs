@@ -74,6 +74,12 @@ pub struct Violation {
     pub value: Option<f64>,
     /// The worst value seen in this episode.
     pub worst: Option<f64>,
+    /// Times the value went back to breaching while `keep_firing_for` held the episode open.
+    #[serde(default)]
+    pub flaps: u32,
+    /// Whether Alertmanager also reported this episode (the same violation, counted once).
+    #[serde(default)]
+    pub alerted: bool,
 }
 
 impl Violation {
@@ -347,4 +353,57 @@ pub struct ComponentState {
     pub open_circuits: Vec<String>,
     /// Current admission limit, if throttled.
     pub throttle_rate: Option<f64>,
+}
+
+/// Whether Alertmanager reports an alert as active or over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertStatus {
+    Firing,
+    Resolved,
+}
+
+impl AlertStatus {
+    /// The name Alertmanager uses, also stored in the `status` column.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertStatus::Firing => "firing",
+            AlertStatus::Resolved => "resolved",
+        }
+    }
+}
+
+impl fmt::Display for AlertStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One alert received from an Alertmanager webhook: evidence for the loop, never a
+/// target by itself (safety invariant 2).
+///
+/// `objective` and `component` are both set only when the alert's labels name a
+/// charter objective and one of that objective's components; otherwise both are
+/// `None` and the alert is kept and listed but never acted on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    /// Alertmanager's identity of the label set; with `starts_at` it names one episode.
+    pub fingerprint: String,
+    pub status: AlertStatus,
+    pub starts_at: Timestamp,
+    /// When it ended (or is expected to end); `None` when Alertmanager sent none.
+    pub ends_at: Option<Timestamp>,
+    pub labels: std::collections::BTreeMap<String, String>,
+    pub annotations: std::collections::BTreeMap<String, String>,
+    /// The charter objective named by the objective label, when mapped.
+    pub objective: Option<String>,
+    /// The declared component named by the component label, when mapped.
+    pub component: Option<String>,
+    /// From the `severity` label: `warning` or `critical`, otherwise `None`.
+    pub severity: Option<Severity>,
+    /// When Charter received it.
+    pub received_at: Timestamp,
+    /// The store's sequence number (larger is later, bumped on a status change); 0
+    /// before the alert is stored.
+    pub seq: u64,
 }

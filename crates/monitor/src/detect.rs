@@ -2,19 +2,31 @@
 //!
 //! Each (objective, component) series is a small state machine:
 //! healthy → pending (breaching, for less than `for`) → firing(warning|critical)
-//! → resolved once the value is back past the `clear` threshold. A missing value
+//! → resolved once the value has been back past the `clear` threshold for
+//! `keep_firing_for` (a return to breaching inside that window counts a flap). A missing value
 //! makes the series Unknown without ending or starting an episode: Unknown is never
-//! healthy and never violated. Cost: O(samples) per update, one hash lookup each.
+//! healthy and never violated.
+//!
+//! Alerts from Alertmanager about the same objective and component land on the same
+//! series ([`Detector::observe_alert`]): one violation, seen by two paths. A firing
+//! alert starts or promotes the episode; only the objective's own query can end it,
+//! and only once the alert is no longer firing.
+//!
+//! Cost: O(samples) per update, one hash lookup each.
 
 use charter_model::{
     Charter, Direction, Objective, Sample, Severity, Timestamp, Violation, ViolationState,
 };
 use std::collections::HashMap;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 struct Series {
     violation: Option<Violation>,
     unknown: bool,
+    /// When the value first went back past `clear` in the current episode.
+    clear_since: Option<Timestamp>,
+    /// Alertmanager says the alert for this series is firing.
+    alert_firing: bool,
 }
 
 /// A state change worth logging and storing.
@@ -79,13 +91,78 @@ impl Detector {
             let series = self
                 .series
                 .entry((s.objective.clone(), s.component.clone()))
-                .or_insert(Series {
-                    violation: None,
-                    unknown: false,
-                });
+                .or_default();
             step_series(series, obj, s, now, &mut out);
         }
         out
+    }
+
+    /// Evidence from Alertmanager for one declared objective and component.
+    ///
+    /// A firing alert starts a firing episode (or promotes a pending one: the rule
+    /// already waited for its `for`); the same episode is then kept by the query
+    /// path, so the violation is counted once. A resolved alert only allows the
+    /// query to end the episode; it does not end it by itself.
+    pub fn observe_alert(
+        &mut self,
+        objective: &Objective,
+        component: &str,
+        firing: bool,
+        severity: Option<Severity>,
+        starts_at: Timestamp,
+        now: Timestamp,
+    ) -> Option<Transition> {
+        let series = self
+            .series
+            .entry((objective.name.clone(), component.to_string()))
+            .or_default();
+        series.alert_firing = firing;
+        if !firing {
+            return None;
+        }
+        let sev = severity.unwrap_or(Severity::Warning);
+        match series.violation.as_mut() {
+            None => {
+                let viol = Violation {
+                    objective: objective.name.clone(),
+                    component: component.to_string(),
+                    signal: objective.signal,
+                    state: ViolationState::Firing,
+                    severity: Some(sev),
+                    since: starts_at.min(now),
+                    firing_since: Some(now),
+                    resolved_at: None,
+                    value: None,
+                    worst: None,
+                    flaps: 0,
+                    alerted: true,
+                };
+                series.violation = Some(viol.clone());
+                series.clear_since = None;
+                Some(Transition {
+                    violation: viol,
+                    from: None,
+                })
+            }
+            Some(viol) => {
+                let from = viol.state;
+                let newly = !viol.alerted;
+                viol.alerted = true;
+                if viol.firing_since.is_none() {
+                    viol.state = ViolationState::Firing;
+                    viol.firing_since = Some(now);
+                    viol.severity = Some(viol.severity.map_or(sev, |s| s.max(sev)));
+                    return Some(Transition {
+                        violation: viol.clone(),
+                        from: Some(from),
+                    });
+                }
+                newly.then(|| Transition {
+                    violation: viol.clone(),
+                    from: Some(from),
+                })
+            }
+        }
     }
 
     /// Every open episode (pending, firing or unknown-while-open).
@@ -155,6 +232,8 @@ fn step_series(
                 resolved_at: None,
                 value: Some(v),
                 worst: Some(v),
+                flaps: 0,
+                alerted: false,
             };
             if obj.for_.is_zero() {
                 viol.state = ViolationState::Firing;
@@ -206,15 +285,22 @@ fn step_series(
                 }
                 return;
             }
-            if is_clear(obj, v) {
-                viol.state = ViolationState::Resolved;
-                viol.resolved_at = Some(now);
-                out.push(Transition {
-                    violation: viol.clone(),
-                    from: Some(from),
-                });
-                series.violation = None;
-                return;
+            if is_clear(obj, v) && !series.alert_firing {
+                let since = *series.clear_since.get_or_insert(now);
+                if now.since(since) >= obj.keep_firing_for {
+                    viol.state = ViolationState::Resolved;
+                    viol.resolved_at = Some(now);
+                    out.push(Transition {
+                        violation: viol.clone(),
+                        from: Some(from),
+                    });
+                    series.violation = None;
+                    series.clear_since = None;
+                    return;
+                }
+            } else if sev.is_some() && series.clear_since.take().is_some() {
+                // Back to breaching while `keep_firing_for` held the episode open.
+                viol.flaps += 1;
             }
             viol.state = ViolationState::Firing;
             let before = viol.severity;

@@ -28,6 +28,8 @@ fn v(obj: &str, comp: &str, signal: Signal, since: i64) -> Violation {
         resolved_at: None,
         value: Some(1.0),
         worst: Some(1.0),
+        flaps: 0,
+        alerted: false,
     }
 }
 

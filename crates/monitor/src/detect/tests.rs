@@ -3,6 +3,10 @@ use charter_model::parse_charter;
 use std::path::Path;
 
 fn charter(for_: &str) -> Charter {
+    charter_keep(for_, "0s")
+}
+
+fn charter_keep(for_: &str, keep: &str) -> Charter {
     let text = format!(
         r#"name: t
 components: [{{ name: api }}]
@@ -11,6 +15,7 @@ objectives:
     metric: lat
     above: {{ warning: 1.0, critical: 2.0, clear: 0.8 }}
     for: {for_}
+    keep_firing_for: {keep}
     remedies: [scale_out]
   - name: hit
     metric: hit
@@ -117,4 +122,113 @@ fn severity_escalates_and_is_reported() {
     let t = feed(&mut d, &c, "latency", 10, Some(2.2));
     assert_eq!(t[0].violation.severity, Some(Severity::Critical));
     assert_eq!(t[0].from, Some(ViolationState::Firing));
+}
+
+#[test]
+fn keep_firing_for_holds_the_episode_and_counts_flaps() {
+    let c = charter_keep("0s", "60s");
+    let mut d = Detector::new();
+    feed(&mut d, &c, "latency", 0, Some(1.5));
+    // Clear, but not for 60 s yet: still firing.
+    assert!(feed(&mut d, &c, "latency", 10, Some(0.5)).is_empty());
+    assert!(feed(&mut d, &c, "latency", 40, Some(0.5)).is_empty());
+    // Back to breaching inside the window: a flap, same episode.
+    feed(&mut d, &c, "latency", 50, Some(1.5));
+    assert_eq!(d.get("latency", "api").map(|v| v.flaps), Some(1));
+    feed(&mut d, &c, "latency", 60, Some(0.5));
+    assert!(feed(&mut d, &c, "latency", 100, Some(0.5)).is_empty());
+    let t = feed(&mut d, &c, "latency", 120, Some(0.5));
+    assert_eq!(t[0].violation.state, ViolationState::Resolved);
+    assert_eq!(t[0].violation.flaps, 1);
+    assert_eq!(t[0].violation.since, Timestamp::from_secs(0));
+}
+
+#[test]
+fn an_alert_and_the_query_collapse_into_one_violation() {
+    let c = charter("60s");
+    let obj = c.objective("latency").expect("objective").clone();
+    let mut d = Detector::new();
+    // The query sees a breach first: pending.
+    feed(&mut d, &c, "latency", 0, Some(1.5));
+    // Alertmanager says the rule fired: the same episode is promoted, not duplicated.
+    let t = d
+        .observe_alert(
+            &obj,
+            "api",
+            true,
+            Some(Severity::Critical),
+            Timestamp::from_secs(0),
+            Timestamp::from_secs(20),
+        )
+        .expect("transition");
+    assert_eq!(t.violation.state, ViolationState::Firing);
+    assert!(t.violation.alerted);
+    assert_eq!(d.active().count(), 1);
+    // A duplicate alert changes nothing.
+    assert!(
+        d.observe_alert(
+            &obj,
+            "api",
+            true,
+            Some(Severity::Critical),
+            Timestamp::from_secs(0),
+            Timestamp::from_secs(25)
+        )
+        .is_none()
+    );
+    // The query says clear, but the alert still fires: not resolved.
+    assert!(feed(&mut d, &c, "latency", 30, Some(0.5)).is_empty());
+    // Alert resolved: still only the query can end it.
+    d.observe_alert(
+        &obj,
+        "api",
+        false,
+        None,
+        Timestamp::from_secs(0),
+        Timestamp::from_secs(35),
+    );
+    assert_eq!(d.active().count(), 1);
+    let t = feed(&mut d, &c, "latency", 40, Some(0.5));
+    assert_eq!(t[0].violation.state, ViolationState::Resolved);
+}
+
+#[test]
+fn an_alert_alone_opens_a_firing_violation_that_the_query_confirms_closed() {
+    let c = charter("60s");
+    let obj = c.objective("latency").expect("objective").clone();
+    let mut d = Detector::new();
+    let t = d
+        .observe_alert(
+            &obj,
+            "api",
+            true,
+            None,
+            Timestamp::from_secs(0),
+            Timestamp::from_secs(5),
+        )
+        .expect("transition");
+    assert_eq!(
+        (t.violation.state, t.violation.severity),
+        (ViolationState::Firing, Some(Severity::Warning))
+    );
+    // The query keeps it (still breaching), then the alert resolves and the query clears.
+    assert!(
+        feed(&mut d, &c, "latency", 10, Some(1.5))
+            .iter()
+            .all(|t| t.violation.state == ViolationState::Firing)
+    );
+    d.observe_alert(
+        &obj,
+        "api",
+        false,
+        None,
+        Timestamp::from_secs(0),
+        Timestamp::from_secs(15),
+    );
+    assert_eq!(
+        feed(&mut d, &c, "latency", 20, Some(0.5))[0]
+            .violation
+            .state,
+        ViolationState::Resolved
+    );
 }

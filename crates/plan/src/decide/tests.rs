@@ -53,6 +53,8 @@ impl Fixture {
             resolved_at: None,
             value: Some(2.0),
             worst: Some(2.0),
+            flaps: 0,
+            alerted: false,
         };
         Fixture {
             charter,
