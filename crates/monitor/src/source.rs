@@ -16,11 +16,24 @@ pub struct Observation {
     pub problems: Vec<String>,
 }
 
-/// The source could not be read at all.
+/// The source could not be read at all, or could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
     #[error("metric source unavailable: {0}")]
     Unavailable(String),
+    /// The source's settings cannot be used (a bad header, an empty token file).
+    #[error("invalid metric source settings: {0}")]
+    Config(String),
+    /// The bearer token file could not be read.
+    #[error("cannot read bearer token file {}", path.display())]
+    TokenFile {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The server answered, but not with usable data for this query.
+    #[error("query failed: {0}")]
+    Query(String),
 }
 
 /// A place samples come from.
