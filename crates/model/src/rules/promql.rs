@@ -1,0 +1,354 @@
+//! Reading a threshold, and a guess at the signal, out of an alert's PromQL.
+
+use super::words;
+use crate::charter::{Direction, Signal};
+use promql_parser::label::Matcher;
+use promql_parser::parser::token::{
+    T_ADD, T_COUNT, T_DIV, T_EQLC, T_GTE, T_GTR, T_LSS, T_LTE, T_MAX, T_MIN, T_MOD, T_MUL, T_NEQ,
+    T_POW, T_SUB, T_SUM, TokenId,
+};
+use promql_parser::parser::{Expr, VectorSelector, parse};
+
+/// An alert expression `EXPR <op> NUMBER` read as an objective's threshold.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Threshold {
+    /// `EXPR`, printed back by the parser (checked to parse to the same tree).
+    pub expr: String,
+    pub direction: Direction,
+    pub value: f64,
+    /// How the comparison was rewritten, when it was not a plain `>` or `<`.
+    pub note: Option<String>,
+    pub signal: Signal,
+}
+
+/// Read `text` as `EXPR <op> NUMBER` (or `NUMBER <op> EXPR`); the error says why not.
+pub(super) fn read_threshold(text: &str, alert: &str) -> Result<Threshold, String> {
+    let parsed = parse(text).map_err(|e| format!("invalid PromQL: {}", e.trim()))?;
+    let top = unparen(&parsed);
+    let Expr::Binary(b) = top else {
+        return Err(format!(
+            "no comparison with a number in `{}`, so there is no threshold to import",
+            short(top)
+        ));
+    };
+    if b.op.is_set_operator() {
+        return Err(format!(
+            "combines conditions with `{}` at the top level; an objective is one \
+             expression against one threshold",
+            b.op
+        ));
+    }
+    if !b.op.is_comparison_operator() {
+        return Err(format!(
+            "no comparison at the top level of `{}` (it is `{}`), so there is no threshold \
+             to import",
+            short(top),
+            b.op
+        ));
+    }
+    if b.modifier.as_ref().is_some_and(|m| m.return_bool) {
+        return Err(format!(
+            "uses `{} bool`, which returns 0 or 1 for every series instead of filtering, \
+             so there is no threshold to import",
+            b.op
+        ));
+    }
+    let (inner, value, op) = match (constant(&b.lhs), constant(&b.rhs)) {
+        (None, Some(v)) => (unparen(&b.lhs), v, b.op.id()),
+        (Some(v), None) => (unparen(&b.rhs), v, flip(b.op.id())),
+        (Some(_), Some(_)) => return Err("compares two numbers".into()),
+        (None, None) => {
+            return Err(format!(
+                "compares two expressions (`{}` {} `{}`) instead of an expression with a \
+                 number; an objective needs a fixed threshold",
+                short(&b.lhs),
+                b.op,
+                short(&b.rhs)
+            ));
+        }
+    };
+    if !value.is_finite() {
+        return Err(format!("the threshold {value} is not a finite number"));
+    }
+    let v = value;
+    let (direction, value, note) = match op {
+        T_GTR => (Direction::Above, v, None),
+        T_LSS => (Direction::Below, v, None),
+        T_GTE => (Direction::Above, v, Some(strict(">=", "above", v))),
+        T_LTE => (Direction::Below, v, Some(strict("<=", "below", v))),
+        T_EQLC | T_NEQ => equality(op == T_EQLC, inner, v)?,
+        _ => return Err(format!("unsupported comparison `{}`", b.op)),
+    };
+    let expr = inner.to_string();
+    // The objective keeps the parser's printing, so it must mean what the rule meant.
+    // The printer sorts label matchers, so compare with matchers sorted.
+    if parse(&expr).ok().map(|e| canonical(&e)) != Some(canonical(inner)) {
+        return Err(format!(
+            "the compared expression does not print back faithfully (`{}`)",
+            cut(&expr)
+        ));
+    }
+    Ok(Threshold {
+        expr,
+        direction,
+        value,
+        note,
+        signal: guess_signal(alert, inner),
+    })
+}
+
+fn strict(op: &str, side: &str, v: f64) -> String {
+    format!(
+        "`{op} {v}` became `{side} {v}`: the charter compares strictly, so a value of \
+         exactly {v} no longer breaches"
+    )
+}
+
+/// `== 0` / `!= 0` on whole numbers and `== 1` / `!= 1` on 0/1 flags; see the module
+/// documentation for why nothing else converts.
+fn equality(eq: bool, inner: &Expr, v: f64) -> Result<(Direction, f64, Option<String>), String> {
+    let op = if eq { "==" } else { "!=" };
+    let convertible = (v == 0.0 && whole(inner)) || (v == 1.0 && flag(inner));
+    if !convertible {
+        return Err(format!(
+            "`{op} {v}` tests an exact value; only `== 0` / `!= 0` on a selector (or a sum, \
+             min, max or count of one) and `== 1` / `!= 1` on a bare selector (a 0/1 flag) \
+             convert to thresholds"
+        ));
+    }
+    let reading = if v == 0.0 {
+        "a non-negative whole number (a count, or a 0/1 flag like `up`)"
+    } else {
+        "a 0/1 flag"
+    };
+    // `== 0` and `!= 1` mean "is zero"; `!= 0` and `== 1` mean "is not zero".
+    let (direction, threshold, side) = if eq == (v == 0.0) {
+        (Direction::Below, 1.0, "below 1")
+    } else {
+        (Direction::Above, 0.0, "above 0")
+    };
+    let note = format!("`{op} {v}` became `{side}`, reading the value as {reading}");
+    Ok((direction, threshold, Some(note)))
+}
+
+/// A value assumed to be a whole number: a selector, or a sum, min, max or count.
+fn whole(e: &Expr) -> bool {
+    match unparen(e) {
+        Expr::VectorSelector(_) => true,
+        Expr::Aggregate(a) => match a.op.id() {
+            T_COUNT => true,
+            T_SUM | T_MIN | T_MAX => whole(&a.expr),
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// A value assumed to be a 0/1 flag: a bare selector, or a min or max of one.
+fn flag(e: &Expr) -> bool {
+    match unparen(e) {
+        Expr::VectorSelector(_) => true,
+        Expr::Aggregate(a) => matches!(a.op.id(), T_MIN | T_MAX) && flag(&a.expr),
+        _ => false,
+    }
+}
+
+/// `e` with every selector's label matchers in a fixed order, which does not change
+/// what it selects.
+fn canonical(e: &Expr) -> Expr {
+    let mut e = e.clone();
+    sort_matchers(&mut e);
+    e
+}
+
+fn sort_matchers(e: &mut Expr) {
+    let sort = |vs: &mut VectorSelector| {
+        let key = |m: &Matcher| (m.name.clone(), m.value.clone(), m.op.to_string());
+        vs.matchers.matchers.sort_by_key(key);
+        for group in &mut vs.matchers.or_matchers {
+            group.sort_by_key(key);
+        }
+    };
+    match e {
+        Expr::VectorSelector(vs) => sort(vs),
+        Expr::MatrixSelector(ms) => sort(&mut ms.vs),
+        Expr::Aggregate(a) => {
+            sort_matchers(&mut a.expr);
+            if let Some(p) = &mut a.param {
+                sort_matchers(p);
+            }
+        }
+        Expr::Unary(u) => sort_matchers(&mut u.expr),
+        Expr::Binary(b) => {
+            sort_matchers(&mut b.lhs);
+            sort_matchers(&mut b.rhs);
+        }
+        Expr::Paren(p) => sort_matchers(&mut p.expr),
+        Expr::Subquery(s) => sort_matchers(&mut s.expr),
+        Expr::Call(c) => {
+            for a in &mut c.args.args {
+                sort_matchers(a);
+            }
+        }
+        Expr::NumberLiteral(_) | Expr::StringLiteral(_) | Expr::Extension(_) => {}
+    }
+}
+
+fn unparen(e: &Expr) -> &Expr {
+    match e {
+        Expr::Paren(p) => unparen(&p.expr),
+        _ => e,
+    }
+}
+
+/// The value of a constant expression (`5`, `-1`, `(0.5)`, `86400 * 7`).
+fn constant(e: &Expr) -> Option<f64> {
+    match e {
+        Expr::NumberLiteral(n) => Some(n.val),
+        Expr::Paren(p) => constant(&p.expr),
+        Expr::Unary(u) => constant(&u.expr).map(|v| -v),
+        Expr::Binary(b) if b.modifier.as_ref().is_none_or(|m| !m.return_bool) => {
+            let (l, r) = (constant(&b.lhs)?, constant(&b.rhs)?);
+            match b.op.id() {
+                T_ADD => Some(l + r),
+                T_SUB => Some(l - r),
+                T_MUL => Some(l * r),
+                T_DIV => Some(l / r),
+                T_MOD => Some(l % r),
+                T_POW => Some(l.powf(r)),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// The same comparison with its sides swapped: `5 < a` is `a > 5`.
+fn flip(op: TokenId) -> TokenId {
+    match op {
+        T_GTR => T_LSS,
+        T_LSS => T_GTR,
+        T_GTE => T_LTE,
+        T_LTE => T_GTE,
+        other => other,
+    }
+}
+
+fn short(e: &Expr) -> String {
+    cut(&e.to_string())
+}
+
+fn cut(s: &str) -> String {
+    const MAX: usize = 80;
+    match s.char_indices().nth(MAX) {
+        Some((i, _)) => format!("{}...", &s[..i]),
+        None => s.to_string(),
+    }
+}
+
+/// Guess what an alert measures from its name and the metric names it reads.
+///
+/// The first matching rule wins, most specific first: `up`-like metrics, then CPU,
+/// memory, disk, cache and pool words (so `node_cpu_seconds_total` is utilization,
+/// not latency), then errors, availability, latency and traffic.
+pub(super) fn guess_signal(alert: &str, expr: &Expr) -> Signal {
+    let mut selectors = Vec::new();
+    collect_selectors(expr, &mut selectors);
+    let mut metrics = Vec::new();
+    let mut server_errors = false;
+    for vs in &selectors {
+        let matchers = vs
+            .matchers
+            .matchers
+            .iter()
+            .chain(vs.matchers.or_matchers.iter().flatten());
+        for m in matchers {
+            if m.name == "__name__" {
+                metrics.push(m.value.clone());
+            }
+            // `code=~"5.."` and friends select server errors.
+            if matches!(
+                m.name.as_str(),
+                "code" | "status" | "status_code" | "response_code"
+            ) && m.value.starts_with('5')
+            {
+                server_errors = true;
+            }
+        }
+        metrics.extend(vs.name.clone());
+    }
+    if metrics
+        .iter()
+        .any(|m| m == "up" || m.ends_with("_up") || m == "probe_success")
+    {
+        return Signal::Availability;
+    }
+    let mut ws = words(alert);
+    for m in &metrics {
+        ws.extend(words(m));
+    }
+    let any = |f: &dyn Fn(&str) -> bool| ws.iter().any(|w| f(w));
+    if any(&|w| w.contains("cpu")) {
+        Signal::Utilization
+    } else if any(&|w| w.contains("memory") || w == "mem" || w.starts_with("oom")) {
+        Signal::Memory
+    } else if any(&|w| {
+        w.starts_with("disk")
+            || w == "fs"
+            || w.starts_with("filesystem")
+            || w == "volume"
+            || w.starts_with("inode")
+    }) {
+        Signal::Saturation
+    } else if any(&|w| w.contains("cache")) {
+        Signal::Cache
+    } else if any(&|w| w.contains("pool") || w.contains("connect")) {
+        Signal::Pool
+    } else if server_errors
+        || any(&|w| w.contains("error") || w.starts_with("fail") || w.contains("5xx"))
+    {
+        Signal::Errors
+    } else if any(&|w| {
+        w == "up"
+            || w == "down"
+            || matches!(w, "replica" | "replicas")
+            || w.contains("available")
+            || w == "availability"
+    }) {
+        Signal::Availability
+    } else if any(&|w| {
+        w.contains("latency") || w.contains("duration") || w == "seconds" || w == "lag"
+    }) {
+        Signal::Latency
+    } else if any(&|w| matches!(w, "traffic" | "throughput" | "rps" | "requests")) {
+        Signal::Traffic
+    } else {
+        Signal::Other
+    }
+}
+
+fn collect_selectors<'a>(e: &'a Expr, out: &mut Vec<&'a VectorSelector>) {
+    match e {
+        Expr::VectorSelector(vs) => out.push(vs),
+        Expr::MatrixSelector(ms) => out.push(&ms.vs),
+        Expr::Aggregate(a) => {
+            collect_selectors(&a.expr, out);
+            if let Some(p) = &a.param {
+                collect_selectors(p, out);
+            }
+        }
+        Expr::Unary(u) => collect_selectors(&u.expr, out),
+        Expr::Binary(b) => {
+            collect_selectors(&b.lhs, out);
+            collect_selectors(&b.rhs, out);
+        }
+        Expr::Paren(p) => collect_selectors(&p.expr, out),
+        Expr::Subquery(s) => collect_selectors(&s.expr, out),
+        Expr::Call(c) => {
+            for a in &c.args.args {
+                collect_selectors(a, out);
+            }
+        }
+        Expr::NumberLiteral(_) | Expr::StringLiteral(_) | Expr::Extension(_) => {}
+    }
+}
