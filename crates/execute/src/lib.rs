@@ -1,13 +1,17 @@
 //! E — Execute: actuators and the executions that drive them.
 //!
 //! - [`actuator`]: the [`Actuator`] trait every actuator implements (the simulator in
-//!   process now; HTTP, command and Kubernetes in later versions).
+//!   process and HTTP now; command and Kubernetes in later versions).
+//! - [`http`]: [`HttpActuator`], the Charter actuator API over HTTP
+//!   (`docs/actuator-api.md`).
 //! - [`execution`]: an [`Execution`] carries a policy out as a state machine advanced
 //!   by ticks: apply each step (recorded before it is attempted), wait for the time to
 //!   effect (a deadline, not a sleep), verify, and roll back when the objective got worse.
 
 pub mod actuator;
 pub mod execution;
+pub mod http;
 
 pub use actuator::{Actuator, ActuatorError, Applied, ComponentState};
 pub use execution::{Execution, ExecutionPhase, Move, Step, StepStatus, classify_outcome};
+pub use http::{HttpActuator, read_token_file};

@@ -52,6 +52,8 @@ impl World {
             };
         }
         let result = self.apply_once(action);
+        let changed = u32::from(result.is_ok());
+        *self.effects.entry(key.to_string()).or_default() += changed;
         let stored = match &result {
             Ok(a) => Stored::Ok(a.clone()),
             Err(ActuatorError::UnknownComponent(c)) => Stored::Unknown(c.clone()),

@@ -14,11 +14,16 @@
 //! - [`control`]: the nine action kinds applied to the world, idempotent on a key.
 //! - [`simulator`]: [`Simulator`], a shared world that is both a
 //!   `charter_monitor::MetricSource` and a `charter_execute::Actuator`.
+//! - [`exposition`]: the world's metrics in the Prometheus text format.
+//! - [`http`]: the world in real time behind HTTP: `/metrics`, fault injection and
+//!   the Charter actuator API (`docs/actuator-api.md`).
 //!
 //! The seeded generator (xoshiro256** with Box-Muller normals) is private to the crate.
 
 pub mod control;
+pub mod exposition;
 pub mod fault;
+pub mod http;
 mod rng;
 pub mod scenario;
 pub mod simulator;
@@ -29,4 +34,4 @@ pub use fault::{Fault, FaultEffect, FaultKind, GroundTruth, UnknownFaultKind};
 pub use scenario::{Scenario, ScenarioError, ScenarioIssue, Traffic, TrafficPattern};
 pub use simulator::Simulator;
 pub use topology::{CacheSpec, Dependency, PoolSpec, ServiceSpec, default_shop};
-pub use world::{METRICS, World};
+pub use world::{FaultReport, InjectError, METRICS, World};

@@ -7,12 +7,12 @@
 //! Random draws per step do not depend on the state, so two runs with the same seed
 //! see the same noise even when different actions are taken.
 
-use crate::fault::{Fault, FaultEffect};
+use crate::fault::{Fault, FaultEffect, GroundTruth};
 use crate::rng::{Rng, hash_str, mix, unit};
 use crate::scenario::{Scenario, Traffic, TrafficPattern};
 use crate::topology::{ServiceSpec, topological_order};
 use charter_model::{Change, ChangeKind, Timestamp};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 /// Names of the metrics every service exports, in a fixed order.
@@ -179,9 +179,29 @@ pub(crate) struct FaultState {
     zone: Option<String>,
     /// Services whose cache a poisoning affects.
     pub(crate) owners: Vec<usize>,
+    /// Injected while the world ran ([`World::inject`]), not by the scenario.
+    injected: bool,
 }
 
 impl FaultState {
+    fn new(fault: Fault, target: usize, services: &[Svc], injected: bool) -> Self {
+        let owners = if matches!(fault.effect, FaultEffect::CachePoisoning { .. }) {
+            cache_owners(services, target)
+        } else {
+            Vec::new()
+        };
+        FaultState {
+            fault,
+            target,
+            started: false,
+            cured: false,
+            bad_version: None,
+            zone: None,
+            owners,
+            injected,
+        }
+    }
+
     /// Whether the fault acts on the world at `t`: started, not cured, and (unless it
     /// is a persistent state change) not past its duration.
     pub(crate) fn in_effect(&self, t: f64) -> bool {
@@ -200,6 +220,18 @@ impl FaultState {
                 .duration
                 .is_none_or(|d| t < (self.fault.at + d).as_secs_f64())
     }
+}
+
+/// The services whose cache is `target` or belongs to `target`.
+fn cache_owners(services: &[Svc], target: usize) -> Vec<usize> {
+    (0..services.len())
+        .filter(|&o| {
+            services[o]
+                .cache
+                .as_ref()
+                .is_some_and(|c| o == target || services[o].edges[c.cache_edge].to == target)
+        })
+        .collect()
 }
 
 /// An effect of an action that lands later.
@@ -233,6 +265,58 @@ pub(crate) enum Stored {
     Unknown(String),
 }
 
+/// A fault of the world as it stands, from [`World::fault_reports`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaultReport {
+    /// The fault's index among the world's faults, the scenario's first.
+    pub id: usize,
+    pub truth: GroundTruth,
+    /// Added while the world ran ([`World::inject`]) rather than by the scenario.
+    pub injected: bool,
+    /// Its start time has come.
+    pub started: bool,
+    /// It changes the world now: started, not over, not cured, and not routed
+    /// around (a rolled-back version or a failed-over zone no longer suffers).
+    pub acting: bool,
+    /// Ended outright by its remedy (a restart ends a leak, a flush a poisoning).
+    pub cured: bool,
+}
+
+/// Why [`World::inject`] refused a fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InjectError {
+    /// The target is not a service of the world.
+    #[error("unknown service `{target}` (services: {services})")]
+    UnknownTarget { target: String, services: String },
+    /// A parameter is out of range or the target cannot suffer this kind of fault.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// The parameter ranges a scenario file enforces, for faults built in code.
+fn check_effect(effect: &FaultEffect) -> Result<(), InjectError> {
+    let invalid = |m: &str| Err(InjectError::Invalid(m.to_string()));
+    match *effect {
+        FaultEffect::TrafficSurge { factor } if !(factor.is_finite() && factor > 0.0) => {
+            invalid("`factor` must be positive")
+        }
+        FaultEffect::MemoryLeak { rate } if !(rate.is_finite() && rate > 0.0) => {
+            invalid("`rate` must be a positive fraction per minute")
+        }
+        FaultEffect::BadDeploy { error_ratio } if !(0.0..=1.0).contains(&error_ratio) => {
+            invalid("`error_ratio` must be in [0, 1]")
+        }
+        FaultEffect::CachePoisoning { hit_ratio } if !(0.0..=1.0).contains(&hit_ratio) => {
+            invalid("`hit_ratio` must be in [0, 1]")
+        }
+        FaultEffect::PoolExhaustion { pool_size: 0 } => invalid("`pool_size` must be at least 1"),
+        FaultEffect::NoisyNeighbour { loss } if !(0.0..1.0).contains(&loss) => {
+            invalid("`loss` must be in [0, 1)")
+        }
+        _ => Ok(()),
+    }
+}
+
 /// The simulated system: deterministic for a scenario and a seed.
 #[derive(Debug, Clone)]
 pub struct World {
@@ -252,6 +336,8 @@ pub struct World {
     pub(crate) pending: Vec<Pending>,
     changes: Vec<Recorded>,
     pub(crate) applied: HashMap<String, Stored>,
+    /// Per idempotency key, how many times an action actually changed the world.
+    pub(crate) effects: BTreeMap<String, u32>,
     next_replica: u64,
     fx: Vec<Fx>,
     inflow: Vec<f64>,
@@ -362,26 +448,7 @@ impl World {
             .iter()
             .filter_map(|f| {
                 let target = *index.get(&f.target)?;
-                let owners = if matches!(f.effect, FaultEffect::CachePoisoning { .. }) {
-                    (0..services.len())
-                        .filter(|&o| {
-                            services[o].cache.as_ref().is_some_and(|c| {
-                                o == target || services[o].edges[c.cache_edge].to == target
-                            })
-                        })
-                        .collect()
-                } else {
-                    Vec::new()
-                };
-                Some(FaultState {
-                    fault: f.clone(),
-                    target,
-                    started: false,
-                    cured: false,
-                    bad_version: None,
-                    zone: None,
-                    owners,
-                })
+                Some(FaultState::new(f.clone(), target, &services, false))
             })
             .collect();
         let n = services.len();
@@ -402,6 +469,7 @@ impl World {
             pending: Vec::new(),
             changes: Vec::new(),
             applied: HashMap::new(),
+            effects: BTreeMap::new(),
             next_replica,
             fx: vec![Fx::default(); n],
             inflow: vec![0.0; n],
@@ -478,6 +546,96 @@ impl World {
                 by: r.by,
             })
             .collect()
+    }
+
+    /// Start `fault` now, at the current virtual time, and return its id (its index
+    /// among the world's faults, the scenario's first).
+    ///
+    /// The fault's `at` is replaced by the current time. A state change (a bad deploy's
+    /// new version, a pool's new size) happens at once; the effect on load, latency and
+    /// errors shows in the metrics from the next step.
+    pub fn inject(&mut self, mut fault: Fault) -> Result<usize, InjectError> {
+        let Some(&target) = self.index.get(&fault.target) else {
+            return Err(InjectError::UnknownTarget {
+                target: fault.target,
+                services: self.services().join(", "),
+            });
+        };
+        check_effect(&fault.effect)?;
+        if fault.duration.is_some_and(|d| d.is_zero()) {
+            return Err(InjectError::Invalid("`duration` must be positive".into()));
+        }
+        let name = &self.services[target].spec.name;
+        match fault.effect {
+            FaultEffect::CachePoisoning { .. }
+                if cache_owners(&self.services, target).is_empty() =>
+            {
+                return Err(InjectError::Invalid(format!(
+                    "`{name}` neither has nor is a cache"
+                )));
+            }
+            FaultEffect::PoolExhaustion { .. } if self.services[target].pool.is_none() => {
+                return Err(InjectError::Invalid(format!(
+                    "`{name}` has no connection pool"
+                )));
+            }
+            _ => {}
+        }
+        fault.at = self.elapsed();
+        let id = self.faults.len();
+        let state = FaultState::new(fault, target, &self.services, true);
+        self.faults.push(state);
+        self.start_faults(self.now_secs());
+        Ok(id)
+    }
+
+    /// Every fault of the world (the scenario's, then the injected ones) with its
+    /// ground truth and whether it acts now.
+    pub fn fault_reports(&self) -> Vec<FaultReport> {
+        let t = self.now_secs();
+        self.faults
+            .iter()
+            .enumerate()
+            .map(|(id, f)| FaultReport {
+                id,
+                truth: GroundTruth {
+                    kind: f.fault.kind(),
+                    root_cause: f.fault.target.clone(),
+                    remedy: f.fault.remedy,
+                    at: f.fault.at,
+                    until: f.fault.until(),
+                },
+                injected: f.injected,
+                started: f.started,
+                acting: self.acting(f, t),
+                cured: f.cured,
+            })
+            .collect()
+    }
+
+    /// Per idempotency key given to [`World::apply`], how many times an action with
+    /// that key changed the world: 1 for an applied action, 0 for a refused one, and
+    /// never more, since a repeated key is answered from the first call's result.
+    pub fn effects(&self) -> &BTreeMap<String, u32> {
+        &self.effects
+    }
+
+    /// Whether a fault changes the world at `t`; mirrors [`World::collect_effects`]:
+    /// a rolled-back version or a zone failed over from no longer suffers.
+    fn acting(&self, f: &FaultState, t: f64) -> bool {
+        let svc = &self.services[f.target];
+        match f.fault.effect {
+            FaultEffect::BadDeploy { .. } => {
+                f.started && !f.cured && f.bad_version.as_ref() == Some(&svc.version)
+            }
+            FaultEffect::DependencyOutage | FaultEffect::ZoneOutage => {
+                f.active(t) && f.zone.as_ref() == Some(&svc.zone)
+            }
+            FaultEffect::PoolExhaustion { pool_size } => {
+                f.in_effect(t) && svc.pool.as_ref().is_some_and(|p| p.size == pool_size)
+            }
+            _ => f.active(t),
+        }
     }
 
     /// Step until virtual time is at least `t`.
@@ -919,6 +1077,56 @@ mod tests {
         assert_eq!(next_version("v1"), "v2");
         assert_eq!(next_version("v19"), "v20");
         assert_eq!(next_version("blue"), "blue-next");
+    }
+
+    #[test]
+    fn injected_faults_start_at_the_current_time() {
+        use crate::fault::FaultKind;
+        let mut w = world();
+        w.advance_to(Duration::from_secs(30));
+        let id = w
+            .inject(Fault::new(
+                FaultKind::BadDeploy,
+                "auth",
+                Duration::from_secs(999),
+            ))
+            .expect("valid");
+        assert_eq!(id, 0);
+        // A state change lands at once.
+        assert_eq!(
+            w.describe("auth").expect("known").version.as_deref(),
+            Some("v2")
+        );
+        let r = &w.fault_reports()[0];
+        assert_eq!(r.truth.at, Duration::from_secs(30));
+        assert!(r.injected && r.started && r.acting && !r.cured);
+
+        // Rolled back, the bad deploy no longer acts, though it was not cured.
+        let rollback = charter_model::Action::new(charter_model::ActionKind::Rollback, "auth");
+        w.apply("rb", &rollback).expect("rolled back");
+        w.advance_to(Duration::from_secs(120));
+        let r = &w.fault_reports()[0];
+        assert!(!r.acting && !r.cured);
+        assert_eq!(w.effects().get("rb"), Some(&1));
+    }
+
+    #[test]
+    fn inject_refuses_unknown_targets_and_bad_parameters() {
+        use crate::fault::FaultKind;
+        let mut w = world();
+        let at = Duration::ZERO;
+        assert!(matches!(
+            w.inject(Fault::new(FaultKind::MemoryLeak, "nope", at)),
+            Err(InjectError::UnknownTarget { .. })
+        ));
+        let surge = Fault::new(FaultKind::TrafficSurge, "api", at)
+            .with_effect(FaultEffect::TrafficSurge { factor: f64::NAN });
+        assert!(matches!(w.inject(surge), Err(InjectError::Invalid(_))));
+        let pool = Fault::new(FaultKind::PoolExhaustion, "frontend", at);
+        assert!(matches!(w.inject(pool), Err(InjectError::Invalid(_))));
+        let short = Fault::new(FaultKind::ZoneOutage, "api", at).lasting(Duration::ZERO);
+        assert!(matches!(w.inject(short), Err(InjectError::Invalid(_))));
+        assert!(w.fault_reports().is_empty());
     }
 
     #[test]

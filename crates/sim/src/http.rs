@@ -1,0 +1,589 @@
+//! Westworld as a real-time HTTP server: `/metrics` for Prometheus, fault injection,
+//! and the Charter actuator API (`docs/actuator-api.md`).
+//!
+//! The world runs on the wall clock: before any request is answered, a middleware
+//! advances it to `now - epoch`, so a scrape sees the world as it is at that moment.
+//! The world's std mutex is only ever taken inside synchronous closures
+//! ([`Simulator::with_world`]), never across an `.await`.
+//!
+//! Routes:
+//! - `GET /healthz`, `GET /metrics` (Prometheus text format 0.0.4);
+//! - `GET /faults`, `POST /faults`: list and inject faults, with their ground truth;
+//! - `/v1/...`: the actuator API. `POST /v1/actions` applies an action once per
+//!   `Idempotency-Key`; `GET /v1/actions/{key}`, `GET /v1/components/{name}` and
+//!   `GET /v1/effects` read results, state and how often each key changed the world.
+//!   With a token ([`router_with_token`]) only `/v1/*` requires `Authorization: Bearer`.
+//!
+//! The server consumes the world's change log (each change is logged at `info`), so
+//! a [`Simulator`] that serves HTTP should not also be observed in process.
+
+use crate::exposition;
+use crate::fault::{Fault, FaultEffect, FaultKind, GroundTruth};
+use crate::simulator::Simulator;
+use crate::world::{FaultReport, InjectError, World};
+use axum::body::Bytes;
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use charter_execute::{ActuatorError, Applied};
+use charter_model::{Action, ActionKind, Timestamp};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// The header that makes `POST /v1/actions` idempotent.
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
+/// Longest idempotency key accepted, in bytes.
+pub const MAX_KEY_LEN: usize = 255;
+
+/// The router without authentication, for tests and for [`serve`].
+pub fn router(sim: Simulator) -> Router {
+    router_with_token(sim, None)
+}
+
+/// The router; with `token`, every `/v1/*` request must carry
+/// `Authorization: Bearer <token>` (compared in constant time). An empty token admits
+/// nobody. `/healthz`, `/metrics` and `/faults` stay open.
+pub fn router_with_token(sim: Simulator, token: Option<String>) -> Router {
+    let state = AppState {
+        sim: sim.clone(),
+        ledger: Arc::new(Mutex::new(Ledger::default())),
+    };
+    let mut api = Router::new()
+        .route("/v1/actions", axum::routing::post(post_action))
+        .route("/v1/actions/{key}", get(get_action))
+        .route("/v1/components/{name}", get(get_component))
+        .route("/v1/effects", get(get_effects));
+    if let Some(token) = token {
+        api = api.route_layer(middleware::from_fn_with_state(
+            Arc::<str>::from(token),
+            require_token,
+        ));
+    }
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route("/faults", get(list_faults).post(post_fault))
+        .merge(api)
+        .with_state(state)
+        .layer(middleware::from_fn_with_state(sim, catch_up))
+}
+
+/// Serve [`router`] until `shutdown` completes, then finish in-flight requests.
+pub async fn serve(
+    listener: TcpListener,
+    sim: Simulator,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    serve_with_token(listener, sim, None, shutdown).await
+}
+
+/// Serve [`router_with_token`] until `shutdown` completes, then finish in-flight
+/// requests.
+pub async fn serve_with_token(
+    listener: TcpListener,
+    sim: Simulator,
+    token: Option<String>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router_with_token(sim, token))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+#[derive(Clone)]
+struct AppState {
+    sim: Simulator,
+    /// Only locked inside [`Simulator::with_world`], so the lock order is always
+    /// world, then ledger.
+    ledger: Arc<Mutex<Ledger>>,
+}
+
+impl AppState {
+    /// Run `f` with the world and the ledger locked.
+    fn with<R>(&self, f: impl FnOnce(&mut World, &mut Ledger) -> R) -> R {
+        self.sim.with_world(|w| f(w, &mut lock(&self.ledger)))
+    }
+}
+
+fn lock(ledger: &Mutex<Ledger>) -> MutexGuard<'_, Ledger> {
+    // The ledger is a map updated in one statement; a panic elsewhere cannot tear it.
+    ledger.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The answers given per idempotency key, replayed for a repeated key.
+#[derive(Default)]
+struct Ledger {
+    actions: HashMap<String, Entry>,
+}
+
+struct Entry {
+    status: StatusCode,
+    record: ActionRecord,
+}
+
+/// The body of every answer of `POST /v1/actions` and of `GET /v1/actions/{key}`.
+#[derive(Debug, Clone, Serialize)]
+struct ActionRecord {
+    key: String,
+    /// `applied`, `precondition_failed`, `unknown_component` or `failed`.
+    status: &'static str,
+    action: Action,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    prior: Option<BTreeMap<String, String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+impl Entry {
+    /// The answer to the first request with `key`.
+    fn new(key: &str, action: Action, result: Result<Applied, ActuatorError>) -> Entry {
+        let mut record = ActionRecord {
+            key: key.to_string(),
+            status: "applied",
+            action,
+            prior: None,
+            detail: None,
+            error: None,
+        };
+        let status = match result {
+            Ok(applied) => {
+                record.prior = Some(applied.prior);
+                record.detail = Some(applied.detail);
+                StatusCode::OK
+            }
+            Err(ActuatorError::Precondition(m)) => {
+                record.status = "precondition_failed";
+                record.error = Some(m);
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            Err(e @ ActuatorError::UnknownComponent(_)) => {
+                record.status = "unknown_component";
+                record.error = Some(e.to_string());
+                StatusCode::NOT_FOUND
+            }
+            Err(ActuatorError::Failed(m)) => {
+                record.status = "failed";
+                record.error = Some(m);
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        };
+        Entry { status, record }
+    }
+}
+
+/// A JSON error body `{ "error": ... }`.
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(json!({ "error": message.into() }))).into_response()
+}
+
+/// Advance the world to the wall clock before the request is handled.
+async fn catch_up(State(sim): State<Simulator>, req: Request, next: Next) -> Response {
+    let epoch = sim.epoch();
+    sim.with_world(|w| {
+        w.advance_to(Timestamp::now_wall().since(epoch));
+        // Nobody observes this world in process; the log keeps what happened.
+        for c in w.drain_changes() {
+            tracing::info!(
+                component = %c.component,
+                kind = ?c.kind,
+                by = %c.by,
+                at = %c.at,
+                "{}",
+                c.description
+            );
+        }
+    });
+    next.run(req).await
+}
+
+/// Admit a request only with the right bearer token.
+async fn require_token(State(token): State<Arc<str>>, req: Request, next: Next) -> Response {
+    let presented = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(bearer);
+    if presented.is_some_and(|t| !t.is_empty() && constant_time_eq(t.as_bytes(), token.as_bytes()))
+    {
+        return next.run(req).await;
+    }
+    let mut resp = error(StatusCode::UNAUTHORIZED, "missing or invalid bearer token");
+    resp.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        header::HeaderValue::from_static("Bearer"),
+    );
+    resp
+}
+
+/// The token of an `Authorization: Bearer <token>` value (the scheme is
+/// case-insensitive).
+fn bearer(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// Compare without an early exit, so the time taken does not tell how many leading
+/// bytes matched. The length is not secret.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn metrics(State(s): State<AppState>) -> Response {
+    let body = s.sim.with_world(|w| exposition::render(w));
+    ([(header::CONTENT_TYPE, exposition::CONTENT_TYPE)], body).into_response()
+}
+
+/// A fault to inject, as `POST /faults` takes it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FaultRequest {
+    kind: String,
+    target: String,
+    #[serde(default)]
+    duration: Option<String>,
+    #[serde(default)]
+    remedy: Option<String>,
+    #[serde(default)]
+    factor: Option<f64>,
+    #[serde(default)]
+    rate: Option<f64>,
+    #[serde(default)]
+    error_ratio: Option<f64>,
+    #[serde(default)]
+    hit_ratio: Option<f64>,
+    #[serde(default)]
+    pool_size: Option<u32>,
+    #[serde(default)]
+    loss: Option<f64>,
+}
+
+impl FaultRequest {
+    /// The fault, with the kind's defaults for what is not given; `at` is set by
+    /// [`World::inject`].
+    fn into_fault(self) -> Result<Fault, String> {
+        let kind: FaultKind = self
+            .kind
+            .parse()
+            .map_err(|e: crate::fault::UnknownFaultKind| e.to_string())?;
+        let allowed = kind.params();
+        let given = [
+            ("factor", self.factor.is_some()),
+            ("rate", self.rate.is_some()),
+            ("error_ratio", self.error_ratio.is_some()),
+            ("hit_ratio", self.hit_ratio.is_some()),
+            ("pool_size", self.pool_size.is_some()),
+            ("loss", self.loss.is_some()),
+        ];
+        if let Some((name, _)) = given
+            .iter()
+            .find(|(name, present)| *present && !allowed.contains(name))
+        {
+            let takes = if allowed.is_empty() {
+                "it takes none".to_string()
+            } else {
+                format!("it takes: {}", allowed.join(", "))
+            };
+            return Err(format!("`{name}` does not apply to {kind} ({takes})"));
+        }
+        let effect = match FaultEffect::default_for(kind) {
+            FaultEffect::TrafficSurge { factor } => FaultEffect::TrafficSurge {
+                factor: self.factor.unwrap_or(factor),
+            },
+            FaultEffect::MemoryLeak { rate } => FaultEffect::MemoryLeak {
+                rate: self.rate.unwrap_or(rate),
+            },
+            FaultEffect::BadDeploy { error_ratio } => FaultEffect::BadDeploy {
+                error_ratio: self.error_ratio.unwrap_or(error_ratio),
+            },
+            FaultEffect::CachePoisoning { hit_ratio } => FaultEffect::CachePoisoning {
+                hit_ratio: self.hit_ratio.unwrap_or(hit_ratio),
+            },
+            FaultEffect::PoolExhaustion { pool_size } => FaultEffect::PoolExhaustion {
+                pool_size: self.pool_size.unwrap_or(pool_size),
+            },
+            FaultEffect::NoisyNeighbour { loss } => FaultEffect::NoisyNeighbour {
+                loss: self.loss.unwrap_or(loss),
+            },
+            e @ (FaultEffect::DependencyOutage | FaultEffect::ZoneOutage) => e,
+        };
+        let mut fault = Fault::new(kind, &self.target, Duration::ZERO).with_effect(effect);
+        if let Some(d) = &self.duration {
+            let d = humantime::parse_duration(d.trim())
+                .map_err(|e| format!("invalid duration `{d}`: {e} (write e.g. 30s, 5m, 1h)"))?;
+            fault = fault.lasting(d);
+        }
+        if let Some(r) = &self.remedy {
+            fault.remedy = r.parse::<ActionKind>().map_err(|e| e.to_string())?;
+        }
+        Ok(fault)
+    }
+}
+
+/// A fault as `/faults` reports it.
+#[derive(Debug, Serialize)]
+struct FaultJson {
+    id: usize,
+    injected: bool,
+    started: bool,
+    acting: bool,
+    cured: bool,
+    ground_truth: TruthJson,
+}
+
+#[derive(Debug, Serialize)]
+struct TruthJson {
+    kind: &'static str,
+    root_cause: String,
+    remedy: &'static str,
+    /// Seconds from the start of the world.
+    at_seconds: f64,
+    /// Wall-clock time, RFC 3339.
+    at: String,
+    until_seconds: Option<f64>,
+    until: Option<String>,
+}
+
+impl FaultJson {
+    fn new(r: FaultReport, epoch: Timestamp) -> Self {
+        FaultJson {
+            id: r.id,
+            injected: r.injected,
+            started: r.started,
+            acting: r.acting,
+            cured: r.cured,
+            ground_truth: TruthJson::new(r.truth, epoch),
+        }
+    }
+}
+
+impl TruthJson {
+    fn new(t: GroundTruth, epoch: Timestamp) -> Self {
+        TruthJson {
+            kind: t.kind.as_str(),
+            root_cause: t.root_cause,
+            remedy: t.remedy.as_str(),
+            at_seconds: t.at.as_secs_f64(),
+            at: epoch.plus(t.at).to_string(),
+            until_seconds: t.until.map(|u| u.as_secs_f64()),
+            until: t.until.map(|u| epoch.plus(u).to_string()),
+        }
+    }
+}
+
+async fn list_faults(State(s): State<AppState>) -> Response {
+    let epoch = s.sim.epoch();
+    let faults: Vec<FaultJson> = s.sim.with_world(|w| {
+        w.fault_reports()
+            .into_iter()
+            .map(|r| FaultJson::new(r, epoch))
+            .collect()
+    });
+    Json(json!({ "faults": faults })).into_response()
+}
+
+async fn post_fault(State(s): State<AppState>, body: Bytes) -> Response {
+    let request: FaultRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid fault: {e}")),
+    };
+    let fault = match request.into_fault() {
+        Ok(f) => f,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+    };
+    let epoch = s.sim.epoch();
+    let injected = s.sim.with_world(|w| {
+        let id = w.inject(fault)?;
+        Ok::<_, InjectError>(w.fault_reports().into_iter().nth(id))
+    });
+    match injected {
+        Ok(Some(report)) => {
+            let truth = &report.truth;
+            tracing::info!(
+                id = report.id,
+                kind = %truth.kind,
+                target = %truth.root_cause,
+                "fault injected"
+            );
+            (StatusCode::CREATED, Json(FaultJson::new(report, epoch))).into_response()
+        }
+        Ok(None) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the injected fault is missing from the world",
+        ),
+        Err(e) => error(StatusCode::BAD_REQUEST, e.to_string()),
+    }
+}
+
+/// The request's idempotency key: exactly one header, visible ASCII, not blank.
+fn idempotency_key(headers: &HeaderMap) -> Result<String, String> {
+    let mut values = headers.get_all(IDEMPOTENCY_KEY).iter();
+    let (Some(value), None) = (values.next(), values.next()) else {
+        return Err("exactly one Idempotency-Key header is required".into());
+    };
+    let key = value
+        .to_str()
+        .map_err(|_| "the Idempotency-Key must be visible ASCII".to_string())?
+        .trim();
+    if key.is_empty() {
+        return Err("the Idempotency-Key must not be empty".into());
+    }
+    if key.len() > MAX_KEY_LEN {
+        return Err(format!(
+            "the Idempotency-Key is longer than {MAX_KEY_LEN} bytes"
+        ));
+    }
+    Ok(key.to_string())
+}
+
+async fn post_action(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let key = match idempotency_key(&headers) {
+        Ok(k) => k,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+    };
+    let action: Action = match serde_json::from_slice(&body) {
+        Ok(a) => a,
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid action: {e}")),
+    };
+    // The look-up, the apply and the record happen under one lock, so two concurrent
+    // requests with the same key cannot both apply.
+    let answer = s.with(|world, ledger| match ledger.actions.get(&key) {
+        Some(e) if e.record.action != action => Err(e.record.action.to_string()),
+        Some(e) => Ok((e.status, e.record.clone(), true)),
+        None => {
+            let result = world.apply(&key, &action);
+            let entry = Entry::new(&key, action.clone(), result);
+            let answer = (entry.status, entry.record.clone(), false);
+            ledger.actions.insert(key.clone(), entry);
+            Ok(answer)
+        }
+    });
+    match answer {
+        Ok((status, record, replay)) => {
+            tracing::info!(
+                key = %key,
+                component = %record.action.component,
+                action = %record.action,
+                status = status.as_u16(),
+                replay,
+                "action"
+            );
+            (status, Json(record)).into_response()
+        }
+        Err(first) => error(
+            StatusCode::CONFLICT,
+            format!("idempotency key `{key}` was already used for a different action: {first}"),
+        ),
+    }
+}
+
+async fn get_action(State(s): State<AppState>, Path(key): Path<String>) -> Response {
+    let record = s.with(|_, ledger| ledger.actions.get(&key).map(|e| e.record.clone()));
+    match record {
+        Some(r) => Json(r).into_response(),
+        None => error(
+            StatusCode::NOT_FOUND,
+            format!("no action with idempotency key `{key}`"),
+        ),
+    }
+}
+
+async fn get_component(State(s): State<AppState>, Path(name): Path<String>) -> Response {
+    match s.sim.with_world(|w| w.describe(&name)) {
+        Ok(state) => Json(state).into_response(),
+        Err(e) => (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "status": "unknown_component", "error": e.to_string() })),
+        )
+            .into_response(),
+    }
+}
+
+async fn get_effects(State(s): State<AppState>) -> Response {
+    let effects = s.sim.with_world(|w| w.effects().clone());
+    let total: u64 = effects.values().map(|&n| u64::from(n)).sum();
+    Json(json!({ "effects": effects, "total": total })).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_tokens_are_parsed_case_insensitively() {
+        assert_eq!(bearer("Bearer abc"), Some("abc"));
+        assert_eq!(bearer("bearer  abc "), Some("abc"));
+        assert_eq!(bearer("Basic abc"), None);
+        assert_eq!(bearer("Bearer"), None);
+    }
+
+    #[test]
+    fn constant_time_eq_compares_whole_values() {
+        assert!(constant_time_eq(b"secret", b"secret"));
+        assert!(!constant_time_eq(b"secret", b"secreT"));
+        assert!(!constant_time_eq(b"secret", b"secret2"));
+        assert!(constant_time_eq(b"", b""));
+    }
+
+    #[test]
+    fn idempotency_key_must_be_single_and_sane() {
+        let mut h = HeaderMap::new();
+        assert!(idempotency_key(&h).is_err());
+        h.insert(IDEMPOTENCY_KEY, "  ".parse().expect("header"));
+        assert!(idempotency_key(&h).is_err());
+        h.insert(IDEMPOTENCY_KEY, "k-1".parse().expect("header"));
+        assert_eq!(idempotency_key(&h), Ok("k-1".into()));
+        h.append(IDEMPOTENCY_KEY, "k-2".parse().expect("header"));
+        assert!(idempotency_key(&h).is_err());
+        let mut h = HeaderMap::new();
+        h.insert(
+            IDEMPOTENCY_KEY,
+            "x".repeat(MAX_KEY_LEN + 1).parse().expect("header"),
+        );
+        assert!(idempotency_key(&h).is_err());
+    }
+
+    #[test]
+    fn fault_requests_reject_parameters_of_other_kinds() {
+        let req: FaultRequest = serde_json::from_value(json!({
+            "kind": "memory_leak", "target": "orders", "factor": 2.0
+        }))
+        .expect("parses");
+        let err = req
+            .into_fault()
+            .expect_err("factor is not a leak parameter");
+        assert!(
+            err.contains("`factor` does not apply to memory_leak"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn fault_requests_take_kind_parameters_and_duration() {
+        let req: FaultRequest = serde_json::from_value(json!({
+            "kind": "traffic_surge", "target": "catalog", "factor": 3.0, "duration": "10m"
+        }))
+        .expect("parses");
+        let f = req.into_fault().expect("valid");
+        assert_eq!(f.effect, FaultEffect::TrafficSurge { factor: 3.0 });
+        assert_eq!(f.duration, Some(Duration::from_secs(600)));
+        assert_eq!(f.remedy, ActionKind::ScaleOut);
+    }
+}
