@@ -6,10 +6,14 @@
 //! - `demo`: the loop against a built-in incident story in virtual time.
 //! - `run`: the daemon, in real time.
 //! - `knowledge`: learned success rates from a knowledge database.
+//! - `import-rules`: Prometheus alerting rules to charter objectives.
+//! - `sim serve`: the Westworld simulator as a real-time HTTP server.
 
 mod demo;
+mod import_rules;
 mod knowledge;
 mod run;
+mod sim_serve;
 mod wiring;
 
 use clap::{Parser, Subcommand};
@@ -49,6 +53,19 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Convert Prometheus alerting rule files into charter objectives (YAML on stdout).
+    ImportRules(import_rules::ImportArgs),
+    /// The Westworld simulator.
+    Sim {
+        #[command(subcommand)]
+        command: SimCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SimCommand {
+    /// Serve /metrics, fault injection and the actuator API in real time.
+    Serve(sim_serve::SimServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -77,6 +94,10 @@ fn main() -> ExitCode {
         Command::Knowledge { db, json } => {
             runtime().and_then(|rt| rt.block_on(knowledge::show(&db, json)))
         }
+        Command::ImportRules(args) => import_rules::run(&args),
+        Command::Sim {
+            command: SimCommand::Serve(args),
+        } => runtime().and_then(|rt| rt.block_on(sim_serve::run(args))),
     };
     match result {
         Ok(code) => code,

@@ -7,6 +7,7 @@ use anyhow::Context;
 use charter_knowledge::Store;
 use charter_model::{SourceSpec, Timestamp, load_charter};
 use charter_orchestrator::{Health, LoopMetrics};
+use charter_server::alerts::AlertIngest;
 use charter_server::{ServerState, serve};
 use prometheus_client::registry::Registry;
 use std::net::SocketAddr;
@@ -14,6 +15,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 /// Options of `charter run`.
@@ -57,21 +59,20 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     let charter = Arc::new(charter);
     let now = Timestamp::now_wall();
-    let (source, actuators): (Arc<dyn charter_monitor::MetricSource>, _) = match &charter.source {
+    let (source, sim): (Arc<dyn charter_monitor::MetricSource>, _) = match &charter.source {
         SourceSpec::Simulator { .. } => {
             let (sim, scenario, seed) =
                 wiring::simulator(&charter, "no-fault", None, args.seed, now)?;
             tracing::info!(scenario = %scenario.name, seed, "simulator source in real time");
-            let acts = wiring::actuators(&charter, Some(&sim))?;
-            (Arc::new(sim), acts)
+            (Arc::new(sim.clone()), Some(sim))
         }
         SourceSpec::Prometheus(p) => {
-            let url = &p.url;
-            anyhow::bail!(
-                "the prometheus source ({url}) is not available in this version of charter run; use `source: {{ simulator: {{}} }}`"
-            )
+            let source = charter_monitor::prometheus::PrometheusSource::new(p)
+                .with_context(|| format!("prometheus source {}", p.url))?;
+            (Arc::new(source), None)
         }
     };
+    let actuators = wiring::actuators(&charter, sim.as_ref())?;
     let db = match (&args.db, &charter.knowledge) {
         (Some(p), _) => p.clone(),
         (None, Some(charter_model::KnowledgeSpec::Sqlite { path })) => path.clone(),
@@ -79,6 +80,32 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     };
     let (controller, store) =
         wiring::controller(charter.clone(), source, actuators, &db, now).await?;
+    let wake = Arc::new(Notify::new());
+    let alerts = match &charter.alerts {
+        None => None,
+        Some(a) => {
+            let token = match &a.token_file {
+                Some(f) => Some(
+                    std::fs::read_to_string(f)
+                        .with_context(|| format!("reading alerts token file {}", f.display()))?
+                        .trim()
+                        .to_string(),
+                ),
+                None => None,
+            };
+            if token.as_deref() == Some("") {
+                anyhow::bail!("alerts token file is empty");
+            }
+            let store: Arc<dyn Store> = store.clone();
+            Some(AlertIngest {
+                store,
+                charter: charter.clone(),
+                token,
+                wake: wake.clone(),
+                max_body_bytes: a.max_body_bytes,
+            })
+        }
+    };
     let mut registry = Registry::default();
     let metrics = LoopMetrics::register(&mut registry);
     let health = Arc::new(Health::default());
@@ -102,6 +129,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         ServerState {
             health,
             registry: Arc::new(registry),
+            alerts,
         },
         async move { server_cancel.cancelled().await },
     ));
@@ -118,20 +146,21 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     loop {
         tokio::select! {
             _ = cancel.cancelled() => break,
+            _ = wake.notified() => {
+                // An alert arrived: run a cycle now, and the next regular one a full interval later.
+                interval.reset();
+                if let Err(e) = run_cycle(&mut controller).await {
+                    failure = Some(e);
+                    cancel.cancel();
+                    break;
+                }
+            }
             _ = interval.tick() => {
                 // A cycle in progress is not interrupted: cancellation is checked between cycles.
-                match controller.tick(Timestamp::now_wall()).await {
-                    Ok(report) => {
-                        for e in &report.events {
-                            tracing::info!(target: "charter::event", "{}", e.event);
-                        }
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %e, "loop cycle failed; stopping");
-                        failure = Some(e);
-                        cancel.cancel();
-                        break;
-                    }
+                if let Err(e) = run_cycle(&mut controller).await {
+                    failure = Some(e);
+                    cancel.cancel();
+                    break;
                 }
             }
         }
@@ -151,6 +180,23 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     match failure {
         Some(e) => Err(e.into()),
         None => Ok(ExitCode::SUCCESS),
+    }
+}
+
+async fn run_cycle(
+    controller: &mut charter_orchestrator::Controller,
+) -> Result<(), charter_orchestrator::ControllerError> {
+    match controller.tick(Timestamp::now_wall()).await {
+        Ok(report) => {
+            for e in &report.events {
+                tracing::info!(target: "charter::event", "{}", e.event);
+            }
+            Ok(())
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "loop cycle failed; stopping");
+            Err(e)
+        }
     }
 }
 

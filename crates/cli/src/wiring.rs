@@ -48,9 +48,18 @@ pub fn actuators(
                     "actuator `{name}` is the in-process simulator, which needs `source: simulator`"
                 ),
             },
-            ActuatorSpec::Http { url, .. } => {
-                anyhow::bail!(
-                    "actuator `{name}` ({url}): the HTTP actuator is not available in this version"
+            ActuatorSpec::Http {
+                url,
+                token_file,
+                timeout,
+            } => {
+                let token = match token_file {
+                    Some(f) => Some(charter_execute::http::read_token_file(f)?),
+                    None => None,
+                };
+                Arc::new(
+                    charter_execute::http::HttpActuator::new(url, token, *timeout)
+                        .with_context(|| format!("actuator `{name}`"))?,
                 )
             }
         };

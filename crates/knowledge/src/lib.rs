@@ -3,7 +3,7 @@
 //! - [`store`] defines the [`Store`] trait that the orchestrator holds as
 //!   `Arc<dyn Store>`: incidents, violations, diagnoses, policies, the write-ahead
 //!   journal of side effects, executions, outcomes, the audit log, guardrail state and
-//!   the success rates learning starts from.
+//!   the success rates learning starts from, and the alerts received from Alertmanager.
 //! - [`sqlite`] is [`SqliteStore`], the default backend (WAL, `synchronous=FULL`,
 //!   versioned migrations from `migrations/sqlite/`).
 //! - [`records`] holds the records that are not model types: [`JournalRecord`],

@@ -1,4 +1,8 @@
 //! [`SqliteStore`]: the default backend, one SQLite file in WAL mode with `synchronous=FULL`.
+//!
+//! [`alerts`] holds the group-committing writer of webhook alerts.
+
+mod alerts;
 
 use crate::error::StoreError;
 use crate::records::{
@@ -7,8 +11,8 @@ use crate::records::{
 use crate::store::Store;
 use async_trait::async_trait;
 use charter_model::{
-    ActionKind, ApprovalState, Diagnosis, Incident, IncidentState, Policy, Timestamp, Violation,
-    ViolationState,
+    ActionKind, Alert, ApprovalState, Diagnosis, Incident, IncidentState, Policy, Timestamp,
+    Violation, ViolationState,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -16,6 +20,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How long a statement waits for another connection's write lock before failing.
@@ -33,11 +38,18 @@ struct Migration {
     sql: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "initial schema",
-    sql: include_str!("../migrations/sqlite/0001_initial.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "initial schema",
+        sql: include_str!("../migrations/sqlite/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        description: "alerts from alertmanager webhooks",
+        sql: include_str!("../migrations/sqlite/0002_alerts.sql"),
+    },
+];
 
 /// The schema version this build creates and understands.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].version;
@@ -51,6 +63,8 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].version;
 pub struct SqliteStore {
     pool: SqlitePool,
     path: Option<PathBuf>,
+    /// Alert batches waiting for the one task that writes them (see [`alerts`]).
+    alert_queue: Arc<alerts::AlertQueue>,
 }
 
 impl SqliteStore {
@@ -86,6 +100,7 @@ impl SqliteStore {
         let store = SqliteStore {
             pool,
             path: Some(path.to_path_buf()),
+            alert_queue: Arc::default(),
         };
         store.migrate().await?;
         Ok(store)
@@ -110,7 +125,11 @@ impl SqliteStore {
                 path: PathBuf::from(":memory:"),
                 source,
             })?;
-        let store = SqliteStore { pool, path: None };
+        let store = SqliteStore {
+            pool,
+            path: None,
+            alert_queue: Arc::default(),
+        };
         store.migrate().await?;
         Ok(store)
     }
@@ -688,6 +707,30 @@ impl Store for SqliteStore {
         Ok(removed)
     }
 
+    async fn save_alerts(&self, alerts: &[Alert]) -> Result<Vec<bool>, StoreError> {
+        alerts::save(&self.pool, &self.alert_queue, alerts).await
+    }
+
+    async fn alerts_since(&self, seq: u64) -> Result<Vec<Alert>, StoreError> {
+        let rows: Vec<(i64, String)> =
+            sqlx::query_as("SELECT seq, body FROM alerts WHERE seq > $1 ORDER BY seq")
+                .bind(db_id("alert sequence number", seq)?)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(query_err("read alerts"))?;
+        rows.into_iter().map(alert_row).collect()
+    }
+
+    async fn recent_alerts(&self, limit: usize) -> Result<Vec<Alert>, StoreError> {
+        let rows: Vec<(i64, String)> =
+            sqlx::query_as("SELECT seq, body FROM alerts ORDER BY seq DESC LIMIT $1")
+                .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(query_err("read recent alerts"))?;
+        rows.into_iter().map(alert_row).collect()
+    }
+
     async fn close(&self) {
         // Fold the WAL into the main file so the database is a single file at rest. A
         // failed checkpoint loses nothing: the WAL is replayed on the next open.
@@ -715,6 +758,14 @@ fn journal_record(row: JournalRow) -> Result<JournalRecord, StoreError> {
         detail,
         at: Timestamp(at),
     })
+}
+
+/// An alert read back, with the `seq` of its row (the body holds the `seq` it was
+/// given, not the one the store assigned).
+fn alert_row((seq, body): (i64, String)) -> Result<Alert, StoreError> {
+    let mut alert: Alert = from_json("alert", &body)?;
+    alert.seq = model_id("alert sequence number", seq)?;
+    Ok(alert)
 }
 
 /// When a violation last changed state: the time its row is filed under.
@@ -837,6 +888,8 @@ mod tests {
             resolved_at: None,
             value: None,
             worst: None,
+            flaps: 0,
+            alerted: false,
         };
         assert_eq!(transition_time(&v), Timestamp(1));
         v.state = ViolationState::Firing;

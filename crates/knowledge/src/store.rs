@@ -5,7 +5,7 @@ use crate::records::{
     AuditEntry, ExecutionRecord, JournalRecord, NextIds, OutcomeRecord, SuccessRate,
 };
 use async_trait::async_trait;
-use charter_model::{ActionKind, Diagnosis, Incident, Policy, Timestamp, Violation};
+use charter_model::{ActionKind, Alert, Diagnosis, Incident, Policy, Timestamp, Violation};
 
 /// The knowledge store K.
 ///
@@ -124,6 +124,24 @@ pub trait Store: Send + Sync {
     /// than `before`; returns how many rows went. Incidents, policies, the journal,
     /// outcomes (learning evidence) and the audit log are kept.
     async fn prune_history(&self, before: Timestamp) -> Result<u64, StoreError>;
+
+    /// Store a batch of webhook alerts in one transaction, committed (durable) before it
+    /// returns; says per alert, in order, whether it was new.
+    ///
+    /// An alert is identified by (fingerprint, `starts_at`). A duplicate with the same
+    /// status (an Alertmanager retry, an HA peer) changes nothing. A duplicate with a
+    /// different status (firing → resolved) replaces the stored alert and takes a new
+    /// `seq`, so [`Store::alerts_since`] returns it again. The `seq` of the given alerts
+    /// is ignored; the store assigns it.
+    async fn save_alerts(&self, alerts: &[Alert]) -> Result<Vec<bool>, StoreError>;
+
+    /// Alerts stored or changed after sequence number `seq` (exclusive), by `seq`
+    /// ascending: pass the largest `seq` seen so far to get only what is new.
+    async fn alerts_since(&self, seq: u64) -> Result<Vec<Alert>, StoreError>;
+
+    /// The newest `limit` alerts (by `seq`, so a status change counts as new), newest
+    /// first.
+    async fn recent_alerts(&self, limit: usize) -> Result<Vec<Alert>, StoreError>;
 
     /// Flush and close. Later calls fail with [`StoreError::Query`].
     async fn close(&self);

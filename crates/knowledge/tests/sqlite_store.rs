@@ -43,6 +43,8 @@ fn violation(objective: &str, component: &str, state: ViolationState) -> Violati
         resolved_at: None,
         value: Some(1.2345678901234567),
         worst: Some(2.5),
+        flaps: 0,
+        alerted: false,
     }
 }
 

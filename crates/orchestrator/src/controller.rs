@@ -5,15 +5,16 @@
 //! with `now`, so nothing here sleeps and nothing reads the wall clock.
 
 use crate::event::{Event, Timed};
-use crate::health::{Health, LoopMetrics};
+use crate::health::{Health, LoopMetrics, StateSnapshot};
 use charter_analyze::{DiagnosisInput, History, assign_incident, diagnose};
 use charter_execute::{Actuator, Execution, Move};
 use charter_knowledge::{
     ExecutionRecord, JournalRecord, JournalStatus, OutcomeRecord, Store, StoreError,
 };
 use charter_model::{
-    Action, ApprovalState, Change, Charter, ComponentState, Diagnosis, Incident, IncidentState,
-    Outcome, OutcomeClass, Policy, Sample, Severity, Timestamp, Violation, ViolationState,
+    Action, AlertStatus, ApprovalState, Change, Charter, ComponentState, Diagnosis, Incident,
+    IncidentState, Outcome, OutcomeClass, Policy, Sample, Severity, SourceSpec, Timestamp,
+    Violation, ViolationState,
 };
 use charter_monitor::detect::{is_clear, severity_of};
 use charter_monitor::{Detector, MetricSource};
@@ -69,6 +70,9 @@ pub struct Controller {
     next_policy: u64,
     next_execution: u64,
     consecutive_errors: u32,
+    blind_after: u32,
+    /// Store sequence of the last Alertmanager alert taken into account.
+    alerts_seen: u64,
     health: Arc<Health>,
     metrics: LoopMetrics,
 }
@@ -106,6 +110,9 @@ impl Controller {
                 "journal step from a previous run has an intent but no result; it was not retried"
             );
         }
+        // Alerts received before this start are history, not news.
+        let alerts_seen = store.recent_alerts(1).await?.first().map_or(0, |a| a.seq);
+        let charter_ref = charter.clone();
         Ok(Controller {
             history: History::new(Duration::from_secs(3600).max(charter.interval * 20)),
             charter,
@@ -126,6 +133,11 @@ impl Controller {
             next_policy: ids.policy,
             next_execution: ids.execution,
             consecutive_errors: 0,
+            blind_after: match &charter_ref.source {
+                SourceSpec::Prometheus(p) => p.blind_after,
+                SourceSpec::Simulator { .. } => BLIND_AFTER,
+            },
+            alerts_seen,
             health: Arc::new(Health::default()),
             metrics: LoopMetrics::unregistered(),
         })
@@ -224,7 +236,7 @@ impl Controller {
                     error: e.to_string(),
                     consecutive: self.consecutive_errors,
                 });
-                if self.consecutive_errors >= BLIND_AFTER && !self.guard.blind {
+                if self.consecutive_errors >= self.blind_after && !self.guard.blind {
                     self.guard.blind = true;
                     tracing::error!(
                         consecutive = self.consecutive_errors,
@@ -253,6 +265,19 @@ impl Controller {
         self.metrics
             .tick_seconds
             .observe(started.elapsed().as_secs_f64());
+        self.health.publish(StateSnapshot {
+            at: Some(now),
+            blind: self.guard.blind,
+            paused: self.guard.paused,
+            violations: self.detector.active().cloned().collect(),
+            incidents: self
+                .incidents
+                .values()
+                .map(|i| i.incident.clone())
+                .collect(),
+            pending_policies: self.pending_policies(),
+            executions: self.executions.iter().map(|e| e.id).collect(),
+        });
         self.health
             .tick_done(now.millis(), self.guard.blind, &problem);
         Ok(TickReport {
@@ -290,7 +315,31 @@ impl Controller {
         let horizon = now.minus(CHANGE_HORIZON);
         self.changes.retain(|c| c.at >= horizon);
 
-        let transitions = self.detector.update(&self.charter, &samples, now);
+        // Alertmanager's evidence first, so that the query of this cycle confirms it.
+        let mut transitions = Vec::new();
+        for a in self.store.alerts_since(self.alerts_seen).await? {
+            self.alerts_seen = self.alerts_seen.max(a.seq);
+            let (Some(obj), Some(comp)) = (a.objective.as_deref(), a.component.as_deref()) else {
+                continue;
+            };
+            // Mapping is re-checked here: only declared objectives and components count.
+            let Some(objective) = self.charter.objective(obj) else {
+                continue;
+            };
+            if !objective.components.iter().any(|c| c == comp) {
+                continue;
+            }
+            let firing = a.status == AlertStatus::Firing;
+            transitions.extend(self.detector.observe_alert(
+                objective,
+                comp,
+                firing,
+                a.severity,
+                a.starts_at,
+                now,
+            ));
+        }
+        transitions.extend(self.detector.update(&self.charter, &samples, now));
         self.guard.frozen = self
             .detector
             .unknown()

@@ -1,20 +1,38 @@
 //! The loop's health and metrics, shared with the HTTP server.
 
+use charter_model::{Incident, Policy, Timestamp, Violation};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
+use serde::Serialize;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
-/// What `/healthz` and `/readyz` report.
+/// What the loop looked like at the end of its last cycle, for the read API.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StateSnapshot {
+    pub at: Option<Timestamp>,
+    pub blind: bool,
+    pub paused: bool,
+    /// Open violation episodes (pending, firing, unknown).
+    pub violations: Vec<Violation>,
+    /// Incidents not yet resolved.
+    pub incidents: Vec<Incident>,
+    pub pending_policies: Vec<Policy>,
+    /// Executions in progress, by id.
+    pub executions: Vec<u64>,
+}
+
+/// What `/healthz`, `/readyz` and the read API report.
 #[derive(Debug, Default)]
 pub struct Health {
     ticked: AtomicBool,
     blind: AtomicBool,
     last_tick_ms: AtomicI64,
     reason: Mutex<String>,
+    snapshot: Mutex<StateSnapshot>,
 }
 
 impl Health {
@@ -38,6 +56,18 @@ impl Health {
             return Err(format!("monitor is blind: {r}"));
         }
         Ok(())
+    }
+
+    /// Replace the state snapshot.
+    pub fn publish(&self, snapshot: StateSnapshot) {
+        if let Ok(mut s) = self.snapshot.lock() {
+            *s = snapshot;
+        }
+    }
+
+    /// The state at the end of the last cycle.
+    pub fn snapshot(&self) -> StateSnapshot {
+        self.snapshot.lock().map(|s| s.clone()).unwrap_or_default()
     }
 
     /// Time of the last completed tick (ms since the epoch), 0 before the first.

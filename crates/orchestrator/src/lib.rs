@@ -12,4 +12,4 @@ pub mod health;
 
 pub use controller::{Controller, ControllerError, TickReport};
 pub use event::Event;
-pub use health::{Health, LoopMetrics};
+pub use health::{Health, LoopMetrics, StateSnapshot};

@@ -1,8 +1,17 @@
-//! HTTP: health, readiness and Charter's own metrics.
+//! HTTP: health, readiness, Charter's own metrics and the Alertmanager webhook.
 //!
-//! [`serve`] takes its listener and its shutdown future as arguments, so tests bind
-//! port 0 and stop it deterministically. The alert webhook and the REST API join
-//! this router in later versions.
+//! - this module: [`router`] and [`serve`]; `serve` takes its listener and its shutdown
+//!   future as arguments, so tests bind port 0 and stop it deterministically.
+//! - [`alerts`]: `POST /api/v1/alerts` (the Alertmanager v4 webhook receiver) and
+//!   `GET /api/v1/alerts`, joined to the router when [`ServerState::alerts`] is set.
+//!
+//! - `GET /api/v1/state`: the loop's state at the end of its last cycle (read-only).
+//!
+//! The REST API for incidents, policies and approvals joins this router in later versions.
+
+pub mod alerts;
+
+pub use alerts::{ALERTS_PATH, AlertIngest, alerts_router};
 
 use axum::Router;
 use axum::extract::State;
@@ -20,15 +29,23 @@ use tokio::net::TcpListener;
 pub struct ServerState {
     pub health: Arc<Health>,
     pub registry: Arc<Registry>,
+    /// The alert webhook receiver; `None` when the charter has no `alerts:` block.
+    pub alerts: Option<AlertIngest>,
 }
 
 /// The router, for tests and for [`serve`].
 pub fn router(state: ServerState) -> Router {
-    Router::new()
+    let alerts = state.alerts.clone();
+    let router = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .with_state(state)
+        .route("/api/v1/state", get(state_snapshot))
+        .with_state(state);
+    match alerts {
+        Some(ingest) => router.merge(alerts_router(ingest)),
+        None => router,
+    }
 }
 
 /// Serve until `shutdown` completes, then finish in-flight requests.
@@ -40,6 +57,14 @@ pub async fn serve(
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+/// The loop's state at the end of its last cycle: blind or not, open violations
+/// (with whether Alertmanager also reported them), incidents, pending policies.
+async fn state_snapshot(
+    State(s): State<ServerState>,
+) -> axum::Json<charter_orchestrator::StateSnapshot> {
+    axum::Json(s.health.snapshot())
 }
 
 async fn healthz() -> &'static str {
@@ -101,6 +126,7 @@ mod tests {
             ServerState {
                 health: Arc::new(Health::default()),
                 registry: Arc::new(registry),
+                alerts: None,
             },
             m,
         )
