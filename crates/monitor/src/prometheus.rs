@@ -544,6 +544,51 @@ impl PrometheusSource {
 
 #[async_trait]
 impl MetricSource for PrometheusSource {
+    /// Range queries, one objective at a time (at most `max_in_flight` at once);
+    /// series of undeclared components are ignored, as in [`MetricSource::observe`].
+    async fn history(
+        &self,
+        charter: &Charter,
+        start: Timestamp,
+        end: Timestamp,
+        step: Duration,
+    ) -> Result<Vec<Sample>, SourceError> {
+        let queries: Vec<_> = charter
+            .objectives
+            .iter()
+            .map(|o| async move { (o, self.query_range(&query_for(o), start, end, step).await) })
+            .collect();
+        let results: Vec<_> = stream::iter(queries)
+            .buffered(self.max_in_flight)
+            .collect()
+            .await;
+        let mut out = Vec::new();
+        for (objective, result) in results {
+            let series = match result {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(objective = %objective.name, error = %e, "history unavailable");
+                    continue;
+                }
+            };
+            for (labels, points) in series {
+                let Some(component) = labels.get(&objective.component_label) else {
+                    continue;
+                };
+                if !objective.components.iter().any(|c| c == component) {
+                    continue;
+                }
+                out.extend(points.into_iter().map(|(at, v)| Sample {
+                    objective: objective.name.clone(),
+                    component: component.clone(),
+                    at,
+                    value: Some(v),
+                }));
+            }
+        }
+        Ok(out)
+    }
+
     async fn observe(&self, charter: &Charter, now: Timestamp) -> Result<Observation, SourceError> {
         // `buffered` keeps at most `max_in_flight` queries running and yields results
         // in charter order, so observations are deterministic.

@@ -45,4 +45,17 @@ pub enum SourceError {
 pub trait MetricSource: Send + Sync {
     /// Read every objective of the charter at `now`.
     async fn observe(&self, charter: &Charter, now: Timestamp) -> Result<Observation, SourceError>;
+
+    /// Past values of every objective between `start` and `end`, one point per `step`,
+    /// for Analyze's history window (used to backfill it when the loop starts).
+    /// Sources that keep no history return nothing.
+    async fn history(
+        &self,
+        _charter: &Charter,
+        _start: Timestamp,
+        _end: Timestamp,
+        _step: std::time::Duration,
+    ) -> Result<Vec<Sample>, SourceError> {
+        Ok(Vec::new())
+    }
 }

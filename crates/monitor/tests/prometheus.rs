@@ -670,3 +670,40 @@ async fn query_range_reports_errors_and_refuses_too_many_points() {
         Duration::from_secs(30)
     );
 }
+
+#[tokio::test]
+async fn history_backfills_declared_series_only() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/query_range"))
+        .and(query_param("query", "lat"))
+        .respond_with(ok(json!({"status": "success", "data": {"resultType": "matrix", "result": [
+            {"metric": {"service": "api"}, "values": [[1_700_000_000, "0.1"], [1_700_000_030, "0.2"]]},
+            {"metric": {"service": "db"}, "values": [[1_700_000_000, "9"]]},
+            {"metric": {"service": "intruder"}, "values": [[1_700_000_000, "9"]]},
+        ]}})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (charter, source) = Fixture::new(&server.uri())
+        .objective("latency", "metric: lat", "api", "above")
+        .build();
+    let start = Timestamp::from_secs(1_700_000_000);
+    let samples = source
+        .history(
+            &charter,
+            start,
+            start.plus(Duration::from_secs(30)),
+            Duration::from_secs(30),
+        )
+        .await
+        .expect("history");
+    // `db` is declared but not in this objective's components; `intruder` is not declared.
+    assert_eq!(samples.len(), 2, "{samples:?}");
+    assert!(
+        samples
+            .iter()
+            .all(|s| s.component == "api" && s.objective == "latency")
+    );
+    assert_eq!(samples[1].value, Some(0.2));
+}

@@ -25,6 +25,8 @@ use std::time::Duration;
 
 /// Consecutive failed reads after which the monitor is blind.
 pub const BLIND_AFTER: u32 = 4;
+/// How much history is read back from the source when the loop starts.
+const BACKFILL: Duration = Duration::from_secs(30 * 60);
 /// How long recent changes are kept for diagnosis.
 const CHANGE_HORIZON: Duration = Duration::from_secs(3600);
 
@@ -73,6 +75,8 @@ pub struct Controller {
     blind_after: u32,
     /// Store sequence of the last Alertmanager alert taken into account.
     alerts_seen: u64,
+    /// Whether the history window was backfilled from the source.
+    backfilled: bool,
     health: Arc<Health>,
     metrics: LoopMetrics,
 }
@@ -138,6 +142,7 @@ impl Controller {
                 SourceSpec::Simulator { .. } => BLIND_AFTER,
             },
             alerts_seen,
+            backfilled: false,
             health: Arc::new(Health::default()),
             metrics: LoopMetrics::unregistered(),
         })
@@ -209,6 +214,24 @@ impl Controller {
         let mut ev: Vec<Timed> = Vec::new();
         let mut push = |e: Event| ev.push(Timed { at: now, event: e });
         let mut problem = String::new();
+
+        // Analyze needs history: on the first cycle, backfill it from the source
+        // (range queries for Prometheus; nothing for sources without history).
+        if !self.backfilled {
+            self.backfilled = true;
+            let start = now.minus(BACKFILL);
+            let step = self.charter.interval.max(BACKFILL / 10_000);
+            match self.source.history(&self.charter, start, now, step).await {
+                Ok(mut samples) => {
+                    samples.sort_by_key(|s| s.at);
+                    tracing::info!(points = samples.len(), "history backfilled");
+                    self.history.record(&samples, now);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "history backfill failed; starting with an empty window")
+                }
+            }
+        }
 
         // Monitor.
         let observation = self.source.observe(&self.charter, now).await;
