@@ -1,0 +1,3 @@
+//! `charter-bench`: evaluation harnesses (being written).
+
+fn main() {}
