@@ -200,7 +200,8 @@ async fn run_cycle(
     }
 }
 
-async fn wait_for_signal() {
+/// Resolve on SIGTERM or SIGINT.
+pub(crate) async fn wait_for_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

@@ -54,7 +54,7 @@ pub async fn run(args: SimServeArgs) -> anyhow::Result<ExitCode> {
         auth = token.is_some(),
         "simulator serving"
     );
-    charter_sim::http::serve_with_token(listener, sim, token, wait_for_signal())
+    charter_sim::http::serve_with_token(listener, sim, token, crate::run::wait_for_signal())
         .await
         .context("serving the simulator")?;
     Ok(ExitCode::SUCCESS)
@@ -78,28 +78,4 @@ fn load_scenario(arg: Option<&std::path::Path>) -> anyhow::Result<Scenario> {
             Scenario::builtin_names().join(", ")
         )
     })
-}
-
-/// Resolve on SIGTERM or SIGINT.
-async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
-    tracing::info!("shutdown requested");
 }
