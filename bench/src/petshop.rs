@@ -1,0 +1,483 @@
+//! PetShop adapter (amazon-science PetShop dataset): per traffic scenario a
+//! `graph.csv` adjacency matrix, `noissue/metrics.csv` and
+//! `<split>/issue_N/{metrics.csv,target.json}`. It converts formats and applies
+//! the dataset's protocol; the ranking is [`charter_analyze::anomaly`]'s.
+//!
+//! Edge direction, checked on the data: a 1 at row A, column B means A calls B
+//! (`PetSite` → `PetSearch_AWS::ECS::Fargate` → `petInfo_AWS::DynamoDB::Table`, and
+//! every `X_client` → `X`), which is exactly [`Topology`]'s caller → dependency, so
+//! the matrix is used as is.
+
+use crate::table::{Record, number, read_csv};
+use anyhow::{Context, Result, bail};
+use charter_analyze::anomaly::{MetricSeries, RankOptions, Worse, rank_root_causes};
+use charter_model::Topology;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Which issues to score.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Split {
+    Train,
+    Test,
+    All,
+}
+
+impl Split {
+    fn folders(self) -> &'static [&'static str] {
+        match self {
+            Split::Train => &["train"],
+            Split::Test => &["test"],
+            Split::All => &["train", "test"],
+        }
+    }
+}
+
+/// Which series the ranking sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricChoice {
+    /// Every metric of every node.
+    All,
+    /// Only the metric the alert fired on (latency or availability), all statistics.
+    TargetKind,
+}
+
+/// Harness settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub split: Split,
+    pub metrics: MetricChoice,
+}
+
+/// Metrics of one file: per (node, metric, statistic), a column of values.
+struct Metrics {
+    keys: Vec<(String, String, String)>,
+    columns: Vec<Vec<f64>>,
+    rows: usize,
+}
+
+fn load_metrics(path: &Path) -> Result<Metrics> {
+    let records = read_csv(path)?;
+    let header = |i: usize, name: &str| -> Result<&Record> {
+        let r = records
+            .get(i)
+            .with_context(|| format!("{}: fewer than {} header rows", path.display(), i + 1))?;
+        if r.fields.first().map(|f| f.text.trim()) != Some(name) {
+            bail!(
+                "{}:{}:1: expected the `{name}` header row",
+                path.display(),
+                r.line
+            );
+        }
+        Ok(r)
+    };
+    let (nodes, metrics, stats) = (
+        header(0, "microservice")?,
+        header(1, "metric")?,
+        header(2, "statistic")?,
+    );
+    let width = nodes.fields.len();
+    for r in [metrics, stats] {
+        if r.fields.len() != width {
+            bail!(
+                "{}:{}:1: {} fields, expected {width}",
+                path.display(),
+                r.line,
+                r.fields.len()
+            );
+        }
+    }
+    let keys: Vec<(String, String, String)> = (1..width)
+        .map(|i| {
+            (
+                nodes.fields[i].text.trim().to_string(),
+                metrics.fields[i].text.trim().to_string(),
+                stats.fields[i].text.trim().to_string(),
+            )
+        })
+        .collect();
+    let mut columns = vec![Vec::new(); keys.len()];
+    let mut rows = 0;
+    for r in &records[3..] {
+        // The fourth header row names the timestamp column and has no values.
+        if r.fields
+            .first()
+            .is_some_and(|f| f.text.trim() == "unix_timestamp")
+        {
+            continue;
+        }
+        if r.fields.len() != width {
+            bail!(
+                "{}:{}:1: {} fields, expected {width}",
+                path.display(),
+                r.line,
+                r.fields.len()
+            );
+        }
+        for (col, f) in columns.iter_mut().zip(&r.fields[1..]) {
+            col.push(number(f, path, r.line)?);
+        }
+        rows += 1;
+    }
+    Ok(Metrics {
+        keys,
+        columns,
+        rows,
+    })
+}
+
+fn load_graph(path: &Path) -> Result<Topology> {
+    let records = read_csv(path)?;
+    let Some((header, rows)) = records.split_first() else {
+        bail!("{}: empty file", path.display());
+    };
+    let names: Vec<String> = header.fields[1..]
+        .iter()
+        .map(|f| f.text.trim().to_string())
+        .collect();
+    let mut edges: Vec<(String, Vec<String>)> = Vec::new();
+    for r in rows {
+        if r.fields.len() != names.len() + 1 {
+            bail!(
+                "{}:{}:1: {} fields, expected {}",
+                path.display(),
+                r.line,
+                r.fields.len(),
+                names.len() + 1
+            );
+        }
+        let from = r.fields[0].text.trim().to_string();
+        let mut to = Vec::new();
+        for (name, f) in names.iter().zip(&r.fields[1..]) {
+            let v = number(f, path, r.line)?;
+            if v.is_finite() && v != 0.0 {
+                to.push(name.clone());
+            }
+        }
+        edges.push((from, to));
+    }
+    // Columns that never appear as a row are nodes too.
+    for n in &names {
+        if !edges.iter().any(|(a, _)| a == n) {
+            edges.push((n.clone(), Vec::new()));
+        }
+    }
+    Ok(Topology::new(
+        edges.iter().map(|(a, d)| (a.as_str(), d.as_slice())),
+    ))
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct TargetFile {
+    target: Target,
+    root_cause: RootCause,
+}
+
+/// The symptom an alert fired on.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Target {
+    pub node: String,
+    pub metric: String,
+    pub agg: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct RootCause {
+    node: String,
+}
+
+/// What a metric means: latency is bad when high, availability when low; request
+/// counts can move either way.
+fn worse_of(metric: &str) -> Worse {
+    match metric {
+        "latency" => Worse::Up,
+        "availability" => Worse::Down,
+        _ => Worse::Either,
+    }
+}
+
+/// Build the series the ranking sees, normal rows against abnormal rows, aligned by
+/// (node, metric, statistic).
+fn series(
+    normal: &Metrics,
+    normal_rows: std::ops::Range<usize>,
+    abnormal: &Metrics,
+    abnormal_rows: std::ops::Range<usize>,
+    target: &Target,
+    settings: &Settings,
+) -> Vec<MetricSeries> {
+    let index: BTreeMap<&(String, String, String), usize> = normal
+        .keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| (k, i))
+        .collect();
+    abnormal
+        .keys
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, metric, _))| {
+            settings.metrics == MetricChoice::All || *metric == target.metric
+        })
+        .filter_map(|(j, key)| {
+            let &i = index.get(key)?;
+            Some(MetricSeries {
+                component: key.0.clone(),
+                metric: format!("{}/{}", key.1, key.2),
+                normal: normal.columns[i][normal_rows.clone()].to_vec(),
+                anomalous: abnormal.columns[j][abnormal_rows.clone()].to_vec(),
+                worse: worse_of(&key.1),
+            })
+        })
+        .collect()
+}
+
+/// One scored issue or specificity window.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseOutcome {
+    pub scenario: String,
+    pub case: String,
+    pub target: Target,
+    /// Ground truth; `None` for a normal window.
+    pub truth: Option<String>,
+    pub top: Vec<String>,
+    /// Scores of `top`, in order.
+    pub top_scores: Vec<f64>,
+    pub evidence: Vec<String>,
+    pub wall_ms: f64,
+}
+
+/// One row of the dataset's table.
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    pub scenario: String,
+    pub target_metric: String,
+    pub issues: usize,
+    pub top1: f64,
+    pub top3: f64,
+    pub normal_windows: usize,
+    pub specificity: f64,
+}
+
+/// The whole report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub rows: Vec<Row>,
+    pub mean_wall_ms_per_case: f64,
+    pub cases: Vec<CaseOutcome>,
+}
+
+/// Every scenario folder under `root` (a folder with `graph.csv`), sorted.
+fn scenarios(root: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    if root.join("graph.csv").is_file() {
+        out.push(root.to_path_buf());
+    }
+    let entries =
+        std::fs::read_dir(root).with_context(|| format!("cannot list {}", root.display()))?;
+    for e in entries {
+        let p = e
+            .with_context(|| format!("cannot list {}", root.display()))?
+            .path();
+        if p.join("graph.csv").is_file() {
+            out.push(p);
+        }
+    }
+    out.sort();
+    if out.is_empty() {
+        bail!("{}: no scenario folder with graph.csv", root.display());
+    }
+    Ok(out)
+}
+
+fn rank(
+    series: &[MetricSeries],
+    graph: &Topology,
+    target: &Target,
+    options: &RankOptions,
+) -> Vec<charter_analyze::anomaly::RankedComponent> {
+    let options = RankOptions {
+        target: Some(target.node.clone()),
+        ..options.clone()
+    };
+    rank_root_causes(series, Some(graph), &options)
+}
+
+/// Run the protocol over every scenario under `root`.
+pub fn run(root: &Path, settings: &Settings, options: &RankOptions) -> Result<Report> {
+    let mut cases = Vec::new();
+    let mut rows = Vec::new();
+    for dir in scenarios(root)? {
+        let scenario = dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("")
+            .to_string();
+        let graph = load_graph(&dir.join("graph.csv"))?;
+        let normal = load_metrics(&dir.join("noissue").join("metrics.csv"))?;
+        let mut issues = Vec::new();
+        for split in settings.split.folders() {
+            let split_dir = dir.join(split);
+            if !split_dir.is_dir() {
+                continue;
+            }
+            let mut dirs: Vec<PathBuf> = std::fs::read_dir(&split_dir)
+                .with_context(|| format!("cannot list {}", split_dir.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.join("target.json").is_file() && p.join("metrics.csv").is_file())
+                .collect();
+            dirs.sort();
+            issues.extend(dirs.into_iter().map(|d| (split.to_string(), d)));
+        }
+        let mut scenario_cases = Vec::new();
+        let mut window_lengths = Vec::new();
+        for (split, issue) in &issues {
+            let started = Instant::now();
+            let target_path = issue.join("target.json");
+            let text = std::fs::read_to_string(&target_path)
+                .with_context(|| format!("cannot read {}", target_path.display()))?;
+            let tf: TargetFile = serde_json::from_str(&text).map_err(|e| {
+                anyhow::anyhow!("{}:{}:{}: {e}", target_path.display(), e.line(), e.column())
+            })?;
+            let abnormal = load_metrics(&issue.join("metrics.csv"))?;
+            window_lengths.push(abnormal.rows);
+            let s = series(
+                &normal,
+                0..normal.rows,
+                &abnormal,
+                0..abnormal.rows,
+                &tf.target,
+                settings,
+            );
+            let ranking = rank(&s, &graph, &tf.target, options);
+            let name = issue.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            scenario_cases.push(CaseOutcome {
+                scenario: scenario.clone(),
+                case: format!("{split}/{name}"),
+                target: tf.target,
+                truth: Some(tf.root_cause.node),
+                top: ranking
+                    .iter()
+                    .take(5)
+                    .map(|r| r.component.clone())
+                    .collect(),
+                top_scores: ranking.iter().take(5).map(|r| r.score).collect(),
+                evidence: ranking
+                    .first()
+                    .map(|r| r.evidence.clone())
+                    .unwrap_or_default(),
+                wall_ms: started.elapsed().as_secs_f64() * 1e3,
+            });
+        }
+        // Specificity: normal data split from half onwards every 10 %; the part
+        // before the split is normal, the window after it (as long as an issue's
+        // window) is judged, for each target seen in the issues.
+        window_lengths.sort_unstable();
+        let window = window_lengths
+            .get(window_lengths.len() / 2)
+            .copied()
+            .unwrap_or(5)
+            .max(1);
+        let mut targets: Vec<Target> = scenario_cases.iter().map(|c| c.target.clone()).collect();
+        targets.sort();
+        targets.dedup();
+        for target in &targets {
+            for tenth in 5..10 {
+                let started = Instant::now();
+                let split_at = normal.rows * tenth / 10;
+                let end = (split_at + window).min(normal.rows);
+                if end <= split_at {
+                    continue;
+                }
+                let s = series(
+                    &normal,
+                    0..split_at,
+                    &normal,
+                    split_at..end,
+                    target,
+                    settings,
+                );
+                let ranking = rank(&s, &graph, target, options);
+                scenario_cases.push(CaseOutcome {
+                    scenario: scenario.clone(),
+                    case: format!("normal split at {}0%", tenth),
+                    target: target.clone(),
+                    truth: None,
+                    top: ranking
+                        .iter()
+                        .take(5)
+                        .map(|r| r.component.clone())
+                        .collect(),
+                    top_scores: ranking.iter().take(5).map(|r| r.score).collect(),
+                    evidence: ranking
+                        .first()
+                        .map(|r| r.evidence.clone())
+                        .unwrap_or_default(),
+                    wall_ms: started.elapsed().as_secs_f64() * 1e3,
+                });
+            }
+        }
+        let mut metrics: Vec<&str> = targets.iter().map(|t| t.metric.as_str()).collect();
+        metrics.sort_unstable();
+        metrics.dedup();
+        for metric in metrics {
+            let of = |issue: bool| {
+                scenario_cases
+                    .iter()
+                    .filter(move |c| c.target.metric == metric && c.truth.is_some() == issue)
+            };
+            let n_issues = of(true).count();
+            let hit = |k: usize| {
+                of(true)
+                    .filter(|c| c.top.iter().take(k).any(|t| Some(t) == c.truth.as_ref()))
+                    .count() as f64
+                    / n_issues.max(1) as f64
+            };
+            let n_normal = of(false).count();
+            let empty = of(false).filter(|c| c.top.is_empty()).count();
+            rows.push(Row {
+                scenario: scenario.clone(),
+                target_metric: metric.to_string(),
+                issues: n_issues,
+                top1: hit(1),
+                top3: hit(3),
+                normal_windows: n_normal,
+                specificity: empty as f64 / n_normal.max(1) as f64,
+            });
+        }
+        cases.extend(scenario_cases);
+    }
+    if rows.is_empty() {
+        bail!(
+            "{}: no issue folder (issue_N with metrics.csv and target.json) in the chosen split",
+            root.display()
+        );
+    }
+    let n = cases.len().max(1) as f64;
+    Ok(Report {
+        rows,
+        mean_wall_ms_per_case: cases.iter().map(|c| c.wall_ms).sum::<f64>() / n,
+        cases,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Rows call columns: the front end depends on the search service.
+    #[test]
+    fn graph_edges_go_from_caller_to_callee() -> Result<()> {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../shared/data/petshop/low_traffic/graph.csv");
+        if !path.is_file() {
+            return Ok(());
+        }
+        let g = load_graph(&path)?;
+        assert!(g.depends_on("PetSite", "PetSearch_AWS::ECS::Fargate"));
+        assert!(!g.depends_on("PetSearch_AWS::ECS::Fargate", "PetSite"));
+        Ok(())
+    }
+}

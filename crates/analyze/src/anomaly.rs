@@ -1,0 +1,494 @@
+//! Root-cause ranking from metric history alone: robust anomaly scores per metric,
+//! aggregated to components, optionally narrowed through the dependency graph.
+//!
+//! Complexity, for C series of at most n points, K components, V + E in the graph:
+//! - [`score_series`]: O(n log n) (sorting for the median, quartiles and deviations).
+//! - [`rank_root_causes`]: O(C · n log n + K log K + V + E).
+//! - [`detect_onset`]: O(C · n log n) (ranks per series, then one pass per series).
+//!
+//! The score of a metric is BARO's robust z: how far the anomalous window got from
+//! the normal window's median (the `min_points`-th largest deviation; 1 = the worst
+//! point), in units of the normal window's robust standard deviation (IQR / 1.349).
+//! Dividing by a spread measured on the same series makes the score independent of
+//! the unit a metric is recorded in — bytes and megabytes score the same — which is
+//! what lets memory and CPU compete fairly. Quartiles tolerate a normal window that
+//! is up to a quarter contaminated by the fault (a detector that fires late), where a
+//! standard deviation would be inflated by it. Only the harmful direction counts
+//! ([`Worse`]), and the scale never drops below a small fraction of the metric's
+//! level, so that a very smooth series (memory) does not turn a drift into a fault.
+//!
+//! A component scores the maximum over its metrics. Without a graph, abnormal
+//! components rank by score. With one, a fault shows on the faulty component and on
+//! its callers: components whose anomaly is matched by an abnormal dependency's come
+//! last, and the rest are ordered by how many abnormal callers they have, then score.
+//!
+//! Which column belongs to which component is the caller's mapping
+//! ([`MetricSeries::component`]); the analysis knows no dataset.
+
+use charter_model::Topology;
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+/// IQR of a standard normal distribution: IQR / 1.349 estimates σ.
+const IQR_TO_SD: f64 = 1.349;
+/// MAD of a standard normal distribution is σ / 1.4826.
+const MAD_TO_SD: f64 = 1.4826;
+/// Mean absolute deviation of a standard normal is σ · √(2/π).
+const MEAN_AD_TO_SD: f64 = 1.253_314;
+/// Scale of a window that was exactly constant, relative to its level (or to the
+/// excursion when the level is zero): such a series scores at most 1 / this.
+const CONSTANT_FLOOR: f64 = 1e-3;
+
+/// One metric of one component, split into a normal and an anomalous window.
+/// Non-finite values (missing points) are ignored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricSeries {
+    /// The component the metric belongs to (the caller's mapping).
+    pub component: String,
+    /// The metric's name, used in evidence.
+    pub metric: String,
+    /// Points known to be normal (before the onset).
+    pub normal: Vec<f64>,
+    /// Points to be judged (after the onset).
+    pub anomalous: Vec<f64>,
+    /// Which departures from normal count (what the metric means is the caller's
+    /// knowledge: latency is bad when high, availability when low).
+    pub worse: Worse,
+}
+
+/// Which direction of departure from normal is abnormal for a metric.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Worse {
+    /// Rising is abnormal (latency, resource use, errors).
+    Up,
+    /// Falling is abnormal (availability, success ratio).
+    Down,
+    /// Either direction.
+    #[default]
+    Either,
+}
+
+/// How the robust scale of a series was obtained; later kinds are fallbacks for
+/// normal windows with fewer distinct values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScaleKind {
+    /// Interquartile range / 1.349.
+    Iqr,
+    /// Median absolute deviation · 1.4826 (the IQR was zero).
+    Mad,
+    /// Mean absolute deviation from the median · 1.2533 (IQR and MAD were zero).
+    MeanAbsDev,
+    /// The normal window was constant: a small fraction of its level (or of the
+    /// anomalous excursion, when the level is zero).
+    Constant,
+    /// The robust spread was below [`RankOptions::relative_floor`] of the level.
+    RelativeFloor,
+}
+
+/// The anomaly score of one metric.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MetricScore {
+    /// Component of the metric.
+    pub component: String,
+    /// Metric name.
+    pub metric: String,
+    /// The `min_points`-th largest harmful deviation from the normal median over the
+    /// anomalous window, divided by the scale (≥ 0).
+    pub score: f64,
+    /// The anomalous value at which the score was reached.
+    pub peak: f64,
+    /// Median of the normal window.
+    pub median: f64,
+    /// Robust standard deviation of the normal window.
+    pub scale: f64,
+    /// How the scale was obtained.
+    pub scale_kind: ScaleKind,
+}
+
+/// Settings of [`rank_root_causes`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct RankOptions {
+    /// A metric is abnormal when its score reaches this many robust standard
+    /// deviations; a component with no abnormal metric is never blamed.
+    pub threshold: f64,
+    /// The component where the symptom was seen (an alert's target). With a graph,
+    /// only abnormal components reachable from it through abnormal dependencies are
+    /// candidates, and a target that is itself not abnormal yields no root cause.
+    /// Ignored without a graph.
+    pub target: Option<String>,
+    /// Evidence lines kept per component (its highest-scoring metrics).
+    pub max_evidence: usize,
+    /// The smallest scale a series gets, as a fraction of its normal level. A
+    /// smooth series (memory in use) can have a robust spread of a few parts per
+    /// million of its level; without a floor a drift that nobody would call a fault
+    /// outscores a real one. Unit-free, like the robust z itself.
+    pub relative_floor: f64,
+    /// A metric's score is its `min_points`-th largest deviation: how abnormal it
+    /// stayed for at least this many points (1 = the single worst point, BARO's max).
+    pub min_points: usize,
+}
+
+impl Default for RankOptions {
+    fn default() -> Self {
+        // Five robust sd: the conventional "clearly anomalous" cut for MAD scores,
+        // and beyond what the maximum of a few hundred Gaussian points reaches (≈ 3.5).
+        Self {
+            threshold: 5.0,
+            target: None,
+            max_evidence: 3,
+            // Changes smaller than 0.1 % of a metric's level are treated as noise.
+            relative_floor: 0.001,
+            // BARO's choice, the single worst point: with a few points per window
+            // (5-minute data) a fault may last only two or three of them.
+            min_points: 1,
+        }
+    }
+}
+
+/// One candidate root cause.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RankedComponent {
+    /// The component.
+    pub component: String,
+    /// Its highest metric score.
+    pub score: f64,
+    /// Share of the ranking's total score, in [0, 1]; the ranking's confidences sum
+    /// to 1.
+    pub confidence: f64,
+    /// Why, in words: its most abnormal metrics.
+    pub evidence: Vec<String>,
+}
+
+/// Score one series against its normal window; `None` when either window has no
+/// finite point. Uses [`RankOptions::min_points`] and [`RankOptions::relative_floor`].
+/// O(n log n).
+pub fn score_series(series: &MetricSeries, options: &RankOptions) -> Option<MetricScore> {
+    let mut normal: Vec<f64> = series
+        .normal
+        .iter()
+        .copied()
+        .filter(|x| x.is_finite())
+        .collect();
+    let anomalous: Vec<f64> = series
+        .anomalous
+        .iter()
+        .copied()
+        .filter(|x| x.is_finite())
+        .collect();
+    if normal.is_empty() || anomalous.is_empty() {
+        return None;
+    }
+    normal.sort_by(f64::total_cmp);
+    let median = quantile_sorted(&normal, 0.5);
+    let mut devs: Vec<(f64, f64)> = anomalous
+        .iter()
+        .map(|&x| {
+            let dev = match series.worse {
+                Worse::Up => x - median,
+                Worse::Down => median - x,
+                Worse::Either => (x - median).abs(),
+            };
+            (x, dev.max(0.0))
+        })
+        .collect();
+    // The k-th largest deviation: an anomaly must last `min_points` points, so one
+    // stray sample is not a fault.
+    devs.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.total_cmp(&b.0)));
+    let (peak, max_dev) = devs[options.min_points.clamp(1, devs.len()) - 1];
+    let max_dev = if max_dev > 0.0 { max_dev } else { 0.0 };
+    let peak = if max_dev > 0.0 { peak } else { median };
+    let (mut scale, mut scale_kind) = robust_scale(&normal, median, max_dev);
+    let floor = options.relative_floor * median.abs();
+    if floor > scale {
+        (scale, scale_kind) = (floor, ScaleKind::RelativeFloor);
+    }
+    let score = if max_dev == 0.0 { 0.0 } else { max_dev / scale };
+    Some(MetricScore {
+        component: series.component.clone(),
+        metric: series.metric.clone(),
+        score,
+        peak,
+        median,
+        scale,
+        scale_kind,
+    })
+}
+
+/// Robust standard deviation of a sorted, non-empty window: IQR, then MAD, then mean
+/// absolute deviation, then a relative floor. Never zero unless `excursion` is zero.
+fn robust_scale(sorted: &[f64], median: f64, excursion: f64) -> (f64, ScaleKind) {
+    let iqr = quantile_sorted(sorted, 0.75) - quantile_sorted(sorted, 0.25);
+    if iqr > 0.0 {
+        return (iqr / IQR_TO_SD, ScaleKind::Iqr);
+    }
+    let mut dev: Vec<f64> = sorted.iter().map(|x| (x - median).abs()).collect();
+    dev.sort_by(f64::total_cmp);
+    let mad = quantile_sorted(&dev, 0.5);
+    if mad > 0.0 {
+        return (mad * MAD_TO_SD, ScaleKind::Mad);
+    }
+    let mean_ad = dev.iter().sum::<f64>() / dev.len() as f64;
+    if mean_ad > 0.0 {
+        return (mean_ad * MEAN_AD_TO_SD, ScaleKind::MeanAbsDev);
+    }
+    // Any positive scale is arbitrary for a constant window; a fraction of its level
+    // keeps the score unit-free, and capping at 1 / CONSTANT_FLOOR keeps it finite.
+    let level = if median != 0.0 {
+        median.abs().max(excursion)
+    } else {
+        excursion
+    };
+    (level * CONSTANT_FLOOR, ScaleKind::Constant)
+}
+
+/// Linear-interpolated quantile of a sorted non-empty slice (numpy's default).
+fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
+    let pos = q * (sorted.len() - 1) as f64;
+    let lo = pos.floor() as usize;
+    let hi = pos.ceil() as usize;
+    sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
+}
+
+/// Rank components as root causes of what the anomalous windows show.
+///
+/// Each component scores the maximum of its metrics' robust z; it is abnormal at
+/// `threshold` or above, and only abnormal components are ranked. Without a graph
+/// they rank by score. With a graph (edges from caller to dependency), the
+/// candidates are the abnormal components — with a `target`, only those reachable
+/// from it through abnormal components, and none at all if the target itself is not
+/// abnormal. A candidate with an abnormal dependency at least as abnormal as itself
+/// is likely that dependency's victim and goes after the others; within each group,
+/// the candidate more abnormal components call directly comes first (its failure
+/// explains more), then the higher score. An empty result means no root cause.
+/// Ties break by name, so the order of `series` does not matter.
+pub fn rank_root_causes(
+    series: &[MetricSeries],
+    graph: Option<&Topology>,
+    options: &RankOptions,
+) -> Vec<RankedComponent> {
+    let mut by_comp: BTreeMap<&str, Vec<MetricScore>> = BTreeMap::new();
+    for s in series {
+        if let Some(score) = score_series(s, options) {
+            by_comp.entry(s.component.as_str()).or_default().push(score);
+        }
+    }
+    let mut scored: BTreeMap<&str, (f64, Vec<MetricScore>)> = BTreeMap::new();
+    for (comp, mut scores) in by_comp {
+        scores.sort_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then_with(|| a.metric.cmp(&b.metric))
+        });
+        let top = scores.first().map_or(0.0, |s| s.score);
+        if top >= options.threshold {
+            scored.insert(comp, (top, scores));
+        }
+    }
+
+    let by_score = |a: &&str, b: &&str| scored[b].0.total_cmp(&scored[a].0).then_with(|| a.cmp(b));
+    let order: Vec<&str> = match graph {
+        None => {
+            let mut all: Vec<&str> = scored.keys().copied().collect();
+            all.sort_by(by_score);
+            all
+        }
+        Some(topo) => {
+            let abnormal: BTreeSet<&str> = scored.keys().copied().collect();
+            let candidates = match options.target.as_deref() {
+                Some(t) if !abnormal.contains(t) => return Vec::new(),
+                Some(t) => reachable_abnormal(topo, t, &abnormal),
+                None => abnormal.clone(),
+            };
+            // A component whose anomaly is matched or exceeded by one of its own
+            // abnormal dependencies is likely a victim of it; the others are roots.
+            let (mut roots, mut inner): (Vec<&str>, Vec<&str>) =
+                candidates.iter().copied().partition(|c| {
+                    !topo
+                        .dependencies(c)
+                        .any(|d| d != *c && candidates.contains(d) && scored[d].0 >= scored[c].0)
+                });
+            // Among roots, the one whose failure explains more abnormal callers
+            // comes first; then the stronger anomaly.
+            let explained: BTreeMap<&str, usize> = candidates
+                .iter()
+                .map(|&c| (c, abnormal_callers(topo, c, &abnormal)))
+                .collect();
+            let by_reach =
+                |a: &&str, b: &&str| explained[b].cmp(&explained[a]).then_with(|| by_score(a, b));
+            roots.sort_by(by_reach);
+            inner.sort_by(by_reach);
+            roots.extend(inner);
+            roots
+        }
+    };
+
+    let total: f64 = order.iter().map(|c| scored[c].0).sum();
+    order
+        .into_iter()
+        .map(|comp| {
+            let (score, metrics) = &scored[comp];
+            RankedComponent {
+                component: comp.to_string(),
+                score: *score,
+                confidence: if total > 0.0 { score / total } else { 0.0 },
+                evidence: metrics
+                    .iter()
+                    .take(options.max_evidence)
+                    .filter(|m| m.score >= options.threshold)
+                    .map(describe)
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+/// Abnormal components reachable from `target` (included) along dependencies,
+/// passing only through abnormal components. O(V + E).
+fn reachable_abnormal<'a>(
+    topo: &'a Topology,
+    target: &'a str,
+    abnormal: &BTreeSet<&'a str>,
+) -> BTreeSet<&'a str> {
+    let mut seen = BTreeSet::from([target]);
+    let mut queue = VecDeque::from([target]);
+    while let Some(c) = queue.pop_front() {
+        for d in topo.dependencies(c) {
+            if let Some(&d) = abnormal.get(d)
+                && seen.insert(d)
+            {
+                queue.push_back(d);
+            }
+        }
+    }
+    seen
+}
+
+/// How many abnormal components call `c` directly. O(degree).
+fn abnormal_callers(topo: &Topology, c: &str, abnormal: &BTreeSet<&str>) -> usize {
+    topo.callers(c)
+        .filter(|&x| x != c && abnormal.contains(x))
+        .count()
+}
+
+/// "catalogue_cpu rose to 9.3 robust sd above its normal median (0.84 → 3.1)".
+fn describe(m: &MetricScore) -> String {
+    let dir = if m.peak >= m.median {
+        "rose to"
+    } else {
+        "fell to"
+    };
+    let side = if m.peak >= m.median { "above" } else { "below" };
+    format!(
+        "{}: {} {dir} {:.1} robust sd {side} its normal median ({} → {})",
+        m.component,
+        m.metric,
+        m.score,
+        short(m.median),
+        short(m.peak)
+    )
+}
+
+/// A number in 4 significant digits, without exponent for everyday magnitudes.
+fn short(x: f64) -> String {
+    if x != 0.0 && (x.abs() >= 1e6 || x.abs() < 1e-3) {
+        format!("{x:.3e}")
+    } else {
+        format!("{}", (x * 1e4).round() / 1e4)
+    }
+}
+
+/// A change point found by [`detect_onset`].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Onset {
+    /// Index of the first point after the change.
+    pub index: usize,
+    /// Mean squared standardised Pettitt statistic over the series at `index`; under
+    /// no change each term is about χ²(1), so values far above 1 mean a real change.
+    pub strength: f64,
+}
+
+/// Find when the system changed, from aligned series alone (each `columns[c][t]` is
+/// series c at time t; non-finite points take their previous value).
+///
+/// Each series is reduced to ranks, so units and outliers do not matter, and gets a
+/// Pettitt (Mann–Whitney) statistic for every split point, standardised by its
+/// variance under "no change". The onset is the split, at least `min_segment` points
+/// from either end, where the mean of the squared statistics over all series is
+/// largest: the moment that most metrics, taken together, separate into a before and
+/// an after. `None` when there are too few points or no series varies.
+pub fn detect_onset(columns: &[Vec<f64>], min_segment: usize) -> Option<Onset> {
+    let n = columns.iter().map(Vec::len).min()?;
+    let min_segment = min_segment.max(1);
+    if n < 2 * min_segment {
+        return None;
+    }
+    let mut total = vec![0.0; n];
+    let mut used = 0usize;
+    for col in columns {
+        let filled = forward_fill(&col[..n]);
+        let Some(filled) = filled else { continue };
+        let ranks = average_ranks(&filled);
+        if ranks.iter().all(|&r| r == ranks[0]) {
+            continue;
+        }
+        used += 1;
+        let nf = n as f64;
+        let mut prefix = 0.0;
+        for t in 1..n {
+            prefix += ranks[t - 1];
+            let tf = t as f64;
+            let u = 2.0 * prefix - tf * (nf + 1.0);
+            let var = tf * (nf - tf) * (nf + 1.0) / 3.0;
+            total[t] += u * u / var;
+        }
+    }
+    if used == 0 {
+        return None;
+    }
+    (min_segment..=n - min_segment)
+        .map(|t| (t, total[t] / used as f64))
+        .max_by(|a, b| a.1.total_cmp(&b.1).then_with(|| b.0.cmp(&a.0)))
+        .map(|(index, strength)| Onset { index, strength })
+}
+
+/// Replace non-finite points by the previous finite one (leading ones by the first);
+/// `None` if there is none.
+fn forward_fill(col: &[f64]) -> Option<Vec<f64>> {
+    let first = col.iter().copied().find(|x| x.is_finite())?;
+    let mut last = first;
+    Some(
+        col.iter()
+            .map(|&x| {
+                if x.is_finite() {
+                    last = x;
+                }
+                last
+            })
+            .collect(),
+    )
+}
+
+/// Ranks 1..=n, ties sharing their average rank. O(n log n).
+fn average_ranks(xs: &[f64]) -> Vec<f64> {
+    let mut idx: Vec<usize> = (0..xs.len()).collect();
+    idx.sort_by(|&a, &b| xs[a].total_cmp(&xs[b]));
+    let mut ranks = vec![0.0; xs.len()];
+    let mut i = 0;
+    while i < idx.len() {
+        let mut j = i;
+        while j + 1 < idx.len() && xs[idx[j + 1]] == xs[idx[i]] {
+            j += 1;
+        }
+        let avg = (i + j) as f64 / 2.0 + 1.0;
+        for &k in &idx[i..=j] {
+            ranks[k] = avg;
+        }
+        i = j + 1;
+    }
+    ranks
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,238 @@
+use super::*;
+
+/// Deterministic noise in [-1, 1) (xorshift), so tests need no dependency.
+struct Noise(u64);
+
+impl Noise {
+    fn next(&mut self) -> f64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 >> 11) as f64 / (1u64 << 52) as f64 - 1.0
+    }
+}
+
+/// A series of `n` normal and `n` anomalous points around `level` with noise of
+/// amplitude `noise`, the anomalous half shifted by `step`.
+fn series(comp: &str, metric: &str, level: f64, noise: f64, step: f64, seed: u64) -> MetricSeries {
+    let mut rng = Noise(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let n = 200;
+    MetricSeries {
+        component: comp.into(),
+        metric: metric.into(),
+        normal: (0..n).map(|_| level + noise * rng.next()).collect(),
+        anomalous: (0..n).map(|_| level + step + noise * rng.next()).collect(),
+        worse: Worse::Either,
+    }
+}
+
+fn shop(step_on: Option<&str>) -> Vec<MetricSeries> {
+    let mut out = Vec::new();
+    for (i, comp) in ["front", "api", "db", "cache"].into_iter().enumerate() {
+        let step = if step_on == Some(comp) { 5.0 } else { 0.0 };
+        out.push(series(
+            comp,
+            &format!("{comp}_cpu"),
+            10.0,
+            1.0,
+            step,
+            i as u64 * 2 + 1,
+        ));
+        // Memory in bytes: huge numbers, and a smaller step in its own terms.
+        out.push(series(
+            comp,
+            &format!("{comp}_mem"),
+            3e8,
+            1e6,
+            0.0,
+            i as u64 * 2 + 2,
+        ));
+    }
+    out
+}
+
+fn names(ranking: &[RankedComponent]) -> Vec<&str> {
+    ranking.iter().map(|r| r.component.as_str()).collect()
+}
+
+fn topo() -> Topology {
+    let edges: Vec<(String, Vec<String>)> = [
+        ("front", vec!["api"]),
+        ("api", vec!["db", "cache"]),
+        ("db", vec![]),
+        ("cache", vec![]),
+    ]
+    .into_iter()
+    .map(|(a, d)| (a.to_string(), d.into_iter().map(str::to_string).collect()))
+    .collect();
+    Topology::new(edges.iter().map(|(a, d)| (a.as_str(), d.as_slice())))
+}
+
+#[test]
+fn a_step_in_one_metric_ranks_its_component_first() {
+    let ranking = rank_root_causes(&shop(Some("db")), None, &RankOptions::default());
+    assert_eq!(names(&ranking), ["db"]);
+    assert!(
+        ranking[0].evidence[0].contains("db_cpu rose to"),
+        "{:?}",
+        ranking[0].evidence
+    );
+    assert!((ranking[0].confidence - 1.0).abs() < 1e-12);
+}
+
+#[test]
+fn scaling_a_metric_does_not_change_the_ranking() {
+    let base = rank_root_causes(&shop(Some("api")), None, &RankOptions::default());
+    let mut scaled = shop(Some("api"));
+    for s in &mut scaled {
+        let k = if s.metric.ends_with("_mem") {
+            1e-6
+        } else {
+            1e3
+        };
+        s.normal
+            .iter_mut()
+            .chain(s.anomalous.iter_mut())
+            .for_each(|x| *x *= k);
+    }
+    let after = rank_root_causes(&scaled, None, &RankOptions::default());
+    assert_eq!(names(&base), names(&after));
+    for (a, b) in base.iter().zip(&after) {
+        assert!((a.score - b.score).abs() < 1e-6 * a.score);
+    }
+}
+
+#[test]
+fn the_order_of_series_does_not_matter() {
+    let mut many = shop(Some("cache"));
+    many.push(series("api", "api_lat", 0.2, 0.01, 0.03, 99));
+    let base = rank_root_causes(&many, None, &RankOptions::default());
+    many.reverse();
+    many.swap(1, 4);
+    assert_eq!(base, rank_root_causes(&many, None, &RankOptions::default()));
+    assert_eq!(names(&base)[0], "cache");
+}
+
+#[test]
+fn nothing_abnormal_means_no_root_cause() {
+    assert!(rank_root_causes(&shop(None), None, &RankOptions::default()).is_empty());
+    assert!(rank_root_causes(&shop(None), Some(&topo()), &RankOptions::default()).is_empty());
+    assert!(rank_root_causes(&[], None, &RankOptions::default()).is_empty());
+}
+
+#[test]
+fn with_a_graph_the_downstream_abnormal_component_comes_first() {
+    // db is the cause; front, at the top, shows the largest symptom, api a diluted one.
+    let mut s = shop(None);
+    s.push(series("db", "db_lat", 1.0, 0.1, 3.0, 11));
+    s.push(series("api", "api_lat", 1.0, 0.1, 2.0, 12));
+    s.push(series("front", "front_lat", 1.0, 0.1, 4.0, 13));
+    let flat = rank_root_causes(&s, None, &RankOptions::default());
+    assert_eq!(names(&flat), ["front", "db", "api"]);
+    let opts = RankOptions {
+        target: Some("front".into()),
+        ..RankOptions::default()
+    };
+    let traversed = rank_root_causes(&s, Some(&topo()), &opts);
+    assert_eq!(names(&traversed)[0], "db");
+    // A target that is not abnormal has no root cause to look for.
+    let opts = RankOptions {
+        target: Some("cache".into()),
+        ..RankOptions::default()
+    };
+    assert!(rank_root_causes(&s, Some(&topo()), &opts).is_empty());
+}
+
+fn no_floor() -> RankOptions {
+    RankOptions {
+        relative_floor: 0.0,
+        ..RankOptions::default()
+    }
+}
+
+#[test]
+fn a_weakly_abnormal_dependency_does_not_hide_a_strong_root_cause() {
+    // api is the cause (large step); its dependency db reacts a little.
+    let mut s = shop(None);
+    s.push(series("db", "db_lat", 1.0, 0.1, 0.9, 21));
+    s.push(series("api", "api_lat", 1.0, 0.1, 8.0, 22));
+    s.push(series("front", "front_lat", 1.0, 0.1, 4.0, 23));
+    let opts = RankOptions {
+        target: Some("front".into()),
+        ..RankOptions::default()
+    };
+    let ranking = rank_root_causes(&s, Some(&topo()), &opts);
+    assert_eq!(names(&ranking)[0], "api");
+}
+
+#[test]
+fn min_points_ignores_one_stray_sample() {
+    let mut s = series("db", "db_lat", 1.0, 0.1, 0.0, 31);
+    s.anomalous[7] = 50.0;
+    let one = score_series(&s, &RankOptions::default()).expect("points");
+    assert!(one.score > 100.0);
+    let two = score_series(
+        &s,
+        &RankOptions {
+            min_points: 2,
+            ..RankOptions::default()
+        },
+    );
+    assert!(two.as_ref().is_some_and(|t| t.score < 5.0), "{two:?}");
+}
+
+#[test]
+fn direction_counts_only_the_harmful_side() {
+    let mut drop = series("db", "db_availability", 100.0, 0.5, -10.0, 5);
+    drop.worse = Worse::Up;
+    assert_eq!(score_series(&drop, &no_floor()).map(|s| s.score), Some(0.0));
+    drop.worse = Worse::Down;
+    assert!(score_series(&drop, &no_floor()).is_some_and(|s| s.score > 10.0));
+}
+
+#[test]
+fn a_constant_normal_window_gets_a_finite_score() {
+    let s = MetricSeries {
+        component: "db".into(),
+        metric: "db_errors".into(),
+        normal: vec![0.0; 50],
+        anomalous: vec![0.0, 3.0, f64::NAN, 0.0],
+        worse: Worse::Up,
+    };
+    let score = score_series(&s, &RankOptions::default()).expect("finite points");
+    assert!(score.score.is_finite() && score.score > 5.0, "{score:?}");
+    assert_eq!(score.scale_kind, ScaleKind::Constant);
+    let flat = MetricSeries {
+        anomalous: vec![0.0; 10],
+        ..s
+    };
+    assert_eq!(
+        score_series(&flat, &RankOptions::default()).map(|s| s.score),
+        Some(0.0)
+    );
+}
+
+#[test]
+fn onset_is_found_where_several_metrics_step() {
+    let mut rng = Noise(7);
+    let n = 300;
+    let change = 170;
+    let columns: Vec<Vec<f64>> = (0..6)
+        .map(|c| {
+            (0..n)
+                .map(|t| {
+                    let step = if c < 3 && t >= change { 4.0 } else { 0.0 };
+                    // Units differ wildly between columns.
+                    10f64.powi(c) * (step + rng.next())
+                })
+                .collect()
+        })
+        .collect();
+    let onset = detect_onset(&columns, 20).expect("a change");
+    assert!(onset.index.abs_diff(change) <= 2, "{onset:?}");
+    assert!(onset.strength > 10.0);
+    assert!(
+        detect_onset(&columns, 200).is_none(),
+        "segments longer than half"
+    );
+}
