@@ -1,8 +1,10 @@
 //! A [`MetricSource`] reading objectives from a Prometheus-compatible HTTP API.
 //!
 //! Every objective of the charter is one instant query (`/api/v1/query`), run
-//! concurrently with at most `max_in_flight` in flight, so a cycle takes about as long
-//! as its slowest query. Results are mapped onto the charter's components through the
+//! concurrently with at most `max_in_flight` in flight, so waiting on the network
+//! overlaps; when the server itself is CPU-bound, the cycle is bounded by its cores
+//! instead (measured on 2 cores shared with Prometheus: 100 queries in 26 ms
+//! concurrently against 51 ms one at a time, `examples/prom_cycle.rs`). Results are mapped onto the charter's components through the
 //! objective's `component_label`; anything the server says about other label values is
 //! reported once and ignored (DESIGN.md §3, invariant 2). Whatever cannot be read
 //! cleanly — NaN, ±Inf, an empty result, an HTTP error, `status: "error"`, a response
