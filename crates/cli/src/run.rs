@@ -38,17 +38,8 @@ pub struct RunArgs {
 }
 
 fn humantime_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("invalid duration `{s}` (write e.g. 10s)"))?;
-    match unit {
-        "ms" => Ok(Duration::from_millis(n)),
-        "s" | "" => Ok(Duration::from_secs(n)),
-        "m" => Ok(Duration::from_secs(n * 60)),
-        _ => Err(format!("invalid duration unit in `{s}` (use ms, s or m)")),
-    }
+    humantime::parse_duration(s.trim())
+        .map_err(|e| format!("invalid duration `{s}`: {e} (write e.g. 10s)"))
 }
 
 /// Run the daemon until a signal arrives.
@@ -86,16 +77,11 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         Some(a) => {
             let token = match &a.token_file {
                 Some(f) => Some(
-                    std::fs::read_to_string(f)
-                        .with_context(|| format!("reading alerts token file {}", f.display()))?
-                        .trim()
-                        .to_string(),
+                    charter_model::read_token_file(f)
+                        .context("alerts token (alerts.token_file)")?,
                 ),
                 None => None,
             };
-            if token.as_deref() == Some("") {
-                anyhow::bail!("alerts token file is empty");
-            }
             let store: Arc<dyn Store> = store.clone();
             Some(AlertIngest {
                 store,

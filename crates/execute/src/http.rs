@@ -232,16 +232,13 @@ impl Actuator for HttpActuator {
     }
 }
 
-/// Read a bearer token from a file, without surrounding whitespace.
+/// Read a bearer token from a file, without surrounding whitespace
+/// ([`charter_model::read_token_file`], as an actuator error).
 pub fn read_token_file(path: impl AsRef<Path>) -> Result<String, ActuatorError> {
-    let path = path.as_ref();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| failed(format!("cannot read token file {}: {e}", path.display())))?;
-    let token = text.trim();
-    if token.is_empty() {
-        return Err(failed(format!("token file {} is empty", path.display())));
-    }
-    Ok(token.to_string())
+    charter_model::read_token_file(path).map_err(|e| match &e {
+        charter_model::TokenFileError::Read { source, .. } => failed(format!("{e}: {source}")),
+        charter_model::TokenFileError::Empty { .. } => failed(e.to_string()),
+    })
 }
 
 /// The body of a 200 answer to `POST /v1/actions`.

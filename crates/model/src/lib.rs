@@ -9,6 +9,7 @@
 //! - [`action`]: the nine action kinds, actions and their inverses.
 //! - [`vocab`]: samples, violations, changes, patterns, diagnoses, incidents,
 //!   policies and outcomes (DESIGN.md §2).
+//! - [`token`]: bearer tokens read from files.
 //! - [`time`]: [`Timestamp`], the injected notion of "now" (milliseconds since the epoch).
 
 pub mod action;
@@ -16,6 +17,7 @@ pub mod charter;
 pub mod config;
 pub mod rules;
 pub mod time;
+pub mod token;
 pub mod topology;
 pub mod vocab;
 
@@ -27,5 +29,6 @@ pub use charter::{
 };
 pub use config::{CharterConfig, ConfigError, ValidationIssue, load_charter, parse_charter};
 pub use time::{Timestamp, fmt_duration, fmt_duration_secs};
+pub use token::{TokenFileError, read_token_file};
 pub use topology::Topology;
 pub use vocab::*;

@@ -163,17 +163,7 @@ impl PrometheusSource {
             headers.insert(name, value);
         }
         if let Some(path) = &spec.bearer_token_file {
-            let text = std::fs::read_to_string(path).map_err(|source| SourceError::TokenFile {
-                path: path.clone(),
-                source,
-            })?;
-            let token = text.trim();
-            if token.is_empty() {
-                return Err(SourceError::Config(format!(
-                    "bearer token file {} is empty",
-                    path.display()
-                )));
-            }
+            let token = charter_model::read_token_file(path)?;
             let mut value = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
                 SourceError::Config(format!(
                     "bearer token file {} holds characters not allowed in a header",

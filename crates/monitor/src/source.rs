@@ -24,13 +24,9 @@ pub enum SourceError {
     /// The source's settings cannot be used (a bad header, an empty token file).
     #[error("invalid metric source settings: {0}")]
     Config(String),
-    /// The bearer token file could not be read.
-    #[error("cannot read bearer token file {}", path.display())]
-    TokenFile {
-        path: std::path::PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    /// The bearer token file could not be used.
+    #[error(transparent)]
+    TokenFile(#[from] charter_model::TokenFileError),
     /// The server answered, but not with usable data for this query.
     #[error("query failed: {0}")]
     Query(String),
