@@ -116,7 +116,10 @@ impl Controller {
         }
         // Alerts received before this start are history, not news.
         let alerts_seen = store.recent_alerts(1).await?.first().map_or(0, |a| a.seq);
-        let charter_ref = charter.clone();
+        let blind_after = match &charter.source {
+            SourceSpec::Prometheus(p) => p.blind_after,
+            SourceSpec::Simulator { .. } => BLIND_AFTER,
+        };
         Ok(Controller {
             history: History::new(Duration::from_secs(3600).max(charter.interval * 20)),
             charter,
@@ -137,10 +140,7 @@ impl Controller {
             next_policy: ids.policy,
             next_execution: ids.execution,
             consecutive_errors: 0,
-            blind_after: match &charter_ref.source {
-                SourceSpec::Prometheus(p) => p.blind_after,
-                SourceSpec::Simulator { .. } => BLIND_AFTER,
-            },
+            blind_after,
             alerts_seen,
             backfilled: false,
             health: Arc::new(Health::default()),
