@@ -199,14 +199,23 @@ fn run_serves_health_and_metrics_and_stops_on_sigterm() {
         .spawn()
         .expect("spawn");
     let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
-    let mut line = String::new();
-    stderr.read_line(&mut line).expect("banner");
-    let addr = line
-        .split("http on ")
-        .nth(1)
-        .and_then(|r| r.split(';').next())
-        .map(str::to_string)
-        .unwrap_or_else(|| panic!("no address in {line:?}"));
+    // The banner names the bound address; log lines may come before it.
+    let mut seen = String::new();
+    let addr = loop {
+        let mut line = String::new();
+        if stderr.read_line(&mut line).expect("stderr") == 0 {
+            let status = child.wait().expect("wait");
+            panic!("charter run exited ({status:?}) before its banner; stderr:\n{seen}");
+        }
+        seen.push_str(&line);
+        if let Some(addr) = line
+            .split("http on ")
+            .nth(1)
+            .and_then(|r| r.split(';').next())
+        {
+            break addr.to_string();
+        }
+    };
 
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut ready = None;
