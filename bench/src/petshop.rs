@@ -10,7 +10,8 @@
 
 use crate::table::{Record, number, read_csv};
 use anyhow::{Context, Result, bail};
-use charter_analyze::anomaly::{MetricSeries, RankOptions, Worse, rank_root_causes};
+use charter_analyze::{DiagnosisInput, MetricSeries, RankOptions, Worse, diagnose};
+use charter_model::{Hypothesis, Signal, Timestamp};
 use charter_model::Topology;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -55,6 +56,8 @@ pub struct Settings {
 struct Metrics {
     keys: Vec<(String, String, String)>,
     columns: Vec<Vec<f64>>,
+    /// Each row's time (the first field, unix seconds).
+    times: Vec<Timestamp>,
     rows: usize,
 }
 
@@ -99,6 +102,7 @@ fn load_metrics(path: &Path) -> Result<Metrics> {
         })
         .collect();
     let mut columns = vec![Vec::new(); keys.len()];
+    let mut times = Vec::new();
     let mut rows = 0;
     for r in &records[3..] {
         // The fourth header row names the timestamp column and has no values.
@@ -119,11 +123,14 @@ fn load_metrics(path: &Path) -> Result<Metrics> {
         for (col, f) in columns.iter_mut().zip(&r.fields[1..]) {
             col.push(number(f, path, r.line)?);
         }
+        let t = number(&r.fields[0], path, r.line)?;
+        times.push(Timestamp((t * 1000.0) as i64));
         rows += 1;
     }
     Ok(Metrics {
         keys,
         columns,
+        times,
         rows,
     })
 }
@@ -198,6 +205,16 @@ fn worse_of(metric: &str) -> Worse {
     }
 }
 
+/// What a PetShop metric measures.
+fn signal_of(metric: &str) -> Signal {
+    match metric {
+        "latency" => Signal::Latency,
+        "availability" => Signal::Availability,
+        "requests" => Signal::Traffic,
+        _ => Signal::Other,
+    }
+}
+
 /// Build the series the ranking sees, normal rows against abnormal rows, aligned by
 /// (node, metric, statistic).
 fn series(
@@ -226,8 +243,10 @@ fn series(
             Some(MetricSeries {
                 component: key.0.clone(),
                 metric: format!("{}/{}", key.1, key.2),
+                signal: Some(signal_of(&key.1)),
                 normal: normal.columns[i][normal_rows.clone()].to_vec(),
                 anomalous: abnormal.columns[j][abnormal_rows.clone()].to_vec(),
+                times: abnormal.times[abnormal_rows.clone()].to_vec(),
                 worse: worse_of(&key.1),
             })
         })
@@ -243,7 +262,7 @@ pub struct CaseOutcome {
     /// Ground truth; `None` for a normal window.
     pub truth: Option<String>,
     pub top: Vec<String>,
-    /// Scores of `top`, in order.
+    /// Confidences of `top`, in order.
     pub top_scores: Vec<f64>,
     pub evidence: Vec<String>,
     pub wall_ms: f64,
@@ -297,12 +316,26 @@ fn rank(
     graph: &Topology,
     target: &Target,
     options: &RankOptions,
-) -> Vec<charter_analyze::anomaly::RankedComponent> {
-    let options = RankOptions {
-        target: Some(target.node.clone()),
-        ..options.clone()
-    };
-    rank_root_causes(series, Some(graph), &options)
+) -> Vec<Hypothesis> {
+    diagnose(DiagnosisInput {
+        incident_id: 0,
+        now: series
+            .iter()
+            .filter_map(|s| s.times.last())
+            .max()
+            .copied()
+            .unwrap_or(Timestamp(0)),
+        violations: &[],
+        series,
+        topology: Some(graph),
+        zones: None,
+        changes: &[],
+        episodes: &[],
+        observed_since: Timestamp(0),
+        target: Some(&target.node),
+        options,
+    })
+    .hypotheses
 }
 
 /// Run the protocol over every scenario under `root`.
@@ -363,7 +396,7 @@ pub fn run(root: &Path, settings: &Settings, options: &RankOptions) -> Result<Re
                     .take(5)
                     .map(|r| r.component.clone())
                     .collect(),
-                top_scores: ranking.iter().take(5).map(|r| r.score).collect(),
+                top_scores: ranking.iter().take(5).map(|r| r.confidence).collect(),
                 evidence: ranking
                     .first()
                     .map(|r| r.evidence.clone())
@@ -410,7 +443,7 @@ pub fn run(root: &Path, settings: &Settings, options: &RankOptions) -> Result<Re
                         .take(5)
                         .map(|r| r.component.clone())
                         .collect(),
-                    top_scores: ranking.iter().take(5).map(|r| r.score).collect(),
+                    top_scores: ranking.iter().take(5).map(|r| r.confidence).collect(),
                     evidence: ranking
                         .first()
                         .map(|r| r.evidence.clone())

@@ -6,7 +6,8 @@
 use crate::scoring::{AccuracyTable, CaseResult};
 use crate::table::{number, read_csv};
 use anyhow::{Context, Result, bail};
-use charter_analyze::anomaly::{MetricSeries, RankOptions, Worse, detect_onset, rank_root_causes};
+use charter_analyze::{DiagnosisInput, MetricSeries, RankOptions, Worse, detect_onset, diagnose};
+use charter_model::{Signal, Timestamp};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -102,6 +103,17 @@ fn worse_of(column: &str) -> Worse {
         Worse::Up
     } else {
         Worse::Either
+    }
+}
+
+/// What a Sock Shop column measures, from its suffix.
+fn signal_of(column: &str) -> Signal {
+    match column.rsplit_once('_').map_or("", |(_, m)| m) {
+        "cpu" => Signal::Utilization,
+        "mem" => Signal::Memory,
+        "lod" => Signal::Traffic,
+        _ if column.contains("_lat_") => Signal::Latency,
+        _ => Signal::Other,
     }
 }
 
@@ -202,12 +214,30 @@ pub fn run_case(case: &Case, settings: &Settings, options: &RankOptions) -> Resu
         .map(|(name, col)| MetricSeries {
             component: component_of(name.split_once('_').map_or(name.as_str(), |(c, _)| c)),
             metric: name.clone(),
+            signal: Some(signal_of(name)),
             normal: col[normal_rows.clone()].to_vec(),
             anomalous: col[anomalous_rows.clone()].to_vec(),
+            times: frame.time[anomalous_rows.clone()]
+                .iter()
+                .map(|t| Timestamp((t * 1000.0) as i64))
+                .collect(),
             worse: worse_of(name),
         })
         .collect();
-    let ranking = rank_root_causes(&series, None, options);
+    let ranking = diagnose(DiagnosisInput {
+        incident_id: 0,
+        now: Timestamp((frame.time[anomalous_rows.end - 1] * 1000.0) as i64),
+        violations: &[],
+        series: &series,
+        topology: None,
+        zones: None,
+        changes: &[],
+        episodes: &[],
+        observed_since: Timestamp(0),
+        target: None,
+        options,
+    })
+    .hypotheses;
     let analysis = analysis_started.elapsed();
     let rank = ranking
         .iter()

@@ -25,9 +25,9 @@
 //! Which column belongs to which component is the caller's mapping
 //! ([`MetricSeries::component`]); the analysis knows no dataset.
 
-use charter_model::Topology;
+use charter_model::{Signal, Timestamp};
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::time::Duration;
 
 /// IQR of a standard normal distribution: IQR / 1.349 estimates σ.
 const IQR_TO_SD: f64 = 1.349;
@@ -41,16 +41,23 @@ const CONSTANT_FLOOR: f64 = 1e-3;
 
 /// One metric of one component, split into a normal and an anomalous window.
 /// Non-finite values (missing points) are ignored.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct MetricSeries {
     /// The component the metric belongs to (the caller's mapping).
     pub component: String,
     /// The metric's name, used in evidence.
     pub metric: String,
+    /// What the metric measures, if the caller knows: it names the cause class and
+    /// tells symptoms a caller inherits (latency, errors) from a component's own
+    /// (memory, CPU).
+    pub signal: Option<Signal>,
     /// Points known to be normal (before the onset).
     pub normal: Vec<f64>,
     /// Points to be judged (after the onset).
     pub anomalous: Vec<f64>,
+    /// When each anomalous point was taken (same length as `anomalous`), or empty
+    /// when unknown; gives the time a metric turned abnormal.
+    pub times: Vec<Timestamp>,
     /// Which departures from normal count (what the metric means is the caller's
     /// knowledge: latency is bad when high, availability when low).
     pub worse: Worse,
@@ -105,19 +112,23 @@ pub struct MetricScore {
     pub scale: f64,
     /// How the scale was obtained.
     pub scale_kind: ScaleKind,
+    /// What the metric measures, from the series.
+    pub signal: Option<Signal>,
+    /// When the harmful deviation first reached the threshold (needs the series'
+    /// `times`).
+    pub onset: Option<Timestamp>,
+    /// Least-squares slope of the anomalous window per minute, in the metric's unit
+    /// (needs `times` and three points).
+    pub slope_per_minute: Option<f64>,
 }
 
-/// Settings of [`rank_root_causes`].
+/// Settings of the metric scores and of [`crate::diagnose`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct RankOptions {
     /// A metric is abnormal when its score reaches this many robust standard
-    /// deviations; a component with no abnormal metric is never blamed.
+    /// deviations; a component with no abnormal metric and no violation is never
+    /// blamed.
     pub threshold: f64,
-    /// The component where the symptom was seen (an alert's target). With a graph,
-    /// only abnormal components reachable from it through abnormal dependencies are
-    /// candidates, and a target that is itself not abnormal yields no root cause.
-    /// Ignored without a graph.
-    pub target: Option<String>,
     /// Evidence lines kept per component (its highest-scoring metrics).
     pub max_evidence: usize,
     /// The smallest scale a series gets, as a fraction of its normal level. A
@@ -128,6 +139,15 @@ pub struct RankOptions {
     /// A metric's score is its `min_points`-th largest deviation: how abnormal it
     /// stayed for at least this many points (1 = the single worst point, BARO's max).
     pub min_points: usize,
+    /// Onsets closer than this count as simultaneous (propagation).
+    pub onset_tolerance: Duration,
+    /// How long before a component's onset a deploy or config change still counts as
+    /// its likely cause.
+    pub change_window: Duration,
+    /// Burst detection over violation onsets.
+    pub burst: crate::patterns::burst::BurstOptions,
+    /// Frequency test of each violating series against its own history.
+    pub frequency: crate::patterns::frequency::FrequencyOptions,
 }
 
 impl Default for RankOptions {
@@ -136,29 +156,19 @@ impl Default for RankOptions {
         // and beyond what the maximum of a few hundred Gaussian points reaches (≈ 3.5).
         Self {
             threshold: 5.0,
-            target: None,
             max_evidence: 3,
             // Changes smaller than 0.1 % of a metric's level are treated as noise.
             relative_floor: 0.001,
             // BARO's choice, the single worst point: with a few points per window
             // (5-minute data) a fault may last only two or three of them.
             min_points: 1,
+            // One or two loop intervals, or a few points of 15-second data.
+            onset_tolerance: Duration::from_secs(60),
+            change_window: Duration::from_secs(15 * 60),
+            burst: Default::default(),
+            frequency: Default::default(),
         }
     }
-}
-
-/// One candidate root cause.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RankedComponent {
-    /// The component.
-    pub component: String,
-    /// Its highest metric score.
-    pub score: f64,
-    /// Share of the ranking's total score, in [0, 1]; the ranking's confidences sum
-    /// to 1.
-    pub confidence: f64,
-    /// Why, in words: its most abnormal metrics.
-    pub evidence: Vec<String>,
 }
 
 /// Score one series against its normal window; `None` when either window has no
@@ -184,14 +194,7 @@ pub fn score_series(series: &MetricSeries, options: &RankOptions) -> Option<Metr
     let median = quantile_sorted(&normal, 0.5);
     let mut devs: Vec<(f64, f64)> = anomalous
         .iter()
-        .map(|&x| {
-            let dev = match series.worse {
-                Worse::Up => x - median,
-                Worse::Down => median - x,
-                Worse::Either => (x - median).abs(),
-            };
-            (x, dev.max(0.0))
-        })
+        .map(|&x| (x, harm(series.worse, x, median)))
         .collect();
     // The k-th largest deviation: an anomaly must last `min_points` points, so one
     // stray sample is not a fault.
@@ -205,6 +208,18 @@ pub fn score_series(series: &MetricSeries, options: &RankOptions) -> Option<Metr
         (scale, scale_kind) = (floor, ScaleKind::RelativeFloor);
     }
     let score = if max_dev == 0.0 { 0.0 } else { max_dev / scale };
+    let (onset, slope_per_minute) = if series.times.len() == series.anomalous.len() {
+        let limit = options.threshold * scale;
+        let onset = series
+            .anomalous
+            .iter()
+            .zip(&series.times)
+            .find(|(x, _)| x.is_finite() && harm(series.worse, **x, median) >= limit)
+            .map(|(_, t)| *t);
+        (onset, slope(&series.times, &series.anomalous))
+    } else {
+        (None, None)
+    };
     Some(MetricScore {
         component: series.component.clone(),
         metric: series.metric.clone(),
@@ -213,7 +228,39 @@ pub fn score_series(series: &MetricSeries, options: &RankOptions) -> Option<Metr
         median,
         scale,
         scale_kind,
+        signal: series.signal,
+        onset,
+        slope_per_minute,
     })
+}
+
+/// The harmful deviation of `x` from `median`, never negative.
+fn harm(worse: Worse, x: f64, median: f64) -> f64 {
+    match worse {
+        Worse::Up => x - median,
+        Worse::Down => median - x,
+        Worse::Either => (x - median).abs(),
+    }
+    .max(0.0)
+}
+
+/// Least-squares slope per minute of finite points; `None` below three points.
+fn slope(times: &[Timestamp], values: &[f64]) -> Option<f64> {
+    let pts: Vec<(f64, f64)> = times
+        .iter()
+        .zip(values)
+        .filter(|(_, v)| v.is_finite())
+        .map(|(t, v)| (t.as_secs_f64() / 60.0, *v))
+        .collect();
+    if pts.len() < 3 {
+        return None;
+    }
+    let n = pts.len() as f64;
+    let mx = pts.iter().map(|p| p.0).sum::<f64>() / n;
+    let my = pts.iter().map(|p| p.1).sum::<f64>() / n;
+    let sxx: f64 = pts.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    let sxy: f64 = pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    (sxx > 0.0).then(|| sxy / sxx)
 }
 
 /// Robust standard deviation of a sorted, non-empty window: IQR, then MAD, then mean
@@ -251,129 +298,8 @@ fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
     sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
 }
 
-/// Rank components as root causes of what the anomalous windows show.
-///
-/// Each component scores the maximum of its metrics' robust z; it is abnormal at
-/// `threshold` or above, and only abnormal components are ranked. Without a graph
-/// they rank by score. With a graph (edges from caller to dependency), the
-/// candidates are the abnormal components — with a `target`, only those reachable
-/// from it through abnormal components, and none at all if the target itself is not
-/// abnormal. A candidate with an abnormal dependency at least as abnormal as itself
-/// is likely that dependency's victim and goes after the others; within each group,
-/// the candidate more abnormal components call directly comes first (its failure
-/// explains more), then the higher score. An empty result means no root cause.
-/// Ties break by name, so the order of `series` does not matter.
-pub fn rank_root_causes(
-    series: &[MetricSeries],
-    graph: Option<&Topology>,
-    options: &RankOptions,
-) -> Vec<RankedComponent> {
-    let mut by_comp: BTreeMap<&str, Vec<MetricScore>> = BTreeMap::new();
-    for s in series {
-        if let Some(score) = score_series(s, options) {
-            by_comp.entry(s.component.as_str()).or_default().push(score);
-        }
-    }
-    let mut scored: BTreeMap<&str, (f64, Vec<MetricScore>)> = BTreeMap::new();
-    for (comp, mut scores) in by_comp {
-        scores.sort_by(|a, b| {
-            b.score
-                .total_cmp(&a.score)
-                .then_with(|| a.metric.cmp(&b.metric))
-        });
-        let top = scores.first().map_or(0.0, |s| s.score);
-        if top >= options.threshold {
-            scored.insert(comp, (top, scores));
-        }
-    }
-
-    let by_score = |a: &&str, b: &&str| scored[b].0.total_cmp(&scored[a].0).then_with(|| a.cmp(b));
-    let order: Vec<&str> = match graph {
-        None => {
-            let mut all: Vec<&str> = scored.keys().copied().collect();
-            all.sort_by(by_score);
-            all
-        }
-        Some(topo) => {
-            let abnormal: BTreeSet<&str> = scored.keys().copied().collect();
-            let candidates = match options.target.as_deref() {
-                Some(t) if !abnormal.contains(t) => return Vec::new(),
-                Some(t) => reachable_abnormal(topo, t, &abnormal),
-                None => abnormal.clone(),
-            };
-            // A component whose anomaly is matched or exceeded by one of its own
-            // abnormal dependencies is likely a victim of it; the others are roots.
-            let (mut roots, mut inner): (Vec<&str>, Vec<&str>) =
-                candidates.iter().copied().partition(|c| {
-                    !topo
-                        .dependencies(c)
-                        .any(|d| d != *c && candidates.contains(d) && scored[d].0 >= scored[c].0)
-                });
-            // Among roots, the one whose failure explains more abnormal callers
-            // comes first; then the stronger anomaly.
-            let explained: BTreeMap<&str, usize> = candidates
-                .iter()
-                .map(|&c| (c, abnormal_callers(topo, c, &abnormal)))
-                .collect();
-            let by_reach =
-                |a: &&str, b: &&str| explained[b].cmp(&explained[a]).then_with(|| by_score(a, b));
-            roots.sort_by(by_reach);
-            inner.sort_by(by_reach);
-            roots.extend(inner);
-            roots
-        }
-    };
-
-    let total: f64 = order.iter().map(|c| scored[c].0).sum();
-    order
-        .into_iter()
-        .map(|comp| {
-            let (score, metrics) = &scored[comp];
-            RankedComponent {
-                component: comp.to_string(),
-                score: *score,
-                confidence: if total > 0.0 { score / total } else { 0.0 },
-                evidence: metrics
-                    .iter()
-                    .take(options.max_evidence)
-                    .filter(|m| m.score >= options.threshold)
-                    .map(describe)
-                    .collect(),
-            }
-        })
-        .collect()
-}
-
-/// Abnormal components reachable from `target` (included) along dependencies,
-/// passing only through abnormal components. O(V + E).
-fn reachable_abnormal<'a>(
-    topo: &'a Topology,
-    target: &'a str,
-    abnormal: &BTreeSet<&'a str>,
-) -> BTreeSet<&'a str> {
-    let mut seen = BTreeSet::from([target]);
-    let mut queue = VecDeque::from([target]);
-    while let Some(c) = queue.pop_front() {
-        for d in topo.dependencies(c) {
-            if let Some(&d) = abnormal.get(d)
-                && seen.insert(d)
-            {
-                queue.push_back(d);
-            }
-        }
-    }
-    seen
-}
-
-/// How many abnormal components call `c` directly. O(degree).
-fn abnormal_callers(topo: &Topology, c: &str, abnormal: &BTreeSet<&str>) -> usize {
-    topo.callers(c)
-        .filter(|&x| x != c && abnormal.contains(x))
-        .count()
-}
-
 /// "catalogue_cpu rose to 9.3 robust sd above its normal median (0.84 → 3.1)".
-fn describe(m: &MetricScore) -> String {
+pub(crate) fn describe(m: &MetricScore) -> String {
     let dir = if m.peak >= m.median {
         "rose to"
     } else {
@@ -391,7 +317,7 @@ fn describe(m: &MetricScore) -> String {
 }
 
 /// A number in 4 significant digits, without exponent for everyday magnitudes.
-fn short(x: f64) -> String {
+pub(crate) fn short(x: f64) -> String {
     if x != 0.0 && (x.abs() >= 1e6 || x.abs() < 1e-3) {
         format!("{x:.3e}")
     } else {

@@ -2,24 +2,24 @@
 //!
 //! Pure functions, no I/O: everything arrives as arguments.
 //!
-//! - [`anomaly`]: scale-free robust anomaly scores per metric, aggregated into a ranked
-//!   list of components (with or without a dependency graph), and onset detection.
+//! - [`anomaly`]: scale-free robust anomaly scores per metric, and onset detection.
+//! - [`patterns`]: the four pattern detectors (burst, cluster, propagation,
+//!   frequency anomaly).
+//! - [`rootcause`]: [`diagnose`], the one root-cause ranking — used by the
+//!   controller, `charter replay` and the dataset harness.
+//! - [`calibration`]: the confidence curve and how calibration is measured.
 //! - [`history`]: [`History`], the recent samples of each series, kept by the caller.
-//! - [`group`]: which open incident a new violation belongs to (same component or
-//!   related through the dependency graph).
-//! - [`rootcause`]: [`diagnose`], ranking the violating components by how much of the
-//!   incident each explains through the dependency graph, which turned abnormal first,
-//!   and which changed shortly before onset; each hypothesis carries a cause class, a
-//!   confidence in [0, 1] and its evidence in words.
+//! - [`group`]: which open incident a new violation belongs to.
 
 pub mod anomaly;
+pub mod calibration;
 pub mod group;
 pub mod history;
+pub mod patterns;
 pub mod rootcause;
 
-pub use anomaly::{
-    MetricSeries, RankOptions, RankedComponent, Worse, detect_onset, rank_root_causes,
-};
+pub use anomaly::{MetricSeries, RankOptions, Worse, detect_onset};
 pub use group::assign_incident;
 pub use history::History;
+pub use patterns::frequency::Episode;
 pub use rootcause::{DiagnosisInput, diagnose};

@@ -1,70 +1,125 @@
-//! Root-cause ranking over the dependency graph.
+//! Root-cause ranking: the one diagnosis the controller, `charter replay` and the
+//! dataset harness all run.
 //!
-//! Each violating component is a candidate. A candidate scores by how much of the
-//! incident it explains (violating components that depend on it, transitively),
-//! loses most of its score when one of its own dependencies is violating too (its
-//! symptoms are then likely inherited), and gains when it turned abnormal first or
-//! changed (deploy, config) shortly before its onset. Scores are normalised into a
-//! confidence and tempered by the strength of the evidence. Cost: O(C² · (V + E))
-//! for C violating components — C is small per incident.
+//! Inputs are whatever is known about an incident: violations (live), metric
+//! windows split at the onset (live, from history; replay; datasets), the
+//! dependency graph (optional), recent changes and past violation episodes.
+//!
+//! 1. Every metric window gets a scale-free robust score ([`crate::anomaly`]) and
+//!    the time it crossed the threshold. A component is abnormal when a metric
+//!    reaches the threshold or one of its objectives is violated; its strength is
+//!    its highest score (at least the threshold when violated).
+//! 2. [`propagation`] relates abnormal components through the graph: whom each can
+//!    explain, who can explain it, who turned abnormal first.
+//! 3. [`frequency`] marks violating series that flap all the time (chronic) or
+//!    violate far more than their history (new); [`burst`] finds the burst the
+//!    incident's onsets belong to; [`cluster`] reports components sharing a
+//!    dependency or a zone.
+//! 4. Each candidate scores `(1 + explained) · (1 + ln(strength / threshold))`,
+//!    reduced when a dependency can explain it (×0.15 for inheritable symptoms, ×0.5
+//!    for its own), when it turned abnormal after a caller it would explain (×0.6),
+//!    when all its violations are chronic (×0.5), and raised by a deploy or config
+//!    change shortly before its onset (×1.5). Its confidence is its share of the
+//!    total, weighted by how clear its own anomaly is, then calibrated
+//!    ([`crate::calibration`]).
+//!
+//! No abnormal component means no root cause: an empty ranking.
+//!
+//! Cost, for S series of at most n points, A abnormal components, E_A edges among
+//! them, and P episodes: O(S · n log n + A · (A + E_A) + P log P).
 
-use crate::history::History;
+use crate::anomaly::{MetricScore, MetricSeries, RankOptions, describe, score_series, short};
+use crate::calibration::CALIBRATION;
+use crate::patterns::burst::find_bursts;
+use crate::patterns::cluster::{Shared, find_clusters};
+use crate::patterns::frequency::{Episode, Verdict, frequency_anomalies};
+use crate::patterns::propagation::{Node, propagate};
 use charter_model::{
     CauseClass, Change, ChangeKind, Diagnosis, Hypothesis, Pattern, Signal, Timestamp, Topology,
     Violation, ViolationState, fmt_duration_secs,
 };
-use std::collections::BTreeMap;
-use std::time::Duration;
+use std::collections::{BTreeMap, BTreeSet};
 
-/// Everything a diagnosis looks at.
+/// Everything a diagnosis looks at. Empty slices and `None` mean "not known".
 #[derive(Debug, Clone, Copy)]
 pub struct DiagnosisInput<'a> {
     pub incident_id: u64,
     pub now: Timestamp,
-    /// The incident's member violations (any state; only pending/firing are blamed).
+    /// The incident's member violations (any state; only pending and firing ones
+    /// count).
     pub violations: &'a [Violation],
-    pub topology: &'a Topology,
-    pub history: &'a History,
+    /// Metric windows split at (or before) the incident's onset.
+    pub series: &'a [MetricSeries],
+    /// The dependency graph, edges from caller to dependency.
+    pub topology: Option<&'a Topology>,
+    /// Each component's zone.
+    pub zones: Option<&'a BTreeMap<String, String>>,
     /// Recent changes on any component.
     pub changes: &'a [Change],
+    /// Past violation episodes of any series (for the frequency and burst tests).
+    pub episodes: &'a [Episode],
+    /// When observation began (the frequency test's history cannot predate it).
+    pub observed_since: Timestamp,
+    /// The component where the symptom was seen (an alert's target). With a graph,
+    /// only abnormal components it reaches through abnormal dependencies are
+    /// candidates, and a target that is not abnormal yields no root cause.
+    pub target: Option<&'a str>,
+    pub options: &'a RankOptions,
 }
 
-/// How long before a component's onset a change still counts as its likely cause.
-const CHANGE_WINDOW: Duration = Duration::from_secs(15 * 60);
-/// Onsets closer than this are treated as simultaneous (one or two loop intervals).
-const ONSET_TOLERANCE: Duration = Duration::from_secs(60);
+/// Symptoms a caller inherits from a failing dependency; anything else is the
+/// component's own.
+fn inheritable(s: Signal) -> bool {
+    matches!(
+        s,
+        Signal::Latency | Signal::Errors | Signal::Availability | Signal::Traffic | Signal::Other
+    )
+}
 
-struct Candidate<'a> {
-    name: &'a str,
-    onset: Timestamp,
-    signals: Vec<Signal>,
-    keys: Vec<String>,
+#[derive(Default)]
+struct Comp<'a> {
+    metrics: Vec<MetricScore>,
     violations: Vec<&'a Violation>,
+    signals: BTreeSet<Signal>,
+    onset: Option<Timestamp>,
+    strength: f64,
 }
 
-/// Rank root-cause hypotheses for an incident. An incident with no pending or
-/// firing violation gets an empty ranking ("no root cause").
+/// Rank root-cause hypotheses for an incident.
 pub fn diagnose(input: DiagnosisInput<'_>) -> Diagnosis {
-    let mut by_comp: BTreeMap<&str, Candidate<'_>> = BTreeMap::new();
+    let opts = input.options;
+    let thr = opts.threshold;
+    let mut comps: BTreeMap<&str, Comp<'_>> = BTreeMap::new();
+    for s in input.series {
+        if let Some(score) = score_series(s, opts) {
+            comps.entry(s.component.as_str()).or_default().metrics.push(score);
+        }
+    }
     for v in input.violations {
-        if !matches!(v.state, ViolationState::Firing | ViolationState::Pending) {
-            continue;
+        if matches!(v.state, ViolationState::Firing | ViolationState::Pending) {
+            comps.entry(v.component.as_str()).or_default().violations.push(v);
         }
-        let c = by_comp
-            .entry(v.component.as_str())
-            .or_insert_with(|| Candidate {
-                name: v.component.as_str(),
-                onset: v.since,
-                signals: Vec::new(),
-                keys: Vec::new(),
-                violations: Vec::new(),
-            });
-        c.onset = c.onset.min(v.since);
-        if !c.signals.contains(&v.signal) {
-            c.signals.push(v.signal);
+    }
+    for c in comps.values_mut() {
+        c.metrics.sort_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then_with(|| a.metric.cmp(&b.metric))
+        });
+        let top = c.metrics.first().map_or(0.0, |m| m.score);
+        c.strength = if c.violations.is_empty() {
+            top
+        } else {
+            top.max(thr)
+        };
+        for m in c.metrics.iter().filter(|m| m.score >= thr) {
+            c.signals.extend(m.signal);
+            c.onset = min_opt(c.onset, m.onset);
         }
-        c.keys.push(v.key());
-        c.violations.push(v);
+        for v in &c.violations {
+            c.signals.insert(v.signal);
+            c.onset = min_opt(c.onset, Some(v.since));
+        }
     }
     let mut diagnosis = Diagnosis {
         incident_id: input.incident_id,
@@ -72,205 +127,369 @@ pub fn diagnose(input: DiagnosisInput<'_>) -> Diagnosis {
         hypotheses: Vec::new(),
         patterns: Vec::new(),
     };
-    if by_comp.is_empty() {
+
+    // Frequency: what the history says of each violating series.
+    let freq = frequency_anomalies(
+        input.episodes,
+        input.now,
+        input.observed_since,
+        &opts.frequency,
+    );
+    let verdict_of = |v: &Violation| {
+        freq.iter()
+            .find(|f| f.objective == v.objective && f.component == v.component)
+    };
+    for f in &freq {
+        let member = input
+            .violations
+            .iter()
+            .any(|v| v.objective == f.objective && v.component == f.component);
+        if member && f.verdict == Verdict::New {
+            diagnosis.patterns.push(Pattern::FrequencyAnomaly {
+                objective: f.objective.clone(),
+                component: f.component.clone(),
+                recent: f.recent,
+                expected: f.expected,
+            });
+        }
+    }
+
+    let abnormal: BTreeSet<&str> = comps
+        .iter()
+        .filter(|(_, c)| c.strength >= thr && c.strength > 0.0)
+        .map(|(n, _)| *n)
+        .collect();
+    let candidates: Vec<&str> = match (input.topology, input.target) {
+        (Some(topo), Some(t)) => {
+            if !abnormal.contains(t) {
+                return diagnosis;
+            }
+            reachable(topo, t, &abnormal)
+        }
+        _ => abnormal.iter().copied().collect(),
+    };
+    if candidates.is_empty() {
         return diagnosis;
     }
-    let n = by_comp.len();
-    let cands: Vec<&Candidate<'_>> = by_comp.values().collect();
-    let mut scored: Vec<(f64, f64, Hypothesis)> = Vec::with_capacity(n);
-    for c in &cands {
-        let explained: Vec<&Candidate<'_>> = cands
-            .iter()
-            .filter(|d| d.name != c.name && input.topology.depends_on(d.name, c.name))
-            .copied()
-            .collect();
-        let inherited_from: Vec<&str> = cands
-            .iter()
-            .filter(|d| d.name != c.name && input.topology.depends_on(c.name, d.name))
-            .map(|d| d.name)
-            .collect();
-        let mut evidence = Vec::new();
-        let mut strength: f64 = 0.55;
-        let mut score = (1 + explained.len()) as f64 / n as f64;
 
-        if !explained.is_empty() {
-            let names: Vec<&str> = explained.iter().map(|d| d.name).collect();
+    // Burst: do the incident's onsets stand out from the usual rate?
+    let mut onsets: Vec<Timestamp> = input.episodes.iter().map(|e| e.at).collect();
+    let mine: Vec<Timestamp> = input
+        .violations
+        .iter()
+        .filter(|v| matches!(v.state, ViolationState::Firing | ViolationState::Pending))
+        .map(|v| v.since)
+        .collect();
+    onsets.extend(mine.iter().filter(|t| !input.episodes.iter().any(|e| e.at == **t)));
+    let burst = find_bursts(&onsets, &opts.burst)
+        .into_iter()
+        .filter(|b| mine.iter().any(|t| b.contains(*t)))
+        .max_by_key(|b| b.onsets);
+    if let Some(b) = &burst {
+        diagnosis.patterns.push(Pattern::Burst {
+            start: b.start,
+            end: b.end,
+            onsets: b.onsets,
+        });
+    }
+
+    let nodes: Vec<Node<'_>> = candidates
+        .iter()
+        .map(|&name| {
+            let c = &comps[name];
+            Node {
+                name,
+                strength: c.strength,
+                onset: c.onset,
+                intrinsic: c.signals.iter().any(|s| !inheritable(*s)),
+            }
+        })
+        .collect();
+    let links = match input.topology {
+        Some(topo) => propagate(&nodes, topo, opts.onset_tolerance),
+        None => vec![Default::default(); nodes.len()],
+    };
+
+    // Clusters over the candidates' abnormal signals.
+    let keys: Vec<(String, String)> = candidates
+        .iter()
+        .flat_map(|&name| {
+            let c = &comps[name];
+            let mut k: Vec<String> = c.violations.iter().map(|v| v.key()).collect();
+            if k.is_empty() {
+                k = c
+                    .metrics
+                    .iter()
+                    .filter(|m| m.score >= thr)
+                    .map(|m| format!("{}@{name}", m.metric))
+                    .collect();
+            }
+            k.into_iter().map(move |k| (name.to_string(), k))
+        })
+        .collect();
+    let pairs: Vec<(&str, &str)> = keys.iter().map(|(c, k)| (c.as_str(), k.as_str())).collect();
+    let zones = input.zones;
+    let clusters = find_clusters(&pairs, input.topology, |c| {
+        zones.and_then(|z| z.get(c)).map(String::as_str)
+    });
+
+    let n = nodes.len();
+    let mut scored: Vec<(f64, f64, Hypothesis)> = Vec::with_capacity(n);
+    for (i, node) in nodes.iter().enumerate() {
+        let c = &comps[node.name];
+        let link = &links[i];
+        let mut evidence = Vec::new();
+        let mut score = (1 + link.explains.len()) as f64 * (1.0 + (c.strength / thr).ln());
+        for m in c.metrics.iter().take(opts.max_evidence).filter(|m| m.score >= thr) {
+            evidence.push(describe(m));
+        }
+        for v in &c.violations {
+            if let (Some(val), Some(sev)) = (v.value, v.severity) {
+                evidence.push(format!("{} on {} is {} ({sev})", v.objective, v.component, short(val)));
+            }
+        }
+        if !link.explains.is_empty() {
+            let names: Vec<&str> = link.explains.iter().map(|&j| nodes[j].name).collect();
             evidence.push(format!(
-                "{} explains {} of {} violating components through dependencies ({} depend on it)",
-                c.name,
-                explained.len() + 1,
+                "{} explains {} of {} abnormal components through dependencies ({} depend on it)",
+                node.name,
+                link.explains.len() + 1,
                 n,
                 names.join(", ")
             ));
-            strength += 0.15;
         }
-        // Symptoms that a dependency failure cannot produce upstream.
-        let intrinsic = c.signals.iter().any(|s| {
-            matches!(
-                s,
-                Signal::Memory
-                    | Signal::Cache
-                    | Signal::Pool
-                    | Signal::Utilization
-                    | Signal::Saturation
-            )
-        });
-        if !inherited_from.is_empty() {
-            let factor = if intrinsic { 0.5 } else { 0.15 };
-            score *= factor;
-            strength -= 0.1;
+        if !link.explained_by.is_empty() {
+            score *= if node.intrinsic { 0.5 } else { 0.15 };
+            let names: Vec<&str> = link.explained_by.iter().map(|&j| nodes[j].name).collect();
             evidence.push(format!(
-                "{}'s symptoms may be inherited from its violating dependencies: {}",
-                c.name,
-                inherited_from.join(", ")
+                "{}'s symptoms may be inherited from its abnormal dependencies: {}",
+                node.name,
+                names.join(", ")
             ));
         }
-        let first_dependent_onset = explained.iter().map(|d| d.onset).min();
-        match first_dependent_onset {
-            Some(t) if c.onset <= t.plus(ONSET_TOLERANCE) => {
-                evidence.push(format!(
-                    "{} turned abnormal first ({}s before its first dependent)",
-                    c.name,
-                    t.since(c.onset).as_secs()
-                ));
-                strength += 0.1;
-            }
-            Some(t) => {
+        match (node.onset, link.first_caller_onset) {
+            (Some(mine), Some(first)) if link.late => {
                 score *= 0.6;
                 evidence.push(format!(
-                    "{} turned abnormal {} after a dependent",
-                    c.name,
-                    fmt_duration_secs(c.onset.since(t).as_secs_f64())
+                    "{} turned abnormal {} after a component it would explain",
+                    node.name,
+                    fmt_duration_secs(mine.since(first).as_secs_f64())
                 ));
             }
-            None => {}
+            (Some(mine), Some(first)) => evidence.push(format!(
+                "{} turned abnormal first ({} before the first component it explains)",
+                node.name,
+                fmt_duration_secs(first.since(mine).as_secs_f64())
+            )),
+            _ => {}
         }
-        let change = input
-            .changes
-            .iter()
-            .filter(|ch| {
-                ch.component == c.name
-                    && matches!(ch.kind, ChangeKind::Deploy | ChangeKind::Config)
-                    && ch.by != "charter"
-                    && ch.at <= c.onset.plus(ONSET_TOLERANCE)
-                    && ch.at >= c.onset.minus(CHANGE_WINDOW)
-            })
-            .max_by_key(|ch| ch.at);
-        if let Some(ch) = change {
+        let change = node.onset.and_then(|onset| {
+            input
+                .changes
+                .iter()
+                .filter(|ch| {
+                    ch.component == node.name
+                        && matches!(ch.kind, ChangeKind::Deploy | ChangeKind::Config)
+                        && ch.by != "charter"
+                        && ch.at <= onset.plus(opts.onset_tolerance)
+                        && ch.at >= onset.minus(opts.change_window)
+                })
+                .max_by_key(|ch| ch.at)
+                .map(|ch| (ch, onset))
+        });
+        if let Some((ch, onset)) = change {
             score *= 1.5;
-            strength += 0.15;
+            let lead = if ch.at <= onset {
+                format!("{} before", fmt_duration_secs(onset.since(ch.at).as_secs_f64()))
+            } else {
+                format!("{} after", fmt_duration_secs(ch.at.since(onset).as_secs_f64()))
+            };
             evidence.push(
                 format!(
-                    "{:?} on {} {} before onset: {} (by {})",
-                    ch.kind,
-                    c.name,
-                    fmt_duration_secs(c.onset.since(ch.at).as_secs_f64()),
-                    ch.description,
-                    ch.by
+                    "{:?} on {} {lead} onset: {} (by {})",
+                    ch.kind, node.name, ch.description, ch.by
                 )
                 .to_lowercase(),
             );
         }
-        let (cause, trend) = cause_class(c, change.is_some(), input.history, &mut evidence);
-        if trend {
-            // A steady rise that started before the breach is strong evidence of its own.
-            strength += 0.15;
+        let verdicts: Vec<_> = c.violations.iter().filter_map(|v| verdict_of(v)).collect();
+        if !c.violations.is_empty()
+            && verdicts.len() == c.violations.len()
+            && verdicts.iter().all(|f| f.verdict == Verdict::Chronic)
+        {
+            score *= 0.5;
         }
-        for v in &c.violations {
-            if let (Some(val), Some(sev)) = (v.value, v.severity) {
+        for f in &verdicts {
+            match f.verdict {
+                Verdict::Chronic => evidence.push(format!(
+                    "{}@{} is chronic: {} episodes in the last {} where its history predicts {:.1}",
+                    f.objective,
+                    f.component,
+                    f.recent,
+                    fmt_duration_secs(opts.frequency.recent.as_secs_f64()),
+                    f.expected
+                )),
+                Verdict::New => evidence.push(format!(
+                    "{}@{} is a new problem: {} episodes in the last {} where its history predicts {:.2}",
+                    f.objective,
+                    f.component,
+                    f.recent,
+                    fmt_duration_secs(opts.frequency.recent.as_secs_f64()),
+                    f.expected
+                )),
+                Verdict::Usual => {}
+            }
+        }
+        for cl in &clusters {
+            if let Shared::Dependency(d) = &cl.shared
+                && d == node.name
+            {
                 evidence.push(format!(
-                    "{} on {} is {:.3} ({sev})",
-                    v.objective, v.component, val
+                    "{} is a shared dependency of abnormal {}",
+                    node.name,
+                    cl.members.join(", ")
                 ));
             }
         }
-        let mut symptoms = c.keys.clone();
-        for d in &explained {
-            symptoms.extend(d.keys.iter().cloned());
+        let cause = cause_class(c, change.is_some(), !link.explained_by.is_empty(), &mut evidence);
+        let mut symptoms: Vec<String> = c.violations.iter().map(|v| v.key()).collect();
+        for &j in &link.explains {
+            symptoms.extend(comps[nodes[j].name].violations.iter().map(|v| v.key()));
         }
+        if symptoms.is_empty() {
+            symptoms = c
+                .metrics
+                .iter()
+                .filter(|m| m.score >= thr)
+                .map(|m| format!("{}@{}", m.metric, node.name))
+                .collect();
+        }
+        // How clear the component's own anomaly is: ½ at the threshold, → 1 beyond.
+        let clarity = c.strength / (c.strength + thr);
         scored.push((
             score,
-            strength.clamp(0.3, 0.97),
+            clarity,
             Hypothesis {
-                component: c.name.to_string(),
+                component: node.name.to_string(),
                 cause,
                 confidence: 0.0,
                 symptoms,
                 evidence,
             },
         ));
-        if !explained.is_empty() && inherited_from.is_empty() {
+        if !link.explains.is_empty() && link.explained_by.is_empty() {
             diagnosis.patterns.push(Pattern::Propagation {
-                from: c.name.to_string(),
-                to: explained.iter().map(|d| d.name.to_string()).collect(),
-                lead_secs: first_dependent_onset.map_or(0.0, |t| (t.0 - c.onset.0) as f64 / 1000.0),
+                from: node.name.to_string(),
+                to: link.explains.iter().map(|&j| nodes[j].name.to_string()).collect(),
+                lead_secs: match (node.onset, link.first_caller_onset) {
+                    (Some(a), Some(b)) => (b.0 - a.0) as f64 / 1000.0,
+                    _ => 0.0,
+                },
             });
         }
     }
     let total: f64 = scored.iter().map(|s| s.0).sum();
-    for (score, strength, h) in &mut scored {
-        h.confidence = (*score / total * *strength).clamp(0.0, 1.0);
+    for (score, clarity, h) in &mut scored {
+        let raw = if total > 0.0 { *score / total * *clarity } else { 0.0 };
+        h.confidence = CALIBRATION.apply(raw);
     }
     scored.sort_by(|a, b| {
-        b.2.confidence
-            .total_cmp(&a.2.confidence)
+        b.0.total_cmp(&a.0)
             .then_with(|| a.2.component.cmp(&b.2.component))
     });
-    if n > 1 {
+    if let (Some(b), Some(top)) = (&burst, scored.first_mut()) {
+        top.2.evidence.push(format!(
+            "{} violations began within {} (burst; {:.2} expected at the usual rate)",
+            b.onsets,
+            fmt_duration_secs(b.end.since(b.start).as_secs_f64()),
+            b.expected
+        ));
+    }
+    for cl in clusters {
+        let around = match cl.shared {
+            Shared::Component(c) => c,
+            Shared::Dependency(d) => d,
+            Shared::Zone(z) => format!("zone {z}"),
+        };
         diagnosis.patterns.push(Pattern::Cluster {
-            around: scored[0].2.component.clone(),
-            members: cands.iter().map(|c| c.name.to_string()).collect(),
+            around,
+            members: cl.members,
         });
     }
     diagnosis.hypotheses = scored.into_iter().map(|s| s.2).collect();
     diagnosis
 }
 
-/// Name the cause class from the root's own signals, its trend and recent changes;
-/// the flag says whether a trend confirmed it.
+fn min_opt(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Abnormal components reachable from `target` (included) along dependencies,
+/// passing only through abnormal components. O(V + E).
+fn reachable<'a>(topo: &'a Topology, target: &'a str, abnormal: &BTreeSet<&'a str>) -> Vec<&'a str> {
+    let mut seen = BTreeSet::from([target]);
+    let mut queue = std::collections::VecDeque::from([target]);
+    while let Some(c) = queue.pop_front() {
+        for d in topo.dependencies(c) {
+            if let Some(&d) = abnormal.get(d)
+                && seen.insert(d)
+            {
+                queue.push_back(d);
+            }
+        }
+    }
+    seen.into_iter().collect()
+}
+
+/// Name the cause class from the component's own signals, a trend, recent changes
+/// and whether a dependency can explain it.
 fn cause_class(
-    c: &Candidate<'_>,
+    c: &Comp<'_>,
     changed: bool,
-    history: &History,
+    inherited: bool,
     evidence: &mut Vec<String>,
-) -> (CauseClass, bool) {
+) -> CauseClass {
     if changed {
-        return (CauseClass::BadChange, false);
+        return CauseClass::BadChange;
     }
     let has = |s: Signal| c.signals.contains(&s);
     if has(Signal::Memory) {
-        if let Some(v) = c.violations.iter().find(|v| v.signal == Signal::Memory)
-            && let Some(slope) = history.slope_per_minute(
-                &v.objective,
-                &v.component,
-                v.since.minus(Duration::from_secs(600)),
-            )
-            && slope > 0.0
+        if let Some(m) = c
+            .metrics
+            .iter()
+            .find(|m| m.signal == Some(Signal::Memory) && m.slope_per_minute.is_some_and(|s| s > 0.0))
         {
             evidence.push(format!(
-                "{} on {} has been rising {:.3}/min",
-                v.objective, v.component, slope
+                "{} on {} has been rising {}/min",
+                m.metric,
+                m.component,
+                short(m.slope_per_minute.unwrap_or_default())
             ));
-            return (CauseClass::Leak, true);
         }
-        return (CauseClass::Leak, false);
+        return CauseClass::Leak;
     }
     if has(Signal::Cache) {
-        return (CauseClass::CacheFailure, false);
+        return CauseClass::CacheFailure;
     }
     if has(Signal::Pool) {
-        return (CauseClass::PoolExhaustion, false);
+        return CauseClass::PoolExhaustion;
     }
-    if has(Signal::Utilization) || has(Signal::Saturation) {
-        return (CauseClass::Overload, false);
+    if has(Signal::Utilization) || has(Signal::Saturation) || has(Signal::Traffic) {
+        return CauseClass::Overload;
+    }
+    if inherited {
+        return CauseClass::DependencyFailure;
     }
     if has(Signal::Errors) || has(Signal::Availability) {
-        return (CauseClass::Outage, false);
+        return CauseClass::Outage;
     }
     if has(Signal::Latency) {
-        return (CauseClass::Overload, false);
+        return CauseClass::Overload;
     }
-    (CauseClass::Unknown, false)
+    CauseClass::Unknown
 }
 
 #[cfg(test)]

@@ -162,6 +162,8 @@ pub enum CauseClass {
     CacheFailure,
     /// A connection pool too small for the load.
     PoolExhaustion,
+    /// Symptoms passed on by a failing dependency.
+    DependencyFailure,
     /// Something the signals do not name.
     Unknown,
 }
@@ -175,6 +177,7 @@ impl fmt::Display for CauseClass {
             CauseClass::Outage => "outage",
             CauseClass::CacheFailure => "cache failure",
             CauseClass::PoolExhaustion => "pool exhaustion",
+            CauseClass::DependencyFailure => "dependency failure",
             CauseClass::Unknown => "unknown",
         })
     }

@@ -6,20 +6,22 @@
 
 use crate::event::{Event, Timed};
 use crate::health::{Health, LoopMetrics, StateSnapshot};
-use charter_analyze::{DiagnosisInput, History, assign_incident, diagnose};
+use charter_analyze::{
+    DiagnosisInput, Episode, History, MetricSeries, RankOptions, Worse, assign_incident, diagnose,
+};
 use charter_execute::{Actuator, Execution, Move};
 use charter_knowledge::{
     ExecutionRecord, JournalRecord, JournalStatus, OutcomeRecord, Store, StoreError,
 };
 use charter_model::{
-    Action, AlertStatus, ApprovalState, Change, Charter, ComponentState, Diagnosis, Incident,
-    IncidentState, Outcome, OutcomeClass, Policy, Sample, Severity, SourceSpec, Timestamp,
-    Violation, ViolationState,
+    Action, AlertStatus, ApprovalState, Change, Charter, ComponentState, Diagnosis, Direction,
+    Incident, IncidentState, Outcome, OutcomeClass, Policy, Sample, Severity, SourceSpec,
+    Timestamp, Violation, ViolationState,
 };
 use charter_monitor::detect::{is_clear, severity_of};
 use charter_monitor::{Detector, MetricSource};
 use charter_plan::{Decision, GuardState, KnowledgeView, PlanInput, decide};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,6 +31,8 @@ pub const BLIND_AFTER: u32 = 4;
 const BACKFILL: Duration = Duration::from_secs(30 * 60);
 /// How long recent changes are kept for diagnosis.
 const CHANGE_HORIZON: Duration = Duration::from_secs(3600);
+/// Most violation episodes kept for the frequency and burst tests.
+const MAX_EPISODES: usize = 100_000;
 
 /// The loop could not go on.
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +66,12 @@ pub struct Controller {
     store: Arc<dyn Store>,
     detector: Detector,
     history: History,
+    /// Onsets of past violation episodes, oldest first (frequency and burst tests).
+    episodes: VecDeque<Episode>,
+    /// When this controller started observing.
+    started: Timestamp,
+    zones: BTreeMap<String, String>,
+    analysis: RankOptions,
     latest: HashMap<(String, String), Option<f64>>,
     changes: Vec<Change>,
     incidents: BTreeMap<u64, IncidentRt>,
@@ -120,8 +130,17 @@ impl Controller {
             SourceSpec::Prometheus(p) => p.blind_after,
             SourceSpec::Simulator { .. } => BLIND_AFTER,
         };
+        let zones = charter
+            .components
+            .iter()
+            .filter_map(|c| Some((c.name.clone(), c.zone.clone()?)))
+            .collect();
         Ok(Controller {
             history: History::new(Duration::from_secs(3600).max(charter.interval * 20)),
+            episodes: VecDeque::new(),
+            started: now,
+            zones,
+            analysis: RankOptions::default(),
             charter,
             source,
             actuators,
@@ -436,6 +455,21 @@ impl Controller {
                 self.store.save_incident(&rt.incident).await?;
             }
             self.store.record_violation(incident_id, &v).await?;
+            if t.from.is_none_or(|f| !matches!(f, ViolationState::Pending | ViolationState::Firing))
+                && matches!(v.state, ViolationState::Pending | ViolationState::Firing)
+            {
+                self.episodes.push_back(Episode {
+                    objective: v.objective.clone(),
+                    component: v.component.clone(),
+                    at: v.since,
+                });
+                let keep = self.analysis.frequency.baseline + self.analysis.frequency.recent;
+                while self.episodes.len() > MAX_EPISODES
+                    || self.episodes.front().is_some_and(|e| e.at < now.minus(keep))
+                {
+                    self.episodes.pop_front();
+                }
+            }
             push(Event::Violation {
                 violation: v,
                 from: t.from,
@@ -467,13 +501,20 @@ impl Controller {
             }
             rt.dirty = false;
             let members: Vec<Violation> = rt.members.values().cloned().collect();
+            let series = incident_series(&self.charter, &self.history, &members);
+            let episodes: Vec<Episode> = self.episodes.iter().cloned().collect();
             let d = diagnose(DiagnosisInput {
                 incident_id: rt.incident.id,
                 now,
                 violations: &members,
-                topology: &self.charter.topology,
-                history: &self.history,
+                series: &series,
+                topology: Some(&self.charter.topology),
+                zones: Some(&self.zones),
                 changes: &self.changes,
+                episodes: &episodes,
+                observed_since: self.started,
+                target: None,
+                options: &self.analysis,
             });
             let changed = match (&rt.diagnosis, d.root()) {
                 (None, Some(_)) => true,
@@ -1060,4 +1101,50 @@ impl Controller {
         }
         Ok(())
     }
+}
+
+/// The metric windows a diagnosis of these member violations looks at: every
+/// objective series of the member components and of everything they depend on,
+/// split two loop intervals before the earliest member's onset (a ramp starts before
+/// its breach).
+fn incident_series(charter: &Charter, history: &History, members: &[Violation]) -> Vec<MetricSeries> {
+    let Some(onset) = members.iter().map(|v| v.since).min() else {
+        return Vec::new();
+    };
+    let cut = onset.minus(charter.interval * 2);
+    let mut comps: BTreeSet<&str> = BTreeSet::new();
+    let mut stack: Vec<&str> = members.iter().map(|v| v.component.as_str()).collect();
+    while let Some(c) = stack.pop() {
+        if comps.insert(c) {
+            stack.extend(charter.topology.dependencies(c));
+        }
+    }
+    let mut out = Vec::new();
+    for o in &charter.objectives {
+        for c in o.components.iter().filter(|c| comps.contains(c.as_str())) {
+            let Some(points) = history.points(&o.name, c) else {
+                continue;
+            };
+            let mut s = MetricSeries {
+                component: c.clone(),
+                metric: o.name.clone(),
+                signal: Some(o.signal),
+                worse: match o.direction {
+                    Direction::Above => Worse::Up,
+                    Direction::Below => Worse::Down,
+                },
+                ..MetricSeries::default()
+            };
+            for &(t, v) in points {
+                if t < cut {
+                    s.normal.push(v);
+                } else {
+                    s.anomalous.push(v);
+                    s.times.push(t);
+                }
+            }
+            out.push(s);
+        }
+    }
+    out
 }

@@ -1038,6 +1038,21 @@ impl World {
             m[COST] = cost;
             m[REVISION] = svc.revision as f64;
         }
+        // A cache reports the hit ratio its owners see, weighted by their traffic (as a
+        // cache server counts its own hits and misses).
+        let mut seen = vec![(0.0, 0.0); self.services.len()];
+        for svc in &self.services {
+            if let Some(c) = &svc.cache {
+                let to = svc.edges[c.cache_edge].to;
+                seen[to].0 += svc.metrics[HIT] * svc.offered;
+                seen[to].1 += svc.offered;
+            }
+        }
+        for (svc, (hits, total)) in self.services.iter_mut().zip(seen) {
+            if total > 0.0 {
+                svc.metrics[HIT] = hits / total;
+            }
+        }
     }
 }
 
