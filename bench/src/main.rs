@@ -8,6 +8,7 @@
 //! Adapters only convert formats and apply each dataset's protocol; every ranking
 //! comes from `charter_analyze::anomaly`, the code the controller runs.
 
+mod calibrate;
 mod petshop;
 mod scoring;
 mod sockshop;
@@ -33,6 +34,8 @@ struct Cli {
 enum Command {
     /// Root-cause ranking accuracy over every case under a dataset folder.
     Rca(RcaArgs),
+    /// Diagnosis top-1 accuracy and confidence calibration on labelled simulator incidents.
+    Calibrate(calibrate::CalibrateArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -104,7 +107,10 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<()> {
-    let Command::Rca(args) = cli.command;
+    let args = match cli.command {
+        Command::Rca(args) => args,
+        Command::Calibrate(args) => return calibrate::run(&args),
+    };
     let options = RankOptions {
         threshold: args.threshold,
         relative_floor: args.relative_floor,

@@ -11,8 +11,8 @@
 use crate::table::{Record, number, read_csv};
 use anyhow::{Context, Result, bail};
 use charter_analyze::{DiagnosisInput, MetricSeries, RankOptions, Worse, diagnose};
-use charter_model::{Hypothesis, Signal, Timestamp};
 use charter_model::Topology;
+use charter_model::{Hypothesis, Signal, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -253,6 +253,16 @@ fn series(
         .collect()
 }
 
+/// The evidence of the first three hypotheses, each line prefixed with its rank.
+fn evidence_of(ranking: &[Hypothesis]) -> Vec<String> {
+    ranking
+        .iter()
+        .take(3)
+        .enumerate()
+        .flat_map(|(i, h)| h.evidence.iter().map(move |e| format!("#{} {e}", i + 1)))
+        .collect()
+}
+
 /// One scored issue or specificity window.
 #[derive(Debug, Clone, Serialize)]
 pub struct CaseOutcome {
@@ -264,6 +274,7 @@ pub struct CaseOutcome {
     pub top: Vec<String>,
     /// Confidences of `top`, in order.
     pub top_scores: Vec<f64>,
+    /// Evidence of the first three hypotheses, prefixed `#rank`.
     pub evidence: Vec<String>,
     pub wall_ms: f64,
 }
@@ -397,10 +408,7 @@ pub fn run(root: &Path, settings: &Settings, options: &RankOptions) -> Result<Re
                     .map(|r| r.component.clone())
                     .collect(),
                 top_scores: ranking.iter().take(5).map(|r| r.confidence).collect(),
-                evidence: ranking
-                    .first()
-                    .map(|r| r.evidence.clone())
-                    .unwrap_or_default(),
+                evidence: evidence_of(&ranking),
                 wall_ms: started.elapsed().as_secs_f64() * 1e3,
             });
         }
@@ -444,10 +452,7 @@ pub fn run(root: &Path, settings: &Settings, options: &RankOptions) -> Result<Re
                         .map(|r| r.component.clone())
                         .collect(),
                     top_scores: ranking.iter().take(5).map(|r| r.confidence).collect(),
-                    evidence: ranking
-                        .first()
-                        .map(|r| r.evidence.clone())
-                        .unwrap_or_default(),
+                    evidence: evidence_of(&ranking),
                     wall_ms: started.elapsed().as_secs_f64() * 1e3,
                 });
             }

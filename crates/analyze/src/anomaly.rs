@@ -136,8 +136,9 @@ pub struct RankOptions {
     /// million of its level; without a floor a drift that nobody would call a fault
     /// outscores a real one. Unit-free, like the robust z itself.
     pub relative_floor: f64,
-    /// A metric's score is its `min_points`-th largest deviation: how abnormal it
-    /// stayed for at least this many points (1 = the single worst point, BARO's max).
+    /// A metric's score is its `min_points`-th largest deviation — how abnormal it
+    /// stayed for at least this many points — or its largest divided by
+    /// `min_points`, whichever is larger (1 = the single worst point, BARO's max).
     pub min_points: usize,
     /// Onsets closer than this count as simultaneous (propagation).
     pub onset_tolerance: Duration,
@@ -157,8 +158,9 @@ impl Default for RankOptions {
         Self {
             threshold: 5.0,
             max_evidence: 3,
-            // Changes smaller than 0.1 % of a metric's level are treated as noise.
-            relative_floor: 0.001,
+            // Changes smaller than 0.2 % of a metric's level are treated as noise (an
+            // availability of 99.4 % against 100 % is 3 floors, not an anomaly).
+            relative_floor: 0.002,
             // BARO's choice, the single worst point: with a few points per window
             // (5-minute data) a fault may last only two or three of them.
             min_points: 1,
@@ -196,10 +198,15 @@ pub fn score_series(series: &MetricSeries, options: &RankOptions) -> Option<Metr
         .iter()
         .map(|&x| (x, harm(series.worse, x, median)))
         .collect();
-    // The k-th largest deviation: an anomaly must last `min_points` points, so one
-    // stray sample is not a fault.
+    // An anomaly must last `min_points` points (the k-th largest deviation), or one
+    // point must go k times as far: a single stray sample needs to be extreme.
     devs.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.total_cmp(&b.0)));
-    let (peak, max_dev) = devs[options.min_points.clamp(1, devs.len()) - 1];
+    let k = options.min_points.clamp(1, devs.len());
+    let (peak, max_dev) = if devs[k - 1].1 >= devs[0].1 / k as f64 {
+        devs[k - 1]
+    } else {
+        (devs[0].0, devs[0].1 / k as f64)
+    };
     let max_dev = if max_dev > 0.0 { max_dev } else { 0.0 };
     let peak = if max_dev > 0.0 { peak } else { median };
     let (mut scale, mut scale_kind) = robust_scale(&normal, median, max_dev);

@@ -18,7 +18,10 @@ pub struct Calibration {
 
 /// The curve the diagnosis uses; regenerate with
 /// `cargo run --release -p charter-bench -- calibrate --fit`.
-pub const CALIBRATION: Calibration = Calibration { a: 1.0, b: 0.0 };
+pub const CALIBRATION: Calibration = Calibration {
+    a: 2.1162,
+    b: 1.1733,
+};
 
 /// Raw confidences are kept this far from 0 and 1 so that the logit stays finite.
 const EDGE: f64 = 1e-4;
@@ -178,7 +181,10 @@ mod tests {
             .collect();
         assert!(expected_calibration_error(&samples, 10) > 0.1);
         let fit = Calibration::fit(&samples);
-        assert!((fit.a - 0.5).abs() < 0.1 && (fit.b + 0.5).abs() < 0.1, "{fit:?}");
+        assert!(
+            (fit.a - 0.5).abs() < 0.1 && (fit.b + 0.5).abs() < 0.1,
+            "{fit:?}"
+        );
         let calibrated: Vec<(f64, bool)> =
             samples.iter().map(|&(r, y)| (fit.apply(r), y)).collect();
         assert!(expected_calibration_error(&calibrated, 10) < 0.03);

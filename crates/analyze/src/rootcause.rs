@@ -16,7 +16,8 @@
 //!    incident's onsets belong to; [`cluster`] reports components sharing a
 //!    dependency or a zone.
 //! 4. Each candidate scores `(1 + explained) · (1 + ln(strength / threshold))`,
-//!    reduced when a dependency can explain it (×0.15 for inheritable symptoms, ×0.5
+//!    doubled when one of its own objectives is violated, reduced when a dependency
+//!    can explain it (×0.15 for inheritable symptoms, ×0.5
 //!    for its own), when it turned abnormal after a caller it would explain (×0.6),
 //!    when all its violations are chronic (×0.5), and raised by a deploy or config
 //!    change shortly before its onset (×1.5). Its confidence is its share of the
@@ -67,12 +68,22 @@ pub struct DiagnosisInput<'a> {
     pub options: &'a RankOptions,
 }
 
+/// How much each abnormal caller a candidate explains multiplies its score: every
+/// symptom its failure accounts for is evidence that would otherwise need a cause
+/// of its own, so it counts far more than a stronger anomaly.
+const CALLER_WEIGHT: f64 = 4.0;
+
 /// Symptoms a caller inherits from a failing dependency; anything else is the
 /// component's own.
 fn inheritable(s: Signal) -> bool {
     matches!(
         s,
-        Signal::Latency | Signal::Errors | Signal::Availability | Signal::Traffic | Signal::Other
+        Signal::Latency
+            | Signal::Errors
+            | Signal::Availability
+            | Signal::Traffic
+            | Signal::Pool
+            | Signal::Other
     )
 }
 
@@ -92,12 +103,20 @@ pub fn diagnose(input: DiagnosisInput<'_>) -> Diagnosis {
     let mut comps: BTreeMap<&str, Comp<'_>> = BTreeMap::new();
     for s in input.series {
         if let Some(score) = score_series(s, opts) {
-            comps.entry(s.component.as_str()).or_default().metrics.push(score);
+            comps
+                .entry(s.component.as_str())
+                .or_default()
+                .metrics
+                .push(score);
         }
     }
     for v in input.violations {
         if matches!(v.state, ViolationState::Firing | ViolationState::Pending) {
-            comps.entry(v.component.as_str()).or_default().violations.push(v);
+            comps
+                .entry(v.component.as_str())
+                .or_default()
+                .violations
+                .push(v);
         }
     }
     for c in comps.values_mut() {
@@ -171,6 +190,10 @@ pub fn diagnose(input: DiagnosisInput<'_>) -> Diagnosis {
     if candidates.is_empty() {
         return diagnosis;
     }
+    // The graph is read over every abnormal component (a root explains abnormal
+    // callers the target does not reach, too); only candidates are ranked.
+    let all: Vec<&str> = abnormal.iter().copied().collect();
+    let is_candidate: BTreeSet<&str> = candidates.iter().copied().collect();
 
     // Burst: do the incident's onsets stand out from the usual rate?
     let mut onsets: Vec<Timestamp> = input.episodes.iter().map(|e| e.at).collect();
@@ -180,7 +203,10 @@ pub fn diagnose(input: DiagnosisInput<'_>) -> Diagnosis {
         .filter(|v| matches!(v.state, ViolationState::Firing | ViolationState::Pending))
         .map(|v| v.since)
         .collect();
-    onsets.extend(mine.iter().filter(|t| !input.episodes.iter().any(|e| e.at == **t)));
+    onsets.extend(
+        mine.iter()
+            .filter(|t| !input.episodes.iter().any(|e| e.at == **t)),
+    );
     let burst = find_bursts(&onsets, &opts.burst)
         .into_iter()
         .filter(|b| mine.iter().any(|t| b.contains(*t)))
@@ -193,15 +219,35 @@ pub fn diagnose(input: DiagnosisInput<'_>) -> Diagnosis {
         });
     }
 
-    let nodes: Vec<Node<'_>> = candidates
+    let any_violation = comps.values().any(|c| !c.violations.is_empty());
+    // The symptoms to explain: the objectives a component breaches when it breaches
+    // any (the charter says what matters), else its abnormal metrics.
+    let own: Vec<Vec<Signal>> = all
         .iter()
         .map(|&name| {
+            let c = &comps[name];
+            let mut own: Vec<Signal> = if c.violations.is_empty() {
+                c.signals.iter().copied().collect()
+            } else {
+                c.violations.iter().map(|v| v.signal).collect()
+            };
+            own.retain(|s| !inheritable(*s));
+            own.sort_unstable();
+            own.dedup();
+            own
+        })
+        .collect();
+    let nodes: Vec<Node<'_>> = all
+        .iter()
+        .zip(&own)
+        .map(|(&name, own)| {
             let c = &comps[name];
             Node {
                 name,
                 strength: c.strength,
                 onset: c.onset,
-                intrinsic: c.signals.iter().any(|s| !inheritable(*s)),
+                intrinsic: own,
+                symptom: !any_violation || !c.violations.is_empty(),
             }
         })
         .collect();
@@ -236,16 +282,35 @@ pub fn diagnose(input: DiagnosisInput<'_>) -> Diagnosis {
     let n = nodes.len();
     let mut scored: Vec<(f64, f64, Hypothesis)> = Vec::with_capacity(n);
     for (i, node) in nodes.iter().enumerate() {
+        if !is_candidate.contains(node.name) {
+            continue;
+        }
         let c = &comps[node.name];
         let link = &links[i];
         let mut evidence = Vec::new();
-        let mut score = (1 + link.explains.len()) as f64 * (1.0 + (c.strength / thr).ln());
-        for m in c.metrics.iter().take(opts.max_evidence).filter(|m| m.score >= thr) {
+        let mut score =
+            CALLER_WEIGHT.powi(link.direct_callers as i32) * (1.0 + (c.strength / thr).ln());
+        if !c.violations.is_empty() {
+            // A breach of the charter's own thresholds is stronger evidence than a drift
+            // that stayed within them.
+            score *= 2.0;
+        }
+        for m in c
+            .metrics
+            .iter()
+            .take(opts.max_evidence)
+            .filter(|m| m.score >= thr)
+        {
             evidence.push(describe(m));
         }
         for v in &c.violations {
             if let (Some(val), Some(sev)) = (v.value, v.severity) {
-                evidence.push(format!("{} on {} is {} ({sev})", v.objective, v.component, short(val)));
+                evidence.push(format!(
+                    "{} on {} is {} ({sev})",
+                    v.objective,
+                    v.component,
+                    short(val)
+                ));
             }
         }
         if !link.explains.is_empty() {
@@ -259,7 +324,7 @@ pub fn diagnose(input: DiagnosisInput<'_>) -> Diagnosis {
             ));
         }
         if !link.explained_by.is_empty() {
-            score *= if node.intrinsic { 0.5 } else { 0.15 };
+            score *= if node.intrinsic.is_empty() { 0.15 } else { 0.5 };
             let names: Vec<&str> = link.explained_by.iter().map(|&j| nodes[j].name).collect();
             evidence.push(format!(
                 "{}'s symptoms may be inherited from its abnormal dependencies: {}",
@@ -300,9 +365,15 @@ pub fn diagnose(input: DiagnosisInput<'_>) -> Diagnosis {
         if let Some((ch, onset)) = change {
             score *= 1.5;
             let lead = if ch.at <= onset {
-                format!("{} before", fmt_duration_secs(onset.since(ch.at).as_secs_f64()))
+                format!(
+                    "{} before",
+                    fmt_duration_secs(onset.since(ch.at).as_secs_f64())
+                )
             } else {
-                format!("{} after", fmt_duration_secs(ch.at.since(onset).as_secs_f64()))
+                format!(
+                    "{} after",
+                    fmt_duration_secs(ch.at.since(onset).as_secs_f64())
+                )
             };
             evidence.push(
                 format!(
@@ -351,7 +422,12 @@ pub fn diagnose(input: DiagnosisInput<'_>) -> Diagnosis {
                 ));
             }
         }
-        let cause = cause_class(c, change.is_some(), !link.explained_by.is_empty(), &mut evidence);
+        let cause = cause_class(
+            c,
+            change.is_some(),
+            !link.explained_by.is_empty(),
+            &mut evidence,
+        );
         let mut symptoms: Vec<String> = c.violations.iter().map(|v| v.key()).collect();
         for &j in &link.explains {
             symptoms.extend(comps[nodes[j].name].violations.iter().map(|v| v.key()));
@@ -380,7 +456,11 @@ pub fn diagnose(input: DiagnosisInput<'_>) -> Diagnosis {
         if !link.explains.is_empty() && link.explained_by.is_empty() {
             diagnosis.patterns.push(Pattern::Propagation {
                 from: node.name.to_string(),
-                to: link.explains.iter().map(|&j| nodes[j].name.to_string()).collect(),
+                to: link
+                    .explains
+                    .iter()
+                    .map(|&j| nodes[j].name.to_string())
+                    .collect(),
                 lead_secs: match (node.onset, link.first_caller_onset) {
                     (Some(a), Some(b)) => (b.0 - a.0) as f64 / 1000.0,
                     _ => 0.0,
@@ -390,7 +470,11 @@ pub fn diagnose(input: DiagnosisInput<'_>) -> Diagnosis {
     }
     let total: f64 = scored.iter().map(|s| s.0).sum();
     for (score, clarity, h) in &mut scored {
-        let raw = if total > 0.0 { *score / total * *clarity } else { 0.0 };
+        let raw = if total > 0.0 {
+            *score / total * *clarity
+        } else {
+            0.0
+        };
         h.confidence = CALIBRATION.apply(raw);
     }
     scored.sort_by(|a, b| {
@@ -429,7 +513,11 @@ fn min_opt(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
 
 /// Abnormal components reachable from `target` (included) along dependencies,
 /// passing only through abnormal components. O(V + E).
-fn reachable<'a>(topo: &'a Topology, target: &'a str, abnormal: &BTreeSet<&'a str>) -> Vec<&'a str> {
+fn reachable<'a>(
+    topo: &'a Topology,
+    target: &'a str,
+    abnormal: &BTreeSet<&'a str>,
+) -> Vec<&'a str> {
     let mut seen = BTreeSet::from([target]);
     let mut queue = std::collections::VecDeque::from([target]);
     while let Some(c) = queue.pop_front() {
@@ -457,11 +545,9 @@ fn cause_class(
     }
     let has = |s: Signal| c.signals.contains(&s);
     if has(Signal::Memory) {
-        if let Some(m) = c
-            .metrics
-            .iter()
-            .find(|m| m.signal == Some(Signal::Memory) && m.slope_per_minute.is_some_and(|s| s > 0.0))
-        {
+        if let Some(m) = c.metrics.iter().find(|m| {
+            m.signal == Some(Signal::Memory) && m.slope_per_minute.is_some_and(|s| s > 0.0)
+        }) {
             evidence.push(format!(
                 "{} on {} has been rising {}/min",
                 m.metric,

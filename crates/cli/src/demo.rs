@@ -77,6 +77,8 @@ pub struct DemoSummary {
 struct IncidentLog {
     opened_at: f64,
     root: Option<(String, String, f64, Vec<String>)>,
+    /// The diagnosis in force when the first action was applied.
+    acted_on: Option<(String, String, f64, Vec<String>)>,
     actions: Vec<String>,
     outcome: Option<String>,
     resolved_at: Option<f64>,
@@ -181,6 +183,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
                 } => {
                     actions_total += 1;
                     if let Some(log) = incidents.get_mut(incident_id) {
+                        if log.actions.is_empty() {
+                            log.acted_on = log.root.clone();
+                        }
                         log.actions.push(action.to_string());
                     }
                 }
@@ -210,6 +215,12 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let wall = started.elapsed().as_secs_f64();
     store.close().await;
 
+    // Judge the diagnosis Charter acted on (the last one if it never acted).
+    for log in incidents.values_mut() {
+        if log.acted_on.is_some() {
+            log.root = log.acted_on.take();
+        }
+    }
     // Attribute incidents to the fault active when they opened.
     let mut faults = Vec::new();
     let mut used = std::collections::BTreeSet::new();

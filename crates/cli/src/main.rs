@@ -7,11 +7,13 @@
 //! - `run`: the daemon, in real time.
 //! - `knowledge`: learned success rates from a knowledge database.
 //! - `import-rules`: Prometheus alerting rules to charter objectives.
+//! - `replay`: root-cause analysis over recorded metrics (CSV or Prometheus JSON).
 //! - `sim serve`: the Westworld simulator as a real-time HTTP server.
 
 mod demo;
 mod import_rules;
 mod knowledge;
+mod replay;
 mod run;
 mod sim_serve;
 mod wiring;
@@ -55,6 +57,8 @@ enum Command {
     },
     /// Convert Prometheus alerting rule files into charter objectives (YAML on stdout).
     ImportRules(import_rules::ImportArgs),
+    /// Diagnose a past incident from recorded metrics (CSV or a Prometheus range query).
+    Replay(replay::ReplayArgs),
     /// The Westworld simulator.
     Sim {
         #[command(subcommand)]
@@ -95,6 +99,7 @@ fn main() -> ExitCode {
             runtime().and_then(|rt| rt.block_on(knowledge::show(&db, json)))
         }
         Command::ImportRules(args) => import_rules::run(&args),
+        Command::Replay(args) => replay::run(&args),
         Command::Sim {
             command: SimCommand::Serve(args),
         } => runtime().and_then(|rt| rt.block_on(sim_serve::run(args))),

@@ -455,7 +455,8 @@ impl Controller {
                 self.store.save_incident(&rt.incident).await?;
             }
             self.store.record_violation(incident_id, &v).await?;
-            if t.from.is_none_or(|f| !matches!(f, ViolationState::Pending | ViolationState::Firing))
+            if t.from
+                .is_none_or(|f| !matches!(f, ViolationState::Pending | ViolationState::Firing))
                 && matches!(v.state, ViolationState::Pending | ViolationState::Firing)
             {
                 self.episodes.push_back(Episode {
@@ -465,7 +466,10 @@ impl Controller {
                 });
                 let keep = self.analysis.frequency.baseline + self.analysis.frequency.recent;
                 while self.episodes.len() > MAX_EPISODES
-                    || self.episodes.front().is_some_and(|e| e.at < now.minus(keep))
+                    || self
+                        .episodes
+                        .front()
+                        .is_some_and(|e| e.at < now.minus(keep))
                 {
                     self.episodes.pop_front();
                 }
@@ -1107,7 +1111,11 @@ impl Controller {
 /// objective series of the member components and of everything they depend on,
 /// split two loop intervals before the earliest member's onset (a ramp starts before
 /// its breach).
-fn incident_series(charter: &Charter, history: &History, members: &[Violation]) -> Vec<MetricSeries> {
+fn incident_series(
+    charter: &Charter,
+    history: &History,
+    members: &[Violation],
+) -> Vec<MetricSeries> {
     let Some(onset) = members.iter().map(|v| v.since).min() else {
         return Vec::new();
     };

@@ -74,7 +74,9 @@ pub fn find_bursts(onsets: &[Timestamp], options: &BurstOptions) -> Vec<Burst> {
     let gap_ms = options.gap.as_millis() as i64;
     // A short history is stretched to a quarter of the horizon, so that the first few
     // onsets of a fresh process do not look like their own normal rate.
-    let observed_ms = (last.0 - ts[0].0).max(gap_ms).max(options.horizon.as_millis() as i64 / 4);
+    let observed_ms = (last.0 - ts[0].0)
+        .max(gap_ms)
+        .max(options.horizon.as_millis() as i64 / 4);
     let mut out = Vec::new();
     let mut i = 0;
     while i < n {

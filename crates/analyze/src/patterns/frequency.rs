@@ -153,7 +153,11 @@ mod tests {
 
     #[test]
     fn a_quiet_series_violating_now_is_new_and_a_daily_flapper_is_chronic() {
-        let mut eps = vec![ep("latency", 47.5), ep("latency", 47.8), ep("latency", 47.9)];
+        let mut eps = vec![
+            ep("latency", 47.5),
+            ep("latency", 47.8),
+            ep("latency", 47.9),
+        ];
         // errors flaps twice an hour, every hour, for two days.
         for h in 0..96 {
             eps.push(ep("errors", h as f64 * 0.5));

@@ -5,15 +5,17 @@
 //! - which abnormal components it can explain: those that reach it through a chain
 //!   of abnormal dependencies (its abnormal callers, transitively);
 //! - which abnormal dependencies can explain *it*: reachable the same way, and either
-//!   at least as abnormal, or — when its own symptoms are ones a caller inherits
-//!   (latency, errors, availability, traffic) — abnormal no later than it was;
+//!   at least as abnormal, or abnormal no later than it was (within a tolerance)
+//!   when its symptoms are ones a dependency passes on — latency, errors and the
+//!   like, and a cache hit ratio that its cache dependency shows too — rather than
+//!   its own (memory, CPU, saturation);
 //! - whether it turned abnormal before the callers it explains, or after one of them.
 //!
 //! Searches only walk abnormal components (pruning): cost O(A · (A + E_A)) for A
 //! abnormal components and E_A edges among them — A is the size of the incident, not
 //! of the system.
 
-use charter_model::{Timestamp, Topology};
+use charter_model::{Signal, Timestamp, Topology};
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
@@ -25,18 +27,23 @@ pub struct Node<'a> {
     pub strength: f64,
     /// When it turned abnormal, if known.
     pub onset: Option<Timestamp>,
-    /// Whether some of its symptoms are its own (memory, CPU, saturation, cache,
-    /// pool) rather than ones a failing dependency passes to its callers.
-    pub intrinsic: bool,
+    /// Its symptoms that a failing dependency does not pass to its callers (memory,
+    /// CPU, saturation, cache), sorted; empty when all can be inherited.
+    pub intrinsic: &'a [Signal],
+    /// Whether it is a symptom to explain (when violations are known, only violating
+    /// components are; otherwise every abnormal one). Other nodes only carry chains.
+    pub symptom: bool,
 }
 
 /// What the graph says of one node; indices refer to the input slice.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Link {
-    /// Abnormal callers (transitively) whose symptoms this node can explain.
+    /// Abnormal callers (transitively) that are symptoms this node can explain.
     pub explains: Vec<usize>,
     /// Abnormal dependencies (transitively) that can explain this node's symptoms.
     pub explained_by: Vec<usize>,
+    /// How many of `explains` call this node directly.
+    pub direct_callers: usize,
     /// The earliest onset among `explains`, if known.
     pub first_caller_onset: Option<Timestamp>,
     /// Whether this node turned abnormal after a caller it explains, by more than the
@@ -76,7 +83,8 @@ pub fn propagate(nodes: &[Node<'_>], topology: &Topology, tolerance: Duration) -
         .iter()
         .enumerate()
         .map(|(i, n)| {
-            let explains = walk(i, true);
+            let mut explains = walk(i, true);
+            explains.retain(|&j| nodes[j].symptom);
             let explained_by: Vec<usize> = walk(i, false)
                 .into_iter()
                 .filter(|&d| {
@@ -85,7 +93,13 @@ pub fn propagate(nodes: &[Node<'_>], topology: &Topology, tolerance: Duration) -
                         (Some(a), Some(b)) => a <= b.plus(tolerance),
                         _ => false,
                     };
-                    dep.strength >= n.strength || (!n.intrinsic && earlier)
+                    // Own symptoms are not passed on — except a cache's: a hit ratio
+                    // is measured by the caller, about the cache it depends on.
+                    let shows_mine = n
+                        .intrinsic
+                        .iter()
+                        .all(|s| *s == Signal::Cache && dep.intrinsic.contains(s));
+                    dep.strength >= n.strength || (earlier && shows_mine)
                 })
                 .collect();
             let first_caller_onset = explains.iter().filter_map(|&c| nodes[c].onset).min();
@@ -93,7 +107,12 @@ pub fn propagate(nodes: &[Node<'_>], topology: &Topology, tolerance: Duration) -
                 (Some(mine), Some(first)) => mine > first.plus(tolerance),
                 _ => false,
             };
+            let direct_callers = topology
+                .callers(n.name)
+                .filter(|c| *c != n.name && index.get(c).is_some_and(|&j| nodes[j].symptom))
+                .count();
             Link {
+                direct_callers,
                 explains,
                 explained_by,
                 first_caller_onset,
@@ -110,28 +129,32 @@ mod tests {
     fn topo() -> Topology {
         let e = [
             ("frontend".to_string(), vec!["api".to_string()]),
-            ("api".to_string(), vec!["db".to_string(), "cache".to_string()]),
+            (
+                "api".to_string(),
+                vec!["db".to_string(), "cache".to_string()],
+            ),
             ("db".to_string(), vec![]),
             ("cache".to_string(), vec![]),
         ];
         Topology::new(e.iter().map(|(a, d)| (a.as_str(), d.as_slice())))
     }
 
-    fn node(name: &str, strength: f64, onset: i64, intrinsic: bool) -> Node<'_> {
+    fn node<'a>(name: &'a str, strength: f64, onset: i64, intrinsic: &'a [Signal]) -> Node<'a> {
         Node {
             name,
             strength,
             onset: Some(Timestamp::from_secs(onset)),
             intrinsic,
+            symptom: true,
         }
     }
 
     #[test]
     fn a_leaf_explains_its_callers_and_they_do_not_explain_it() {
         let nodes = [
-            node("frontend", 20.0, 30, false),
-            node("api", 30.0, 15, false),
-            node("db", 10.0, 0, false),
+            node("frontend", 20.0, 30, &[]),
+            node("api", 30.0, 15, &[]),
+            node("db", 10.0, 0, &[]),
         ];
         let links = propagate(&nodes, &topo(), Duration::from_secs(5));
         assert_eq!(links[2].explains, vec![0, 1]);
@@ -144,14 +167,23 @@ mod tests {
 
     #[test]
     fn intrinsic_symptoms_stronger_than_the_dependency_are_not_inherited() {
-        let nodes = [node("api", 30.0, 15, true), node("db", 10.0, 0, false)];
+        let cpu = [Signal::Utilization];
+        let nodes = [node("api", 30.0, 15, &cpu), node("db", 10.0, 0, &[])];
         let links = propagate(&nodes, &topo(), Duration::from_secs(5));
         assert!(links[0].explained_by.is_empty());
+        // The same own symptom on a dependency that was first is the dependency's.
+        let cache = [Signal::Cache];
+        let nodes = [
+            node("api", 30.0, 15, &cache),
+            node("cache", 10.0, 0, &cache),
+        ];
+        let links = propagate(&nodes, &topo(), Duration::from_secs(5));
+        assert_eq!(links[0].explained_by, vec![1]);
     }
 
     #[test]
     fn a_dependency_that_turned_abnormal_after_its_caller_is_late() {
-        let nodes = [node("api", 10.0, 0, false), node("db", 10.0, 300, false)];
+        let nodes = [node("api", 10.0, 0, &[]), node("db", 10.0, 300, &[])];
         let links = propagate(&nodes, &topo(), Duration::from_secs(30));
         assert!(links[1].late);
         assert_eq!(links[1].first_caller_onset, Some(Timestamp::from_secs(0)));
@@ -162,7 +194,7 @@ mod tests {
     #[test]
     fn normal_components_break_the_chain() {
         // frontend and db are abnormal, api is not: no chain through api.
-        let nodes = [node("frontend", 10.0, 30, false), node("db", 10.0, 0, false)];
+        let nodes = [node("frontend", 10.0, 30, &[]), node("db", 10.0, 0, &[])];
         let links = propagate(&nodes, &topo(), Duration::from_secs(5));
         assert!(links[1].explains.is_empty());
         assert!(links[0].explained_by.is_empty());

@@ -1,4 +1,5 @@
 use super::*;
+use crate::anomaly::MetricSeries;
 use charter_model::Severity;
 
 fn topo() -> Topology {
@@ -35,14 +36,18 @@ fn v(obj: &str, comp: &str, signal: Signal, since: i64) -> Violation {
 
 fn run(violations: &[Violation], changes: &[Change]) -> Diagnosis {
     let t = topo();
-    let h = History::new(Duration::from_secs(3600));
     diagnose(DiagnosisInput {
         incident_id: 1,
         now: Timestamp::from_secs(1000),
         violations,
-        topology: &t,
-        history: &h,
+        series: &[],
+        topology: Some(&t),
+        zones: None,
         changes,
+        episodes: &[],
+        observed_since: Timestamp(0),
+        target: None,
+        options: &RankOptions::default(),
     })
 }
 
@@ -169,4 +174,187 @@ fn order_of_violations_does_not_change_the_ranking() {
         .map(|h| (h.component.clone(), (h.confidence * 1e9) as u64))
         .collect();
     assert_eq!(a, b);
+}
+
+fn input<'a>(
+    violations: &'a [Violation],
+    series: &'a [MetricSeries],
+    topology: Option<&'a Topology>,
+    episodes: &'a [Episode],
+    options: &'a RankOptions,
+) -> DiagnosisInput<'a> {
+    DiagnosisInput {
+        incident_id: 1,
+        now: Timestamp::from_secs(100_000),
+        violations,
+        series,
+        topology,
+        zones: None,
+        changes: &[],
+        episodes,
+        observed_since: Timestamp(0),
+        target: None,
+        options,
+    }
+}
+
+/// A flat metric that steps by `step` (in its own noise units) at the onset.
+fn window(comp: &str, metric: &str, signal: Signal, step: f64, onset: i64) -> MetricSeries {
+    let noise = |i: usize| ((i * 7919) % 13) as f64 / 13.0 - 0.5;
+    MetricSeries {
+        component: comp.into(),
+        metric: metric.into(),
+        signal: Some(signal),
+        normal: (0..60).map(|i| 10.0 + noise(i)).collect(),
+        anomalous: (0..20).map(|i| 10.0 + step + noise(i + 3)).collect(),
+        times: (0..20)
+            .map(|i| Timestamp::from_secs(onset + 15 * i))
+            .collect(),
+        worse: crate::anomaly::Worse::Up,
+    }
+}
+
+#[test]
+fn an_abnormal_dependency_that_is_not_violating_is_still_found() {
+    // Only frontend and api violate; catalog's latency window shows where it came from.
+    let vs = [
+        v("latency", "frontend", Signal::Latency, 100),
+        v("latency", "api", Signal::Latency, 100),
+    ];
+    let series = [
+        window("catalog", "latency", Signal::Latency, 40.0, 70),
+        window("api", "latency", Signal::Latency, 20.0, 100),
+        window("frontend", "latency", Signal::Latency, 20.0, 100),
+    ];
+    let t = topo();
+    let opts = RankOptions::default();
+    let d = diagnose(input(&vs, &series, Some(&t), &[], &opts));
+    let root = d.root().expect("root");
+    assert_eq!(root.component, "catalog", "{d:#?}");
+    assert!(
+        root.evidence
+            .iter()
+            .any(|e| e.contains("catalog: latency rose to"))
+    );
+}
+
+#[test]
+fn without_a_graph_the_strongest_anomaly_ranks_first() {
+    let series = [
+        window("db", "latency", Signal::Latency, 40.0, 70),
+        window("api", "latency", Signal::Latency, 8.0, 100),
+        window("auth", "latency", Signal::Latency, 0.0, 100),
+    ];
+    let opts = RankOptions::default();
+    let d = diagnose(input(&[], &series, None, &[], &opts));
+    let names: Vec<&str> = d.hypotheses.iter().map(|h| h.component.as_str()).collect();
+    assert_eq!(names, ["db", "api"]);
+}
+
+#[test]
+fn a_chronic_flapper_yields_to_a_new_problem() {
+    // api's errors flap every hour for days; db's latency never violated before.
+    let vs = [
+        v("errors", "api", Signal::Errors, 99_990),
+        v("latency", "db", Signal::Latency, 99_990),
+    ];
+    let mut episodes: Vec<Episode> = (0..27)
+        .map(|h| Episode {
+            objective: "errors".into(),
+            component: "api".into(),
+            at: Timestamp::from_secs(h * 3600 + 1800),
+        })
+        .collect();
+    for (objective, component) in [("latency", "db"), ("errors", "api")] {
+        episodes.push(Episode {
+            objective: objective.into(),
+            component: component.into(),
+            at: Timestamp::from_secs(99_990),
+        });
+    }
+    // No graph: without the history, api's errors and db's latency tie.
+    let opts = RankOptions::default();
+    let d = diagnose(input(&vs, &[], None, &episodes, &opts));
+    assert_eq!(d.root().map(|h| h.component.as_str()), Some("db"), "{d:#?}");
+    let api = d
+        .hypotheses
+        .iter()
+        .find(|h| h.component == "api")
+        .expect("api");
+    assert!(
+        api.evidence.iter().any(|e| e.contains("chronic")),
+        "{api:?}"
+    );
+}
+
+#[test]
+fn onsets_bunched_together_are_reported_as_a_burst() {
+    // One onset an hour for a day, then four at once.
+    let vs: Vec<Violation> = ["frontend", "api", "catalog", "db"]
+        .iter()
+        .map(|c| v("errors", c, Signal::Errors, 99_990))
+        .collect();
+    let episodes: Vec<Episode> = (0..24)
+        .map(|h| Episode {
+            objective: "latency".into(),
+            component: "auth".into(),
+            at: Timestamp::from_secs(h * 3600),
+        })
+        .collect();
+    let t = topo();
+    let opts = RankOptions::default();
+    let d = diagnose(input(&vs, &[], Some(&t), &episodes, &opts));
+    assert!(
+        d.patterns
+            .iter()
+            .any(|p| matches!(p, Pattern::Burst { onsets: 4, .. })),
+        "{:?}",
+        d.patterns
+    );
+    assert!(d.hypotheses[0].evidence.iter().any(|e| e.contains("burst")));
+}
+
+#[test]
+fn components_in_one_zone_form_a_cluster() {
+    let vs = [
+        v("errors", "orders", Signal::Errors, 100),
+        v("errors", "auth", Signal::Errors, 100),
+    ];
+    let zones: BTreeMap<String, String> = [("orders", "b"), ("auth", "b"), ("db", "a")]
+        .iter()
+        .map(|(c, z)| (c.to_string(), z.to_string()))
+        .collect();
+    let t = topo();
+    let opts = RankOptions::default();
+    let d = diagnose(DiagnosisInput {
+        zones: Some(&zones),
+        ..input(&vs, &[], Some(&t), &[], &opts)
+    });
+    assert!(d.patterns.contains(&Pattern::Cluster {
+        around: "zone b".into(),
+        members: vec!["auth".into(), "orders".into()],
+    }));
+}
+
+#[test]
+fn a_cache_miss_seen_by_its_caller_is_blamed_on_the_cache() {
+    let edges: Vec<(String, Vec<String>)> = vec![
+        ("catalog".into(), vec!["cache".into(), "db".into()]),
+        ("cache".into(), vec![]),
+        ("db".into(), vec![]),
+    ];
+    let t = Topology::new(edges.iter().map(|(a, d)| (a.as_str(), d.as_slice())));
+    let vs = [
+        v("hit_ratio", "catalog", Signal::Cache, 100),
+        v("hit_ratio", "cache", Signal::Cache, 100),
+    ];
+    let opts = RankOptions::default();
+    let d = diagnose(input(&vs, &[], Some(&t), &[], &opts));
+    let root = d.root().expect("root");
+    assert_eq!(
+        (root.component.as_str(), root.cause),
+        ("cache", CauseClass::CacheFailure)
+    );
+    let catalog = &d.hypotheses[1];
+    assert!(catalog.evidence.iter().any(|e| e.contains("inherited")));
 }

@@ -1,0 +1,496 @@
+//! `charter replay` as a user runs it: recorded metrics in, a ranked diagnosis out,
+//! and input errors that name the file, line and column with exit code 2.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn charter() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_charter"))
+}
+
+/// What a run printed.
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\n{}", self.stdout, self.stderr))
+    }
+
+    /// Components of the ranked hypotheses, best first (`--json` output).
+    fn ranking(&self) -> Vec<String> {
+        self.json()["diagnosis"]["hypotheses"]
+            .as_array()
+            .expect("hypotheses")
+            .iter()
+            .map(|h| h["component"].as_str().expect("component").to_string())
+            .collect()
+    }
+}
+
+fn replay(args: &[&str]) -> Run {
+    let out = charter()
+        .arg("replay")
+        .args(args)
+        .output()
+        .expect("run charter");
+    Run {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Deterministic noise in [-1, 1] for row `i` of series `k` (splitmix64).
+fn noise(i: usize, k: usize) -> f64 {
+    let mut z = (i as u64)
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        .wrapping_add((k as u64).wrapping_mul(0xBF58_476D_1CE4_E5B9));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    (z >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
+}
+
+/// First row's time; rows are `STEP` seconds apart.
+const T0: i64 = 1_767_225_600;
+const STEP: i64 = 15;
+
+/// A five-component shop: web → api → {orders, cache}, orders → db. db's latency
+/// jumps at `fault_row`, its callers' one row later.
+struct Shop {
+    rows: usize,
+    fault_row: Option<usize>,
+    /// Multiplies db's latency column (a change of units).
+    db_scale: f64,
+}
+
+impl Shop {
+    fn incident() -> Self {
+        Shop {
+            rows: 80,
+            fault_row: Some(50),
+            db_scale: 1.0,
+        }
+    }
+
+    fn calm() -> Self {
+        Shop {
+            fault_row: None,
+            ..Shop::incident()
+        }
+    }
+
+    fn db_scale(mut self, s: f64) -> Self {
+        self.db_scale = s;
+        self
+    }
+
+    /// (column, normal level, noise amplitude, jump, delay in rows after the fault)
+    const COLUMNS: [(&str, f64, f64, f64, usize); 8] = [
+        ("web_latency", 120.0, 4.0, 45.0, 1),
+        ("api_latency", 80.0, 3.0, 42.0, 1),
+        ("orders_latency", 50.0, 2.0, 40.0, 1),
+        ("db_latency", 10.0, 1.0, 90.0, 0),
+        ("cache_latency", 2.0, 0.2, 0.0, 0),
+        ("api_cpu", 40.0, 3.0, 0.0, 0),
+        ("db_cpu", 30.0, 3.0, 0.0, 0),
+        ("cache_hit", 0.95, 0.01, 0.0, 0),
+    ];
+
+    fn csv(&self) -> String {
+        let mut out = String::from("time");
+        for (name, ..) in Self::COLUMNS {
+            out.push(',');
+            out.push_str(name);
+        }
+        out.push('\n');
+        for i in 0..self.rows {
+            out.push_str(&(T0 + STEP * i as i64).to_string());
+            for (k, (name, level, amp, jump, delay)) in Self::COLUMNS.iter().enumerate() {
+                let faulty = self.fault_row.is_some_and(|f| i >= f + delay);
+                let mut v = level + amp * noise(i, k) + if faulty { *jump } else { 0.0 };
+                if *name == "db_latency" {
+                    v *= self.db_scale;
+                }
+                out.push_str(&format!(",{v:.6}"));
+            }
+            out.push('\n');
+        }
+        out
+    }
+
+    fn fault_time(&self) -> String {
+        (T0 + STEP * self.fault_row.unwrap_or(40) as i64).to_string()
+    }
+}
+
+const GRAPH: &str = "components:\n\
+  \x20 - { name: web, depends_on: [api] }\n\
+  \x20 - { name: api, depends_on: [orders, cache] }\n\
+  \x20 - { name: orders, depends_on: [db] }\n";
+
+/// Files of one test, removed at the end.
+struct Files(tempfile::TempDir);
+
+impl Files {
+    fn new() -> Self {
+        Files(tempfile::tempdir().expect("tempdir"))
+    }
+
+    fn write(&self, name: &str, text: &str) -> String {
+        let p: PathBuf = self.0.path().join(name);
+        std::fs::write(&p, text).expect("write");
+        p.display().to_string()
+    }
+}
+
+#[test]
+fn a_slow_leaf_database_is_the_root_cause_with_a_graph_at_a_given_time() {
+    let f = Files::new();
+    let shop = Shop::incident();
+    let csv = f.write("shop.csv", &shop.csv());
+    let graph = f.write("graph.yaml", GRAPH);
+    let at = shop.fault_time();
+
+    let run = replay(&["--csv", &csv, "--graph", &graph, "--at", &at, "--json"]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let ranking = run.ranking();
+    assert_eq!(ranking[0], "db", "{}", run.stdout);
+    assert_eq!(
+        ranking.iter().filter(|c| *c == "cache").count(),
+        0,
+        "cache is healthy: {ranking:?}"
+    );
+    let j = run.json();
+    assert_eq!(j["found"], "given");
+    assert_eq!(j["onset_row"], 51);
+    assert_eq!(j["normal_rows"], 50);
+    assert_eq!(j["anomalous_rows"], 30);
+
+    let text = replay(&["--csv", &csv, "--graph", &graph, "--at", &at]);
+    assert_eq!(text.code, Some(0), "{}", text.stderr);
+    assert!(text.stdout.contains("  1. db  "), "{}", text.stdout);
+    assert!(
+        text.stdout.contains("propagation: db → api, orders, web"),
+        "{}",
+        text.stdout
+    );
+}
+
+#[test]
+fn a_detected_onset_is_within_a_few_rows_and_blames_the_same_database() {
+    let f = Files::new();
+    let shop = Shop::incident();
+    let csv = f.write("shop.csv", &shop.csv());
+    let graph = f.write("graph.yaml", GRAPH);
+
+    let run = replay(&["--csv", &csv, "--graph", &graph, "--detect", "--json"]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let j = run.json();
+    assert_eq!(j["found"], "detected");
+    let row = j["onset_row"].as_u64().expect("onset_row") as i64;
+    assert!((row - 51).abs() <= 2, "detected row {row}, fault at row 51");
+    assert!(j["strength"].as_f64().expect("strength") > 1.0);
+    assert_eq!(run.ranking()[0], "db");
+}
+
+#[test]
+fn without_a_graph_the_largest_anomaly_ranks_first() {
+    let f = Files::new();
+    let shop = Shop::incident();
+    let csv = f.write("shop.csv", &shop.csv());
+    let run = replay(&["--csv", &csv, "--at", &shop.fault_time(), "--json"]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let ranking = run.ranking();
+    assert_eq!(ranking[0], "db");
+    assert_eq!(
+        ranking.len(),
+        4,
+        "web, api, orders and db are abnormal: {ranking:?}"
+    );
+}
+
+#[test]
+fn data_without_a_change_has_no_root_cause() {
+    let f = Files::new();
+    let shop = Shop::calm();
+    let csv = f.write("calm.csv", &shop.csv());
+    let graph = f.write("graph.yaml", GRAPH);
+    let at = shop.fault_time();
+
+    let run = replay(&["--csv", &csv, "--graph", &graph, "--at", &at, "--json"]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(run.json()["diagnosis"]["hypotheses"], Value::Array(vec![]));
+
+    let text = replay(&["--csv", &csv, "--at", &at]);
+    assert_eq!(text.code, Some(0), "{}", text.stderr);
+    assert!(
+        text.stdout.contains("no root cause: nothing is abnormal"),
+        "{}",
+        text.stdout
+    );
+}
+
+#[test]
+fn changing_the_unit_of_a_column_does_not_change_the_ranking() {
+    let f = Files::new();
+    let shop = Shop::incident();
+    let at = shop.fault_time();
+    let seconds = f.write("ms.csv", &shop.csv());
+    let micros = f.write("us.csv", &Shop::incident().db_scale(1000.0).csv());
+    for graph in [None, Some(f.write("graph.yaml", GRAPH))] {
+        let mut args = vec!["--at", &at, "--json"];
+        if let Some(g) = &graph {
+            args.extend(["--graph", g]);
+        }
+        let a = replay(&[&["--csv", seconds.as_str()], args.as_slice()].concat());
+        let b = replay(&[&["--csv", micros.as_str()], args.as_slice()].concat());
+        assert_eq!(a.code, Some(0), "{}", a.stderr);
+        assert_eq!(b.code, Some(0), "{}", b.stderr);
+        assert_eq!(a.ranking(), b.ranking(), "graph: {graph:?}");
+        assert_eq!(a.ranking()[0], "db");
+    }
+}
+
+/// A range-query response: frontend → api → db latency, db slowing at row 40,
+/// its callers one step later; db is scraped 5 s after the others.
+fn prometheus_response() -> String {
+    let series = [
+        ("frontend", "service", 0, 0.20, 0.01, 0.25, 1),
+        ("api", "service", 0, 0.10, 0.005, 0.20, 1),
+        ("db", "job", 5, 0.01, 0.001, 0.30, 0),
+    ];
+    let result: Vec<Value> = series
+        .iter()
+        .enumerate()
+        .map(|(k, (name, label, offset, level, amp, jump, delay))| {
+            let values: Vec<Value> = (0..70)
+                .map(|i| {
+                    let t = T0 + STEP * i as i64 + offset;
+                    let v = level + amp * noise(i, k) + if i >= 40 + delay { *jump } else { 0.0 };
+                    serde_json::json!([t, format!("{v}")])
+                })
+                .collect();
+            serde_json::json!({
+                "metric": { "__name__": "request_latency_seconds", *label: name },
+                "values": values,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "status": "success",
+        "data": { "resultType": "matrix", "result": result },
+    })
+    .to_string()
+}
+
+#[test]
+fn a_prometheus_range_query_is_replayed_on_the_union_of_its_timestamps() {
+    let f = Files::new();
+    let prom = f.write("query.json", &prometheus_response());
+    let graph = f.write(
+        "graph.yaml",
+        "components:\n  - { name: frontend, depends_on: [api] }\n  - { name: api, depends_on: [db] }\n",
+    );
+    let at = (T0 + STEP * 40).to_string();
+    for extra in [vec![], vec!["--graph", graph.as_str()]] {
+        let run = replay(
+            &[
+                &["--prometheus", prom.as_str(), "--at", &at, "--json"],
+                extra.as_slice(),
+            ]
+            .concat(),
+        );
+        assert_eq!(run.code, Some(0), "{}", run.stderr);
+        let j = run.json();
+        assert_eq!(j["series"], 3);
+        assert_eq!(j["rows"], 140, "two scrape offsets, 70 steps each");
+        assert_eq!(run.ranking()[0], "db", "{}", run.stdout);
+        assert_eq!(
+            j["diagnosis"]["hypotheses"][0]["symptoms"][0],
+            "request_latency_seconds@db"
+        );
+    }
+}
+
+#[test]
+fn a_bad_cell_is_reported_with_file_line_and_column_and_exit_code_2() {
+    let f = Files::new();
+    let mut text = Shop::incident().csv();
+    // Line 4 is the third data row; its second field starts after "<10 digits>,".
+    let line = text.lines().nth(3).expect("row").to_string();
+    let (time, rest) = line.split_once(',').expect("fields");
+    let (_, tail) = rest.split_once(',').expect("fields");
+    text = text.replacen(&line, &format!("{time},12x,{tail}"), 1);
+    let csv = f.write("bad.csv", &text);
+
+    let run = replay(&["--csv", &csv, "--detect"]);
+    assert_eq!(run.code, Some(2));
+    assert!(
+        run.stderr.contains(&format!(
+            "{csv}:4:12: column `web_latency`: not a number: \"12x\""
+        )),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_map_naming_a_missing_column_is_an_error_at_its_line() {
+    let f = Files::new();
+    let csv = f.write("shop.csv", &Shop::incident().csv());
+    let map = f.write(
+        "map.yaml",
+        "columns:\n  db_latency: { component: db, metric: latency }\n  db_lat: { component: db }\n",
+    );
+    let run = replay(&["--csv", &csv, "--map", &map, "--detect"]);
+    assert_eq!(run.code, Some(2));
+    assert!(
+        run.stderr
+            .contains(&format!("{map}:3:3: columns.db_lat: no column `db_lat`")),
+        "{}",
+        run.stderr
+    );
+
+    let unknown_key = f.write(
+        "typo.yaml",
+        "columns:\n  db_latency: { component: db, sgnal: latency }\n",
+    );
+    let run = replay(&["--csv", &csv, "--map", &unknown_key, "--detect"]);
+    assert_eq!(run.code, Some(2));
+    assert!(
+        run.stderr.contains(&format!("{unknown_key}:2:")) && run.stderr.contains("sgnal"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_mapped_csv_with_rfc3339_times_and_a_charter_as_graph() {
+    let f = Files::new();
+    let plain = Shop::incident().csv();
+    let mut text = String::new();
+    for (i, line) in plain.lines().enumerate() {
+        if i == 0 {
+            text.push_str(&line.replacen("time", "ts", 1));
+        } else {
+            let (t, rest) = line.split_once(',').expect("fields");
+            let secs: i64 = t.parse().expect("seconds");
+            text.push_str(&format!("{},{rest}", rfc3339(secs)));
+        }
+        text.push('\n');
+    }
+    let csv = f.write("shop.csv", &text);
+    let map = f.write(
+        "map.yaml",
+        "columns:\n\
+         \x20 web_latency: { component: web, metric: p99 }\n\
+         \x20 api_latency: { component: api, metric: p99, signal: latency }\n\
+         \x20 orders_latency: { component: orders, metric: p99, signal: latency, worse: up }\n\
+         \x20 db_latency: { component: db, metric: query_time, signal: latency }\n",
+    );
+    let charter = f.write(
+        "charter.yaml",
+        "name: shop\n\
+         components:\n\
+         \x20 - { name: web, depends_on: [api] }\n\
+         \x20 - { name: api, depends_on: [orders] }\n\
+         \x20 - { name: orders, depends_on: [db] }\n\
+         \x20 - { name: db }\n\
+         objectives:\n\
+         \x20 - { name: lat, metric: m, above: { warning: 1 } }\n",
+    );
+    let run = replay(&[
+        "--csv",
+        &csv,
+        "--time-column",
+        "ts",
+        "--map",
+        &map,
+        "--graph",
+        &charter,
+        "--at",
+        "2026-01-01T00:12:30Z",
+        "--target",
+        "web",
+        "--json",
+    ]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(run.json()["onset_row"], 51);
+    assert_eq!(run.ranking(), ["db", "orders", "api", "web"]);
+    assert!(
+        run.stderr.contains("note: ignored, not in"),
+        "unmapped columns are named: {}",
+        run.stderr
+    );
+}
+
+/// RFC 3339 in UTC of unix seconds on the shop's day (2026-01-01), without a date
+/// library in the tests.
+fn rfc3339(secs: i64) -> String {
+    let s = secs - T0;
+    assert!((0..86_400).contains(&s), "not on 2026-01-01: {secs}");
+    format!(
+        "2026-01-01T{:02}:{:02}:{:02}Z",
+        s / 3600,
+        s / 60 % 60,
+        s % 60
+    )
+}
+
+#[test]
+fn an_onset_outside_the_data_is_an_input_error() {
+    let f = Files::new();
+    let csv = f.write("shop.csv", &Shop::incident().csv());
+    for at in [T0.to_string(), (T0 + 100_000).to_string()] {
+        let run = replay(&["--csv", &csv, "--at", &at]);
+        assert_eq!(run.code, Some(2));
+        assert!(
+            run.stderr.contains("is outside the data of"),
+            "{}",
+            run.stderr
+        );
+    }
+    let run = replay(&["--csv", &csv, "--at", "noon"]);
+    assert_eq!(run.code, Some(2));
+    assert!(run.stderr.contains("not a time"), "{}", run.stderr);
+}
+
+#[test]
+fn the_shipped_example_blames_the_database() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/replay");
+    let file = |n: &str| dir.join(n).display().to_string();
+    let run = replay(&[
+        "--csv",
+        &file("metrics.csv"),
+        "--time-column",
+        "ts",
+        "--map",
+        &file("map.yaml"),
+        "--graph",
+        &file("graph.yaml"),
+        "--detect",
+        "--json",
+    ]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(run.ranking()[0], "db");
+
+    let run = replay(&[
+        "--prometheus",
+        &file("query_range.json"),
+        "--graph",
+        &file("graph.yaml"),
+        "--detect",
+        "--target",
+        "api",
+        "--json",
+    ]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(run.ranking(), ["db", "orders", "api"]);
+}
