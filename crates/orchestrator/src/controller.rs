@@ -6,6 +6,7 @@
 
 use crate::event::{Event, Timed};
 use crate::health::{Health, LoopMetrics, StateSnapshot};
+use charter_analyze::patterns::burst::find_bursts;
 use charter_analyze::{
     DiagnosisInput, Episode, History, MetricSeries, RankOptions, Worse, assign_incident, diagnose,
 };
@@ -407,7 +408,8 @@ impl Controller {
                             .unwrap_or_default()
                     },
                     &self.charter.topology,
-                );
+                )
+                .or_else(|| self.burst_incident(&v));
                 let id = match joined {
                     Some(id) => id,
                     None => {
@@ -1104,6 +1106,23 @@ impl Controller {
             self.store.save_incident(&rt.incident).await?;
         }
         Ok(())
+    }
+}
+
+impl Controller {
+    /// The open incident that a violation unrelated by topology joins because its
+    /// onset falls in the same burst of onsets as one of the incident's members.
+    fn burst_incident(&self, v: &Violation) -> Option<u64> {
+        let onsets: Vec<Timestamp> = self.episodes.iter().map(|e| e.at).collect();
+        let bursts = find_bursts(&onsets, &self.analysis.burst);
+        let burst = bursts.iter().find(|b| b.contains(v.since))?;
+        self.incidents
+            .iter()
+            .find(|(_, rt)| {
+                !rt.incident.state.is_closed()
+                    && rt.members.values().any(|m| burst.contains(m.since))
+            })
+            .map(|(id, _)| *id)
     }
 }
 

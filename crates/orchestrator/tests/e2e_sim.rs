@@ -271,3 +271,53 @@ async fn knowledge_persists_across_a_restart() {
     let outcomes = second.store.outcomes().await.expect("outcomes");
     assert!(outcomes.len() >= 2);
 }
+
+#[tokio::test]
+async fn without_a_graph_a_burst_of_violations_is_one_incident() {
+    // The same shop with every `depends_on` removed: only timing can group symptoms.
+    let text: String = CHARTER
+        .lines()
+        .map(|l| match (l.find("depends_on: ["), l.find("], actuator")) {
+            (Some(a), Some(b)) => format!("{}{}", &l[..a], &l[b + 3..]),
+            _ => l.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let charter = Arc::new(
+        parse_charter(&text, "no-graph.yaml", Path::new("."))
+            .expect("charter without dependencies is valid")
+            .0,
+    );
+    assert!(charter.components.iter().all(|c| c.depends_on.is_empty()));
+    let scenario = Scenario::builtin("dependency-outage").expect("built-in scenario");
+    let sim = Simulator::new(World::new(&scenario, 3), EPOCH);
+    let actuators: BTreeMap<String, Arc<dyn Actuator>> = charter
+        .actuators
+        .keys()
+        .map(|k| (k.clone(), Arc::new(sim.clone()) as Arc<dyn Actuator>))
+        .collect();
+    let (_dir, path) = db();
+    let store = Arc::new(SqliteStore::open(&path).await.expect("store"));
+    let mut c = Controller::new(charter.clone(), Arc::new(sim), actuators, store, EPOCH)
+        .await
+        .expect("controller");
+    let mut opened = Vec::new();
+    let mut components = std::collections::BTreeSet::new();
+    let mut t = Duration::ZERO;
+    while t <= Duration::from_secs(9 * 60) {
+        for e in c.tick(EPOCH.plus(t)).await.expect("tick").events {
+            match e.event {
+                Event::IncidentOpened { incident_id, .. } => opened.push(incident_id),
+                Event::Violation { violation, .. }
+                    if violation.state == charter_model::ViolationState::Firing =>
+                {
+                    components.insert(violation.component);
+                }
+                _ => {}
+            }
+        }
+        t += charter.interval;
+    }
+    assert!(components.len() >= 3, "few symptoms: {components:?}");
+    assert_eq!(opened.len(), 1, "{opened:?} for {components:?}");
+}
