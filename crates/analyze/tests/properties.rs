@@ -485,11 +485,11 @@ fn pure_noise_has_no_root_cause() {
     );
 }
 
-/// Fails with the current scoring (`CALLER_WEIGHT^direct_callers`): 18 of the 200
+/// Fails with the current scoring (`CALLER_WEIGHT^direct_callers`): 18 of these 200
 /// cases (218 of 2,000) blame a transitive caller, and in all but one of them that
-/// caller has at least two more direct abnormal callers than the leaf. Its ×0.15 for
-/// inheritable symptoms is outweighed by 4² = 16: a hub in front of a leaf wins.
-/// The smallest case is [`a_leaf_behind_a_hub_is_blamed_not_the_hub`].
+/// caller has at least two more direct abnormal callers than the leaf: its ×0.15 for
+/// inheritable symptoms is outweighed by 4² = 16, so a hub in front of a failing
+/// leaf wins. The smallest case is [`a_leaf_behind_a_hub_is_blamed_not_the_hub`].
 #[test]
 #[ignore = "the hub in front of a failing leaf outranks it; see the comment"]
 fn a_leaf_failure_is_blamed_on_the_leaf_not_its_callers() {
@@ -528,10 +528,9 @@ fn confidences_are_probabilities() {
 
 /// Fails: the ranking is sorted by score, but the confidence is the score's share
 /// weighted by the clarity `strength / (strength + threshold)`, so a candidate with a
-/// slightly lower score and a clearer anomaly gets a higher confidence below one
-/// with a violation and no abnormal metric (clarity ½). Seed 1: svc-e87d0
-/// (violation only, 0.0177) ranks above svc-b85dd (8.7 sd, 0.0209); 165 of 2,000
-/// cases. The smallest case is
+/// slightly lower score and a clearer anomaly gets a higher confidence than one above
+/// it with a violation and no abnormal metric (clarity ½). About 8 % of the cases
+/// (165 of 2,000 when written). The smallest case is
 /// [`a_violation_alone_ranks_above_a_clearer_anomaly_with_a_lower_confidence`].
 #[test]
 #[ignore = "confidence is not monotone in the ranking; see the comment"]
@@ -624,7 +623,7 @@ fn a_leaf_behind_a_hub_is_blamed_not_the_hub() {
 
 /// No graph. api has a firing errors violation and no abnormal metric (strength =
 /// threshold, clarity ½, score 2); db has a 13 sd latency shift (score 1 + ln 2.6 =
-/// 1.96, clarity 0.72). api ranks first with confidence 0.25, db second with 0.36.
+/// 1.96, clarity 0.72). api ranks first, yet db gets the higher confidence.
 #[test]
 #[ignore = "confidence is not monotone in the ranking"]
 fn a_violation_alone_ranks_above_a_clearer_anomaly_with_a_lower_confidence() {
