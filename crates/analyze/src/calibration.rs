@@ -19,8 +19,8 @@ pub struct Calibration {
 /// The curve the diagnosis uses; regenerate with
 /// `cargo run --release -p charter-bench -- calibrate --fit`.
 pub const CALIBRATION: Calibration = Calibration {
-    a: 2.1162,
-    b: 1.1733,
+    a: 1.8627,
+    b: 0.416,
 };
 
 /// Raw confidences are kept this far from 0 and 1 so that the logit stays finite.

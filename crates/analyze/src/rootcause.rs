@@ -33,13 +33,13 @@ use crate::anomaly::{MetricScore, MetricSeries, RankOptions, describe, score_ser
 use crate::calibration::CALIBRATION;
 use crate::patterns::burst::find_bursts;
 use crate::patterns::cluster::{Shared, find_clusters};
-use crate::patterns::frequency::{Episode, Verdict, frequency_anomalies};
+use crate::patterns::frequency::{Episode, FrequencyFinding, Verdict, frequency_anomalies};
 use crate::patterns::propagation::{Node, propagate};
 use charter_model::{
     CauseClass, Change, ChangeKind, Diagnosis, Hypothesis, Pattern, Signal, Timestamp, Topology,
     Violation, ViolationState, fmt_duration_secs,
 };
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// Everything a diagnosis looks at. Empty slices and `None` mean "not known".
 #[derive(Debug, Clone, Copy)]
@@ -72,6 +72,29 @@ pub struct DiagnosisInput<'a> {
 /// symptom its failure accounts for is evidence that would otherwise need a cause
 /// of its own, so it counts far more than a stronger anomaly.
 const CALLER_WEIGHT: f64 = 4.0;
+
+/// The score of the hypothesis that the cause is something not observed: that of a
+/// candidate at e times the threshold, with no callers and no violation.
+const UNOBSERVED_SCORE: f64 = 1.0;
+/// Most callers credited to one candidate (4^20 ≈ 10^12 keeps scores finite).
+const MAX_CREDITED_CALLERS: usize = 20;
+/// Most hypotheses reported, and most symptoms, names or keys listed in one.
+const MAX_HYPOTHESES: usize = 20;
+const MAX_LISTED: usize = 32;
+
+/// `a, b, c and 12 more`.
+fn listed(names: &[&str]) -> String {
+    const SHOWN: usize = 10;
+    if names.len() <= SHOWN {
+        names.join(", ")
+    } else {
+        format!(
+            "{} and {} more",
+            names[..SHOWN].join(", "),
+            names.len() - SHOWN
+        )
+    }
+}
 
 /// Symptoms a caller inherits from a failing dependency; anything else is the
 /// component's own.
@@ -154,15 +177,22 @@ pub fn diagnose(input: DiagnosisInput<'_>) -> Diagnosis {
         input.observed_since,
         &opts.frequency,
     );
+    let freq_of: HashMap<(&str, &str), &FrequencyFinding> = freq
+        .iter()
+        .map(|f| ((f.objective.as_str(), f.component.as_str()), f))
+        .collect();
     let verdict_of = |v: &Violation| {
-        freq.iter()
-            .find(|f| f.objective == v.objective && f.component == v.component)
+        freq_of
+            .get(&(v.objective.as_str(), v.component.as_str()))
+            .copied()
     };
+    let members: HashSet<(&str, &str)> = input
+        .violations
+        .iter()
+        .map(|v| (v.objective.as_str(), v.component.as_str()))
+        .collect();
     for f in &freq {
-        let member = input
-            .violations
-            .iter()
-            .any(|v| v.objective == f.objective && v.component == f.component);
+        let member = members.contains(&(f.objective.as_str(), f.component.as_str()));
         if member && f.verdict == Verdict::New {
             diagnosis.patterns.push(Pattern::FrequencyAnomaly {
                 objective: f.objective.clone(),
@@ -203,10 +233,8 @@ pub fn diagnose(input: DiagnosisInput<'_>) -> Diagnosis {
         .filter(|v| matches!(v.state, ViolationState::Firing | ViolationState::Pending))
         .map(|v| v.since)
         .collect();
-    onsets.extend(
-        mine.iter()
-            .filter(|t| !input.episodes.iter().any(|e| e.at == **t)),
-    );
+    let known: HashSet<Timestamp> = input.episodes.iter().map(|e| e.at).collect();
+    onsets.extend(mine.iter().filter(|t| !known.contains(t)));
     let burst = find_bursts(&onsets, &opts.burst)
         .into_iter()
         .filter(|b| mine.iter().any(|t| b.contains(*t)))
@@ -252,7 +280,7 @@ pub fn diagnose(input: DiagnosisInput<'_>) -> Diagnosis {
         })
         .collect();
     let links = match input.topology {
-        Some(topo) => propagate(&nodes, topo, opts.onset_tolerance),
+        Some(topo) => propagate(&nodes, topo, opts.onset_tolerance, 2.0 * thr),
         None => vec![Default::default(); nodes.len()],
     };
 
@@ -261,12 +289,18 @@ pub fn diagnose(input: DiagnosisInput<'_>) -> Diagnosis {
         .iter()
         .flat_map(|&name| {
             let c = &comps[name];
-            let mut k: Vec<String> = c.violations.iter().map(|v| v.key()).collect();
+            let mut k: Vec<String> = c
+                .violations
+                .iter()
+                .take(MAX_LISTED)
+                .map(|v| v.key())
+                .collect();
             if k.is_empty() {
                 k = c
                     .metrics
                     .iter()
                     .filter(|m| m.score >= thr)
+                    .take(MAX_LISTED)
                     .map(|m| format!("{}@{name}", m.metric))
                     .collect();
             }
@@ -280,7 +314,7 @@ pub fn diagnose(input: DiagnosisInput<'_>) -> Diagnosis {
     });
 
     let n = nodes.len();
-    let mut scored: Vec<(f64, f64, Hypothesis)> = Vec::with_capacity(n);
+    let mut scored: Vec<(f64, Hypothesis)> = Vec::with_capacity(n);
     for (i, node) in nodes.iter().enumerate() {
         if !is_candidate.contains(node.name) {
             continue;
@@ -288,8 +322,14 @@ pub fn diagnose(input: DiagnosisInput<'_>) -> Diagnosis {
         let c = &comps[node.name];
         let link = &links[i];
         let mut evidence = Vec::new();
-        let mut score =
-            CALLER_WEIGHT.powi(link.direct_callers as i32) * (1.0 + (c.strength / thr).ln());
+        // A component a dependency can explain gets no credit for its callers: that
+        // dependency explains them too, through it.
+        let credited = if link.explained_by.is_empty() {
+            link.direct_callers.min(MAX_CREDITED_CALLERS)
+        } else {
+            0
+        };
+        let mut score = CALLER_WEIGHT.powi(credited as i32) * (1.0 + (c.strength / thr).ln());
         if !c.violations.is_empty() {
             // A breach of the charter's own thresholds is stronger evidence than a drift
             // that stayed within them.
@@ -303,7 +343,7 @@ pub fn diagnose(input: DiagnosisInput<'_>) -> Diagnosis {
         {
             evidence.push(describe(m));
         }
-        for v in &c.violations {
+        for v in c.violations.iter().take(opts.max_evidence) {
             if let (Some(val), Some(sev)) = (v.value, v.severity) {
                 evidence.push(format!(
                     "{} on {} is {} ({sev})",
@@ -320,7 +360,7 @@ pub fn diagnose(input: DiagnosisInput<'_>) -> Diagnosis {
                 node.name,
                 link.explains.len() + 1,
                 n,
-                names.join(", ")
+                listed(&names)
             ));
         }
         if !link.explained_by.is_empty() {
@@ -329,7 +369,7 @@ pub fn diagnose(input: DiagnosisInput<'_>) -> Diagnosis {
             evidence.push(format!(
                 "{}'s symptoms may be inherited from its abnormal dependencies: {}",
                 node.name,
-                names.join(", ")
+                listed(&names)
             ));
         }
         match (node.onset, link.first_caller_onset) {
@@ -428,9 +468,24 @@ pub fn diagnose(input: DiagnosisInput<'_>) -> Diagnosis {
             !link.explained_by.is_empty(),
             &mut evidence,
         );
-        let mut symptoms: Vec<String> = c.violations.iter().map(|v| v.key()).collect();
+        let mut symptoms: Vec<String> = c
+            .violations
+            .iter()
+            .take(MAX_LISTED)
+            .map(|v| v.key())
+            .collect();
         for &j in &link.explains {
-            symptoms.extend(comps[nodes[j].name].violations.iter().map(|v| v.key()));
+            let room = MAX_LISTED.saturating_sub(symptoms.len());
+            if room == 0 {
+                break;
+            }
+            symptoms.extend(
+                comps[nodes[j].name]
+                    .violations
+                    .iter()
+                    .take(room)
+                    .map(|v| v.key()),
+            );
         }
         if symptoms.is_empty() {
             symptoms = c
@@ -440,11 +495,8 @@ pub fn diagnose(input: DiagnosisInput<'_>) -> Diagnosis {
                 .map(|m| format!("{}@{}", m.metric, node.name))
                 .collect();
         }
-        // How clear the component's own anomaly is: ½ at the threshold, → 1 beyond.
-        let clarity = c.strength / (c.strength + thr);
         scored.push((
             score,
-            clarity,
             Hypothesis {
                 component: node.name.to_string(),
                 cause,
@@ -459,6 +511,7 @@ pub fn diagnose(input: DiagnosisInput<'_>) -> Diagnosis {
                 to: link
                     .explains
                     .iter()
+                    .take(MAX_LISTED)
                     .map(|&j| nodes[j].name.to_string())
                     .collect(),
                 lead_secs: match (node.onset, link.first_caller_onset) {
@@ -468,21 +521,19 @@ pub fn diagnose(input: DiagnosisInput<'_>) -> Diagnosis {
             });
         }
     }
-    let total: f64 = scored.iter().map(|s| s.0).sum();
-    for (score, clarity, h) in &mut scored {
-        let raw = if total > 0.0 {
-            *score / total * *clarity
-        } else {
-            0.0
-        };
+    // The share goes to the candidates and to "something not observed", which scores
+    // like an unremarkable candidate: one weak candidate is not certainty.
+    let total: f64 = scored.iter().map(|s| s.0).sum::<f64>() + UNOBSERVED_SCORE;
+    for (score, h) in &mut scored {
+        let raw = if total > 0.0 { *score / total } else { 0.0 };
         h.confidence = CALIBRATION.apply(raw);
     }
     scored.sort_by(|a, b| {
         b.0.total_cmp(&a.0)
-            .then_with(|| a.2.component.cmp(&b.2.component))
+            .then_with(|| a.1.component.cmp(&b.1.component))
     });
     if let (Some(b), Some(top)) = (&burst, scored.first_mut()) {
-        top.2.evidence.push(format!(
+        top.1.evidence.push(format!(
             "{} violations began within {} (burst; {:.2} expected at the usual rate)",
             b.onsets,
             fmt_duration_secs(b.end.since(b.start).as_secs_f64()),
@@ -500,7 +551,11 @@ pub fn diagnose(input: DiagnosisInput<'_>) -> Diagnosis {
             members: cl.members,
         });
     }
-    diagnosis.hypotheses = scored.into_iter().map(|s| s.2).collect();
+    diagnosis.hypotheses = scored
+        .into_iter()
+        .take(MAX_HYPOTHESES)
+        .map(|s| s.1)
+        .collect();
     diagnosis
 }
 

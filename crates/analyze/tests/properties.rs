@@ -485,13 +485,10 @@ fn pure_noise_has_no_root_cause() {
     );
 }
 
-/// Fails with the current scoring (`CALLER_WEIGHT^direct_callers`): 18 of these 200
-/// cases (218 of 2,000) blame a transitive caller, and in all but one of them that
-/// caller has at least two more direct abnormal callers than the leaf: its ×0.15 for
-/// inheritable symptoms is outweighed by 4² = 16, so a hub in front of a failing
-/// leaf wins. The smallest case is [`a_leaf_behind_a_hub_is_blamed_not_the_hub`].
+/// Once failed (18 of 200 cases) when a hub in front of a failing leaf was credited
+/// with its own callers; a component a dependency explains now gets no caller credit.
+/// The smallest such case is [`a_leaf_behind_a_hub_is_blamed_not_the_hub`].
 #[test]
-#[ignore = "the hub in front of a failing leaf outranks it; see the comment"]
 fn a_leaf_failure_is_blamed_on_the_leaf_not_its_callers() {
     let opts = RankOptions::default();
     let wrong: Vec<(u64, String, Option<String>)> = (0..CASES)
@@ -526,14 +523,11 @@ fn confidences_are_probabilities() {
     }
 }
 
-/// Fails: the ranking is sorted by score, but the confidence is the score's share
-/// weighted by the clarity `strength / (strength + threshold)`, so a candidate with a
-/// slightly lower score and a clearer anomaly gets a higher confidence than one above
-/// it with a violation and no abnormal metric (clarity ½). About 8 % of the cases
-/// (165 of 2,000 when written). The smallest case is
-/// [`a_violation_alone_ranks_above_a_clearer_anomaly_with_a_lower_confidence`].
+/// Once failed (about 8 % of cases) when the confidence was weighted by a clarity
+/// term the ranking did not use; the confidence is now a monotone function of the
+/// score. The smallest such case is
+/// [`a_violation_alone_and_a_clearer_anomaly_rank_in_confidence_order`].
 #[test]
-#[ignore = "confidence is not monotone in the ranking; see the comment"]
 fn confidences_decrease_down_the_ranking() {
     let opts = RankOptions::default();
     for seed in 0..CASES {
@@ -586,10 +580,9 @@ fn topology(edges: &[(&str, &[&str])]) -> Topology {
 }
 
 /// db fails; api, its only caller, inherits the same 20 sd latency one point later,
-/// and web, worker and cron, api's callers, one point after that. db scores
-/// 4¹ · (1 + ln 4) = 9.5; api 4³ · 0.15 · (1 + ln 4) = 22.9 and is blamed.
+/// and web, worker and cron, api's callers, one point after that. db explains api,
+/// so api gets no credit for its three callers and db is blamed.
 #[test]
-#[ignore = "the hub in front of a failing leaf outranks it"]
 fn a_leaf_behind_a_hub_is_blamed_not_the_hub() {
     let topo = topology(&[
         ("web", &["api"]),
@@ -621,12 +614,10 @@ fn a_leaf_behind_a_hub_is_blamed_not_the_hub() {
     assert_eq!(d.root().map(|h| h.component.as_str()), Some("db"), "{d:#?}");
 }
 
-/// No graph. api has a firing errors violation and no abnormal metric (strength =
-/// threshold, clarity ½, score 2); db has a 13 sd latency shift (score 1 + ln 2.6 =
-/// 1.96, clarity 0.72). api ranks first, yet db gets the higher confidence.
+/// No graph. api has a firing errors violation and no abnormal metric; db has a
+/// 13 sd latency shift. Whichever ranks first has the higher confidence.
 #[test]
-#[ignore = "confidence is not monotone in the ranking"]
-fn a_violation_alone_ranks_above_a_clearer_anomaly_with_a_lower_confidence() {
+fn a_violation_alone_and_a_clearer_anomaly_rank_in_confidence_order() {
     let mut rng = Rng::new(0);
     let mut v = violation(
         &mut rng,

@@ -52,25 +52,45 @@ pub struct Link {
 }
 
 /// Analyse `nodes` over `topology`; onsets closer than `tolerance` count as
-/// simultaneous.
-pub fn propagate(nodes: &[Node<'_>], topology: &Topology, tolerance: Duration) -> Vec<Link> {
+/// simultaneous, and only a dependency at least `clear` strong explains a caller by
+/// timing alone (a barely abnormal one cannot carry a strong symptom).
+pub fn propagate(
+    nodes: &[Node<'_>],
+    topology: &Topology,
+    tolerance: Duration,
+    clear: f64,
+) -> Vec<Link> {
     let index: BTreeMap<&str, usize> = nodes.iter().enumerate().map(|(i, n)| (n.name, i)).collect();
-    let walk = |start: usize, up: bool| -> Vec<usize> {
-        let mut seen = vec![false; nodes.len()];
-        seen[start] = true;
+    // The graph among the nodes, by index, built once.
+    let up: Vec<Vec<usize>> = nodes
+        .iter()
+        .map(|n| {
+            topology
+                .callers(n.name)
+                .filter_map(|c| index.get(c).copied())
+                .collect()
+        })
+        .collect();
+    let down: Vec<Vec<usize>> = nodes
+        .iter()
+        .map(|n| {
+            topology
+                .dependencies(n.name)
+                .filter_map(|d| index.get(d).copied())
+                .collect()
+        })
+        .collect();
+    let mut seen = vec![usize::MAX; nodes.len()];
+    let mut generation = 0;
+    let mut walk = |start: usize, adjacency: &[Vec<usize>]| -> Vec<usize> {
+        generation += 1;
+        seen[start] = generation;
         let mut queue = VecDeque::from([start]);
         let mut out = Vec::new();
         while let Some(i) = queue.pop_front() {
-            let next: Vec<&str> = if up {
-                topology.callers(nodes[i].name).collect()
-            } else {
-                topology.dependencies(nodes[i].name).collect()
-            };
-            for name in next {
-                if let Some(&j) = index.get(name)
-                    && !seen[j]
-                {
-                    seen[j] = true;
+            for &j in &adjacency[i] {
+                if seen[j] != generation {
+                    seen[j] = generation;
                     out.push(j);
                     queue.push_back(j);
                 }
@@ -83,9 +103,9 @@ pub fn propagate(nodes: &[Node<'_>], topology: &Topology, tolerance: Duration) -
         .iter()
         .enumerate()
         .map(|(i, n)| {
-            let mut explains = walk(i, true);
+            let mut explains = walk(i, &up);
             explains.retain(|&j| nodes[j].symptom);
-            let explained_by: Vec<usize> = walk(i, false)
+            let explained_by: Vec<usize> = walk(i, &down)
                 .into_iter()
                 .filter(|&d| {
                     let dep = &nodes[d];
@@ -99,7 +119,7 @@ pub fn propagate(nodes: &[Node<'_>], topology: &Topology, tolerance: Duration) -
                         .intrinsic
                         .iter()
                         .all(|s| *s == Signal::Cache && dep.intrinsic.contains(s));
-                    dep.strength >= n.strength || (earlier && shows_mine)
+                    dep.strength >= n.strength || (earlier && shows_mine && dep.strength >= clear)
                 })
                 .collect();
             let first_caller_onset = explains.iter().filter_map(|&c| nodes[c].onset).min();
@@ -107,9 +127,9 @@ pub fn propagate(nodes: &[Node<'_>], topology: &Topology, tolerance: Duration) -
                 (Some(mine), Some(first)) => mine > first.plus(tolerance),
                 _ => false,
             };
-            let direct_callers = topology
-                .callers(n.name)
-                .filter(|c| *c != n.name && index.get(c).is_some_and(|&j| nodes[j].symptom))
+            let direct_callers = up[i]
+                .iter()
+                .filter(|&&j| j != i && nodes[j].symptom)
                 .count();
             Link {
                 direct_callers,
@@ -156,7 +176,7 @@ mod tests {
             node("api", 30.0, 15, &[]),
             node("db", 10.0, 0, &[]),
         ];
-        let links = propagate(&nodes, &topo(), Duration::from_secs(5));
+        let links = propagate(&nodes, &topo(), Duration::from_secs(5), 0.0);
         assert_eq!(links[2].explains, vec![0, 1]);
         assert!(links[2].explained_by.is_empty());
         assert!(!links[2].late);
@@ -169,7 +189,7 @@ mod tests {
     fn intrinsic_symptoms_stronger_than_the_dependency_are_not_inherited() {
         let cpu = [Signal::Utilization];
         let nodes = [node("api", 30.0, 15, &cpu), node("db", 10.0, 0, &[])];
-        let links = propagate(&nodes, &topo(), Duration::from_secs(5));
+        let links = propagate(&nodes, &topo(), Duration::from_secs(5), 0.0);
         assert!(links[0].explained_by.is_empty());
         // The same own symptom on a dependency that was first is the dependency's.
         let cache = [Signal::Cache];
@@ -177,14 +197,14 @@ mod tests {
             node("api", 30.0, 15, &cache),
             node("cache", 10.0, 0, &cache),
         ];
-        let links = propagate(&nodes, &topo(), Duration::from_secs(5));
+        let links = propagate(&nodes, &topo(), Duration::from_secs(5), 0.0);
         assert_eq!(links[0].explained_by, vec![1]);
     }
 
     #[test]
     fn a_dependency_that_turned_abnormal_after_its_caller_is_late() {
         let nodes = [node("api", 10.0, 0, &[]), node("db", 10.0, 300, &[])];
-        let links = propagate(&nodes, &topo(), Duration::from_secs(30));
+        let links = propagate(&nodes, &topo(), Duration::from_secs(30), 0.0);
         assert!(links[1].late);
         assert_eq!(links[1].first_caller_onset, Some(Timestamp::from_secs(0)));
         // Equal strength: db still explains api's symptoms by strength alone.
@@ -195,7 +215,7 @@ mod tests {
     fn normal_components_break_the_chain() {
         // frontend and db are abnormal, api is not: no chain through api.
         let nodes = [node("frontend", 10.0, 30, &[]), node("db", 10.0, 0, &[])];
-        let links = propagate(&nodes, &topo(), Duration::from_secs(5));
+        let links = propagate(&nodes, &topo(), Duration::from_secs(5), 0.0);
         assert!(links[1].explains.is_empty());
         assert!(links[0].explained_by.is_empty());
     }
