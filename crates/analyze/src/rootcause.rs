@@ -615,11 +615,12 @@ fn cause_class(
     if has(Signal::Cache) {
         return CauseClass::CacheFailure;
     }
-    if has(Signal::Pool) {
-        return CauseClass::PoolExhaustion;
-    }
+    // A component out of CPU fills its pool as a consequence: overload comes first.
     if has(Signal::Utilization) || has(Signal::Saturation) || has(Signal::Traffic) {
         return CauseClass::Overload;
+    }
+    if has(Signal::Pool) {
+        return CauseClass::PoolExhaustion;
     }
     if inherited {
         return CauseClass::DependencyFailure;
