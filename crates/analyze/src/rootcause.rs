@@ -81,6 +81,9 @@ const MAX_CREDITED_CALLERS: usize = 20;
 /// Most hypotheses reported, and most symptoms, names or keys listed in one.
 const MAX_HYPOTHESES: usize = 20;
 const MAX_LISTED: usize = 32;
+/// Most signal keys per component given to the cluster detector (two make a
+/// cluster; the rest only lengthen its member list).
+const MAX_CLUSTER_KEYS: usize = 8;
 
 /// `a, b, c and 12 more`.
 fn listed(names: &[&str]) -> String {
@@ -123,7 +126,7 @@ struct Comp<'a> {
 pub fn diagnose(input: DiagnosisInput<'_>) -> Diagnosis {
     let opts = input.options;
     let thr = opts.threshold;
-    let mut comps: BTreeMap<&str, Comp<'_>> = BTreeMap::new();
+    let mut comps: HashMap<&str, Comp<'_>> = HashMap::new();
     for s in input.series {
         if let Some(score) = score_series(s, opts) {
             comps
@@ -186,11 +189,15 @@ pub fn diagnose(input: DiagnosisInput<'_>) -> Diagnosis {
             .get(&(v.objective.as_str(), v.component.as_str()))
             .copied()
     };
-    let members: HashSet<(&str, &str)> = input
-        .violations
-        .iter()
-        .map(|v| (v.objective.as_str(), v.component.as_str()))
-        .collect();
+    let members: HashSet<(&str, &str)> = if freq.is_empty() {
+        HashSet::new()
+    } else {
+        input
+            .violations
+            .iter()
+            .map(|v| (v.objective.as_str(), v.component.as_str()))
+            .collect()
+    };
     for f in &freq {
         let member = members.contains(&(f.objective.as_str(), f.component.as_str()));
         if member && f.verdict == Verdict::New {
@@ -292,7 +299,7 @@ pub fn diagnose(input: DiagnosisInput<'_>) -> Diagnosis {
             let mut k: Vec<String> = c
                 .violations
                 .iter()
-                .take(MAX_LISTED)
+                .take(MAX_CLUSTER_KEYS)
                 .map(|v| v.key())
                 .collect();
             if k.is_empty() {
@@ -300,7 +307,7 @@ pub fn diagnose(input: DiagnosisInput<'_>) -> Diagnosis {
                     .metrics
                     .iter()
                     .filter(|m| m.score >= thr)
-                    .take(MAX_LISTED)
+                    .take(MAX_CLUSTER_KEYS)
                     .map(|m| format!("{}@{name}", m.metric))
                     .collect();
             }
@@ -314,14 +321,19 @@ pub fn diagnose(input: DiagnosisInput<'_>) -> Diagnosis {
     });
 
     let n = nodes.len();
-    let mut scored: Vec<(f64, Hypothesis)> = Vec::with_capacity(n);
+    // Pass 1: a score for every candidate (cheap: numbers only).
+    struct Scored<'c> {
+        node: usize,
+        score: f64,
+        change: Option<(&'c Change, Timestamp)>,
+    }
+    let mut scored: Vec<Scored<'_>> = Vec::with_capacity(is_candidate.len());
     for (i, node) in nodes.iter().enumerate() {
         if !is_candidate.contains(node.name) {
             continue;
         }
         let c = &comps[node.name];
         let link = &links[i];
-        let mut evidence = Vec::new();
         // A component a dependency can explain gets no credit for its callers: that
         // dependency explains them too, through it.
         let credited = if link.explained_by.is_empty() {
@@ -335,6 +347,59 @@ pub fn diagnose(input: DiagnosisInput<'_>) -> Diagnosis {
             // that stayed within them.
             score *= 2.0;
         }
+        if !link.explained_by.is_empty() {
+            score *= if node.intrinsic.is_empty() { 0.15 } else { 0.5 };
+        }
+        if link.late {
+            score *= 0.6;
+        }
+        let change = node.onset.and_then(|onset| {
+            input
+                .changes
+                .iter()
+                .filter(|ch| {
+                    ch.component == node.name
+                        && matches!(ch.kind, ChangeKind::Deploy | ChangeKind::Config)
+                        && ch.by != "charter"
+                        && ch.at <= onset.plus(opts.onset_tolerance)
+                        && ch.at >= onset.minus(opts.change_window)
+                })
+                .max_by_key(|ch| ch.at)
+                .map(|ch| (ch, onset))
+        });
+        if change.is_some() {
+            score *= 1.5;
+        }
+        let chronic = !c.violations.is_empty()
+            && c.violations
+                .iter()
+                .all(|v| verdict_of(v).is_some_and(|f| f.verdict == Verdict::Chronic));
+        if chronic {
+            score *= 0.5;
+        }
+        scored.push(Scored {
+            node: i,
+            score,
+            change,
+        });
+    }
+    scored.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then_with(|| nodes[a.node].name.cmp(nodes[b.node].name))
+    });
+    // The share goes to the candidates and to "something not observed", which scores
+    // like an unremarkable candidate: one weak candidate is not certainty.
+    let total: f64 = scored.iter().map(|s| s.score).sum::<f64>() + UNOBSERVED_SCORE;
+
+    // Pass 2: evidence and symptoms for the hypotheses reported.
+    let mut hypotheses: Vec<Hypothesis> = Vec::with_capacity(MAX_HYPOTHESES);
+    for sc in scored.iter().take(MAX_HYPOTHESES) {
+        let i = sc.node;
+        let node = &nodes[i];
+        let c = &comps[node.name];
+        let link = &links[i];
+        let mut evidence = Vec::new();
         for m in c
             .metrics
             .iter()
@@ -364,7 +429,6 @@ pub fn diagnose(input: DiagnosisInput<'_>) -> Diagnosis {
             ));
         }
         if !link.explained_by.is_empty() {
-            score *= if node.intrinsic.is_empty() { 0.15 } else { 0.5 };
             let names: Vec<&str> = link.explained_by.iter().map(|&j| nodes[j].name).collect();
             evidence.push(format!(
                 "{}'s symptoms may be inherited from its abnormal dependencies: {}",
@@ -373,14 +437,11 @@ pub fn diagnose(input: DiagnosisInput<'_>) -> Diagnosis {
             ));
         }
         match (node.onset, link.first_caller_onset) {
-            (Some(mine), Some(first)) if link.late => {
-                score *= 0.6;
-                evidence.push(format!(
-                    "{} turned abnormal {} after a component it would explain",
-                    node.name,
-                    fmt_duration_secs(mine.since(first).as_secs_f64())
-                ));
-            }
+            (Some(mine), Some(first)) if link.late => evidence.push(format!(
+                "{} turned abnormal {} after a component it would explain",
+                node.name,
+                fmt_duration_secs(mine.since(first).as_secs_f64())
+            )),
             (Some(mine), Some(first)) => evidence.push(format!(
                 "{} turned abnormal first ({} before the first component it explains)",
                 node.name,
@@ -388,22 +449,7 @@ pub fn diagnose(input: DiagnosisInput<'_>) -> Diagnosis {
             )),
             _ => {}
         }
-        let change = node.onset.and_then(|onset| {
-            input
-                .changes
-                .iter()
-                .filter(|ch| {
-                    ch.component == node.name
-                        && matches!(ch.kind, ChangeKind::Deploy | ChangeKind::Config)
-                        && ch.by != "charter"
-                        && ch.at <= onset.plus(opts.onset_tolerance)
-                        && ch.at >= onset.minus(opts.change_window)
-                })
-                .max_by_key(|ch| ch.at)
-                .map(|ch| (ch, onset))
-        });
-        if let Some((ch, onset)) = change {
-            score *= 1.5;
+        if let Some((ch, onset)) = sc.change {
             let lead = if ch.at <= onset {
                 format!(
                     "{} before",
@@ -423,14 +469,7 @@ pub fn diagnose(input: DiagnosisInput<'_>) -> Diagnosis {
                 .to_lowercase(),
             );
         }
-        let verdicts: Vec<_> = c.violations.iter().filter_map(|v| verdict_of(v)).collect();
-        if !c.violations.is_empty()
-            && verdicts.len() == c.violations.len()
-            && verdicts.iter().all(|f| f.verdict == Verdict::Chronic)
-        {
-            score *= 0.5;
-        }
-        for f in &verdicts {
+        for f in c.violations.iter().filter_map(|v| verdict_of(v)) {
             match f.verdict {
                 Verdict::Chronic => evidence.push(format!(
                     "{}@{} is chronic: {} episodes in the last {} where its history predicts {:.1}",
@@ -464,7 +503,7 @@ pub fn diagnose(input: DiagnosisInput<'_>) -> Diagnosis {
         }
         let cause = cause_class(
             c,
-            change.is_some(),
+            sc.change.is_some(),
             !link.explained_by.is_empty(),
             &mut evidence,
         );
@@ -495,16 +534,13 @@ pub fn diagnose(input: DiagnosisInput<'_>) -> Diagnosis {
                 .map(|m| format!("{}@{}", m.metric, node.name))
                 .collect();
         }
-        scored.push((
-            score,
-            Hypothesis {
-                component: node.name.to_string(),
-                cause,
-                confidence: 0.0,
-                symptoms,
-                evidence,
-            },
-        ));
+        hypotheses.push(Hypothesis {
+            component: node.name.to_string(),
+            cause,
+            confidence: CALIBRATION.apply(sc.score / total),
+            symptoms,
+            evidence,
+        });
         if !link.explains.is_empty() && link.explained_by.is_empty() {
             diagnosis.patterns.push(Pattern::Propagation {
                 from: node.name.to_string(),
@@ -521,19 +557,8 @@ pub fn diagnose(input: DiagnosisInput<'_>) -> Diagnosis {
             });
         }
     }
-    // The share goes to the candidates and to "something not observed", which scores
-    // like an unremarkable candidate: one weak candidate is not certainty.
-    let total: f64 = scored.iter().map(|s| s.0).sum::<f64>() + UNOBSERVED_SCORE;
-    for (score, h) in &mut scored {
-        let raw = if total > 0.0 { *score / total } else { 0.0 };
-        h.confidence = CALIBRATION.apply(raw);
-    }
-    scored.sort_by(|a, b| {
-        b.0.total_cmp(&a.0)
-            .then_with(|| a.1.component.cmp(&b.1.component))
-    });
-    if let (Some(b), Some(top)) = (&burst, scored.first_mut()) {
-        top.1.evidence.push(format!(
+    if let (Some(b), Some(top)) = (&burst, hypotheses.first_mut()) {
+        top.evidence.push(format!(
             "{} violations began within {} (burst; {:.2} expected at the usual rate)",
             b.onsets,
             fmt_duration_secs(b.end.since(b.start).as_secs_f64()),
@@ -551,11 +576,7 @@ pub fn diagnose(input: DiagnosisInput<'_>) -> Diagnosis {
             members: cl.members,
         });
     }
-    diagnosis.hypotheses = scored
-        .into_iter()
-        .take(MAX_HYPOTHESES)
-        .map(|s| s.1)
-        .collect();
+    diagnosis.hypotheses = hypotheses;
     diagnosis
 }
 
