@@ -55,8 +55,10 @@ enum SplitArg {
 enum MetricsArg {
     /// Every metric of every node.
     All,
-    /// Only the alert's metric (latency or availability).
+    /// Only the alert's metric (latency or availability), every statistic.
     Target,
+    /// Only the alert's metric and statistic (e.g. latency Average).
+    Statistic,
 }
 
 #[derive(clap::Args)]
@@ -168,6 +170,7 @@ fn run(cli: Cli) -> Result<()> {
                 metrics: match args.metrics {
                     MetricsArg::All => petshop::MetricChoice::All,
                     MetricsArg::Target => petshop::MetricChoice::TargetKind,
+                    MetricsArg::Statistic => petshop::MetricChoice::TargetStatistic,
                 },
             };
             let report = petshop::run(&args.path, &settings, &options)?;

@@ -43,6 +43,8 @@ pub enum MetricChoice {
     All,
     /// Only the metric the alert fired on (latency or availability), all statistics.
     TargetKind,
+    /// Only the metric and statistic the alert fired on (e.g. latency Average).
+    TargetStatistic,
 }
 
 /// Harness settings.
@@ -235,8 +237,10 @@ fn series(
         .keys
         .iter()
         .enumerate()
-        .filter(|(_, (_, metric, _))| {
-            settings.metrics == MetricChoice::All || *metric == target.metric
+        .filter(|(_, (_, metric, stat))| match settings.metrics {
+            MetricChoice::All => true,
+            MetricChoice::TargetKind => *metric == target.metric,
+            MetricChoice::TargetStatistic => *metric == target.metric && *stat == target.agg,
         })
         .filter_map(|(j, key)| {
             let &i = index.get(key)?;
