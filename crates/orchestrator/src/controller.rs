@@ -501,6 +501,7 @@ impl Controller {
         now: Timestamp,
         push: &mut impl FnMut(Event),
     ) -> Result<(), ControllerError> {
+        let episodes: &[Episode] = self.episodes.make_contiguous();
         for rt in self.incidents.values_mut() {
             if !rt.dirty || rt.incident.state.is_closed() {
                 continue;
@@ -508,7 +509,6 @@ impl Controller {
             rt.dirty = false;
             let members: Vec<Violation> = rt.members.values().cloned().collect();
             let series = incident_series(&self.charter, &self.history, &members);
-            let episodes: Vec<Episode> = self.episodes.iter().cloned().collect();
             let d = diagnose(DiagnosisInput {
                 incident_id: rt.incident.id,
                 now,
@@ -517,7 +517,7 @@ impl Controller {
                 topology: Some(&self.charter.topology),
                 zones: Some(&self.zones),
                 changes: &self.changes,
-                episodes: &episodes,
+                episodes,
                 observed_since: self.started,
                 target: None,
                 options: &self.analysis,
