@@ -1,4 +1,4 @@
-//! Recent samples per series, for evidence and trend checks.
+//! Recent samples per series: the windows a diagnosis scores.
 
 use charter_model::{Sample, Timestamp};
 use std::collections::{HashMap, VecDeque};
@@ -44,30 +44,6 @@ impl History {
         self.series
             .get(&(objective.to_string(), component.to_string()))
     }
-
-    /// Least-squares slope of a series, in units per minute, over points since `since`.
-    pub fn slope_per_minute(
-        &self,
-        objective: &str,
-        component: &str,
-        since: Timestamp,
-    ) -> Option<f64> {
-        let pts: Vec<(f64, f64)> = self
-            .points(objective, component)?
-            .iter()
-            .filter(|(t, _)| *t >= since)
-            .map(|(t, v)| (t.as_secs_f64() / 60.0, *v))
-            .collect();
-        if pts.len() < 3 {
-            return None;
-        }
-        let n = pts.len() as f64;
-        let mx = pts.iter().map(|p| p.0).sum::<f64>() / n;
-        let my = pts.iter().map(|p| p.1).sum::<f64>() / n;
-        let sxx: f64 = pts.iter().map(|p| (p.0 - mx).powi(2)).sum();
-        let sxy: f64 = pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
-        (sxx > 0.0).then(|| sxy / sxx)
-    }
 }
 
 #[cfg(test)]
@@ -98,20 +74,5 @@ mod tests {
         let pts = h.points("m", "c").expect("series");
         assert_eq!(pts.len(), 1);
         assert_eq!(pts[0].1, 2.0);
-    }
-
-    #[test]
-    fn slope_of_a_rising_series_is_positive() {
-        let mut h = History::new(Duration::from_secs(3600));
-        for i in 0..10 {
-            h.record(
-                &[s(i * 60, 0.4 + 0.05 * i as f64)],
-                Timestamp::from_secs(i * 60),
-            );
-        }
-        let slope = h
-            .slope_per_minute("m", "c", Timestamp::from_secs(0))
-            .expect("slope");
-        assert!((slope - 0.05).abs() < 1e-9, "{slope}");
     }
 }

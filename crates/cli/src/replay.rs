@@ -9,6 +9,7 @@
 
 use anyhow::{Context, Result, anyhow, bail};
 use charter_analyze::{DiagnosisInput, MetricSeries, RankOptions, Worse, detect_onset, diagnose};
+use charter_model::csv::parse_csv;
 use charter_model::{Diagnosis, Pattern, Signal, Timestamp, Topology, fmt_duration_secs};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_saphyr::Spanned;
@@ -374,94 +375,6 @@ fn split_windows(
     (start..onset, onset..end)
 }
 
-/// One CSV field and the 1-based column (in characters) where it starts.
-#[derive(Debug, Clone)]
-struct Field {
-    text: String,
-    column: usize,
-}
-
-/// One CSV record and its 1-based line.
-#[derive(Debug, Clone)]
-struct Record {
-    line: usize,
-    fields: Vec<Field>,
-}
-
-/// Records of CSV text (RFC 4180 quoting, one record per line, blank lines skipped).
-fn read_records(text: &str, file: &str) -> Result<Vec<Record>> {
-    let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let line = line.strip_suffix('\r').unwrap_or(line);
-        // A byte-order mark (spreadsheet exports) is not part of the first name.
-        let line = if i == 0 {
-            line.strip_prefix('\u{feff}').unwrap_or(line)
-        } else {
-            line
-        };
-        if line.trim().is_empty() {
-            continue;
-        }
-        out.push(Record {
-            line: i + 1,
-            fields: split_line(line, file, i + 1)?,
-        });
-    }
-    Ok(out)
-}
-
-fn split_line(line: &str, file: &str, line_no: usize) -> Result<Vec<Field>> {
-    let mut fields = Vec::new();
-    let mut chars = line.chars().peekable();
-    let mut col = 1usize;
-    loop {
-        let start = col;
-        let mut text = String::new();
-        if chars.peek() == Some(&'"') {
-            chars.next();
-            col += 1;
-            loop {
-                match chars.next() {
-                    Some('"') if chars.peek() == Some(&'"') => {
-                        chars.next();
-                        col += 2;
-                        text.push('"');
-                    }
-                    Some('"') => {
-                        col += 1;
-                        break;
-                    }
-                    Some(c) => {
-                        col += 1;
-                        text.push(c);
-                    }
-                    None => bail!("{file}:{line_no}:{start}: unterminated quoted field"),
-                }
-            }
-            if !matches!(chars.peek(), None | Some(',')) {
-                bail!("{file}:{line_no}:{col}: unexpected character after a quoted field");
-            }
-        } else {
-            while let Some(&c) = chars.peek() {
-                if c == ',' {
-                    break;
-                }
-                text.push(c);
-                chars.next();
-                col += 1;
-            }
-        }
-        fields.push(Field {
-            text,
-            column: start,
-        });
-        match chars.next() {
-            Some(_) => col += 1,
-            None => return Ok(fields),
-        }
-    }
-}
-
 /// Errors found while reading data, listed together (up to [`MAX_LISTED_ERRORS`]).
 #[derive(Default)]
 struct Problems(Vec<String>);
@@ -491,7 +404,7 @@ impl Problems {
 fn load_csv(path: &Path, time_column: &str, map: Option<&ColumnMap>) -> Result<Frame> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {file}"))?;
-    let records = read_records(&text, &file)?;
+    let records = parse_csv(&text, &file)?;
     let Some((header, rows)) = records.split_first() else {
         bail!("{file}: empty file");
     };
@@ -1223,7 +1136,7 @@ mod tests {
 
     #[test]
     fn quoted_csv_fields_keep_their_columns() {
-        let f = split_line("a,\"b,c\",,d", "x.csv", 1).expect("valid line");
+        let f = charter_model::csv::split_line("a,\"b,c\",,d", "x.csv", 1).expect("valid line");
         let texts: Vec<&str> = f.iter().map(|f| f.text.as_str()).collect();
         assert_eq!(texts, ["a", "b,c", "", "d"]);
         assert_eq!(f[3].column, 10);

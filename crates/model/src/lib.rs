@@ -15,6 +15,7 @@
 pub mod action;
 pub mod charter;
 pub mod config;
+pub mod csv;
 pub mod rules;
 pub mod time;
 pub mod token;
