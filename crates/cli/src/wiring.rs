@@ -62,6 +62,9 @@ pub fn actuators(
                         .with_context(|| format!("actuator `{name}`"))?,
                 )
             }
+            ActuatorSpec::Command(spec) => Arc::new(
+                charter_execute::command::CommandActuator::new(name.clone(), spec.clone()),
+            ),
         };
         out.insert(name.clone(), a);
     }

@@ -1,7 +1,9 @@
 //! E — Execute: actuators and the executions that drive them.
 //!
 //! - [`actuator`]: the [`Actuator`] trait every actuator implements (the simulator in
-//!   process and HTTP now; command and Kubernetes in later versions).
+//!   process, HTTP and command now; Kubernetes in a later version).
+//! - [`command`]: [`CommandActuator`], programs named in the charter, run as argv lists
+//!   without a shell, in a clean environment, with a timeout.
 //! - [`http`]: [`HttpActuator`], the Charter actuator API over HTTP
 //!   (`docs/actuator-api.md`).
 //! - [`execution`]: an [`Execution`] carries a policy out as a state machine advanced
@@ -9,9 +11,11 @@
 //!   effect (a deadline, not a sleep), verify, and roll back when the objective got worse.
 
 pub mod actuator;
+pub mod command;
 pub mod execution;
 pub mod http;
 
 pub use actuator::{Actuator, ActuatorError, Applied, ComponentState};
+pub use command::CommandActuator;
 pub use execution::{Execution, ExecutionPhase, Move, Step, StepStatus, classify_outcome};
 pub use http::{HttpActuator, read_token_file};

@@ -82,6 +82,158 @@ pub enum ActuatorSpec {
         token_file: Option<PathBuf>,
         timeout: Duration,
     },
+    /// Programs named in the charter, run directly (never through a shell).
+    Command(CommandSpec),
+}
+
+/// `actuators.NAME.command`: the programs run for each action kind.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommandSpec {
+    /// Bound on each invocation; the child is killed when it runs over.
+    pub timeout: Duration,
+    /// Variables passed through from Charter's own environment; nothing else is
+    /// inherited.
+    pub env: Vec<String>,
+    /// The commands for each action kind this actuator can carry out.
+    pub actions: BTreeMap<ActionKind, ActionCommands>,
+}
+
+/// The argv lists for one action kind.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActionCommands {
+    /// Run to apply the action; the first element is an absolute path.
+    pub apply: Vec<ArgTemplate>,
+    /// Run to undo it (for the inverse action); `None`: this actuator cannot undo it.
+    pub undo: Option<Vec<ArgTemplate>>,
+}
+
+impl ActionCommands {
+    /// The argv to run, `undo` or `apply`.
+    pub fn argv(&self, undo: bool) -> Option<&[ArgTemplate]> {
+        if undo {
+            self.undo.as_deref()
+        } else {
+            Some(&self.apply)
+        }
+    }
+}
+
+/// The placeholders a command of `kind` may use besides `{component}`, `{action}`,
+/// `{idempotency_key}` and the `actions.KIND.params` of the charter: the parameters
+/// the planner sets on the action (`undo == false`) or that [`crate::Action::inverse`]
+/// sets on the inverse (`undo == true`).
+pub fn command_params(kind: ActionKind, undo: bool) -> &'static [&'static str] {
+    use ActionKind::*;
+    match (kind, undo) {
+        (ScaleOut | ScaleIn, false) => &["step"],
+        (ScaleOut | ScaleIn, true) => &["to_replicas"],
+        (Rollback, true) => &["to_version"],
+        (Throttle, _) => &["rate"],
+        (CircuitBreak, false) => &["dependency"],
+        (CircuitBreak, true) => &["dependency", "state"],
+        (Failover, true) => &["to_zone"],
+        (Reconfigure, _) => &["key", "value"],
+        (Rollback | Failover | Restart | FlushCache, _) => &[],
+    }
+}
+
+/// One argv element: literal text and `{name}` placeholders (`{{` and `}}` are
+/// literal braces).
+///
+/// A placeholder fills part or all of its element and never splits into several
+/// arguments: the filled element is passed to the program as one argument.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArgTemplate(Vec<ArgPiece>);
+
+/// A piece of an [`ArgTemplate`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ArgPiece {
+    Text(String),
+    Placeholder(String),
+}
+
+impl ArgTemplate {
+    /// Parse `text`; a placeholder name is ASCII letters, digits and `_`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        if text.contains('\0') {
+            return Err("must not contain a NUL character".into());
+        }
+        let mut pieces = Vec::new();
+        let mut lit = String::new();
+        let mut chars = text.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '{' if chars.peek() == Some(&'{') => {
+                    chars.next();
+                    lit.push('{');
+                }
+                '}' if chars.peek() == Some(&'}') => {
+                    chars.next();
+                    lit.push('}');
+                }
+                '{' => {
+                    let mut name = String::new();
+                    loop {
+                        match chars.next() {
+                            Some('}') => break,
+                            Some(c) if c.is_ascii_alphanumeric() || c == '_' => name.push(c),
+                            _ => {
+                                return Err(format!(
+                                    "`{text}`: a placeholder is `{{name}}` with letters, digits and `_` (write `{{{{` for a literal brace)"
+                                ));
+                            }
+                        }
+                    }
+                    if name.is_empty() {
+                        return Err(format!("`{text}`: empty placeholder `{{}}`"));
+                    }
+                    if !lit.is_empty() {
+                        pieces.push(ArgPiece::Text(std::mem::take(&mut lit)));
+                    }
+                    pieces.push(ArgPiece::Placeholder(name));
+                }
+                '}' => {
+                    return Err(format!(
+                        "`{text}`: unmatched `}}` (write `}}}}` for a literal brace)"
+                    ));
+                }
+                c => lit.push(c),
+            }
+        }
+        if !lit.is_empty() || pieces.is_empty() {
+            pieces.push(ArgPiece::Text(lit));
+        }
+        Ok(ArgTemplate(pieces))
+    }
+
+    /// The placeholder names, in order.
+    pub fn placeholders(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().filter_map(|p| match p {
+            ArgPiece::Placeholder(n) => Some(n.as_str()),
+            ArgPiece::Text(_) => None,
+        })
+    }
+
+    /// The element with every placeholder replaced by `value(name)`, verbatim;
+    /// `Err(name)` for the first placeholder without a value.
+    pub fn fill<'v>(&self, value: impl Fn(&str) -> Option<&'v str>) -> Result<String, String> {
+        let mut out = String::new();
+        for p in &self.0 {
+            match p {
+                ArgPiece::Text(t) => out.push_str(t),
+                ArgPiece::Placeholder(n) => out.push_str(value(n).ok_or_else(|| n.clone())?),
+            }
+        }
+        Ok(out)
+    }
+
+    /// The literal text when there is no placeholder.
+    pub fn as_literal(&self) -> Option<&str> {
+        match self.0.as_slice() {
+            [ArgPiece::Text(t)] => Some(t),
+            _ => None,
+        }
+    }
 }
 
 /// Replica limits of a component.
