@@ -5,6 +5,8 @@
 //! - `validate`: check a charter file, every error at once.
 //! - `demo`: the loop against a built-in incident story in virtual time.
 //! - `run`: the daemon, in real time.
+//! - `policies`, `approve`, `reject`, `pause`, `resume`: a running daemon's policies and
+//!   kill switch, through its API.
 //! - `knowledge`: learned success rates from a knowledge database.
 //! - `import-rules`: Prometheus alerting rules to charter objectives.
 //! - `replay`: root-cause analysis over recorded metrics (CSV or Prometheus JSON).
@@ -13,6 +15,7 @@
 mod demo;
 mod import_rules;
 mod knowledge;
+mod policies;
 mod replay;
 mod run;
 mod sim_serve;
@@ -46,6 +49,16 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Run the controller daemon in real time.
     Run(run::RunArgs),
+    /// List a running daemon's policies, pending ones first.
+    Policies(policies::ListArgs),
+    /// Approve a pending policy of a running daemon; its execution starts.
+    Approve(policies::ApproveArgs),
+    /// Reject a pending policy of a running daemon, with a reason.
+    Reject(policies::RejectArgs),
+    /// Stop a running daemon from taking any action (the kill switch); survives restarts.
+    Pause(policies::PauseArgs),
+    /// Let a paused daemon act again.
+    Resume(policies::ResumeArgs),
     /// Show what Charter has learned: per-action success rates.
     Knowledge {
         /// The knowledge database (SQLite).
@@ -95,6 +108,11 @@ fn main() -> ExitCode {
         } => return validate(&file, deny_warnings),
         Command::Demo(args) => runtime().and_then(|rt| rt.block_on(demo::run(args))),
         Command::Run(args) => runtime().and_then(|rt| rt.block_on(run::run(args))),
+        Command::Policies(args) => runtime().and_then(|rt| rt.block_on(policies::list(args))),
+        Command::Approve(args) => runtime().and_then(|rt| rt.block_on(policies::approve(args))),
+        Command::Reject(args) => runtime().and_then(|rt| rt.block_on(policies::reject(args))),
+        Command::Pause(args) => runtime().and_then(|rt| rt.block_on(policies::pause(args))),
+        Command::Resume(args) => runtime().and_then(|rt| rt.block_on(policies::resume(args))),
         Command::Knowledge { db, json } => {
             runtime().and_then(|rt| rt.block_on(knowledge::show(&db, json)))
         }

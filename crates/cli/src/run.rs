@@ -1,6 +1,8 @@
-//! `charter run`: the daemon. One task ticks the loop on the charter's interval, one
-//! serves HTTP; SIGTERM or SIGINT cancels both, the current cycle finishes, the
-//! store closes, all within a grace period.
+//! `charter run`: the daemon. One task ticks the loop on the charter's interval and owns
+//! the controller, one serves HTTP; the HTTP task reaches the loop only through the
+//! control channel (approve, reject, pause, resume, list), whose commands the ticker
+//! applies between cycles. SIGTERM or SIGINT cancels both, the current cycle finishes,
+//! the store closes, all within a grace period.
 
 use crate::wiring;
 use anyhow::Context;
@@ -8,7 +10,8 @@ use charter_knowledge::Store;
 use charter_model::{SourceSpec, Timestamp, load_charter};
 use charter_orchestrator::{Health, LoopMetrics};
 use charter_server::alerts::AlertIngest;
-use charter_server::{ServerState, serve};
+use charter_server::control::{self, Applied, ControlHandle};
+use charter_server::{PolicyApi, ServerState, serve};
 use prometheus_client::registry::Registry;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -29,6 +32,10 @@ pub struct RunArgs {
     /// Knowledge database; overrides the charter's `knowledge.sqlite`.
     #[arg(long)]
     db: Option<PathBuf>,
+    /// Bearer token file for the API's mutating endpoints (approve, reject, pause,
+    /// resume); overrides the charter's `api.token_file`. Without either they answer 403.
+    #[arg(long, env = "CHARTER_API_TOKEN_FILE")]
+    api_token_file: Option<PathBuf>,
     /// Seed for a simulator source; overrides the charter's.
     #[arg(long)]
     seed: Option<u64>,
@@ -92,10 +99,42 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             })
         }
     };
+    let api_token = match args
+        .api_token_file
+        .as_ref()
+        .or(charter.api.as_ref().map(|a| &a.token_file))
+    {
+        Some(f) => Some(charter_model::read_token_file(f).context("API token")?),
+        None => {
+            tracing::warn!(
+                "no API token configured (`api.token_file` or --api-token-file): approve, \
+                 reject, pause and resume over HTTP are refused"
+            );
+            None
+        }
+    };
+    let (control_handle, mut commands) = ControlHandle::channel();
+    let policies = PolicyApi {
+        control: control_handle,
+        token: api_token,
+        approval_timeout: charter.guardrails.approval_timeout,
+    };
     let mut registry = Registry::default();
     let metrics = LoopMetrics::register(&mut registry);
     let health = Arc::new(Health::default());
     let mut controller = controller.with_health(health.clone(), metrics);
+    if let Some(p) = controller.pause_state().filter(|p| p.paused) {
+        eprintln!(
+            "charter: automation is paused (since {} by {}{}); `charter resume` lifts it",
+            p.at,
+            p.by,
+            if p.reason.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", p.reason)
+            }
+        );
+    }
 
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -116,6 +155,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             health,
             registry: Arc::new(registry),
             alerts,
+            policies: Some(policies),
         },
         async move { server_cancel.cancelled().await },
     ));
@@ -139,6 +179,20 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                     failure = Some(e);
                     cancel.cancel();
                     break;
+                }
+            }
+            Some(command) = commands.recv() => {
+                // Between cycles: the controller is ours until the command is answered.
+                if control::apply(&mut controller, command, Timestamp::now_wall()).await
+                    == Applied::RunCycle
+                {
+                    // An approved policy starts now rather than an interval later.
+                    interval.reset();
+                    if let Err(e) = run_cycle(&mut controller).await {
+                        failure = Some(e);
+                        cancel.cancel();
+                        break;
+                    }
                 }
             }
             _ = interval.tick() => {

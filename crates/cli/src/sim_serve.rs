@@ -27,6 +27,19 @@ pub struct SimServeArgs {
     /// A file holding the bearer token the actuator API (`/v1/*`) requires.
     #[arg(long)]
     token_file: Option<PathBuf>,
+    /// Simulated seconds per real second: at 10 the world runs ten times faster than
+    /// the wall clock (fault durations are simulated time).
+    #[arg(long, default_value_t = 1.0, value_parser = positive_speed)]
+    speed: f64,
+}
+
+fn positive_speed(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v <= 1000.0 => Ok(v),
+        _ => Err(format!(
+            "invalid speed `{s}`: a number above 0 and at most 1000"
+        )),
+    }
 }
 
 /// Serve the simulator until SIGTERM or SIGINT.
@@ -52,9 +65,14 @@ pub async fn run(args: SimServeArgs) -> anyhow::Result<ExitCode> {
         seed,
         %addr,
         auth = token.is_some(),
+        speed = args.speed,
         "simulator serving"
     );
-    charter_sim::http::serve_with_token(listener, sim, token, crate::run::wait_for_signal())
+    let options = charter_sim::http::ServeOptions {
+        token,
+        speed: args.speed,
+    };
+    charter_sim::http::serve_with_options(listener, sim, options, crate::run::wait_for_signal())
         .await
         .context("serving the simulator")?;
     Ok(ExitCode::SUCCESS)

@@ -65,6 +65,12 @@ pub fn actuators(
             ActuatorSpec::Command(spec) => Arc::new(
                 charter_execute::command::CommandActuator::new(name.clone(), spec.clone()),
             ),
+            // Connects on first use (kubeconfig, context, or the pod's service account);
+            // a named kubeconfig file and context are checked now.
+            ActuatorSpec::Kubernetes(spec) => Arc::new(
+                charter_kube::KubernetesActuator::connect(name.clone(), spec.clone())
+                    .with_context(|| format!("actuator `{name}`"))?,
+            ),
         };
         out.insert(name.clone(), a);
     }

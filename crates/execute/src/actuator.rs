@@ -41,4 +41,24 @@ pub trait Actuator: Send + Sync {
 
     /// Describe a component's current state.
     async fn describe(&self, component: &str) -> Result<ComponentState, ActuatorError>;
+
+    /// What an earlier [`apply`](Actuator::apply) with `key` did, without acting.
+    ///
+    /// - `Ok(Some(applied))`: the key changed the system; `applied` is what that
+    ///   apply returned (its `prior` is what the inverse needs).
+    /// - `Ok(None)`: the key changed nothing, and the actuator is sure of it: it was
+    ///   never used, or its apply was refused (a precondition, an unknown component)
+    ///   or failed without acting.
+    /// - `Err(_)`: the actuator does not know (it cannot be reached, it forgot, or it
+    ///   cannot tell at all). Startup recovery treats the step as unknown and escalates;
+    ///   it never guesses.
+    ///
+    /// Startup recovery asks this for every journaled step whose intent has no result,
+    /// so that nothing is applied twice. The default answers that the actuator cannot
+    /// tell.
+    async fn status(&self, key: &str) -> Result<Option<Applied>, ActuatorError> {
+        Err(ActuatorError::Failed(format!(
+            "this actuator cannot report what an earlier apply with key `{key}` did"
+        )))
+    }
 }

@@ -10,7 +10,9 @@
 //!
 //! Idempotency: results are remembered in memory by key, so the same key applied
 //! twice in one process runs the program once (concurrent calls wait for the first);
-//! the key is passed to the program so that it can dedupe across restarts.
+//! the key is passed to the program so that it can dedupe across restarts. For the
+//! same reason [`Actuator::status`] only knows the keys of this process: after a
+//! restart every earlier key is unknown.
 //!
 //! A program reports the state before it acted (what undoing needs, see
 //! [`Applied::prior`]) by printing lines `charter:prior KEY=VALUE` on stdout.
@@ -202,6 +204,33 @@ impl Actuator for CommandActuator {
             .map_err(ActuatorError::Failed)
     }
 
+    /// What an apply with `key` did in this process: its result if it ran (a failed
+    /// program counts as having changed nothing, as it does for the execution that
+    /// ran it), an error if it is still running or was never run here.
+    ///
+    /// The memory does not survive a restart, and a program's own effects are beyond
+    /// this actuator's sight, so "never run here" cannot mean "never applied": after a
+    /// crash, startup recovery gets an error for every key and escalates the step as
+    /// unknown rather than guess. Programs that must be recoverable dedupe on
+    /// `CHARTER_IDEMPOTENCY_KEY` themselves.
+    async fn status(&self, key: &str) -> Result<Option<Applied>, ActuatorError> {
+        let cell = self
+            .done
+            .lock()
+            .map_err(|_| failed("the result memory is poisoned"))?
+            .get(key)
+            .cloned();
+        match cell.as_deref().and_then(OnceCell::get) {
+            Some(Ok(applied)) => Ok(Some(applied.clone())),
+            Some(Err(_)) => Ok(None),
+            None => Err(failed(format!(
+                "the command actuator `{}` has no record of key `{key}` in this process; \
+                 whether an earlier process applied it is unknown",
+                self.name
+            ))),
+        }
+    }
+
     /// A command actuator has no way to look at a component.
     async fn describe(&self, _component: &str) -> Result<ComponentState, ActuatorError> {
         Err(failed(format!(
@@ -284,6 +313,34 @@ mod tests {
     fn prior_lines_are_read_from_stdout() {
         let p = prior_lines("hello\ncharter:prior replicas=3\ncharter:prior bad key=x\n");
         assert_eq!(p, BTreeMap::from([("replicas".into(), "3".into())]));
+    }
+
+    fn sh(kind: ActionKind, script: &str) -> CommandActuator {
+        let apply = ["/bin/sh", "-c", script]
+            .iter()
+            .map(|a| ArgTemplate::parse(a).expect("valid template"))
+            .collect();
+        let spec = CommandSpec {
+            timeout: std::time::Duration::from_secs(10),
+            env: Vec::new(),
+            actions: BTreeMap::from([(kind, charter_model::ActionCommands { apply, undo: None })]),
+        };
+        CommandActuator::with_env("ops", spec, |_| None)
+    }
+
+    #[tokio::test]
+    async fn status_knows_only_the_keys_of_this_process() {
+        let a = sh(ActionKind::ScaleOut, "echo charter:prior replicas=3");
+        let action = Action::new(ActionKind::ScaleOut, "api");
+        let err = a.status("7-0").await.expect_err("never run here: unknown");
+        assert!(err.to_string().contains("unknown"), "{err}");
+        let applied = a.apply("7-0", &action).await.expect("runs");
+        assert_eq!(a.status("7-0").await.expect("known"), Some(applied));
+
+        let fails = sh(ActionKind::Restart, "exit 3");
+        let restart = Action::new(ActionKind::Restart, "api");
+        assert!(fails.apply("8-0", &restart).await.is_err());
+        assert_eq!(fails.status("8-0").await.expect("known"), None);
     }
 
     #[test]

@@ -36,6 +36,9 @@ pub struct Step {
     /// What the actuator reported about the state before it acted.
     pub prior: BTreeMap<String, String>,
     pub applied_at: Option<Timestamp>,
+    /// How long after the previous step was applied this one may start.
+    #[serde(default)]
+    pub wait: Duration,
 }
 
 /// The phase of an execution.
@@ -76,6 +79,9 @@ pub struct Execution {
     /// `objective@component` keys whose recovery verifies the policy.
     pub targets: Vec<String>,
     pub steps: Vec<Step>,
+    /// The step expected to resolve the incident (outcomes are learned for it).
+    #[serde(default)]
+    pub main: usize,
     pub phase: ExecutionPhase,
     pub started_at: Timestamp,
     pub finished_at: Option<Timestamp>,
@@ -98,7 +104,7 @@ impl Execution {
         badness_before: f64,
         now: Timestamp,
     ) -> Self {
-        let steps = policy
+        let steps: Vec<Step> = policy
             .actions
             .iter()
             .enumerate()
@@ -109,6 +115,7 @@ impl Execution {
                 status: StepStatus::Pending,
                 prior: BTreeMap::new(),
                 applied_at: None,
+                wait: Duration::from_secs(policy.waits_secs.get(i).copied().unwrap_or(0)),
             })
             .collect();
         Execution {
@@ -116,6 +123,7 @@ impl Execution {
             policy_id: policy.id,
             incident_id: policy.incident_id,
             targets: policy.targets.clone(),
+            main: policy.main.min(steps.len().saturating_sub(1)),
             steps,
             phase: ExecutionPhase::Applying,
             started_at: now,
@@ -142,7 +150,14 @@ impl Execution {
                 .iter()
                 .position(|s| s.status == StepStatus::Pending)
             {
-                Some(i) => Move::Apply(i),
+                Some(i) => {
+                    // A step may have to wait for the previous one to take effect.
+                    let ready = match i.checked_sub(1).and_then(|p| self.steps[p].applied_at) {
+                        Some(prev) => now >= prev.plus(self.steps[i].wait),
+                        None => true,
+                    };
+                    if ready { Move::Apply(i) } else { Move::Wait }
+                }
                 None => Move::Verify,
             },
             ExecutionPhase::Waiting { until } if now < *until => Move::Wait,
@@ -255,6 +270,8 @@ mod tests {
             actions: (0..n)
                 .map(|i| Action::new(ActionKind::ScaleOut, format!("c{i}")).with_param("step", 1))
                 .collect(),
+            waits_secs: vec![],
+            main: 0,
             targets: vec!["lat@c0".into()],
             p_success: 0.8,
             expected_benefit: 10.0,
@@ -294,6 +311,20 @@ mod tests {
             OutcomeClass::Resolved
         );
         assert!(e.is_done());
+    }
+
+    #[test]
+    fn a_step_with_a_wait_starts_only_after_it() {
+        let mut p = policy(2);
+        p.waits_secs = vec![0, 120];
+        let mut e = Execution::new(1, &p, Duration::from_secs(30), 3.0, Timestamp::from_secs(0));
+        e.step_applied(0, applied(3), Timestamp::from_secs(10));
+        assert_eq!(e.next_move(Timestamp::from_secs(100)), Move::Wait);
+        assert_eq!(e.next_move(Timestamp::from_secs(129)), Move::Wait);
+        assert_eq!(e.next_move(Timestamp::from_secs(130)), Move::Apply(1));
+        e.step_applied(1, applied(5), Timestamp::from_secs(130));
+        assert_eq!(e.next_move(Timestamp::from_secs(150)), Move::Wait);
+        assert_eq!(e.next_move(Timestamp::from_secs(160)), Move::Verify);
     }
 
     #[test]

@@ -1,11 +1,12 @@
 //! The HTTP actuator: acts through the Charter actuator API (`docs/actuator-api.md`).
 //!
-//! `apply` is `POST {base}/v1/actions` with an `Idempotency-Key` header, `describe`
-//! is `GET {base}/v1/components/{name}`. Every URL is built from the configured base
-//! and fixed, percent-encoded path segments; nothing in a response can send a request
-//! elsewhere: redirects are not followed and proxies from the environment are
-//! ignored. Bodies read from the remote are capped, and remote messages quoted in
-//! errors are shortened and stripped of control characters.
+//! `apply` is `POST {base}/v1/actions` with an `Idempotency-Key` header, `status`
+//! is `GET {base}/v1/actions/{key}`, `describe` is `GET {base}/v1/components/{name}`.
+//! Every URL is built from the configured base and fixed, percent-encoded path
+//! segments; nothing in a response can send a request elsewhere: redirects are not
+//! followed and proxies from the environment are ignored. Bodies read from the
+//! remote are capped, and remote messages quoted in errors are shortened and
+//! stripped of control characters.
 
 use crate::actuator::{Actuator, ActuatorError, Applied};
 use async_trait::async_trait;
@@ -216,6 +217,50 @@ impl Actuator for HttpActuator {
         }
     }
 
+    /// `GET {base}/v1/actions/{key}`: `200` with the recorded answer of the first
+    /// `POST` with that key, or `404` with a JSON error body when the key was never
+    /// used. Anything else — another status, a 404 that is not the API's (an HTML
+    /// page), a recorded `failed`, a record for another key — is an error: the status
+    /// is unknown.
+    async fn status(&self, key: &str) -> Result<Option<Applied>, ActuatorError> {
+        let url = self.url(&["v1", "actions", key])?;
+        let what = format!("GET {url}");
+        let (status, body) = self.send(&what, self.client.get(url)).await?;
+        match status {
+            StatusCode::OK => {
+                let r: RecordBody = serde_json::from_slice(&body)
+                    .map_err(|e| failed(format!("{what}: {status} with an invalid body: {e}")))?;
+                if r.key.as_deref().is_some_and(|k| k != key) {
+                    return Err(failed(format!(
+                        "{what}: the answer is about key `{}`, not `{}`",
+                        quote(r.key.as_deref().unwrap_or_default()),
+                        quote(key)
+                    )));
+                }
+                match r.status.as_str() {
+                    "applied" => match (r.prior, r.detail) {
+                        (Some(prior), Some(detail)) => Ok(Some(Applied { prior, detail })),
+                        _ => Err(failed(format!(
+                            "{what}: an `applied` record without `prior` and `detail`"
+                        ))),
+                    },
+                    // The API guarantees that these changed nothing.
+                    "precondition_failed" | "unknown_component" => Ok(None),
+                    other => Err(failed(format!(
+                        "{what}: the earlier apply ended with status `{}`{}; whether it \
+                         changed anything is unknown",
+                        quote(other),
+                        r.error
+                            .map(|e| format!(": {}", quote(&e)))
+                            .unwrap_or_default()
+                    ))),
+                }
+            }
+            StatusCode::NOT_FOUND if remote_error(&body).is_some() => Ok(None),
+            _ => Err(failed(failure(&what, status, &body))),
+        }
+    }
+
     async fn describe(&self, component: &str) -> Result<ComponentState, ActuatorError> {
         let url = self.url(&["v1", "components", component])?;
         let what = format!("GET {url}");
@@ -247,6 +292,20 @@ struct AppliedBody {
     status: String,
     prior: BTreeMap<String, String>,
     detail: String,
+}
+
+/// The body of `GET /v1/actions/{key}`: the recorded answer of the first `POST`.
+#[derive(Deserialize)]
+struct RecordBody {
+    #[serde(default)]
+    key: Option<String>,
+    status: String,
+    #[serde(default)]
+    prior: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    detail: Option<String>,
+    #[serde(default)]
+    error: Option<String>,
 }
 
 /// The body of an error answer.

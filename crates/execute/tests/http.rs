@@ -269,3 +269,84 @@ fn token_files_are_trimmed_and_errors_name_the_path() {
         "{e}"
     );
 }
+
+#[tokio::test]
+async fn status_of_an_applied_key_returns_its_prior_and_detail() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v1/actions/7-0%2Fundo"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "key": "7-0/undo", "status": "applied",
+            "action": { "kind": "scale_out", "component": "catalog", "params": { "step": "2" } },
+            "prior": { "replicas": "3" }, "detail": "3 → 5 replicas"
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let applied = actuator(&server)
+        .status("7-0/undo")
+        .await
+        .expect("known")
+        .expect("applied");
+    assert_eq!(applied.prior.get("replicas").map(String::as_str), Some("3"));
+    assert_eq!(applied.detail, "3 → 5 replicas");
+}
+
+#[tokio::test]
+async fn status_of_an_unused_or_refused_key_is_none() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v1/actions/never"))
+        .respond_with(
+            ResponseTemplate::new(404)
+                .set_body_json(json!({ "error": "no action with idempotency key `never`" })),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/actions/refused"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "key": "refused", "status": "precondition_failed",
+            "action": { "kind": "rollback", "component": "catalog" },
+            "error": "no previous version"
+        })))
+        .mount(&server)
+        .await;
+    let a = actuator(&server);
+    assert_eq!(a.status("never").await.expect("known"), None);
+    assert_eq!(a.status("refused").await.expect("known"), None);
+}
+
+#[tokio::test]
+async fn status_is_unknown_unless_the_api_says_so() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v1/actions/failed"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "key": "failed", "status": "failed", "error": "disk full"
+        })))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/actions/other"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "key": "someone-else", "status": "applied", "prior": {}, "detail": "x"
+        })))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/actions/down"))
+        .respond_with(ResponseTemplate::new(503).set_body_json(json!({ "error": "restarting" })))
+        .mount(&server)
+        .await;
+    let a = actuator(&server);
+    let m = failed(a.status("failed").await);
+    assert!(m.contains("unknown") && m.contains("disk full"), "{m}");
+    let m = failed(a.status("other").await);
+    assert!(m.contains("someone-else"), "{m}");
+    let m = failed(a.status("down").await);
+    assert!(m.contains("503"), "{m}");
+    // No mock matches: a bare 404 (a wrong base URL) is not "never applied".
+    let m = failed(a.status("lost").await);
+    assert!(m.contains("404"), "{m}");
+}

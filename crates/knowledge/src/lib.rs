@@ -2,12 +2,15 @@
 //!
 //! - [`store`] defines the [`Store`] trait that the orchestrator holds as
 //!   `Arc<dyn Store>`: incidents, violations, diagnoses, policies, the write-ahead
-//!   journal of side effects, executions, outcomes, the audit log, guardrail state and
-//!   the success rates learning starts from, and the alerts received from Alertmanager.
+//!   journal of side effects, executions, outcomes, the audit log, guardrail state
+//!   (actions taken, and a small key/value of JSON: the kill switch, quarantined
+//!   components), the success rates learning starts from, and the alerts received from
+//!   Alertmanager.
 //! - [`sqlite`] is [`SqliteStore`], the default backend (WAL, `synchronous=FULL`,
 //!   versioned migrations from `migrations/sqlite/`).
 //! - [`records`] holds the records that are not model types: [`JournalRecord`],
-//!   [`ExecutionRecord`], [`OutcomeRecord`], [`AuditEntry`], [`SuccessRate`].
+//!   [`ExecutionRecord`], [`OutcomeRecord`], [`AuditEntry`], [`SuccessRate`],
+//!   [`PauseRecord`].
 //! - [`error`] holds [`StoreError`].
 
 pub mod error;
@@ -17,8 +20,8 @@ pub mod store;
 
 pub use error::StoreError;
 pub use records::{
-    AuditEntry, ExecutionRecord, JournalRecord, JournalStatus, NextIds, OutcomeRecord, SuccessRate,
-    UnknownJournalStatus,
+    AuditEntry, ExecutionRecord, GUARD_PAUSED, GUARD_QUARANTINED, JournalRecord, JournalStatus,
+    NextIds, OutcomeRecord, PauseRecord, SuccessRate, UnknownJournalStatus,
 };
 pub use sqlite::{SCHEMA_VERSION, SqliteStore};
 pub use store::Store;

@@ -1,8 +1,10 @@
 //! The records the store keeps besides the model's own types: journal steps,
-//! executions, outcomes in context, audit entries and learned success rates.
+//! executions, outcomes in context, audit entries, learned success rates and the
+//! kill switch.
 
 use charter_model::{Action, ActionKind, CauseClass, Outcome, Timestamp};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -14,6 +16,22 @@ pub struct NextIds {
     pub policy: u64,
     pub execution: u64,
 }
+
+/// The kill switch as last set: paused or resumed, by whom, why and when. Kept under
+/// [`GUARD_PAUSED`] so that a restart does not silently resume automation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PauseRecord {
+    pub paused: bool,
+    pub by: String,
+    pub reason: String,
+    pub at: Timestamp,
+}
+
+/// Guardrail state key of the kill switch ([`PauseRecord`]).
+pub const GUARD_PAUSED: &str = "paused";
+
+/// Guardrail state key of the quarantined components (a sorted JSON list of names).
+pub const GUARD_QUARANTINED: &str = "quarantined";
 
 /// Where a journaled step stands.
 ///
@@ -87,6 +105,11 @@ pub struct JournalRecord {
     pub status: JournalStatus,
     /// What the actuator said, or why the step failed.
     pub detail: String,
+    /// On an `Applied` row: the state before the action, as the actuator reported it
+    /// ([`Action::inverse`] needs it to undo the step after a restart). Empty on other
+    /// rows and on rows written before schema version 4.
+    #[serde(default)]
+    pub prior: BTreeMap<String, String>,
     pub at: Timestamp,
 }
 

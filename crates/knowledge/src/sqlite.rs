@@ -49,6 +49,16 @@ const MIGRATIONS: &[Migration] = &[
         description: "alerts from alertmanager webhooks",
         sql: include_str!("../migrations/sqlite/0002_alerts.sql"),
     },
+    Migration {
+        version: 3,
+        description: "guardrail state (kill switch, quarantine)",
+        sql: include_str!("../migrations/sqlite/0003_guard_state.sql"),
+    },
+    Migration {
+        version: 4,
+        description: "prior state in the journal",
+        sql: include_str!("../migrations/sqlite/0004_journal_prior.sql"),
+    },
 ];
 
 /// The schema version this build creates and understands.
@@ -399,6 +409,25 @@ impl Store for SqliteStore {
         }
     }
 
+    async fn policy(&self, id: u64) -> Result<Option<Policy>, StoreError> {
+        let body: Option<String> = sqlx::query_scalar("SELECT body FROM policies WHERE id = $1")
+            .bind(db_id("policy id", id)?)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(query_err("read policy"))?;
+        body.map(|b| from_json("policy", &b)).transpose()
+    }
+
+    async fn recent_policies(&self, limit: usize) -> Result<Vec<Policy>, StoreError> {
+        let rows: Vec<String> =
+            sqlx::query_scalar("SELECT body FROM policies ORDER BY id DESC LIMIT $1")
+                .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(query_err("read recent policies"))?;
+        rows.iter().map(|b| from_json("policy", b)).collect()
+    }
+
     async fn pending_policies(&self) -> Result<Vec<Policy>, StoreError> {
         let rows: Vec<String> =
             sqlx::query_scalar("SELECT body FROM policies WHERE approval = $1 ORDER BY id")
@@ -413,8 +442,9 @@ impl Store for SqliteStore {
         let execution_id = db_id("execution id", record.execution_id)?;
         let inserted = sqlx::query(
             "INSERT INTO journal \
-               (execution_id, step, status, idempotency_key, epoch, at_ms, action, detail) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+               (execution_id, step, status, idempotency_key, epoch, at_ms, action, detail, \
+                prior) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
              ON CONFLICT (execution_id, step, status) DO NOTHING",
         )
         .bind(execution_id)
@@ -425,6 +455,7 @@ impl Store for SqliteStore {
         .bind(record.at.millis())
         .bind(to_json("journal action", &record.action)?)
         .bind(&record.detail)
+        .bind(to_json("journal prior", &record.prior)?)
         .execute(&self.pool)
         .await
         .map_err(query_err("write journal step"))?
@@ -457,7 +488,8 @@ impl Store for SqliteStore {
 
     async fn journal(&self, execution_id: u64) -> Result<Vec<JournalRecord>, StoreError> {
         let rows: Vec<JournalRow> = sqlx::query_as(
-            "SELECT execution_id, step, status, idempotency_key, epoch, at_ms, action, detail \
+            "SELECT execution_id, step, status, idempotency_key, epoch, at_ms, action, detail, \
+                    prior \
              FROM journal WHERE execution_id = $1 ORDER BY seq",
         )
         .bind(db_id("execution id", execution_id)?)
@@ -470,17 +502,19 @@ impl Store for SqliteStore {
     async fn unfinished_journal(&self) -> Result<Vec<JournalRecord>, StoreError> {
         let rows: Vec<JournalRow> = sqlx::query_as(
             "SELECT i.execution_id, i.step, i.status, i.idempotency_key, i.epoch, i.at_ms, \
-                    i.action, i.detail \
+                    i.action, i.detail, i.prior \
              FROM journal AS i \
              WHERE i.status = $1 AND NOT EXISTS ( \
                SELECT 1 FROM journal AS r \
                WHERE r.execution_id = i.execution_id AND r.step = i.step \
-                 AND r.status IN ($2, $3) AND r.seq > i.seq) \
+                 AND r.status IN ($2, $3, $4) AND r.seq > i.seq) \
              ORDER BY i.execution_id, i.step",
         )
         .bind(JournalStatus::Intent.as_str())
         .bind(JournalStatus::Applied.as_str())
         .bind(JournalStatus::Failed.as_str())
+        // A compensation's row (step 1000 + n) ends with `compensated`, not `applied`.
+        .bind(JournalStatus::Compensated.as_str())
         .fetch_all(&self.pool)
         .await
         .map_err(query_err("read unfinished journal steps"))?;
@@ -638,6 +672,33 @@ impl Store for SqliteStore {
             .collect()
     }
 
+    async fn put_guard_state(
+        &self,
+        key: &str,
+        value: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO guard_state (key, body) VALUES ($1, $2) \
+             ON CONFLICT (key) DO UPDATE SET body = excluded.body",
+        )
+        .bind(key)
+        .bind(to_json("guardrail state", value)?)
+        .execute(&self.pool)
+        .await
+        .map_err(query_err("save guardrail state"))?;
+        Ok(())
+    }
+
+    async fn guard_state(&self, key: &str) -> Result<Option<serde_json::Value>, StoreError> {
+        let body: Option<String> =
+            sqlx::query_scalar("SELECT body FROM guard_state WHERE key = $1")
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(query_err("read guardrail state"))?;
+        body.map(|b| from_json("guardrail state", &b)).transpose()
+    }
+
     async fn success_rates(&self) -> Result<Vec<SuccessRate>, StoreError> {
         let rows: Vec<(String, String, String, i64, i64, Option<f64>)> = sqlx::query_as(
             "SELECT action_kind, objective, component, SUM(success), COUNT(*), \
@@ -741,11 +802,11 @@ impl Store for SqliteStore {
     }
 }
 
-/// `execution_id, step, status, idempotency_key, epoch, at_ms, action, detail`.
-type JournalRow = (i64, i64, String, String, i64, i64, String, String);
+/// `execution_id, step, status, idempotency_key, epoch, at_ms, action, detail, prior`.
+type JournalRow = (i64, i64, String, String, i64, i64, String, String, String);
 
 fn journal_record(row: JournalRow) -> Result<JournalRecord, StoreError> {
-    let (execution_id, step, status, idempotency_key, epoch, at, action, detail) = row;
+    let (execution_id, step, status, idempotency_key, epoch, at, action, detail, prior) = row;
     Ok(JournalRecord {
         execution_id: model_id("journal execution id", execution_id)?,
         step: u32::try_from(step).map_err(|e| decode_err("journal step", e))?,
@@ -756,6 +817,7 @@ fn journal_record(row: JournalRow) -> Result<JournalRecord, StoreError> {
             .parse::<JournalStatus>()
             .map_err(|e| decode_err("journal status", e))?,
         detail,
+        prior: from_json("journal prior", &prior)?,
         at: Timestamp(at),
     })
 }

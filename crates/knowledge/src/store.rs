@@ -2,10 +2,12 @@
 
 use crate::error::StoreError;
 use crate::records::{
-    AuditEntry, ExecutionRecord, JournalRecord, NextIds, OutcomeRecord, SuccessRate,
+    AuditEntry, ExecutionRecord, GUARD_PAUSED, GUARD_QUARANTINED, JournalRecord, NextIds,
+    OutcomeRecord, PauseRecord, SuccessRate,
 };
 use async_trait::async_trait;
 use charter_model::{ActionKind, Alert, Diagnosis, Incident, Policy, Timestamp, Violation};
+use std::collections::BTreeSet;
 
 /// The knowledge store K.
 ///
@@ -55,6 +57,12 @@ pub trait Store: Send + Sync {
 
     /// The policies of one incident, or of all incidents with `None`, by id.
     async fn policies(&self, incident_id: Option<u64>) -> Result<Vec<Policy>, StoreError>;
+
+    /// One policy by id.
+    async fn policy(&self, id: u64) -> Result<Option<Policy>, StoreError>;
+
+    /// The newest `limit` policies (by id), newest first.
+    async fn recent_policies(&self, limit: usize) -> Result<Vec<Policy>, StoreError>;
 
     /// Policies waiting for a human's approval, by id.
     async fn pending_policies(&self) -> Result<Vec<Policy>, StoreError>;
@@ -112,6 +120,58 @@ pub trait Store: Send + Sync {
         &self,
         since: Timestamp,
     ) -> Result<Vec<(String, ActionKind, Timestamp)>, StoreError>;
+
+    /// Set one entry of the guardrail state (a small key/value of JSON documents that
+    /// must survive a restart); durable when it returns.
+    async fn put_guard_state(&self, key: &str, value: &serde_json::Value)
+    -> Result<(), StoreError>;
+
+    /// One entry of the guardrail state, `None` when it was never set.
+    async fn guard_state(&self, key: &str) -> Result<Option<serde_json::Value>, StoreError>;
+
+    /// Persist the kill switch (under [`GUARD_PAUSED`]).
+    async fn save_pause(&self, record: &PauseRecord) -> Result<(), StoreError> {
+        let value = serde_json::to_value(record).map_err(|source| StoreError::Encode {
+            what: "pause record",
+            source,
+        })?;
+        self.put_guard_state(GUARD_PAUSED, &value).await
+    }
+
+    /// The kill switch as last set, `None` when it never was.
+    async fn pause(&self) -> Result<Option<PauseRecord>, StoreError> {
+        match self.guard_state(GUARD_PAUSED).await? {
+            None => Ok(None),
+            Some(value) => {
+                serde_json::from_value(value)
+                    .map(Some)
+                    .map_err(|e| StoreError::Decode {
+                        what: "pause record",
+                        source: Box::new(e),
+                    })
+            }
+        }
+    }
+
+    /// Persist the set of quarantined components (under [`GUARD_QUARANTINED`]).
+    async fn save_quarantined(&self, components: &BTreeSet<String>) -> Result<(), StoreError> {
+        let value = serde_json::to_value(components).map_err(|source| StoreError::Encode {
+            what: "quarantined components",
+            source,
+        })?;
+        self.put_guard_state(GUARD_QUARANTINED, &value).await
+    }
+
+    /// The quarantined components, empty when none were ever recorded.
+    async fn quarantined(&self) -> Result<BTreeSet<String>, StoreError> {
+        match self.guard_state(GUARD_QUARANTINED).await? {
+            None => Ok(BTreeSet::new()),
+            Some(value) => serde_json::from_value(value).map_err(|e| StoreError::Decode {
+                what: "quarantined components",
+                source: Box::new(e),
+            }),
+        }
+    }
 
     /// Successes (outcome resolved) and totals per (kind, objective, component), sorted
     /// by those keys.

@@ -89,6 +89,8 @@ fn policy(id: u64, incident_id: u64, approval: ApprovalState) -> Policy {
                 .with_param("key", "pool_size")
                 .with_param("value", 50),
         ],
+        waits_secs: vec![],
+        main: 0,
         targets: vec!["latency_p99@api".into()],
         p_success: 0.7,
         expected_benefit: 12.25,
@@ -113,6 +115,7 @@ fn journal_row(execution_id: u64, step: u32, status: JournalStatus, at: i64) -> 
         action: scale_out("api"),
         status,
         detail: format!("{status} at {at}"),
+        prior: Default::default(),
         at: t(at),
     }
 }
@@ -261,6 +264,7 @@ async fn policies_upsert_and_filter_by_incident_and_approval() -> TestResult {
         ApprovalState::Rejected {
             by: "ops".into(),
             reason: "maintenance window".into(),
+            at: Some(Timestamp(1_700_000_000_000)),
         },
     );
     store.save_policy(&rejected).await?;

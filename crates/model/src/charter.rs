@@ -2,6 +2,7 @@
 
 use crate::action::ActionKind;
 use crate::topology::Topology;
+use crate::vocab::Severity;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -65,6 +66,13 @@ pub struct AlertsSpec {
     pub max_body_bytes: usize,
 }
 
+/// `api:` — the REST API's mutating endpoints (approve, reject, pause, resume).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiSpec {
+    /// The bearer token file callers must match; read when the daemon starts.
+    pub token_file: PathBuf,
+}
+
 /// Where knowledge is kept.
 #[derive(Debug, Clone, PartialEq)]
 pub enum KnowledgeSpec {
@@ -84,6 +92,45 @@ pub enum ActuatorSpec {
     },
     /// Programs named in the charter, run directly (never through a shell).
     Command(CommandSpec),
+    /// Deployments in one namespace, acted on through the Kubernetes API
+    /// (`docs/kubernetes.md`).
+    Kubernetes(KubernetesSpec),
+}
+
+/// `actuators.NAME.kubernetes`: the Deployments of one namespace.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KubernetesSpec {
+    /// The namespace of every object the actuator reads or writes.
+    pub namespace: String,
+    /// A kubeconfig file; `None`: `KUBECONFIG`, `~/.kube/config`, or the in-cluster
+    /// service account, in that order.
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context; `None`: its current context.
+    pub context: Option<String>,
+    /// Bound on each API request.
+    pub timeout: Duration,
+    /// Component → Deployment name, where they differ.
+    pub deployments: BTreeMap<String, String>,
+    /// Component → ConfigMap that `reconfigure` edits, where it is not
+    /// `<deployment>-config`.
+    pub configmaps: BTreeMap<String, String>,
+}
+
+impl KubernetesSpec {
+    /// The Deployment behind `component` (its own name unless mapped).
+    pub fn deployment<'a>(&'a self, component: &'a str) -> &'a str {
+        self.deployments
+            .get(component)
+            .map_or(component, String::as_str)
+    }
+
+    /// The ConfigMap `reconfigure` edits for `component`.
+    pub fn configmap(&self, component: &str) -> String {
+        match self.configmaps.get(component) {
+            Some(c) => c.clone(),
+            None => format!("{}-config", self.deployment(component)),
+        }
+    }
 }
 
 /// `actuators.NAME.command`: the programs run for each action kind.
@@ -359,9 +406,15 @@ pub enum Approval {
 /// What an action kind costs and how it behaves, from the charter.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ActionSpec {
-    /// Disruption, money and risk in one unit chosen by the user (a severity-weighted
+    /// Disruption + resource + risk, in one unit chosen by the user (a severity-weighted
     /// violation removed is worth 10).
     pub cost: f64,
+    /// What users feel while it runs (dropped requests, cold caches).
+    pub disruption: f64,
+    /// What it costs to run (replicas, standby capacity).
+    pub resource: f64,
+    /// How likely and how bad a side effect is; weighted by `guardrails.risk_weight`.
+    pub risk: f64,
     /// Replicas per scale step.
     pub step: u32,
     /// When to verify after the action.
@@ -372,21 +425,45 @@ pub struct ActionSpec {
 }
 
 impl ActionSpec {
+    /// Set the total cost, keeping the catalogue's split into disruption, resource
+    /// and risk (a charter that gives only `cost`).
+    pub fn with_total_cost(mut self, cost: f64) -> Self {
+        let total = self.disruption + self.resource + self.risk;
+        let f = if total > 0.0 { cost / total } else { 0.0 };
+        if total > 0.0 {
+            self.disruption *= f;
+            self.resource *= f;
+            self.risk *= f;
+        } else {
+            self.disruption = cost;
+        }
+        self.cost = cost;
+        self
+    }
+
+    /// The cost the planner subtracts: disruption + resource + `risk_weight` × risk.
+    pub fn weighted_cost(&self, risk_weight: f64) -> f64 {
+        self.disruption + self.resource + risk_weight * self.risk
+    }
+
     /// The catalogue default for a kind, used when the charter does not configure it.
     pub fn default_for(kind: ActionKind) -> Self {
-        let (cost, tte) = match kind {
-            ActionKind::ScaleOut => (2.0, 60),
-            ActionKind::ScaleIn => (1.0, 60),
-            ActionKind::Restart => (3.0, 90),
-            ActionKind::Rollback => (4.0, 90),
-            ActionKind::Throttle => (3.0, 30),
-            ActionKind::CircuitBreak => (3.0, 30),
-            ActionKind::Failover => (5.0, 60),
-            ActionKind::FlushCache => (2.0, 30),
-            ActionKind::Reconfigure => (3.0, 60),
+        let ((disruption, resource, risk), tte) = match kind {
+            ActionKind::ScaleOut => ((0.0, 1.5, 0.5), 60),
+            ActionKind::ScaleIn => ((0.5, 0.0, 0.5), 60),
+            ActionKind::Restart => ((2.0, 0.0, 1.0), 90),
+            ActionKind::Rollback => ((1.5, 0.0, 2.5), 90),
+            ActionKind::Throttle => ((2.5, 0.0, 0.5), 30),
+            ActionKind::CircuitBreak => ((2.0, 0.0, 1.0), 30),
+            ActionKind::Failover => ((2.0, 1.0, 2.0), 60),
+            ActionKind::FlushCache => ((1.5, 0.0, 0.5), 30),
+            ActionKind::Reconfigure => ((1.0, 0.0, 2.0), 60),
         };
         ActionSpec {
-            cost,
+            cost: disruption + resource + risk,
+            disruption,
+            resource,
+            risk,
             step: 2,
             time_to_effect: Duration::from_secs(tte),
             approval: Approval::Auto,
@@ -407,6 +484,22 @@ pub struct Guardrails {
     pub approval_timeout: Duration,
     /// Policies tried per incident before it is escalated.
     pub max_attempts_per_incident: u32,
+    /// Only these kinds may be auto-approved (`None`: any kind whose action spec does
+    /// not require approval).
+    pub auto_approve_kinds: Option<Vec<ActionKind>>,
+    /// Policies for incidents more severe than this need approval.
+    pub auto_approve_max_severity: Severity,
+    /// Blast radius: the largest share of a component's replicas restarted at once.
+    pub max_restart_share: f64,
+    /// Blast radius: the most replicas added or removed by one action.
+    pub max_scale_step: u32,
+    /// Oscillation: opposite actions (scale_out/scale_in, failover and fail back) on
+    /// one component within this window are counted ...
+    pub oscillation_window: Duration,
+    /// ... and this many reversals stop automation there and escalate.
+    pub max_reversals: u32,
+    /// How much risk weighs against disruption and resource cost.
+    pub risk_weight: f64,
 }
 
 impl Default for Guardrails {
@@ -418,6 +511,13 @@ impl Default for Guardrails {
             auto_approve_max_cost: 5.0,
             approval_timeout: Duration::from_secs(900),
             max_attempts_per_incident: 3,
+            auto_approve_kinds: None,
+            auto_approve_max_severity: Severity::Critical,
+            max_restart_share: 0.5,
+            max_scale_step: 4,
+            oscillation_window: Duration::from_secs(3600),
+            max_reversals: 2,
+            risk_weight: 1.0,
         }
     }
 }
@@ -431,6 +531,8 @@ pub struct Charter {
     pub source: SourceSpec,
     /// Alertmanager webhook settings; `None` when the charter has no `alerts:` block.
     pub alerts: Option<AlertsSpec>,
+    /// REST API settings; `None` when the charter has no `api:` block.
+    pub api: Option<ApiSpec>,
     pub knowledge: Option<KnowledgeSpec>,
     pub actuators: BTreeMap<String, ActuatorSpec>,
     pub components: Vec<Component>,

@@ -11,6 +11,7 @@
 use crate::action::ActionKind;
 use crate::charter::*;
 use crate::topology::Topology;
+use crate::vocab::Severity;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 use std::collections::{BTreeMap, HashMap};
@@ -33,6 +34,8 @@ pub struct CharterConfig {
     pub source: Option<S<SourceConfig>>,
     #[serde(default)]
     pub alerts: Option<S<AlertsConfig>>,
+    #[serde(default)]
+    pub api: Option<S<ApiConfig>>,
     #[serde(default)]
     pub knowledge: Option<KnowledgeConfig>,
     #[serde(default)]
@@ -93,6 +96,15 @@ pub struct AlertsConfig {
     pub max_body_bytes: Option<usize>,
 }
 
+/// `api:` — the REST API.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiConfig {
+    /// The bearer token file for the mutating endpoints.
+    #[serde(default)]
+    pub token_file: Option<S<String>>,
+}
+
 /// `knowledge:` — where knowledge is kept.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -113,6 +125,26 @@ pub enum ActuatorConfig {
         timeout: Option<S<String>>,
     },
     Command(CommandConfig),
+    Kubernetes(KubernetesConfig),
+}
+
+/// `actuators.NAME.kubernetes`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KubernetesConfig {
+    pub namespace: S<String>,
+    #[serde(default)]
+    pub kubeconfig: Option<S<String>>,
+    #[serde(default)]
+    pub context: Option<S<String>>,
+    #[serde(default)]
+    pub timeout: Option<S<String>>,
+    /// Component → Deployment name.
+    #[serde(default)]
+    pub deployments: BTreeMap<String, S<String>>,
+    /// Component → ConfigMap name.
+    #[serde(default)]
+    pub configmaps: BTreeMap<String, S<String>>,
 }
 
 /// `actuators.NAME.command`.
@@ -206,6 +238,12 @@ pub struct ActionConfig {
     #[serde(default)]
     pub cost: Option<f64>,
     #[serde(default)]
+    pub disruption: Option<f64>,
+    #[serde(default)]
+    pub resource: Option<f64>,
+    #[serde(default)]
+    pub risk: Option<f64>,
+    #[serde(default)]
     pub step: Option<u32>,
     #[serde(default)]
     pub time_to_effect: Option<S<String>>,
@@ -231,6 +269,20 @@ pub struct GuardrailsConfig {
     pub approval_timeout: Option<S<String>>,
     #[serde(default)]
     pub max_attempts_per_incident: Option<u32>,
+    #[serde(default)]
+    pub auto_approve_kinds: Option<Vec<S<String>>>,
+    #[serde(default)]
+    pub auto_approve_max_severity: Option<Severity>,
+    #[serde(default)]
+    pub max_restart_share: Option<S<f64>>,
+    #[serde(default)]
+    pub max_scale_step: Option<S<u32>>,
+    #[serde(default)]
+    pub oscillation_window: Option<S<String>>,
+    #[serde(default)]
+    pub max_reversals: Option<S<u32>>,
+    #[serde(default)]
+    pub risk_weight: Option<S<f64>>,
 }
 
 /// One problem found in a charter, located in its file.
@@ -483,6 +535,24 @@ pub fn validate(
         }
     });
 
+    let api = raw.api.as_ref().and_then(|a| match &a.value.token_file {
+        Some(f) if !f.value.trim().is_empty() => Some(ApiSpec {
+            token_file: base.join(&f.value),
+        }),
+        Some(f) => {
+            is.at(f, "api.token_file", "must name a file");
+            None
+        }
+        None => {
+            is.at(
+                a,
+                "api",
+                "needs `token_file` (the API never runs its mutating endpoints without a token)",
+            );
+            None
+        }
+    });
+
     let knowledge = raw.knowledge.as_ref().map(|k| {
         if k.sqlite.value.trim().is_empty() {
             is.at(&k.sqlite, "knowledge.sqlite", "must name a database file");
@@ -524,6 +594,13 @@ pub fn validate(
                 ActuatorConfig::Command(c) => {
                     ActuatorSpec::Command(command_spec(&mut is, name, a, c, &raw.actions))
                 }
+                ActuatorConfig::Kubernetes(k) => ActuatorSpec::Kubernetes(kubernetes_spec(
+                    &mut is,
+                    name,
+                    k,
+                    &raw.components,
+                    base,
+                )),
             };
             (name.clone(), spec)
         })
@@ -640,11 +717,33 @@ pub fn validate(
             }
         };
         let mut spec = ActionSpec::default_for(kind);
-        if let Some(c) = a.value.cost {
-            if !(c.is_finite() && c >= 0.0) {
-                is.at(a, format!("{p}.cost"), "must be a finite number >= 0");
+        let terms = [
+            ("disruption", a.value.disruption),
+            ("resource", a.value.resource),
+            ("risk", a.value.risk),
+        ];
+        for (field, v) in terms.iter().chain([("cost", a.value.cost)].iter()) {
+            if let Some(c) = v
+                && !(c.is_finite() && *c >= 0.0)
+            {
+                is.at(a, format!("{p}.{field}"), "must be a finite number >= 0");
             }
-            spec.cost = c;
+        }
+        let has_terms = terms.iter().any(|(_, v)| v.is_some());
+        match (a.value.cost, has_terms) {
+            (Some(_), true) => is.at(
+                a,
+                format!("{p}.cost"),
+                "give either `cost` or `disruption`/`resource`/`risk`, not both (cost is their sum)",
+            ),
+            (Some(c), false) => spec = spec.with_total_cost(c),
+            (None, true) => {
+                spec.disruption = a.value.disruption.unwrap_or(0.0);
+                spec.resource = a.value.resource.unwrap_or(0.0);
+                spec.risk = a.value.risk.unwrap_or(0.0);
+                spec.cost = spec.disruption + spec.resource + spec.risk;
+            }
+            (None, false) => {}
         }
         if let Some(s) = a.value.step {
             if s == 0 {
@@ -802,6 +901,60 @@ pub fn validate(
         if let Some(v) = g.max_attempts_per_incident {
             guardrails.max_attempts_per_incident = v;
         }
+        if let Some(kinds) = &g.auto_approve_kinds {
+            let mut list = Vec::new();
+            for (i, k) in kinds.iter().enumerate() {
+                match k.value.parse::<ActionKind>() {
+                    Ok(kind) => list.push(kind),
+                    Err(e) => is.at(
+                        k,
+                        format!("guardrails.auto_approve_kinds[{i}]"),
+                        e.to_string(),
+                    ),
+                }
+            }
+            guardrails.auto_approve_kinds = Some(list);
+        }
+        if let Some(v) = g.auto_approve_max_severity {
+            guardrails.auto_approve_max_severity = v;
+        }
+        if let Some(sp) = &g.max_restart_share {
+            let v = sp.value;
+            if !(v > 0.0 && v <= 1.0) {
+                is.at(
+                    sp,
+                    "guardrails.max_restart_share",
+                    "must be a share in (0, 1] (0.5: at most half the replicas at once)",
+                );
+            }
+            guardrails.max_restart_share = v;
+        }
+        if let Some(sp) = &g.max_scale_step {
+            let v = sp.value;
+            if v == 0 {
+                is.at(sp, "guardrails.max_scale_step", "must be at least 1");
+            }
+            guardrails.max_scale_step = v;
+        }
+        if let Some(sp) = &g.max_reversals {
+            let v = sp.value;
+            if v == 0 {
+                is.at(sp, "guardrails.max_reversals", "must be at least 1");
+            }
+            guardrails.max_reversals = v;
+        }
+        if let Some(sp) = &g.risk_weight {
+            let v = sp.value;
+            if !(v.is_finite() && v >= 0.0) {
+                is.at(sp, "guardrails.risk_weight", "must be a finite number >= 0");
+            }
+            guardrails.risk_weight = v;
+        }
+        guardrails.oscillation_window = is.duration(
+            &g.oscillation_window,
+            "guardrails.oscillation_window",
+            guardrails.oscillation_window,
+        );
         guardrails.cooldown = is.duration(&g.cooldown, "guardrails.cooldown", guardrails.cooldown);
         guardrails.approval_timeout = is.duration(
             &g.approval_timeout,
@@ -821,6 +974,7 @@ pub fn validate(
         mode: raw.mode.map(|m| m.value).unwrap_or_default(),
         source,
         alerts,
+        api,
         knowledge,
         actuators,
         components,
@@ -987,6 +1141,108 @@ fn command_spec(
         env,
         actions,
     }
+}
+
+/// Validate `actuators.NAME.kubernetes`: object names are Kubernetes names, mapped
+/// components are declared, and every component bound to the actuator has a valid
+/// Deployment name.
+fn kubernetes_spec(
+    is: &mut Issues<'_>,
+    name: &str,
+    k: &KubernetesConfig,
+    components: &[ComponentConfig],
+    base: &Path,
+) -> KubernetesSpec {
+    let p = format!("actuators.{name}.kubernetes");
+    if !is_dns_label(&k.namespace.value) {
+        is.at(
+            &k.namespace,
+            format!("{p}.namespace"),
+            format!(
+                "`{}` is not a namespace name (lowercase letters, digits and `-`, at most 63)",
+                k.namespace.value
+            ),
+        );
+    }
+    if let Some(f) = &k.kubeconfig
+        && f.value.trim().is_empty()
+    {
+        is.at(f, format!("{p}.kubeconfig"), "must name a file");
+    }
+    if let Some(c) = &k.context
+        && c.value.trim().is_empty()
+    {
+        is.at(c, format!("{p}.context"), "must name a kubeconfig context");
+    }
+    let timeout = is.duration(&k.timeout, &format!("{p}.timeout"), Duration::from_secs(10));
+    if let Some(t) = &k.timeout
+        && timeout.is_zero()
+    {
+        is.at(t, format!("{p}.timeout"), "must be positive");
+    }
+    let mut names = |field: &str, map: &BTreeMap<String, S<String>>, what: &str| {
+        let mut out = BTreeMap::new();
+        for (component, object) in map {
+            let fp = format!("{p}.{field}.{component}");
+            if !components.iter().any(|c| c.name.value == *component) {
+                is.at(
+                    object,
+                    &fp,
+                    format!("unknown component `{component}` (declare it under `components:`)"),
+                );
+            }
+            if !is_dns_subdomain(&object.value) {
+                is.at(
+                    object,
+                    &fp,
+                    format!(
+                        "`{}` is not a {what} name (lowercase letters, digits, `-` and `.`, at most 253)",
+                        object.value
+                    ),
+                );
+            }
+            out.insert(component.clone(), object.value.clone());
+        }
+        out
+    };
+    let deployments = names("deployments", &k.deployments, "Deployment");
+    let configmaps = names("configmaps", &k.configmaps, "ConfigMap");
+    for c in components {
+        let bound = c.actuator.as_ref().is_some_and(|a| a.value == name);
+        if bound && !deployments.contains_key(&c.name.value) && !is_dns_subdomain(&c.name.value) {
+            is.at(
+                &c.name,
+                format!("{p}.deployments"),
+                format!(
+                    "component `{}` is not a valid Deployment name; map it to its Deployment under `{p}.deployments`",
+                    c.name.value
+                ),
+            );
+        }
+    }
+    KubernetesSpec {
+        namespace: k.namespace.value.clone(),
+        kubeconfig: k.kubeconfig.as_ref().map(|f| base.join(&f.value)),
+        context: k.context.as_ref().map(|c| c.value.clone()),
+        timeout,
+        deployments,
+        configmaps,
+    }
+}
+
+/// A DNS-1123 label: what a namespace name must be.
+fn is_dns_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
+/// A DNS-1123 subdomain: what a Deployment or ConfigMap name must be.
+fn is_dns_subdomain(s: &str) -> bool {
+    s.len() <= 253 && s.split('.').all(is_dns_label)
 }
 
 /// Validate one argv list of a command actuator: a fixed absolute program path, then

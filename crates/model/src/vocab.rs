@@ -252,16 +252,37 @@ pub struct Incident {
 pub enum ApprovalState {
     AutoApproved,
     Pending,
+    /// A human approved it: who, and when (`None` in records written before the time
+    /// was kept).
     Approved {
         by: String,
+        #[serde(default)]
+        at: Option<Timestamp>,
     },
+    /// A human rejected it: who, why, and when.
     Rejected {
         by: String,
         reason: String,
+        #[serde(default)]
+        at: Option<Timestamp>,
     },
     Expired,
     /// Shadow mode: recorded, never executed.
     NotExecuted,
+}
+
+impl ApprovalState {
+    /// The state's name without its fields, as the API and the store show it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ApprovalState::AutoApproved => "auto_approved",
+            ApprovalState::Pending => "pending",
+            ApprovalState::Approved { .. } => "approved",
+            ApprovalState::Rejected { .. } => "rejected",
+            ApprovalState::Expired => "expired",
+            ApprovalState::NotExecuted => "not_executed",
+        }
+    }
 }
 
 /// An alternative the planner did not choose, and why.
@@ -279,6 +300,14 @@ pub struct Policy {
     pub incident_id: u64,
     pub created_at: Timestamp,
     pub actions: Vec<Action>,
+    /// Seconds to wait after the previous step before each step (empty: no waits);
+    /// e.g. lift a throttle only when the added capacity is ready.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub waits_secs: Vec<u64>,
+    /// The index of the main action, the one expected to resolve the incident (the
+    /// others prepare or bridge it); outcomes are learned for it.
+    #[serde(default)]
+    pub main: usize,
     /// The objectives (`objective@component`) whose recovery verifies the policy.
     pub targets: Vec<String>,
     pub p_success: f64,

@@ -12,7 +12,7 @@ use charter_analyze::{
 };
 use charter_execute::{Actuator, Execution, Move};
 use charter_knowledge::{
-    ExecutionRecord, JournalRecord, JournalStatus, OutcomeRecord, Store, StoreError,
+    ExecutionRecord, JournalRecord, JournalStatus, OutcomeRecord, PauseRecord, Store, StoreError,
 };
 use charter_model::{
     Action, AlertStatus, ApprovalState, Change, Charter, ComponentState, Diagnosis, Direction,
@@ -40,6 +40,21 @@ const MAX_EPISODES: usize = 100_000;
 pub enum ControllerError {
     #[error("knowledge store failed")]
     Store(#[from] StoreError),
+}
+
+/// Why a human's decision on a policy (approve, reject) was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ApprovalError {
+    #[error("no policy {0}")]
+    NotFound(u64),
+    #[error("policy {id} is not pending: it is {state}")]
+    NotPending { id: u64, state: &'static str },
+    #[error("automation is paused ({0}); resume it before approving")]
+    Paused(String),
+    #[error("a guardrail forbids starting it now: {0}")]
+    Blocked(String),
+    #[error(transparent)]
+    Controller(#[from] ControllerError),
 }
 
 /// What one tick did.
@@ -90,6 +105,8 @@ pub struct Controller {
     backfilled: bool,
     health: Arc<Health>,
     metrics: LoopMetrics,
+    /// The kill switch as last set by a human (restored from the store).
+    pause: Option<PauseRecord>,
 }
 
 impl Controller {
@@ -113,18 +130,17 @@ impl Controller {
                 o.outcome.class.is_success(),
             );
         }
+        // Startup recovery (invariant 3): settle what an earlier process left unfinished
+        // before anything new is planned. Actions it finds count toward the guardrails
+        // read next; its quarantine is persisted, so the guardrail state restored below
+        // includes it.
+        let recovery = crate::recovery::recover(&charter, &actuators, store.as_ref(), now).await?;
+        for e in &recovery.events {
+            tracing::info!(target: "charter::event", "{}", e.event);
+        }
         let recent_actions = store
             .actions_since(now.minus(Duration::from_secs(3600)))
             .await?;
-        let unfinished = store.unfinished_journal().await?;
-        for j in &unfinished {
-            tracing::warn!(
-                execution_id = j.execution_id,
-                step = j.step,
-                action = %j.action,
-                "journal step from a previous run has an intent but no result; it was not retried"
-            );
-        }
         // Alerts received before this start are history, not news.
         let alerts_seen = store.recent_alerts(1).await?.first().map_or(0, |a| a.seq);
         let blind_after = match &charter.source {
@@ -136,7 +152,7 @@ impl Controller {
             .iter()
             .filter_map(|c| Some((c.name.clone(), c.zone.clone()?)))
             .collect();
-        Ok(Controller {
+        let mut controller = Controller {
             history: History::new(Duration::from_secs(3600).max(charter.interval * 20)),
             episodes: VecDeque::new(),
             started: now,
@@ -165,11 +181,15 @@ impl Controller {
             backfilled: false,
             health: Arc::new(Health::default()),
             metrics: LoopMetrics::unregistered(),
-        })
+            pause: None,
+        };
+        controller.restore_guard(now).await?;
+        Ok(controller)
     }
 
     /// Share health with an HTTP server.
     pub fn with_health(mut self, health: Arc<Health>, metrics: LoopMetrics) -> Self {
+        health.set_pause(self.pause.clone());
         self.health = health;
         self.metrics = metrics;
         self
@@ -180,9 +200,108 @@ impl Controller {
         &self.charter
     }
 
-    /// The kill switch.
-    pub fn set_paused(&mut self, paused: bool) {
-        self.guard.paused = paused;
+    /// Whether the kill switch is on.
+    pub fn is_paused(&self) -> bool {
+        self.guard.paused
+    }
+
+    /// The kill switch as last set (restored from the store at start), `None` if never.
+    pub fn pause_state(&self) -> Option<&PauseRecord> {
+        self.pause.as_ref()
+    }
+
+    /// Turn the kill switch on: no new step runs until [`Controller::resume`]. Durable
+    /// (a restart stays paused) and audited.
+    pub async fn pause(
+        &mut self,
+        by: &str,
+        reason: &str,
+        now: Timestamp,
+    ) -> Result<PauseRecord, ControllerError> {
+        let record = PauseRecord {
+            paused: true,
+            by: by.to_string(),
+            reason: reason.to_string(),
+            at: now,
+        };
+        // Safety first: paused in memory even if persisting fails.
+        self.guard.paused = true;
+        self.pause = Some(record.clone());
+        self.health.set_pause(self.pause.clone());
+        self.persist_guard().await?;
+        self.store
+            .audit(
+                now,
+                "pause",
+                &serde_json::json!({"by": by, "reason": reason}),
+            )
+            .await?;
+        tracing::warn!(by, reason, "automation paused");
+        Ok(record)
+    }
+
+    /// Turn the kill switch off. Durable and audited; automation resumes only once the
+    /// store has recorded it, so a restart cannot bring back a pause that was lifted
+    /// nor lift one that was not.
+    pub async fn resume(
+        &mut self,
+        by: &str,
+        now: Timestamp,
+    ) -> Result<PauseRecord, ControllerError> {
+        let record = PauseRecord {
+            paused: false,
+            by: by.to_string(),
+            reason: String::new(),
+            at: now,
+        };
+        let previous = self.pause.replace(record.clone());
+        if let Err(e) = self.persist_guard().await {
+            self.pause = previous;
+            return Err(e);
+        }
+        self.guard.paused = false;
+        self.health.set_pause(self.pause.clone());
+        self.store
+            .audit(now, "resume", &serde_json::json!({"by": by}))
+            .await?;
+        tracing::warn!(by, "automation resumed");
+        Ok(record)
+    }
+
+    /// Persist the guardrail state a restart must not lose: the kill switch and the
+    /// quarantined components. Call after changing either.
+    async fn persist_guard(&self) -> Result<(), ControllerError> {
+        if let Some(p) = &self.pause {
+            self.store.save_pause(p).await?;
+        }
+        let quarantined: BTreeSet<String> = self.guard.quarantined.iter().cloned().collect();
+        self.store.save_quarantined(&quarantined).await?;
+        Ok(())
+    }
+
+    /// At start: restore the kill switch and the quarantine, and expire policies an
+    /// earlier run left pending (its incidents are not resumed, so they can never run).
+    async fn restore_guard(&mut self, now: Timestamp) -> Result<(), ControllerError> {
+        if let Some(p) = self.store.pause().await? {
+            if p.paused {
+                tracing::warn!(by = %p.by, reason = %p.reason, since = %p.at, "automation is paused (restored)");
+            }
+            self.guard.paused = p.paused;
+            self.pause = Some(p);
+        }
+        self.guard.quarantined = self.store.quarantined().await?.into_iter().collect();
+        for mut p in self.store.pending_policies().await? {
+            p.approval = ApprovalState::Expired;
+            self.store.save_policy(&p).await?;
+            self.store
+                .audit(
+                    now,
+                    "approval_expired",
+                    &serde_json::json!({"policy": p.id, "reason": "left pending by an earlier run"}),
+                )
+                .await?;
+        }
+        Ok(())
     }
 
     /// Whether the monitor is blind.
@@ -198,34 +317,196 @@ impl Controller {
             .collect()
     }
 
-    /// Approve a pending policy; it starts at the next tick.
+    /// Policies for the API: those waiting for a human first (by id), then the newest
+    /// `limit` others, newest first.
+    pub async fn policies(&self, limit: usize) -> Result<Vec<Policy>, ControllerError> {
+        let mut out = self.pending_policies();
+        out.sort_by_key(|p| p.id);
+        let pending: BTreeSet<u64> = out.iter().map(|p| p.id).collect();
+        let recent = self.store.recent_policies(limit + pending.len()).await?;
+        out.extend(
+            recent
+                .into_iter()
+                .filter(|p| !pending.contains(&p.id))
+                .take(limit),
+        );
+        Ok(out)
+    }
+
+    /// One policy, pending or from the store.
+    pub async fn policy(&self, policy_id: u64) -> Result<Option<Policy>, ControllerError> {
+        if let Some(p) = self
+            .pending_policies()
+            .into_iter()
+            .find(|p| p.id == policy_id)
+        {
+            return Ok(Some(p));
+        }
+        Ok(self.store.policy(policy_id).await?)
+    }
+
+    /// Why a policy that is not pending in this run cannot be decided on.
+    async fn not_pending(&self, policy_id: u64) -> ApprovalError {
+        match self.store.policy(policy_id).await {
+            Ok(Some(p)) => ApprovalError::NotPending {
+                id: policy_id,
+                state: p.approval.name(),
+            },
+            Ok(None) => ApprovalError::NotFound(policy_id),
+            Err(e) => ApprovalError::Controller(e.into()),
+        }
+    }
+
+    /// The incident holding pending policy `policy_id`, unless the policy has expired
+    /// (the next tick records that and escalates).
+    fn pending_incident(
+        &self,
+        policy_id: u64,
+        now: Timestamp,
+    ) -> Option<Result<u64, ApprovalError>> {
+        let (id, rt) = self
+            .incidents
+            .iter()
+            .find(|(_, i)| i.pending.as_ref().is_some_and(|p| p.id == policy_id))?;
+        let p = rt.pending.as_ref()?;
+        if now.since(p.created_at) >= self.charter.guardrails.approval_timeout {
+            return Some(Err(ApprovalError::NotPending {
+                id: policy_id,
+                state: ApprovalState::Expired.name(),
+            }));
+        }
+        Some(Ok(*id))
+    }
+
+    /// Why the guardrails forbid starting the pending policy of this incident now, if
+    /// they do: time has passed since it was planned, so the state that matters for
+    /// safety (blind monitor, executions in progress, quarantine) is checked again.
+    fn approval_blocked(&self, incident_id: u64) -> Option<String> {
+        let policy = self.incidents.get(&incident_id)?.pending.as_ref()?;
+        if self.guard.blind {
+            return Some("the monitor is blind: new actions are frozen".into());
+        }
+        for a in &policy.actions {
+            let c = a.component.as_str();
+            if self
+                .executions
+                .iter()
+                .any(|e| e.components().any(|x| x == c))
+            {
+                return Some(format!(
+                    "{c} has an execution in progress; approve again when it is done"
+                ));
+            }
+            if self.guard.quarantined.contains(c) {
+                return Some(format!("{c} is quarantined: no more automation on it"));
+            }
+        }
+        None
+    }
+
+    /// Approve a pending policy: `by` and `now` are recorded in the policy and the audit
+    /// log, and its execution starts (its first step runs at the next tick).
     pub async fn approve(
         &mut self,
         policy_id: u64,
         by: &str,
         now: Timestamp,
-    ) -> Result<bool, ControllerError> {
-        let Some(rt) = self
+    ) -> Result<Policy, ApprovalError> {
+        let incident_id = match self.pending_incident(policy_id, now) {
+            Some(r) => r?,
+            None => return Err(self.not_pending(policy_id).await),
+        };
+        if self.guard.paused {
+            let why = self
+                .pause
+                .as_ref()
+                .map(|p| format!("by {} at {}: {}", p.by, p.at, p.reason))
+                .unwrap_or_default();
+            return Err(ApprovalError::Paused(why));
+        }
+        if let Some(why) = self.approval_blocked(incident_id) {
+            return Err(ApprovalError::Blocked(why));
+        }
+        let Some(mut p) = self
             .incidents
-            .values_mut()
-            .find(|i| i.pending.as_ref().is_some_and(|p| p.id == policy_id))
+            .get_mut(&incident_id)
+            .and_then(|rt| rt.pending.take())
         else {
-            return Ok(false);
+            return Err(ApprovalError::NotFound(policy_id));
         };
-        let Some(mut p) = rt.pending.take() else {
-            return Ok(false);
+        p.approval = ApprovalState::Approved {
+            by: by.to_string(),
+            at: Some(now),
         };
-        p.approval = ApprovalState::Approved { by: by.to_string() };
-        self.store.save_policy(&p).await?;
+        self.store
+            .save_policy(&p)
+            .await
+            .map_err(ControllerError::from)?;
         self.store
             .audit(
                 now,
                 "approval",
-                &serde_json::json!({"policy": p.id, "by": by, "approved": true}),
+                &serde_json::json!({"policy": p.id, "incident": p.incident_id, "by": by, "approved": true}),
             )
-            .await?;
+            .await
+            .map_err(ControllerError::from)?;
+        tracing::info!(
+            policy_id = p.id,
+            incident_id = p.incident_id,
+            by,
+            "policy approved"
+        );
         self.start_execution(&p, now).await?;
-        Ok(true)
+        Ok(p)
+    }
+
+    /// Reject a pending policy: `by`, `reason` and `now` are recorded in the policy and
+    /// the audit log, and its actions count as tried in the incident, so the next plan
+    /// proposes something else (or escalates).
+    pub async fn reject(
+        &mut self,
+        policy_id: u64,
+        by: &str,
+        reason: &str,
+        now: Timestamp,
+    ) -> Result<Policy, ApprovalError> {
+        let incident_id = match self.pending_incident(policy_id, now) {
+            Some(r) => r?,
+            None => return Err(self.not_pending(policy_id).await),
+        };
+        let Some(rt) = self.incidents.get_mut(&incident_id) else {
+            return Err(ApprovalError::NotFound(policy_id));
+        };
+        let Some(mut p) = rt.pending.take() else {
+            return Err(ApprovalError::NotFound(policy_id));
+        };
+        rt.tried.extend(p.actions.iter().cloned());
+        rt.last_no_action = None;
+        p.approval = ApprovalState::Rejected {
+            by: by.to_string(),
+            reason: reason.to_string(),
+            at: Some(now),
+        };
+        self.store
+            .save_policy(&p)
+            .await
+            .map_err(ControllerError::from)?;
+        self.store
+            .audit(
+                now,
+                "approval",
+                &serde_json::json!({"policy": p.id, "incident": p.incident_id, "by": by, "approved": false, "reason": reason}),
+            )
+            .await
+            .map_err(ControllerError::from)?;
+        tracing::info!(
+            policy_id = p.id,
+            incident_id = p.incident_id,
+            by,
+            reason,
+            "policy rejected"
+        );
+        Ok(p)
     }
 
     /// Run one cycle at `now`.
@@ -657,6 +938,21 @@ impl Controller {
                 now,
             });
             match decision {
+                Decision::Stop {
+                    component,
+                    reason,
+                    rejected,
+                } => {
+                    self.store
+                        .audit(
+                            now,
+                            "oscillation",
+                            &serde_json::json!({"incident": id, "component": component, "reason": reason, "rejected": rejected}),
+                        )
+                        .await?;
+                    self.guard.quarantined.insert(component.clone());
+                    self.escalate(id, &reason, now, push).await?;
+                }
                 Decision::NoAction { reason, rejected } => {
                     let Some(rt) = self.incidents.get_mut(&id) else {
                         continue;
@@ -896,6 +1192,7 @@ impl Controller {
             action: action.clone(),
             status: JournalStatus::Intent,
             detail: String::new(),
+            prior: Default::default(),
             at: now,
         };
         // Journal first, then act.
@@ -911,6 +1208,8 @@ impl Controller {
             Ok(applied) => {
                 record.status = JournalStatus::Applied;
                 record.detail = applied.detail.clone();
+                // Startup recovery builds the inverse from it if this process dies.
+                record.prior = applied.prior.clone();
                 self.store.journal_step(&record).await?;
                 self.store
                     .record_action(&action.component, action.kind, now)
@@ -987,6 +1286,7 @@ impl Controller {
             action: inv.clone(),
             status: JournalStatus::Intent,
             detail: "compensation".into(),
+            prior: Default::default(),
             at: now,
         };
         self.store.journal_step(&record).await?;
@@ -1036,7 +1336,7 @@ impl Controller {
             },
         )
         .await?;
-        let first = e.steps.first().map(|s| s.action.clone());
+        let first = e.steps.get(e.main).map(|s| s.action.clone());
         let outcome = Outcome {
             execution_id: e.id,
             policy_id: e.policy_id,
@@ -1084,6 +1384,7 @@ impl Controller {
             for c in e.components() {
                 self.guard.quarantined.insert(c.to_string());
             }
+            self.persist_guard().await?;
             self.escalate(
                 e.incident_id,
                 "a compensation failed: component quarantined",

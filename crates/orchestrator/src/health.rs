@@ -1,5 +1,6 @@
 //! The loop's health and metrics, shared with the HTTP server.
 
+use charter_knowledge::PauseRecord;
 use charter_model::{Incident, Policy, Timestamp, Violation};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -33,6 +34,9 @@ pub struct Health {
     last_tick_ms: AtomicI64,
     reason: Mutex<String>,
     snapshot: Mutex<StateSnapshot>,
+    /// The kill switch as last set, kept apart from the snapshot because a human
+    /// sets it between cycles and the read API must show it at once.
+    pause: Mutex<Option<PauseRecord>>,
 }
 
 impl Health {
@@ -65,9 +69,25 @@ impl Health {
         }
     }
 
-    /// The state at the end of the last cycle.
+    /// The state at the end of the last cycle, with the kill switch as it is now.
     pub fn snapshot(&self) -> StateSnapshot {
-        self.snapshot.lock().map(|s| s.clone()).unwrap_or_default()
+        let mut s = self.snapshot.lock().map(|s| s.clone()).unwrap_or_default();
+        if let Some(p) = self.pause() {
+            s.paused = p.paused;
+        }
+        s
+    }
+
+    /// Record the kill switch as just set (or restored).
+    pub fn set_pause(&self, pause: Option<PauseRecord>) {
+        if let Ok(mut p) = self.pause.lock() {
+            *p = pause;
+        }
+    }
+
+    /// The kill switch as last set: who, why, when; `None` if never.
+    pub fn pause(&self) -> Option<PauseRecord> {
+        self.pause.lock().ok().and_then(|p| p.clone())
     }
 
     /// Time of the last completed tick (ms since the epoch), 0 before the first.

@@ -54,12 +54,27 @@ pub enum Decision {
         reason: String,
         rejected: Vec<Rejected>,
     },
+    /// Automation must stop on `component` and a human must look: the best candidate
+    /// would reverse the component's recent actions again (oscillation).
+    Stop {
+        component: String,
+        reason: String,
+        rejected: Vec<Rejected>,
+    },
 }
 
 /// Value of removing one severity-weighted violation, in the unit of action costs.
 const VALUE_PER_VIOLATION: f64 = 10.0;
 /// Hypotheses below this confidence are not acted on.
 const MIN_CONFIDENCE: f64 = 0.15;
+/// The horizon over which the benefit of an action is counted: an action that takes
+/// effect after `t` removes the violation for `HORIZON - t` of it.
+const HORIZON: Duration = Duration::from_secs(15 * 60);
+
+/// Share of the horizon during which an action with this time to effect helps.
+fn relief(time_to_effect: Duration) -> f64 {
+    (1.0 - time_to_effect.as_secs_f64() / HORIZON.as_secs_f64()).max(0.05)
+}
 
 /// Prior probability that `kind` fixes a `cause`, before any outcome is known. This is
 /// the planner's built-in operations knowledge; the charter's order of remedies
@@ -88,21 +103,59 @@ pub fn prior_success(cause: CauseClass, kind: ActionKind, rank: usize) -> f64 {
 }
 
 struct Candidate {
-    action: Action,
+    /// The policy's steps; the first is the main action (learning is keyed on it).
+    actions: Vec<Action>,
+    /// Seconds to wait before each step, after the previous one.
+    waits_secs: Vec<u64>,
+    /// The step expected to resolve the incident.
+    main: usize,
     objective: String,
     p: f64,
     evidence: (f64, f64),
     benefit: f64,
+    /// (disruption, resource, weighted risk) summed over the steps.
+    terms: (f64, f64, f64),
     cost: f64,
     score: f64,
     confidence: f64,
     cause: CauseClass,
+    time_to_effect: Duration,
+    /// Why this multi-action policy, in words (empty for one action).
+    why: String,
+}
+
+impl Candidate {
+    fn main(&self) -> &Action {
+        &self.actions[self.main]
+    }
+
+    fn reject(self, reason: String, rejected: &mut Vec<Rejected>) {
+        let score = Some(self.score);
+        let main = self.main;
+        if let Some(action) = self.actions.into_iter().nth(main) {
+            let reason = if self.why.is_empty() {
+                reason
+            } else {
+                format!(
+                    "{reason} (policy of {} steps: {})",
+                    self.waits_secs.len(),
+                    self.why
+                )
+            };
+            rejected.push(Rejected {
+                action,
+                score,
+                reason,
+            });
+        }
+    }
 }
 
 /// Decide what to do about one incident.
 pub fn decide(input: PlanInput<'_>) -> Decision {
     let g = input.guard;
     let charter = input.charter;
+    let rails = &charter.guardrails;
     let mut rejected = Vec::new();
     if g.paused {
         return no_action("automation is paused (kill switch)", rejected);
@@ -113,16 +166,27 @@ pub fn decide(input: PlanInput<'_>) -> Decision {
             rejected,
         );
     }
+    // Targets: firing or pending violations on declared components of declared
+    // objectives. Unknown ones are not targets: nobody can tell whether they recovered.
     let active: Vec<&Violation> = input
         .violations
         .iter()
         .filter(|v| matches!(v.state, ViolationState::Firing | ViolationState::Pending))
+        .filter(|v| charter.component(&v.component).is_some())
+        .filter(|v| charter.objective(&v.objective).is_some())
         .collect();
+    if active.is_empty() {
+        return no_action(
+            "no target: no firing or pending violation of a declared objective",
+            rejected,
+        );
+    }
     let value: f64 = active
         .iter()
         .map(|v| v.severity.map_or(0.5, |s| s.weight()))
         .sum::<f64>()
         * VALUE_PER_VIOLATION;
+    let severity = active.iter().filter_map(|v| v.severity).max();
     let mut cands: Vec<Candidate> = Vec::new();
     for h in &input.diagnosis.hypotheses {
         if h.confidence < MIN_CONFIDENCE {
@@ -151,17 +215,10 @@ pub fn decide(input: PlanInput<'_>) -> Decision {
             .get(&component.name)
             .cloned()
             .unwrap_or_default();
+        let first_new = cands.len();
         for (kind, rank, objective) in remedies {
             let spec = charter.action(kind);
-            let action = match build_action(
-                kind,
-                component,
-                &state,
-                &spec.params,
-                spec.step,
-                &active,
-                charter,
-            ) {
+            let action = match build_action(kind, component, &state, &spec, &active, charter) {
                 Ok(a) => a,
                 Err(reason) => {
                     rejected.push(Rejected {
@@ -188,25 +245,39 @@ pub fn decide(input: PlanInput<'_>) -> Decision {
             let (p, evidence) = input
                 .knowledge
                 .success(kind, &objective, &component.name, prior);
-            let benefit = p * h.confidence * value;
-            let cost = spec.cost;
+            let benefit = p * h.confidence * value * relief(spec.time_to_effect);
+            let terms = (
+                spec.disruption,
+                spec.resource,
+                rails.risk_weight * spec.risk,
+            );
+            let cost = terms.0 + terms.1 + terms.2;
             cands.push(Candidate {
-                action,
+                actions: vec![action],
+                waits_secs: vec![0],
+                main: 0,
                 objective,
                 p,
                 evidence,
                 benefit,
+                terms,
                 cost,
                 score: benefit - cost,
                 confidence: h.confidence,
                 cause: h.cause,
+                time_to_effect: spec.time_to_effect,
+                why: String::new(),
             });
+        }
+        if let Some(b) = bridge(&cands[first_new..], &state, value) {
+            cands.push(b);
         }
     }
     cands.sort_by(|a, b| {
         b.score
             .total_cmp(&a.score)
-            .then_with(|| a.action.kind.cmp(&b.action.kind))
+            .then_with(|| a.actions.len().cmp(&b.actions.len()))
+            .then_with(|| a.main().kind.cmp(&b.main().kind))
     });
 
     let recent: Vec<&(String, ActionKind, Timestamp)> = g
@@ -216,85 +287,30 @@ pub fn decide(input: PlanInput<'_>) -> Decision {
         .collect();
     let mut chosen = None;
     for c in cands {
-        let comp = c.action.component.clone();
-        let reject = |reason: String, rejected: &mut Vec<Rejected>, c: Candidate| {
-            rejected.push(Rejected {
-                action: c.action,
-                score: Some(c.score),
-                reason,
-            });
-        };
         if chosen.is_some() {
-            reject("lower score".into(), &mut rejected, c);
+            c.reject("lower score".into(), &mut rejected);
             continue;
         }
         if c.score <= 0.0 {
-            reject(
-                format!(
-                    "not worth its cost (benefit {:.1} <= cost {:.1})",
-                    c.benefit, c.cost
-                ),
-                &mut rejected,
-                c,
+            let reason = format!(
+                "not worth its cost (benefit {:.1} <= cost {:.1})",
+                c.benefit, c.cost
             );
+            c.reject(reason, &mut rejected);
             continue;
         }
-        if g.quarantined.contains(&comp) {
-            reject(
-                format!("{comp} is quarantined after a failed compensation"),
-                &mut rejected,
-                c,
-            );
+        if let Some(reason) = guardrail(&c, input, &recent) {
+            c.reject(reason, &mut rejected);
             continue;
         }
-        if g.frozen.contains(&comp) {
-            reject(
-                format!("an objective on {comp} is Unknown: actions frozen"),
-                &mut rejected,
-                c,
-            );
-            continue;
-        }
-        if g.running.contains(&comp) {
-            reject(
-                format!("an execution is already running on {comp}"),
-                &mut rejected,
-                c,
-            );
-            continue;
-        }
-        if let Some((_, _, last)) = recent.iter().rev().find(|(x, _, _)| *x == comp)
-            && input.now.since(*last) < charter.guardrails.cooldown
-        {
-            let until = last.plus(charter.guardrails.cooldown);
-            reject(
-                format!("cooldown on {comp} until {until}"),
-                &mut rejected,
-                c,
-            );
-            continue;
-        }
-        if recent.len() as u32 >= charter.guardrails.max_actions_per_hour {
-            reject(
-                format!(
-                    "global limit of {} actions per hour reached",
-                    charter.guardrails.max_actions_per_hour
-                ),
-                &mut rejected,
-                c,
-            );
-            continue;
-        }
-        if g.running.len() as u32 >= charter.guardrails.max_concurrent {
-            reject(
-                format!(
-                    "{} executions already running (max_concurrent)",
-                    g.running.len()
-                ),
-                &mut rejected,
-                c,
-            );
-            continue;
+        if let Some(reason) = oscillation(&c, input) {
+            let component = c.main().component.clone();
+            c.reject(reason.clone(), &mut rejected);
+            return Decision::Stop {
+                component,
+                reason,
+                rejected,
+            };
         }
         chosen = Some(c);
     }
@@ -306,18 +322,7 @@ pub fn decide(input: PlanInput<'_>) -> Decision {
         };
         return no_action(&reason, rejected);
     };
-    let spec = charter.action(c.action.kind);
-    let approval = match charter.mode {
-        Mode::Shadow => ApprovalState::NotExecuted,
-        Mode::Supervised => ApprovalState::Pending,
-        Mode::Autonomous
-            if spec.approval == Approval::Required
-                || c.cost > charter.guardrails.auto_approve_max_cost =>
-        {
-            ApprovalState::Pending
-        }
-        Mode::Autonomous => ApprovalState::AutoApproved,
-    };
+    let (approval, why_approval) = approval(charter, &c, severity);
     let learned = if c.evidence.1 > 0.0 {
         format!(
             "{} of {} past outcomes succeeded",
@@ -326,36 +331,255 @@ pub fn decide(input: PlanInput<'_>) -> Decision {
     } else {
         "no outcomes yet, prior from cause class and remedy order".to_string()
     };
+    let steps: Vec<String> = c
+        .actions
+        .iter()
+        .zip(&c.waits_secs)
+        .map(|(a, w)| {
+            if *w > 0 {
+                format!("after {w}s {a}")
+            } else {
+                a.to_string()
+            }
+        })
+        .collect();
+    let irreversible: Vec<String> = c
+        .actions
+        .iter()
+        .filter(|a| !a.kind.is_reversible())
+        .map(|a| a.kind.to_string())
+        .collect();
     let rationale = format!(
-        "{}: cause {} (confidence {:.2}); p(success) {:.2} ({learned}); benefit {:.1} - cost {:.1} = score {:.1}{}",
-        c.action,
+        "{}: cause {} (confidence {:.2}); p(success) {:.2} ({learned}); effect in {}s; benefit {:.1} - cost {:.1} (disruption {:.1} + resource {:.1} + risk {:.1}) = score {:.1}{}{}; symptom objective {}; {why_approval}",
+        steps.join(" -> "),
         c.cause,
         c.confidence,
         c.p,
+        c.time_to_effect.as_secs(),
         c.benefit,
         c.cost,
+        c.terms.0,
+        c.terms.1,
+        c.terms.2,
         c.score,
-        if c.action.kind.is_reversible() {
-            ""
+        if c.why.is_empty() {
+            String::new()
         } else {
-            "; irreversible"
-        }
+            format!("; {}", c.why)
+        },
+        if irreversible.is_empty() {
+            String::new()
+        } else {
+            format!("; irreversible: {}", irreversible.join(", "))
+        },
+        c.objective,
     );
     let targets = active.iter().map(|v| v.key()).collect();
     Decision::Act(Policy {
         id: input.policy_id,
         incident_id: input.incident.id,
         created_at: input.now,
-        actions: vec![c.action],
+        waits_secs: if c.waits_secs.iter().any(|w| *w > 0) {
+            c.waits_secs.clone()
+        } else {
+            vec![]
+        },
+        main: c.main,
+        actions: c.actions,
         targets,
         p_success: c.p,
         expected_benefit: c.benefit,
         cost: c.cost,
         score: c.score,
-        rationale: format!("{rationale}; symptom objective {}", c.objective),
+        rationale,
         rejected,
         approval,
     })
+}
+
+/// A multi-action policy for an overload whose capacity arrives late: throttle now,
+/// scale out, then lift the throttle once the new capacity has had its time to
+/// effect. Built from the hypothesis' single candidates when both are there and the
+/// throttle acts sooner; it competes with them on score.
+fn bridge(singles: &[Candidate], state: &ComponentState, value: f64) -> Option<Candidate> {
+    let scale = singles
+        .iter()
+        .find(|c| c.main().kind == ActionKind::ScaleOut)?;
+    let throttle = singles
+        .iter()
+        .find(|c| c.main().kind == ActionKind::Throttle)?;
+    if state.throttle_rate.is_some() || throttle.time_to_effect >= scale.time_to_effect {
+        return None;
+    }
+    let tte_s = scale.time_to_effect;
+    let tte_t = throttle.time_to_effect;
+    // Throttling helps from its effect until the capacity is ready; then scaling does.
+    let gap = (tte_s - tte_t).as_secs_f64() / HORIZON.as_secs_f64();
+    let benefit = scale.confidence * value * (throttle.p * gap + scale.p * relief(tte_s));
+    let terms = (
+        scale.terms.0 + throttle.terms.0,
+        scale.terms.1 + throttle.terms.1,
+        scale.terms.2 + throttle.terms.2,
+    );
+    let cost = terms.0 + terms.1 + terms.2;
+    let component = &scale.main().component;
+    let lift = Action::new(ActionKind::Throttle, component).with_param("rate", "none");
+    Some(Candidate {
+        actions: vec![throttle.main().clone(), scale.main().clone(), lift],
+        waits_secs: vec![0, 0, tte_s.as_secs()],
+        main: 1,
+        objective: scale.objective.clone(),
+        p: scale.p,
+        evidence: scale.evidence,
+        benefit,
+        terms,
+        cost,
+        score: benefit - cost,
+        confidence: scale.confidence,
+        cause: scale.cause,
+        time_to_effect: tte_t,
+        why: format!(
+            "scaling takes {}s, throttling relieves in {}s: throttle now, scale out, lift the throttle when capacity is ready",
+            tte_s.as_secs(),
+            tte_t.as_secs()
+        ),
+    })
+}
+
+/// The guardrail a candidate breaks, if any (DESIGN.md §3).
+fn guardrail(
+    c: &Candidate,
+    input: PlanInput<'_>,
+    recent: &[&(String, ActionKind, Timestamp)],
+) -> Option<String> {
+    let g = input.guard;
+    let rails = &input.charter.guardrails;
+    let comp = &c.main().component;
+    if g.quarantined.contains(comp) {
+        return Some(format!(
+            "{comp} is quarantined: automation stopped there until an operator clears it"
+        ));
+    }
+    if g.frozen.contains(comp) {
+        return Some(format!("an objective on {comp} is Unknown: actions frozen"));
+    }
+    if g.running.contains(comp) {
+        return Some(format!("an execution is already running on {comp}"));
+    }
+    if let Some((_, _, last)) = recent.iter().rev().find(|(x, _, _)| x == comp)
+        && input.now.since(*last) < rails.cooldown
+    {
+        let until = last.plus(rails.cooldown);
+        return Some(format!("cooldown on {comp} until {until}"));
+    }
+    if recent.len() + c.actions.len() > rails.max_actions_per_hour as usize {
+        return Some(format!(
+            "global limit of {} actions per hour reached ({} in the last hour, this policy has {})",
+            rails.max_actions_per_hour,
+            recent.len(),
+            c.actions.len()
+        ));
+    }
+    if g.running.len() as u32 >= rails.max_concurrent {
+        return Some(format!(
+            "{} executions already running (max_concurrent {})",
+            g.running.len(),
+            rails.max_concurrent
+        ));
+    }
+    None
+}
+
+/// Opposite kinds: taking one after the other on a component is a reversal.
+fn opposite(a: ActionKind, b: ActionKind) -> bool {
+    use ActionKind as K;
+    matches!(
+        (a, b),
+        (K::ScaleOut, K::ScaleIn) | (K::ScaleIn, K::ScaleOut) | (K::Failover, K::Failover)
+    )
+}
+
+/// Whether the candidate's main action would make its component's recent actions
+/// flip-flop `max_reversals` times within the oscillation window.
+fn oscillation(c: &Candidate, input: PlanInput<'_>) -> Option<String> {
+    let rails = &input.charter.guardrails;
+    let main = c.main();
+    let mut kinds: Vec<ActionKind> = input
+        .guard
+        .recent_actions
+        .iter()
+        .filter(|(comp, k, t)| {
+            *comp == main.component
+                && input.now.since(*t) < rails.oscillation_window
+                && matches!(
+                    k,
+                    ActionKind::ScaleOut | ActionKind::ScaleIn | ActionKind::Failover
+                )
+        })
+        .map(|(_, k, _)| *k)
+        .collect();
+    kinds.push(main.kind);
+    let reversals = kinds.windows(2).filter(|w| opposite(w[0], w[1])).count();
+    (reversals >= rails.max_reversals as usize).then(|| {
+        let seq: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
+        format!(
+            "oscillation on {}: {} would be reversal {} within {}s ({}); automation stops there",
+            main.component,
+            main.kind,
+            reversals,
+            rails.oscillation_window.as_secs(),
+            seq.join(" -> ")
+        )
+    })
+}
+
+/// Approval of the chosen policy under the mode and the charter's limits, and why.
+fn approval(
+    charter: &Charter,
+    c: &Candidate,
+    severity: Option<charter_model::Severity>,
+) -> (ApprovalState, String) {
+    let rails = &charter.guardrails;
+    let needs = |why: String| (ApprovalState::Pending, format!("needs approval: {why}"));
+    match charter.mode {
+        Mode::Shadow => (
+            ApprovalState::NotExecuted,
+            "shadow mode: recorded, not executed".into(),
+        ),
+        Mode::Supervised => needs("supervised mode".into()),
+        Mode::Autonomous => {
+            if let Some(a) = c
+                .actions
+                .iter()
+                .find(|a| charter.action(a.kind).approval == Approval::Required)
+            {
+                return needs(format!("actions.{}.approval is required", a.kind));
+            }
+            if c.cost > rails.auto_approve_max_cost {
+                return needs(format!(
+                    "cost {:.1} > auto_approve_max_cost {:.1}",
+                    c.cost, rails.auto_approve_max_cost
+                ));
+            }
+            if let Some(kinds) = &rails.auto_approve_kinds
+                && let Some(a) = c.actions.iter().find(|a| !kinds.contains(&a.kind))
+            {
+                return needs(format!("{} is not in auto_approve_kinds", a.kind));
+            }
+            if let Some(s) = severity
+                && s > rails.auto_approve_max_severity
+            {
+                return needs(format!(
+                    "severity {s} > auto_approve_max_severity {}",
+                    rails.auto_approve_max_severity
+                ));
+            }
+            (
+                ApprovalState::AutoApproved,
+                "auto-approved within the charter's limits".into(),
+            )
+        }
+    }
 }
 
 fn no_action(reason: &str, rejected: Vec<Rejected>) -> Decision {
@@ -370,12 +594,15 @@ fn build_action(
     kind: ActionKind,
     component: &charter_model::Component,
     state: &ComponentState,
-    params: &std::collections::BTreeMap<String, String>,
-    step: u32,
+    spec: &charter_model::ActionSpec,
     active: &[&Violation],
     charter: &Charter,
 ) -> Result<Action, String> {
     let name = &component.name;
+    let params = &spec.params;
+    let rails = &charter.guardrails;
+    // Blast radius: no action adds or removes more replicas than max_scale_step.
+    let step = spec.step.min(rails.max_scale_step);
     let mut a = Action::new(kind, name);
     for (k, v) in params {
         a = a.with_param(k, v);
@@ -432,7 +659,19 @@ fn build_action(
                 );
             }
         }
-        ActionKind::Restart | ActionKind::FlushCache => {}
+        ActionKind::Restart => {
+            // Blast radius: restart at most max_restart_share of the replicas at once.
+            let replicas = state.replicas.unwrap_or(1).max(1);
+            let at_once = (f64::from(replicas) * rails.max_restart_share).floor() as u32;
+            if at_once == 0 {
+                return Err(format!(
+                    "restarting {name} takes down 1 of its {replicas} replica(s) at once, more than max_restart_share {}",
+                    rails.max_restart_share
+                ));
+            }
+            a = a.with_param("max_unavailable", at_once);
+        }
+        ActionKind::FlushCache => {}
     }
     Ok(a)
 }

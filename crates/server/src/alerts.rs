@@ -447,7 +447,7 @@ fn parse_time(field: &str, text: &str) -> Result<Timestamp, Rejection> {
 }
 
 /// The bearer token of an `Authorization` header value (scheme case-insensitive).
-fn bearer_token(value: &[u8]) -> Option<&[u8]> {
+pub(crate) fn bearer_token(value: &[u8]) -> Option<&[u8]> {
     let (scheme, rest) = value.split_at_checked(7)?;
     if scheme.eq_ignore_ascii_case(b"bearer ") {
         Some(rest.trim_ascii())
@@ -458,7 +458,7 @@ fn bearer_token(value: &[u8]) -> Option<&[u8]> {
 
 /// Compare two secrets in time that depends only on their lengths, so response time
 /// does not reveal how many leading bytes of a guess were right.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }
@@ -553,7 +553,7 @@ fn parse_rfc3339(text: &str) -> Option<i64> {
 }
 
 /// An error and its sources, joined by `: ` (what `{:#}` prints with anyhow).
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(cause) = source {

@@ -1,17 +1,25 @@
-//! HTTP: health, readiness, Charter's own metrics and the Alertmanager webhook.
+//! HTTP: health, readiness, Charter's own metrics, the Alertmanager webhook, and the
+//! policy and kill-switch API.
 //!
 //! - this module: [`router`] and [`serve`]; `serve` takes its listener and its shutdown
 //!   future as arguments, so tests bind port 0 and stop it deterministically.
+//!   `GET /api/v1/state`: the loop's state at the end of its last cycle, with the kill
+//!   switch as it is now (read-only).
 //! - [`alerts`]: `POST /api/v1/alerts` (the Alertmanager v4 webhook receiver) and
 //!   `GET /api/v1/alerts`, joined to the router when [`ServerState::alerts`] is set.
-//!
-//! - `GET /api/v1/state`: the loop's state at the end of its last cycle (read-only).
-//!
-//! The REST API for incidents, policies and approvals joins this router in later versions.
+//! - [`api`]: policies (list, show, approve, reject) and the kill switch (pause,
+//!   resume), joined when [`ServerState::policies`] is set; mutating calls need the
+//!   API bearer token (`docs/api.md`).
+//! - [`control`]: the channel those handlers use to reach the loop: commands go to the
+//!   task that owns the controller, which applies them between cycles and answers.
 
 pub mod alerts;
+pub mod api;
+pub mod control;
 
 pub use alerts::{ALERTS_PATH, AlertIngest, alerts_router};
+pub use api::{PolicyApi, PolicyView, policy_router};
+pub use control::{Command, ControlHandle};
 
 use axum::Router;
 use axum::extract::State;
@@ -20,6 +28,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use charter_orchestrator::Health;
 use prometheus_client::registry::Registry;
+use serde::Serialize;
 use std::future::Future;
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -31,21 +40,27 @@ pub struct ServerState {
     pub registry: Arc<Registry>,
     /// The alert webhook receiver; `None` when the charter has no `alerts:` block.
     pub alerts: Option<AlertIngest>,
+    /// The policy and kill-switch API; `None`: its routes are absent (404).
+    pub policies: Option<PolicyApi>,
 }
 
 /// The router, for tests and for [`serve`].
 pub fn router(state: ServerState) -> Router {
     let alerts = state.alerts.clone();
-    let router = Router::new()
+    let policies = state.policies.clone();
+    let mut router = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/api/v1/state", get(state_snapshot))
         .with_state(state);
-    match alerts {
-        Some(ingest) => router.merge(alerts_router(ingest)),
-        None => router,
+    if let Some(ingest) = alerts {
+        router = router.merge(alerts_router(ingest));
     }
+    if let Some(api) = policies {
+        router = router.merge(policy_router(api));
+    }
+    router
 }
 
 /// Serve until `shutdown` completes, then finish in-flight requests.
@@ -59,12 +74,23 @@ pub async fn serve(
         .await
 }
 
+/// `GET /api/v1/state`: the snapshot plus who paused (or resumed) automation, why and
+/// when.
+#[derive(Serialize)]
+struct StateView {
+    #[serde(flatten)]
+    snapshot: charter_orchestrator::StateSnapshot,
+    pause: Option<charter_knowledge::PauseRecord>,
+}
+
 /// The loop's state at the end of its last cycle: blind or not, open violations
-/// (with whether Alertmanager also reported them), incidents, pending policies.
-async fn state_snapshot(
-    State(s): State<ServerState>,
-) -> axum::Json<charter_orchestrator::StateSnapshot> {
-    axum::Json(s.health.snapshot())
+/// (with whether Alertmanager also reported them), incidents, pending policies; and
+/// the kill switch as it is now.
+async fn state_snapshot(State(s): State<ServerState>) -> axum::Json<StateView> {
+    axum::Json(StateView {
+        snapshot: s.health.snapshot(),
+        pause: s.health.pause(),
+    })
 }
 
 async fn healthz() -> &'static str {
@@ -127,6 +153,7 @@ mod tests {
                 health: Arc::new(Health::default()),
                 registry: Arc::new(registry),
                 alerts: None,
+                policies: None,
             },
             m,
         )

@@ -79,6 +79,7 @@ impl Harness {
                 wake: wake.clone(),
                 max_body_bytes,
             }),
+            policies: None,
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let url = format!("http://{}", listener.local_addr()?);

@@ -66,6 +66,16 @@ impl World {
         result
     }
 
+    /// What the first [`World::apply`] with `key` did, without acting: the applied
+    /// result, `None` if it was refused or the key was never used (either way the
+    /// key changed nothing).
+    pub fn recorded(&self, key: &str) -> Option<Applied> {
+        match self.applied.get(key)? {
+            Stored::Ok(a) => Some(a.clone()),
+            Stored::Precondition(_) | Stored::Unknown(_) => None,
+        }
+    }
+
     /// The current state of a service, for preconditions and inverses.
     pub fn describe(&self, service: &str) -> Result<ComponentState, ActuatorError> {
         let i = self.service_index(service)?;

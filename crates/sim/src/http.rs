@@ -2,27 +2,33 @@
 //! and the Charter actuator API (`docs/actuator-api.md`).
 //!
 //! The world runs on the wall clock: before any request is answered, a middleware
-//! advances it to `now - epoch`, so a scrape sees the world as it is at that moment.
-//! The world's std mutex is only ever taken inside synchronous closures
+//! advances it to `(now - epoch) × speed`, so a scrape sees the world as it is at that
+//! moment (`speed` is 1 unless [`ServeOptions::speed`] says otherwise). The world's
+//! std mutex is only ever taken inside synchronous closures
 //! ([`Simulator::with_world`]), never across an `.await`.
 //!
 //! Routes:
 //! - `GET /healthz`, `GET /metrics` (Prometheus text format 0.0.4);
+//! - `GET /api/v1/query`: a Prometheus instant query, for plain selectors only
+//!   ([`crate::query`]), so that a charter's `prometheus` source can read this world;
+//!   `/api/v1/query_range` answers that there is no history;
 //! - `GET /faults`, `POST /faults`: list and inject faults, with their ground truth;
 //! - `/v1/...`: the actuator API. `POST /v1/actions` applies an action once per
 //!   `Idempotency-Key`; `GET /v1/actions/{key}`, `GET /v1/components/{name}` and
-//!   `GET /v1/effects` read results, state and how often each key changed the world.
-//!   With a token ([`router_with_token`]) only `/v1/*` requires `Authorization: Bearer`.
+//!   `GET /v1/effects` read results, state, how often each key changed the world and
+//!   how often it was posted. With a token only `/v1/*` requires
+//!   `Authorization: Bearer`.
 //!
 //! The server consumes the world's change log (each change is logged at `info`), so
 //! a [`Simulator`] that serves HTTP should not also be observed in process.
 
 use crate::exposition;
 use crate::fault::{Fault, FaultEffect, FaultKind, GroundTruth};
+use crate::query::{MAX_SKEW, Selector};
 use crate::simulator::Simulator;
 use crate::world::{FaultReport, InjectError, World};
 use axum::body::Bytes;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -44,19 +50,82 @@ pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 /// Longest idempotency key accepted, in bytes.
 pub const MAX_KEY_LEN: usize = 255;
 
+/// How the server runs.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// With a token, every `/v1/*` request must carry `Authorization: Bearer <token>`
+    /// (compared in constant time). An empty token admits nobody. `/healthz`,
+    /// `/metrics`, `/api/v1/*` and `/faults` stay open.
+    pub token: Option<String>,
+    /// Simulated seconds per wall-clock second (default 1): at 10, a fault's ten
+    /// simulated minutes pass in one real minute. Durations given to `/faults` are
+    /// simulated time; times reported are wall-clock.
+    pub speed: f64,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        ServeOptions {
+            token: None,
+            speed: 1.0,
+        }
+    }
+}
+
+/// The wall clock mapped onto the world's virtual time.
+#[derive(Debug, Clone, Copy)]
+struct Clock {
+    epoch: Timestamp,
+    speed: f64,
+}
+
+impl Clock {
+    /// Virtual time now.
+    fn now(&self) -> Duration {
+        Timestamp::now_wall().since(self.epoch).mul_f64(self.speed)
+    }
+
+    /// The wall-clock time of virtual time `t`.
+    fn wall(&self, t: Duration) -> Timestamp {
+        self.epoch.plus(t.div_f64(self.speed))
+    }
+}
+
 /// The router without authentication, for tests and for [`serve`].
 pub fn router(sim: Simulator) -> Router {
-    router_with_token(sim, None)
+    router_with_options(sim, ServeOptions::default())
 }
 
 /// The router; with `token`, every `/v1/*` request must carry
 /// `Authorization: Bearer <token>` (compared in constant time). An empty token admits
 /// nobody. `/healthz`, `/metrics` and `/faults` stay open.
 pub fn router_with_token(sim: Simulator, token: Option<String>) -> Router {
+    router_with_options(
+        sim,
+        ServeOptions {
+            token,
+            ..ServeOptions::default()
+        },
+    )
+}
+
+/// The router with these options. A speed that is not a positive finite number is 1.
+pub fn router_with_options(sim: Simulator, options: ServeOptions) -> Router {
+    let speed = if options.speed.is_finite() && options.speed > 0.0 {
+        options.speed
+    } else {
+        1.0
+    };
+    let clock = Clock {
+        epoch: sim.epoch(),
+        speed,
+    };
     let state = AppState {
         sim: sim.clone(),
+        clock,
         ledger: Arc::new(Mutex::new(Ledger::default())),
     };
+    let token = options.token;
     let mut api = Router::new()
         .route("/v1/actions", axum::routing::post(post_action))
         .route("/v1/actions/{key}", get(get_action))
@@ -71,10 +140,12 @@ pub fn router_with_token(sim: Simulator, token: Option<String>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
+        .route("/api/v1/query", get(instant_query))
+        .route("/api/v1/query_range", get(range_query))
         .route("/faults", get(list_faults).post(post_fault))
         .merge(api)
         .with_state(state)
-        .layer(middleware::from_fn_with_state(sim, catch_up))
+        .layer(middleware::from_fn_with_state((sim, clock), catch_up))
 }
 
 /// Serve [`router`] until `shutdown` completes, then finish in-flight requests.
@@ -94,7 +165,22 @@ pub async fn serve_with_token(
     token: Option<String>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router_with_token(sim, token))
+    let options = ServeOptions {
+        token,
+        ..ServeOptions::default()
+    };
+    serve_with_options(listener, sim, options, shutdown).await
+}
+
+/// Serve [`router_with_options`] until `shutdown` completes, then finish in-flight
+/// requests.
+pub async fn serve_with_options(
+    listener: TcpListener,
+    sim: Simulator,
+    options: ServeOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router_with_options(sim, options))
         .with_graceful_shutdown(shutdown)
         .await
 }
@@ -102,6 +188,7 @@ pub async fn serve_with_token(
 #[derive(Clone)]
 struct AppState {
     sim: Simulator,
+    clock: Clock,
     /// Only locked inside [`Simulator::with_world`], so the lock order is always
     /// world, then ledger.
     ledger: Arc<Mutex<Ledger>>,
@@ -123,6 +210,9 @@ fn lock(ledger: &Mutex<Ledger>) -> MutexGuard<'_, Ledger> {
 #[derive(Default)]
 struct Ledger {
     actions: HashMap<String, Entry>,
+    /// Per key, how many `POST /v1/actions` carried it (replays and conflicts
+    /// included): a client that re-sends a key it should have looked up shows here.
+    requests: BTreeMap<String, u64>,
 }
 
 struct Entry {
@@ -188,10 +278,13 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
 }
 
 /// Advance the world to the wall clock before the request is handled.
-async fn catch_up(State(sim): State<Simulator>, req: Request, next: Next) -> Response {
-    let epoch = sim.epoch();
+async fn catch_up(
+    State((sim, clock)): State<(Simulator, Clock)>,
+    req: Request,
+    next: Next,
+) -> Response {
     sim.with_world(|w| {
-        w.advance_to(Timestamp::now_wall().since(epoch));
+        w.advance_to(clock.now());
         // Nobody observes this world in process; the log keeps what happened.
         for c in w.drain_changes() {
             tracing::info!(
@@ -362,38 +455,38 @@ struct TruthJson {
 }
 
 impl FaultJson {
-    fn new(r: FaultReport, epoch: Timestamp) -> Self {
+    fn new(r: FaultReport, clock: Clock) -> Self {
         FaultJson {
             id: r.id,
             injected: r.injected,
             started: r.started,
             acting: r.acting,
             cured: r.cured,
-            ground_truth: TruthJson::new(r.truth, epoch),
+            ground_truth: TruthJson::new(r.truth, clock),
         }
     }
 }
 
 impl TruthJson {
-    fn new(t: GroundTruth, epoch: Timestamp) -> Self {
+    fn new(t: GroundTruth, clock: Clock) -> Self {
         TruthJson {
             kind: t.kind.as_str(),
             root_cause: t.root_cause,
             remedy: t.remedy.as_str(),
             at_seconds: t.at.as_secs_f64(),
-            at: epoch.plus(t.at).to_string(),
+            at: clock.wall(t.at).to_string(),
             until_seconds: t.until.map(|u| u.as_secs_f64()),
-            until: t.until.map(|u| epoch.plus(u).to_string()),
+            until: t.until.map(|u| clock.wall(u).to_string()),
         }
     }
 }
 
 async fn list_faults(State(s): State<AppState>) -> Response {
-    let epoch = s.sim.epoch();
+    let clock = s.clock;
     let faults: Vec<FaultJson> = s.sim.with_world(|w| {
         w.fault_reports()
             .into_iter()
-            .map(|r| FaultJson::new(r, epoch))
+            .map(|r| FaultJson::new(r, clock))
             .collect()
     });
     Json(json!({ "faults": faults })).into_response()
@@ -408,7 +501,7 @@ async fn post_fault(State(s): State<AppState>, body: Bytes) -> Response {
         Ok(f) => f,
         Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
-    let epoch = s.sim.epoch();
+    let clock = s.clock;
     let injected = s.sim.with_world(|w| {
         let id = w.inject(fault)?;
         Ok::<_, InjectError>(w.fault_reports().into_iter().nth(id))
@@ -422,7 +515,7 @@ async fn post_fault(State(s): State<AppState>, body: Bytes) -> Response {
                 target = %truth.root_cause,
                 "fault injected"
             );
-            (StatusCode::CREATED, Json(FaultJson::new(report, epoch))).into_response()
+            (StatusCode::CREATED, Json(FaultJson::new(report, clock))).into_response()
         }
         Ok(None) => error(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -464,15 +557,18 @@ async fn post_action(State(s): State<AppState>, headers: HeaderMap, body: Bytes)
     };
     // The look-up, the apply and the record happen under one lock, so two concurrent
     // requests with the same key cannot both apply.
-    let answer = s.with(|world, ledger| match ledger.actions.get(&key) {
-        Some(e) if e.record.action != action => Err(e.record.action.to_string()),
-        Some(e) => Ok((e.status, e.record.clone(), true)),
-        None => {
-            let result = world.apply(&key, &action);
-            let entry = Entry::new(&key, action.clone(), result);
-            let answer = (entry.status, entry.record.clone(), false);
-            ledger.actions.insert(key.clone(), entry);
-            Ok(answer)
+    let answer = s.with(|world, ledger| {
+        *ledger.requests.entry(key.clone()).or_default() += 1;
+        match ledger.actions.get(&key) {
+            Some(e) if e.record.action != action => Err(e.record.action.to_string()),
+            Some(e) => Ok((e.status, e.record.clone(), true)),
+            None => {
+                let result = world.apply(&key, &action);
+                let entry = Entry::new(&key, action.clone(), result);
+                let answer = (entry.status, entry.record.clone(), false);
+                ledger.actions.insert(key.clone(), entry);
+                Ok(answer)
+            }
         }
     });
     match answer {
@@ -517,9 +613,84 @@ async fn get_component(State(s): State<AppState>, Path(name): Path<String>) -> R
 }
 
 async fn get_effects(State(s): State<AppState>) -> Response {
-    let effects = s.sim.with_world(|w| w.effects().clone());
+    let (effects, requests) = s.with(|w, ledger| (w.effects().clone(), ledger.requests.clone()));
     let total: u64 = effects.values().map(|&n| u64::from(n)).sum();
-    Json(json!({ "effects": effects, "total": total })).into_response()
+    Json(json!({ "effects": effects, "total": total, "requests": requests })).into_response()
+}
+
+/// The parameters of a Prometheus instant query.
+#[derive(Debug, Deserialize)]
+struct InstantQuery {
+    #[serde(default)]
+    query: Option<String>,
+    /// Unix seconds; now when absent.
+    #[serde(default)]
+    time: Option<String>,
+}
+
+/// A Prometheus API error envelope.
+fn prometheus_error(status: StatusCode, error_type: &str, message: impl Into<String>) -> Response {
+    (
+        status,
+        Json(json!({ "status": "error", "errorType": error_type, "error": message.into() })),
+    )
+        .into_response()
+}
+
+/// `GET /api/v1/query`: a plain selector evaluated on the world as it is now.
+async fn instant_query(State(s): State<AppState>, Query(q): Query<InstantQuery>) -> Response {
+    let Some(query) = q.query else {
+        return prometheus_error(StatusCode::BAD_REQUEST, "bad_data", "missing `query`");
+    };
+    let selector = match Selector::parse(&query) {
+        Ok(sel) => sel,
+        Err(e) => return prometheus_error(StatusCode::BAD_REQUEST, "bad_data", e),
+    };
+    let now = Timestamp::now_wall();
+    let at = match q.time.as_deref().map(str::trim) {
+        None | Some("") => now,
+        Some(t) => match t.parse::<f64>() {
+            Ok(secs) if secs.is_finite() => Timestamp((secs * 1000.0).round() as i64),
+            _ => {
+                return prometheus_error(
+                    StatusCode::BAD_REQUEST,
+                    "bad_data",
+                    format!("invalid `time` {t:?}: the simulator takes unix seconds"),
+                );
+            }
+        },
+    };
+    let skew = at.millis().abs_diff(now.millis());
+    if u128::from(skew) > MAX_SKEW.as_millis() {
+        return prometheus_error(
+            StatusCode::BAD_REQUEST,
+            "bad_data",
+            format!(
+                "the simulator keeps no history and only answers for now (within {}s)",
+                MAX_SKEW.as_secs()
+            ),
+        );
+    }
+    let series = s.sim.with_world(|w| selector.evaluate(w));
+    let t = at.millis() as f64 / 1000.0;
+    let result: Vec<serde_json::Value> = series
+        .into_iter()
+        .map(|(labels, v)| json!({ "metric": labels, "value": [t, v.to_string()] }))
+        .collect();
+    Json(json!({
+        "status": "success",
+        "data": { "resultType": "vector", "result": result }
+    }))
+    .into_response()
+}
+
+/// `GET /api/v1/query_range`: the world keeps no history.
+async fn range_query() -> Response {
+    prometheus_error(
+        StatusCode::BAD_REQUEST,
+        "bad_data",
+        "the simulator keeps no history: range queries are not supported",
+    )
 }
 
 #[cfg(test)]

@@ -16,7 +16,10 @@
 //!   `charter_monitor::MetricSource` and a `charter_execute::Actuator`.
 //! - [`exposition`]: the world's metrics in the Prometheus text format.
 //! - [`http`]: the world in real time behind HTTP: `/metrics`, fault injection and
-//!   the Charter actuator API (`docs/actuator-api.md`).
+//!   the Charter actuator API (`docs/actuator-api.md`), optionally faster than real
+//!   time.
+//! - [`query`]: plain Prometheus selectors answered from the world's present, so a
+//!   charter's `prometheus` source can read the served world.
 //!
 //! The seeded generator (xoshiro256** with Box-Muller normals) is private to the crate.
 
@@ -24,6 +27,7 @@ pub mod control;
 pub mod exposition;
 pub mod fault;
 pub mod http;
+pub mod query;
 mod rng;
 pub mod scenario;
 pub mod simulator;

@@ -95,4 +95,9 @@ impl Actuator for Simulator {
     async fn describe(&self, component: &str) -> Result<ComponentState, ActuatorError> {
         self.lock().describe(component)
     }
+
+    /// The world remembers every key it was given, so the answer is always known.
+    async fn status(&self, key: &str) -> Result<Option<Applied>, ActuatorError> {
+        Ok(self.lock().recorded(key))
+    }
 }

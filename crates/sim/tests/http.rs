@@ -2,7 +2,7 @@
 
 use charter_execute::{Actuator, ActuatorError, HttpActuator};
 use charter_model::{Action, ActionKind, Timestamp};
-use charter_sim::http::serve_with_token;
+use charter_sim::http::{ServeOptions, serve_with_options, serve_with_token};
 use charter_sim::{Scenario, Simulator, World};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -34,6 +34,34 @@ impl Server {
             listener,
             sim.clone(),
             token.map(str::to_string),
+            async move {
+                let _ = rx.await;
+            },
+        ));
+        Server {
+            base: format!("http://{addr}"),
+            sim,
+            client: reqwest::Client::builder()
+                .no_proxy()
+                .build()
+                .expect("client"),
+            stop: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    /// A server with `options`, its virtual zero `ago` before now.
+    async fn with_options(ago: Duration, options: ServeOptions) -> Server {
+        let mut scenario = Scenario::default_shop("http", Duration::from_secs(3600));
+        scenario.step = Duration::from_secs(1);
+        let sim = Simulator::new(World::new(&scenario, 7), Timestamp::now_wall().minus(ago));
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("address");
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(serve_with_options(
+            listener,
+            sim.clone(),
+            options,
             async move {
                 let _ = rx.await;
             },
@@ -332,7 +360,10 @@ async fn a_repeated_idempotency_key_changes_replicas_once() {
     assert_eq!(after["replicas"].as_u64(), Some(replicas + 2));
     let (status, effects) = server.get("/v1/effects").await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(effects, json!({ "effects": { "once": 1 }, "total": 1 }));
+    assert_eq!(
+        effects,
+        json!({ "effects": { "once": 1 }, "total": 1, "requests": { "once": 2 } })
+    );
 }
 
 #[tokio::test]
@@ -425,7 +456,7 @@ async fn precondition_failures_and_unknown_components_are_recorded_and_replayed(
     let (_, effects) = server.get("/v1/effects").await;
     assert_eq!(
         effects,
-        json!({ "effects": { "rb": 0, "u": 0 }, "total": 0 })
+        json!({ "effects": { "rb": 0, "u": 0 }, "total": 0, "requests": { "rb": 2, "u": 1 } })
     );
 }
 
@@ -517,4 +548,107 @@ async fn the_http_actuator_speaks_the_servers_protocol() {
         Err(ActuatorError::Failed(m)) => assert!(m.contains("401"), "{m}"),
         other => panic!("expected Failed, got {other:?}"),
     }
+}
+
+#[tokio::test]
+async fn the_http_actuator_status_reads_what_a_key_did() {
+    let server = Server::default().await;
+    let actuator = HttpActuator::new(&server.base, None, Duration::from_secs(5)).expect("valid");
+    let action = Action::new(ActionKind::ScaleOut, "catalog").with_param("step", 2);
+    assert_eq!(actuator.status("s-1").await.expect("known"), None);
+    let applied = actuator.apply("s-1", &action).await.expect("applied");
+    assert_eq!(actuator.status("s-1").await.expect("known"), Some(applied));
+    let rollback = Action::new(ActionKind::Rollback, "catalog");
+    assert!(actuator.apply("s-2", &rollback).await.is_err());
+    assert_eq!(actuator.status("s-2").await.expect("known"), None);
+    // Looking up changes nothing and is not a request to act.
+    let (_, effects) = server.get("/v1/effects").await;
+    assert_eq!(effects["requests"], json!({ "s-1": 1, "s-2": 1 }));
+    assert_eq!(effects["effects"], json!({ "s-1": 1, "s-2": 0 }));
+}
+
+#[tokio::test]
+async fn instant_queries_answer_plain_selectors_from_the_present() {
+    let server = Server::default().await;
+    let (status, body) = server
+        .get("/api/v1/query?query=westworld_ready_replicas%7Bservice%3D%22catalog%22%7D")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "success");
+    assert_eq!(body["data"]["resultType"], "vector");
+    let result = body["data"]["result"].as_array().expect("vector");
+    assert_eq!(result.len(), 1, "{body}");
+    assert_eq!(result[0]["metric"]["service"], "catalog");
+    assert_eq!(result[0]["metric"]["__name__"], "westworld_ready_replicas");
+    let replicas = server.sim.with_world(|w| {
+        w.metric("westworld_ready_replicas", "catalog")
+            .expect("metric")
+    });
+    assert_eq!(result[0]["value"][1], json!(replicas.to_string()));
+
+    let (status, body) = server
+        .get("/api/v1/query?query=westworld_error_ratio")
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        body["data"]["result"].as_array().map(Vec::len),
+        Some(server.sim.with_world(|w| w.services().len()))
+    );
+
+    for refused in [
+        "/api/v1/query?query=sum(westworld_error_ratio)",
+        "/api/v1/query",
+        "/api/v1/query?query=westworld_error_ratio&time=1000",
+        "/api/v1/query_range?query=westworld_error_ratio&start=1&end=2&step=1",
+    ] {
+        let (status, body) = server.get(refused).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+        assert_eq!(body["status"], "error", "{refused}");
+        assert_eq!(body["errorType"], "bad_data", "{refused}");
+    }
+}
+
+#[tokio::test]
+async fn a_faster_world_runs_ahead_of_the_wall_clock() {
+    let options = ServeOptions {
+        token: None,
+        speed: 20.0,
+    };
+    let server = Server::with_options(Duration::from_secs(30), options).await;
+    let (status, _) = server.get("/healthz").await;
+    assert_eq!(status, StatusCode::OK);
+    let elapsed = server.sim.with_world(|w| w.elapsed());
+    assert!(elapsed >= Duration::from_secs(600), "{elapsed:?}");
+    // Reported times are wall-clock: a fault injected now is reported as now.
+    let (status, fault) = server
+        .post(
+            "/faults",
+            None,
+            json!({ "kind": "traffic_surge", "target": "catalog", "duration": "10m" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{fault}");
+    let at = fault["ground_truth"]["at_seconds"].as_f64().expect("at");
+    let until = fault["ground_truth"]["until_seconds"]
+        .as_f64()
+        .expect("until");
+    assert!(at >= 600.0 && (until - at - 600.0).abs() < 1e-6, "{fault}");
+    let wall = |field: &str| {
+        fault["ground_truth"][field]
+            .as_str()
+            .and_then(|t| humantime::parse_rfc3339(t).ok())
+            .expect("a wall-clock time")
+    };
+    let ago = std::time::SystemTime::now()
+        .duration_since(wall("at"))
+        .unwrap_or_default();
+    assert!(ago < Duration::from_secs(5), "{fault}");
+    // Ten simulated minutes at 20× are thirty real seconds (times are in whole seconds).
+    let real = wall("until")
+        .duration_since(wall("at"))
+        .expect("until after at");
+    assert!(
+        real.abs_diff(Duration::from_secs(30)) <= Duration::from_secs(1),
+        "{real:?}"
+    );
 }

@@ -151,3 +151,22 @@ async fn actuator_applies_through_the_shared_world() {
     );
     assert!(sim.describe("mainframe").await.is_err());
 }
+
+#[tokio::test]
+async fn status_reports_what_a_key_did_without_acting() {
+    let sim = simulator();
+    assert_eq!(sim.status("k-0").await.expect("known"), None);
+    let scale = action(ActionKind::ScaleOut, "api", &[("step", "1")]);
+    let applied = sim.apply("k-0", &scale).await.expect("applied");
+    let replicas = sim.describe("api").await.expect("known").replicas;
+    assert_eq!(sim.status("k-0").await.expect("known"), Some(applied));
+    assert_eq!(sim.describe("api").await.expect("known").replicas, replicas);
+    // A refused key changed nothing.
+    let unknown = action(ActionKind::Restart, "mainframe", &[]);
+    assert!(sim.apply("k-1", &unknown).await.is_err());
+    assert_eq!(sim.status("k-1").await.expect("known"), None);
+    assert_eq!(
+        sim.with_world(|w| w.effects().clone()),
+        [("k-0".to_string(), 1), ("k-1".to_string(), 0)].into()
+    );
+}

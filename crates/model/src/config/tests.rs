@@ -388,3 +388,130 @@ fn command_actuator_settings_are_checked() {
         other => panic!("expected an unknown-field error, got {other:?}"),
     }
 }
+
+const KUBERNETES: &str = r#"actuators:
+  k8s:
+    kubernetes:
+      namespace: shop
+      kubeconfig: kube/config
+      context: staging
+      timeout: 5s
+      deployments: { api: api-deploy }
+      configmaps: { api: api-settings }
+"#;
+
+fn with_kubernetes(section: &str) -> String {
+    format!(
+        "{}{section}",
+        VALID
+            .replace("  - name: api\n", "  - name: api\n    actuator: k8s\n")
+            .replace("  - name: db\n", "  - name: db\n    actuator: k8s\n")
+    )
+}
+
+#[test]
+fn kubernetes_actuator_parses_with_names_and_defaults() {
+    let text = with_kubernetes(KUBERNETES);
+    let (c, _) = parse_charter(&text, "shop.yaml", Path::new("/etc/charter")).expect("valid");
+    let Some(ActuatorSpec::Kubernetes(spec)) = c.actuators.get("k8s") else {
+        panic!("expected a kubernetes actuator, got {:?}", c.actuators);
+    };
+    assert_eq!(spec.namespace, "shop");
+    assert_eq!(
+        spec.kubeconfig.as_deref(),
+        Some(Path::new("/etc/charter/kube/config"))
+    );
+    assert_eq!(spec.context.as_deref(), Some("staging"));
+    assert_eq!(spec.timeout, Duration::from_secs(5));
+    assert_eq!(spec.deployment("api"), "api-deploy");
+    assert_eq!(spec.deployment("db"), "db");
+    assert_eq!(spec.configmap("api"), "api-settings");
+    assert_eq!(spec.configmap("db"), "db-config");
+
+    let minimal = with_kubernetes("actuators:\n  k8s:\n    kubernetes: { namespace: shop }\n");
+    let (c, _) = parse_charter(&minimal, "shop.yaml", Path::new(".")).expect("valid");
+    let Some(ActuatorSpec::Kubernetes(spec)) = c.actuators.get("k8s") else {
+        panic!("expected a kubernetes actuator");
+    };
+    assert_eq!(spec.timeout, Duration::from_secs(10));
+    assert_eq!(
+        (spec.kubeconfig.as_ref(), spec.context.as_ref()),
+        (None, None)
+    );
+    assert!(spec.deployments.is_empty() && spec.configmaps.is_empty());
+}
+
+#[test]
+fn kubernetes_actuator_errors_name_the_field() {
+    for (from, to, path, needle) in [
+        (
+            "namespace: shop",
+            "namespace: Shop_1",
+            "actuators.k8s.kubernetes.namespace",
+            "not a namespace name",
+        ),
+        (
+            "timeout: 5s",
+            "timeout: 0s",
+            "actuators.k8s.kubernetes.timeout",
+            "must be positive",
+        ),
+        (
+            "timeout: 5s",
+            "timeout: later",
+            "actuators.k8s.kubernetes.timeout",
+            "invalid duration",
+        ),
+        (
+            "{ api: api-deploy }",
+            "{ api: Api_Deploy }",
+            "actuators.k8s.kubernetes.deployments.api",
+            "not a Deployment name",
+        ),
+        (
+            "{ api: api-deploy }",
+            "{ payments: payments }",
+            "actuators.k8s.kubernetes.deployments.payments",
+            "unknown component `payments`",
+        ),
+        (
+            "{ api: api-settings }",
+            "{ api: \"settings/x\" }",
+            "actuators.k8s.kubernetes.configmaps.api",
+            "not a ConfigMap name",
+        ),
+        (
+            "context: staging",
+            "context: \"\"",
+            "actuators.k8s.kubernetes.context",
+            "must name a kubeconfig context",
+        ),
+    ] {
+        let text = with_kubernetes(&KUBERNETES.replace(from, to));
+        let e = one(&text, needle);
+        assert_eq!(e.path, path, "{e}");
+        let line = text.lines().position(|l| l.contains(to)).expect("line") + 1;
+        assert_eq!(e.line, line as u64, "{e}");
+    }
+    let text = with_kubernetes(&KUBERNETES.replace("context: staging", "cluster: x"));
+    match parse_charter(&text, "shop.yaml", Path::new(".")) {
+        Err(ConfigError::Invalid(list)) => {
+            assert!(
+                list.iter().any(|i| i.message.contains("unknown field")),
+                "{list:?}"
+            )
+        }
+        other => panic!("expected an unknown-field error, got {other:?}"),
+    }
+}
+
+#[test]
+fn kubernetes_component_names_must_be_deployment_names_unless_mapped() {
+    let text = with_kubernetes(KUBERNETES)
+        .replace("  - name: db\n", "  - name: Db_Main\n")
+        .replace("depends_on: [db]", "depends_on: [Db_Main]");
+    let e = one(&text, "component `Db_Main` is not a valid Deployment name");
+    assert_eq!(e.path, "actuators.k8s.kubernetes.deployments");
+    let mapped = text.replace("{ api: api-deploy }", "{ api: api-deploy, Db_Main: db }");
+    parse_charter(&mapped, "shop.yaml", Path::new(".")).expect("valid once mapped");
+}

@@ -113,7 +113,12 @@ impl Fixture {
 fn policy(d: Decision) -> Policy {
     match d {
         Decision::Act(p) => p,
-        Decision::NoAction { reason, rejected } => panic!("no action: {reason} {rejected:#?}"),
+        Decision::NoAction { reason, rejected }
+        | Decision::Stop {
+            reason, rejected, ..
+        } => {
+            panic!("no action: {reason} {rejected:#?}")
+        }
     }
 }
 
@@ -146,10 +151,15 @@ fn scale_step_is_clipped_to_max_replicas() {
 #[test]
 fn rollback_needs_a_previous_version() {
     let mut f = Fixture::new("api", CauseClass::BadChange, "errors");
-    let p = policy(f.decide());
-    assert_ne!(p.actions[0].kind, ActionKind::Rollback);
+    let rejected = match f.decide() {
+        Decision::Act(p) => {
+            assert_ne!(p.actions[0].kind, ActionKind::Rollback);
+            p.rejected
+        }
+        Decision::NoAction { rejected, .. } | Decision::Stop { rejected, .. } => rejected,
+    };
     assert!(
-        p.rejected
+        rejected
             .iter()
             .any(|r| r.action.kind == ActionKind::Rollback
                 && r.reason.contains("no previous version"))

@@ -1,0 +1,379 @@
+//! Crash safety end to end (DESIGN.md §3, invariant 3): `charter run` acting through
+//! the HTTP actuator on `charter sim serve`, and reading the same world through the
+//! server's Prometheus query endpoint, is killed with SIGKILL at random moments
+//! (seeded) and restarted on the same SQLite database until at least
+//! [`TARGET_EXECUTIONS`] executions have been started, while faults are injected
+//! through `/faults` so that incidents keep coming. Then a last startup recovery runs
+//! and the server's ledger is checked against the journal:
+//!
+//! - no key changed the world more than once, and no applied key was sent again;
+//! - every key the server was sent is in the journal (journal first, then act);
+//! - every applied or compensated row of the journal is an effect on the server;
+//! - every applied step of a `recovered` execution was undone on the server.
+//!
+//! Nothing is skipped: a process that cannot start fails the test. Every process is
+//! killed when the test ends, also on failure.
+
+use charter_execute::{Actuator, HttpActuator};
+use charter_knowledge::{JournalStatus, SqliteStore, Store};
+use charter_model::Timestamp;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Executions to start, in total over all runs.
+const TARGET_EXECUTIONS: usize = 200;
+/// The test fails if the target is not reached within this.
+const DEADLINE: Duration = Duration::from_secs(300);
+/// Seed of the kill times and the faults.
+const SEED: u64 = 0x00c0_ffee_5eed;
+/// How long a run lives before it is killed, in milliseconds.
+const LIFE_MS: (u64, u64) = (150, 1800);
+/// Simulated seconds per wall-clock second.
+const SPEED: f64 = 10.0;
+const COMPONENTS: [&str; 8] = [
+    "frontend", "api", "catalog", "orders", "auth", "db", "cache", "queue",
+];
+
+/// splitmix64: small, seeded, good enough to pick moments and targets.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `lo..=hi`.
+    fn range(&mut self, lo: u64, hi: u64) -> u64 {
+        lo + self.next() % (hi - lo + 1)
+    }
+}
+
+/// A child process, killed (SIGKILL) and reaped when dropped.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn charter_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_charter")
+}
+
+/// `charter sim serve` on a free loopback port; its base URL.
+fn start_simulator(dir: &Path) -> (Proc, String) {
+    let mut child = Command::new(charter_bin())
+        .args(["sim", "serve", "--listen", "127.0.0.1:0", "--seed", "7"])
+        .args(["--speed", &SPEED.to_string()])
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start `charter sim serve`: {e}"));
+    let stderr = child.stderr.take().expect("piped stderr");
+    let proc = Proc(child);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = BufReader::new(stderr).lines();
+        for line in lines.by_ref() {
+            let Ok(line) = line else { break };
+            if let Some(addr) = line.split("on http://").nth(1) {
+                let _ = tx.send(addr.trim().to_string());
+                break;
+            }
+        }
+        // Keep draining so the server never blocks on a full pipe.
+        for _ in lines {}
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(30))
+        .unwrap_or_else(|_| panic!("`charter sim serve` did not report its address"));
+    (proc, format!("http://{addr}"))
+}
+
+/// The charter: Prometheus source and HTTP actuator on the simulator's server, a
+/// fast loop, no cooldown, generous limits, every action auto-approved.
+fn write_charter(dir: &Path, base: &str) -> PathBuf {
+    let components: String = COMPONENTS
+        .iter()
+        .map(|c| format!("  - {{ name: {c}, actuator: sim, replicas: {{ min: 1, max: 1000 }} }}\n"))
+        .collect();
+    let text = format!(
+        "name: crash-test
+interval: 200ms
+mode: autonomous
+source:
+  prometheus: {{ url: \"{base}\", timeout: 2s, blind_after: 100000 }}
+actuators:
+  sim: {{ http: {{ url: \"{base}\", timeout: 2s }} }}
+components:
+{components}objectives:
+  - name: cpu_utilization
+    metric: westworld_cpu_utilization
+    signal: utilization
+    above: {{ warning: 0.85, critical: 1.0, clear: 0.75 }}
+    remedies: [scale_out, throttle]
+actions:
+  scale_out: {{ cost: 1, step: 1, time_to_effect: 1s }}
+  throttle: {{ cost: 1, time_to_effect: 1s, params: {{ rate: \"150\" }} }}
+guardrails:
+  max_actions_per_hour: 1000000
+  cooldown: 0s
+  max_concurrent: 8
+  auto_approve_max_cost: 100
+  max_attempts_per_incident: 3
+  max_reversals: 1000000
+"
+    );
+    let path = dir.join("charter.yaml");
+    std::fs::write(&path, text).expect("write charter");
+    path
+}
+
+/// The last lines of a log, for failure messages.
+fn tail(path: &Path) -> String {
+    let mut text = String::new();
+    if let Ok(mut f) = File::open(path) {
+        let _ = f.read_to_string(&mut text);
+    }
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(40)..].join("\n")
+}
+
+/// Inject one surge on a random component; the server must accept it.
+async fn inject(client: &reqwest::Client, base: &str, rng: &mut Rng) {
+    let target = COMPONENTS[rng.range(0, COMPONENTS.len() as u64 - 1) as usize];
+    let factor = rng.range(25, 60) as f64 / 10.0;
+    let duration = format!("{}s", rng.range(20, 60));
+    let resp = client
+        .post(format!("{base}/faults"))
+        .json(&serde_json::json!({
+            "kind": "traffic_surge", "target": target, "factor": factor, "duration": duration
+        }))
+        .send()
+        .await
+        .expect("POST /faults");
+    assert_eq!(
+        resp.status().as_u16(),
+        201,
+        "fault refused: {:?}",
+        resp.text().await
+    );
+}
+
+async fn executions_started(db: &Path) -> usize {
+    let store = SqliteStore::open(db)
+        .await
+        .expect("open the knowledge database");
+    let n = store.executions().await.expect("read executions").len();
+    store.close().await;
+    n
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_at_random_moments_never_applies_a_key_twice() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_sim, base) = start_simulator(dir.path());
+    let charter_file = write_charter(dir.path(), &base);
+    let db = dir.path().join("charter.db");
+    let log = dir.path().join("run.log");
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("client");
+    let mut rng = Rng(SEED);
+    let started = Instant::now();
+    let mut kills = 0u32;
+    let mut executions = 0usize;
+
+    while executions < TARGET_EXECUTIONS {
+        assert!(
+            started.elapsed() < DEADLINE,
+            "only {executions} executions after {kills} kills in {:?}\n{}",
+            started.elapsed(),
+            tail(&log)
+        );
+        let out = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .expect("log file");
+        let err = out.try_clone().expect("log file");
+        let mut run = Proc(
+            Command::new(charter_bin())
+                .args(["--log", "info", "run"])
+                .arg(&charter_file)
+                .arg("--db")
+                .arg(&db)
+                .args(["--listen", "127.0.0.1:0"])
+                .current_dir(dir.path())
+                .stdin(Stdio::null())
+                .stdout(Stdio::from(out))
+                .stderr(Stdio::from(err))
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot start `charter run`: {e}")),
+        );
+        let life = Duration::from_millis(rng.range(LIFE_MS.0, LIFE_MS.1));
+        let until = Instant::now() + life;
+        while Instant::now() < until {
+            inject(&client, &base, &mut rng).await;
+            let left = until.saturating_duration_since(Instant::now());
+            tokio::time::sleep(left.min(Duration::from_millis(250))).await;
+        }
+        if let Some(status) = run.0.try_wait().expect("poll `charter run`") {
+            panic!(
+                "`charter run` ended by itself with {status} before it was killed\n{}",
+                tail(&log)
+            );
+        }
+        run.0.kill().expect("SIGKILL `charter run`");
+        run.0.wait().expect("reap `charter run`");
+        kills += 1;
+        executions = executions_started(&db).await;
+    }
+    let duration = started.elapsed();
+
+    // The last start's recovery, in process: the same code `Controller::new` runs.
+    let (charter, _) = charter_model::load_charter(&charter_file).expect("charter");
+    let actuator: Arc<dyn Actuator> =
+        Arc::new(HttpActuator::new(&base, None, Duration::from_secs(5)).expect("actuator"));
+    let actuators = BTreeMap::from([("sim".to_string(), actuator)]);
+    let store = SqliteStore::open(&db)
+        .await
+        .expect("open the knowledge database");
+    let last = charter_orchestrator::recover(&charter, &actuators, &store, Timestamp::now_wall())
+        .await
+        .expect("final recovery");
+    assert!(
+        store
+            .unfinished_executions()
+            .await
+            .expect("read")
+            .is_empty(),
+        "{last}"
+    );
+    assert!(
+        store.unfinished_journal().await.expect("read").is_empty(),
+        "a step is still unknown after the final recovery: {last}"
+    );
+
+    let ledger: Value = client
+        .get(format!("{base}/v1/effects"))
+        .send()
+        .await
+        .expect("GET /v1/effects")
+        .json()
+        .await
+        .expect("effects body");
+    let count = |field: &str| -> BTreeMap<String, u64> {
+        ledger[field]
+            .as_object()
+            .unwrap_or_else(|| panic!("no `{field}` in {ledger}"))
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_u64().expect("a count")))
+            .collect()
+    };
+    let effects = count("effects");
+    let requests = count("requests");
+
+    // The journal of every execution.
+    let records = store.executions().await.expect("executions");
+    let mut journaled: BTreeSet<String> = BTreeSet::new();
+    let mut claimed: BTreeSet<String> = BTreeSet::new();
+    let mut undone_missing = Vec::new();
+    for e in &records {
+        let rows = store.journal(e.id).await.expect("journal");
+        for r in &rows {
+            journaled.insert(r.idempotency_key.clone());
+            if matches!(
+                r.status,
+                JournalStatus::Applied | JournalStatus::Compensated
+            ) {
+                claimed.insert(r.idempotency_key.clone());
+            }
+        }
+        if e.state == "recovered" {
+            for r in rows.iter().filter(|r| {
+                r.status == JournalStatus::Applied && r.step < 1000 && r.action.kind.is_reversible()
+            }) {
+                let undo = format!("{}-undo", r.idempotency_key);
+                if effects.get(&undo) != Some(&1) {
+                    undone_missing.push(undo);
+                }
+            }
+        }
+    }
+    let states = records.iter().fold(BTreeMap::new(), |mut m, e| {
+        *m.entry(e.state.as_str()).or_insert(0u32) += 1;
+        m
+    });
+    let audit = store.audit_log(1_000_000).await.expect("audit log");
+    let decisions = audit
+        .iter()
+        .filter(|a| a.kind == "recovery")
+        .filter_map(|a| a.body["decision"].as_str())
+        .fold(BTreeMap::new(), |mut m, d| {
+            *m.entry(d.to_string()).or_insert(0u32) += 1;
+            m
+        });
+    eprintln!(
+        "crash test: {} executions, {kills} kills, {:.1}s; {} keys sent, {} applied; \
+         execution states {states:?}; recovery decisions {decisions:?}",
+        records.len(),
+        duration.as_secs_f64(),
+        requests.len(),
+        effects.values().filter(|&&n| n > 0).count(),
+    );
+
+    let twice: Vec<_> = effects.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(
+        twice.is_empty(),
+        "keys that changed the world twice: {twice:?}"
+    );
+    let resent: Vec<_> = effects
+        .iter()
+        .filter(|(k, n)| **n == 1 && requests.get(*k) != Some(&1))
+        .map(|(k, _)| (k, requests.get(k)))
+        .collect();
+    assert!(resent.is_empty(), "applied keys sent again: {resent:?}");
+    let unjournaled: Vec<_> = requests
+        .keys()
+        .filter(|k| !journaled.contains(*k))
+        .collect();
+    assert!(
+        unjournaled.is_empty(),
+        "keys the server saw without a journal record: {unjournaled:?}"
+    );
+    let phantom: Vec<_> = claimed
+        .iter()
+        .filter(|k| effects.get(*k) != Some(&1))
+        .collect();
+    assert!(
+        phantom.is_empty(),
+        "journaled as applied but not applied on the server: {phantom:?}"
+    );
+    assert!(
+        undone_missing.is_empty(),
+        "recovered executions whose applied steps were not undone: {undone_missing:?}"
+    );
+    // The test must have exercised recovery, not only started executions.
+    assert!(
+        decisions.get("compensated").copied().unwrap_or(0) > 0,
+        "no compensation by startup recovery in {kills} kills: {decisions:?}"
+    );
+    store.close().await;
+}

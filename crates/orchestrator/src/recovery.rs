@@ -1,0 +1,744 @@
+//! Startup recovery: settle the executions an earlier process left unfinished
+//! (DESIGN.md §3, invariants 3 and 6) before the loop plans anything new.
+//!
+//! An execution is unfinished when its record has no `finished_at` or when one of its
+//! journal steps has an `Intent` row and no result. For each one:
+//!
+//! 1. Every step whose intent has no result is looked up with
+//!    [`Actuator::status`] under its idempotency key: applied → journaled `Applied`
+//!    with the actuator's detail and prior; not applied → journaled `Failed` ("not
+//!    applied before the crash"); the actuator cannot tell → left as it is, and the
+//!    execution is escalated. A forward step is never applied again.
+//! 2. Every applied step is compensated, most recent first: the inverse
+//!    ([`Action::inverse`] of the journaled prior) under the key `{key}-undo`,
+//!    journaled `Intent` before and `Compensated` or `Failed` after. A compensation
+//!    whose intent is already journaled is looked up first and applied only if the
+//!    actuator says it never was; one that failed before is not retried. An
+//!    irreversible step (restart, flush_cache) is recorded as not compensated.
+//! 3. The execution record is finished as `recovered`, or `recovery_failed` when a
+//!    compensation failed or a status is unknown. Then the execution's components
+//!    are quarantined (persisted, so the next start keeps them) and its incident is
+//!    escalated, once.
+//!
+//! Every decision is written to the audit log (`recovery`), logged, and returned in
+//! the [`RecoveryReport`] with the loop's own [`Event`]s. Recovery learns nothing:
+//! undoing a step because the process died says nothing about the step.
+
+use crate::event::{Event, Timed};
+use charter_execute::{Actuator, Applied};
+use charter_knowledge::{ExecutionRecord, JournalRecord, JournalStatus, Store, StoreError};
+use charter_model::{Action, Charter, IncidentState, Timestamp};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::sync::Arc;
+
+/// The journal step number of a compensation is this plus the step it undoes.
+pub const COMPENSATION_STEP: u32 = 1000;
+
+/// The detail of the `Failed` row of a step that the actuator says never applied.
+pub const NOT_APPLIED: &str = "not applied before the crash";
+
+/// How an execution came out of recovery; its stored state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecoveryOutcome {
+    /// Every step is settled and every applied reversible step undone.
+    Recovered,
+    /// A compensation failed or a step's status is unknown: an operator must look.
+    RecoveryFailed,
+}
+
+impl RecoveryOutcome {
+    /// The execution state stored for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecoveryOutcome::Recovered => "recovered",
+            RecoveryOutcome::RecoveryFailed => "recovery_failed",
+        }
+    }
+}
+
+impl fmt::Display for RecoveryOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What recovery decided about one step.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StepDecision {
+    /// The actuator says the step was applied before the crash; journaled `Applied`.
+    AppliedBeforeCrash { detail: String },
+    /// The actuator says the step changed nothing; journaled `Failed`.
+    NotApplied,
+    /// Nobody can tell whether the step (or its compensation) was applied; nothing
+    /// was journaled or applied, and the execution is escalated.
+    Unknown { reason: String },
+    /// The step is undone: by this recovery (`now`), or already before the crash.
+    Compensated { inverse: Action, now: bool },
+    /// The step could not be undone (now or before the crash).
+    CompensationFailed {
+        inverse: Option<Action>,
+        reason: String,
+    },
+    /// The step's kind cannot be undone; it stays applied.
+    Irreversible,
+}
+
+impl StepDecision {
+    /// A short name for the audit log.
+    pub fn name(&self) -> &'static str {
+        match self {
+            StepDecision::AppliedBeforeCrash { .. } => "applied_before_crash",
+            StepDecision::NotApplied => "not_applied",
+            StepDecision::Unknown { .. } => "unknown",
+            StepDecision::Compensated { .. } => "compensated",
+            StepDecision::CompensationFailed { .. } => "compensation_failed",
+            StepDecision::Irreversible => "irreversible",
+        }
+    }
+}
+
+/// A decision about one step of an execution.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepRecovery {
+    /// The step's index in the execution (not the journal number of its compensation).
+    pub step: u32,
+    /// The key the decision is about: the step's, or its compensation's.
+    pub key: String,
+    /// The step's forward action.
+    pub action: Action,
+    pub decision: StepDecision,
+}
+
+impl fmt::Display for StepRecovery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "step {} {} [{}]: ", self.step, self.action, self.key)?;
+        match &self.decision {
+            StepDecision::AppliedBeforeCrash { detail } => {
+                write!(f, "applied before the crash ({detail})")
+            }
+            StepDecision::NotApplied => f.write_str(NOT_APPLIED),
+            StepDecision::Unknown { reason } => write!(f, "UNKNOWN whether applied: {reason}"),
+            StepDecision::Compensated { inverse, now: true } => {
+                write!(f, "compensated with {inverse}")
+            }
+            StepDecision::Compensated {
+                inverse,
+                now: false,
+            } => {
+                write!(f, "already compensated with {inverse}")
+            }
+            StepDecision::CompensationFailed { inverse, reason } => match inverse {
+                Some(inv) => write!(f, "compensation {inv} FAILED: {reason}"),
+                None => write!(f, "cannot be compensated: {reason}"),
+            },
+            StepDecision::Irreversible => {
+                write!(f, "{} is irreversible: not compensated", self.action.kind)
+            }
+        }
+    }
+}
+
+/// What recovery did to one execution.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExecutionRecovery {
+    pub execution_id: u64,
+    /// `None` when the execution has no stored record (only journal rows).
+    pub incident_id: Option<u64>,
+    pub outcome: RecoveryOutcome,
+    /// In the order they were taken: step look-ups first, then compensations in
+    /// reverse step order.
+    pub steps: Vec<StepRecovery>,
+    /// Whether this recovery quarantined the components and escalated the incident.
+    pub escalated: bool,
+}
+
+/// What startup recovery did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RecoveryReport {
+    pub executions: Vec<ExecutionRecovery>,
+    /// Components this recovery quarantined.
+    pub quarantined: BTreeSet<String>,
+    /// The same decisions as loop events, for the live log.
+    pub events: Vec<Timed>,
+}
+
+impl RecoveryReport {
+    /// Whether there was nothing to recover.
+    pub fn is_empty(&self) -> bool {
+        self.executions.is_empty()
+    }
+
+    /// Executions that came out `recovery_failed`.
+    pub fn failed(&self) -> usize {
+        self.executions
+            .iter()
+            .filter(|e| e.outcome == RecoveryOutcome::RecoveryFailed)
+            .count()
+    }
+}
+
+impl fmt::Display for RecoveryReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_empty() {
+            return f.write_str("startup recovery: no unfinished executions");
+        }
+        write!(
+            f,
+            "startup recovery: {} unfinished execution(s), {} recovered, {} recovery failed",
+            self.executions.len(),
+            self.executions.len() - self.failed(),
+            self.failed()
+        )?;
+        if !self.quarantined.is_empty() {
+            let names: Vec<&str> = self.quarantined.iter().map(String::as_str).collect();
+            write!(f, "; quarantined: {}", names.join(", "))?;
+        }
+        for e in &self.executions {
+            write!(f, "\n  execution #{}: {}", e.execution_id, e.outcome)?;
+            if e.steps.is_empty() {
+                f.write_str(" (no step was started)")?;
+            }
+            for s in &e.steps {
+                write!(f, "\n    {s}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Settle every unfinished execution in `store`; see the module documentation.
+///
+/// `actuators` maps the charter's actuator names to implementations, as for the
+/// controller. Only store errors stop recovery (and the start); whatever an actuator
+/// answers is a decision.
+pub async fn recover(
+    charter: &Charter,
+    actuators: &BTreeMap<String, Arc<dyn Actuator>>,
+    store: &dyn Store,
+    now: Timestamp,
+) -> Result<RecoveryReport, StoreError> {
+    let mut records: BTreeMap<u64, ExecutionRecord> = store
+        .unfinished_executions()
+        .await?
+        .into_iter()
+        .map(|e| (e.id, e))
+        .collect();
+    let mut ids: BTreeSet<u64> = records.keys().copied().collect();
+    let dangling: BTreeSet<u64> = store
+        .unfinished_journal()
+        .await?
+        .iter()
+        .map(|j| j.execution_id)
+        .filter(|id| !ids.contains(id))
+        .collect();
+    if !dangling.is_empty() {
+        // Finished executions with a step still unknown from an earlier recovery.
+        for e in store.executions().await? {
+            if dangling.contains(&e.id) {
+                records.insert(e.id, e);
+            }
+        }
+        ids.extend(dangling);
+    }
+    let mut r = Recovery {
+        charter,
+        actuators,
+        store,
+        now,
+        report: RecoveryReport::default(),
+    };
+    for id in ids {
+        r.execution(id, records.remove(&id)).await?;
+    }
+    if !r.report.quarantined.is_empty() {
+        let mut all = store.quarantined().await?;
+        all.extend(r.report.quarantined.iter().cloned());
+        store.save_quarantined(&all).await?;
+    }
+    if !r.report.is_empty() {
+        tracing::info!("{}", r.report);
+    }
+    Ok(r.report)
+}
+
+/// What an actuator knows about a key.
+enum Known {
+    Applied(Applied),
+    NotApplied,
+    Unknown(String),
+}
+
+struct Recovery<'a> {
+    charter: &'a Charter,
+    actuators: &'a BTreeMap<String, Arc<dyn Actuator>>,
+    store: &'a dyn Store,
+    now: Timestamp,
+    report: RecoveryReport,
+}
+
+/// One execution being recovered.
+struct Current {
+    id: u64,
+    incident: Option<u64>,
+    steps: Vec<StepRecovery>,
+    /// A status this run could not learn.
+    unknown: bool,
+    /// A compensation that failed in this run, or cannot be built.
+    failed_now: bool,
+    /// A compensation that had failed before the crash.
+    failed_before: bool,
+}
+
+impl Recovery<'_> {
+    fn actuator_for(&self, component: &str) -> Option<Arc<dyn Actuator>> {
+        let name = self.charter.component(component)?.actuator.as_ref()?;
+        self.actuators.get(name).cloned()
+    }
+
+    async fn ask(&self, key: &str, component: &str) -> Known {
+        let Some(actuator) = self.actuator_for(component) else {
+            return Known::Unknown(format!(
+                "no actuator is bound to component `{component}` in this charter"
+            ));
+        };
+        match actuator.status(key).await {
+            Ok(Some(applied)) => Known::Applied(applied),
+            Ok(None) => Known::NotApplied,
+            Err(e) => Known::Unknown(e.to_string()),
+        }
+    }
+
+    async fn execution(
+        &mut self,
+        id: u64,
+        record: Option<ExecutionRecord>,
+    ) -> Result<(), StoreError> {
+        let mut cur = Current {
+            id,
+            incident: record.as_ref().map(|r| r.incident_id),
+            steps: Vec::new(),
+            unknown: false,
+            failed_now: false,
+            failed_before: false,
+        };
+        let mut forward: BTreeMap<u32, Vec<JournalRecord>> = BTreeMap::new();
+        let mut undo: BTreeMap<u32, Vec<JournalRecord>> = BTreeMap::new();
+        let mut components: BTreeSet<String> = record
+            .iter()
+            .flat_map(|r| r.actions.iter().map(|a| a.component.clone()))
+            .collect();
+        for row in self.store.journal(id).await? {
+            components.insert(row.action.component.clone());
+            match row.step.checked_sub(COMPENSATION_STEP) {
+                Some(step) => undo.entry(step).or_default().push(row),
+                None => forward.entry(row.step).or_default().push(row),
+            }
+        }
+
+        // 1. Settle every forward step whose intent has no result.
+        let mut applied: Vec<JournalRecord> = Vec::new();
+        for rows in forward.values() {
+            let result = rows
+                .iter()
+                .rev()
+                .find(|r| r.status != JournalStatus::Intent);
+            match result {
+                Some(r) if r.status == JournalStatus::Applied => applied.push(r.clone()),
+                // Failed (nothing to undo) or already compensated.
+                Some(_) => {}
+                None => {
+                    let intent = rows.iter().find(|r| r.status == JournalStatus::Intent);
+                    if let Some(intent) = intent
+                        && let Some(row) = self.settle_intent(&mut cur, intent).await?
+                    {
+                        applied.push(row);
+                    }
+                }
+            }
+        }
+
+        // 2. Undo every applied step, most recent first.
+        applied.sort_by_key(|r| std::cmp::Reverse(r.step));
+        for fwd in &applied {
+            let rows = undo.get(&fwd.step).map(Vec::as_slice).unwrap_or_default();
+            self.compensate(&mut cur, fwd, rows).await?;
+        }
+
+        // 3. Finish the record; escalate once.
+        let outcome = if cur.unknown || cur.failed_now || cur.failed_before {
+            RecoveryOutcome::RecoveryFailed
+        } else {
+            RecoveryOutcome::Recovered
+        };
+        let was_unfinished = record.as_ref().is_none_or(|r| r.finished_at.is_none());
+        if let Some(mut rec) = record {
+            if rec.finished_at.is_none() || rec.state != outcome.as_str() {
+                rec.finished_at = rec.finished_at.or(Some(self.now));
+                rec.state = outcome.as_str().to_string();
+                self.store.save_execution(&rec).await?;
+            }
+        }
+        self.store
+            .audit(
+                self.now,
+                "recovery",
+                &serde_json::json!({
+                    "execution": id,
+                    "incident": cur.incident,
+                    "state": outcome.as_str(),
+                }),
+            )
+            .await?;
+        // A compensation that failed before the crash was not escalated yet if the
+        // execution never finished; one that failed in an earlier recovery was.
+        let escalate = cur.unknown || cur.failed_now || (cur.failed_before && was_unfinished);
+        if escalate {
+            self.escalate(&cur, &components).await?;
+        }
+        if outcome == RecoveryOutcome::Recovered {
+            tracing::info!(execution_id = id, incident_id = ?cur.incident, "execution recovered");
+        }
+        self.report.executions.push(ExecutionRecovery {
+            execution_id: id,
+            incident_id: cur.incident,
+            outcome,
+            steps: cur.steps,
+            escalated: escalate,
+        });
+        Ok(())
+    }
+
+    /// Look up a forward step that has an intent and no result; the applied row if it
+    /// was applied.
+    async fn settle_intent(
+        &mut self,
+        cur: &mut Current,
+        intent: &JournalRecord,
+    ) -> Result<Option<JournalRecord>, StoreError> {
+        let key = intent.idempotency_key.clone();
+        let action = intent.action.clone();
+        match self.ask(&key, &action.component).await {
+            Known::Applied(a) => {
+                let row = JournalRecord {
+                    status: JournalStatus::Applied,
+                    detail: a.detail.clone(),
+                    prior: a.prior,
+                    at: self.now,
+                    ..intent.clone()
+                };
+                self.store.journal_step(&row).await?;
+                // Guardrail state: the action was taken, when its intent was written.
+                self.store
+                    .record_action(&action.component, action.kind, intent.at)
+                    .await?;
+                self.decide(
+                    cur,
+                    intent.step,
+                    &key,
+                    &action,
+                    StepDecision::AppliedBeforeCrash { detail: a.detail },
+                )
+                .await?;
+                Ok(Some(row))
+            }
+            Known::NotApplied => {
+                let row = JournalRecord {
+                    status: JournalStatus::Failed,
+                    detail: NOT_APPLIED.to_string(),
+                    at: self.now,
+                    ..intent.clone()
+                };
+                self.store.journal_step(&row).await?;
+                self.decide(cur, intent.step, &key, &action, StepDecision::NotApplied)
+                    .await?;
+                Ok(None)
+            }
+            Known::Unknown(reason) => {
+                cur.unknown = true;
+                self.decide(
+                    cur,
+                    intent.step,
+                    &key,
+                    &action,
+                    StepDecision::Unknown { reason },
+                )
+                .await?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Undo one applied step, given the journal rows of its compensation so far.
+    async fn compensate(
+        &mut self,
+        cur: &mut Current,
+        fwd: &JournalRecord,
+        rows: &[JournalRecord],
+    ) -> Result<(), StoreError> {
+        let step = fwd.step;
+        let action = &fwd.action;
+        let by_status = |s: JournalStatus| rows.iter().find(|r| r.status == s);
+        if let Some(done) = by_status(JournalStatus::Compensated) {
+            let decision = StepDecision::Compensated {
+                inverse: done.action.clone(),
+                now: false,
+            };
+            return self
+                .decide(cur, step, &done.idempotency_key, action, decision)
+                .await;
+        }
+        if let Some(failed) = by_status(JournalStatus::Failed) {
+            // Never retried: a failed compensation escalates, it does not loop.
+            cur.failed_before = true;
+            let decision = StepDecision::CompensationFailed {
+                inverse: Some(failed.action.clone()),
+                reason: format!("before the crash: {}", failed.detail),
+            };
+            return self
+                .decide(cur, step, &failed.idempotency_key, action, decision)
+                .await;
+        }
+        let intent = match by_status(JournalStatus::Intent) {
+            Some(intent) => {
+                // Journaled before the crash: applied only if it never was.
+                let key = &intent.idempotency_key;
+                match self.ask(key, &intent.action.component).await {
+                    Known::Applied(a) => {
+                        let row = JournalRecord {
+                            status: JournalStatus::Compensated,
+                            detail: a.detail,
+                            prior: a.prior,
+                            at: self.now,
+                            ..intent.clone()
+                        };
+                        self.store.journal_step(&row).await?;
+                        let decision = StepDecision::Compensated {
+                            inverse: intent.action.clone(),
+                            now: false,
+                        };
+                        return self.decide(cur, step, key, action, decision).await;
+                    }
+                    Known::Unknown(reason) => {
+                        cur.unknown = true;
+                        let decision = StepDecision::Unknown { reason };
+                        return self.decide(cur, step, key, action, decision).await;
+                    }
+                    Known::NotApplied => intent.clone(),
+                }
+            }
+            None => {
+                if !action.kind.is_reversible() {
+                    let key = fwd.idempotency_key.clone();
+                    return self
+                        .decide(cur, step, &key, action, StepDecision::Irreversible)
+                        .await;
+                }
+                let Some(inverse) = action.inverse(&fwd.prior) else {
+                    cur.failed_now = true;
+                    let decision = StepDecision::CompensationFailed {
+                        inverse: None,
+                        reason: "the prior state its inverse needs is not in the journal".into(),
+                    };
+                    let key = fwd.idempotency_key.clone();
+                    return self.decide(cur, step, &key, action, decision).await;
+                };
+                let intent = JournalRecord {
+                    execution_id: fwd.execution_id,
+                    step: COMPENSATION_STEP + step,
+                    idempotency_key: format!("{}-undo", fwd.idempotency_key),
+                    epoch: fwd.epoch,
+                    action: inverse,
+                    status: JournalStatus::Intent,
+                    detail: "compensation (startup recovery)".into(),
+                    prior: BTreeMap::new(),
+                    at: self.now,
+                };
+                // Journal first, then act.
+                self.store.journal_step(&intent).await?;
+                intent
+            }
+        };
+        let key = intent.idempotency_key.clone();
+        let inverse = intent.action.clone();
+        let result = match self.actuator_for(&inverse.component) {
+            Some(act) => act.apply(&key, &inverse).await.map_err(|e| e.to_string()),
+            None => Err(format!(
+                "no actuator is bound to component `{}` in this charter",
+                inverse.component
+            )),
+        };
+        let (status, detail, prior, decision) = match result {
+            Ok(a) => (
+                JournalStatus::Compensated,
+                a.detail,
+                a.prior,
+                StepDecision::Compensated {
+                    inverse: inverse.clone(),
+                    now: true,
+                },
+            ),
+            Err(e) => {
+                cur.failed_now = true;
+                (
+                    JournalStatus::Failed,
+                    e.clone(),
+                    BTreeMap::new(),
+                    StepDecision::CompensationFailed {
+                        inverse: Some(inverse.clone()),
+                        reason: e,
+                    },
+                )
+            }
+        };
+        let row = JournalRecord {
+            status,
+            detail,
+            prior,
+            at: self.now,
+            ..intent
+        };
+        self.store.journal_step(&row).await?;
+        self.decide(cur, step, &key, action, decision).await
+    }
+
+    /// Record a decision: audit log, log line, event, report.
+    async fn decide(
+        &mut self,
+        cur: &mut Current,
+        step: u32,
+        key: &str,
+        action: &Action,
+        decision: StepDecision,
+    ) -> Result<(), StoreError> {
+        let s = StepRecovery {
+            step,
+            key: key.to_string(),
+            action: action.clone(),
+            decision,
+        };
+        self.store
+            .audit(
+                self.now,
+                "recovery",
+                &serde_json::json!({
+                    "execution": cur.id,
+                    "incident": cur.incident,
+                    "step": step,
+                    "key": key,
+                    "action": action.to_string(),
+                    "decision": s.decision.name(),
+                    "detail": s.to_string(),
+                }),
+            )
+            .await?;
+        match &s.decision {
+            StepDecision::Unknown { .. } | StepDecision::CompensationFailed { .. } => {
+                tracing::warn!(execution_id = cur.id, key, "recovery: {s}")
+            }
+            _ => tracing::info!(execution_id = cur.id, key, "recovery: {s}"),
+        }
+        if let Some(incident_id) = cur.incident {
+            let execution_id = cur.id;
+            let event = match &s.decision {
+                StepDecision::AppliedBeforeCrash { detail } => Some(Event::StepApplied {
+                    execution_id,
+                    incident_id,
+                    action: action.clone(),
+                    detail: format!("applied before the crash: {detail}"),
+                }),
+                StepDecision::NotApplied => Some(Event::StepFailed {
+                    execution_id,
+                    incident_id,
+                    action: action.clone(),
+                    error: NOT_APPLIED.into(),
+                }),
+                StepDecision::Compensated { inverse, now: true } => Some(Event::Compensated {
+                    execution_id,
+                    incident_id,
+                    action: Some(inverse.clone()),
+                    ok: true,
+                    detail: "startup recovery".into(),
+                }),
+                StepDecision::CompensationFailed { inverse, reason } => Some(Event::Compensated {
+                    execution_id,
+                    incident_id,
+                    action: inverse.clone(),
+                    ok: false,
+                    detail: reason.clone(),
+                }),
+                StepDecision::Irreversible => Some(Event::Compensated {
+                    execution_id,
+                    incident_id,
+                    action: None,
+                    ok: false,
+                    detail: format!("{} is irreversible", action.kind),
+                }),
+                StepDecision::Unknown { .. } | StepDecision::Compensated { now: false, .. } => None,
+            };
+            if let Some(event) = event {
+                self.report.events.push(Timed {
+                    at: self.now,
+                    event,
+                });
+            }
+        }
+        cur.steps.push(s);
+        Ok(())
+    }
+
+    /// Quarantine the execution's components and escalate its incident.
+    async fn escalate(
+        &mut self,
+        cur: &Current,
+        components: &BTreeSet<String>,
+    ) -> Result<(), StoreError> {
+        let reason = if cur.unknown {
+            "startup recovery: whether a step was applied is unknown; components quarantined"
+        } else {
+            "startup recovery: a compensation failed; components quarantined"
+        };
+        self.report.quarantined.extend(components.iter().cloned());
+        if let Some(incident_id) = cur.incident
+            && let Some(mut incident) = self
+                .store
+                .open_incidents()
+                .await?
+                .into_iter()
+                .find(|i| i.id == incident_id)
+        {
+            incident.state = IncidentState::Escalated;
+            self.store.save_incident(&incident).await?;
+        }
+        self.store
+            .audit(
+                self.now,
+                "escalation",
+                &serde_json::json!({
+                    "incident": cur.incident,
+                    "execution": cur.id,
+                    "components": components,
+                    "reason": reason,
+                }),
+            )
+            .await?;
+        let names: Vec<&str> = components.iter().map(String::as_str).collect();
+        tracing::error!(
+            execution_id = cur.id,
+            incident_id = ?cur.incident,
+            components = %names.join(","),
+            reason,
+            "execution escalated: an operator must act"
+        );
+        if let Some(incident_id) = cur.incident {
+            self.report.events.push(Timed {
+                at: self.now,
+                event: Event::IncidentEscalated {
+                    incident_id,
+                    reason: reason.to_string(),
+                },
+            });
+        }
+        Ok(())
+    }
+}

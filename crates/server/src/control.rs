@@ -1,0 +1,185 @@
+//! The control channel: how the HTTP task asks the loop to approve, reject, pause,
+//! resume or list policies without holding the [`Controller`].
+//!
+//! The HTTP task sends a [`Command`] over a bounded mpsc channel; the ticker task owns
+//! the controller, applies the command between cycles with [`apply`] and answers on the
+//! command's oneshot. A command is therefore never applied in the middle of a cycle,
+//! and the controller needs no lock.
+
+use charter_knowledge::PauseRecord;
+use charter_model::{Policy, Timestamp};
+use charter_orchestrator::Controller;
+use charter_orchestrator::ControllerError;
+use charter_orchestrator::controller::ApprovalError;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+
+/// Commands waiting for the loop; a full queue makes callers wait, not fail.
+pub const CONTROL_QUEUE: usize = 32;
+
+/// How long a caller waits for the loop's answer by default: a cycle in progress
+/// finishes first.
+pub const DEFAULT_ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Where the loop answers a command.
+pub type Reply<T, E> = oneshot::Sender<Result<T, E>>;
+
+/// A request to the loop from a human (through the API).
+#[derive(Debug)]
+pub enum Command {
+    /// Policies waiting for a human first, then the newest `limit` others.
+    ListPolicies {
+        limit: usize,
+        reply: Reply<Vec<Policy>, ControllerError>,
+    },
+    /// One policy by id.
+    GetPolicy {
+        id: u64,
+        reply: Reply<Option<Policy>, ControllerError>,
+    },
+    /// Approve a pending policy; its execution starts.
+    Approve {
+        id: u64,
+        by: String,
+        reply: Reply<Policy, ApprovalError>,
+    },
+    /// Reject a pending policy, with a reason.
+    Reject {
+        id: u64,
+        by: String,
+        reason: String,
+        reply: Reply<Policy, ApprovalError>,
+    },
+    /// Turn the kill switch on.
+    Pause {
+        by: String,
+        reason: String,
+        reply: Reply<PauseRecord, ControllerError>,
+    },
+    /// Turn the kill switch off.
+    Resume {
+        by: String,
+        reply: Reply<PauseRecord, ControllerError>,
+    },
+}
+
+impl Command {
+    /// Whether the caller stopped waiting (its request timed out or was dropped): such a
+    /// command is skipped rather than applied behind the caller's back.
+    fn abandoned(&self) -> bool {
+        match self {
+            Command::ListPolicies { reply, .. } => reply.is_closed(),
+            Command::GetPolicy { reply, .. } => reply.is_closed(),
+            Command::Approve { reply, .. } | Command::Reject { reply, .. } => reply.is_closed(),
+            Command::Pause { reply, .. } | Command::Resume { reply, .. } => reply.is_closed(),
+        }
+    }
+}
+
+/// What [`apply`] did, for the ticker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// Nothing for the loop to do now.
+    Done,
+    /// A policy was approved: run a cycle now so its first step does not wait for the
+    /// next interval.
+    RunCycle,
+}
+
+/// Apply one command to the controller at `now` and answer it. Called by the task that
+/// owns the controller, between cycles.
+pub async fn apply(controller: &mut Controller, command: Command, now: Timestamp) -> Applied {
+    if command.abandoned() {
+        tracing::warn!(
+            ?command,
+            "control command abandoned by its caller; not applied"
+        );
+        return Applied::Done;
+    }
+    match command {
+        Command::ListPolicies { limit, reply } => {
+            let _ = reply.send(controller.policies(limit).await);
+        }
+        Command::GetPolicy { id, reply } => {
+            let _ = reply.send(controller.policy(id).await);
+        }
+        Command::Approve { id, by, reply } => {
+            let result = controller.approve(id, &by, now).await;
+            let started = result.is_ok();
+            let _ = reply.send(result);
+            if started {
+                return Applied::RunCycle;
+            }
+        }
+        Command::Reject {
+            id,
+            by,
+            reason,
+            reply,
+        } => {
+            let _ = reply.send(controller.reject(id, &by, &reason, now).await);
+        }
+        Command::Pause { by, reason, reply } => {
+            let _ = reply.send(controller.pause(&by, &reason, now).await);
+        }
+        Command::Resume { by, reply } => {
+            let _ = reply.send(controller.resume(&by, now).await);
+        }
+    }
+    Applied::Done
+}
+
+/// The loop did not answer.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum CallError {
+    #[error("the control loop is not running (shutting down?)")]
+    Closed,
+    #[error("the control loop did not answer within {0:?} (a cycle may be slow); try again")]
+    Timeout(Duration),
+}
+
+/// The HTTP task's end of the control channel.
+#[derive(Debug, Clone)]
+pub struct ControlHandle {
+    tx: mpsc::Sender<Command>,
+    timeout: Duration,
+}
+
+impl ControlHandle {
+    /// A channel of [`CONTROL_QUEUE`] commands: the handle for the HTTP task and the
+    /// receiver for the task that owns the controller.
+    pub fn channel() -> (ControlHandle, mpsc::Receiver<Command>) {
+        let (tx, rx) = mpsc::channel(CONTROL_QUEUE);
+        (
+            ControlHandle {
+                tx,
+                timeout: DEFAULT_ANSWER_TIMEOUT,
+            },
+            rx,
+        )
+    }
+
+    /// Wait at most `timeout` for each answer.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Send a command built around its reply sender and wait for the answer.
+    pub async fn call<T, E>(
+        &self,
+        command: impl FnOnce(Reply<T, E>) -> Command,
+    ) -> Result<Result<T, E>, CallError> {
+        let (reply, answer) = oneshot::channel();
+        let exchange = async {
+            self.tx
+                .send(command(reply))
+                .await
+                .map_err(|_| CallError::Closed)?;
+            answer.await.map_err(|_| CallError::Closed)
+        };
+        tokio::time::timeout(self.timeout, exchange)
+            .await
+            .map_err(|_| CallError::Timeout(self.timeout))?
+    }
+}
