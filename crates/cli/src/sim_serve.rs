@@ -7,6 +7,7 @@ use charter_sim::{Scenario, Simulator, World};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 use tokio::net::TcpListener;
 
 /// The scenario served when none is given.
@@ -31,6 +32,15 @@ pub struct SimServeArgs {
     /// the wall clock (fault durations are simulated time).
     #[arg(long, default_value_t = 1.0, value_parser = positive_speed)]
     speed: f64,
+    /// Answer a new action only this long after it took effect (e.g. 100ms): widens
+    /// the window a crash test can hit between an action and its answer.
+    #[arg(long, default_value = "0s", value_parser = duration)]
+    action_delay: Duration,
+}
+
+fn duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s.trim())
+        .map_err(|e| format!("invalid duration `{s}`: {e} (write e.g. 100ms)"))
 }
 
 fn positive_speed(s: &str) -> Result<f64, String> {
@@ -71,6 +81,7 @@ pub async fn run(args: SimServeArgs) -> anyhow::Result<ExitCode> {
     let options = charter_sim::http::ServeOptions {
         token,
         speed: args.speed,
+        action_delay: args.action_delay,
     };
     charter_sim::http::serve_with_options(listener, sim, options, crate::run::wait_for_signal())
         .await

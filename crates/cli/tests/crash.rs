@@ -33,9 +33,14 @@ const DEADLINE: Duration = Duration::from_secs(300);
 /// Seed of the kill times and the faults.
 const SEED: u64 = 0x00c0_ffee_5eed;
 /// How long a run lives before it is killed, in milliseconds.
-const LIFE_MS: (u64, u64) = (150, 1800);
+const LIFE_MS: (u64, u64) = (300, 1500);
+/// How often a fault is injected while a run lives.
+const FAULT_EVERY: Duration = Duration::from_millis(330);
 /// Simulated seconds per wall-clock second.
 const SPEED: f64 = 10.0;
+/// How long the server answers an action after it took effect: a kill in that
+/// window leaves an intent the server applied and the journal has no result for.
+const ACTION_DELAY: &str = "100ms";
 const COMPONENTS: [&str; 8] = [
     "frontend", "api", "catalog", "orders", "auth", "db", "cache", "queue",
 ];
@@ -76,7 +81,12 @@ fn charter_bin() -> &'static str {
 fn start_simulator(dir: &Path) -> (Proc, String) {
     let mut child = Command::new(charter_bin())
         .args(["sim", "serve", "--listen", "127.0.0.1:0", "--seed", "7"])
-        .args(["--speed", &SPEED.to_string()])
+        .args([
+            "--speed",
+            &SPEED.to_string(),
+            "--action-delay",
+            ACTION_DELAY,
+        ])
         .current_dir(dir)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -105,7 +115,9 @@ fn start_simulator(dir: &Path) -> (Proc, String) {
 }
 
 /// The charter: Prometheus source and HTTP actuator on the simulator's server, a
-/// fast loop, no cooldown, generous limits, every action auto-approved.
+/// fast loop, no cooldown, generous limits, every action auto-approved. The only
+/// remedy is a one-replica scale-out (reversible, and too small to end a surge at
+/// once), so each incident tries several components and nothing becomes immune.
 fn write_charter(dir: &Path, base: &str) -> PathBuf {
     let components: String = COMPONENTS
         .iter()
@@ -113,7 +125,7 @@ fn write_charter(dir: &Path, base: &str) -> PathBuf {
         .collect();
     let text = format!(
         "name: crash-test
-interval: 200ms
+interval: 100ms
 mode: autonomous
 source:
   prometheus: {{ url: \"{base}\", timeout: 2s, blind_after: 100000 }}
@@ -125,16 +137,15 @@ components:
     metric: westworld_cpu_utilization
     signal: utilization
     above: {{ warning: 0.85, critical: 1.0, clear: 0.75 }}
-    remedies: [scale_out, throttle]
+    remedies: [scale_out]
 actions:
-  scale_out: {{ cost: 1, step: 1, time_to_effect: 1s }}
-  throttle: {{ cost: 1, time_to_effect: 1s, params: {{ rate: \"150\" }} }}
+  scale_out: {{ cost: 1, step: 1, time_to_effect: 600ms }}
 guardrails:
   max_actions_per_hour: 1000000
   cooldown: 0s
   max_concurrent: 8
   auto_approve_max_cost: 100
-  max_attempts_per_incident: 3
+  max_attempts_per_incident: 8
   max_reversals: 1000000
 "
     );
@@ -153,11 +164,22 @@ fn tail(path: &Path) -> String {
     lines[lines.len().saturating_sub(40)..].join("\n")
 }
 
-/// Inject one surge on a random component; the server must accept it.
+/// Inject one surge on a random component; the server must accept it. The factor
+/// grows with the replicas the component has gained, so that scale-outs that stayed
+/// do not make it immune.
 async fn inject(client: &reqwest::Client, base: &str, rng: &mut Rng) {
     let target = COMPONENTS[rng.range(0, COMPONENTS.len() as u64 - 1) as usize];
-    let factor = rng.range(25, 60) as f64 / 10.0;
-    let duration = format!("{}s", rng.range(20, 60));
+    let state: Value = client
+        .get(format!("{base}/v1/components/{target}"))
+        .send()
+        .await
+        .expect("GET /v1/components")
+        .json()
+        .await
+        .expect("component state");
+    let replicas = state["replicas"].as_f64().expect("replicas");
+    let factor = (replicas / 3.0).max(1.0) * rng.range(25, 40) as f64 / 10.0;
+    let duration = format!("{}s", rng.range(15, 30));
     let resp = client
         .post(format!("{base}/faults"))
         .json(&serde_json::json!({
@@ -232,7 +254,7 @@ async fn sigkill_at_random_moments_never_applies_a_key_twice() {
         while Instant::now() < until {
             inject(&client, &base, &mut rng).await;
             let left = until.saturating_duration_since(Instant::now());
-            tokio::time::sleep(left.min(Duration::from_millis(250))).await;
+            tokio::time::sleep(left.min(FAULT_EVERY)).await;
         }
         if let Some(status) = run.0.try_wait().expect("poll `charter run`") {
             panic!(

@@ -661,7 +661,12 @@ fn build_action(
         }
         ActionKind::Restart => {
             // Blast radius: restart at most max_restart_share of the replicas at once.
-            let replicas = state.replicas.unwrap_or(1).max(1);
+            let Some(replicas) = state.replicas.or(component.replicas.map(|r| r.min)) else {
+                return Err(format!(
+                    "the replica count of {name} is unknown (its actuator cannot describe it and the charter declares no `replicas`): the restart's blast radius cannot be bounded"
+                ));
+            };
+            let replicas = replicas.max(1);
             let at_once = (f64::from(replicas) * rails.max_restart_share).floor() as u32;
             if at_once == 0 {
                 return Err(format!(

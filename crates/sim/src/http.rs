@@ -61,6 +61,10 @@ pub struct ServeOptions {
     /// simulated minutes pass in one real minute. Durations given to `/faults` are
     /// simulated time; times reported are wall-clock.
     pub speed: f64,
+    /// How long the answer to a first `POST /v1/actions` waits after the action took
+    /// effect (zero by default). Crash tests widen with it the window in which the
+    /// world has changed but the client has not heard, like a slow real system.
+    pub action_delay: Duration,
 }
 
 impl Default for ServeOptions {
@@ -68,6 +72,7 @@ impl Default for ServeOptions {
         ServeOptions {
             token: None,
             speed: 1.0,
+            action_delay: Duration::ZERO,
         }
     }
 }
@@ -123,6 +128,7 @@ pub fn router_with_options(sim: Simulator, options: ServeOptions) -> Router {
     let state = AppState {
         sim: sim.clone(),
         clock,
+        action_delay: options.action_delay,
         ledger: Arc::new(Mutex::new(Ledger::default())),
     };
     let token = options.token;
@@ -189,6 +195,7 @@ pub async fn serve_with_options(
 struct AppState {
     sim: Simulator,
     clock: Clock,
+    action_delay: Duration,
     /// Only locked inside [`Simulator::with_world`], so the lock order is always
     /// world, then ledger.
     ledger: Arc<Mutex<Ledger>>,
@@ -571,6 +578,11 @@ async fn post_action(State(s): State<AppState>, headers: HeaderMap, body: Bytes)
             }
         }
     });
+    if let Ok((_, _, false)) = &answer
+        && !s.action_delay.is_zero()
+    {
+        tokio::time::sleep(s.action_delay).await;
+    }
     match answer {
         Ok((status, record, replay)) => {
             tracing::info!(

@@ -611,8 +611,8 @@ async fn instant_queries_answer_plain_selectors_from_the_present() {
 #[tokio::test]
 async fn a_faster_world_runs_ahead_of_the_wall_clock() {
     let options = ServeOptions {
-        token: None,
         speed: 20.0,
+        ..ServeOptions::default()
     };
     let server = Server::with_options(Duration::from_secs(30), options).await;
     let (status, _) = server.get("/healthz").await;

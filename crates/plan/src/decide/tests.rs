@@ -250,3 +250,151 @@ fn tried_actions_are_not_repeated() {
     let p = policy(f.decide());
     assert_ne!(p.actions[0].kind, ActionKind::ScaleOut);
 }
+
+const BRIDGE: &str = r#"name: t
+mode: autonomous
+components:
+  - { name: api, replicas: { min: 2, max: 10 } }
+objectives:
+  - name: latency
+    metric: lat
+    signal: latency
+    above: { warning: 0.5, critical: 1.0 }
+    remedies: [scale_out, throttle]
+  - { name: l2, metric: l2, above: { warning: 1 }, remedies: [scale_out, throttle] }
+  - { name: l3, metric: l3, above: { warning: 1 }, remedies: [scale_out, throttle] }
+  - { name: l4, metric: l4, above: { warning: 1 }, remedies: [scale_out, throttle] }
+  - { name: l5, metric: l5, above: { warning: 1 }, remedies: [scale_out, throttle] }
+actions:
+  scale_out: { cost: 2, step: 2, time_to_effect: 2m }
+  throttle: { cost: 3, time_to_effect: 20s, params: { rate: "100" } }
+guardrails: { auto_approve_max_cost: 10, max_actions_per_hour: 10 }
+"#;
+
+fn bridge_fixture() -> Fixture {
+    let mut f = Fixture::new("api", CauseClass::Overload, "latency");
+    f.charter = parse_charter(BRIDGE, "t.yaml", Path::new("."))
+        .expect("valid")
+        .0;
+    // A heavy incident: several critical symptoms on api.
+    let v = f.violations[0].clone();
+    for o in ["l2", "l3", "l4", "l5"] {
+        let mut w = v.clone();
+        w.objective = o.into();
+        f.violations.push(w);
+    }
+    f
+}
+
+#[test]
+fn slow_capacity_is_bridged_by_a_throttle_that_is_lifted_when_it_is_ready() {
+    let p = policy(bridge_fixture().decide());
+    let kinds: Vec<ActionKind> = p.actions.iter().map(|a| a.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            ActionKind::Throttle,
+            ActionKind::ScaleOut,
+            ActionKind::Throttle
+        ],
+        "{}",
+        p.rationale
+    );
+    assert_eq!(p.main, 1, "scale_out is the action expected to resolve it");
+    assert_eq!(p.waits_secs, vec![0, 0, 120]);
+    assert_eq!(p.actions[2].param("rate"), Some("none"));
+    assert!(p.rationale.contains("lift the throttle"), "{}", p.rationale);
+}
+
+#[test]
+fn a_bridge_is_not_built_when_the_component_is_already_throttled() {
+    let mut f = bridge_fixture();
+    f.states.get_mut("api").expect("state").throttle_rate = Some(50.0);
+    let p = policy(f.decide());
+    assert_eq!(p.actions.len(), 1, "{}", p.rationale);
+}
+
+#[test]
+fn a_policy_counts_all_its_steps_against_the_hourly_limit() {
+    let mut f = bridge_fixture();
+    f.charter.guardrails.max_actions_per_hour = 2;
+    let p = policy(f.decide());
+    assert_eq!(
+        p.actions.len(),
+        1,
+        "the 3-step bridge would exceed 2 actions per hour"
+    );
+    assert!(
+        p.rejected
+            .iter()
+            .any(|r| r.reason.contains("actions per hour"))
+    );
+}
+
+#[test]
+fn reversing_a_component_again_and_again_stops_automation_there() {
+    let mut f = Fixture::new("api", CauseClass::Overload, "latency");
+    f.charter.guardrails.cooldown = std::time::Duration::ZERO;
+    f.charter.guardrails.max_reversals = 2;
+    for (k, t) in [(ActionKind::ScaleOut, 0), (ActionKind::ScaleIn, 20)] {
+        f.guard
+            .recent_actions
+            .push(("api".into(), k, Timestamp::from_secs(t)));
+    }
+    match f.decide() {
+        Decision::Stop {
+            component, reason, ..
+        } => {
+            assert_eq!(component, "api");
+            assert!(reason.contains("oscillation"), "{reason}");
+        }
+        d => panic!("expected a stop, got {d:?}"),
+    }
+}
+
+#[test]
+fn blast_radius_bounds_restarts_and_scale_steps() {
+    let mut f = Fixture::new("api", CauseClass::Leak, "latency");
+    f.charter.guardrails.max_restart_share = 0.34;
+    f.states.get_mut("api").expect("state").replicas = Some(6);
+    let p = policy(f.decide());
+    assert_eq!(p.actions[0].kind, ActionKind::Restart);
+    assert_eq!(p.actions[0].param("max_unavailable"), Some("2"));
+    // One replica: any restart takes all of it down at once.
+    f.states.get_mut("api").expect("state").replicas = Some(1);
+    let rejected = match f.decide() {
+        Decision::Act(p) => p.rejected,
+        Decision::NoAction { rejected, .. } | Decision::Stop { rejected, .. } => rejected,
+    };
+    assert!(
+        rejected
+            .iter()
+            .any(|r| r.action.kind == ActionKind::Restart && r.reason.contains("max_restart_share")),
+        "{rejected:#?}"
+    );
+    let mut f = Fixture::new("api", CauseClass::Overload, "latency");
+    f.charter.guardrails.max_scale_step = 1;
+    let p = policy(f.decide());
+    assert_eq!(p.actions[0].param("step"), Some("1"));
+}
+
+#[test]
+fn approval_limits_by_kind_and_severity() {
+    let mut f = Fixture::new("api", CauseClass::Overload, "latency");
+    f.charter.guardrails.auto_approve_kinds = Some(vec![ActionKind::Restart]);
+    let p = policy(f.decide());
+    assert_eq!(p.approval, ApprovalState::Pending);
+    assert!(
+        p.rationale.contains("auto_approve_kinds"),
+        "{}",
+        p.rationale
+    );
+    let mut f = Fixture::new("api", CauseClass::Overload, "latency");
+    f.charter.guardrails.auto_approve_max_severity = Severity::Warning;
+    let p = policy(f.decide());
+    assert_eq!(
+        p.approval,
+        ApprovalState::Pending,
+        "the violation is critical"
+    );
+}
