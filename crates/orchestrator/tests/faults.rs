@@ -134,9 +134,17 @@ struct Run {
 }
 
 async fn start(scenario: &str, configure: impl FnOnce(&mut Faulty)) -> Run {
+    start_with(scenario, charter(), 1, configure).await
+}
+
+async fn start_with(
+    scenario: &str,
+    charter: Arc<Charter>,
+    seed: u64,
+    configure: impl FnOnce(&mut Faulty),
+) -> Run {
     let scenario = Scenario::builtin(scenario).expect("built-in scenario");
-    let charter = charter();
-    let sim = Simulator::new(World::new(&scenario, 1), EPOCH);
+    let sim = Simulator::new(World::new(&scenario, seed), EPOCH);
     let mut f = Faulty::new(&sim);
     configure(&mut f);
     let act = Arc::new(f);
@@ -342,4 +350,46 @@ async fn a_failing_compensation_quarantines_and_escalates_once() {
         later.iter().all(|(_, a, _)| a.component != "catalog"),
         "acted on quarantined catalog: {later:?}"
     );
+}
+
+#[tokio::test]
+async fn shadow_mode_never_calls_an_actuator() {
+    let mut shadow = (*charter()).clone();
+    shadow.mode = charter_model::Mode::Shadow;
+    let shadow = Arc::new(shadow);
+    let mut decided = 0;
+    for scenario in Scenario::builtin_names() {
+        for seed in [1] {
+            let mut run = start_with(scenario, shadow.clone(), seed, |_| {}).await;
+            while run.t <= run.end {
+                let report = run.controller.tick(EPOCH.plus(run.t)).await.expect("tick");
+                for e in report.events {
+                    if let Event::PolicyDecided { policy } = &e.event {
+                        assert_eq!(
+                            policy.approval,
+                            charter_model::ApprovalState::NotExecuted,
+                            "{scenario} seed {seed}"
+                        );
+                        decided += 1;
+                    }
+                    assert!(
+                        !matches!(
+                            e.event,
+                            Event::StepApplied { .. } | Event::Compensated { .. }
+                        ),
+                        "{scenario} seed {seed}: shadow mode acted: {:?}",
+                        e.event
+                    );
+                }
+                run.t += run.interval;
+            }
+            let calls = run.act.calls.lock().expect("lock").len();
+            assert_eq!(
+                calls, 0,
+                "{scenario} seed {seed}: actuator called in shadow mode"
+            );
+        }
+    }
+    // Shadow mode still plans and records: the property is not vacuous.
+    assert!(decided >= 5, "only {decided} shadow policies");
 }
