@@ -1,7 +1,7 @@
 //! E — Execute: actuators and the executions that drive them.
 //!
 //! - [`actuator`]: the [`Actuator`] trait every actuator implements (the simulator in
-//!   process, HTTP and command now; Kubernetes in a later version).
+//!   process, HTTP and command; Kubernetes in the `charter-kube` crate).
 //! - [`command`]: [`CommandActuator`], programs named in the charter, run as argv lists
 //!   without a shell, in a clean environment, with a timeout.
 //! - [`http`]: [`HttpActuator`], the Charter actuator API over HTTP

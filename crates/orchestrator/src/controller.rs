@@ -139,7 +139,9 @@ impl Controller {
             tracing::info!(target: "charter::event", "{}", e.event);
         }
         let recent_actions = store
-            .actions_since(now.minus(Duration::from_secs(3600)))
+            .actions_since(
+                now.minus(Duration::from_secs(3600).max(charter.guardrails.oscillation_window)),
+            )
             .await?;
         // Alerts received before this start are history, not news.
         let alerts_seen = store.recent_alerts(1).await?.first().map_or(0, |a| a.seq);
@@ -1217,6 +1219,12 @@ impl Controller {
                 self.guard
                     .recent_actions
                     .push((action.component.clone(), action.kind, now));
+                // Keep what the hourly limit and the oscillation window look at.
+                let keep =
+                    Duration::from_secs(3600).max(self.charter.guardrails.oscillation_window);
+                self.guard
+                    .recent_actions
+                    .retain(|(_, _, t)| now.since(*t) < keep);
                 self.metrics
                     .actions
                     .get_or_create(&vec![("kind".into(), action.kind.to_string())])
