@@ -180,6 +180,7 @@ pub fn command_params(kind: ActionKind, undo: bool) -> &'static [&'static str] {
         (CircuitBreak, true) => &["dependency", "state"],
         (Failover, true) => &["to_zone"],
         (Reconfigure, _) => &["key", "value"],
+        (Restart, false) => &["max_unavailable"],
         (Rollback | Failover | Restart | FlushCache, _) => &[],
     }
 }

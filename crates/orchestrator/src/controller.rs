@@ -112,7 +112,10 @@ pub struct Controller {
 impl Controller {
     /// Build a controller, restoring guardrail state and learned outcomes from the store.
     ///
-    /// `actuators` maps the charter's actuator names to implementations.
+    /// First, startup recovery ([`crate::recovery::recover`]) settles the executions an
+    /// earlier process left unfinished: it looks their steps up with the actuators and
+    /// compensates, and never applies a step again. `actuators` maps the charter's
+    /// actuator names to implementations.
     pub async fn new(
         charter: Arc<Charter>,
         source: Arc<dyn MetricSource>,

@@ -372,12 +372,12 @@ impl Recovery<'_> {
             RecoveryOutcome::Recovered
         };
         let was_unfinished = record.as_ref().is_none_or(|r| r.finished_at.is_none());
-        if let Some(mut rec) = record {
-            if rec.finished_at.is_none() || rec.state != outcome.as_str() {
-                rec.finished_at = rec.finished_at.or(Some(self.now));
-                rec.state = outcome.as_str().to_string();
-                self.store.save_execution(&rec).await?;
-            }
+        if let Some(mut rec) = record
+            && (rec.finished_at.is_none() || rec.state != outcome.as_str())
+        {
+            rec.finished_at = rec.finished_at.or(Some(self.now));
+            rec.state = outcome.as_str().to_string();
+            self.store.save_execution(&rec).await?;
         }
         self.store
             .audit(
