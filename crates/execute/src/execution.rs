@@ -30,7 +30,7 @@ pub enum StepStatus {
 pub struct Step {
     pub index: u32,
     pub action: Action,
-    /// `{execution}-{step}`: actuators apply a key at most once.
+    /// `{start ms}-{execution}-{step}`: actuators apply a key at most once.
     pub key: String,
     pub status: StepStatus,
     /// What the actuator reported about the state before it acted.
@@ -111,7 +111,9 @@ impl Execution {
             .map(|(i, a)| Step {
                 index: i as u32,
                 action: a.clone(),
-                key: format!("{id}-{i}"),
+                // The start time makes keys unique across knowledge databases too: a
+                // fresh database restarts execution ids, an actuator remembers keys.
+                key: format!("{}-{id}-{i}", now.millis()),
                 status: StepStatus::Pending,
                 prior: BTreeMap::new(),
                 applied_at: None,
@@ -303,7 +305,7 @@ mod tests {
         e.step_applied(0, applied(3), Timestamp::from_secs(0));
         assert_eq!(e.next_move(Timestamp::from_secs(0)), Move::Apply(1));
         e.step_applied(1, applied(2), Timestamp::from_secs(1));
-        assert_eq!(e.steps[1].key, "9-1");
+        assert_eq!(e.steps[1].key, "0-9-1");
         assert_eq!(e.next_move(Timestamp::from_secs(30)), Move::Wait);
         assert_eq!(e.next_move(Timestamp::from_secs(61)), Move::Verify);
         assert_eq!(

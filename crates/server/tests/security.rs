@@ -522,14 +522,14 @@ fn assert_clean(what: &str, value: &str, hostile: &[String]) {
     }
 }
 
-/// An idempotency key as Charter derives it: `<execution>-<step>[-undo]`.
+/// An idempotency key as Charter derives it: `<start ms>-<execution>-<step>[-undo]`.
 fn is_key(s: &str) -> bool {
     let s = s.strip_suffix("-undo").unwrap_or(s);
-    s.split_once('-').is_some_and(|(e, step)| {
-        [e, step]
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() == 3
+        && parts
             .iter()
             .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
-    })
 }
 
 fn is_count(s: &str) -> bool {
