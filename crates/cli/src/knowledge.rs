@@ -1,63 +1,209 @@
-//! `charter knowledge`: learned success rates.
+//! `charter knowledge`: what was learned (rates with credible intervals,
+//! recommendations, insights), and `export` / `import` of learned statistics.
 
+use anyhow::Context as _;
+use charter_knowledge::export::{KnowledgeExport, export, import};
+use charter_knowledge::insights::{KnowledgeReport, report};
 use charter_knowledge::{SqliteStore, Store};
-use std::path::Path;
+use charter_model::charter::Learning;
+use charter_model::{KnowledgeSpec, Timestamp, fmt_duration_secs, load_charter};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-/// Print per-action success rates from a knowledge database.
-pub async fn show(db: &Path, json: bool) -> anyhow::Result<ExitCode> {
+/// `charter knowledge [--db DB | --charter FILE] [--json] [export FILE | import FILE]`.
+#[derive(Debug, clap::Args)]
+pub struct KnowledgeArgs {
+    /// The knowledge database (SQLite); default: the charter's `knowledge.sqlite`.
+    #[arg(long, global = true)]
+    db: Option<PathBuf>,
+    /// The charter whose `knowledge.learning` settings (half-life, credit) apply.
+    #[arg(long, global = true)]
+    charter: Option<PathBuf>,
+    /// Decay evidence as of the last recorded outcome instead of now (for histories
+    /// recorded in virtual time, such as `charter simulate`).
+    #[arg(long, global = true)]
+    as_of_last_outcome: bool,
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Option<KnowledgeCommand>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum KnowledgeCommand {
+    /// Write the learned statistics (decayed per-context evidence) to a JSON file.
+    Export {
+        /// The file to write.
+        file: PathBuf,
+    },
+    /// Store another installation's export as priors that count `--weight` times.
+    Import {
+        /// The file written by `charter knowledge export`.
+        file: PathBuf,
+        /// How much the imported evidence counts, in (0, 1].
+        #[arg(long, default_value_t = 0.5)]
+        weight: f64,
+    },
+}
+
+/// Run `charter knowledge` and its subcommands.
+pub async fn run(args: KnowledgeArgs) -> anyhow::Result<ExitCode> {
+    let (db, learning, name) = settings(&args)?;
+    match &args.command {
+        None => show(&db, &learning, args.as_of_last_outcome, args.json).await,
+        Some(KnowledgeCommand::Export { file }) => {
+            let store = open_existing(&db).await?;
+            let outcomes = store.outcomes().await?;
+            store.close().await;
+            let now = as_of(&outcomes, args.as_of_last_outcome);
+            let name = name.unwrap_or_else(|| {
+                db.file_stem()
+                    .map_or("charter".into(), |s| s.to_string_lossy().into_owned())
+            });
+            let file_body = export(&outcomes, &learning, &name, now);
+            let text = serde_json::to_string_pretty(&file_body)?;
+            std::fs::write(file, text + "\n")
+                .with_context(|| format!("cannot write {}", file.display()))?;
+            eprintln!(
+                "exported {} context(s) from {} outcome(s) to {}",
+                file_body.contexts.len(),
+                outcomes.len(),
+                file.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(KnowledgeCommand::Import { file, weight }) => {
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let parsed: KnowledgeExport = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not a knowledge export", file.display()))?;
+            let priors = import(&parsed, *weight, Timestamp::now_wall())?;
+            let store = SqliteStore::open(&db).await?;
+            store.save_priors(&priors).await?;
+            store.close().await;
+            eprintln!(
+                "imported {} context(s) from {} with weight {weight} into {}",
+                priors.len(),
+                parsed.source,
+                db.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// The database, learning settings and charter name the arguments name.
+fn settings(args: &KnowledgeArgs) -> anyhow::Result<(PathBuf, Learning, Option<String>)> {
+    let Some(path) = &args.charter else {
+        let db = args
+            .db
+            .clone()
+            .context("name the knowledge database with --db, or a charter with --charter")?;
+        return Ok((db, Learning::default(), None));
+    };
+    let (charter, _) = load_charter(path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let db = match (&args.db, &charter.knowledge) {
+        (Some(db), _) => db.clone(),
+        (None, Some(KnowledgeSpec::Sqlite { path })) => path.clone(),
+        #[allow(unreachable_patterns)]
+        (None, _) => anyhow::bail!(
+            "the charter {} names no SQLite knowledge database: use --db",
+            path.display()
+        ),
+    };
+    Ok((db, charter.learning.clone(), Some(charter.name.clone())))
+}
+
+async fn open_existing(db: &Path) -> anyhow::Result<SqliteStore> {
     if !db.exists() {
         anyhow::bail!("knowledge database {} does not exist", db.display());
     }
-    let store = SqliteStore::open(db).await?;
-    let rates = store.success_rates().await?;
-    let kinds = store.kind_success_rates().await?;
+    Ok(SqliteStore::open(db).await?)
+}
+
+fn as_of(outcomes: &[charter_knowledge::OutcomeRecord], last: bool) -> Timestamp {
+    match outcomes.iter().map(|o| o.outcome.at).max() {
+        Some(t) if last => t,
+        _ => Timestamp::now_wall(),
+    }
+}
+
+/// Print rates, recommendations and insights.
+async fn show(
+    db: &Path,
+    learning: &Learning,
+    as_of_last: bool,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let store = open_existing(db).await?;
+    let outcomes = store.outcomes().await?;
+    let priors = store.priors().await?;
     store.close().await;
+    let r = report(&outcomes, &priors, learning, as_of(&outcomes, as_of_last));
     if json {
-        let kinds: Vec<serde_json::Value> = kinds
-            .iter()
-            .map(|(k, s, n)| serde_json::json!({"kind": k, "successes": s, "total": n}))
-            .collect();
-        println!(
-            "{}",
-            serde_json::to_string_pretty(
-                &serde_json::json!({"by_kind": kinds, "by_context": rates})
-            )?
-        );
+        println!("{}", serde_json::to_string_pretty(&r)?);
         return Ok(ExitCode::SUCCESS);
     }
-    if kinds.is_empty() {
+    if r.contexts.is_empty() {
         println!("no outcomes recorded yet in {}", db.display());
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
-        "{:<14} {:>9} {:>7} {:>6}",
-        "action", "successes", "total", "rate"
-    );
-    for (k, s, n) in &kinds {
-        println!(
-            "{:<14} {:>9} {:>7} {:>5.0}%",
-            k.as_str(),
-            s,
-            n,
-            100.0 * f64::from(*s) / f64::from((*n).max(1))
-        );
-    }
-    println!();
-    println!(
-        "{:<14} {:<28} {:<12} {:>9} {:>8}",
-        "action", "objective", "component", "success", "mean tte"
-    );
-    for r in &rates {
-        println!(
-            "{:<14} {:<28} {:<12} {:>5}/{:<3} {:>7.0}s",
-            r.kind.as_str(),
-            r.objective,
-            r.component,
-            r.successes,
-            r.total,
-            r.mean_time_to_effect_secs
-        );
-    }
+    print!("{}", render(&r));
     Ok(ExitCode::SUCCESS)
+}
+
+/// The report as text.
+pub fn render(r: &KnowledgeReport) -> String {
+    let mut out = format!(
+        "success per context (posterior mean and 90% credible interval; outcomes decayed with half-life {} / raw)\n",
+        fmt_duration_secs(r.half_life_secs)
+    );
+    out += &format!(
+        "{:<13} {:<28} {:<12} {:>5} {:>14} {:>15} {:>8}\n",
+        "action", "objective", "component", "rate", "90% interval", "outcomes", "effect"
+    );
+    for c in &r.contexts {
+        out += &format!(
+            "{:<13} {:<28} {:<12} {:>4.0}% {:>5.0}% – {:>3.0}% {:>8.2} / {:<4} {:>8}\n",
+            c.kind.as_str(),
+            c.objective,
+            c.component,
+            100.0 * c.rate,
+            100.0 * c.low,
+            100.0 * c.high,
+            c.outcomes,
+            c.raw_outcomes,
+            c.time_to_effect_secs.map_or("-".into(), fmt_duration_secs)
+        );
+    }
+    out += "\nrecommended action per symptom\n";
+    for rec in &r.recommendations {
+        let when = rec
+            .cause
+            .map_or(String::new(), |c| format!(" (cause {})", cause_name(c)));
+        out += &format!(
+            "  {}{when}: {} — {:.0}% [{:.0}%, {:.0}%] over {} outcome(s)\n",
+            rec.objective,
+            rec.kind,
+            100.0 * rec.rate,
+            100.0 * rec.low,
+            100.0 * rec.high,
+            rec.raw_outcomes
+        );
+    }
+    if !r.insights.is_empty() {
+        out += "\ninsights\n";
+        for i in &r.insights {
+            out += &format!("  - {}\n", i.text);
+        }
+    }
+    out
+}
+
+fn cause_name(c: charter_model::CauseClass) -> String {
+    serde_json::to_value(c)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_else(|| format!("{c:?}"))
 }

@@ -7,7 +7,7 @@
 //! - `run`: the daemon, in real time.
 //! - `policies`, `approve`, `reject`, `pause`, `resume`: a running daemon's policies and
 //!   kill switch, through its API.
-//! - `knowledge`: learned success rates from a knowledge database.
+//! - `knowledge`: what was learned from a knowledge database; export and import.
 //! - `import-rules`: Prometheus alerting rules to charter objectives.
 //! - `replay`: root-cause analysis over recorded metrics (CSV or Prometheus JSON).
 //! - `sim serve`: the Westworld simulator as a real-time HTTP server.
@@ -59,15 +59,9 @@ enum Command {
     Pause(policies::PauseArgs),
     /// Let a paused daemon act again.
     Resume(policies::ResumeArgs),
-    /// Show what Charter has learned: per-action success rates.
-    Knowledge {
-        /// The knowledge database (SQLite).
-        #[arg(long)]
-        db: PathBuf,
-        /// Print JSON instead of a table.
-        #[arg(long)]
-        json: bool,
-    },
+    /// Show what Charter has learned (success rates with credible intervals,
+    /// recommendations, insights); export or import learned statistics.
+    Knowledge(knowledge::KnowledgeArgs),
     /// Convert Prometheus alerting rule files into charter objectives (YAML on stdout).
     ImportRules(import_rules::ImportArgs),
     /// Diagnose a past incident from recorded metrics (CSV or a Prometheus range query).
@@ -113,9 +107,7 @@ fn main() -> ExitCode {
         Command::Reject(args) => runtime().and_then(|rt| rt.block_on(policies::reject(args))),
         Command::Pause(args) => runtime().and_then(|rt| rt.block_on(policies::pause(args))),
         Command::Resume(args) => runtime().and_then(|rt| rt.block_on(policies::resume(args))),
-        Command::Knowledge { db, json } => {
-            runtime().and_then(|rt| rt.block_on(knowledge::show(&db, json)))
-        }
+        Command::Knowledge(args) => runtime().and_then(|rt| rt.block_on(knowledge::run(args))),
         Command::ImportRules(args) => import_rules::run(&args),
         Command::Replay(args) => replay::run(&args),
         Command::Sim {

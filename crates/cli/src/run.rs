@@ -6,7 +6,6 @@
 
 use crate::wiring;
 use anyhow::Context;
-use charter_knowledge::Store;
 use charter_model::{SourceSpec, Timestamp, load_charter};
 use charter_orchestrator::{Health, LoopMetrics};
 use charter_server::alerts::AlertIngest;
@@ -29,7 +28,7 @@ pub struct RunArgs {
     /// Address for /healthz, /readyz and /metrics.
     #[arg(long, default_value = "127.0.0.1:9464", env = "CHARTER_LISTEN")]
     listen: SocketAddr,
-    /// Knowledge database; overrides the charter's `knowledge.sqlite`.
+    /// Knowledge database (an SQLite file); overrides the charter's `knowledge` store.
     #[arg(long)]
     db: Option<PathBuf>,
     /// Bearer token file for the API's mutating endpoints (approve, reject, pause,
@@ -71,13 +70,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let actuators = wiring::actuators(&charter, sim.as_ref())?;
-    let db = match (&args.db, &charter.knowledge) {
-        (Some(p), _) => p.clone(),
-        (None, Some(charter_model::KnowledgeSpec::Sqlite { path })) => path.clone(),
-        (None, None) => PathBuf::from("charter.db"),
-    };
-    let (controller, store) =
-        wiring::controller(charter.clone(), source, actuators, &db, now).await?;
+    // `--db` is an SQLite file and overrides the charter's `knowledge` store.
+    let (store, store_at) = wiring::store(&charter, args.db.as_deref()).await?;
+    let controller =
+        wiring::controller_on(charter.clone(), source, actuators, store.clone(), now).await?;
     let wake = Arc::new(Notify::new());
     let alerts = match &charter.alerts {
         None => None,
@@ -89,9 +85,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                 ),
                 None => None,
             };
-            let store: Arc<dyn Store> = store.clone();
             Some(AlertIngest {
-                store,
+                store: store.clone(),
                 charter: charter.clone(),
                 token,
                 wake: wake.clone(),
@@ -141,10 +136,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
     eprintln!(
-        "charter: running `{}` every {:?}; http on {addr}; knowledge in {}",
-        charter.name,
-        charter.interval,
-        db.display()
+        "charter: running `{}` every {:?}; http on {addr}; knowledge in {store_at}",
+        charter.name, charter.interval,
     );
 
     let cancel = CancellationToken::new();
@@ -156,6 +149,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             registry: Arc::new(registry),
             alerts,
             policies: Some(policies),
+            knowledge: Some(charter_server::KnowledgeApi::new(
+                store.clone(),
+                charter.learning.clone(),
+            )),
         },
         async move { server_cancel.cancelled().await },
     ));

@@ -2,8 +2,9 @@
 
 use anyhow::Context;
 use charter_execute::Actuator;
-use charter_knowledge::{SqliteStore, Store};
-use charter_model::{ActuatorSpec, Charter, SourceSpec, Timestamp};
+use charter_knowledge::{PostgresStore, SqliteStore, Store};
+use charter_model::charter::PostgresUrl;
+use charter_model::{ActuatorSpec, Charter, KnowledgeSpec, SourceSpec, Timestamp};
 use charter_monitor::MetricSource;
 use charter_orchestrator::Controller;
 use charter_sim::{Scenario, Simulator, World};
@@ -93,4 +94,52 @@ pub async fn controller(
     let dyn_store: Arc<dyn Store> = store.clone();
     let c = Controller::new(charter, source, actuators, dyn_store, now).await?;
     Ok((c, store))
+}
+
+/// Open the knowledge store the charter names: `db` (the `--db` flag, always an SQLite
+/// file) first, then `knowledge.sqlite` or `knowledge.postgres`, else `charter.db`.
+/// Returns the store and where it is, for messages (a URL without its password).
+pub async fn store(
+    charter: &Charter,
+    db: Option<&Path>,
+) -> anyhow::Result<(Arc<dyn Store>, String)> {
+    let sqlite = |path: &Path| {
+        let path = path.to_path_buf();
+        async move {
+            let store = SqliteStore::open(&path)
+                .await
+                .with_context(|| format!("opening knowledge database {}", path.display()))?;
+            anyhow::Ok((
+                Arc::new(store) as Arc<dyn Store>,
+                path.display().to_string(),
+            ))
+        }
+    };
+    match (db, &charter.knowledge) {
+        (Some(path), _) => sqlite(path).await,
+        (None, Some(KnowledgeSpec::Sqlite { path })) => sqlite(path).await,
+        (None, None) => sqlite(Path::new("charter.db")).await,
+        (None, Some(KnowledgeSpec::Postgres { url })) => {
+            let url = match url {
+                PostgresUrl::Inline(url) => url.clone(),
+                PostgresUrl::File(file) => {
+                    charter_model::read_token_file(file).context("knowledge.postgres.url_file")?
+                }
+            };
+            let store = PostgresStore::connect(&url).await?;
+            let at = format!("postgres {}", store.url());
+            Ok((Arc::new(store), at))
+        }
+    }
+}
+
+/// Build the controller on a store already opened (see [`store`]).
+pub async fn controller_on(
+    charter: Arc<Charter>,
+    source: Arc<dyn MetricSource>,
+    actuators: BTreeMap<String, Arc<dyn Actuator>>,
+    store: Arc<dyn Store>,
+    now: Timestamp,
+) -> anyhow::Result<Controller> {
+    Ok(Controller::new(charter, source, actuators, store, now).await?)
 }

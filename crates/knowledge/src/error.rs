@@ -24,6 +24,15 @@ pub enum StoreError {
         source: sqlx::Error,
     },
 
+    /// The PostgreSQL server could not be reached, or refused the connection.
+    #[error("cannot connect to knowledge store {url}")]
+    Connect {
+        /// The connection URL with any password replaced by `***`.
+        url: String,
+        #[source]
+        source: sqlx::Error,
+    },
+
     /// A schema migration failed; the store is left at the previous version.
     #[error("cannot apply knowledge store schema migration {version} ({description})")]
     Migrate {

@@ -8,20 +8,31 @@
 //!   Alertmanager.
 //! - [`sqlite`] is [`SqliteStore`], the default backend (WAL, `synchronous=FULL`,
 //!   versioned migrations from `migrations/sqlite/`).
+//! - [`postgres`] is [`PostgresStore`], the same store on a PostgreSQL server
+//!   (migrations from `migrations/postgres/`, the same schema versions).
 //! - [`records`] holds the records that are not model types: [`JournalRecord`],
 //!   [`ExecutionRecord`], [`OutcomeRecord`], [`AuditEntry`], [`SuccessRate`],
 //!   [`PauseRecord`].
+//! - [`insights`] turns stored outcomes into what people read: success rates with
+//!   credible intervals, recommendations and insights in words (pure).
+//! - [`export`] is the versioned file of learned statistics that `charter knowledge
+//!   export` writes and `import` stores as weighted priors ([`LearnedPrior`]).
 //! - [`error`] holds [`StoreError`].
 
 pub mod error;
+pub mod export;
+pub mod insights;
+pub mod postgres;
 pub mod records;
 pub mod sqlite;
 pub mod store;
 
 pub use error::StoreError;
+pub use postgres::{POSTGRES_SCHEMA_VERSION, PostgresStore};
 pub use records::{
     AuditEntry, ExecutionRecord, GUARD_PAUSED, GUARD_QUARANTINED, JournalRecord, JournalStatus,
     NextIds, OutcomeRecord, PauseRecord, SuccessRate, UnknownJournalStatus,
 };
+pub use records::{GUARD_LEARNED_PRIORS, LearnedPrior};
 pub use sqlite::{SCHEMA_VERSION, SqliteStore};
 pub use store::Store;

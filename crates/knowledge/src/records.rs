@@ -33,6 +33,10 @@ pub const GUARD_PAUSED: &str = "paused";
 /// Guardrail state key of the quarantined components (a sorted JSON list of names).
 pub const GUARD_QUARANTINED: &str = "quarantined";
 
+/// Guardrail state key of imported learned statistics, for backends without a
+/// `learned_priors` table (a JSON list of [`LearnedPrior`]).
+pub const GUARD_LEARNED_PRIORS: &str = "learned_priors";
+
 /// Where a journaled step stands.
 ///
 /// A step's rows are appended in this order: `Intent` before the side effect, then
@@ -159,4 +163,24 @@ pub struct SuccessRate {
     pub total: u32,
     /// Mean time to effect of the successful outcomes; 0 when there are none.
     pub mean_time_to_effect_secs: f64,
+}
+
+/// Learned statistics of one context imported from another installation: decayed
+/// Beta evidence the learning view adds, times `weight`, as pseudo-outcomes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LearnedPrior {
+    pub kind: ActionKind,
+    pub objective: String,
+    pub component: String,
+    /// Where it came from (the exporting charter and time); a re-import of the same
+    /// source replaces its rows.
+    pub source: String,
+    /// Decayed success credit at export.
+    pub alpha: f64,
+    /// Decayed failure credit at export.
+    pub beta: f64,
+    pub time_to_effect_secs: Option<f64>,
+    /// In (0, 1]: how much the imported evidence counts here.
+    pub weight: f64,
+    pub imported_at: Timestamp,
 }

@@ -5,6 +5,7 @@
 mod alerts;
 
 use crate::error::StoreError;
+use crate::records::LearnedPrior;
 use crate::records::{
     AuditEntry, ExecutionRecord, JournalRecord, JournalStatus, NextIds, OutcomeRecord, SuccessRate,
 };
@@ -58,6 +59,11 @@ const MIGRATIONS: &[Migration] = &[
         version: 4,
         description: "prior state in the journal",
         sql: include_str!("../migrations/sqlite/0004_journal_prior.sql"),
+    },
+    Migration {
+        version: 5,
+        description: "learned priors imported from another installation",
+        sql: include_str!("../migrations/sqlite/0005_learned_priors.sql"),
     },
 ];
 
@@ -792,6 +798,71 @@ impl Store for SqliteStore {
         rows.into_iter().map(alert_row).collect()
     }
 
+    async fn save_priors(&self, priors: &[LearnedPrior]) -> Result<(), StoreError> {
+        let err = query_err("save learned priors");
+        let mut tx = self.pool.begin().await.map_err(err)?;
+        for p in priors {
+            sqlx::query(
+                "INSERT OR REPLACE INTO learned_priors \
+                   (action_kind, objective, component, source, alpha, beta, \
+                    time_to_effect_secs, weight, imported_at_ms) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(p.kind.as_str())
+            .bind(&p.objective)
+            .bind(&p.component)
+            .bind(&p.source)
+            .bind(p.alpha)
+            .bind(p.beta)
+            .bind(p.time_to_effect_secs)
+            .bind(p.weight)
+            .bind(p.imported_at.millis())
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+        }
+        tx.commit().await.map_err(err)
+    }
+
+    async fn priors(&self) -> Result<Vec<LearnedPrior>, StoreError> {
+        type Row = (
+            String,
+            String,
+            String,
+            String,
+            f64,
+            f64,
+            Option<f64>,
+            f64,
+            i64,
+        );
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT action_kind, objective, component, source, alpha, beta, \
+                    time_to_effect_secs, weight, imported_at_ms \
+             FROM learned_priors ORDER BY action_kind, objective, component, source",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(query_err("read learned priors"))?;
+        rows.into_iter()
+            .map(
+                |(kind, objective, component, source, alpha, beta, tte, weight, at)| {
+                    Ok(LearnedPrior {
+                        kind: action_kind(&kind)?,
+                        objective,
+                        component,
+                        source,
+                        alpha,
+                        beta,
+                        time_to_effect_secs: tte,
+                        weight,
+                        imported_at: Timestamp(at),
+                    })
+                },
+            )
+            .collect()
+    }
+
     async fn close(&self) {
         // Fold the WAL into the main file so the database is a single file at rest. A
         // failed checkpoint loses nothing: the WAL is replayed on the next open.
@@ -803,9 +874,9 @@ impl Store for SqliteStore {
 }
 
 /// `execution_id, step, status, idempotency_key, epoch, at_ms, action, detail, prior`.
-type JournalRow = (i64, i64, String, String, i64, i64, String, String, String);
+pub(crate) type JournalRow = (i64, i64, String, String, i64, i64, String, String, String);
 
-fn journal_record(row: JournalRow) -> Result<JournalRecord, StoreError> {
+pub(crate) fn journal_record(row: JournalRow) -> Result<JournalRecord, StoreError> {
     let (execution_id, step, status, idempotency_key, epoch, at, action, detail, prior) = row;
     Ok(JournalRecord {
         execution_id: model_id("journal execution id", execution_id)?,
@@ -824,14 +895,14 @@ fn journal_record(row: JournalRow) -> Result<JournalRecord, StoreError> {
 
 /// An alert read back, with the `seq` of its row (the body holds the `seq` it was
 /// given, not the one the store assigned).
-fn alert_row((seq, body): (i64, String)) -> Result<Alert, StoreError> {
+pub(crate) fn alert_row((seq, body): (i64, String)) -> Result<Alert, StoreError> {
     let mut alert: Alert = from_json("alert", &body)?;
     alert.seq = model_id("alert sequence number", seq)?;
     Ok(alert)
 }
 
 /// When a violation last changed state: the time its row is filed under.
-fn transition_time(violation: &Violation) -> Timestamp {
+pub(crate) fn transition_time(violation: &Violation) -> Timestamp {
     match violation.state {
         ViolationState::Resolved => violation.resolved_at,
         ViolationState::Firing => violation.firing_since,
@@ -841,7 +912,7 @@ fn transition_time(violation: &Violation) -> Timestamp {
 }
 
 /// The `approval` column: the variant's name without its fields.
-fn approval_tag(approval: &ApprovalState) -> &'static str {
+pub(crate) fn approval_tag(approval: &ApprovalState) -> &'static str {
     match approval {
         ApprovalState::AutoApproved => "auto_approved",
         ApprovalState::Pending => "pending",
@@ -852,24 +923,24 @@ fn approval_tag(approval: &ApprovalState) -> &'static str {
     }
 }
 
-fn action_kind(text: &str) -> Result<ActionKind, StoreError> {
+pub(crate) fn action_kind(text: &str) -> Result<ActionKind, StoreError> {
     text.parse().map_err(|e| decode_err("action kind", e))
 }
 
-fn count(what: &'static str, value: i64) -> Result<u32, StoreError> {
+pub(crate) fn count(what: &'static str, value: i64) -> Result<u32, StoreError> {
     u32::try_from(value).map_err(|e| decode_err(what, e))
 }
 
-fn db_id(what: &'static str, value: u64) -> Result<i64, StoreError> {
+pub(crate) fn db_id(what: &'static str, value: u64) -> Result<i64, StoreError> {
     i64::try_from(value).map_err(|_| StoreError::OutOfRange { what, value })
 }
 
-fn model_id(what: &'static str, value: i64) -> Result<u64, StoreError> {
+pub(crate) fn model_id(what: &'static str, value: i64) -> Result<u64, StoreError> {
     u64::try_from(value).map_err(|e| decode_err(what, e))
 }
 
 /// The serde name of a unit enum variant, as stored in scalar columns.
-fn enum_text<T: Serialize>(what: &'static str, value: T) -> Result<String, StoreError> {
+pub(crate) fn enum_text<T: Serialize>(what: &'static str, value: T) -> Result<String, StoreError> {
     match serde_json::to_value(value) {
         Ok(serde_json::Value::String(text)) => Ok(text),
         Ok(other) => Err(StoreError::Encode {
@@ -880,15 +951,21 @@ fn enum_text<T: Serialize>(what: &'static str, value: T) -> Result<String, Store
     }
 }
 
-fn to_json<T: Serialize + ?Sized>(what: &'static str, value: &T) -> Result<String, StoreError> {
+pub(crate) fn to_json<T: Serialize + ?Sized>(
+    what: &'static str,
+    value: &T,
+) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(|source| StoreError::Encode { what, source })
 }
 
-fn from_json<T: DeserializeOwned>(what: &'static str, text: &str) -> Result<T, StoreError> {
+pub(crate) fn from_json<T: DeserializeOwned>(
+    what: &'static str,
+    text: &str,
+) -> Result<T, StoreError> {
     serde_json::from_str(text).map_err(|e| decode_err(what, e))
 }
 
-fn decode_err(
+pub(crate) fn decode_err(
     what: &'static str,
     source: impl std::error::Error + Send + Sync + 'static,
 ) -> StoreError {
@@ -898,7 +975,7 @@ fn decode_err(
     }
 }
 
-fn query_err(what: &'static str) -> impl Fn(sqlx::Error) -> StoreError + Copy {
+pub(crate) fn query_err(what: &'static str) -> impl Fn(sqlx::Error) -> StoreError + Copy {
     move |source| StoreError::Query { what, source }
 }
 

@@ -5,6 +5,7 @@ use crate::records::{
     AuditEntry, ExecutionRecord, GUARD_PAUSED, GUARD_QUARANTINED, JournalRecord, NextIds,
     OutcomeRecord, PauseRecord, SuccessRate,
 };
+use crate::records::{GUARD_LEARNED_PRIORS, LearnedPrior};
 use async_trait::async_trait;
 use charter_model::{ActionKind, Alert, Diagnosis, Incident, Policy, Timestamp, Violation};
 use std::collections::BTreeSet;
@@ -202,6 +203,36 @@ pub trait Store: Send + Sync {
     /// The newest `limit` alerts (by `seq`, so a status change counts as new), newest
     /// first.
     async fn recent_alerts(&self, limit: usize) -> Result<Vec<Alert>, StoreError>;
+
+    /// Store learned statistics imported from another installation, replacing the
+    /// rows of the same (context, source). The default keeps them in the guardrail
+    /// key/value under [`GUARD_LEARNED_PRIORS`]; backends with a table override it.
+    async fn save_priors(&self, priors: &[LearnedPrior]) -> Result<(), StoreError> {
+        let mut all = self.priors().await?;
+        all.retain(|old| {
+            !priors.iter().any(|p| {
+                (&p.kind, &p.objective, &p.component, &p.source)
+                    == (&old.kind, &old.objective, &old.component, &old.source)
+            })
+        });
+        all.extend(priors.iter().cloned());
+        let value = serde_json::to_value(&all).map_err(|source| StoreError::Encode {
+            what: "learned priors",
+            source,
+        })?;
+        self.put_guard_state(GUARD_LEARNED_PRIORS, &value).await
+    }
+
+    /// The imported learned statistics, sorted by context and source.
+    async fn priors(&self) -> Result<Vec<LearnedPrior>, StoreError> {
+        match self.guard_state(GUARD_LEARNED_PRIORS).await? {
+            None => Ok(Vec::new()),
+            Some(value) => serde_json::from_value(value).map_err(|e| StoreError::Decode {
+                what: "learned priors",
+                source: Box::new(e),
+            }),
+        }
+    }
 
     /// Flush and close. Later calls fail with [`StoreError::Query`].
     async fn close(&self);

@@ -76,7 +76,95 @@ pub struct ApiSpec {
 /// Where knowledge is kept.
 #[derive(Debug, Clone, PartialEq)]
 pub enum KnowledgeSpec {
-    Sqlite { path: PathBuf },
+    Sqlite {
+        path: PathBuf,
+    },
+    /// A PostgreSQL database (`knowledge.postgres`), shared by replicas.
+    Postgres {
+        url: PostgresUrl,
+    },
+}
+
+/// `knowledge.postgres`: the connection URL, or the file it is read from when the
+/// daemon starts (so that a password need not be written in the charter).
+#[derive(Debug, Clone, PartialEq)]
+pub enum PostgresUrl {
+    /// `url:` in the charter.
+    Inline(String),
+    /// `url_file:`, resolved against the charter's directory.
+    File(PathBuf),
+}
+
+/// `knowledge.learning:` — how outcomes become P(success) (`docs/knowledge.md`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Learning {
+    /// Evidence loses half its weight in this time, so a changed system is re-learned.
+    pub half_life: Duration,
+    /// How the planner turns the posterior into P(success).
+    pub exploration: Exploration,
+    /// Seed of the Thompson draws: the same seed and history give the same decisions.
+    pub seed: u64,
+    /// The success credit of each outcome class, in [0, 1].
+    pub credit: OutcomeCredit,
+}
+
+impl Default for Learning {
+    fn default() -> Self {
+        Learning {
+            half_life: Duration::from_secs(7 * 24 * 3600),
+            exploration: Exploration::None,
+            seed: 0,
+            credit: OutcomeCredit::default(),
+        }
+    }
+}
+
+/// `knowledge.learning.exploration`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Exploration {
+    /// P(success) is the posterior mean.
+    #[default]
+    None,
+    /// P(success) is a draw from the posterior (Thompson sampling), within the guardrails.
+    Thompson,
+}
+
+/// `knowledge.learning.credit`: how much of a success each outcome class counts as
+/// (the rest counts as failure).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OutcomeCredit {
+    pub resolved: f64,
+    pub improved: f64,
+    pub no_effect: f64,
+    pub worsened: f64,
+    pub failed: f64,
+}
+
+impl Default for OutcomeCredit {
+    fn default() -> Self {
+        OutcomeCredit {
+            resolved: 1.0,
+            improved: 0.5,
+            no_effect: 0.0,
+            worsened: 0.0,
+            failed: 0.0,
+        }
+    }
+}
+
+impl OutcomeCredit {
+    /// The success credit of one outcome class.
+    pub fn of(&self, class: crate::vocab::OutcomeClass) -> f64 {
+        use crate::vocab::OutcomeClass as C;
+        match class {
+            C::Resolved => self.resolved,
+            C::Improved => self.improved,
+            C::NoEffect => self.no_effect,
+            C::Worsened => self.worsened,
+            C::Failed => self.failed,
+        }
+    }
 }
 
 /// How a component is acted on.
@@ -535,6 +623,8 @@ pub struct Charter {
     /// REST API settings; `None` when the charter has no `api:` block.
     pub api: Option<ApiSpec>,
     pub knowledge: Option<KnowledgeSpec>,
+    /// Learning settings (`knowledge.learning:`); defaults when absent.
+    pub learning: Learning,
     pub actuators: BTreeMap<String, ActuatorSpec>,
     pub components: Vec<Component>,
     pub objectives: Vec<Objective>,

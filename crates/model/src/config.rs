@@ -109,7 +109,55 @@ pub struct ApiConfig {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KnowledgeConfig {
-    pub sqlite: S<String>,
+    /// The SQLite database file; exclusive with `postgres`.
+    #[serde(default)]
+    pub sqlite: Option<S<String>>,
+    /// A PostgreSQL database; exclusive with `sqlite`.
+    #[serde(default)]
+    pub postgres: Option<S<PostgresConfig>>,
+    /// How outcomes are learned from; defaults when absent.
+    #[serde(default)]
+    pub learning: Option<LearningConfig>,
+}
+
+/// `knowledge.postgres:` — the connection URL inline or in a file (one of them).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostgresConfig {
+    #[serde(default)]
+    pub url: Option<S<String>>,
+    #[serde(default)]
+    pub url_file: Option<S<String>>,
+}
+
+/// `knowledge.learning:` — decay, exploration and the credit of each outcome class.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LearningConfig {
+    #[serde(default)]
+    pub half_life: Option<S<String>>,
+    #[serde(default)]
+    pub exploration: Option<crate::charter::Exploration>,
+    #[serde(default)]
+    pub seed: Option<u64>,
+    #[serde(default)]
+    pub credit: Option<CreditConfig>,
+}
+
+/// `knowledge.learning.credit:` — success credit per outcome class, each in [0, 1].
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreditConfig {
+    #[serde(default)]
+    pub resolved: Option<S<f64>>,
+    #[serde(default)]
+    pub improved: Option<S<f64>>,
+    #[serde(default)]
+    pub no_effect: Option<S<f64>>,
+    #[serde(default)]
+    pub worsened: Option<S<f64>>,
+    #[serde(default)]
+    pub failed: Option<S<f64>>,
 }
 
 /// `actuators.NAME:` — how components are acted on.
@@ -553,14 +601,16 @@ pub fn validate(
         }
     });
 
-    let knowledge = raw.knowledge.as_ref().map(|k| {
-        if k.sqlite.value.trim().is_empty() {
-            is.at(&k.sqlite, "knowledge.sqlite", "must name a database file");
-        }
-        KnowledgeSpec::Sqlite {
-            path: base.join(&k.sqlite.value),
-        }
-    });
+    let knowledge = raw
+        .knowledge
+        .as_ref()
+        .and_then(|k| check_knowledge_store(&mut is, base, k));
+    let learning = raw
+        .knowledge
+        .as_ref()
+        .and_then(|k| k.learning.as_ref())
+        .map(|l| check_learning(&mut is, l))
+        .unwrap_or_default();
 
     let actuators: BTreeMap<String, ActuatorSpec> = raw
         .actuators
@@ -976,6 +1026,7 @@ pub fn validate(
         alerts,
         api,
         knowledge,
+        learning,
         actuators,
         components,
         objectives,
@@ -984,6 +1035,131 @@ pub fn validate(
         topology,
     };
     Ok((charter, list))
+}
+
+/// `knowledge.sqlite` or `knowledge.postgres` (at most one); `None` when neither is
+/// given (a `knowledge:` block with only learning settings).
+fn check_knowledge_store(
+    is: &mut Issues<'_>,
+    base: &Path,
+    k: &KnowledgeConfig,
+) -> Option<KnowledgeSpec> {
+    match (&k.sqlite, &k.postgres) {
+        (Some(_), Some(pg)) => {
+            is.at(
+                pg,
+                "knowledge.postgres",
+                "`sqlite` and `postgres` are exclusive: keep knowledge in one store",
+            );
+            None
+        }
+        (Some(file), None) => {
+            if file.value.trim().is_empty() {
+                is.at(file, "knowledge.sqlite", "must name a database file");
+            }
+            Some(KnowledgeSpec::Sqlite {
+                path: base.join(&file.value),
+            })
+        }
+        (None, Some(pg)) => {
+            let url = match (&pg.value.url, &pg.value.url_file) {
+                (Some(url), None) => {
+                    let u = url.value.trim();
+                    if !(u.starts_with("postgres://") || u.starts_with("postgresql://")) {
+                        is.at(
+                            url,
+                            "knowledge.postgres.url",
+                            "must be a postgres:// URL (postgres://user@host:port/database)",
+                        );
+                    } else if url_has_password(u) {
+                        is.warn(
+                            url,
+                            "knowledge.postgres.url",
+                            "holds a password; put the URL in a file named by `url_file` instead",
+                        );
+                    }
+                    PostgresUrl::Inline(u.to_string())
+                }
+                (None, Some(file)) => {
+                    if file.value.trim().is_empty() {
+                        is.at(file, "knowledge.postgres.url_file", "must name a file");
+                    }
+                    PostgresUrl::File(base.join(&file.value))
+                }
+                (Some(_), Some(file)) => {
+                    is.at(
+                        file,
+                        "knowledge.postgres",
+                        "give either `url` or `url_file`, not both",
+                    );
+                    return None;
+                }
+                (None, None) => {
+                    is.at(
+                        pg,
+                        "knowledge.postgres",
+                        "needs `url` or `url_file` (a file holding the connection URL)",
+                    );
+                    return None;
+                }
+            };
+            Some(KnowledgeSpec::Postgres { url })
+        }
+        (None, None) => None,
+    }
+}
+
+/// Whether a connection URL carries a password (`user:password@`).
+fn url_has_password(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split(['/', '?']).next().unwrap_or("");
+    authority
+        .rsplit_once('@')
+        .is_some_and(|(userinfo, _)| userinfo.contains(':'))
+}
+
+/// Validate `knowledge.learning:`.
+fn check_learning(is: &mut Issues<'_>, l: &LearningConfig) -> crate::charter::Learning {
+    let mut out = crate::charter::Learning::default();
+    out.half_life = is.duration(&l.half_life, "knowledge.learning.half_life", out.half_life);
+    if let Some(h) = &l.half_life
+        && out.half_life.is_zero()
+    {
+        is.at(
+            h,
+            "knowledge.learning.half_life",
+            "must be longer than zero",
+        );
+        out.half_life = crate::charter::Learning::default().half_life;
+    }
+    if let Some(e) = l.exploration {
+        out.exploration = e;
+    }
+    if let Some(seed) = l.seed {
+        out.seed = seed;
+    }
+    if let Some(c) = &l.credit {
+        let slots = [
+            (&c.resolved, "resolved", &mut out.credit.resolved),
+            (&c.improved, "improved", &mut out.credit.improved),
+            (&c.no_effect, "no_effect", &mut out.credit.no_effect),
+            (&c.worsened, "worsened", &mut out.credit.worsened),
+            (&c.failed, "failed", &mut out.credit.failed),
+        ];
+        for (v, name, slot) in slots {
+            let Some(v) = v else { continue };
+            if (0.0..=1.0).contains(&v.value) {
+                *slot = v.value;
+            } else {
+                is.at(
+                    v,
+                    format!("knowledge.learning.credit.{name}"),
+                    "must be between 0 and 1 (the share of a success the class counts as)",
+                );
+            }
+        }
+    }
+    out
 }
 
 fn check_thresholds(

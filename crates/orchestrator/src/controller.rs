@@ -124,13 +124,24 @@ impl Controller {
         now: Timestamp,
     ) -> Result<Self, ControllerError> {
         let ids = store.next_ids().await?;
-        let mut knowledge = KnowledgeView::new();
+        let mut knowledge = KnowledgeView::with_learning(charter.learning.clone());
         for o in store.outcomes().await? {
             knowledge.observe(
                 o.action_kind,
                 &o.objective,
                 &o.component,
-                o.outcome.class.is_success(),
+                o.outcome.class,
+                o.outcome.time_to_effect_secs,
+                o.outcome.at,
+            );
+        }
+        for p in store.priors().await? {
+            knowledge.add_prior(
+                (p.kind, &p.objective, &p.component),
+                p.alpha,
+                p.beta,
+                p.time_to_effect_secs,
+                p.weight,
             );
         }
         // Startup recovery (invariant 3): settle what an earlier process left unfinished
@@ -1379,7 +1390,9 @@ impl Controller {
                 action.kind,
                 &objective,
                 &action.component,
-                class.is_success(),
+                class,
+                outcome.time_to_effect_secs,
+                now,
             );
             self.store
                 .save_outcome(&OutcomeRecord {

@@ -242,9 +242,10 @@ pub fn decide(input: PlanInput<'_>) -> Decision {
                 continue;
             }
             let prior = prior_success(h.cause, kind, rank);
-            let (p, evidence) = input
-                .knowledge
-                .success(kind, &objective, &component.name, prior);
+            let (p, evidence) =
+                input
+                    .knowledge
+                    .success(kind, &objective, &component.name, prior, input.now);
             let benefit = p * h.confidence * value * relief(spec.time_to_effect);
             let terms = (
                 spec.disruption,

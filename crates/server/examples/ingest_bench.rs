@@ -243,6 +243,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
             max_body_bytes: 1 << 20,
         }),
         policies: None,
+        knowledge: None,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}{ALERTS_PATH}", listener.local_addr()?);

@@ -10,16 +10,20 @@
 //! - [`api`]: policies (list, show, approve, reject) and the kill switch (pause,
 //!   resume), joined when [`ServerState::policies`] is set; mutating calls need the
 //!   API bearer token (`docs/api.md`).
+//! - [`knowledge`]: `GET /api/v1/knowledge`, what was learned (read-only), joined
+//!   when [`ServerState::knowledge`] is set.
 //! - [`control`]: the channel those handlers use to reach the loop: commands go to the
 //!   task that owns the controller, which applies them between cycles and answers.
 
 pub mod alerts;
 pub mod api;
 pub mod control;
+pub mod knowledge;
 
 pub use alerts::{ALERTS_PATH, AlertIngest, alerts_router};
 pub use api::{PolicyApi, PolicyView, policy_router};
 pub use control::{Command, ControlHandle};
+pub use knowledge::{KnowledgeApi, knowledge_router};
 
 use axum::Router;
 use axum::extract::State;
@@ -42,12 +46,15 @@ pub struct ServerState {
     pub alerts: Option<AlertIngest>,
     /// The policy and kill-switch API; `None`: its routes are absent (404).
     pub policies: Option<PolicyApi>,
+    /// `GET /api/v1/knowledge` (read-only); `None`: the route is absent (404).
+    pub knowledge: Option<KnowledgeApi>,
 }
 
 /// The router, for tests and for [`serve`].
 pub fn router(state: ServerState) -> Router {
     let alerts = state.alerts.clone();
     let policies = state.policies.clone();
+    let knowledge = state.knowledge.clone();
     let mut router = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -59,6 +66,9 @@ pub fn router(state: ServerState) -> Router {
     }
     if let Some(api) = policies {
         router = router.merge(policy_router(api));
+    }
+    if let Some(api) = knowledge {
+        router = router.merge(knowledge_router(api));
     }
     router
 }
@@ -154,6 +164,7 @@ mod tests {
                 registry: Arc::new(registry),
                 alerts: None,
                 policies: None,
+                knowledge: None,
             },
             m,
         )

@@ -80,6 +80,7 @@ impl Harness {
                 max_body_bytes,
             }),
             policies: None,
+            knowledge: None,
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let url = format!("http://{}", listener.local_addr()?);

@@ -116,6 +116,7 @@ impl Harness {
                 token: token.map(String::from),
                 approval_timeout: charter.guardrails.approval_timeout,
             }),
+            knowledge: None,
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let url = format!("http://{}", listener.local_addr()?);

@@ -515,3 +515,108 @@ fn kubernetes_component_names_must_be_deployment_names_unless_mapped() {
     let mapped = text.replace("{ api: api-deploy }", "{ api: api-deploy, Db_Main: db }");
     parse_charter(&mapped, "shop.yaml", Path::new(".")).expect("valid once mapped");
 }
+
+#[test]
+fn learning_settings_parse_with_defaults_for_what_is_left_out() {
+    use crate::charter::{Exploration, Learning};
+    let (c, _) = parse_charter(VALID, "shop.yaml", Path::new(".")).expect("valid");
+    assert_eq!(c.learning, Learning::default());
+    assert_eq!(c.learning.half_life, Duration::from_secs(7 * 24 * 3600));
+    let text = format!(
+        "{VALID}knowledge:\n  sqlite: k.db\n  learning:\n    half_life: 2d\n    exploration: thompson\n    seed: 42\n    credit: {{ improved: 0.25, worsened: 0 }}\n"
+    );
+    let (c, _) = parse_charter(&text, "shop.yaml", Path::new(".")).expect("valid");
+    assert_eq!(c.learning.half_life, Duration::from_secs(2 * 24 * 3600));
+    assert_eq!(c.learning.exploration, Exploration::Thompson);
+    assert_eq!(c.learning.seed, 42);
+    assert_eq!(c.learning.credit.improved, 0.25);
+    assert_eq!(c.learning.credit.resolved, 1.0);
+    assert!(matches!(c.knowledge, Some(KnowledgeSpec::Sqlite { .. })));
+}
+
+#[test]
+fn learning_credit_outside_zero_to_one_and_zero_half_life_are_errors() {
+    let text = format!(
+        "{VALID}knowledge:\n  sqlite: k.db\n  learning: {{ half_life: 0s, credit: {{ improved: 1.5 }} }}\n"
+    );
+    let errs = errors(&text);
+    assert!(
+        errs.iter()
+            .any(|e| e.path == "knowledge.learning.credit.improved"),
+        "{errs:?}"
+    );
+    assert!(
+        errs.iter()
+            .any(|e| e.path == "knowledge.learning.half_life"),
+        "{errs:?}"
+    );
+}
+
+#[test]
+fn knowledge_in_postgres_reads_its_url_from_a_file_or_inline() {
+    use crate::charter::PostgresUrl;
+    let text = format!("{VALID}knowledge:\n  postgres: {{ url_file: secrets/pg-url }}\n");
+    let (c, warnings) =
+        parse_charter(&text, "shop.yaml", Path::new("/etc/charter")).expect("valid");
+    assert_eq!(
+        c.knowledge,
+        Some(KnowledgeSpec::Postgres {
+            url: PostgresUrl::File(PathBuf::from("/etc/charter/secrets/pg-url"))
+        })
+    );
+    assert!(
+        warnings.iter().all(|w| !w.path.starts_with("knowledge")),
+        "{warnings:?}"
+    );
+
+    let text =
+        format!("{VALID}knowledge:\n  postgres: {{ url: \"postgres://charter@db:5432/k\" }}\n");
+    let (c, _) = parse_charter(&text, "shop.yaml", Path::new(".")).expect("valid");
+    assert_eq!(
+        c.knowledge,
+        Some(KnowledgeSpec::Postgres {
+            url: PostgresUrl::Inline("postgres://charter@db:5432/k".into())
+        })
+    );
+}
+
+#[test]
+fn a_password_in_an_inline_postgres_url_is_a_warning() {
+    let text =
+        format!("{VALID}knowledge:\n  postgres: {{ url: \"postgres://charter:pw@db/k\" }}\n");
+    let (_, warnings) = parse_charter(&text, "shop.yaml", Path::new(".")).expect("valid");
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.path == "knowledge.postgres.url" && w.warning),
+        "{warnings:?}"
+    );
+}
+
+#[test]
+fn knowledge_store_settings_that_conflict_are_errors() {
+    let both = format!(
+        "{VALID}knowledge:\n  sqlite: k.db\n  postgres: {{ url: \"postgres://charter@db/k\" }}\n"
+    );
+    assert!(errors(&both).iter().any(|e| e.path == "knowledge.postgres"));
+    let neither = format!("{VALID}knowledge:\n  postgres: {{}}\n");
+    assert!(
+        errors(&neither)
+            .iter()
+            .any(|e| e.path == "knowledge.postgres")
+    );
+    let two_urls = format!(
+        "{VALID}knowledge:\n  postgres: {{ url: \"postgres://charter@db/k\", url_file: f }}\n"
+    );
+    assert!(
+        errors(&two_urls)
+            .iter()
+            .any(|e| e.path == "knowledge.postgres")
+    );
+    let not_a_url = format!("{VALID}knowledge:\n  postgres: {{ url: \"mysql://x\" }}\n");
+    assert!(
+        errors(&not_a_url)
+            .iter()
+            .any(|e| e.path == "knowledge.postgres.url")
+    );
+}

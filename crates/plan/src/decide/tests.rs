@@ -235,10 +235,24 @@ fn modes_decide_approval() {
 fn learned_failures_change_the_choice() {
     let mut f = Fixture::new("api", CauseClass::Overload, "latency");
     for _ in 0..5 {
-        f.knowledge
-            .observe(ActionKind::ScaleOut, "latency", "api", false);
-        f.knowledge
-            .observe(ActionKind::Restart, "latency", "api", true);
+        let at = Timestamp::from_secs(0);
+        let k = &mut f.knowledge;
+        k.observe(
+            ActionKind::ScaleOut,
+            "latency",
+            "api",
+            charter_model::OutcomeClass::NoEffect,
+            60.0,
+            at,
+        );
+        k.observe(
+            ActionKind::Restart,
+            "latency",
+            "api",
+            charter_model::OutcomeClass::Resolved,
+            60.0,
+            at,
+        );
     }
     assert_eq!(policy(f.decide()).actions[0].kind, ActionKind::Restart);
 }
@@ -397,4 +411,54 @@ fn approval_limits_by_kind_and_severity() {
         ApprovalState::Pending,
         "the violation is critical"
     );
+}
+
+#[test]
+fn exploration_never_bypasses_guardrails_or_approvals() {
+    use charter_model::OutcomeClass as C;
+    use charter_model::charter::{Exploration, Learning};
+    let mut chosen = HashSet::new();
+    for seed in 0..200 {
+        let mut f = Fixture::new("api", CauseClass::Outage, "errors");
+        f.knowledge = KnowledgeView::with_learning(Learning {
+            exploration: Exploration::Thompson,
+            seed,
+            ..Learning::default()
+        });
+        // Wide posteriors: one success and one failure for every remedy.
+        for kind in [
+            ActionKind::Rollback,
+            ActionKind::Restart,
+            ActionKind::Failover,
+            ActionKind::CircuitBreak,
+        ] {
+            for class in [C::Resolved, C::Failed] {
+                let at = Timestamp::from_secs(0);
+                f.knowledge.observe(kind, "errors", "api", class, 60.0, at);
+            }
+        }
+        f.states.get_mut("api").expect("api state").previous_version = Some("v1".into());
+        if let Decision::Act(p) = f.decide() {
+            let main = p.actions[p.main].kind;
+            chosen.insert(main);
+            // Failover costs 9 > auto_approve_max_cost 5: a human must approve it.
+            if main == ActionKind::Failover {
+                assert_eq!(p.approval, ApprovalState::Pending, "seed {seed}");
+            }
+        }
+        // Rate limit reached: exploration cannot act anyway.
+        let t = Timestamp::from_secs(30);
+        f.guard.recent_actions = vec![("db".into(), ActionKind::Restart, t); 3];
+        assert!(
+            !matches!(f.decide(), Decision::Act(_)),
+            "seed {seed} acted past the rate limit"
+        );
+        // Supervised: every explored policy waits for a human.
+        f.guard.recent_actions.clear();
+        f.charter.mode = Mode::Supervised;
+        if let Decision::Act(p) = f.decide() {
+            assert_eq!(p.approval, ApprovalState::Pending, "seed {seed}");
+        }
+    }
+    assert!(chosen.len() >= 2, "exploration never varied: {chosen:?}");
 }
