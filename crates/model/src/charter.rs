@@ -108,6 +108,9 @@ pub struct Learning {
     pub credit: OutcomeCredit,
 }
 
+/// Default of `knowledge.retention`.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
+
 impl Default for Learning {
     fn default() -> Self {
         Learning {
@@ -625,6 +628,9 @@ pub struct Charter {
     pub knowledge: Option<KnowledgeSpec>,
     /// Learning settings (`knowledge.learning:`); defaults when absent.
     pub learning: Learning,
+    /// `knowledge.retention`: violation transitions, diagnoses and guardrail history
+    /// older than this are pruned (open incidents and unfinished journals never are).
+    pub retention: Duration,
     pub actuators: BTreeMap<String, ActuatorSpec>,
     pub components: Vec<Component>,
     pub objectives: Vec<Objective>,

@@ -118,6 +118,9 @@ pub struct KnowledgeConfig {
     /// How outcomes are learned from; defaults when absent.
     #[serde(default)]
     pub learning: Option<LearningConfig>,
+    /// History older than this is pruned (default 30d).
+    #[serde(default)]
+    pub retention: Option<S<String>>,
 }
 
 /// `knowledge.postgres:` — the connection URL inline or in a file (one of them).
@@ -611,6 +614,17 @@ pub fn validate(
         .and_then(|k| k.learning.as_ref())
         .map(|l| check_learning(&mut is, l))
         .unwrap_or_default();
+    let mut retention = DEFAULT_RETENTION;
+    if let Some(r) = raw.knowledge.as_ref().and_then(|k| k.retention.as_ref()) {
+        retention = is.duration(&Some(r.clone()), "knowledge.retention", retention);
+        if retention < Duration::from_secs(24 * 3600) {
+            is.at(
+                r,
+                "knowledge.retention",
+                "must be at least 1d (guardrails look back an hour and more; incidents need their evidence)",
+            );
+        }
+    }
 
     let actuators: BTreeMap<String, ActuatorSpec> = raw
         .actuators
@@ -1027,6 +1041,7 @@ pub fn validate(
         api,
         knowledge,
         learning,
+        retention,
         actuators,
         components,
         objectives,

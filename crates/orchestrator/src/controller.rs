@@ -103,6 +103,8 @@ pub struct Controller {
     alerts_seen: u64,
     /// Whether the history window was backfilled from the source.
     backfilled: bool,
+    /// When history was last pruned to the charter's retention.
+    pruned_at: Option<Timestamp>,
     health: Arc<Health>,
     metrics: LoopMetrics,
     /// The kill switch as last set by a human (restored from the store).
@@ -195,6 +197,7 @@ impl Controller {
             blind_after,
             alerts_seen,
             backfilled: false,
+            pruned_at: None,
             health: Arc::new(Health::default()),
             metrics: LoopMetrics::unregistered(),
             pause: None,
@@ -595,6 +598,7 @@ impl Controller {
         self.resolve_incidents(now, &mut push).await?;
         self.plan(now, &mut push).await?;
         self.advance_executions(now, fresh, &mut push).await?;
+        self.prune(now).await?;
 
         self.metrics.ticks.inc();
         self.metrics.blind.set(i64::from(self.guard.blind));
@@ -1027,6 +1031,23 @@ impl Controller {
                     }
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Retention: once an hour, drop history older than `knowledge.retention`.
+    async fn prune(&mut self, now: Timestamp) -> Result<(), ControllerError> {
+        if self
+            .pruned_at
+            .is_some_and(|t| now.since(t) < Duration::from_secs(3600))
+        {
+            return Ok(());
+        }
+        self.pruned_at = Some(now);
+        let before = now.minus(self.charter.retention);
+        let rows = self.store.prune_history(before).await?;
+        if rows > 0 {
+            tracing::info!(rows, before = %before, "history pruned to the charter's retention");
         }
         Ok(())
     }
