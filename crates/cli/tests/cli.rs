@@ -139,7 +139,8 @@ fn demo_heals_every_injected_fault_and_reports_json() {
             "traffic_surge",
             "memory_leak",
             "bad_deploy",
-            "dependency_outage"
+            "dependency_outage",
+            "noisy_neighbour"
         ]
     );
     for f in faults {
@@ -150,8 +151,95 @@ fn demo_heals_every_injected_fault_and_reports_json() {
         let c = f["confidence"].as_f64().expect("confidence");
         assert!((0.0..=1.0).contains(&c));
         assert!(f["time_to_recover_secs"].as_f64().is_some());
+        // The resolving action is the truth's remedy at the truth's root.
+        let remedy = format!(
+            "{}({}",
+            f["truth_remedy"].as_str().expect("remedy"),
+            f["truth_root_cause"].as_str().expect("root")
+        );
+        let resolving = f["resolving_action"].as_str().expect("resolving action");
+        assert!(resolving.starts_with(&remedy), "{f}");
     }
     assert_eq!(v["unexplained_incidents"].as_array().map(Vec::len), Some(0));
+    let fault = |kind: &str| {
+        faults
+            .iter()
+            .find(|f| f["fault"] == kind)
+            .unwrap_or_else(|| panic!("no {kind}"))
+    };
+
+    // The surge gets a multi-action policy, judged by its main action.
+    let surge = &fault("traffic_surge")["policies"][0];
+    let steps: Vec<&str> = surge["actions"]
+        .as_array()
+        .expect("actions")
+        .iter()
+        .filter_map(|a| a.as_str())
+        .collect();
+    assert_eq!(steps.len(), 3, "{surge}");
+    assert!(steps[0].starts_with("throttle(catalog"), "{surge}");
+    assert!(
+        steps[2].starts_with("throttle(catalog, rate=none"),
+        "{surge}"
+    );
+    assert!(
+        surge["main_action"]
+            .as_str()
+            .is_some_and(|a| a.starts_with("scale_out(catalog")),
+        "{surge}"
+    );
+    assert_eq!(fault("traffic_surge")["first_action_correct"], true);
+
+    // One policy waited for a human: the failover, approved by the scripted operator,
+    // who is recorded as its approver.
+    let approvals = v["approvals"].as_array().expect("approvals");
+    assert_eq!(approvals.len(), 1, "{approvals:?}");
+    assert_eq!(approvals[0]["by"], "alice");
+    assert_eq!(approvals[0]["waited_secs"], 45.0);
+    let outage = &fault("dependency_outage")["policies"][0];
+    assert_eq!(outage["id"], approvals[0]["policy_id"], "{outage}");
+    assert_eq!(outage["actions"][0], "failover(db)");
+    assert_eq!(outage["approval"], "approved", "{outage}");
+    assert_eq!(outage["approved_by"], "alice", "{outage}");
+    assert_eq!(outage["outcome"], "resolved", "{outage}");
+    for f in faults.iter().filter(|f| f["fault"] != "dependency_outage") {
+        for p in f["policies"].as_array().expect("policies") {
+            assert_eq!(p["approval"], "auto_approved", "{p}");
+        }
+    }
+
+    // One worsened outcome, rolled back by its inverse; the next candidate resolved it.
+    let nn = fault("noisy_neighbour");
+    assert_eq!(
+        nn["outcomes"],
+        serde_json::json!(["worsened", "rolled_back", "resolved"]),
+        "{nn}"
+    );
+    let (first, second) = (&nn["policies"][0], &nn["policies"][1]);
+    assert_eq!(first["main_action"], "rollback(orders)", "{nn}");
+    assert_eq!(first["outcome"], "worsened", "{nn}");
+    assert_eq!(first["rolled_back"], true, "{nn}");
+    assert!(
+        first["compensations"][0]
+            .as_str()
+            .is_some_and(|a| a.starts_with("rollback(orders, to_version=")),
+        "{nn}"
+    );
+    assert_eq!(nn["first_action_correct"], false, "reported honestly: {nn}");
+    assert!(
+        second["main_action"]
+            .as_str()
+            .is_some_and(|a| a.starts_with("scale_out(orders")),
+        "{nn}"
+    );
+    assert_eq!(second["outcome"], "resolved", "{nn}");
+    let worsened: usize = faults
+        .iter()
+        .flat_map(|f| f["policies"].as_array().expect("policies"))
+        .filter(|p| p["outcome"] == "worsened")
+        .count();
+    assert_eq!(worsened, 1);
+
     // The knowledge went to --db and `charter knowledge` reads it back.
     let out = charter()
         .args(["knowledge", "--db", &db.display().to_string()])
@@ -161,6 +249,34 @@ fn demo_heals_every_injected_fault_and_reports_json() {
     let text = String::from_utf8_lossy(&out.stdout);
     for kind in ["scale_out", "restart", "rollback", "failover"] {
         assert!(text.contains(kind), "{kind} missing from:\n{text}");
+    }
+}
+
+#[test]
+fn demo_log_shows_the_operator_approving_and_the_rollback() {
+    let out = charter()
+        .args(["demo", "--seed", "2"])
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    for expected in [
+        "approval required for: failover",
+        "[Pending]: failover(db)",
+        "operator alice approves policy #",
+        "verified: worsened",
+        "rolled back with rollback(orders, to_version=v2)",
+        "worsened → rolled back, then resolved",
+        "5/5 root causes right, 5/5 right remedies (4/5 right first actions), 5/5 resolved",
+    ] {
+        assert!(
+            text.contains(expected),
+            "{expected:?} missing from:\n{text}"
+        );
     }
 }
 

@@ -97,6 +97,22 @@ pub struct Scenario {
     pub traffic: Traffic,
     pub services: Vec<ServiceSpec>,
     pub faults: Vec<Fault>,
+    /// Deploys that are not faults (changes that may mislead a diagnosis).
+    pub deploys: Vec<Deploy>,
+}
+
+/// A deploy that is not a fault: at `at`, `ci` rolls out the next version of
+/// `target`, which works as well as the one before. With a one-way schema migration
+/// the previous version can no longer start, so rolling back to it stalls the
+/// rollout with one replica crash-looping until the service is rolled forward.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Deploy {
+    /// The service deployed.
+    pub target: String,
+    /// When, from the start of the run.
+    pub at: Duration,
+    /// The new version migrates the schema one way.
+    pub one_way_migration: bool,
 }
 
 impl Scenario {
@@ -112,12 +128,19 @@ impl Scenario {
             traffic: Traffic::default(),
             services: default_shop(),
             faults: Vec::new(),
+            deploys: Vec::new(),
         }
     }
 
     /// Add a fault.
     pub fn with_fault(mut self, fault: Fault) -> Self {
         self.faults.push(fault);
+        self
+    }
+
+    /// Add a deploy that is not a fault.
+    pub fn with_deploy(mut self, deploy: Deploy) -> Self {
+        self.deploys.push(deploy);
         self
     }
 
@@ -256,6 +279,18 @@ pub struct ScenarioConfig {
     pub services: Option<S<ServicesConfig>>,
     #[serde(default)]
     pub faults: Vec<FaultConfig>,
+    #[serde(default)]
+    pub deploys: Vec<DeployConfig>,
+}
+
+/// One deploy that is not a fault, as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeployConfig {
+    pub target: S<String>,
+    pub at: S<String>,
+    #[serde(default)]
+    pub one_way_migration: bool,
 }
 
 /// `traffic:` — the offered load.
@@ -471,6 +506,19 @@ fn validate(raw: ScenarioConfig, file: &str) -> Result<Scenario, ScenarioError> 
             faults.push(fault);
         }
     }
+    let mut deploys = Vec::new();
+    for (i, d) in raw.deploys.iter().enumerate() {
+        let p = format!("deploys[{i}]");
+        let known = check_target(&mut is, &d.target, &format!("{p}.target"), &services);
+        let at = start_time(&mut is, &d.at, &format!("{p}.at"), duration);
+        if let (true, Some(at)) = (known, at) {
+            deploys.push(Deploy {
+                target: d.target.value.clone(),
+                at,
+                one_way_migration: d.one_way_migration,
+            });
+        }
+    }
 
     if !is.list.is_empty() {
         is.list.sort_by_key(|i| (i.line, i.column));
@@ -485,7 +533,45 @@ fn validate(raw: ScenarioConfig, file: &str) -> Result<Scenario, ScenarioError> 
         traffic,
         services,
         faults,
+        deploys,
     })
+}
+
+/// Whether `target` names a service; reports it if not.
+fn check_target(
+    is: &mut Issues<'_>,
+    target: &S<String>,
+    path: &str,
+    services: &[ServiceSpec],
+) -> bool {
+    if services.iter().any(|s| s.name == target.value) {
+        return true;
+    }
+    let names: Vec<&str> = services.iter().map(|s| s.name.as_str()).collect();
+    is.at(
+        target,
+        path,
+        format!(
+            "unknown service `{}` (services: {})",
+            target.value,
+            names.join(", ")
+        ),
+    );
+    false
+}
+
+/// A start time, which must not be after the scenario's end.
+fn start_time(
+    is: &mut Issues<'_>,
+    at: &S<String>,
+    path: &str,
+    scenario_duration: Duration,
+) -> Option<Duration> {
+    let t = is.duration(at, path)?;
+    if t > scenario_duration {
+        is.at(at, path, "starts after the scenario ends");
+    }
+    Some(t)
 }
 
 fn validate_traffic(is: &mut Issues<'_>, t: Option<&TrafficConfig>) -> Traffic {
@@ -601,25 +687,9 @@ fn validate_fault(
             None
         }
     };
+    check_target(is, &f.target, &format!("{p}.target"), services);
     let target = services.iter().find(|s| s.name == f.target.value);
-    if target.is_none() {
-        let names: Vec<&str> = services.iter().map(|s| s.name.as_str()).collect();
-        is.at(
-            &f.target,
-            format!("{p}.target"),
-            format!(
-                "unknown service `{}` (services: {})",
-                f.target.value,
-                names.join(", ")
-            ),
-        );
-    }
-    let at = is.duration(&f.at, &format!("{p}.at"));
-    if let Some(a) = at
-        && a > scenario_duration
-    {
-        is.at(&f.at, format!("{p}.at"), "starts after the scenario ends");
-    }
+    let at = start_time(is, &f.at, &format!("{p}.at"), scenario_duration);
     let duration = f
         .duration
         .as_ref()

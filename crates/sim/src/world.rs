@@ -1,15 +1,16 @@
 //! The world: services, replicas and faults advanced in fixed steps of virtual time.
 //!
-//! One step (a) starts faults that are due and applies delayed effects of actions,
-//! (b) moves replicas through restarts, leaks and OOM kills, (c) pushes the offered
-//! load down the dependency graph callers-first, (d) computes latency and errors
+//! One step (a) starts faults and deploys that are due and applies delayed effects of
+//! actions (a rollback to a version that cannot start stalls a replica short), (b)
+//! moves replicas through restarts, leaks and OOM kills, (c) pushes the offered load
+//! down the dependency graph callers-first, (d) computes latency and errors
 //! dependencies-first, and (e) records every metric with a little seeded noise.
 //! Random draws per step do not depend on the state, so two runs with the same seed
 //! see the same noise even when different actions are taken.
 
 use crate::fault::{Fault, FaultEffect, GroundTruth};
 use crate::rng::{Rng, hash_str, mix, unit};
-use crate::scenario::{Scenario, Traffic, TrafficPattern};
+use crate::scenario::{Deploy, Scenario, Traffic, TrafficPattern};
 use crate::topology::{ServiceSpec, topological_order};
 use charter_model::{Change, ChangeKind, Timestamp};
 use std::collections::{BTreeMap, HashMap};
@@ -126,6 +127,11 @@ pub(crate) struct Svc {
     pub(crate) cache: Option<CacheState>,
     pub(crate) pool: Option<PoolState>,
     pub(crate) restarts: u64,
+    /// Versions that cannot start against the schema a one-way migration left.
+    pub(crate) cannot_start: Vec<String>,
+    /// Since when a rollout to such a version is stalled: replicas started since then
+    /// (from its template) crash-loop, and so does the first one it replaced.
+    pub(crate) stalled_since: Option<f64>,
     oom_until: f64,
     rng: Rng,
     // Per-step results (true values, before noise).
@@ -333,6 +339,10 @@ pub struct World {
     order: Vec<usize>,
     roots: Vec<usize>,
     pub(crate) faults: Vec<FaultState>,
+    /// The scenario's deploys (service index, deploy), in time order, and how many
+    /// have happened.
+    deploys: Vec<(usize, Deploy)>,
+    deploys_done: usize,
     pub(crate) pending: Vec<Pending>,
     changes: Vec<Recorded>,
     pub(crate) applied: HashMap<String, Stored>,
@@ -420,6 +430,8 @@ impl World {
                 cache,
                 pool,
                 restarts: 0,
+                cannot_start: Vec::new(),
+                stalled_since: None,
                 oom_until: f64::NEG_INFINITY,
                 rng: Rng::new(mix(&[seed, hash_str(&spec.name)])),
                 offered: 0.0,
@@ -451,6 +463,12 @@ impl World {
                 Some(FaultState::new(f.clone(), target, &services, false))
             })
             .collect();
+        let mut deploys: Vec<(usize, Deploy)> = scenario
+            .deploys
+            .iter()
+            .filter_map(|d| Some((*index.get(&d.target)?, d.clone())))
+            .collect();
+        deploys.sort_by_key(|(_, d)| d.at);
         let n = services.len();
         let mut world = World {
             seed,
@@ -466,6 +484,8 @@ impl World {
             order,
             roots,
             faults,
+            deploys,
+            deploys_done: 0,
             pending: Vec::new(),
             changes: Vec::new(),
             applied: HashMap::new(),
@@ -651,6 +671,7 @@ impl World {
         self.elapsed_ms += self.step_ms;
         let t = self.now_secs();
         self.start_faults(t);
+        self.start_deploys(t);
         self.land_pending(t);
         self.collect_effects(t);
         self.advance_replicas(t);
@@ -732,6 +753,30 @@ impl World {
         }
     }
 
+    /// Roll out the deploys that are due: the next version, by `ci`.
+    fn start_deploys(&mut self, t: f64) {
+        while let Some((i, d)) = self.deploys.get(self.deploys_done).cloned() {
+            if d.at.as_secs_f64() > t {
+                break;
+            }
+            self.deploys_done += 1;
+            let svc = &mut self.services[i];
+            let old = svc.version.clone();
+            let new = next_version(&old);
+            svc.previous_version = Some(old.clone());
+            svc.version = new.clone();
+            svc.revision += 1;
+            let mut description = format!("deployed {new} (was {old})");
+            if d.one_way_migration {
+                svc.cannot_start.push(old.clone());
+                description.push_str(&format!(
+                    " with a one-way schema migration: {old} can no longer start"
+                ));
+            }
+            self.record(i, ChangeKind::Deploy, description, "ci");
+        }
+    }
+
     fn land_pending(&mut self, t: f64) {
         let mut k = 0;
         while k < self.pending.len() {
@@ -744,9 +789,27 @@ impl World {
             match p.effect {
                 Effect::Version(to) => {
                     if to != svc.version {
-                        let old = std::mem::replace(&mut svc.version, to);
+                        let stalls = svc.cannot_start.contains(&to);
+                        let old = std::mem::replace(&mut svc.version, to.clone());
                         svc.previous_version = Some(old);
                         svc.revision += 1;
+                        svc.stalled_since = if stalls {
+                            svc.stalled_since.or(Some(t))
+                        } else {
+                            None
+                        };
+                        if stalls {
+                            // The rollout replaced one replica and stops there: the
+                            // others keep running the version that can start.
+                            self.record(
+                                p.service,
+                                ChangeKind::Restart,
+                                format!(
+                                    "rollout to {to} stalled: its first replica is crash-looping ({to} cannot start against the migrated schema)"
+                                ),
+                                "kubelet",
+                            );
+                        }
                     }
                 }
                 Effect::Zone(to) => {
@@ -880,6 +943,11 @@ impl World {
             let admitted = svc.throttle.map_or(offered, |r| offered.min(r));
             let ready = if fx.down {
                 0
+            } else if let Some(since) = svc.stalled_since {
+                // Only replicas that were up before the stalled rollout still serve,
+                // less the one it replaced.
+                (svc.replicas.iter().filter(|r| r.ready_at <= since).count() as u32)
+                    .saturating_sub(1)
             } else {
                 svc.replicas.iter().filter(|r| r.ready_at <= t).count() as u32
             };

@@ -106,7 +106,7 @@ fn single_fault_scenarios_name_their_ground_truth() {
 }
 
 #[test]
-fn demo_tells_four_incidents_with_healthy_gaps() {
+fn demo_tells_five_incidents_with_healthy_gaps() {
     let s = Scenario::builtin("demo").expect("built-in");
     let gt = s.ground_truth();
     let kinds: Vec<FaultKind> = gt.iter().map(|g| g.kind).collect();
@@ -116,14 +116,22 @@ fn demo_tells_four_incidents_with_healthy_gaps() {
             FaultKind::TrafficSurge,
             FaultKind::MemoryLeak,
             FaultKind::BadDeploy,
-            FaultKind::DependencyOutage
+            FaultKind::DependencyOutage,
+            FaultKind::NoisyNeighbour
         ]
     );
     for pair in gt.windows(2) {
         let end = pair[0].until.unwrap_or(pair[0].at);
         assert!(pair[1].at >= end + Duration::from_secs(5 * 60), "{pair:?}");
     }
-    assert_eq!(s.duration, Duration::from_secs(130 * 60));
+    // The innocent deploy comes a minute before the noisy neighbour on the same service.
+    let last = gt.last().expect("faults");
+    assert_eq!(s.deploys.len(), 1);
+    let d = &s.deploys[0];
+    assert_eq!(d.target, last.root_cause);
+    assert!(d.one_way_migration);
+    assert_eq!(d.at + Duration::from_secs(60), last.at);
+    assert_eq!(s.duration, Duration::from_secs(145 * 60));
 }
 
 #[test]
