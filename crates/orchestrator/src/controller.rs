@@ -971,6 +971,7 @@ impl Controller {
                         )
                         .await?;
                     self.guard.quarantined.insert(component.clone());
+                    self.persist_guard().await?;
                     self.escalate(id, &reason, now, push).await?;
                 }
                 Decision::NoAction { reason, rejected } => {

@@ -1,0 +1,92 @@
+//! Oscillation: a component whose recent actions flip-flop is quarantined, and the
+//! quarantine survives a restart.
+
+use charter_execute::Actuator;
+use charter_knowledge::{SqliteStore, Store};
+use charter_model::{ActionKind, Timestamp, parse_charter};
+use charter_orchestrator::{Controller, Event};
+use charter_sim::{Scenario, Simulator, World};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+const EPOCH: Timestamp = Timestamp(1_767_225_600_000);
+
+#[tokio::test]
+async fn a_flip_flopping_component_is_quarantined_and_stays_so_after_a_restart() {
+    let charter = Arc::new(
+        parse_charter(
+            include_str!("../../../examples/westworld.yaml"),
+            "w.yaml",
+            Path::new("."),
+        )
+        .expect("valid")
+        .0,
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("k.db");
+    let store = Arc::new(SqliteStore::open(&db).await.expect("store"));
+    // Before this run: catalog was scaled out, then in (outside the cooldown, inside
+    // the oscillation window). Scaling it out again would be the second reversal.
+    for (kind, ago) in [(ActionKind::ScaleOut, 35), (ActionKind::ScaleIn, 25)] {
+        store
+            .record_action("catalog", kind, EPOCH.minus(Duration::from_secs(ago * 60)))
+            .await
+            .expect("record");
+    }
+    let scenario = Scenario::builtin("traffic-surge").expect("scenario");
+    let sim = Simulator::new(World::new(&scenario, 1), EPOCH);
+    let actuators: BTreeMap<String, Arc<dyn Actuator>> = BTreeMap::from([(
+        "sim".to_string(),
+        Arc::new(sim.clone()) as Arc<dyn Actuator>,
+    )]);
+    let mut c = Controller::new(
+        charter.clone(),
+        Arc::new(sim.clone()),
+        actuators.clone(),
+        store.clone(),
+        EPOCH,
+    )
+    .await
+    .expect("controller");
+    let mut escalated = None;
+    let mut t = Duration::ZERO;
+    while t <= Duration::from_secs(20 * 60) && escalated.is_none() {
+        for e in c.tick(EPOCH.plus(t)).await.expect("tick").events {
+            match e.event {
+                Event::IncidentEscalated { reason, .. } => escalated = Some(reason),
+                Event::StepApplied { action, .. } => {
+                    assert_ne!(action.component, "catalog", "acted on catalog: {action}")
+                }
+                _ => {}
+            }
+        }
+        t += charter.interval;
+    }
+    let reason = escalated.expect("the incident was escalated");
+    assert!(reason.contains("oscillation on catalog"), "{reason}");
+    assert!(store.quarantined().await.expect("read").contains("catalog"));
+    // A new process over the same store keeps catalog quarantined: nothing is done there.
+    drop(c);
+    let mut c = Controller::new(
+        charter.clone(),
+        Arc::new(sim),
+        actuators,
+        store,
+        EPOCH.plus(t),
+    )
+    .await
+    .expect("restart");
+    for _ in 0..20 {
+        t += charter.interval;
+        for e in c.tick(EPOCH.plus(t)).await.expect("tick").events {
+            if let Event::StepApplied { action, .. } = e.event {
+                assert_ne!(
+                    action.component, "catalog",
+                    "acted on catalog after restart"
+                );
+            }
+        }
+    }
+}
