@@ -91,4 +91,30 @@ pub enum StoreError {
         existing: String,
         given: String,
     },
+
+    /// A journal claim under a fencing epoch that is no longer the lease's (or whose
+    /// lease is about to expire): another replica leads, or may by now. Nothing was
+    /// written; the caller must not act.
+    #[error("{}", fenced_message(*.epoch, .current.as_ref()))]
+    Fenced {
+        epoch: u64,
+        /// The lease when the claim was refused: (holder, epoch, ms until it expires).
+        current: Option<(String, u64, i64)>,
+    },
+}
+
+fn fenced_message(epoch: u64, current: Option<&(String, u64, i64)>) -> String {
+    match current {
+        Some((holder, e, ms)) if *e == epoch => format!(
+            "journal claim under fencing epoch {epoch} refused: the lease of `{holder}` \
+             expires in {ms} ms, inside its safety margin"
+        ),
+        Some((holder, e, _)) => format!(
+            "journal claim under fencing epoch {epoch} refused: `{holder}` leads under \
+             epoch {e}"
+        ),
+        None => format!(
+            "journal claim under fencing epoch {epoch} refused: no lease was ever taken"
+        ),
+    }
 }

@@ -17,17 +17,21 @@
 //!   credible intervals, recommendations and insights in words (pure).
 //! - [`export`] is the versioned file of learned statistics that `charter knowledge
 //!   export` writes and `import` stores as weighted priors ([`LearnedPrior`]).
+//! - [`lease`] is the leader lease of replicas sharing a store, and the fencing of
+//!   journal claims by its epoch.
 //! - [`error`] holds [`StoreError`].
 
 pub mod error;
 pub mod export;
 pub mod insights;
+pub mod lease;
 pub mod postgres;
 pub mod records;
 pub mod sqlite;
 pub mod store;
 
 pub use error::StoreError;
+pub use lease::{LeaseGrant, LeaseRecord};
 pub use postgres::{POSTGRES_SCHEMA_VERSION, PostgresStore};
 pub use records::{
     AuditEntry, ExecutionRecord, GUARD_PAUSED, GUARD_QUARANTINED, JournalRecord, JournalStatus,

@@ -16,6 +16,7 @@ use crate::sqlite::{
     JournalRow, action_kind, alert_row, approval_tag, count, db_id, enum_text, from_json,
     journal_record, model_id, query_err, to_json, transition_time,
 };
+use crate::lease::{self, LeaseGrant, LeaseRecord};
 use crate::store::Store;
 use async_trait::async_trait;
 use charter_model::{
@@ -71,7 +72,16 @@ const MIGRATIONS: &[Migration] = &[
         description: "learned priors imported from another installation",
         sql: include_str!("../migrations/postgres/0005_learned_priors.sql"),
     },
+    Migration {
+        version: 6,
+        description: "leader lease",
+        sql: include_str!("../migrations/postgres/0006_leader_lease.sql"),
+    },
 ];
+
+/// Now, in milliseconds since the Unix epoch, by the database's clock (the lease's
+/// only clock).
+const NOW_MS: &str = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
 
 /// The PostgreSQL schema version this build creates and understands.
 pub const POSTGRES_SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].version;
@@ -426,15 +436,21 @@ impl Store for PostgresStore {
 
     async fn journal_step(&self, record: &JournalRecord) -> Result<bool, StoreError> {
         let execution_id = db_id("execution id", record.execution_id)?;
-        // A concurrent insert of the same row makes this one wait for its commit and
-        // then do nothing, so the read below always finds the winner.
-        let inserted = sqlx::query(
+        // A claim (an intent) is written only if its epoch may act, in the same
+        // statement that checks it (crate::lease). A concurrent insert of the same row
+        // makes this one do nothing, so the read below always finds the winner.
+        let claim = record.status == JournalStatus::Intent;
+        let sql = if claim {
+            lease::fenced_journal_sql(NOW_MS)
+        } else {
             "INSERT INTO journal \
                (execution_id, step, status, idempotency_key, epoch, at_ms, action, detail, \
                 prior) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-             ON CONFLICT (execution_id, step, status) DO NOTHING",
-        )
+             ON CONFLICT (execution_id, step, status) DO NOTHING"
+                .to_string()
+        };
+        let inserted = sqlx::query(&sql)
         .bind(execution_id)
         .bind(i64::from(record.step))
         .bind(record.status.as_str())
@@ -451,16 +467,27 @@ impl Store for PostgresStore {
         if inserted > 0 {
             return Ok(true);
         }
-        let existing: String = sqlx::query_scalar(
+        let existing: Option<String> = sqlx::query_scalar(
             "SELECT idempotency_key FROM journal \
              WHERE execution_id = $1 AND step = $2 AND status = $3",
         )
         .bind(execution_id)
         .bind(i64::from(record.step))
         .bind(record.status.as_str())
-        .fetch_one(&self.pool)
+        .fetch_optional(&self.pool)
         .await
         .map_err(query_err("read existing journal step"))?;
+        let Some(existing) = existing else {
+            // Nothing there and nothing inserted: the claim was fenced.
+            let current = self
+                .lease()
+                .await?
+                .map(|l| (l.holder, l.epoch, l.expires_in_ms));
+            return Err(StoreError::Fenced {
+                epoch: record.epoch,
+                current,
+            });
+        };
         if existing == record.idempotency_key {
             Ok(false)
         } else {
@@ -852,6 +879,79 @@ impl Store for PostgresStore {
                 },
             )
             .collect()
+    }
+
+    async fn acquire_lease(
+        &self,
+        holder: &str,
+        ttl: Duration,
+        margin: Duration,
+    ) -> Result<LeaseGrant, StoreError> {
+        let got: Option<(i64, i64)> = sqlx::query_as(&lease::acquire_sql(NOW_MS))
+            .bind(holder)
+            .bind(lease::ms(ttl))
+            .bind(lease::ms(margin))
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(query_err("acquire the leader lease"))?;
+        match got {
+            Some((epoch, expires_in_ms)) => Ok(LeaseGrant::Acquired {
+                epoch: model_id("lease epoch", epoch)?,
+                expires_in_ms,
+            }),
+            None => match self.lease().await? {
+                Some(l) => Ok(LeaseGrant::HeldBy(l)),
+                // Taken and dropped between the two statements: try again next time.
+                None => Err(StoreError::Query {
+                    what: "acquire the leader lease",
+                    source: sqlx::Error::RowNotFound,
+                }),
+            },
+        }
+    }
+
+    async fn renew_lease(
+        &self,
+        holder: &str,
+        epoch: u64,
+        ttl: Duration,
+        margin: Duration,
+    ) -> Result<bool, StoreError> {
+        let renewed = sqlx::query(&lease::renew_sql(NOW_MS))
+            .bind(holder)
+            .bind(db_id("lease epoch", epoch)?)
+            .bind(lease::ms(ttl))
+            .bind(lease::ms(margin))
+            .execute(&self.pool)
+            .await
+            .map_err(query_err("renew the leader lease"))?
+            .rows_affected();
+        Ok(renewed > 0)
+    }
+
+    async fn release_lease(&self, holder: &str, epoch: u64) -> Result<(), StoreError> {
+        sqlx::query(lease::RELEASE_SQL)
+            .bind(holder)
+            .bind(db_id("lease epoch", epoch)?)
+            .execute(&self.pool)
+            .await
+            .map_err(query_err("release the leader lease"))?;
+        Ok(())
+    }
+
+    async fn lease(&self) -> Result<Option<LeaseRecord>, StoreError> {
+        let row: Option<(String, i64, i64)> = sqlx::query_as(&lease::read_sql(NOW_MS))
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(query_err("read the leader lease"))?;
+        row.map(|(holder, epoch, expires_in_ms)| {
+            Ok(LeaseRecord {
+                holder,
+                epoch: model_id("lease epoch", epoch)?,
+                expires_in_ms,
+            })
+        })
+        .transpose()
     }
 
     async fn close(&self) {

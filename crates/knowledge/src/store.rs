@@ -8,7 +8,9 @@ use crate::records::{
 use crate::records::{GUARD_LEARNED_PRIORS, LearnedPrior};
 use async_trait::async_trait;
 use charter_model::{ActionKind, Alert, Diagnosis, Incident, Policy, Timestamp, Violation};
+use crate::lease::{LeaseGrant, LeaseRecord};
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 /// The knowledge store K.
 ///
@@ -69,6 +71,12 @@ pub trait Store: Send + Sync {
     async fn pending_policies(&self) -> Result<Vec<Policy>, StoreError>;
 
     /// Append a journal row; durable before the caller acts on it.
+    ///
+    /// An `Intent` row is a claim: it is written only if its `epoch` may act — the
+    /// current lease's epoch with at least the lease's margin left, or 0 when no lease
+    /// was ever taken — in the same statement that checks it; otherwise nothing is
+    /// written and the answer is [`StoreError::Fenced`]. Result rows (applied, failed,
+    /// compensated) are facts and are always recorded.
     ///
     /// Idempotent: recording the same (execution, step, status) again with the same
     /// idempotency key changes nothing and returns `Ok(false)`; `Ok(true)` means the
@@ -233,6 +241,34 @@ pub trait Store: Send + Sync {
             }),
         }
     }
+
+    /// Take the leader lease for `ttl` as replica `holder` (a new fencing epoch) when
+    /// nobody holds it, it expired, or `holder` held it before (a restarted replica);
+    /// otherwise say who holds it. The holder stops claiming journal steps `margin`
+    /// before the lease ends. Times are the database's clock.
+    async fn acquire_lease(
+        &self,
+        holder: &str,
+        ttl: Duration,
+        margin: Duration,
+    ) -> Result<LeaseGrant, StoreError>;
+
+    /// Extend the lease to `ttl` from now while `holder` still holds it under `epoch`;
+    /// `Ok(false)` when it does not (another replica took it).
+    async fn renew_lease(
+        &self,
+        holder: &str,
+        epoch: u64,
+        ttl: Duration,
+        margin: Duration,
+    ) -> Result<bool, StoreError>;
+
+    /// End the lease now if `holder` holds it under `epoch` (clean shutdown), so that a
+    /// follower takes over without waiting for it to expire.
+    async fn release_lease(&self, holder: &str, epoch: u64) -> Result<(), StoreError>;
+
+    /// The lease as stored, `None` when none was ever taken.
+    async fn lease(&self) -> Result<Option<LeaseRecord>, StoreError>;
 
     /// Flush and close. Later calls fail with [`StoreError::Query`].
     async fn close(&self);

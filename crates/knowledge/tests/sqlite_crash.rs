@@ -65,7 +65,7 @@ fn journal_row(id: u64) -> JournalRecord {
         execution_id: id,
         step: 0,
         idempotency_key: format!("crash-{id}"),
-        epoch: 1,
+        epoch: 0,
         action: Action::new(ActionKind::ScaleOut, "api").with_param("step", 1),
         status: JournalStatus::Intent,
         detail: String::new(),

@@ -111,7 +111,7 @@ fn journal_row(execution_id: u64, step: u32, status: JournalStatus, at: i64) -> 
         execution_id,
         step,
         idempotency_key: format!("{execution_id}-{step}"),
-        epoch: 7,
+        epoch: 0,
         action: scale_out("api"),
         status,
         detail: format!("{status} at {at}"),

@@ -108,6 +108,31 @@ pub struct Learning {
     pub credit: OutcomeCredit,
 }
 
+/// `knowledge.lease`: replicas sharing a store elect one leader with a lease of `ttl`
+/// that it renews every `renew` (defaults 15 s and 5 s; `renew` ≤ `ttl` / 2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LeaseSpec {
+    pub ttl: Duration,
+    pub renew: Duration,
+}
+
+impl Default for LeaseSpec {
+    fn default() -> Self {
+        LeaseSpec {
+            ttl: Duration::from_secs(15),
+            renew: Duration::from_secs(5),
+        }
+    }
+}
+
+impl LeaseSpec {
+    /// How long before the lease's end a leader stops acting: one renewal period, so
+    /// a leader that missed its last renewal stops while its lease still holds.
+    pub fn margin(&self) -> Duration {
+        self.renew
+    }
+}
+
 /// Default of `knowledge.retention`.
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
 
@@ -631,6 +656,8 @@ pub struct Charter {
     /// `knowledge.retention`: violation transitions, diagnoses and guardrail history
     /// older than this are pruned (open incidents and unfinished journals never are).
     pub retention: Duration,
+    /// `knowledge.lease`: the leader lease of replicas sharing one store.
+    pub lease: LeaseSpec,
     pub actuators: BTreeMap<String, ActuatorSpec>,
     pub components: Vec<Component>,
     pub objectives: Vec<Objective>,

@@ -121,6 +121,19 @@ pub struct KnowledgeConfig {
     /// History older than this is pruned (default 30d).
     #[serde(default)]
     pub retention: Option<S<String>>,
+    /// The leader lease replicas sharing this store take turns on.
+    #[serde(default)]
+    pub lease: Option<LeaseConfig>,
+}
+
+/// `knowledge.lease:` — how long a leader's lease lasts and how often it renews it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LeaseConfig {
+    #[serde(default)]
+    pub ttl: Option<S<String>>,
+    #[serde(default)]
+    pub renew: Option<S<String>>,
 }
 
 /// `knowledge.postgres:` — the connection URL inline or in a file (one of them).
@@ -626,6 +639,13 @@ pub fn validate(
         }
     }
 
+    let lease = raw
+        .knowledge
+        .as_ref()
+        .and_then(|k| k.lease.as_ref())
+        .map(|l| check_lease(&mut is, l))
+        .unwrap_or_default();
+
     let actuators: BTreeMap<String, ActuatorSpec> = raw
         .actuators
         .iter()
@@ -1042,6 +1062,7 @@ pub fn validate(
         knowledge,
         learning,
         retention,
+        lease,
         actuators,
         components,
         objectives,
@@ -1134,6 +1155,34 @@ fn url_has_password(url: &str) -> bool {
 }
 
 /// Validate `knowledge.learning:`.
+/// `knowledge.lease`: the renewal must leave room for at least one retry before the
+/// lease can expire, so `renew` is at most half of `ttl`.
+fn check_lease(is: &mut Issues<'_>, l: &LeaseConfig) -> crate::charter::LeaseSpec {
+    let default = crate::charter::LeaseSpec::default();
+    let ttl = is.duration(&l.ttl, "knowledge.lease.ttl", default.ttl);
+    let renew = is.duration(&l.renew, "knowledge.lease.renew", default.renew);
+    if let Some(t) = &l.ttl
+        && ttl < Duration::from_millis(500)
+    {
+        is.at(t, "knowledge.lease.ttl", "must be at least 500ms");
+        return default;
+    }
+    if renew.is_zero() || renew.saturating_mul(2) > ttl {
+        let why = format!(
+            "must be longer than zero and at most half of the ttl ({}): a leader must be \
+             able to miss one renewal without losing its lease",
+            humantime::format_duration(ttl)
+        );
+        match (&l.renew, &l.ttl) {
+            (Some(r), _) => is.at(r, "knowledge.lease.renew", why),
+            (None, Some(t)) => is.at(t, "knowledge.lease.ttl", why),
+            (None, None) => {}
+        }
+        return default;
+    }
+    crate::charter::LeaseSpec { ttl, renew }
+}
+
 fn check_learning(is: &mut Issues<'_>, l: &LearningConfig) -> crate::charter::Learning {
     let mut out = crate::charter::Learning::default();
     out.half_life = is.duration(&l.half_life, "knowledge.learning.half_life", out.half_life);
