@@ -6,8 +6,9 @@
 
 use crate::wiring;
 use anyhow::Context;
-use charter_model::{SourceSpec, Timestamp, load_charter};
-use charter_orchestrator::{Health, LoopMetrics};
+use charter_knowledge::LeaseGrant;
+use charter_model::{KnowledgeSpec, LeaseSpec, SourceSpec, Timestamp, load_charter};
+use charter_orchestrator::{Fence, Health, LoopMetrics, Role};
 use charter_server::alerts::AlertIngest;
 use charter_server::control::{self, Applied, ControlHandle};
 use charter_server::{PolicyApi, ServerState, serve};
@@ -17,7 +18,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 
 /// Options of `charter run`.
@@ -38,6 +39,11 @@ pub struct RunArgs {
     /// Seed for a simulator source; overrides the charter's.
     #[arg(long)]
     seed: Option<u64>,
+    /// This replica's name in the leader lease (with a PostgreSQL store). Unique per
+    /// replica and stable across its restarts (a pod name), so that a restarted replica
+    /// takes its lease back at once; default `<hostname>-<pid>`.
+    #[arg(long, env = "CHARTER_REPLICA_ID")]
+    replica_id: Option<String>,
     /// How long shutdown may take before the process exits anyway.
     #[arg(long, default_value = "10s", value_parser = humantime_duration)]
     grace: Duration,
@@ -72,8 +78,29 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let actuators = wiring::actuators(&charter, sim.as_ref())?;
     // `--db` is an SQLite file and overrides the charter's `knowledge` store.
     let (store, store_at) = wiring::store(&charter, args.db.as_deref()).await?;
-    let controller =
-        wiring::controller_on(charter.clone(), source, actuators, store.clone(), now).await?;
+    // Several replicas share a PostgreSQL store and take turns through its lease; an
+    // SQLite file belongs to one process.
+    let replica = match (&charter.knowledge, &args.db) {
+        (Some(KnowledgeSpec::Postgres { .. }), None) => Some(
+            args.replica_id
+                .clone()
+                .unwrap_or_else(default_replica_id),
+        ),
+        _ => None,
+    };
+    let controller = match replica {
+        None => Some(
+            wiring::controller_on(
+                charter.clone(),
+                source.clone(),
+                actuators.clone(),
+                store.clone(),
+                now,
+            )
+            .await?,
+        ),
+        Some(_) => None,
+    };
     let wake = Arc::new(Notify::new());
     let alerts = match &charter.alerts {
         None => None,
@@ -117,8 +144,15 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let mut registry = Registry::default();
     let metrics = LoopMetrics::register(&mut registry);
     let health = Arc::new(Health::default());
-    let mut controller = controller.with_health(health.clone(), metrics);
-    if let Some(p) = controller.pause_state().filter(|p| p.paused) {
+    let mut controller = controller.map(|c| c.with_health(health.clone(), metrics.clone()));
+    if replica.is_none() {
+        metrics.leader.set(1);
+    }
+    if let Some(p) = controller
+        .as_ref()
+        .and_then(|c| c.pause_state())
+        .filter(|p| p.paused)
+    {
         eprintln!(
             "charter: automation is paused (since {} by {}{}); `charter resume` lifts it",
             p.at,
@@ -136,16 +170,43 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
     eprintln!(
-        "charter: running `{}` every {:?}; http on {addr}; knowledge in {store_at}",
-        charter.name, charter.interval,
+        "charter: running `{}` every {:?}; http on {addr}; knowledge in {store_at}{}",
+        charter.name,
+        charter.interval,
+        match &replica {
+            Some(r) => format!(
+                "; replica `{r}` (lease ttl {:?}, renewed every {:?})",
+                charter.lease.ttl, charter.lease.renew
+            ),
+            None => String::new(),
+        }
     );
 
     let cancel = CancellationToken::new();
+    let (fence_tx, mut fence_rx) = watch::channel::<Option<Arc<Fence>>>(None);
+    let lease_task = replica.clone().map(|replica| {
+        health.set_role(Role::Follower {
+            replica: replica.clone(),
+            leader: None,
+            epoch: None,
+        });
+        metrics.leader.set(0);
+        tokio::spawn(lease_loop(LeaseLoop {
+            store: store.clone(),
+            replica,
+            spec: charter.lease,
+            poll: charter.lease.renew.min(charter.interval) / 2,
+            fences: fence_tx,
+            health: health.clone(),
+            metrics: metrics.clone(),
+            cancel: cancel.clone(),
+        }))
+    });
     let server_cancel = cancel.clone();
     let server = tokio::spawn(serve(
         listener,
         ServerState {
-            health,
+            health: health.clone(),
             registry: Arc::new(registry),
             alerts,
             policies: Some(policies),
@@ -166,41 +227,87 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let mut interval = tokio::time::interval(charter.interval);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut failure = None;
+    let mut fence: Option<Arc<Fence>> = None;
     loop {
-        tokio::select! {
+        // Whether a cycle runs now, and why.
+        let run = tokio::select! {
             _ = cancel.cancelled() => break,
+            Ok(()) = fence_rx.changed() => {
+                let next = fence_rx.borrow_and_update().clone();
+                match next {
+                    Some(f) if controller.is_none() => {
+                        // Leader now: build the loop afresh from the store (recovery first).
+                        health.restart_loop();
+                        match charter_orchestrator::Controller::new_leader(
+                            charter.clone(),
+                            source.clone(),
+                            actuators.clone(),
+                            store.clone(),
+                            Timestamp::now_wall(),
+                            f.clone(),
+                        )
+                        .await
+                        {
+                            Ok(c) => {
+                                eprintln!("charter: leading under fencing epoch {}", f.epoch());
+                                controller = Some(c.with_health(health.clone(), metrics.clone()));
+                                fence = Some(f);
+                                interval.reset_immediately();
+                            }
+                            Err(e) if e.lost_leadership() => {
+                                tracing::warn!(error = %e, "lease lost while starting the loop");
+                                f.revoke();
+                            }
+                            Err(e) => {
+                                failure = Some(e);
+                                cancel.cancel();
+                                break;
+                            }
+                        }
+                    }
+                    None => step_down(&mut controller, &mut fence, "the lease was lost"),
+                    _ => {}
+                }
+                false
+            }
             _ = wake.notified() => {
                 // An alert arrived: run a cycle now, and the next regular one a full interval later.
                 interval.reset();
-                if let Err(e) = run_cycle(&mut controller).await {
-                    failure = Some(e);
-                    cancel.cancel();
-                    break;
-                }
+                true
             }
             Some(command) = commands.recv() => {
+                let now = Timestamp::now_wall();
                 // Between cycles: the controller is ours until the command is answered.
-                if control::apply(&mut controller, command, Timestamp::now_wall()).await
-                    == Applied::RunCycle
-                {
-                    // An approved policy starts now rather than an interval later.
+                let applied = match controller.as_mut() {
+                    Some(c) => control::apply(c, command, now).await,
+                    None => control::apply_as_follower(store.as_ref(), &health, command, now).await,
+                };
+                // An approved policy starts now rather than an interval later.
+                if applied == Applied::RunCycle {
                     interval.reset();
-                    if let Err(e) = run_cycle(&mut controller).await {
-                        failure = Some(e);
-                        cancel.cancel();
-                        break;
-                    }
                 }
+                applied == Applied::RunCycle
             }
-            _ = interval.tick() => {
-                // A cycle in progress is not interrupted: cancellation is checked between cycles.
-                if let Err(e) = run_cycle(&mut controller).await {
-                    failure = Some(e);
-                    cancel.cancel();
-                    break;
-                }
+            // A cycle in progress is not interrupted: cancellation is checked between cycles.
+            _ = interval.tick() => true,
+        };
+        let Some(c) = controller.as_mut().filter(|_| run) else {
+            continue;
+        };
+        if let Err(e) = run_cycle(c).await {
+            if e.lost_leadership() {
+                step_down(&mut controller, &mut fence, &e.to_string());
+            } else {
+                failure = Some(e);
+                cancel.cancel();
+                break;
             }
         }
+    }
+    // The lease goes back at once, so a follower need not wait for it to expire.
+    drop(controller);
+    if let Some(task) = lease_task {
+        let _ = tokio::time::timeout(args.grace, task).await;
     }
     let drained = tokio::time::timeout(args.grace, async {
         let _ = server.await;
@@ -217,6 +324,136 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     match failure {
         Some(e) => Err(e.into()),
         None => Ok(ExitCode::SUCCESS),
+    }
+}
+
+/// Stop acting: drop the loop (a new leader recovers its executions from the journal)
+/// and give the lease up.
+fn step_down(
+    controller: &mut Option<charter_orchestrator::Controller>,
+    fence: &mut Option<Arc<Fence>>,
+    why: &str,
+) {
+    if let Some(f) = fence.take() {
+        f.revoke();
+    }
+    if controller.take().is_some() {
+        eprintln!("charter: stepping down to follower: {why}");
+    }
+}
+
+/// `<hostname>-<pid>`: unique on a machine, but new at every start.
+fn default_replica_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "charter".into());
+    format!("{host}-{}", std::process::id())
+}
+
+/// What the lease task needs.
+struct LeaseLoop {
+    store: Arc<dyn charter_knowledge::Store>,
+    replica: String,
+    spec: LeaseSpec,
+    /// How often a follower tries to take the lease: often enough that it takes over
+    /// within the ttl plus one loop interval of the leader's last renewal.
+    poll: Duration,
+    /// The fence while this replica leads, `None` while it follows.
+    fences: watch::Sender<Option<Arc<Fence>>>,
+    health: Arc<Health>,
+    metrics: LoopMetrics,
+    cancel: CancellationToken,
+}
+
+/// Take the lease when it is free, renew it every `renew` while leading (sooner after
+/// a failed renewal), publish the fence, and give the lease up on shutdown. The fence's
+/// deadline is the send time of the last successful renewal plus ttl minus margin, so
+/// the loop stops acting before the lease can expire even if renewals stall.
+async fn lease_loop(l: LeaseLoop) {
+    let (ttl, margin) = (l.spec.ttl, l.spec.margin());
+    let mut fence: Option<Arc<Fence>> = None;
+    let follow = |leader: Option<(String, u64)>| {
+        l.health.set_role(Role::Follower {
+            replica: l.replica.clone(),
+            leader: leader.as_ref().map(|(h, _)| h.clone()),
+            epoch: leader.as_ref().map(|(_, e)| *e),
+        });
+        l.metrics.leader.set(0);
+        if let Some((_, e)) = leader {
+            l.metrics.lease_epoch.set(i64::try_from(e).unwrap_or(i64::MAX));
+        }
+    };
+    loop {
+        let sent = std::time::Instant::now();
+        let mut wait = if fence.is_some() {
+            l.spec.renew
+        } else {
+            l.poll
+        };
+        match fence.clone() {
+            Some(f) if f.is_revoked() => {
+                // The loop stepped down (a fenced claim): let the lease go, follow.
+                if let Err(e) = l.store.release_lease(&l.replica, f.epoch()).await {
+                    tracing::warn!(error = %e, "cannot release the leader lease");
+                }
+                fence = None;
+                let _ = l.fences.send(None);
+                follow(None);
+            }
+            Some(f) => match l.store.renew_lease(&l.replica, f.epoch(), ttl, margin).await {
+                Ok(true) => f.extend(Fence::deadline_after(sent, ttl, margin)),
+                Ok(false) => {
+                    eprintln!(
+                        "charter: lost the leader lease of epoch {}: another replica took it",
+                        f.epoch()
+                    );
+                    f.revoke();
+                    fence = None;
+                    let _ = l.fences.send(None);
+                    follow(None);
+                    wait = Duration::ZERO;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot renew the leader lease; retrying");
+                    wait = l.spec.renew / 4;
+                }
+            },
+            None => match l.store.acquire_lease(&l.replica, ttl, margin).await {
+                Ok(LeaseGrant::Acquired { epoch, .. }) => {
+                    let f = Arc::new(Fence::new(
+                        epoch,
+                        Fence::deadline_after(sent, ttl, margin),
+                    ));
+                    l.health.set_role(Role::Leader {
+                        replica: l.replica.clone(),
+                        epoch,
+                    });
+                    l.metrics.leader.set(1);
+                    l.metrics
+                        .lease_epoch
+                        .set(i64::try_from(epoch).unwrap_or(i64::MAX));
+                    fence = Some(f.clone());
+                    let _ = l.fences.send(Some(f));
+                    wait = l.spec.renew;
+                }
+                Ok(LeaseGrant::HeldBy(lease)) => follow(Some((lease.holder, lease.epoch))),
+                Err(e) => tracing::warn!(error = %e, "cannot read the leader lease; retrying"),
+            },
+        }
+        tokio::select! {
+            _ = l.cancel.cancelled() => break,
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+    if let Some(f) = fence {
+        f.revoke();
+        match l.store.release_lease(&l.replica, f.epoch()).await {
+            Ok(()) => eprintln!("charter: released the leader lease of epoch {}", f.epoch()),
+            Err(e) => tracing::warn!(error = %e, "cannot release the leader lease"),
+        }
     }
 }
 

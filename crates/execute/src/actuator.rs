@@ -61,4 +61,19 @@ pub trait Actuator: Send + Sync {
             "this actuator cannot report what an earlier apply with key `{key}` did"
         )))
     }
+
+    /// The leader's fencing epoch from now on (0: a single replica without a lease).
+    ///
+    /// An actuator that can pass it on does, with every request ([`FENCING_EPOCH_HEADER`]
+    /// over HTTP, [`FENCING_EPOCH_VARIABLE`] for commands), so that the system it acts
+    /// on can refuse a request from an older epoch than one it has already seen: the
+    /// last line of defence against a paused old leader. The default ignores it.
+    fn set_fencing_epoch(&self, _epoch: u64) {}
 }
+
+/// The HTTP header that carries the leader's fencing epoch (when it is not 0).
+pub const FENCING_EPOCH_HEADER: &str = "charter-fencing-epoch";
+
+/// The environment variable that carries the leader's fencing epoch to a command
+/// (when it is not 0).
+pub const FENCING_EPOCH_VARIABLE: &str = "CHARTER_FENCING_EPOCH";

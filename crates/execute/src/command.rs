@@ -17,12 +17,13 @@
 //! A program reports the state before it acted (what undoing needs, see
 //! [`Applied::prior`]) by printing lines `charter:prior KEY=VALUE` on stdout.
 
-use crate::actuator::{Actuator, ActuatorError, Applied};
+use crate::actuator::{Actuator, ActuatorError, Applied, FENCING_EPOCH_VARIABLE};
 use async_trait::async_trait;
 use charter_model::{Action, ActionKind, ArgTemplate, CommandSpec, ComponentState};
 use std::collections::{BTreeMap, HashMap};
 use std::ffi::OsString;
 use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::OnceCell;
@@ -47,6 +48,8 @@ pub struct CommandActuator {
     /// The passed-through variables that were set, read once at construction.
     env: Vec<(String, OsString)>,
     done: Mutex<HashMap<String, Remembered>>,
+    /// The leader's fencing epoch, passed as [`FENCING_EPOCH_VARIABLE`] when not 0.
+    epoch: AtomicU64,
 }
 
 fn failed(message: impl Into<String>) -> ActuatorError {
@@ -78,6 +81,7 @@ impl CommandActuator {
             spec,
             env,
             done: Mutex::new(HashMap::new()),
+            epoch: AtomicU64::new(0),
         }
     }
 
@@ -130,6 +134,10 @@ impl CommandActuator {
             .env_clear()
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .env(KEY_VARIABLE, key)
+            .envs(match self.epoch.load(Ordering::Relaxed) {
+                0 => None,
+                epoch => Some((FENCING_EPOCH_VARIABLE, epoch.to_string())),
+            })
             .current_dir("/")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -229,6 +237,10 @@ impl Actuator for CommandActuator {
                 self.name
             ))),
         }
+    }
+
+    fn set_fencing_epoch(&self, epoch: u64) {
+        self.epoch.store(epoch, Ordering::Relaxed);
     }
 
     /// A command actuator has no way to look at a component.

@@ -8,7 +8,7 @@
 //! remote are capped, and remote messages quoted in errors are shortened and
 //! stripped of control characters.
 
-use crate::actuator::{Actuator, ActuatorError, Applied};
+use crate::actuator::{Actuator, ActuatorError, Applied, FENCING_EPOCH_HEADER};
 use async_trait::async_trait;
 use charter_model::{Action, ComponentState};
 use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderValue};
@@ -18,6 +18,8 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// The largest response body read, in bytes; a larger one is an error.
@@ -35,6 +37,8 @@ pub struct HttpActuator {
     /// `Bearer <token>`, marked sensitive.
     auth: Option<HeaderValue>,
     timeout: Duration,
+    /// The leader's fencing epoch, sent with every request when not 0.
+    epoch: Arc<AtomicU64>,
 }
 
 impl fmt::Debug for HttpActuator {
@@ -108,6 +112,7 @@ impl HttpActuator {
             base: url.as_str().trim_end_matches('/').to_string(),
             auth,
             timeout,
+            epoch: Arc::new(AtomicU64::new(0)),
         })
     }
 
@@ -145,6 +150,10 @@ impl HttpActuator {
         request: RequestBuilder,
     ) -> Result<(StatusCode, Vec<u8>), ActuatorError> {
         let request = request.header(ACCEPT, "application/json");
+        let request = match self.epoch.load(Ordering::Relaxed) {
+            0 => request,
+            epoch => request.header(FENCING_EPOCH_HEADER, epoch.to_string()),
+        };
         let request = match &self.auth {
             Some(auth) => request.header(AUTHORIZATION, auth.clone()),
             None => request,
@@ -274,6 +283,10 @@ impl Actuator for HttpActuator {
             }
             _ => Err(failed(failure(&what, status, &body))),
         }
+    }
+
+    fn set_fencing_epoch(&self, epoch: u64) {
+        self.epoch.store(epoch, Ordering::Relaxed);
     }
 }
 

@@ -15,7 +15,9 @@ pub mod command;
 pub mod execution;
 pub mod http;
 
-pub use actuator::{Actuator, ActuatorError, Applied, ComponentState};
+pub use actuator::{
+    Actuator, ActuatorError, Applied, ComponentState, FENCING_EPOCH_HEADER, FENCING_EPOCH_VARIABLE,
+};
 pub use command::CommandActuator;
 pub use execution::{Execution, ExecutionPhase, Move, Step, StepStatus, classify_outcome};
 pub use http::{HttpActuator, read_token_file};

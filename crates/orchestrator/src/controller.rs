@@ -6,6 +6,7 @@
 
 use crate::event::{Event, Timed};
 use crate::health::{Health, LoopMetrics, StateSnapshot};
+use crate::lease::Fence;
 use charter_analyze::patterns::burst::find_bursts;
 use charter_analyze::{
     DiagnosisInput, Episode, History, MetricSeries, RankOptions, Worse, assign_incident, diagnose,
@@ -40,6 +41,20 @@ const MAX_EPISODES: usize = 100_000;
 pub enum ControllerError {
     #[error("knowledge store failed")]
     Store(#[from] StoreError),
+    /// This replica's lease ended (or is about to): it must stop acting.
+    #[error("not the leader: {0}")]
+    NotLeader(String),
+}
+
+impl ControllerError {
+    /// Whether the error means this replica lost the leadership (its lease ended, or a
+    /// journal claim was fenced), as opposed to a failure.
+    pub fn lost_leadership(&self) -> bool {
+        matches!(
+            self,
+            ControllerError::NotLeader(_) | ControllerError::Store(StoreError::Fenced { .. })
+        )
+    }
 }
 
 /// Why a human's decision on a policy (approve, reject) was refused.
@@ -109,6 +124,8 @@ pub struct Controller {
     metrics: LoopMetrics,
     /// The kill switch as last set by a human (restored from the store).
     pause: Option<PauseRecord>,
+    /// With several replicas: the lease this leader acts under.
+    fence: Option<Arc<Fence>>,
 }
 
 impl Controller {
@@ -125,6 +142,45 @@ impl Controller {
         store: Arc<dyn Store>,
         now: Timestamp,
     ) -> Result<Self, ControllerError> {
+        Self::build(charter, source, actuators, store, now, None).await
+    }
+
+    /// Build the controller of the replica that just took the leader lease: like
+    /// [`Controller::new`] (recovery first), but every journal claim — recovery's
+    /// compensations included — is made under `fence`'s epoch, no side effect starts
+    /// once the fence says the lease may have ended, the actuators pass the epoch on,
+    /// and the kill switch is re-read from the store every cycle (a follower may set
+    /// it).
+    pub async fn new_leader(
+        charter: Arc<Charter>,
+        source: Arc<dyn MetricSource>,
+        actuators: BTreeMap<String, Arc<dyn Actuator>>,
+        store: Arc<dyn Store>,
+        now: Timestamp,
+        fence: Arc<Fence>,
+    ) -> Result<Self, ControllerError> {
+        Self::build(charter, source, actuators, store, now, Some(fence)).await
+    }
+
+    async fn build(
+        charter: Arc<Charter>,
+        source: Arc<dyn MetricSource>,
+        actuators: BTreeMap<String, Arc<dyn Actuator>>,
+        store: Arc<dyn Store>,
+        now: Timestamp,
+        fence: Option<Arc<Fence>>,
+    ) -> Result<Self, ControllerError> {
+        let epoch = fence.as_ref().map_or(0, |f| f.epoch());
+        if let Some(f) = &fence {
+            if !f.may_act() {
+                return Err(ControllerError::NotLeader(format!(
+                    "the lease of epoch {epoch} ended before the loop started"
+                )));
+            }
+            for a in actuators.values() {
+                a.set_fencing_epoch(epoch);
+            }
+        }
         let ids = store.next_ids().await?;
         let mut knowledge = KnowledgeView::with_learning(charter.learning.clone());
         for o in store.outcomes().await? {
@@ -150,7 +206,8 @@ impl Controller {
         // before anything new is planned. Actions it finds count toward the guardrails
         // read next; its quarantine is persisted, so the guardrail state restored below
         // includes it.
-        let recovery = crate::recovery::recover(&charter, &actuators, store.as_ref(), now).await?;
+        let recovery =
+            crate::recovery::recover_as(&charter, &actuators, store.as_ref(), now, epoch).await?;
         for e in &recovery.events {
             tracing::info!(target: "charter::event", "{}", e.event);
         }
@@ -201,8 +258,15 @@ impl Controller {
             health: Arc::new(Health::default()),
             metrics: LoopMetrics::unregistered(),
             pause: None,
+            fence,
         };
         controller.restore_guard(now).await?;
+        if epoch > 0 {
+            controller
+                .store
+                .audit(now, "leader", &serde_json::json!({ "epoch": epoch }))
+                .await?;
+        }
         Ok(controller)
     }
 
@@ -247,7 +311,7 @@ impl Controller {
         self.guard.paused = true;
         self.pause = Some(record.clone());
         self.health.set_pause(self.pause.clone());
-        self.persist_guard().await?;
+        self.store.save_pause(&record).await?;
         self.store
             .audit(
                 now,
@@ -274,9 +338,9 @@ impl Controller {
             at: now,
         };
         let previous = self.pause.replace(record.clone());
-        if let Err(e) = self.persist_guard().await {
+        if let Err(e) = self.store.save_pause(&record).await {
             self.pause = previous;
-            return Err(e);
+            return Err(e.into());
         }
         self.guard.paused = false;
         self.health.set_pause(self.pause.clone());
@@ -287,12 +351,10 @@ impl Controller {
         Ok(record)
     }
 
-    /// Persist the guardrail state a restart must not lose: the kill switch and the
-    /// quarantined components. Call after changing either.
+    /// Persist the quarantined components, which a restart must not lose. Call after
+    /// changing them. (The kill switch is saved where it is set, so that this never
+    /// overwrites one another replica set.)
     async fn persist_guard(&self) -> Result<(), ControllerError> {
-        if let Some(p) = &self.pause {
-            self.store.save_pause(p).await?;
-        }
         let quarantined: BTreeSet<String> = self.guard.quarantined.iter().cloned().collect();
         self.store.save_quarantined(&quarantined).await?;
         Ok(())
@@ -319,6 +381,36 @@ impl Controller {
                     &serde_json::json!({"policy": p.id, "reason": "left pending by an earlier run"}),
                 )
                 .await?;
+        }
+        Ok(())
+    }
+
+    /// With a lease: fail unless it still lets this replica act.
+    fn check_lease(&self, what: &str) -> Result<(), ControllerError> {
+        match &self.fence {
+            Some(f) if !f.may_act() => Err(ControllerError::NotLeader(format!(
+                "the lease of epoch {} may have ended; not going to {what}",
+                f.epoch()
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// The fencing epoch journal claims are made under (0 without a lease).
+    fn epoch(&self) -> u64 {
+        self.fence.as_ref().map_or(0, |f| f.epoch())
+    }
+
+    /// Take the kill switch as stored: another replica may have set it.
+    async fn refresh_pause(&mut self) -> Result<(), ControllerError> {
+        let stored = self.store.pause().await?;
+        if stored != self.pause
+            && let Some(p) = stored
+        {
+            tracing::warn!(paused = p.paused, by = %p.by, "kill switch changed in the store");
+            self.guard.paused = p.paused;
+            self.health.set_pause(Some(p.clone()));
+            self.pause = Some(p);
         }
         Ok(())
     }
@@ -530,6 +622,10 @@ impl Controller {
 
     /// Run one cycle at `now`.
     pub async fn tick(&mut self, now: Timestamp) -> Result<TickReport, ControllerError> {
+        self.check_lease("start a cycle")?;
+        if self.fence.is_some() {
+            self.refresh_pause().await?;
+        }
         let started = std::time::Instant::now();
         let mut ev: Vec<Timed> = Vec::new();
         let mut push = |e: Event| ev.push(Timed { at: now, event: e });
@@ -1222,11 +1318,14 @@ impl Controller {
             self.executions[i].step_failed(step, "paused before the step".into(), now);
             return Ok(());
         }
+        // With a lease: nothing starts once it may have ended (the claim below is
+        // fenced in the store as well).
+        self.check_lease("apply a step")?;
         let mut record = JournalRecord {
             execution_id: eid,
             step: step as u32,
             idempotency_key: key.clone(),
-            epoch: 0,
+            epoch: self.epoch(),
             action: action.clone(),
             status: JournalStatus::Intent,
             detail: String::new(),
@@ -1322,11 +1421,12 @@ impl Controller {
             return Ok(());
         };
         let key = format!("{}-undo", self.executions[i].steps[step].key);
+        self.check_lease("compensate a step")?;
         let mut record = JournalRecord {
             execution_id: eid,
             step: 1000 + step as u32,
             idempotency_key: key.clone(),
-            epoch: 0,
+            epoch: self.epoch(),
             action: inv.clone(),
             status: JournalStatus::Intent,
             detail: "compensation".into(),

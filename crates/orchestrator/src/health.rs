@@ -26,9 +26,51 @@ pub struct StateSnapshot {
     pub executions: Vec<u64>,
 }
 
+/// This replica's part when several share one store.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "role")]
+pub enum Role {
+    /// The only replica: no lease is taken (an SQLite store, or a test).
+    #[default]
+    Single,
+    /// It holds the lease and runs the loop.
+    Leader { replica: String, epoch: u64 },
+    /// Another replica holds the lease (or nobody yet): it serves the read API only.
+    Follower {
+        replica: String,
+        leader: Option<String>,
+        epoch: Option<u64>,
+    },
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Role::Single => f.write_str("single replica"),
+            Role::Leader { replica, epoch } => write!(f, "leader {replica} (epoch {epoch})"),
+            Role::Follower {
+                replica,
+                leader: Some(l),
+                epoch,
+            } => write!(
+                f,
+                "follower {replica} (leader {l}{})",
+                epoch.map(|e| format!(", epoch {e}")).unwrap_or_default()
+            ),
+            Role::Follower {
+                replica,
+                leader: None,
+                ..
+            } => write!(f, "follower {replica} (no leader yet)"),
+        }
+    }
+}
+
 /// What `/healthz`, `/readyz` and the read API report.
 #[derive(Debug, Default)]
 pub struct Health {
+    /// Leader, follower or the only replica.
+    role: Mutex<Role>,
     ticked: AtomicBool,
     blind: AtomicBool,
     last_tick_ms: AtomicI64,
@@ -51,7 +93,11 @@ impl Health {
     }
 
     /// Ready when the loop has completed a tick and can see its metrics; otherwise why not.
+    /// A follower runs no loop: it is ready to serve the read API.
     pub fn readiness(&self) -> Result<(), String> {
+        if matches!(self.role(), Role::Follower { .. }) {
+            return Ok(());
+        }
         if !self.ticked.load(Ordering::Relaxed) {
             return Err("the loop has not completed its first cycle".into());
         }
@@ -60,6 +106,23 @@ impl Health {
             return Err(format!("monitor is blind: {r}"));
         }
         Ok(())
+    }
+
+    /// Record this replica's part.
+    pub fn set_role(&self, role: Role) {
+        if let Ok(mut r) = self.role.lock() {
+            *r = role;
+        }
+    }
+
+    /// This replica's part.
+    pub fn role(&self) -> Role {
+        self.role.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+
+    /// A leader starts its loop afresh: its first cycle is still to come.
+    pub fn restart_loop(&self) {
+        self.ticked.store(false, Ordering::Relaxed);
     }
 
     /// Replace the state snapshot.
@@ -107,6 +170,10 @@ pub struct LoopMetrics {
     pub actions: Family<Vec<(String, String)>, Counter>,
     pub outcomes: Family<Vec<(String, String)>, Counter>,
     pub tick_seconds: Histogram,
+    /// 1 while this replica leads (or is the only one), 0 while it follows.
+    pub leader: Gauge,
+    /// The fencing epoch this replica last acted under or saw (0 without a lease).
+    pub lease_epoch: Gauge,
 }
 
 impl LoopMetrics {
@@ -121,6 +188,8 @@ impl LoopMetrics {
             actions: Family::default(),
             outcomes: Family::default(),
             tick_seconds: Histogram::new([0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0]),
+            leader: Gauge::default(),
+            lease_epoch: Gauge::default(),
         }
     }
 
@@ -162,6 +231,16 @@ impl LoopMetrics {
             "charter_tick_seconds",
             "Duration of one loop cycle",
             m.tick_seconds.clone(),
+        );
+        registry.register(
+            "charter_leader",
+            "1 while this replica leads (or runs alone), 0 while it follows",
+            m.leader.clone(),
+        );
+        registry.register(
+            "charter_lease_epoch",
+            "The leader lease's fencing epoch as this replica last saw it",
+            m.lease_epoch.clone(),
         );
         m
     }

@@ -218,6 +218,18 @@ pub async fn recover(
     store: &dyn Store,
     now: Timestamp,
 ) -> Result<RecoveryReport, StoreError> {
+    recover_as(charter, actuators, store, now, 0).await
+}
+
+/// [`recover`] as the leader of fencing epoch `epoch`: the compensations it starts are
+/// claimed under that epoch (0: a single replica without a lease).
+pub async fn recover_as(
+    charter: &Charter,
+    actuators: &BTreeMap<String, Arc<dyn Actuator>>,
+    store: &dyn Store,
+    now: Timestamp,
+    epoch: u64,
+) -> Result<RecoveryReport, StoreError> {
     let mut records: BTreeMap<u64, ExecutionRecord> = store
         .unfinished_executions()
         .await?
@@ -246,6 +258,7 @@ pub async fn recover(
         actuators,
         store,
         now,
+        epoch,
         report: RecoveryReport::default(),
     };
     for id in ids {
@@ -274,6 +287,8 @@ struct Recovery<'a> {
     actuators: &'a BTreeMap<String, Arc<dyn Actuator>>,
     store: &'a dyn Store,
     now: Timestamp,
+    /// The fencing epoch compensations are claimed under.
+    epoch: u64,
     report: RecoveryReport,
 }
 
@@ -547,7 +562,7 @@ impl Recovery<'_> {
                     execution_id: fwd.execution_id,
                     step: COMPENSATION_STEP + step,
                     idempotency_key: format!("{}-undo", fwd.idempotency_key),
-                    epoch: fwd.epoch,
+                    epoch: self.epoch,
                     action: inverse,
                     status: JournalStatus::Intent,
                     detail: "compensation (startup recovery)".into(),

@@ -30,6 +30,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use charter_knowledge::PauseRecord;
 use charter_model::{ApprovalState, Policy, Timestamp};
+use charter_orchestrator::ControllerError;
 use charter_orchestrator::controller::ApprovalError;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde::{Deserialize, Serialize};
@@ -122,6 +123,17 @@ impl ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, message)
     }
 
+    /// A controller's error: a follower's refusal is 503 (ask the leader), anything
+    /// else a 500.
+    fn controller(e: &ControllerError) -> ApiError {
+        match e {
+            ControllerError::NotLeader(_) => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+            }
+            _ => ApiError::internal(e),
+        }
+    }
+
     fn internal(e: &dyn std::error::Error) -> ApiError {
         tracing::error!(error = %error_chain(e), "control command failed");
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, error_chain(e))
@@ -141,7 +153,7 @@ impl From<ApprovalError> for ApiError {
             ApprovalError::NotPending { .. }
             | ApprovalError::Paused(_)
             | ApprovalError::Blocked(_) => ApiError::new(StatusCode::CONFLICT, e.to_string()),
-            ApprovalError::Controller(c) => ApiError::internal(c),
+            ApprovalError::Controller(c) => ApiError::controller(c),
         }
     }
 }
@@ -225,7 +237,7 @@ async fn list(
         .control
         .call(|reply| Command::ListPolicies { limit, reply })
         .await?
-        .map_err(|e| ApiError::internal(&e))?;
+        .map_err(|e| ApiError::controller(&e))?;
     Ok(Json(policies.into_iter().map(|p| api.view(p)).collect()))
 }
 
@@ -238,7 +250,7 @@ async fn show(
         .control
         .call(|reply| Command::GetPolicy { id, reply })
         .await?
-        .map_err(|e| ApiError::internal(&e))?
+        .map_err(|e| ApiError::controller(&e))?
     {
         Some(p) => Ok(Json(api.view(p))),
         None => Err(ApiError::from(ApprovalError::NotFound(id))),
@@ -304,7 +316,7 @@ async fn pause(
         .control
         .call(|reply| Command::Pause { by, reason, reply })
         .await?
-        .map_err(|e| ApiError::internal(&e))?;
+        .map_err(|e| ApiError::controller(&e))?;
     Ok(Json(record))
 }
 
@@ -325,7 +337,7 @@ async fn resume(
         .control
         .call(|reply| Command::Resume { by, reply })
         .await?
-        .map_err(|e| ApiError::internal(&e))?;
+        .map_err(|e| ApiError::controller(&e))?;
     Ok(Json(record))
 }
 

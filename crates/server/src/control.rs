@@ -6,9 +6,9 @@
 //! command's oneshot. A command is therefore never applied in the middle of a cycle,
 //! and the controller needs no lock.
 
-use charter_knowledge::PauseRecord;
+use charter_knowledge::{PauseRecord, Store};
 use charter_model::{Policy, Timestamp};
-use charter_orchestrator::Controller;
+use charter_orchestrator::{Controller, Health};
 use charter_orchestrator::ControllerError;
 use charter_orchestrator::controller::ApprovalError;
 use std::time::Duration;
@@ -127,6 +127,90 @@ pub async fn apply(controller: &mut Controller, command: Command, now: Timestamp
         }
     }
     Applied::Done
+}
+
+/// Answer a command on a follower, which runs no loop: reads come from the store,
+/// the kill switch is written to the store (the leader takes it up at its next cycle:
+/// a kill switch must work whichever replica a human reaches), and approvals are
+/// refused with who leads, since only the leader holds its pending policies.
+pub async fn apply_as_follower(
+    store: &dyn Store,
+    health: &Health,
+    command: Command,
+    now: Timestamp,
+) -> Applied {
+    if command.abandoned() {
+        return Applied::Done;
+    }
+    let not_leader = || {
+        ControllerError::NotLeader(format!(
+            "this replica is a {}; approve or reject on the leader",
+            health.role()
+        ))
+    };
+    match command {
+        Command::ListPolicies { limit, reply } => {
+            let policies = async {
+                let mut out = store.pending_policies().await?;
+                let pending: Vec<u64> = out.iter().map(|p| p.id).collect();
+                let recent = store.recent_policies(limit + pending.len()).await?;
+                out.extend(
+                    recent
+                        .into_iter()
+                        .filter(|p| !pending.contains(&p.id))
+                        .take(limit),
+                );
+                Ok(out)
+            };
+            let _ = reply.send(policies.await);
+        }
+        Command::GetPolicy { id, reply } => {
+            let _ = reply.send(store.policy(id).await.map_err(ControllerError::from));
+        }
+        Command::Approve { reply, .. } | Command::Reject { reply, .. } => {
+            let _ = reply.send(Err(ApprovalError::Controller(not_leader())));
+        }
+        Command::Pause { by, reason, reply } => {
+            let record = PauseRecord {
+                paused: true,
+                by,
+                reason,
+                at: now,
+            };
+            let _ = reply.send(store_pause(store, health, record, now).await);
+        }
+        Command::Resume { by, reply } => {
+            let record = PauseRecord {
+                paused: false,
+                by,
+                reason: String::new(),
+                at: now,
+            };
+            let _ = reply.send(store_pause(store, health, record, now).await);
+        }
+    }
+    Applied::Done
+}
+
+/// Persist and audit a kill switch set on a follower.
+async fn store_pause(
+    store: &dyn Store,
+    health: &Health,
+    record: PauseRecord,
+    now: Timestamp,
+) -> Result<PauseRecord, ControllerError> {
+    store.save_pause(&record).await?;
+    let kind = if record.paused { "pause" } else { "resume" };
+    store
+        .audit(
+            now,
+            kind,
+            &serde_json::json!({"by": record.by, "reason": record.reason, "on": health.role().to_string()}),
+        )
+        .await?;
+    health.set_pause(Some(record.clone()));
+    tracing::warn!(by = %record.by, paused = record.paused, "kill switch set on a follower");
+    Ok(record)
 }
 
 /// The loop did not answer.

@@ -108,11 +108,15 @@ async fn healthz() -> &'static str {
 }
 
 async fn readyz(State(s): State<ServerState>) -> impl IntoResponse {
+    let role = match s.health.role() {
+        charter_orchestrator::Role::Single => String::new(),
+        role => format!(": {role}"),
+    };
     match s.health.readiness() {
-        Ok(()) => (StatusCode::OK, "ready\n".to_string()),
+        Ok(()) => (StatusCode::OK, format!("ready{role}\n")),
         Err(why) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            format!("not ready: {why}\n"),
+            format!("not ready{role}: {why}\n"),
         ),
     }
 }

@@ -18,6 +18,10 @@
 //!   `GET /v1/effects` read results, state, how often each key changed the world and
 //!   how often it was posted. With a token only `/v1/*` requires
 //!   `Authorization: Bearer`.
+//! - Fencing: a `/v1/actions` request with a `charter-fencing-epoch` older than the
+//!   highest one seen is refused with `409` (a resource that honours the leader's
+//!   fencing token); `GET /v1/effects` also reports, per key that changed the world,
+//!   the epoch that did it, the highest epoch and how many stale requests were refused.
 //!
 //! The server consumes the world's change log (each change is logged at `info`), so
 //! a [`Simulator`] that serves HTTP should not also be observed in process.
@@ -220,6 +224,41 @@ struct Ledger {
     /// Per key, how many `POST /v1/actions` carried it (replays and conflicts
     /// included): a client that re-sends a key it should have looked up shows here.
     requests: BTreeMap<String, u64>,
+    /// The highest fencing epoch any request carried (0: none did).
+    max_epoch: u64,
+    /// Requests refused because they carried an older epoch than `max_epoch`.
+    stale: u64,
+    /// Per key that changed the world, the fencing epoch of the request that did it.
+    epochs: BTreeMap<String, u64>,
+}
+
+impl Ledger {
+    /// A fencing resource: remember the highest epoch seen, refuse older ones.
+    fn fence(&mut self, epoch: Option<u64>) -> Result<(), String> {
+        let Some(epoch) = epoch else { return Ok(()) };
+        if epoch < self.max_epoch {
+            self.stale += 1;
+            return Err(format!(
+                "stale fencing epoch {epoch}: a leader with epoch {} has acted since",
+                self.max_epoch
+            ));
+        }
+        self.max_epoch = epoch;
+        Ok(())
+    }
+}
+
+/// The request's fencing epoch (`charter-fencing-epoch`), if it carries one.
+fn fencing_epoch(headers: &HeaderMap) -> Result<Option<u64>, String> {
+    match headers.get(charter_execute::FENCING_EPOCH_HEADER) {
+        None => Ok(None),
+        Some(v) => v
+            .to_str()
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .map(Some)
+            .ok_or_else(|| "the fencing epoch header must be a whole number".to_string()),
+    }
 }
 
 struct Entry {
@@ -562,22 +601,41 @@ async fn post_action(State(s): State<AppState>, headers: HeaderMap, body: Bytes)
         Ok(a) => a,
         Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid action: {e}")),
     };
-    // The look-up, the apply and the record happen under one lock, so two concurrent
-    // requests with the same key cannot both apply.
+    let epoch = match fencing_epoch(&headers) {
+        Ok(e) => e,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+    };
+    // The fencing check, the look-up, the apply and the record happen under one lock,
+    // so two concurrent requests with the same key cannot both apply, and a request of
+    // an old epoch cannot slip in after a newer one.
     let answer = s.with(|world, ledger| {
         *ledger.requests.entry(key.clone()).or_default() += 1;
+        if let Err(stale) = ledger.fence(epoch) {
+            return Ok(Err(stale));
+        }
         match ledger.actions.get(&key) {
             Some(e) if e.record.action != action => Err(e.record.action.to_string()),
-            Some(e) => Ok((e.status, e.record.clone(), true)),
+            Some(e) => Ok(Ok((e.status, e.record.clone(), true))),
             None => {
                 let result = world.apply(&key, &action);
+                if result.is_ok() {
+                    ledger.epochs.insert(key.clone(), epoch.unwrap_or(0));
+                }
                 let entry = Entry::new(&key, action.clone(), result);
                 let answer = (entry.status, entry.record.clone(), false);
                 ledger.actions.insert(key.clone(), entry);
-                Ok(answer)
+                Ok(Ok(answer))
             }
         }
     });
+    let answer = match answer {
+        Ok(Err(stale)) => {
+            tracing::warn!(key = %key, "{stale}");
+            return error(StatusCode::CONFLICT, stale);
+        }
+        Ok(Ok(a)) => Ok(a),
+        Err(first) => Err(first),
+    };
     if let Ok((_, _, false)) = &answer
         && !s.action_delay.is_zero()
     {
@@ -602,11 +660,24 @@ async fn post_action(State(s): State<AppState>, headers: HeaderMap, body: Bytes)
     }
 }
 
-async fn get_action(State(s): State<AppState>, Path(key): Path<String>) -> Response {
-    let record = s.with(|_, ledger| ledger.actions.get(&key).map(|e| e.record.clone()));
+async fn get_action(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(key): Path<String>,
+) -> Response {
+    let epoch = match fencing_epoch(&headers) {
+        Ok(e) => e,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+    };
+    // A look-up by a newer leader fences the older one out too, before it answers.
+    let record = s.with(|_, ledger| -> Result<Option<ActionRecord>, String> {
+        ledger.fence(epoch)?;
+        Ok(ledger.actions.get(&key).map(|e| e.record.clone()))
+    });
     match record {
-        Some(r) => Json(r).into_response(),
-        None => error(
+        Err(stale) => error(StatusCode::CONFLICT, stale),
+        Ok(Some(r)) => Json(r).into_response(),
+        Ok(None) => error(
             StatusCode::NOT_FOUND,
             format!("no action with idempotency key `{key}`"),
         ),
@@ -625,9 +696,25 @@ async fn get_component(State(s): State<AppState>, Path(name): Path<String>) -> R
 }
 
 async fn get_effects(State(s): State<AppState>) -> Response {
-    let (effects, requests) = s.with(|w, ledger| (w.effects().clone(), ledger.requests.clone()));
+    let (effects, requests, epochs, max_epoch, stale) = s.with(|w, ledger| {
+        (
+            w.effects().clone(),
+            ledger.requests.clone(),
+            ledger.epochs.clone(),
+            ledger.max_epoch,
+            ledger.stale,
+        )
+    });
     let total: u64 = effects.values().map(|&n| u64::from(n)).sum();
-    Json(json!({ "effects": effects, "total": total, "requests": requests })).into_response()
+    Json(json!({
+        "effects": effects,
+        "total": total,
+        "requests": requests,
+        "epochs": epochs,
+        "max_epoch": max_epoch,
+        "stale_refused": stale,
+    }))
+    .into_response()
 }
 
 /// The parameters of a Prometheus instant query.

@@ -362,7 +362,10 @@ async fn a_repeated_idempotency_key_changes_replicas_once() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         effects,
-        json!({ "effects": { "once": 1 }, "total": 1, "requests": { "once": 2 } })
+        json!({
+            "effects": { "once": 1 }, "total": 1, "requests": { "once": 2 },
+            "epochs": { "once": 0 }, "max_epoch": 0, "stale_refused": 0
+        })
     );
 }
 
@@ -456,7 +459,10 @@ async fn precondition_failures_and_unknown_components_are_recorded_and_replayed(
     let (_, effects) = server.get("/v1/effects").await;
     assert_eq!(
         effects,
-        json!({ "effects": { "rb": 0, "u": 0 }, "total": 0, "requests": { "rb": 2, "u": 1 } })
+        json!({
+            "effects": { "rb": 0, "u": 0 }, "total": 0, "requests": { "rb": 2, "u": 1 },
+            "epochs": {}, "max_epoch": 0, "stale_refused": 0
+        })
     );
 }
 
@@ -548,6 +554,33 @@ async fn the_http_actuator_speaks_the_servers_protocol() {
         Err(ActuatorError::Failed(m)) => assert!(m.contains("401"), "{m}"),
         other => panic!("expected Failed, got {other:?}"),
     }
+}
+
+#[tokio::test]
+async fn requests_of_an_older_fencing_epoch_are_refused_once_a_newer_one_was_seen() {
+    let server = Server::default().await;
+    let old = HttpActuator::new(&server.base, None, Duration::from_secs(5)).expect("valid");
+    let new = HttpActuator::new(&server.base, None, Duration::from_secs(5)).expect("valid");
+    old.set_fencing_epoch(3);
+    new.set_fencing_epoch(4);
+    let action = Action::new(ActionKind::ScaleOut, "catalog").with_param("step", 1);
+    old.apply("f-1", &action).await.expect("epoch 3 is the newest so far");
+    // The new leader looks a key up: from now on epoch 3 is stale.
+    assert_eq!(new.status("f-2").await.expect("known"), None);
+    match old.apply("f-2", &action).await {
+        Err(ActuatorError::Failed(m)) => assert!(m.contains("stale fencing epoch 3"), "{m}"),
+        other => panic!("a stale leader must be refused: {other:?}"),
+    }
+    assert!(old.status("f-1").await.is_err(), "a stale look-up is refused too");
+    new.apply("f-3", &action).await.expect("epoch 4 acts");
+    let (_, effects) = server.get("/v1/effects").await;
+    assert_eq!(effects["effects"], json!({ "f-1": 1, "f-3": 1 }));
+    assert_eq!(effects["epochs"], json!({ "f-1": 3, "f-3": 4 }));
+    assert_eq!(effects["max_epoch"], 4);
+    assert_eq!(effects["stale_refused"], 2);
+    // Without an epoch (a single replica) a request is not fenced.
+    let single = HttpActuator::new(&server.base, None, Duration::from_secs(5)).expect("valid");
+    single.apply("f-4", &action).await.expect("unfenced");
 }
 
 #[tokio::test]
