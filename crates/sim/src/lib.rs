@@ -7,6 +7,8 @@
 //!   and the built-in [`default_shop`].
 //! - [`fault`]: the fault kinds a scenario injects, each with a root cause and a
 //!   right remedy ([`GroundTruth`]).
+//! - [`flap`]: short periodic spikes of one reported metric that are not faults
+//!   (nothing to fix), for scenarios where the right number of actions is zero.
 //! - [`scenario`]: scenario files (YAML) validated into a [`Scenario`], and the
 //!   scenarios embedded from `scenarios/`.
 //! - [`world`]: the [`World`], advanced in fixed steps: load, queueing latency,
@@ -26,6 +28,7 @@
 pub mod control;
 pub mod exposition;
 pub mod fault;
+pub mod flap;
 pub mod http;
 pub mod query;
 mod rng;
@@ -35,6 +38,7 @@ pub mod topology;
 pub mod world;
 
 pub use fault::{Fault, FaultEffect, FaultKind, GroundTruth, UnknownFaultKind};
+pub use flap::{FLAPPABLE, Flap};
 pub use scenario::{Scenario, ScenarioError, ScenarioIssue, Traffic, TrafficPattern};
 pub use simulator::Simulator;
 pub use topology::{CacheSpec, Dependency, PoolSpec, ServiceSpec, default_shop};

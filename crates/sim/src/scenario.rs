@@ -1,10 +1,12 @@
-//! Scenario files: topology, traffic and timed faults, parsed from YAML and validated.
+//! Scenario files: topology, traffic, timed faults and flaps, parsed from YAML and
+//! validated.
 //!
 //! [`ScenarioConfig`] is the raw serde parse (unknown keys are errors, values keep
 //! their source locations); [`Scenario::from_yaml`] validates it, collecting every
 //! semantic error at once with `file:line:col` and the key path.
 
 use crate::fault::{Fault, FaultEffect, FaultKind, GroundTruth};
+use crate::flap::{FLAPPABLE, Flap};
 use crate::topology::{CacheSpec, Dependency, PoolSpec, ServiceSpec, check_services, default_shop};
 use charter_model::ActionKind;
 use serde::Deserialize;
@@ -17,43 +19,9 @@ use std::time::Duration;
 
 type S<T> = Spanned<T>;
 
-/// Scenarios embedded in the binary, by name (the file stem in `scenarios/`).
-const BUILTIN: &[(&str, &str)] = &[
-    (
-        "traffic-surge",
-        include_str!("../../../scenarios/traffic-surge.yaml"),
-    ),
-    (
-        "memory-leak",
-        include_str!("../../../scenarios/memory-leak.yaml"),
-    ),
-    (
-        "bad-deploy",
-        include_str!("../../../scenarios/bad-deploy.yaml"),
-    ),
-    (
-        "dependency-outage",
-        include_str!("../../../scenarios/dependency-outage.yaml"),
-    ),
-    (
-        "cache-poisoning",
-        include_str!("../../../scenarios/cache-poisoning.yaml"),
-    ),
-    (
-        "pool-exhaustion",
-        include_str!("../../../scenarios/pool-exhaustion.yaml"),
-    ),
-    (
-        "zone-outage",
-        include_str!("../../../scenarios/zone-outage.yaml"),
-    ),
-    (
-        "noisy-neighbour",
-        include_str!("../../../scenarios/noisy-neighbour.yaml"),
-    ),
-    ("no-fault", include_str!("../../../scenarios/no-fault.yaml")),
-    ("demo", include_str!("../../../scenarios/demo.yaml")),
-];
+// `BUILTIN`: every `scenarios/*.yaml` by file stem, listed by `build.rs`, so that
+// adding a scenario needs only a new file.
+include!(concat!(env!("OUT_DIR"), "/builtin_scenarios.rs"));
 
 /// How the offered load varies over time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,6 +67,8 @@ pub struct Scenario {
     pub faults: Vec<Fault>,
     /// Deploys that are not faults (changes that may mislead a diagnosis).
     pub deploys: Vec<Deploy>,
+    /// Short spikes of a metric that are not faults (nothing to fix).
+    pub flaps: Vec<Flap>,
 }
 
 /// A deploy that is not a fault: at `at`, `ci` rolls out the next version of
@@ -129,6 +99,7 @@ impl Scenario {
             services: default_shop(),
             faults: Vec::new(),
             deploys: Vec::new(),
+            flaps: Vec::new(),
         }
     }
 
@@ -141,6 +112,12 @@ impl Scenario {
     /// Add a deploy that is not a fault.
     pub fn with_deploy(mut self, deploy: Deploy) -> Self {
         self.deploys.push(deploy);
+        self
+    }
+
+    /// Add a flap (a short periodic spike of a metric, not a fault).
+    pub fn with_flap(mut self, flap: Flap) -> Self {
+        self.flaps.push(flap);
         self
     }
 
@@ -183,7 +160,8 @@ impl Scenario {
         BUILTIN.iter().map(|(n, _)| *n).collect()
     }
 
-    /// What is true about each fault: root cause, right remedy, when.
+    /// What is true about each fault: root cause, right remedy, when. Deploys and
+    /// flaps are not faults and have none.
     pub fn ground_truth(&self) -> Vec<GroundTruth> {
         self.faults
             .iter()
@@ -281,6 +259,22 @@ pub struct ScenarioConfig {
     pub faults: Vec<FaultConfig>,
     #[serde(default)]
     pub deploys: Vec<DeployConfig>,
+    #[serde(default)]
+    pub flaps: Vec<FlapConfig>,
+}
+
+/// One flap as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlapConfig {
+    pub target: S<String>,
+    pub metric: S<String>,
+    pub factor: S<f64>,
+    pub at: S<String>,
+    pub every: S<String>,
+    pub length: S<String>,
+    #[serde(default)]
+    pub until: Option<S<String>>,
 }
 
 /// One deploy that is not a fault, as written.
@@ -520,6 +514,13 @@ fn validate(raw: ScenarioConfig, file: &str) -> Result<Scenario, ScenarioError> 
         }
     }
 
+    let mut flaps = Vec::new();
+    for (i, f) in raw.flaps.iter().enumerate() {
+        if let Some(flap) = validate_flap(&mut is, f, i, &services, duration) {
+            flaps.push(flap);
+        }
+    }
+
     if !is.list.is_empty() {
         is.list.sort_by_key(|i| (i.line, i.column));
         return Err(ScenarioError::Invalid(is.list));
@@ -534,6 +535,81 @@ fn validate(raw: ScenarioConfig, file: &str) -> Result<Scenario, ScenarioError> 
         services,
         faults,
         deploys,
+        flaps,
+    })
+}
+
+fn validate_flap(
+    is: &mut Issues<'_>,
+    f: &FlapConfig,
+    i: usize,
+    services: &[ServiceSpec],
+    scenario_duration: Duration,
+) -> Option<Flap> {
+    let p = format!("flaps[{i}]");
+    let known = check_target(is, &f.target, &format!("{p}.target"), services);
+    let metric_ok = FLAPPABLE.contains(&f.metric.value.as_str());
+    if !metric_ok {
+        let why = if crate::world::METRICS.contains(&f.metric.value.as_str()) {
+            format!(
+                "`{}` cannot flap: it is a count or is 0 when healthy",
+                f.metric.value
+            )
+        } else {
+            format!("unknown metric `{}`", f.metric.value)
+        };
+        is.at(
+            &f.metric,
+            format!("{p}.metric"),
+            format!("{why} (flappable: {})", FLAPPABLE.join(", ")),
+        );
+    }
+    let factor_ok = f.factor.value.is_finite() && f.factor.value > 0.0;
+    if !factor_ok {
+        is.at(
+            &f.factor,
+            format!("{p}.factor"),
+            format!("must be a positive number, got {}", f.factor.value),
+        );
+    }
+    let at = start_time(is, &f.at, &format!("{p}.at"), scenario_duration);
+    let every = is.duration(&f.every, &format!("{p}.every"));
+    let length = is.duration(&f.length, &format!("{p}.length"));
+    if length.is_some_and(|l| l.is_zero()) {
+        is.at(&f.length, format!("{p}.length"), "must be positive");
+    }
+    if let (Some(every), Some(length)) = (every, length)
+        && every <= length
+    {
+        is.at(
+            &f.every,
+            format!("{p}.every"),
+            format!(
+                "must be longer than `length` ({}), or the metric never comes back",
+                humantime::format_duration(length)
+            ),
+        );
+    }
+    let until = f
+        .until
+        .as_ref()
+        .and_then(|u| Some((u, is.duration(u, &format!("{p}.until"))?)));
+    if let (Some((span, until)), Some(at)) = (until, at)
+        && until <= at
+    {
+        is.at(span, format!("{p}.until"), "must be after `at`");
+    }
+    if !(known && metric_ok && factor_ok) {
+        return None;
+    }
+    Some(Flap {
+        target: f.target.value.clone(),
+        metric: f.metric.value.clone(),
+        factor: f.factor.value,
+        at: at?,
+        every: every?,
+        length: length.filter(|l| !l.is_zero())?,
+        until: until.map(|(_, u)| u),
     })
 }
 

@@ -9,6 +9,7 @@
 //! see the same noise even when different actions are taken.
 
 use crate::fault::{Fault, FaultEffect, GroundTruth};
+use crate::flap::Flap;
 use crate::rng::{Rng, hash_str, mix, unit};
 use crate::scenario::{Deploy, Scenario, Traffic, TrafficPattern};
 use crate::topology::{ServiceSpec, topological_order};
@@ -343,6 +344,8 @@ pub struct World {
     /// have happened.
     deploys: Vec<(usize, Deploy)>,
     deploys_done: usize,
+    /// The scenario's flaps, with their service and metric index.
+    flaps: Vec<(usize, usize, Flap)>,
     pub(crate) pending: Vec<Pending>,
     changes: Vec<Recorded>,
     pub(crate) applied: HashMap<String, Stored>,
@@ -469,6 +472,14 @@ impl World {
             .filter_map(|d| Some((*index.get(&d.target)?, d.clone())))
             .collect();
         deploys.sort_by_key(|(_, d)| d.at);
+        let flaps = scenario
+            .flaps
+            .iter()
+            .filter_map(|f| {
+                let m = METRICS.iter().position(|n| *n == f.metric)?;
+                Some((*index.get(&f.target)?, m, f.clone()))
+            })
+            .collect();
         let n = services.len();
         let mut world = World {
             seed,
@@ -486,6 +497,7 @@ impl World {
             faults,
             deploys,
             deploys_done: 0,
+            flaps,
             pending: Vec::new(),
             changes: Vec::new(),
             applied: HashMap::new(),
@@ -1119,6 +1131,18 @@ impl World {
         for (svc, (hits, total)) in self.services.iter_mut().zip(seen) {
             if total > 0.0 {
                 svc.metrics[HIT] = hits / total;
+            }
+        }
+        // Flaps change the reported value only, after everything else is computed,
+        // so no other metric and no other service sees them.
+        let now = self.elapsed();
+        for (i, m, flap) in &self.flaps {
+            if flap.spiking(now) {
+                let v = &mut self.services[*i].metrics[*m];
+                *v *= flap.factor;
+                if Flap::is_ratio(&flap.metric) {
+                    *v = v.min(1.0);
+                }
             }
         }
     }

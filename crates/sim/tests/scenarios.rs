@@ -157,3 +157,112 @@ fn errors_name_the_file_and_line() {
         "{syntax}"
     );
 }
+
+#[test]
+fn the_library_scenarios_name_their_ground_truth() {
+    // A cascade: the fault at a leaf, three levels below the edge.
+    let s = Scenario::builtin("cascading-failure").expect("built-in");
+    let gt = s.ground_truth();
+    assert_eq!(gt.len(), 1);
+    assert_eq!(
+        (gt[0].kind, gt[0].root_cause.as_str(), gt[0].remedy),
+        (FaultKind::NoisyNeighbour, "db", ActionKind::ScaleOut)
+    );
+    let depth = |name: &str| -> usize {
+        // The longest call path from an entry service down to `name`.
+        fn walk(s: &Scenario, from: &str, to: &str) -> Option<usize> {
+            if from == to {
+                return Some(0);
+            }
+            let spec = s.services.iter().find(|x| x.name == from)?;
+            spec.depends_on
+                .iter()
+                .filter_map(|d| walk(s, &d.name, to).map(|n| n + 1))
+                .max()
+        }
+        walk(&s, "frontend", name).expect("reachable from the edge")
+    };
+    assert_eq!(depth(&gt[0].root_cause), 3);
+
+    // Two faults on different components, starting within a minute of each other,
+    // each with its own remedy.
+    let s = Scenario::builtin("two-faults").expect("built-in");
+    let gt = s.ground_truth();
+    let truth: Vec<(FaultKind, &str, ActionKind)> = gt
+        .iter()
+        .map(|g| (g.kind, g.root_cause.as_str(), g.remedy))
+        .collect();
+    assert_eq!(
+        truth,
+        [
+            (FaultKind::CachePoisoning, "cache", ActionKind::FlushCache),
+            (FaultKind::BadDeploy, "auth", ActionKind::Rollback),
+        ]
+    );
+    assert!(gt[1].at - gt[0].at <= Duration::from_secs(60));
+
+    // A flapping metric and no fault: the right number of actions is zero.
+    let s = Scenario::builtin("flapping-metric").expect("built-in");
+    assert!(s.ground_truth().is_empty());
+    assert!(!s.flaps.is_empty());
+}
+
+#[test]
+fn the_cascade_breaks_three_levels_above_a_leaf_inside_its_objectives() {
+    use charter_sim::World;
+    // Thresholds of examples/westworld.yaml: warnings, each held for `for: 30s`.
+    let s = Scenario::builtin("cascading-failure").expect("built-in");
+    for seed in [s.seed, 1, 2, 3] {
+        let mut w = World::new(&s, seed);
+        w.advance_to(Duration::from_secs(6 * 60));
+        // Longest run of consecutive seconds above a threshold, and window means.
+        let mut runs: std::collections::HashMap<&str, (u32, u32)> = Default::default();
+        let mut sums: std::collections::HashMap<(&str, &str), f64> = Default::default();
+        let db_limits = [
+            ("westworld_cpu_utilization", 0.85),
+            ("westworld_latency_p99_seconds", 0.4),
+            ("westworld_latency_p50_seconds", 0.15),
+            ("westworld_error_ratio", 0.02),
+        ];
+        let watched = [
+            ("auth", "westworld_latency_p50_seconds"),
+            ("api", "westworld_latency_p99_seconds"),
+            ("frontend", "westworld_latency_p99_seconds"),
+            ("db", "westworld_latency_p50_seconds"),
+        ];
+        let mut n = 0.0;
+        while w.elapsed() < Duration::from_secs(24 * 60) {
+            w.step();
+            n += 1.0;
+            for (m, limit) in db_limits {
+                let v = w.metric(m, "db").expect("known");
+                let (run, longest) = runs.entry(m).or_default();
+                *run = if v > limit { *run + 1 } else { 0 };
+                *longest = (*longest).max(*run);
+            }
+            for (svc, m) in watched {
+                *sums.entry((svc, m)).or_default() += w.metric(m, svc).expect("known");
+            }
+        }
+        for (m, _) in db_limits {
+            assert!(
+                runs[m].1 < 30,
+                "seed {seed}: db {m} breached for {}s",
+                runs[m].1
+            );
+        }
+        let mean = |svc, m| sums[&(svc, m)] / n;
+        // db is slower than its healthy 0.0096 s, but far inside its objectives.
+        let db_p50 = mean("db", "westworld_latency_p50_seconds");
+        assert!(
+            (0.018..0.1).contains(&db_p50),
+            "seed {seed}: db p50 {db_p50}"
+        );
+        // Level 1, 2 and 3 above it break their objectives.
+        let auth = mean("auth", "westworld_latency_p50_seconds");
+        let api = mean("api", "westworld_latency_p99_seconds");
+        let frontend = mean("frontend", "westworld_latency_p99_seconds");
+        assert!(auth > 0.15, "seed {seed}: auth p50 {auth}");
+        assert!(api > 0.8 && frontend > 0.8, "seed {seed}: {api} {frontend}");
+    }
+}

@@ -1,0 +1,304 @@
+//! The scenario library's harder stories, end to end: the real controller with
+//! `examples/westworld.yaml` over `scenarios/cascading-failure.yaml`,
+//! `two-faults.yaml` and `flapping-metric.yaml`, in virtual time.
+//!
+//! Each test judges the loop against the scenario's own ground truth
+//! (`Scenario::ground_truth`), so a scenario file and its test cannot drift apart.
+
+use charter_execute::Actuator;
+use charter_knowledge::SqliteStore;
+use charter_model::{ActionKind, ApprovalState, Charter, Timestamp, ViolationState, parse_charter};
+use charter_orchestrator::{Controller, Event};
+use charter_sim::{GroundTruth, Scenario, Simulator, World};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+const CHARTER: &str = include_str!("../../../examples/westworld.yaml");
+const EPOCH: Timestamp = Timestamp(1_767_225_600_000);
+
+fn charter() -> Arc<Charter> {
+    Arc::new(
+        parse_charter(CHARTER, "examples/westworld.yaml", Path::new("."))
+            .expect("example charter is valid")
+            .0,
+    )
+}
+
+/// One run of the loop over a scenario file.
+struct Run {
+    scenario: Scenario,
+    seed: u64,
+    events: Vec<(Duration, Event)>,
+    sim: Simulator,
+    _dir: tempfile::TempDir,
+}
+
+/// Run the loop over `scenarios/{name}.yaml`, read from the file as a user would.
+async fn run(name: &str, seed: u64) -> Run {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../scenarios")
+        .join(format!("{name}.yaml"));
+    let scenario = Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let charter = charter();
+    let sim = Simulator::new(World::new(&scenario, seed), EPOCH);
+    let actuators: BTreeMap<String, Arc<dyn Actuator>> = charter
+        .actuators
+        .keys()
+        .map(|k| (k.clone(), Arc::new(sim.clone()) as Arc<dyn Actuator>))
+        .collect();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Arc::new(
+        SqliteStore::open(&dir.path().join("k.db"))
+            .await
+            .expect("store"),
+    );
+    let mut c = Controller::new(
+        charter.clone(),
+        Arc::new(sim.clone()),
+        actuators,
+        store,
+        EPOCH,
+    )
+    .await
+    .expect("controller");
+    let mut events = Vec::new();
+    let mut t = Duration::ZERO;
+    while t <= scenario.duration {
+        let report = c.tick(EPOCH.plus(t)).await.expect("tick");
+        events.extend(report.events.into_iter().map(|e| (t, e.event)));
+        t += charter.interval;
+    }
+    Run {
+        scenario,
+        seed,
+        events,
+        sim,
+        _dir: dir,
+    }
+}
+
+impl Run {
+    fn truth(&self) -> Vec<GroundTruth> {
+        self.scenario.ground_truth()
+    }
+
+    /// Top hypotheses, in order, with the incident they belong to.
+    fn roots(&self) -> Vec<(u64, String)> {
+        self.events
+            .iter()
+            .filter_map(|(_, e)| match e {
+                Event::Diagnosed { diagnosis } => diagnosis
+                    .root()
+                    .map(|h| (diagnosis.incident_id, h.component.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Actions applied (not compensations), in order.
+    fn applied(&self) -> Vec<(ActionKind, String)> {
+        self.events
+            .iter()
+            .filter_map(|(_, e)| match e {
+                Event::StepApplied { action, .. } if !action.compensation => {
+                    Some((action.kind, action.component.clone()))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The main action of every policy that was approved to run.
+    fn main_actions(&self) -> Vec<(ActionKind, String)> {
+        self.events
+            .iter()
+            .filter_map(|(_, e)| match e {
+                Event::PolicyDecided { policy }
+                    if matches!(
+                        policy.approval,
+                        ApprovalState::AutoApproved | ApprovalState::Approved { .. }
+                    ) =>
+                {
+                    let a = &policy.actions[policy.main];
+                    Some((a.kind, a.component.clone()))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn metric(&self, name: &str, service: &str) -> f64 {
+        self.sim
+            .with_world(|w| w.metric(name, service))
+            .expect("metric exists")
+    }
+
+    fn log(&self) -> String {
+        let lines: Vec<String> = self
+            .events
+            .iter()
+            .filter(|(_, e)| !matches!(e, Event::Violation { .. }))
+            .map(|(t, e)| format!("[{:>5}s] {e}", t.as_secs()))
+            .collect();
+        format!(
+            "{} seed {}:\n{}",
+            self.scenario.name,
+            self.seed,
+            lines.join("\n")
+        )
+    }
+}
+
+/// The cascade judged on one seed: the first diagnosis names the leaf, the first
+/// policy is its right remedy, and the incident resolves while the fault is still on.
+async fn assert_cascade_traced_to_the_leaf(seed: u64) {
+    let r = run("cascading-failure", seed).await;
+    let truth = r.truth();
+    assert_eq!(truth.len(), 1);
+    let (leaf, remedy) = (truth[0].root_cause.clone(), truth[0].remedy);
+    let log = r.log();
+    assert_eq!(
+        r.roots().first().map(|(_, c)| c.as_str()),
+        Some(leaf.as_str()),
+        "first diagnosis:\n{log}"
+    );
+    assert_eq!(
+        r.main_actions().first(),
+        Some(&(remedy, leaf.clone())),
+        "first policy:\n{log}"
+    );
+    assert!(
+        r.applied().contains(&(remedy, leaf.clone())),
+        "remedy applied:\n{log}"
+    );
+    // Recovered by the remedy, not by the noisy neighbour leaving.
+    let until = truth[0].until.expect("the fault lasts 20 minutes");
+    let resolved: Vec<Duration> = r
+        .events
+        .iter()
+        .filter(|(_, e)| matches!(e, Event::IncidentResolved { .. }))
+        .map(|(t, _)| *t)
+        .collect();
+    assert!(
+        resolved.first().is_some_and(|t| *t < until),
+        "not resolved before the fault ended at {until:?}:\n{log}"
+    );
+    assert!(
+        !r.events
+            .iter()
+            .any(|(_, e)| matches!(e, Event::IncidentEscalated { .. })),
+        "escalated:\n{log}"
+    );
+}
+
+#[tokio::test]
+async fn cascading_failure_is_traced_to_the_leaf() {
+    let s = Scenario::builtin("cascading-failure").expect("built-in");
+    let truth = s.ground_truth();
+    assert_eq!(
+        (truth[0].root_cause.as_str(), truth[0].remedy),
+        ("db", ActionKind::ScaleOut)
+    );
+    assert_cascade_traced_to_the_leaf(s.seed).await;
+}
+
+// KNOWN FAILURE (analyze), kept failing on purpose: on seeds 1, 2, 4, 5, 8, 10 and 11
+// the first diagnosis names a caller (auth or orders, cause overload) instead of db.
+// The callers' pool-driven symptoms score thousands of robust sd (error ratio from
+// ~6e-4 to 0.3, p50 from 0.02 s to 8 s) against db's 50–90 sd (p50 0.0095 → 0.025 s,
+// cpu 0.48 → 0.85), and db does not get the credit for explaining them; on seed 1 the
+// top hypothesis then alternates db / auth on every tick. The plan follows the wrong
+// root: throttle + scale_out auth or scale_out orders, which relieve the pools without
+// touching the cause (see the lead's report).
+#[tokio::test]
+#[ignore = "analyze ranks a pool-saturated caller above the slowed leaf on about half the seeds"]
+async fn cascading_failure_is_traced_to_the_leaf_with_other_seeds() {
+    for seed in 1..=6 {
+        assert_cascade_traced_to_the_leaf(seed).await;
+    }
+}
+
+/// Both root causes diagnosed (each the top hypothesis of some diagnosis), both
+/// right remedies applied, and the system healthy at the end.
+async fn assert_both_faults_healed(seed: u64) {
+    let r = run("two-faults", seed).await;
+    let truth = r.truth();
+    assert_eq!(truth.len(), 2);
+    let log = r.log();
+    let roots = r.roots();
+    let applied = r.applied();
+    for g in &truth {
+        assert!(
+            roots.iter().any(|(_, c)| c == &g.root_cause),
+            "{} never diagnosed as a root cause:\n{log}",
+            g.root_cause
+        );
+        assert!(
+            applied.contains(&(g.remedy, g.root_cause.clone())),
+            "{} {} never applied:\n{log}",
+            g.remedy,
+            g.root_cause
+        );
+    }
+    let errors = r.metric("westworld_error_ratio", "frontend");
+    let hit = r.metric("westworld_cache_hit_ratio", "catalog");
+    assert!(
+        errors < 0.02 && hit > 0.8,
+        "frontend errors {errors}, catalog hit ratio {hit} at the end:\n{log}"
+    );
+}
+
+// KNOWN FAILURE (analyze, then plan), kept failing on purpose, same on seeds 1, 2, 3
+// and 67. The cache poisoning opens incident #1 at 330 s and flush_cache(cache) fixes
+// it (verified resolved at 360 s). auth's bad deploy (340 s) joins the same open
+// incident, and the next diagnosis names db (overload, 0.43–0.55: db's cpu and
+// latency were still raised by the poisoning's cache misses in the window) or, on
+// seed 2, catalog (cache failure) — never auth, although auth's error ratio is 0.25
+// with a deploy by ci 35 s before its onset. The plan then restarts db (p(success)
+// 0.12), which halves db's capacity and collapses orders (error ratio 0.8, p50 30 s),
+// restarts orders, and escalates the incident at max_attempts_per_incident (585 s);
+// auth is never rolled back and serves 25% errors until the end of the run.
+#[tokio::test]
+#[ignore = "a second fault joining an incident is blamed on the first fault's leftovers; auth is never rolled back"]
+async fn two_faults_are_both_diagnosed_and_remedied() {
+    let s = Scenario::builtin("two-faults").expect("built-in");
+    assert_both_faults_healed(s.seed).await;
+}
+
+#[tokio::test]
+async fn a_flapping_metric_is_not_chased() {
+    let seed = Scenario::builtin("flapping-metric").expect("built-in").seed;
+    let r = run("flapping-metric", seed).await;
+    assert!(r.truth().is_empty(), "the scenario has no fault");
+    assert!(!r.scenario.flaps.is_empty(), "the scenario flaps");
+    let log = r.log();
+    assert!(r.applied().is_empty(), "acted on a flap:\n{log}");
+    assert!(r.main_actions().is_empty(), "planned for a flap:\n{log}");
+    let (mut pending, mut firing) = (Vec::new(), Vec::new());
+    for (_, e) in &r.events {
+        if let Event::Violation { violation, .. } = e {
+            let at = format!("{} on {}", violation.objective, violation.component);
+            match violation.state {
+                ViolationState::Pending => pending.push(at),
+                ViolationState::Firing => firing.push(at),
+                _ => {}
+            }
+        }
+    }
+    assert!(firing.is_empty(), "a flap fired: {firing:?}\n{log}");
+    // The loop did see the spikes: the test is not passing because nothing happened.
+    for seen in ["backend_latency_p99 on catalog", "error_ratio on auth"] {
+        assert!(
+            pending.iter().filter(|p| *p == seen).count() >= 10,
+            "{seen} was pending fewer than 10 times: {pending:?}"
+        );
+    }
+    let opened = r
+        .events
+        .iter()
+        .filter(|(_, e)| matches!(e, Event::IncidentOpened { .. }))
+        .count();
+    assert_eq!(opened, 0, "incidents for a flap:\n{log}");
+}
