@@ -6,14 +6,16 @@ use charter_knowledge::export::{KnowledgeExport, export, import};
 use charter_knowledge::insights::{KnowledgeReport, report};
 use charter_knowledge::{SqliteStore, Store};
 use charter_model::charter::Learning;
-use charter_model::{KnowledgeSpec, Timestamp, fmt_duration_secs, load_charter};
-use std::path::{Path, PathBuf};
+use charter_model::{Charter, KnowledgeSpec, Timestamp, fmt_duration_secs, load_charter};
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::process::ExitCode;
 
 /// `charter knowledge [--db DB | --charter FILE] [--json] [export FILE | import FILE]`.
 #[derive(Debug, clap::Args)]
 pub struct KnowledgeArgs {
-    /// The knowledge database (SQLite); default: the charter's `knowledge.sqlite`.
+    /// The knowledge database (SQLite); default: the charter's knowledge store
+    /// (`knowledge.sqlite` or `knowledge.postgres`).
     #[arg(long, global = true)]
     db: Option<PathBuf>,
     /// The charter whose `knowledge.learning` settings (half-life, credit) apply.
@@ -47,20 +49,50 @@ enum KnowledgeCommand {
     },
 }
 
+/// Where the knowledge is: an SQLite file (`--db`, or the charter's
+/// `knowledge.sqlite`) or the charter's PostgreSQL database.
+enum Location {
+    Sqlite(PathBuf),
+    Charter(Box<Charter>),
+}
+
+impl Location {
+    /// Open the store; an SQLite file must exist already, except to import into.
+    async fn open(&self, create: bool) -> anyhow::Result<(Arc<dyn Store>, String)> {
+        match self {
+            Location::Sqlite(db) => {
+                if !create && !db.exists() {
+                    anyhow::bail!("knowledge database {} does not exist", db.display());
+                }
+                let store = SqliteStore::open(db).await?;
+                Ok((Arc::new(store), db.display().to_string()))
+            }
+            Location::Charter(charter) => crate::wiring::store(charter, None).await,
+        }
+    }
+
+    /// A name for exports when no charter names one.
+    fn default_name(&self) -> String {
+        match self {
+            Location::Sqlite(db) => db
+                .file_stem()
+                .map_or("charter".into(), |s| s.to_string_lossy().into_owned()),
+            Location::Charter(c) => c.name.clone(),
+        }
+    }
+}
+
 /// Run `charter knowledge` and its subcommands.
 pub async fn run(args: KnowledgeArgs) -> anyhow::Result<ExitCode> {
     let (db, learning, name) = settings(&args)?;
     match &args.command {
         None => show(&db, &learning, args.as_of_last_outcome, args.json).await,
         Some(KnowledgeCommand::Export { file }) => {
-            let store = open_existing(&db).await?;
+            let (store, _) = db.open(false).await?;
             let outcomes = store.outcomes().await?;
             store.close().await;
             let now = as_of(&outcomes, args.as_of_last_outcome);
-            let name = name.unwrap_or_else(|| {
-                db.file_stem()
-                    .map_or("charter".into(), |s| s.to_string_lossy().into_owned())
-            });
+            let name = name.unwrap_or_else(|| db.default_name());
             let file_body = export(&outcomes, &learning, &name, now);
             let text = serde_json::to_string_pretty(&file_body)?;
             std::fs::write(file, text + "\n")
@@ -79,14 +111,13 @@ pub async fn run(args: KnowledgeArgs) -> anyhow::Result<ExitCode> {
             let parsed: KnowledgeExport = serde_json::from_str(&text)
                 .with_context(|| format!("{} is not a knowledge export", file.display()))?;
             let priors = import(&parsed, *weight, Timestamp::now_wall())?;
-            let store = SqliteStore::open(&db).await?;
+            let (store, at) = db.open(true).await?;
             store.save_priors(&priors).await?;
             store.close().await;
             eprintln!(
-                "imported {} context(s) from {} with weight {weight} into {}",
+                "imported {} context(s) from {} with weight {weight} into {at}",
                 priors.len(),
                 parsed.source,
-                db.display()
             );
             Ok(ExitCode::SUCCESS)
         }
@@ -94,32 +125,23 @@ pub async fn run(args: KnowledgeArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// The database, learning settings and charter name the arguments name.
-fn settings(args: &KnowledgeArgs) -> anyhow::Result<(PathBuf, Learning, Option<String>)> {
+fn settings(args: &KnowledgeArgs) -> anyhow::Result<(Location, Learning, Option<String>)> {
     let Some(path) = &args.charter else {
         let db = args
             .db
             .clone()
             .context("name the knowledge database with --db, or a charter with --charter")?;
-        return Ok((db, Learning::default(), None));
+        return Ok((Location::Sqlite(db), Learning::default(), None));
     };
     let (charter, _) = load_charter(path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (learning, name) = (charter.learning.clone(), Some(charter.name.clone()));
     let db = match (&args.db, &charter.knowledge) {
-        (Some(db), _) => db.clone(),
-        (None, Some(KnowledgeSpec::Sqlite { path })) => path.clone(),
-        #[allow(unreachable_patterns)]
-        (None, _) => anyhow::bail!(
-            "the charter {} names no SQLite knowledge database: use --db",
-            path.display()
-        ),
+        (Some(db), _) => Location::Sqlite(db.clone()),
+        (None, Some(KnowledgeSpec::Sqlite { path })) => Location::Sqlite(path.clone()),
+        (None, Some(KnowledgeSpec::Postgres { .. })) => Location::Charter(Box::new(charter)),
+        (None, None) => Location::Sqlite(PathBuf::from("charter.db")),
     };
-    Ok((db, charter.learning.clone(), Some(charter.name.clone())))
-}
-
-async fn open_existing(db: &Path) -> anyhow::Result<SqliteStore> {
-    if !db.exists() {
-        anyhow::bail!("knowledge database {} does not exist", db.display());
-    }
-    Ok(SqliteStore::open(db).await?)
+    Ok((db, learning, name))
 }
 
 fn as_of(outcomes: &[charter_knowledge::OutcomeRecord], last: bool) -> Timestamp {
@@ -131,12 +153,12 @@ fn as_of(outcomes: &[charter_knowledge::OutcomeRecord], last: bool) -> Timestamp
 
 /// Print rates, recommendations and insights.
 async fn show(
-    db: &Path,
+    db: &Location,
     learning: &Learning,
     as_of_last: bool,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
-    let store = open_existing(db).await?;
+    let (store, at) = db.open(false).await?;
     let outcomes = store.outcomes().await?;
     let priors = store.priors().await?;
     store.close().await;
@@ -146,7 +168,7 @@ async fn show(
         return Ok(ExitCode::SUCCESS);
     }
     if r.contexts.is_empty() {
-        println!("no outcomes recorded yet in {}", db.display());
+        println!("no outcomes recorded yet in {at}");
         return Ok(ExitCode::SUCCESS);
     }
     print!("{}", render(&r));

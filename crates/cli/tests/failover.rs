@@ -456,6 +456,24 @@ async fn failover_rounds(db_url: String) {
          the leaders ({distinct:?})",
         distinct.len()
     );
+    // What the replicas learned together is readable from the shared database.
+    let out = Command::new(charter_bin())
+        .args(["knowledge", "--json", "--as-of-last-outcome", "--charter"])
+        .arg(&charter)
+        .output()
+        .expect("run `charter knowledge`");
+    assert!(
+        out.status.success(),
+        "`charter knowledge` on PostgreSQL failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).expect("knowledge JSON");
+    let outcomes = store.outcomes().await.expect("outcomes").len();
+    let contexts = report["contexts"].as_array().map_or(0, Vec::len);
+    assert!(
+        outcomes == 0 || contexts > 0,
+        "{outcomes} outcomes in the database but `charter knowledge` shows no context: {report}"
+    );
     let worst = takeovers.iter().map(|(_, d)| *d).max().unwrap_or_default();
     let mut sorted: Vec<Duration> = takeovers.iter().map(|(_, d)| *d).collect();
     sorted.sort();

@@ -126,3 +126,41 @@ fn the_example_charter_in_the_deployment_validates() {
         Some(charter_model::ActuatorSpec::Kubernetes(k)) if k.namespace == "shop"
     ));
 }
+
+#[test]
+fn the_replicated_statefulset_runs_two_leased_replicas_on_postgres() {
+    #[derive(serde::Deserialize)]
+    struct Doc {
+        kind: String,
+        #[serde(default)]
+        data: std::collections::BTreeMap<String, String>,
+    }
+    let text = manifest("statefulset-ha.yaml");
+    let docs: Vec<Doc> = serde_saphyr::from_multiple(&text).expect("statefulset-ha.yaml parses");
+    let charter = docs
+        .iter()
+        .find(|d| d.kind == "ConfigMap")
+        .and_then(|d| d.data.get("charter.yaml"))
+        .expect("a charter in the ConfigMap");
+    let (c, _) = charter_model::parse_charter(charter, "charter.yaml", std::path::Path::new("/"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(
+        c.knowledge,
+        Some(charter_model::KnowledgeSpec::Postgres { .. })
+    ));
+    assert_eq!(c.lease, charter_model::LeaseSpec::default());
+    assert!(docs.iter().any(|d| d.kind == "StatefulSet"));
+    for needle in [
+        "replicas: 2",
+        "serviceAccountName: charter",
+        "name: CHARTER_REPLICA_ID",
+        "fieldPath: metadata.name",
+        "runAsNonRoot: true",
+        "readOnlyRootFilesystem: true",
+        "secretName: charter-postgres",
+    ] {
+        assert!(text.contains(needle), "statefulset-ha.yaml lacks `{needle}`");
+    }
+    // The URL is read from the secret, never written into the charter.
+    assert!(!charter.contains("postgres://"));
+}
