@@ -195,7 +195,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             store: store.clone(),
             replica,
             spec: charter.lease,
-            poll: charter.lease.renew.min(charter.interval) / 2,
+            poll: charter.lease.renew.min(charter.interval) / 4,
             fences: fence_tx,
             health: health.clone(),
             metrics: metrics.clone(),

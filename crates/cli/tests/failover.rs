@@ -196,6 +196,21 @@ async fn readyz(client: &reqwest::Client, r: &Replica) -> String {
     }
 }
 
+/// `charter_leader` from a replica's /metrics.
+async fn leader_gauge(client: &reqwest::Client, r: &Replica) -> Option<u64> {
+    let text = client
+        .get(format!("http://{}/metrics", r.addr))
+        .send()
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("charter_leader "))
+        .and_then(|v| v.trim().parse().ok())
+}
+
 /// Keep injecting surges on random components (so that there is always something to
 /// do) until the flag is set.
 async fn inject_faults(base: String, stop: std::sync::Arc<std::sync::atomic::AtomicBool>) {
@@ -377,13 +392,17 @@ async fn failover_rounds(db_url: String) {
                 tail(&replicas[leader].log)
             );
         }
-        // The new leader says so too.
+        // The new leader says so too, in /readyz and /metrics.
         let state = readyz(&client, &replicas[follower]).await;
         assert!(
             state.contains("leader") && !state.contains("follower"),
             "round {round}: the new leader says `{}`",
             state.trim()
         );
+        assert_eq!(leader_gauge(&client, &replicas[follower]).await, Some(1));
+        if !kill {
+            assert_eq!(leader_gauge(&client, &replicas[leader]).await, Some(0));
+        }
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let _ = faults.await;
