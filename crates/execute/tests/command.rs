@@ -169,6 +169,17 @@ async fn the_environment_is_clean_but_for_listed_variables_and_the_key() {
         !env.iter().any(|l| l.starts_with("LISTED_BUT_UNSET=")),
         "{env:?}"
     );
+    // A single replica has no fencing epoch; a leader's is passed on.
+    assert!(
+        !env.iter().any(|l| l.starts_with("CHARTER_FENCING_EPOCH=")),
+        "{env:?}"
+    );
+    a.set_fencing_epoch(7);
+    apply(&a, "inc-9/step-2", &Action::new(ActionKind::Restart, "api"))
+        .await
+        .expect("applied");
+    let env = lines(&out);
+    assert!(env.contains(&"CHARTER_FENCING_EPOCH=7".to_string()), "{env:?}");
 
     // With the real environment: PATH is set here but not listed, so it is absent;
     // a listed variable of this process is passed through.
