@@ -1422,6 +1422,20 @@ impl Controller {
         };
         let key = format!("{}-undo", self.executions[i].steps[step].key);
         self.check_lease("compensate a step")?;
+        // The kill switch holds for compensations too (invariant 5): the step stays
+        // applied, which quarantines the component and escalates, as a failed undo.
+        if self.guard.paused {
+            let detail = "automation is paused: not undone; an operator must look".to_string();
+            push(Event::Compensated {
+                execution_id: eid,
+                incident_id: iid,
+                action: Some(inv),
+                ok: false,
+                detail: detail.clone(),
+            });
+            self.executions[i].compensated(step, Err(detail), now);
+            return Ok(());
+        }
         let mut record = JournalRecord {
             execution_id: eid,
             step: 1000 + step as u32,

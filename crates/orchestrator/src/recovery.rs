@@ -15,8 +15,10 @@
 //!    whose intent is already journaled is looked up first and applied only if the
 //!    actuator says it never was; one that failed before is not retried. An
 //!    irreversible step (restart, flush_cache) is recorded as not compensated.
+//!    While the kill switch is on nothing is compensated: each applied step is
+//!    recorded as not undone ("automation is paused").
 //! 3. The execution record is finished as `recovered`, or `recovery_failed` when a
-//!    compensation failed or a status is unknown. Then the execution's components
+//!    compensation failed or was held back by the kill switch, or a status is unknown. Then the execution's components
 //!    are quarantined (persisted, so the next start keeps them) and its incident is
 //!    escalated, once.
 //!
@@ -253,12 +255,26 @@ pub async fn recover_as(
         }
         ids.extend(dangling);
     }
+    // The kill switch holds for recovery too (invariant 5): nothing is compensated
+    // while it is on; the steps are settled as not undone and escalated.
+    let paused = store.pause().await?.filter(|p| p.paused).map(|p| {
+        format!(
+            "automation is paused (by {}{}): not undone; an operator must look",
+            p.by,
+            if p.reason.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", p.reason)
+            }
+        )
+    });
     let mut r = Recovery {
         charter,
         actuators,
         store,
         now,
         epoch,
+        paused,
         report: RecoveryReport::default(),
     };
     for id in ids {
@@ -289,6 +305,8 @@ struct Recovery<'a> {
     now: Timestamp,
     /// The fencing epoch compensations are claimed under.
     epoch: u64,
+    /// Why nothing may be compensated, when the kill switch is on.
+    paused: Option<String>,
     report: RecoveryReport,
 }
 
@@ -539,7 +557,25 @@ impl Recovery<'_> {
                         let decision = StepDecision::Unknown { reason };
                         return self.decide(cur, step, key, action, decision).await;
                     }
-                    Known::NotApplied => intent.clone(),
+                    Known::NotApplied => {
+                        if let Some(why) = self.paused.clone() {
+                            // Settle the claim: it was not applied, and will not be now.
+                            let row = JournalRecord {
+                                status: JournalStatus::Failed,
+                                detail: why.clone(),
+                                at: self.now,
+                                ..intent.clone()
+                            };
+                            self.store.journal_step(&row).await?;
+                            cur.failed_now = true;
+                            let decision = StepDecision::CompensationFailed {
+                                inverse: Some(intent.action.clone()),
+                                reason: why,
+                            };
+                            return self.decide(cur, step, key, action, decision).await;
+                        }
+                        intent.clone()
+                    }
                 }
             }
             None => {
@@ -558,6 +594,15 @@ impl Recovery<'_> {
                     let key = fwd.idempotency_key.clone();
                     return self.decide(cur, step, &key, action, decision).await;
                 };
+                if let Some(why) = self.paused.clone() {
+                    cur.failed_now = true;
+                    let decision = StepDecision::CompensationFailed {
+                        inverse: Some(inverse),
+                        reason: why,
+                    };
+                    let key = fwd.idempotency_key.clone();
+                    return self.decide(cur, step, &key, action, decision).await;
+                }
                 let intent = JournalRecord {
                     execution_id: fwd.execution_id,
                     step: COMPENSATION_STEP + step,

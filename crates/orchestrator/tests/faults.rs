@@ -353,6 +353,49 @@ async fn a_failing_compensation_quarantines_and_escalates_once() {
 }
 
 #[tokio::test]
+async fn a_pause_holds_back_compensations_too() {
+    // The scale out makes things worse; before its verification a human pulls the
+    // kill switch: nothing is undone, the component is quarantined and escalated.
+    let mut run = start("traffic-surge", |f| {
+        f.worsen_on = Some(ActionKind::ScaleOut)
+    })
+    .await;
+    run.until("the scale out", |evs| {
+        evs.iter().any(|e| {
+            matches!(e, Event::StepApplied { action, .. } if action.kind == ActionKind::ScaleOut)
+        })
+    })
+    .await;
+    run.controller
+        .pause("alice", "looking at it", EPOCH.plus(run.t))
+        .await
+        .expect("pause");
+    let calls_at_pause = run.act.calls.lock().expect("lock").len();
+    run.until("an escalation", |evs| {
+        evs.iter()
+            .any(|e| matches!(e, Event::IncidentEscalated { .. }))
+    })
+    .await;
+    let later: Vec<(String, Action, bool)> =
+        run.act.calls.lock().expect("lock")[calls_at_pause..].to_vec();
+    assert!(later.is_empty(), "acted while paused: {later:?}");
+    let held: Vec<&String> = run
+        .events
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Event::Compensated {
+                ok: false, detail, ..
+            } => Some(detail),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        !held.is_empty() && held.iter().all(|d| d.contains("automation is paused")),
+        "{held:?}"
+    );
+}
+
+#[tokio::test]
 async fn shadow_mode_never_calls_an_actuator() {
     let mut shadow = (*charter()).clone();
     shadow.mode = charter_model::Mode::Shadow;

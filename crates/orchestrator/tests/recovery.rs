@@ -581,3 +581,40 @@ async fn controller_new_recovers_before_the_first_tick() {
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn while_paused_recovery_undoes_nothing_and_escalates() {
+    let action = scale_out("api");
+    let crashed = Crashed::new(std::slice::from_ref(&action)).await;
+    crashed.row(0, JournalStatus::Intent, &action, None).await;
+    crashed
+        .store
+        .save_pause(&charter_knowledge::PauseRecord {
+            paused: true,
+            by: "alice".into(),
+            reason: "investigating".into(),
+            at: CRASH,
+        })
+        .await
+        .expect("pause");
+    let fake = Arc::new(Fake::default());
+    fake.knows("7-0", Ok(Some(applied(3))));
+
+    let report = crashed.recover(fake.clone()).await;
+    assert_eq!(
+        decisions(&report),
+        vec![(0, "applied_before_crash"), (0, "compensation_failed")]
+    );
+    assert!(fake.applies().is_empty(), "nothing is applied while paused");
+    assert_eq!(report.executions[0].outcome, RecoveryOutcome::RecoveryFailed);
+    assert!(report.executions[0].escalated);
+    assert!(
+        report.to_string().contains("automation is paused (by alice: investigating)"),
+        "{report}"
+    );
+    assert!(crashed.store.quarantined().await.expect("quarantine").contains("api"));
+    // Settled: a later start (resumed or not) has nothing left to decide.
+    assert!(crashed.store.unfinished_journal().await.expect("journal").is_empty());
+    assert!(crashed.recover(fake.clone()).await.is_empty());
+    assert!(fake.applies().is_empty());
+}
