@@ -8,8 +8,8 @@ use charter_knowledge::{SqliteStore, Store};
 use charter_model::charter::Learning;
 use charter_model::{Charter, KnowledgeSpec, Timestamp, fmt_duration_secs, load_charter};
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 /// `charter knowledge [--db DB | --charter FILE] [--json] [export FILE | import FILE]`.
 #[derive(Debug, clap::Args)]

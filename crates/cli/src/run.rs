@@ -81,11 +81,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     // Several replicas share a PostgreSQL store and take turns through its lease; an
     // SQLite file belongs to one process.
     let replica = match (&charter.knowledge, &args.db) {
-        (Some(KnowledgeSpec::Postgres { .. }), None) => Some(
-            args.replica_id
-                .clone()
-                .unwrap_or_else(default_replica_id),
-        ),
+        (Some(KnowledgeSpec::Postgres { .. }), None) => {
+            Some(args.replica_id.clone().unwrap_or_else(default_replica_id))
+        }
         _ => None,
     };
     let controller = match replica {
@@ -383,7 +381,9 @@ async fn lease_loop(l: LeaseLoop) {
         });
         l.metrics.leader.set(0);
         if let Some((_, e)) = leader {
-            l.metrics.lease_epoch.set(i64::try_from(e).unwrap_or(i64::MAX));
+            l.metrics
+                .lease_epoch
+                .set(i64::try_from(e).unwrap_or(i64::MAX));
         }
     };
     loop {
@@ -403,7 +403,11 @@ async fn lease_loop(l: LeaseLoop) {
                 let _ = l.fences.send(None);
                 follow(None);
             }
-            Some(f) => match l.store.renew_lease(&l.replica, f.epoch(), ttl, margin).await {
+            Some(f) => match l
+                .store
+                .renew_lease(&l.replica, f.epoch(), ttl, margin)
+                .await
+            {
                 Ok(true) => f.extend(Fence::deadline_after(sent, ttl, margin)),
                 Ok(false) => {
                     eprintln!(
@@ -423,10 +427,7 @@ async fn lease_loop(l: LeaseLoop) {
             },
             None => match l.store.acquire_lease(&l.replica, ttl, margin).await {
                 Ok(LeaseGrant::Acquired { epoch, .. }) => {
-                    let f = Arc::new(Fence::new(
-                        epoch,
-                        Fence::deadline_after(sent, ttl, margin),
-                    ));
+                    let f = Arc::new(Fence::new(epoch, Fence::deadline_after(sent, ttl, margin)));
                     l.health.set_role(Role::Leader {
                         replica: l.replica.clone(),
                         epoch,

@@ -179,7 +179,12 @@ fn start_replica(dir: &Path, charter: &Path, id: &'static str, generation: usize
     let proc = Proc(child);
     let rest = wait_for_line(&log, "http on ", Duration::from_secs(30))
         .unwrap_or_else(|| panic!("replica {id} did not start\n{}", tail(&log)));
-    let addr = rest.split(';').next().unwrap_or_default().trim().to_string();
+    let addr = rest
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_string();
     Replica {
         id,
         proc,
@@ -429,7 +434,10 @@ async fn failover_rounds(db_url: String) {
     let effects = map("effects");
     let epochs = map("epochs");
     let twice: Vec<_> = effects.iter().filter(|(_, n)| **n > 1).collect();
-    assert!(twice.is_empty(), "keys that changed the world twice: {twice:?}");
+    assert!(
+        twice.is_empty(),
+        "keys that changed the world twice: {twice:?}"
+    );
 
     let mut claims: BTreeMap<String, (u64, i64)> = BTreeMap::new();
     for e in store.executions().await.expect("executions") {

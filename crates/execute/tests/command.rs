@@ -179,7 +179,10 @@ async fn the_environment_is_clean_but_for_listed_variables_and_the_key() {
         .await
         .expect("applied");
     let env = lines(&out);
-    assert!(env.contains(&"CHARTER_FENCING_EPOCH=7".to_string()), "{env:?}");
+    assert!(
+        env.contains(&"CHARTER_FENCING_EPOCH=7".to_string()),
+        "{env:?}"
+    );
 
     // With the real environment: PATH is set here but not listed, so it is absent;
     // a listed variable of this process is passed through.

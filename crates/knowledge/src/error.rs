@@ -113,8 +113,8 @@ fn fenced_message(epoch: u64, current: Option<&(String, u64, i64)>) -> String {
             "journal claim under fencing epoch {epoch} refused: `{holder}` leads under \
              epoch {e}"
         ),
-        None => format!(
-            "journal claim under fencing epoch {epoch} refused: no lease was ever taken"
-        ),
+        None => {
+            format!("journal claim under fencing epoch {epoch} refused: no lease was ever taken")
+        }
     }
 }

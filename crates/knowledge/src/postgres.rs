@@ -8,6 +8,7 @@
 mod alerts;
 
 use crate::error::StoreError;
+use crate::lease::{self, LeaseGrant, LeaseRecord};
 use crate::records::{
     AuditEntry, ExecutionRecord, JournalRecord, JournalStatus, LearnedPrior, NextIds,
     OutcomeRecord, SuccessRate,
@@ -16,7 +17,6 @@ use crate::sqlite::{
     JournalRow, action_kind, alert_row, approval_tag, count, db_id, enum_text, from_json,
     journal_record, model_id, query_err, to_json, transition_time,
 };
-use crate::lease::{self, LeaseGrant, LeaseRecord};
 use crate::store::Store;
 use async_trait::async_trait;
 use charter_model::{
@@ -451,19 +451,19 @@ impl Store for PostgresStore {
                 .to_string()
         };
         let inserted = sqlx::query(&sql)
-        .bind(execution_id)
-        .bind(i64::from(record.step))
-        .bind(record.status.as_str())
-        .bind(&record.idempotency_key)
-        .bind(db_id("fencing epoch", record.epoch)?)
-        .bind(record.at.millis())
-        .bind(to_json("journal action", &record.action)?)
-        .bind(&record.detail)
-        .bind(to_json("journal prior", &record.prior)?)
-        .execute(&self.pool)
-        .await
-        .map_err(query_err("write journal step"))?
-        .rows_affected();
+            .bind(execution_id)
+            .bind(i64::from(record.step))
+            .bind(record.status.as_str())
+            .bind(&record.idempotency_key)
+            .bind(db_id("fencing epoch", record.epoch)?)
+            .bind(record.at.millis())
+            .bind(to_json("journal action", &record.action)?)
+            .bind(&record.detail)
+            .bind(to_json("journal prior", &record.prior)?)
+            .execute(&self.pool)
+            .await
+            .map_err(query_err("write journal step"))?
+            .rows_affected();
         if inserted > 0 {
             return Ok(true);
         }

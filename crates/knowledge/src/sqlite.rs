@@ -5,11 +5,11 @@
 mod alerts;
 
 use crate::error::StoreError;
+use crate::lease::{self, LeaseGrant, LeaseRecord};
 use crate::records::LearnedPrior;
 use crate::records::{
     AuditEntry, ExecutionRecord, JournalRecord, JournalStatus, NextIds, OutcomeRecord, SuccessRate,
 };
-use crate::lease::{self, LeaseGrant, LeaseRecord};
 use crate::store::Store;
 use async_trait::async_trait;
 use charter_model::{
@@ -471,19 +471,19 @@ impl Store for SqliteStore {
                 .to_string()
         };
         let inserted = sqlx::query(&sql)
-        .bind(execution_id)
-        .bind(i64::from(record.step))
-        .bind(record.status.as_str())
-        .bind(&record.idempotency_key)
-        .bind(db_id("fencing epoch", record.epoch)?)
-        .bind(record.at.millis())
-        .bind(to_json("journal action", &record.action)?)
-        .bind(&record.detail)
-        .bind(to_json("journal prior", &record.prior)?)
-        .execute(&self.pool)
-        .await
-        .map_err(query_err("write journal step"))?
-        .rows_affected();
+            .bind(execution_id)
+            .bind(i64::from(record.step))
+            .bind(record.status.as_str())
+            .bind(&record.idempotency_key)
+            .bind(db_id("fencing epoch", record.epoch)?)
+            .bind(record.at.millis())
+            .bind(to_json("journal action", &record.action)?)
+            .bind(&record.detail)
+            .bind(to_json("journal prior", &record.prior)?)
+            .execute(&self.pool)
+            .await
+            .map_err(query_err("write journal step"))?
+            .rows_affected();
         if inserted > 0 {
             return Ok(true);
         }

@@ -1,6 +1,7 @@
 //! The [`Store`] trait: everything Charter persists, independent of the backend.
 
 use crate::error::StoreError;
+use crate::lease::{LeaseGrant, LeaseRecord};
 use crate::records::{
     AuditEntry, ExecutionRecord, GUARD_PAUSED, GUARD_QUARANTINED, JournalRecord, NextIds,
     OutcomeRecord, PauseRecord, SuccessRate,
@@ -8,7 +9,6 @@ use crate::records::{
 use crate::records::{GUARD_LEARNED_PRIORS, LearnedPrior};
 use async_trait::async_trait;
 use charter_model::{ActionKind, Alert, Diagnosis, Incident, Policy, Timestamp, Violation};
-use crate::lease::{LeaseGrant, LeaseRecord};
 use std::collections::BTreeSet;
 use std::time::Duration;
 

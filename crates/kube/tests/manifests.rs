@@ -159,7 +159,10 @@ fn the_replicated_statefulset_runs_two_leased_replicas_on_postgres() {
         "readOnlyRootFilesystem: true",
         "secretName: charter-postgres",
     ] {
-        assert!(text.contains(needle), "statefulset-ha.yaml lacks `{needle}`");
+        assert!(
+            text.contains(needle),
+            "statefulset-ha.yaml lacks `{needle}`"
+        );
     }
     // The URL is read from the secret, never written into the charter.
     assert!(!charter.contains("postgres://"));

@@ -25,9 +25,9 @@ pub mod vocab;
 pub use action::{Action, ActionKind};
 pub use charter::{
     ActionCommands, ActionSpec, ActuatorSpec, AlertsSpec, ApiSpec, Approval, ArgPiece, ArgTemplate,
-    Charter, CommandSpec, Component, Direction, Guardrails, KnowledgeSpec, KubernetesSpec, LeaseSpec,
-    Mode,
-    Objective, ObjectiveSource, PrometheusSpec, Signal, SourceSpec, Thresholds, command_params,
+    Charter, CommandSpec, Component, Direction, Guardrails, KnowledgeSpec, KubernetesSpec,
+    LeaseSpec, Mode, Objective, ObjectiveSource, PrometheusSpec, Signal, SourceSpec, Thresholds,
+    command_params,
 };
 pub use config::{CharterConfig, ConfigError, ValidationIssue, load_charter, parse_charter};
 pub use time::{Timestamp, fmt_duration, fmt_duration_secs};

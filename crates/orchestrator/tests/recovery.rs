@@ -606,15 +606,34 @@ async fn while_paused_recovery_undoes_nothing_and_escalates() {
         vec![(0, "applied_before_crash"), (0, "compensation_failed")]
     );
     assert!(fake.applies().is_empty(), "nothing is applied while paused");
-    assert_eq!(report.executions[0].outcome, RecoveryOutcome::RecoveryFailed);
+    assert_eq!(
+        report.executions[0].outcome,
+        RecoveryOutcome::RecoveryFailed
+    );
     assert!(report.executions[0].escalated);
     assert!(
-        report.to_string().contains("automation is paused (by alice: investigating)"),
+        report
+            .to_string()
+            .contains("automation is paused (by alice: investigating)"),
         "{report}"
     );
-    assert!(crashed.store.quarantined().await.expect("quarantine").contains("api"));
+    assert!(
+        crashed
+            .store
+            .quarantined()
+            .await
+            .expect("quarantine")
+            .contains("api")
+    );
     // Settled: a later start (resumed or not) has nothing left to decide.
-    assert!(crashed.store.unfinished_journal().await.expect("journal").is_empty());
+    assert!(
+        crashed
+            .store
+            .unfinished_journal()
+            .await
+            .expect("journal")
+            .is_empty()
+    );
     assert!(crashed.recover(fake.clone()).await.is_empty());
     assert!(fake.applies().is_empty());
 }

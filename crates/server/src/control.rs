@@ -8,9 +8,9 @@
 
 use charter_knowledge::{PauseRecord, Store};
 use charter_model::{Policy, Timestamp};
-use charter_orchestrator::{Controller, Health};
 use charter_orchestrator::ControllerError;
 use charter_orchestrator::controller::ApprovalError;
+use charter_orchestrator::{Controller, Health};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 

@@ -564,14 +564,19 @@ async fn requests_of_an_older_fencing_epoch_are_refused_once_a_newer_one_was_see
     old.set_fencing_epoch(3);
     new.set_fencing_epoch(4);
     let action = Action::new(ActionKind::ScaleOut, "catalog").with_param("step", 1);
-    old.apply("f-1", &action).await.expect("epoch 3 is the newest so far");
+    old.apply("f-1", &action)
+        .await
+        .expect("epoch 3 is the newest so far");
     // The new leader looks a key up: from now on epoch 3 is stale.
     assert_eq!(new.status("f-2").await.expect("known"), None);
     match old.apply("f-2", &action).await {
         Err(ActuatorError::Failed(m)) => assert!(m.contains("stale fencing epoch 3"), "{m}"),
         other => panic!("a stale leader must be refused: {other:?}"),
     }
-    assert!(old.status("f-1").await.is_err(), "a stale look-up is refused too");
+    assert!(
+        old.status("f-1").await.is_err(),
+        "a stale look-up is refused too"
+    );
     new.apply("f-3", &action).await.expect("epoch 4 acts");
     let (_, effects) = server.get("/v1/effects").await;
     assert_eq!(effects["effects"], json!({ "f-1": 1, "f-3": 1 }));

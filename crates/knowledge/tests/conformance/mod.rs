@@ -12,8 +12,8 @@
 
 use async_trait::async_trait;
 use charter_knowledge::{
-    ExecutionRecord, JournalRecord, JournalStatus, LearnedPrior, LeaseGrant, NextIds, OutcomeRecord,
-    PauseRecord, Store, StoreError, SuccessRate,
+    ExecutionRecord, JournalRecord, JournalStatus, LearnedPrior, LeaseGrant, NextIds,
+    OutcomeRecord, PauseRecord, Store, StoreError, SuccessRate,
 };
 use charter_model::{
     Action, ActionKind, Alert, AlertStatus, ApprovalState, CauseClass, Diagnosis, Hypothesis,
@@ -1430,15 +1430,19 @@ fn claim(execution_id: u64, step: u32, epoch: u64) -> JournalRecord {
     row
 }
 
-pub async fn journal_claims_are_fenced_by_the_lease_epoch(
-    backend: Arc<dyn Backend>,
-) -> TestResult {
+pub async fn journal_claims_are_fenced_by_the_lease_epoch(backend: Arc<dyn Backend>) -> TestResult {
     let store = backend.open().await?;
     // No lease was ever taken: a single replica claims under epoch 0, nobody else.
     assert!(store.journal_step(&claim(1, 0, 0)).await?);
     let err = store.journal_step(&claim(1, 1, 3)).await;
     assert!(
-        matches!(err, Err(StoreError::Fenced { epoch: 3, current: None })),
+        matches!(
+            err,
+            Err(StoreError::Fenced {
+                epoch: 3,
+                current: None
+            })
+        ),
         "{err:?}"
     );
 
@@ -1448,7 +1452,10 @@ pub async fn journal_claims_are_fenced_by_the_lease_epoch(
     );
     // Once a lease exists, epoch 0 is stale too.
     let err = store.journal_step(&claim(2, 0, 0)).await;
-    assert!(matches!(err, Err(StoreError::Fenced { epoch: 0, .. })), "{err:?}");
+    assert!(
+        matches!(err, Err(StoreError::Fenced { epoch: 0, .. })),
+        "{err:?}"
+    );
     assert!(store.journal_step(&claim(2, 0, 1)).await?);
     // A repeated claim is idempotent, not fenced.
     assert!(!store.journal_step(&claim(2, 0, 1)).await?);
