@@ -80,7 +80,8 @@ pub(crate) struct Edge {
     pub(crate) to: usize,
     pub(crate) ratio: f64,
     pub(crate) role: Role,
-    /// Circuit breaker open: no calls, the fallback is served.
+    /// Circuit breaker open: no calls; the requests that needed them fail fast (a
+    /// cache's breaker sends every lookup to the backend instead).
     pub(crate) open: bool,
     /// Calls per served request this step (0 when open).
     frac: f64,
@@ -996,6 +997,18 @@ impl World {
             // What the dependencies contribute, weighted by calls per request.
             let (mut dep_ok, mut dep_p50, mut dep_p99) = (1.0, 0.0, 0.0);
             for e in &svc.edges {
+                if e.open {
+                    // An open breaker fails the calls fast: the requests that needed
+                    // the dependency get an error at once (latency traded for errors).
+                    // Bypassing a cache is the exception: its misses go to the backend.
+                    let lost = match e.role {
+                        Role::Cache => 0.0,
+                        Role::Backend => e.ratio * (1.0 - svc.hit),
+                        Role::Call => e.ratio,
+                    };
+                    dep_ok *= 1.0 - lost.min(1.0);
+                    continue;
+                }
                 if e.frac <= 0.0 {
                     continue;
                 }
