@@ -183,7 +183,7 @@ pub fn run(args: &CalibrateArgs) -> Result<()> {
     Ok(())
 }
 
-fn default_jobs() -> usize {
+pub(crate) fn default_jobs() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
@@ -207,7 +207,7 @@ pub fn scenario_files(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-fn load_charter(path: &Path) -> Result<Charter> {
+pub(crate) fn load_charter(path: &Path) -> Result<Charter> {
     let text = std::fs::read_to_string(path).with_context(|| {
         format!(
             "cannot read charter {} (run from the workspace root or pass --charter)",
@@ -218,14 +218,14 @@ fn load_charter(path: &Path) -> Result<Charter> {
     let (charter, _warnings) = parse_charter(&text, &path.display().to_string(), &base)?;
     if !matches!(charter.source, SourceSpec::Simulator { .. }) {
         bail!(
-            "{}: calibrate needs a charter whose source is `simulator`",
+            "{}: charter-bench needs a charter whose source is `simulator`",
             path.display()
         );
     }
     for (name, spec) in &charter.actuators {
         if !matches!(spec, ActuatorSpec::Simulator) {
             bail!(
-                "{}: actuator `{name}` is not the simulator; calibrate runs only in process",
+                "{}: actuator `{name}` is not the simulator; charter-bench runs only in process",
                 path.display()
             );
         }
@@ -313,7 +313,7 @@ fn run_all(
     Ok(std::mem::take(&mut *lock(&results)))
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A panicking run has already failed the evaluation; the data is still usable.
     m.lock().unwrap_or_else(|e| e.into_inner())
 }

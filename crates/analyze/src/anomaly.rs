@@ -192,7 +192,9 @@ pub fn score_series(series: &MetricSeries, options: &RankOptions) -> Option<Metr
     if normal.is_empty() || anomalous.is_empty() {
         return None;
     }
-    normal.sort_by(f64::total_cmp);
+    // Unstable sorts under total orders: equal elements are bit-identical, so the
+    // result is the stable sort's, without its scratch buffer.
+    normal.sort_unstable_by(f64::total_cmp);
     let median = quantile_sorted(&normal, 0.5);
     let mut devs: Vec<(f64, f64)> = anomalous
         .iter()
@@ -200,7 +202,7 @@ pub fn score_series(series: &MetricSeries, options: &RankOptions) -> Option<Metr
         .collect();
     // An anomaly must last `min_points` points (the k-th largest deviation), or one
     // point must go k times as far: a single stray sample needs to be extreme.
-    devs.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.total_cmp(&b.0)));
+    devs.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.total_cmp(&b.0)));
     let k = options.min_points.clamp(1, devs.len());
     let (peak, max_dev) = if devs[k - 1].1 >= devs[0].1 / k as f64 {
         devs[k - 1]
@@ -278,7 +280,7 @@ fn robust_scale(sorted: &[f64], median: f64, excursion: f64) -> (f64, ScaleKind)
         return (iqr / IQR_TO_SD, ScaleKind::Iqr);
     }
     let mut dev: Vec<f64> = sorted.iter().map(|x| (x - median).abs()).collect();
-    dev.sort_by(f64::total_cmp);
+    dev.sort_unstable_by(f64::total_cmp);
     let mad = quantile_sorted(&dev, 0.5);
     if mad > 0.0 {
         return (mad * MAD_TO_SD, ScaleKind::Mad);

@@ -8,7 +8,9 @@ use std::time::Duration;
 #[derive(Debug, Clone)]
 pub struct History {
     window: Duration,
-    series: HashMap<(String, String), VecDeque<(Timestamp, f64)>>,
+    /// objective → component → points. Nested rather than keyed by a pair of owned
+    /// strings so that recording and reading by `&str` allocate nothing.
+    series: HashMap<String, HashMap<String, VecDeque<(Timestamp, f64)>>>,
 }
 
 impl History {
@@ -28,10 +30,19 @@ impl History {
             let Some(v) = s.value.filter(|v| v.is_finite()) else {
                 continue;
             };
-            let q = self
+            if !self.series.contains_key(&s.objective) {
+                self.series.insert(s.objective.clone(), HashMap::new());
+            }
+            let by_component = self
                 .series
-                .entry((s.objective.clone(), s.component.clone()))
-                .or_default();
+                .get_mut(&s.objective)
+                .expect("inserted above when missing");
+            if !by_component.contains_key(&s.component) {
+                by_component.insert(s.component.clone(), VecDeque::new());
+            }
+            let q = by_component
+                .get_mut(&s.component)
+                .expect("inserted above when missing");
             q.push_back((s.at, v));
             while q.front().is_some_and(|(t, _)| *t < cutoff) {
                 q.pop_front();
@@ -41,8 +52,7 @@ impl History {
 
     /// Points of one series, oldest first.
     pub fn points(&self, objective: &str, component: &str) -> Option<&VecDeque<(Timestamp, f64)>> {
-        self.series
-            .get(&(objective.to_string(), component.to_string()))
+        self.series.get(objective)?.get(component)
     }
 }
 

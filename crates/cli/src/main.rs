@@ -10,6 +10,7 @@
 //! - `knowledge`: what was learned from a knowledge database; export and import.
 //! - `import-rules`: Prometheus alerting rules to charter objectives.
 //! - `replay`: root-cause analysis over recorded metrics (CSV or Prometheus JSON).
+//! - `simulate`: one scenario file under one strategy in virtual time, with its metrics.
 //! - `sim serve`: the Westworld simulator as a real-time HTTP server.
 
 mod demo;
@@ -19,6 +20,7 @@ mod policies;
 mod replay;
 mod run;
 mod sim_serve;
+mod simulate;
 mod wiring;
 
 use clap::{Parser, Subcommand};
@@ -66,6 +68,9 @@ enum Command {
     ImportRules(import_rules::ImportArgs),
     /// Diagnose a past incident from recorded metrics (CSV or a Prometheus range query).
     Replay(replay::ReplayArgs),
+    /// Play a scenario file against a charter in virtual time: faults, incidents,
+    /// diagnoses, actions, verification, and the benchmark's metrics.
+    Simulate(simulate::SimulateArgs),
     /// The Westworld simulator.
     Sim {
         #[command(subcommand)]
@@ -110,6 +115,7 @@ fn main() -> ExitCode {
         Command::Knowledge(args) => runtime().and_then(|rt| rt.block_on(knowledge::run(args))),
         Command::ImportRules(args) => import_rules::run(&args),
         Command::Replay(args) => replay::run(&args),
+        Command::Simulate(args) => runtime().and_then(|rt| rt.block_on(simulate::run(args))),
         Command::Sim {
             command: SimCommand::Serve(args),
         } => runtime().and_then(|rt| rt.block_on(sim_serve::run(args))),

@@ -12,7 +12,8 @@
 //! alert starts or promotes the episode; only the objective's own query can end it,
 //! and only once the alert is no longer firing.
 //!
-//! Cost: O(samples) per update, one hash lookup each.
+//! Cost: O(samples) per update, two hash lookups each and no allocation once a series
+//! is known.
 
 use charter_model::{
     Charter, Direction, Objective, Sample, Severity, Timestamp, Violation, ViolationState,
@@ -40,7 +41,9 @@ pub struct Transition {
 /// Per-series violation state for every objective of a charter.
 #[derive(Debug, Default)]
 pub struct Detector {
-    series: HashMap<(String, String), Series>,
+    /// objective → component → state. Nested rather than keyed by a pair of owned
+    /// strings so that a lookup by `&str` allocates nothing (15,000 series a cycle).
+    series: HashMap<String, HashMap<String, Series>>,
 }
 
 /// The severity a value deserves on its own, ignoring `for` and hysteresis.
@@ -88,13 +91,31 @@ impl Detector {
             let Some(obj) = objectives.get(s.objective.as_str()) else {
                 continue;
             };
-            let series = self
-                .series
-                .entry((s.objective.clone(), s.component.clone()))
-                .or_default();
+            let series = self.series_mut(&s.objective, &s.component);
             step_series(series, obj, s, now, &mut out);
         }
         out
+    }
+
+    /// The state of one series, created healthy on first sight.
+    fn series_mut(&mut self, objective: &str, component: &str) -> &mut Series {
+        if !self.series.contains_key(objective) {
+            self.series.insert(objective.to_string(), HashMap::new());
+        }
+        let by_component = self
+            .series
+            .get_mut(objective)
+            .expect("inserted above when missing");
+        if !by_component.contains_key(component) {
+            by_component.insert(component.to_string(), Series::default());
+        }
+        by_component
+            .get_mut(component)
+            .expect("inserted above when missing")
+    }
+
+    fn series(&self, objective: &str, component: &str) -> Option<&Series> {
+        self.series.get(objective)?.get(component)
     }
 
     /// Evidence from Alertmanager for one declared objective and component.
@@ -112,10 +133,7 @@ impl Detector {
         starts_at: Timestamp,
         now: Timestamp,
     ) -> Option<Transition> {
-        let series = self
-            .series
-            .entry((objective.name.clone(), component.to_string()))
-            .or_default();
+        let series = self.series_mut(&objective.name, component);
         series.alert_firing = firing;
         if !firing {
             return None;
@@ -167,29 +185,30 @@ impl Detector {
 
     /// Every open episode (pending, firing or unknown-while-open).
     pub fn active(&self) -> impl Iterator<Item = &Violation> {
-        self.series.values().filter_map(|s| s.violation.as_ref())
+        self.series
+            .values()
+            .flat_map(HashMap::values)
+            .filter_map(|s| s.violation.as_ref())
     }
 
     /// Series whose last sample was Unknown, as `(objective, component)`.
     pub fn unknown(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.series
-            .iter()
-            .filter(|(_, s)| s.unknown)
-            .map(|((o, c), _)| (o.as_str(), c.as_str()))
+        self.series.iter().flat_map(|(o, by_component)| {
+            by_component
+                .iter()
+                .filter(|(_, s)| s.unknown)
+                .map(move |(c, _)| (o.as_str(), c.as_str()))
+        })
     }
 
     /// The open episode of one series, if any.
     pub fn get(&self, objective: &str, component: &str) -> Option<&Violation> {
-        self.series
-            .get(&(objective.to_string(), component.to_string()))
-            .and_then(|s| s.violation.as_ref())
+        self.series(objective, component)?.violation.as_ref()
     }
 
     /// Whether the last sample of a series was Unknown.
     pub fn is_unknown(&self, objective: &str, component: &str) -> bool {
-        self.series
-            .get(&(objective.to_string(), component.to_string()))
-            .is_some_and(|s| s.unknown)
+        self.series(objective, component).is_some_and(|s| s.unknown)
     }
 }
 
