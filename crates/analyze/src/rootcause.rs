@@ -10,7 +10,10 @@
 //!    reaches the threshold or one of its objectives is violated; its strength is
 //!    its highest score (at least the threshold when violated).
 //! 2. [`propagation`] relates abnormal components through the graph: whom each can
-//!    explain, who can explain it, who turned abnormal first.
+//!    explain, who can explain it, who turned abnormal first. Saturation that comes
+//!    with a full pool (and normal utilization) counts as inheritable: it is queueing
+//!    for the pooled dependency. A component changed shortly before its onset is
+//!    explained only by a dependency at least as abnormal, not by timing alone.
 //! 3. [`frequency`] marks violating series that flap all the time (chronic) or
 //!    violate far more than their history (new); [`burst`] finds the burst the
 //!    incident's onsets belong to; [`cluster`] reports components sharing a
@@ -240,8 +243,21 @@ pub fn diagnose(input: DiagnosisInput<'_>) -> Diagnosis {
         .filter(|v| matches!(v.state, ViolationState::Firing | ViolationState::Pending))
         .map(|v| v.since)
         .collect();
-    let known: HashSet<Timestamp> = input.episodes.iter().map(|e| e.at).collect();
-    onsets.extend(mine.iter().filter(|t| !known.contains(t)));
+    // Which of the incident's onsets the episode log already has: a binary search of
+    // the (few) onsets per episode, rather than a set of every episode's onset.
+    let mut distinct = mine.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    let mut known = vec![false; distinct.len()];
+    for e in input.episodes {
+        if let Ok(i) = distinct.binary_search(&e.at) {
+            known[i] = true;
+        }
+    }
+    onsets.extend(
+        mine.iter()
+            .filter(|t| distinct.binary_search(t).is_ok_and(|i| !known[i])),
+    );
     let burst = find_bursts(&onsets, &opts.burst)
         .into_iter()
         .filter(|b| mine.iter().any(|t| b.contains(*t)))
@@ -267,15 +283,42 @@ pub fn diagnose(input: DiagnosisInput<'_>) -> Diagnosis {
                 c.violations.iter().map(|v| v.signal).collect()
             };
             own.retain(|s| !inheritable(*s));
+            // Saturation that comes with a full connection pool, while the component's
+            // own utilization is normal, is requests queueing for connections: a slow
+            // pooled dependency passes it on (each connection is held longer).
+            if c.signals.contains(&Signal::Pool) && !c.signals.contains(&Signal::Utilization) {
+                own.retain(|s| *s != Signal::Saturation);
+            }
             own.sort_unstable();
             own.dedup();
             own
         })
         .collect();
+    // The latest deploy or config change (not Charter's own) on each abnormal
+    // component shortly before its onset.
+    let change_of: Vec<Option<(&Change, Timestamp)>> = all
+        .iter()
+        .map(|&name| {
+            let onset = comps[name].onset?;
+            input
+                .changes
+                .iter()
+                .filter(|ch| {
+                    ch.component == name
+                        && matches!(ch.kind, ChangeKind::Deploy | ChangeKind::Config)
+                        && ch.by != "charter"
+                        && ch.at <= onset.plus(opts.onset_tolerance)
+                        && ch.at >= onset.minus(opts.change_window)
+                })
+                .max_by_key(|ch| ch.at)
+                .map(|ch| (ch, onset))
+        })
+        .collect();
     let nodes: Vec<Node<'_>> = all
         .iter()
         .zip(&own)
-        .map(|(&name, own)| {
+        .zip(&change_of)
+        .map(|((&name, own), change)| {
             let c = &comps[name];
             Node {
                 name,
@@ -283,6 +326,7 @@ pub fn diagnose(input: DiagnosisInput<'_>) -> Diagnosis {
                 onset: c.onset,
                 intrinsic: own,
                 symptom: !any_violation || !c.violations.is_empty(),
+                changed: change.is_some(),
             }
         })
         .collect();
@@ -353,20 +397,7 @@ pub fn diagnose(input: DiagnosisInput<'_>) -> Diagnosis {
         if link.late {
             score *= 0.6;
         }
-        let change = node.onset.and_then(|onset| {
-            input
-                .changes
-                .iter()
-                .filter(|ch| {
-                    ch.component == node.name
-                        && matches!(ch.kind, ChangeKind::Deploy | ChangeKind::Config)
-                        && ch.by != "charter"
-                        && ch.at <= onset.plus(opts.onset_tolerance)
-                        && ch.at >= onset.minus(opts.change_window)
-                })
-                .max_by_key(|ch| ch.at)
-                .map(|ch| (ch, onset))
-        });
+        let change = change_of[i];
         if change.is_some() {
             score *= 1.5;
         }

@@ -18,7 +18,7 @@ use charter_knowledge::{
 use charter_model::{
     Action, AlertStatus, ApprovalState, Change, Charter, ComponentState, Diagnosis, Direction,
     Incident, IncidentState, Outcome, OutcomeClass, Policy, Sample, Severity, SourceSpec,
-    Timestamp, Violation, ViolationState,
+    Timestamp, Topology, Violation, ViolationState,
 };
 use charter_monitor::detect::{is_clear, severity_of};
 use charter_monitor::{Detector, MetricSource};
@@ -785,6 +785,17 @@ impl Controller {
             .unknown()
             .map(|(_, c)| c.to_string())
             .collect();
+        // Dependencies before their callers (a caller's transitive dependencies hold
+        // its dependency's): a caller's violation can then join the incident its
+        // failing dependency opened in the same cycle.
+        let mut depth: HashMap<String, usize> = HashMap::new();
+        for t in &transitions {
+            let c = &t.violation.component;
+            if !depth.contains_key(c) {
+                depth.insert(c.clone(), below(&self.charter.topology, c).len());
+            }
+        }
+        transitions.sort_by_key(|t| depth[&t.violation.component]);
         for t in transitions {
             let v = t.violation;
             let key = v.key();
@@ -794,19 +805,48 @@ impl Controller {
                 .find(|(_, i)| i.members.contains_key(&key))
                 .map(|(id, _)| *id);
             if incident_id.is_none() && v.state == ViolationState::Firing {
-                let open: Vec<&Incident> = self.incidents.values().map(|i| &i.incident).collect();
-                let joined = assign_incident(
-                    &v.component,
-                    open,
-                    |inc| {
-                        self.incidents
-                            .get(&inc.id)
-                            .map(|rt| rt.members.values().map(|m| m.component.clone()).collect())
-                            .unwrap_or_default()
-                    },
-                    &self.charter.topology,
-                )
-                .or_else(|| self.burst_incident(&v));
+                // Related incidents whose diagnosis cannot account for it (see
+                // `may_explain`) are passed over, one by one: only related ones are
+                // checked.
+                let mut passed_over = BTreeSet::new();
+                let mut eligible = Vec::new();
+                loop {
+                    let open: Vec<&Incident> = self
+                        .incidents
+                        .values()
+                        .filter(|rt| !passed_over.contains(&rt.incident.id))
+                        .map(|i| &i.incident)
+                        .collect();
+                    let Some(id) = assign_incident(
+                        &v.component,
+                        open,
+                        |inc| {
+                            self.incidents
+                                .get(&inc.id)
+                                .map(|rt| {
+                                    rt.members.values().map(|m| m.component.clone()).collect()
+                                })
+                                .unwrap_or_default()
+                        },
+                        &self.charter.topology,
+                    ) else {
+                        break;
+                    };
+                    if may_explain(&self.charter.topology, &self.incidents[&id], &v.component) {
+                        eligible.push(id);
+                    }
+                    passed_over.insert(id);
+                }
+                // Of several, the one whose root (or, undiagnosed, members) is nearest.
+                let joined = eligible
+                    .into_iter()
+                    .min_by_key(|id| {
+                        (
+                            nearness(&self.charter.topology, &self.incidents[id], &v.component),
+                            *id,
+                        )
+                    })
+                    .or_else(|| self.burst_incident(&v));
                 let id = match joined {
                     Some(id) => id,
                     None => {
@@ -905,6 +945,15 @@ impl Controller {
             }
             rt.dirty = false;
             let members: Vec<Violation> = rt.members.values().cloned().collect();
+            // No symptom left to explain (the incident is clearing): keep the diagnosis
+            // that explained them rather than rank the leftovers in the metrics.
+            if rt.diagnosis.is_some()
+                && !members
+                    .iter()
+                    .any(|v| matches!(v.state, ViolationState::Firing | ViolationState::Pending))
+            {
+                continue;
+            }
             let series = incident_series(&self.charter, &self.history, &members);
             let d = diagnose(DiagnosisInput {
                 incident_id: rt.incident.id,
@@ -1582,9 +1631,62 @@ impl Controller {
             .find(|(_, rt)| {
                 !rt.incident.state.is_closed()
                     && rt.members.values().any(|m| burst.contains(m.since))
+                    && may_explain(&self.charter.topology, rt, &v.component)
             })
             .map(|(id, _)| *id)
     }
+}
+
+/// Whether an open incident can take a new violation on `component`: it has no
+/// diagnosis yet, or its root cause could have reached `component` — the same
+/// component, a dependency path between them (either direction), or a dependency
+/// they share (a slow or loaded shared dependency reaches both). A symptom that no
+/// such path connects to the diagnosed root is another problem: its own incident,
+/// diagnosed on its own evidence. O(V + E).
+fn may_explain(topology: &Topology, rt: &IncidentRt, component: &str) -> bool {
+    let Some(root) = rt.diagnosis.as_ref().and_then(|d| d.root()) else {
+        return true;
+    };
+    let root = root.component.as_str();
+    if root == component {
+        return true;
+    }
+    let (mine, its) = (below(topology, component), below(topology, root));
+    mine.contains(root) || its.contains(component) || !mine.is_disjoint(&its)
+}
+
+/// Everything `component` depends on, transitively. O(V + E).
+fn below<'t>(topology: &'t Topology, component: &str) -> BTreeSet<&'t str> {
+    let mut seen = BTreeSet::new();
+    let mut queue: VecDeque<&str> = topology.dependencies(component).collect();
+    while let Some(c) = queue.pop_front() {
+        if seen.insert(c) {
+            queue.extend(topology.dependencies(c));
+        }
+    }
+    seen
+}
+
+/// Hops along dependencies (either direction) between `component` and an incident's
+/// diagnosed root, or its nearest member while undiagnosed; `usize::MAX` when only a
+/// shared dependency relates them.
+fn nearness(topology: &Topology, rt: &IncidentRt, component: &str) -> usize {
+    let anchors: BTreeSet<&str> = match rt.diagnosis.as_ref().and_then(|d| d.root()) {
+        Some(h) => BTreeSet::from([h.component.as_str()]),
+        None => rt.members.values().map(|m| m.component.as_str()).collect(),
+    };
+    anchors
+        .into_iter()
+        .filter_map(|a| {
+            if a == component {
+                return Some(0);
+            }
+            topology
+                .distance(component, a)
+                .or_else(|| topology.distance(a, component))
+        })
+        .min()
+        .unwrap_or(usize::MAX)
 }
 
 /// The metric windows a diagnosis of these member violations looks at: every

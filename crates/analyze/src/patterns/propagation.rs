@@ -8,7 +8,8 @@
 //!   at least as abnormal, or abnormal no later than it was (within a tolerance)
 //!   when its symptoms are ones a dependency passes on — latency, errors and the
 //!   like, and a cache hit ratio that its cache dependency shows too — rather than
-//!   its own (memory, CPU, saturation);
+//!   its own (memory, CPU, saturation) and it was not changed just before (a deploy
+//!   is a cause of its own);
 //! - whether it turned abnormal before the callers it explains, or after one of them.
 //!
 //! Searches only walk abnormal components (pruning): cost O(A · (A + E_A)) for A
@@ -33,6 +34,10 @@ pub struct Node<'a> {
     /// Whether it is a symptom to explain (when violations are known, only violating
     /// components are; otherwise every abnormal one). Other nodes only carry chains.
     pub symptom: bool,
+    /// Whether it was changed (deployed, reconfigured) shortly before its onset: a
+    /// cause of its own, so a dependency explains it only by being at least as
+    /// abnormal, not by timing alone.
+    pub changed: bool,
 }
 
 /// What the graph says of one node; indices refer to the input slice.
@@ -119,7 +124,8 @@ pub fn propagate(
                         .intrinsic
                         .iter()
                         .all(|s| *s == Signal::Cache && dep.intrinsic.contains(s));
-                    dep.strength >= n.strength || (earlier && shows_mine && dep.strength >= clear)
+                    dep.strength >= n.strength
+                        || (!n.changed && earlier && shows_mine && dep.strength >= clear)
                 })
                 .collect();
             let first_caller_onset = explains.iter().filter_map(|&c| nodes[c].onset).min();
@@ -166,6 +172,7 @@ mod tests {
             onset: Some(Timestamp::from_secs(onset)),
             intrinsic,
             symptom: true,
+            changed: false,
         }
     }
 
@@ -208,6 +215,18 @@ mod tests {
         assert!(links[1].late);
         assert_eq!(links[1].first_caller_onset, Some(Timestamp::from_secs(0)));
         // Equal strength: db still explains api's symptoms by strength alone.
+        assert_eq!(links[0].explained_by, vec![1]);
+    }
+
+    #[test]
+    fn a_changed_component_is_explained_only_by_a_stronger_dependency() {
+        let mut api = node("api", 30.0, 15, &[]);
+        api.changed = true;
+        let nodes = [api, node("db", 20.0, 0, &[])];
+        let links = propagate(&nodes, &topo(), Duration::from_secs(30), 0.0);
+        assert!(links[0].explained_by.is_empty());
+        let nodes = [api, node("db", 40.0, 0, &[])];
+        let links = propagate(&nodes, &topo(), Duration::from_secs(30), 0.0);
         assert_eq!(links[0].explained_by, vec![1]);
     }
 

@@ -358,3 +358,84 @@ fn a_cache_miss_seen_by_its_caller_is_blamed_on_the_cache() {
     let catalog = &d.hypotheses[1];
     assert!(catalog.evidence.iter().any(|e| e.contains("inherited")));
 }
+
+#[test]
+fn pool_saturated_callers_point_at_their_slow_pooled_dependency() {
+    // db slowed (not violating); its callers' pools fill and queue: their latency,
+    // pool and saturation break, loudly. The queue is for db's connections.
+    let vs = [
+        v("latency", "frontend", Signal::Latency, 100),
+        v("latency", "api", Signal::Latency, 100),
+        v("latency", "auth", Signal::Latency, 100),
+        v("pool", "auth", Signal::Pool, 100),
+        v("saturation", "auth", Signal::Saturation, 100),
+        v("pool", "orders", Signal::Pool, 100),
+        v("saturation", "orders", Signal::Saturation, 100),
+    ];
+    let series = [
+        window("db", "latency", Signal::Latency, 60.0, 70),
+        window("auth", "latency", Signal::Latency, 5000.0, 85),
+        window("orders", "latency", Signal::Latency, 2000.0, 85),
+        window("api", "latency", Signal::Latency, 3000.0, 100),
+    ];
+    let t = topo();
+    let opts = RankOptions::default();
+    let d = diagnose(input(&vs, &series, Some(&t), &[], &opts));
+    assert_eq!(d.root().map(|h| h.component.as_str()), Some("db"), "{d:#?}");
+    let auth = d
+        .hypotheses
+        .iter()
+        .find(|h| h.component == "auth")
+        .expect("auth ranked");
+    assert!(auth.evidence.iter().any(|e| e.contains("inherited")));
+    // Saturation with the component's own CPU up is its own overload, not the pool's.
+    let mut vs = vs.to_vec();
+    vs.push(v("cpu", "auth", Signal::Utilization, 100));
+    let d = diagnose(input(&vs, &series, Some(&t), &[], &opts));
+    let auth = d
+        .hypotheses
+        .iter()
+        .find(|h| h.component == "auth")
+        .expect("auth ranked");
+    assert!(
+        !auth.evidence.iter().any(|e| e.contains("inherited")),
+        "{d:#?}"
+    );
+}
+
+#[test]
+fn a_deploy_before_onset_is_not_explained_away_by_a_slightly_slower_dependency() {
+    // db is a little slower from before (another fault's leftovers); auth, deployed
+    // just before its errors began, fails loudly.
+    let vs = [
+        v("errors", "auth", Signal::Errors, 100),
+        v("errors", "api", Signal::Errors, 100),
+    ];
+    let series = [
+        window("db", "latency", Signal::Latency, 30.0, 70),
+        window("auth", "errors", Signal::Errors, 5000.0, 100),
+        window("api", "errors", Signal::Errors, 3000.0, 100),
+    ];
+    let t = topo();
+    let opts = RankOptions::default();
+    let changes = [Change {
+        at: Timestamp::from_secs(90),
+        component: "auth".into(),
+        kind: ChangeKind::Deploy,
+        description: "v2".into(),
+        by: "ci".into(),
+    }];
+    // Without the deploy, db's earlier slowdown explains auth's errors by timing.
+    let d = diagnose(input(&vs, &series, Some(&t), &[], &opts));
+    assert_eq!(d.root().map(|h| h.component.as_str()), Some("db"), "{d:#?}");
+    let d = diagnose(DiagnosisInput {
+        changes: &changes,
+        ..input(&vs, &series, Some(&t), &[], &opts)
+    });
+    let root = d.root().expect("root");
+    assert_eq!(
+        (root.component.as_str(), root.cause),
+        ("auth", CauseClass::BadChange),
+        "{d:#?}"
+    );
+}
