@@ -11,8 +11,8 @@
 //! - group: every transition joins its incident (`assign_incident`, then the burst
 //!   of onsets) or opens one; episodes kept for the frequency and burst tests; open
 //!   members refreshed; incidents without an open member resolved;
-//! - windows: the diagnosis windows of every changed incident, cut from History as
-//!   the controller's `incident_series` cuts them;
+//! - windows: the diagnosis windows of every changed incident, by
+//!   `History::incident_series`, the function the controller calls;
 //! - diagnose: `charter_analyze::diagnose` with topology, zones, changes, episodes;
 //! - plan: `charter_plan::decide` for every diagnosed incident.
 //!
@@ -20,12 +20,10 @@
 //! health and metrics publication.
 
 use charter_analyze::patterns::burst::find_bursts;
-use charter_analyze::{
-    DiagnosisInput, Episode, History, MetricSeries, RankOptions, Worse, assign_incident, diagnose,
-};
+use charter_analyze::{DiagnosisInput, Episode, History, RankOptions, assign_incident, diagnose};
 use charter_model::{
-    Change, ChangeKind, Charter, ComponentState, Diagnosis, Direction, Incident, IncidentState,
-    Sample, Timestamp, Violation, ViolationState, parse_charter,
+    Change, ChangeKind, Charter, ComponentState, Diagnosis, Incident, IncidentState, Sample,
+    Timestamp, Violation, ViolationState, parse_charter,
 };
 use charter_monitor::Detector;
 use charter_plan::{Decision, GuardState, KnowledgeView, PlanInput, decide};
@@ -807,7 +805,7 @@ impl Workload {
             rt.dirty = false;
             let t = Instant::now();
             let members: Vec<Violation> = rt.members.values().cloned().collect();
-            let series = incident_series(&self.charter, &self.history, &members);
+            let series = self.history.incident_series(&self.charter, &members);
             phases.windows += t.elapsed();
             let t = Instant::now();
             let d = diagnose(DiagnosisInput {
@@ -884,53 +882,4 @@ impl Workload {
             })
             .map(|(id, _)| *id)
     }
-}
-
-/// As the controller's `incident_series`: every objective series of the member
-/// components and of everything they depend on, split two intervals before the
-/// earliest member's onset.
-fn incident_series(
-    charter: &Charter,
-    history: &History,
-    members: &[Violation],
-) -> Vec<MetricSeries> {
-    let Some(onset) = members.iter().map(|v| v.since).min() else {
-        return Vec::new();
-    };
-    let cut = onset.minus(charter.interval * 2);
-    let mut comps: BTreeSet<&str> = BTreeSet::new();
-    let mut stack: Vec<&str> = members.iter().map(|v| v.component.as_str()).collect();
-    while let Some(c) = stack.pop() {
-        if comps.insert(c) {
-            stack.extend(charter.topology.dependencies(c));
-        }
-    }
-    let mut out = Vec::new();
-    for o in &charter.objectives {
-        for c in o.components.iter().filter(|c| comps.contains(c.as_str())) {
-            let Some(points) = history.points(&o.name, c) else {
-                continue;
-            };
-            let mut s = MetricSeries {
-                component: c.clone(),
-                metric: o.name.clone(),
-                signal: Some(o.signal),
-                worse: match o.direction {
-                    Direction::Above => Worse::Up,
-                    Direction::Below => Worse::Down,
-                },
-                ..MetricSeries::default()
-            };
-            for &(t, v) in points {
-                if t < cut {
-                    s.normal.push(v);
-                } else {
-                    s.anomalous.push(v);
-                    s.times.push(t);
-                }
-            }
-            out.push(s);
-        }
-    }
-    out
 }

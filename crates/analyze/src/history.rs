@@ -1,7 +1,8 @@
 //! Recent samples per series: the windows a diagnosis scores.
 
-use charter_model::{Sample, Timestamp};
-use std::collections::{HashMap, VecDeque};
+use crate::anomaly::{MetricSeries, Worse};
+use charter_model::{Charter, Direction, Sample, Timestamp, Violation};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::time::Duration;
 
 /// A bounded window of `(time, value)` points per `(objective, component)` series.
@@ -53,6 +54,52 @@ impl History {
     /// Points of one series, oldest first.
     pub fn points(&self, objective: &str, component: &str) -> Option<&VecDeque<(Timestamp, f64)>> {
         self.series.get(objective)?.get(component)
+    }
+
+    /// The metric windows a diagnosis of these member violations looks at: every
+    /// objective series of the member components and of everything they depend on,
+    /// split two loop intervals before the earliest member's onset (a ramp starts
+    /// before its breach). Used by the controller and by `charter-bench scale`.
+    pub fn incident_series(&self, charter: &Charter, members: &[Violation]) -> Vec<MetricSeries> {
+        let Some(onset) = members.iter().map(|v| v.since).min() else {
+            return Vec::new();
+        };
+        let cut = onset.minus(charter.interval * 2);
+        let mut comps: BTreeSet<&str> = BTreeSet::new();
+        let mut stack: Vec<&str> = members.iter().map(|v| v.component.as_str()).collect();
+        while let Some(c) = stack.pop() {
+            if comps.insert(c) {
+                stack.extend(charter.topology.dependencies(c));
+            }
+        }
+        let mut out = Vec::new();
+        for o in &charter.objectives {
+            for c in o.components.iter().filter(|c| comps.contains(c.as_str())) {
+                let Some(points) = self.points(&o.name, c) else {
+                    continue;
+                };
+                let mut s = MetricSeries {
+                    component: c.clone(),
+                    metric: o.name.clone(),
+                    signal: Some(o.signal),
+                    worse: match o.direction {
+                        Direction::Above => Worse::Up,
+                        Direction::Below => Worse::Down,
+                    },
+                    ..MetricSeries::default()
+                };
+                for &(t, v) in points {
+                    if t < cut {
+                        s.normal.push(v);
+                    } else {
+                        s.anomalous.push(v);
+                        s.times.push(t);
+                    }
+                }
+                out.push(s);
+            }
+        }
+        out
     }
 }
 

@@ -8,17 +8,15 @@ use crate::event::{Event, Timed};
 use crate::health::{Health, LoopMetrics, StateSnapshot};
 use crate::lease::Fence;
 use charter_analyze::patterns::burst::find_bursts;
-use charter_analyze::{
-    DiagnosisInput, Episode, History, MetricSeries, RankOptions, Worse, assign_incident, diagnose,
-};
+use charter_analyze::{DiagnosisInput, Episode, History, RankOptions, assign_incident, diagnose};
 use charter_execute::{Actuator, Execution, Move};
 use charter_knowledge::{
     ExecutionRecord, JournalRecord, JournalStatus, OutcomeRecord, PauseRecord, Store, StoreError,
 };
 use charter_model::{
-    Action, AlertStatus, ApprovalState, Change, Charter, ComponentState, Diagnosis, Direction,
-    Incident, IncidentState, Outcome, OutcomeClass, Policy, Sample, Severity, SourceSpec,
-    Timestamp, Topology, Violation, ViolationState,
+    Action, AlertStatus, ApprovalState, Change, Charter, ComponentState, Diagnosis, Incident,
+    IncidentState, Outcome, OutcomeClass, Policy, Sample, Severity, SourceSpec, Timestamp,
+    Topology, Violation, ViolationState,
 };
 use charter_monitor::detect::{is_clear, severity_of};
 use charter_monitor::{Detector, MetricSource};
@@ -431,17 +429,7 @@ impl Controller {
     /// Policies for the API: those waiting for a human first (by id), then the newest
     /// `limit` others, newest first.
     pub async fn policies(&self, limit: usize) -> Result<Vec<Policy>, ControllerError> {
-        let mut out = self.pending_policies();
-        out.sort_by_key(|p| p.id);
-        let pending: BTreeSet<u64> = out.iter().map(|p| p.id).collect();
-        let recent = self.store.recent_policies(limit + pending.len()).await?;
-        out.extend(
-            recent
-                .into_iter()
-                .filter(|p| !pending.contains(&p.id))
-                .take(limit),
-        );
-        Ok(out)
+        Ok(pending_then_recent(self.store.as_ref(), self.pending_policies(), limit).await?)
     }
 
     /// One policy, pending or from the store.
@@ -954,7 +942,7 @@ impl Controller {
             {
                 continue;
             }
-            let series = incident_series(&self.charter, &self.history, &members);
+            let series = self.history.incident_series(&self.charter, &members);
             let d = diagnose(DiagnosisInput {
                 incident_id: rt.incident.id,
                 now,
@@ -1689,52 +1677,22 @@ fn nearness(topology: &Topology, rt: &IncidentRt, component: &str) -> usize {
         .unwrap_or(usize::MAX)
 }
 
-/// The metric windows a diagnosis of these member violations looks at: every
-/// objective series of the member components and of everything they depend on,
-/// split two loop intervals before the earliest member's onset (a ramp starts before
-/// its breach).
-fn incident_series(
-    charter: &Charter,
-    history: &History,
-    members: &[Violation],
-) -> Vec<MetricSeries> {
-    let Some(onset) = members.iter().map(|v| v.since).min() else {
-        return Vec::new();
-    };
-    let cut = onset.minus(charter.interval * 2);
-    let mut comps: BTreeSet<&str> = BTreeSet::new();
-    let mut stack: Vec<&str> = members.iter().map(|v| v.component.as_str()).collect();
-    while let Some(c) = stack.pop() {
-        if comps.insert(c) {
-            stack.extend(charter.topology.dependencies(c));
-        }
-    }
-    let mut out = Vec::new();
-    for o in &charter.objectives {
-        for c in o.components.iter().filter(|c| comps.contains(c.as_str())) {
-            let Some(points) = history.points(&o.name, c) else {
-                continue;
-            };
-            let mut s = MetricSeries {
-                component: c.clone(),
-                metric: o.name.clone(),
-                signal: Some(o.signal),
-                worse: match o.direction {
-                    Direction::Above => Worse::Up,
-                    Direction::Below => Worse::Down,
-                },
-                ..MetricSeries::default()
-            };
-            for &(t, v) in points {
-                if t < cut {
-                    s.normal.push(v);
-                } else {
-                    s.anomalous.push(v);
-                    s.times.push(t);
-                }
-            }
-            out.push(s);
-        }
-    }
-    out
+/// The policy listing: `pending` by id, then the newest `limit` others from the store.
+/// The leader passes the policies it holds pending; a follower, those the store says
+/// are pending.
+pub async fn pending_then_recent(
+    store: &dyn Store,
+    mut pending: Vec<Policy>,
+    limit: usize,
+) -> Result<Vec<Policy>, StoreError> {
+    pending.sort_by_key(|p| p.id);
+    let ids: BTreeSet<u64> = pending.iter().map(|p| p.id).collect();
+    let recent = store.recent_policies(limit + ids.len()).await?;
+    pending.extend(
+        recent
+            .into_iter()
+            .filter(|p| !ids.contains(&p.id))
+            .take(limit),
+    );
+    Ok(pending)
 }

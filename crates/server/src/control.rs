@@ -9,7 +9,7 @@
 use charter_knowledge::{PauseRecord, Store};
 use charter_model::{Policy, Timestamp};
 use charter_orchestrator::ControllerError;
-use charter_orchestrator::controller::ApprovalError;
+use charter_orchestrator::controller::{ApprovalError, pending_then_recent};
 use charter_orchestrator::{Controller, Health};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
@@ -150,19 +150,11 @@ pub async fn apply_as_follower(
     };
     match command {
         Command::ListPolicies { limit, reply } => {
-            let policies = async {
-                let mut out = store.pending_policies().await?;
-                let pending: Vec<u64> = out.iter().map(|p| p.id).collect();
-                let recent = store.recent_policies(limit + pending.len()).await?;
-                out.extend(
-                    recent
-                        .into_iter()
-                        .filter(|p| !pending.contains(&p.id))
-                        .take(limit),
-                );
-                Ok(out)
+            let policies = match store.pending_policies().await {
+                Ok(pending) => pending_then_recent(store, pending, limit).await,
+                Err(e) => Err(e),
             };
-            let _ = reply.send(policies.await);
+            let _ = reply.send(policies.map_err(ControllerError::from));
         }
         Command::GetPolicy { id, reply } => {
             let _ = reply.send(store.policy(id).await.map_err(ControllerError::from));
