@@ -10,7 +10,7 @@
 
 use crate::table::{Record, number, read_csv};
 use anyhow::{Context, Result, bail};
-use charter_analyze::{DiagnosisInput, MetricSeries, RankOptions, Worse, diagnose};
+use charter_analyze::{DiagnosisInput, EpisodeLog, MetricSeries, RankOptions, Worse, diagnose};
 use charter_model::Topology;
 use charter_model::{Hypothesis, Signal, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -252,6 +252,7 @@ fn series(
                 anomalous: abnormal.columns[j][abnormal_rows.clone()].to_vec(),
                 times: abnormal.times[abnormal_rows.clone()].to_vec(),
                 worse: worse_of(&key.1),
+                baseline: None,
             })
         })
         .collect()
@@ -345,7 +346,7 @@ fn rank(
         topology: Some(graph),
         zones: None,
         changes: &[],
-        episodes: &[],
+        episodes: EpisodeLog::none(),
         observed_since: Timestamp(0),
         target: Some(&target.node),
         options,

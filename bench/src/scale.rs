@@ -11,6 +11,7 @@
 pub mod workload;
 
 use anyhow::{Context, Result, bail};
+use charter_orchestrator::Stages;
 use charter_sim::{Fault, FaultKind, Scenario, ServiceSpec, World};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
@@ -22,7 +23,7 @@ use workload::{Workload, layered_dag};
 /// Growth between two sizes passes when the time ratio is at most this factor times
 /// the n log n ratio (timing noise on a shared machine).
 pub const GROWTH_TOLERANCE: f64 = 1.25;
-/// Full cycles run before timing starts (after the hour that fills the history).
+/// Cycles run before timing starts (after the hour that fills the history).
 const WARM_CYCLES: usize = 20;
 /// Sizes above this run a fifth of `--cycles` (at least 20).
 const LARGE: usize = 1_000;
@@ -45,23 +46,19 @@ pub struct ScaleArgs {
     /// Also write results.json, results.md and scale.svg into this folder.
     #[arg(long)]
     out: Option<PathBuf>,
-    /// What-if, not the controller's behaviour: a resolved violation leaves its
-    /// incident at once (the controller keeps it until the incident closes).
-    #[arg(long)]
-    prune_resolved_members: bool,
     /// Run one size in this process and print its result as JSON (used by the parent).
     #[arg(long, hide = true)]
     child: Option<usize>,
 }
 
-/// Medians of each stage of the cycle, in milliseconds.
+/// Medians of each stage of the tick, in milliseconds ([`Stages`]).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct PhaseMs {
+    pub read: f64,
     pub monitor: f64,
-    pub group: f64,
-    pub windows: f64,
-    pub diagnose: f64,
+    pub analyze: f64,
     pub plan: f64,
+    pub execute: f64,
 }
 
 /// Mean work per timed cycle.
@@ -71,10 +68,13 @@ pub struct Load {
     pub transitions: f64,
     pub open_violations: f64,
     pub incidents: f64,
-    pub largest_incident_components: f64,
+    /// Violations that ever joined the largest open incident.
+    pub largest_incident_violations: f64,
     pub diagnoses: f64,
     pub windows: f64,
     pub decisions: f64,
+    /// Steps applied.
+    pub actions: f64,
 }
 
 /// Simulator speed on one synthetic topology.
@@ -149,12 +149,7 @@ pub struct Target {
 /// Run `charter-bench scale`.
 pub fn run(args: &ScaleArgs) -> Result<()> {
     if let Some(n) = args.child {
-        let r = measure_size(
-            n,
-            cycles_for(n, args.cycles),
-            args.seed,
-            args.prune_resolved_members,
-        )?;
+        let r = measure_size(n, cycles_for(n, args.cycles), args.seed)?;
         println!("{}", serde_json::to_string(&r)?);
         return Ok(());
     }
@@ -178,9 +173,6 @@ pub fn run(args: &ScaleArgs) -> Result<()> {
             "--seed",
             &args.seed.to_string(),
         ]);
-        if args.prune_resolved_members {
-            command.arg("--prune-resolved-members");
-        }
         let out = command
             .output()
             .with_context(|| format!("running {}", exe.display()))?;
@@ -264,25 +256,25 @@ fn ms(d: Duration) -> f64 {
 }
 
 /// One size, in this process.
-fn measure_size(n: usize, cycles: usize, seed: u64, prune: bool) -> Result<SizeResult> {
+fn measure_size(n: usize, cycles: usize, seed: u64) -> Result<SizeResult> {
     let started = Instant::now();
     let mut w = Workload::new(n, seed)?;
-    w.prune_resolved = prune;
-    w.warm_up(WARM_CYCLES);
+    w.warm_up(WARM_CYCLES)?;
     let setup_secs = started.elapsed().as_secs_f64();
     let mut phases = Vec::with_capacity(cycles);
     let mut load = Load::default();
     for _ in 0..cycles {
-        let (p, a) = w.cycle();
+        let (p, a) = w.cycle()?;
         phases.push(p);
         load.faulty_components += a.faulty as f64;
         load.transitions += a.transitions as f64;
         load.open_violations += a.open_violations as f64;
         load.incidents += a.incidents as f64;
-        load.largest_incident_components += a.largest_incident as f64;
+        load.largest_incident_violations += a.largest_incident as f64;
         load.diagnoses += a.diagnosed as f64;
         load.windows += a.windows as f64;
         load.decisions += a.decisions as f64;
+        load.actions += a.acts as f64;
     }
     let k = cycles as f64;
     for x in [
@@ -290,17 +282,17 @@ fn measure_size(n: usize, cycles: usize, seed: u64, prune: bool) -> Result<SizeR
         &mut load.transitions,
         &mut load.open_violations,
         &mut load.incidents,
-        &mut load.largest_incident_components,
+        &mut load.largest_incident_violations,
         &mut load.diagnoses,
         &mut load.windows,
         &mut load.decisions,
+        &mut load.actions,
     ] {
         *x /= k;
     }
     let mut totals: Vec<f64> = phases.iter().map(|p| ms(p.total())).collect();
     totals.sort_by(f64::total_cmp);
-    let stage =
-        |f: fn(&workload::Phases) -> Duration| median_of(phases.iter().map(|p| ms(f(p))).collect());
+    let stage = |f: fn(&Stages) -> Duration| median_of(phases.iter().map(|p| ms(f(p))).collect());
     let result = SizeResult {
         components: n,
         series: w.series(),
@@ -309,11 +301,11 @@ fn measure_size(n: usize, cycles: usize, seed: u64, prune: bool) -> Result<SizeR
         p99_ms: percentile(&totals, 99.0),
         max_ms: totals.last().copied().unwrap_or(f64::NAN),
         phases_median_ms: PhaseMs {
+            read: stage(|p| p.read),
             monitor: stage(|p| p.monitor),
-            group: stage(|p| p.group),
-            windows: stage(|p| p.windows),
-            diagnose: stage(|p| p.diagnose),
+            analyze: stage(|p| p.analyze),
             plan: stage(|p| p.plan),
+            execute: stage(|p| p.execute),
         },
         load,
         peak_mb: peak_rss_mb().unwrap_or(f64::NAN),
@@ -499,28 +491,29 @@ fn markdown(r: &Report) -> String {
     }
     m.push_str(
         "\nMedian per stage (ms) and mean work per cycle:\n\n\
-         | components | monitor | group | windows | diagnose | plan | faulty | transitions | open violations | incidents | largest incident (components) | diagnoses | windows | decisions |\n\
-         |---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+         | components | read | monitor | analyze | plan | execute | faulty | transitions | open violations | incidents | largest incident (violations) | diagnoses | windows | decisions | actions |\n\
+         |---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for s in &r.sizes {
         let (p, l) = (&s.phases_median_ms, &s.load);
         let _ = writeln!(
             m,
-            "| {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.0} | {:.1} |",
+            "| {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.0} | {:.1} | {:.2} |",
             s.components,
+            p.read,
             p.monitor,
-            p.group,
-            p.windows,
-            p.diagnose,
+            p.analyze,
             p.plan,
+            p.execute,
             l.faulty_components,
             l.transitions,
             l.open_violations,
             l.incidents,
-            l.largest_incident_components,
+            l.largest_incident_violations,
             l.diagnoses,
             l.windows,
-            l.decisions
+            l.decisions,
+            l.actions
         );
     }
     m.push_str(
@@ -717,11 +710,10 @@ mod tests {
     fn generator_gives_fifteen_series_per_component_and_violations() {
         let mut w = Workload::new(200, 3).expect("synthetic charter");
         assert_eq!(w.series(), 15 * 200);
-        assert_eq!(w.charter.components.len(), 200);
         let mut firing = 0;
         let mut diagnosed = 0;
         for _ in 0..120 {
-            let (_, a) = w.cycle();
+            let (_, a) = w.cycle().expect("a cycle");
             assert!(a.faulty <= 20);
             diagnosed += a.diagnosed;
             firing += a.open_violations;

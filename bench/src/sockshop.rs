@@ -6,7 +6,9 @@
 use crate::scoring::{AccuracyTable, CaseResult};
 use crate::table::{number, read_csv};
 use anyhow::{Context, Result, bail};
-use charter_analyze::{DiagnosisInput, MetricSeries, RankOptions, Worse, detect_onset, diagnose};
+use charter_analyze::{
+    DiagnosisInput, EpisodeLog, MetricSeries, RankOptions, Worse, detect_onset, diagnose,
+};
 use charter_model::{Signal, Timestamp};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -222,6 +224,7 @@ pub fn run_case(case: &Case, settings: &Settings, options: &RankOptions) -> Resu
                 .map(|t| Timestamp((t * 1000.0) as i64))
                 .collect(),
             worse: worse_of(name),
+            baseline: None,
         })
         .collect();
     let ranking = diagnose(DiagnosisInput {
@@ -232,7 +235,7 @@ pub fn run_case(case: &Case, settings: &Settings, options: &RankOptions) -> Resu
         topology: None,
         zones: None,
         changes: &[],
-        episodes: &[],
+        episodes: EpisodeLog::none(),
         observed_since: Timestamp(0),
         target: None,
         options,

@@ -1,36 +1,37 @@
-//! The synthetic system of `scale` and one loop cycle over it.
+//! The synthetic system of `scale` and the real loop over it.
 //!
 //! [`Workload::new`] builds a charter of `n` components in a layered dependency DAG
 //! with 15 objectives each (every objective applies to every component: `15 · n`
-//! series) and a generator of their samples with violation churn. [`Workload::cycle`]
-//! generates one interval's samples (not timed: that is the source's read) and runs
-//! what `Controller::tick` runs on them, stage by stage, timing each:
+//! series), a generator of their samples with violation churn, and a
+//! [`Controller`] on it: the one `charter run` uses, with a SQLite knowledge store
+//! (in memory: the cost measured is the loop's, not the disk's fsyncs), an
+//! in-process actuator that records what it is asked ([`Fleet`]; an action on a
+//! faulty component ends its fault) and a source that hands over the generated
+//! samples ([`Feed`]). [`Workload::cycle`] generates one interval's samples (not
+//! timed: that stands for the scrape) and runs one `Controller::tick`, whose
+//! [`Stages`] time monitor (detection, history, grouping), analyze (windows and
+//! diagnoses), plan and execute, each with its own store writes.
 //!
-//! - monitor: drop samples of undeclared components, `History::record`, the latest
-//!   values, `Detector::update`, the frozen set;
-//! - group: every transition joins its incident (`assign_incident`, then the burst
-//!   of onsets) or opens one; episodes kept for the frequency and burst tests; open
-//!   members refreshed; incidents without an open member resolved;
-//! - windows: the diagnosis windows of every changed incident, by
-//!   `History::incident_series`, the function the controller calls;
-//! - diagnose: `charter_analyze::diagnose` with topology, zones, changes, episodes;
-//! - plan: `charter_plan::decide` for every diagnosed incident.
-//!
-//! Not included: HTTP to Prometheus, the store's writes, executions and actuators,
-//! health and metrics publication.
+//! A loop that has run for a week has a week of violation episodes behind its
+//! frequency and burst tests: before the controller starts, the store is given the
+//! onsets of one hour of the same churn (a detector over the generator), repeated
+//! back over the week, which the controller reads back at start as it does after
+//! any restart.
 
-use charter_analyze::patterns::burst::find_bursts;
-use charter_analyze::{DiagnosisInput, Episode, History, RankOptions, assign_incident, diagnose};
+use async_trait::async_trait;
+use charter_execute::{Actuator, ActuatorError, Applied};
+use charter_knowledge::{SqliteStore, Store};
 use charter_model::{
-    Change, ChangeKind, Charter, ComponentState, Diagnosis, Incident, IncidentState, Sample,
-    Timestamp, Violation, ViolationState, parse_charter,
+    Action, Change, ChangeKind, Charter, ComponentState, Sample, Timestamp, ViolationState,
+    parse_charter,
 };
-use charter_monitor::Detector;
-use charter_plan::{Decision, GuardState, KnowledgeView, PlanInput, decide};
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use charter_monitor::{Detector, MetricSource, Observation, SourceError};
+use charter_orchestrator::{Controller, Event, Health, LoopMetrics, Stages};
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// The loop interval of the synthetic charter.
 pub const INTERVAL: Duration = Duration::from_secs(15);
@@ -48,8 +49,9 @@ const MISSING: f64 = 0.000_2;
 const SPREAD: f64 = 0.6;
 /// Most episodes the controller keeps.
 const MAX_EPISODES: usize = 100_000;
-/// How long the controller keeps changes.
-const CHANGE_HORIZON: Duration = Duration::from_secs(3600);
+/// How far back the controller's frequency test looks (its baseline and recent
+/// windows: a week and an hour).
+const EPISODE_SPAN: Duration = Duration::from_secs(7 * 24 * 3600 + 3600);
 /// Virtual start time (2026-01-01T00:00:00Z).
 const EPOCH: Timestamp = Timestamp(1_767_225_600_000);
 
@@ -421,6 +423,18 @@ impl Generator {
         });
     }
 
+    /// End the fault on `component`, if it has one (an action reached it).
+    fn cure(&mut self, component: &str) {
+        let Some(c) = self.names.iter().position(|x| x == component) else {
+            return;
+        };
+        if self.faulty[c] {
+            let n = self.n;
+            self.faults.retain(|f| f.series[0].0 % n != c);
+            self.faulty[c] = false;
+        }
+    }
+
     /// Advance one interval: faults end and start, then every series gets a value.
     fn next(&mut self, now: Timestamp) -> (&[Sample], Vec<Change>) {
         let n = self.n;
@@ -475,22 +489,6 @@ impl Generator {
     }
 }
 
-/// Wall time of one cycle, per stage.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Phases {
-    pub monitor: Duration,
-    pub group: Duration,
-    pub windows: Duration,
-    pub diagnose: Duration,
-    pub plan: Duration,
-}
-
-impl Phases {
-    pub fn total(&self) -> Duration {
-        self.monitor + self.group + self.windows + self.diagnose + self.plan
-    }
-}
-
 /// What one cycle did.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Activity {
@@ -499,47 +497,99 @@ pub struct Activity {
     pub transitions: usize,
     pub open_violations: usize,
     pub incidents: usize,
-    /// Distinct components among the members of the largest incident.
+    /// Violations that ever joined the largest open incident.
     pub largest_incident: usize,
     pub diagnosed: usize,
     /// Metric windows handed to `diagnose`, over every diagnosis of the cycle.
     pub windows: usize,
+    /// Plans decided (act, or no action).
     pub decisions: usize,
+    /// Steps applied by the actuator.
     pub acts: usize,
 }
 
-struct IncidentRt {
-    incident: Incident,
-    members: BTreeMap<String, Violation>,
-    diagnosis: Option<Diagnosis>,
-    dirty: bool,
+/// The source of the synthetic system: hands over the samples generated for the
+/// next tick.
+#[derive(Default)]
+pub struct Feed {
+    next: Mutex<Option<Observation>>,
 }
 
-/// The synthetic system and the loop's state over it.
+#[async_trait]
+impl MetricSource for Feed {
+    async fn observe(
+        &self,
+        _charter: &Charter,
+        now: Timestamp,
+    ) -> Result<Observation, SourceError> {
+        let taken = self.next.lock().map(|mut n| n.take()).ok().flatten();
+        taken.ok_or_else(|| SourceError::Unavailable(format!("no samples generated for {now}")))
+    }
+}
+
+/// An in-process actuator over the synthetic system: it records what it applies,
+/// describes every component as three replicas of `v2` (with `v1` before it and a
+/// standby zone), and tells the generator which components were acted on.
+#[derive(Default)]
+pub struct Fleet {
+    applied: Mutex<HashMap<String, Applied>>,
+    acted_on: Mutex<Vec<String>>,
+}
+
+#[async_trait]
+impl Actuator for Fleet {
+    async fn apply(&self, key: &str, action: &Action) -> Result<Applied, ActuatorError> {
+        let mut applied = self
+            .applied
+            .lock()
+            .map_err(|_| ActuatorError::Failed("fleet lock poisoned".into()))?;
+        if let Some(a) = applied.get(key) {
+            return Ok(a.clone());
+        }
+        let a = Applied {
+            prior: BTreeMap::from([
+                ("replicas".to_string(), "3".to_string()),
+                ("version".to_string(), "v2".to_string()),
+            ]),
+            detail: format!("{action}"),
+        };
+        applied.insert(key.to_string(), a.clone());
+        if let Ok(mut acted) = self.acted_on.lock() {
+            acted.push(action.component.clone());
+        }
+        Ok(a)
+    }
+
+    async fn describe(&self, component: &str) -> Result<ComponentState, ActuatorError> {
+        let odd = component.bytes().last().is_some_and(|b| b % 2 == 1);
+        Ok(ComponentState {
+            replicas: Some(3),
+            version: Some("v2".into()),
+            previous_version: Some("v1".into()),
+            zone: Some(if odd { "b" } else { "a" }.into()),
+            standby_zone: Some(if odd { "a" } else { "b" }.into()),
+            ..ComponentState::default()
+        })
+    }
+
+    async fn status(&self, key: &str) -> Result<Option<Applied>, ActuatorError> {
+        Ok(self.applied.lock().ok().and_then(|a| a.get(key).cloned()))
+    }
+}
+
+/// The synthetic system and the controller over it.
 pub struct Workload {
-    pub charter: Charter,
     generator: Generator,
     now: Timestamp,
-    started: Timestamp,
-    detector: Detector,
-    history: History,
-    latest: HashMap<(String, String), Option<f64>>,
-    episodes: VecDeque<Episode>,
-    changes: Vec<Change>,
-    incidents: BTreeMap<u64, IncidentRt>,
-    next_incident: u64,
-    zones: BTreeMap<String, String>,
-    analysis: RankOptions,
-    guard: GuardState,
-    knowledge: KnowledgeView,
-    states: HashMap<String, ComponentState>,
-    /// What-if: a resolved violation leaves its incident (the controller keeps it as
-    /// a member until the incident closes).
-    pub prune_resolved: bool,
+    runtime: tokio::runtime::Runtime,
+    controller: Controller,
+    feed: Arc<Feed>,
+    fleet: Arc<Fleet>,
+    health: Arc<Health>,
 }
 
 impl Workload {
-    /// `n` components, seeded.
+    /// `n` components, seeded; the store already holds a week of violation onsets.
     pub fn new(n: usize, seed: u64) -> anyhow::Result<Self> {
         let mut rng = Rng(seed);
         let dag = layered_dag(n, &mut rng);
@@ -551,48 +601,44 @@ impl Workload {
             charter.components.len(),
             charter.objectives.len()
         );
-        let zones = charter
-            .components
-            .iter()
-            .filter_map(|c| Some((c.name.clone(), c.zone.clone()?)))
+        let charter = Arc::new(charter);
+        let gen_seed = seed ^ 0x5CA1_E000;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let store = runtime.block_on(SqliteStore::open_in_memory())?;
+        let week = week_of_onsets(&charter, gen_seed);
+        runtime.block_on(async {
+            for v in &week {
+                store.record_violation(None, v).await?;
+            }
+            anyhow::Ok(())
+        })?;
+        let feed = Arc::new(Feed::default());
+        let fleet = Arc::new(Fleet::default());
+        let actuators: BTreeMap<String, Arc<dyn Actuator>> = charter
+            .actuators
+            .keys()
+            .map(|name| (name.clone(), fleet.clone() as Arc<dyn Actuator>))
             .collect();
-        // What the simulator's actuator describes: replicas, a previous version, a
-        // standby zone.
-        let states = charter
-            .components
-            .iter()
-            .map(|c| {
-                let zone = c.zone.clone().unwrap_or_default();
-                let state = ComponentState {
-                    replicas: Some(3),
-                    version: Some("v2".into()),
-                    previous_version: Some("v1".into()),
-                    standby_zone: Some(if zone == "a" { "b" } else { "a" }.into()),
-                    zone: Some(zone),
-                    ..ComponentState::default()
-                };
-                (c.name.clone(), state)
-            })
-            .collect();
-        let generator = Generator::new(&charter, Rng(seed ^ 0x5CA1_E000));
+        let health = Arc::new(Health::default());
+        let controller = runtime
+            .block_on(Controller::new(
+                charter.clone(),
+                feed.clone(),
+                actuators,
+                Arc::new(store),
+                EPOCH,
+            ))?
+            .with_health(health.clone(), LoopMetrics::unregistered());
         Ok(Workload {
-            history: History::new(Duration::from_secs(3600).max(charter.interval * 20)),
-            knowledge: KnowledgeView::with_learning(charter.learning.clone()),
-            charter,
-            generator,
+            generator: Generator::new(&charter, Rng(gen_seed)),
             now: EPOCH,
-            started: EPOCH,
-            detector: Detector::new(),
-            latest: HashMap::new(),
-            episodes: VecDeque::new(),
-            changes: Vec::new(),
-            incidents: BTreeMap::new(),
-            next_incident: 1,
-            zones,
-            analysis: RankOptions::default(),
-            guard: GuardState::default(),
-            states,
-            prune_resolved: false,
+            runtime,
+            controller,
+            feed,
+            fleet,
+            health,
         })
     }
 
@@ -601,285 +647,95 @@ impl Workload {
         self.generator.samples.len()
     }
 
-    /// Run until the loop is in its steady state: an hour of intervals fills the
-    /// history window (monitor and grouping only, as the analysis of those early
-    /// cycles does not change what later cycles cost), then `cycles` full cycles. The
-    /// episode log is then extended back over a week by repeating the last hour's,
-    /// as a loop that has run for a week has it (at most 100,000, as the controller
-    /// keeps).
-    pub fn warm_up(&mut self, cycles: usize) {
+    /// Run until the loop is in its steady state: an hour of cycles fills the
+    /// history window, then `cycles` more.
+    pub fn warm_up(&mut self, cycles: usize) -> anyhow::Result<()> {
         let fill = (Duration::from_secs(3600).as_secs() / INTERVAL.as_secs()) as usize;
-        for _ in 0..fill {
-            self.cycle_with(false);
+        for _ in 0..fill + cycles {
+            self.cycle()?;
         }
-        let hour: Vec<Episode> = self.episodes.iter().cloned().collect();
-        let keep = self.analysis.frequency.baseline + self.analysis.frequency.recent;
-        let span = Duration::from_secs(3600);
-        let mut older: Vec<Episode> = Vec::new();
-        let mut k = 1u32;
-        while !hour.is_empty() && span * k < keep && older.len() + hour.len() < MAX_EPISODES {
-            older.extend(hour.iter().rev().map(|e| Episode {
-                at: e.at.minus(span * k),
-                ..e.clone()
-            }));
-            k += 1;
-        }
-        older.truncate(MAX_EPISODES.saturating_sub(hour.len()));
-        older.reverse();
-        self.episodes = older.into_iter().chain(hour).collect();
-        self.started = self.now.minus(keep);
-        for _ in 0..cycles {
-            self.cycle();
-        }
+        Ok(())
     }
 
-    /// One interval: new samples (not timed), then one timed cycle of the loop.
-    pub fn cycle(&mut self) -> (Phases, Activity) {
-        self.cycle_with(true)
-    }
-
-    fn cycle_with(&mut self, analyze: bool) -> (Phases, Activity) {
+    /// One interval: new samples (not timed), then one tick of the controller.
+    pub fn cycle(&mut self) -> anyhow::Result<(Stages, Activity)> {
         self.now = self.now.plus(INTERVAL);
         let now = self.now;
+        if let Ok(mut acted) = self.fleet.acted_on.lock() {
+            for c in acted.drain(..) {
+                self.generator.cure(&c);
+            }
+        }
         let faulty = self.generator.faulty.iter().filter(|&&f| f).count();
-        let (raw, new_changes) = self.generator.next(now);
-        let mut phases = Phases::default();
+        let (samples, changes) = self.generator.next(now);
+        let observation = Observation {
+            at: Some(now),
+            samples: samples.to_vec(),
+            changes,
+            problems: Vec::new(),
+        };
+        if let Ok(mut next) = self.feed.next.lock() {
+            *next = Some(observation);
+        }
+        let report = self.runtime.block_on(self.controller.tick(now))?;
+        anyhow::ensure!(!report.blind, "the loop went blind at {now}");
+        let snapshot = self.health.snapshot();
         let mut activity = Activity {
             faulty,
-            ..Activity::default()
-        };
-
-        // Monitor.
-        let t = Instant::now();
-        let samples: Vec<Sample> = raw
-            .iter()
-            .filter(|s| self.charter.topology.contains(&s.component))
-            .cloned()
-            .collect();
-        self.history.record(&samples, now);
-        for s in &samples {
-            self.latest.insert(
-                (s.objective.clone(), s.component.clone()),
-                s.value.filter(|v| v.is_finite()),
-            );
-        }
-        self.changes.extend(new_changes);
-        let horizon = now.minus(CHANGE_HORIZON);
-        self.changes.retain(|c| c.at >= horizon);
-        let transitions = self.detector.update(&self.charter, &samples, now);
-        self.guard.frozen = self
-            .detector
-            .unknown()
-            .map(|(_, c)| c.to_string())
-            .collect();
-        phases.monitor = t.elapsed();
-        activity.transitions = transitions.len();
-
-        // Group: as `Controller::observe` does after detection.
-        let t = Instant::now();
-        for tr in transitions {
-            let v = tr.violation;
-            let key = v.key();
-            let mut incident_id = self
+            open_violations: snapshot.violations.len(),
+            incidents: snapshot.incidents.len(),
+            largest_incident: snapshot
                 .incidents
                 .iter()
-                .find(|(_, i)| i.members.contains_key(&key))
-                .map(|(id, _)| *id);
-            if incident_id.is_none() && v.state == ViolationState::Firing {
-                let open: Vec<&Incident> = self.incidents.values().map(|i| &i.incident).collect();
-                let joined = assign_incident(
-                    &v.component,
-                    open,
-                    |inc| {
-                        self.incidents
-                            .get(&inc.id)
-                            .map(|rt| rt.members.values().map(|m| m.component.clone()).collect())
-                            .unwrap_or_default()
-                    },
-                    &self.charter.topology,
-                )
-                .or_else(|| self.burst_incident(&v));
-                let id = joined.unwrap_or_else(|| {
-                    let id = self.next_incident;
-                    self.next_incident += 1;
-                    self.incidents.insert(
-                        id,
-                        IncidentRt {
-                            incident: Incident {
-                                id,
-                                opened_at: now,
-                                state: IncidentState::Open,
-                                violations: Vec::new(),
-                                root_cause: None,
-                                resolved_at: None,
-                                attempts: 0,
-                            },
-                            members: BTreeMap::new(),
-                            diagnosis: None,
-                            dirty: true,
-                        },
-                    );
-                    id
-                });
-                incident_id = Some(id);
-            }
-            if let Some(id) = incident_id
-                && let Some(rt) = self.incidents.get_mut(&id)
-            {
-                if !rt.incident.violations.contains(&key) {
-                    rt.incident.violations.push(key.clone());
-                }
-                rt.members.insert(key, v.clone());
-                rt.dirty = true;
-            }
-            if tr
-                .from
-                .is_none_or(|f| !matches!(f, ViolationState::Pending | ViolationState::Firing))
-                && matches!(v.state, ViolationState::Pending | ViolationState::Firing)
-            {
-                self.episodes.push_back(Episode {
-                    objective: v.objective.clone(),
-                    component: v.component.clone(),
-                    at: v.since,
-                });
-                let keep = self.analysis.frequency.baseline + self.analysis.frequency.recent;
-                while self.episodes.len() > MAX_EPISODES
-                    || self
-                        .episodes
-                        .front()
-                        .is_some_and(|e| e.at < now.minus(keep))
-                {
-                    self.episodes.pop_front();
-                }
+                .map(|i| i.violations.len())
+                .max()
+                .unwrap_or(0),
+            diagnosed: report.diagnoses,
+            windows: report.windows,
+            ..Activity::default()
+        };
+        for e in &report.events {
+            match e.event {
+                Event::Violation { .. } => activity.transitions += 1,
+                Event::PolicyDecided { .. } | Event::NoAction { .. } => activity.decisions += 1,
+                Event::StepApplied { .. } => activity.acts += 1,
+                _ => {}
             }
         }
-        let active: Vec<Violation> = self.detector.active().cloned().collect();
-        activity.open_violations = active.len();
-        for v in active {
-            for rt in self.incidents.values_mut() {
-                if let Some(m) = rt.members.get_mut(&v.key())
-                    && m != &v
-                {
-                    *m = v.clone();
-                    rt.dirty = true;
-                }
-            }
-        }
-        if self.prune_resolved {
-            for rt in self.incidents.values_mut() {
-                rt.members
-                    .retain(|_, v| v.state != ViolationState::Resolved);
-            }
-        }
-        // Resolution (the controller runs it after the analysis; nothing analysed
-        // depends on the order, as resolved incidents are not diagnosed).
-        self.incidents.retain(|_, rt| {
-            rt.members.values().any(|v| {
-                matches!(
-                    v.state,
-                    ViolationState::Firing | ViolationState::Pending | ViolationState::Unknown
-                )
-            })
-        });
-        phases.group = t.elapsed();
-        activity.incidents = self.incidents.len();
-        activity.largest_incident = self
-            .incidents
-            .values()
-            .map(|rt| {
-                let c: BTreeSet<&str> = rt.members.values().map(|v| v.component.as_str()).collect();
-                c.len()
-            })
-            .max()
-            .unwrap_or(0);
-        if !analyze {
-            return (phases, activity);
-        }
-
-        // Analyze.
-        let episodes: &[Episode] = self.episodes.make_contiguous();
-        for rt in self.incidents.values_mut() {
-            if !rt.dirty || rt.incident.state.is_closed() {
-                continue;
-            }
-            rt.dirty = false;
-            let t = Instant::now();
-            let members: Vec<Violation> = rt.members.values().cloned().collect();
-            let series = self.history.incident_series(&self.charter, &members);
-            phases.windows += t.elapsed();
-            let t = Instant::now();
-            let d = diagnose(DiagnosisInput {
-                incident_id: rt.incident.id,
-                now,
-                violations: &members,
-                series: &series,
-                topology: Some(&self.charter.topology),
-                zones: Some(&self.zones),
-                changes: &self.changes,
-                episodes,
-                observed_since: self.started,
-                target: None,
-                options: &self.analysis,
-            });
-            if let Some(root) = d.root() {
-                rt.incident.root_cause = Some(root.component.clone());
-                if rt.incident.state == IncidentState::Open {
-                    rt.incident.state = IncidentState::Diagnosed;
-                }
-            }
-            rt.diagnosis = Some(d);
-            phases.diagnose += t.elapsed();
-            activity.diagnosed += 1;
-            activity.windows += series.len();
-        }
-
-        // Plan: every diagnosed incident, every cycle (as when none of them has a
-        // policy pending or running: an upper bound of the planner's work).
-        let t = Instant::now();
-        for rt in self.incidents.values() {
-            let Some(diagnosis) = &rt.diagnosis else {
-                continue;
-            };
-            if diagnosis.hypotheses.is_empty() {
-                continue;
-            }
-            let states: HashMap<String, ComponentState> = diagnosis
-                .hypotheses
-                .iter()
-                .filter_map(|h| Some((h.component.clone(), self.states.get(&h.component)?.clone())))
-                .collect();
-            let members: Vec<Violation> = rt.members.values().cloned().collect();
-            let decision = decide(PlanInput {
-                charter: &self.charter,
-                incident: &rt.incident,
-                diagnosis,
-                violations: &members,
-                knowledge: &self.knowledge,
-                guard: &self.guard,
-                states: &states,
-                tried: &[],
-                policy_id: 1,
-                now,
-            });
-            activity.decisions += 1;
-            activity.acts += usize::from(matches!(decision, Decision::Act(_)));
-        }
-        phases.plan = t.elapsed();
-        (phases, activity)
+        Ok((report.stages, activity))
     }
+}
 
-    /// As `Controller::burst_incident`: the open incident a violation unrelated by
-    /// topology joins because its onset is in the same burst as a member's.
-    fn burst_incident(&self, v: &Violation) -> Option<u64> {
-        let onsets: Vec<Timestamp> = self.episodes.iter().map(|e| e.at).collect();
-        let bursts = find_bursts(&onsets, &self.analysis.burst);
-        let burst = bursts.iter().find(|b| b.contains(v.since))?;
-        self.incidents
-            .iter()
-            .find(|(_, rt)| {
-                !rt.incident.state.is_closed()
-                    && rt.members.values().any(|m| burst.contains(m.since))
-            })
-            .map(|(id, _)| *id)
+/// The onsets of one hour of the generator's churn (as a detector sees them),
+/// repeated back over the week before [`EPOCH`] (at most [`MAX_EPISODES`]), as
+/// pending violation records: what a loop that ran for a week has stored.
+fn week_of_onsets(charter: &Charter, seed: u64) -> Vec<charter_model::Violation> {
+    let mut generator = Generator::new(charter, Rng(seed));
+    let mut detector = Detector::new();
+    let mut hour = Vec::new();
+    let mut now = EPOCH;
+    let cycles = 3600 / INTERVAL.as_secs();
+    for _ in 0..cycles {
+        now = now.plus(INTERVAL);
+        let (samples, _) = generator.next(now);
+        for t in detector.update(charter, samples, now) {
+            if t.from.is_none() && t.violation.state == ViolationState::Pending {
+                hour.push(t.violation);
+            }
+        }
     }
+    let span = Duration::from_secs(3600);
+    let mut week = Vec::new();
+    let mut k = 1u32;
+    while !hour.is_empty() && span * k < EPISODE_SPAN && week.len() + hour.len() <= MAX_EPISODES {
+        for v in &hour {
+            let shift = |t: Timestamp| t.minus(span * k);
+            let mut old = v.clone();
+            old.since = shift(v.since);
+            week.push(old);
+        }
+        k += 1;
+    }
+    week.sort_by_key(|v| v.since);
+    week
 }

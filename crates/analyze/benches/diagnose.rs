@@ -18,7 +18,7 @@
 //!
 //! Inputs are generated from a seeded PRNG outside the timed closure.
 
-use charter_analyze::{DiagnosisInput, MetricSeries, RankOptions, Worse, diagnose};
+use charter_analyze::{DiagnosisInput, EpisodeLog, MetricSeries, RankOptions, Worse, diagnose};
 use charter_model::{
     Change, ChangeKind, Diagnosis, Severity, Signal, Timestamp, Topology, Violation, ViolationState,
 };
@@ -169,6 +169,7 @@ fn layered_series(rng: &mut Rng) -> Vec<MetricSeries> {
                 anomalous,
                 times,
                 worse: Worse::Up,
+                baseline: None,
             });
         }
     }
@@ -239,6 +240,7 @@ fn sockshop_series(rng: &mut Rng) -> Vec<MetricSeries> {
                 .map(|t| Timestamp::from_secs(start + t))
                 .collect(),
             worse: Worse::Either,
+            baseline: None,
         });
     }
     out
@@ -262,7 +264,7 @@ impl Case<'_> {
             topology: self.topology,
             zones: None,
             changes: self.changes,
-            episodes: &[],
+            episodes: EpisodeLog::none(),
             observed_since: Timestamp::from_secs(ONSET_SECS - 7 * 24 * 3600),
             target: None,
             options: self.options,

@@ -61,6 +61,64 @@ pub struct MetricSeries {
     /// Which departures from normal count (what the metric means is the caller's
     /// knowledge: latency is bad when high, availability when low).
     pub worse: Worse,
+    /// The statistics of the normal window, when the caller already has them (the
+    /// controller's history keeps them per onset); `normal` is then not read.
+    pub baseline: Option<Baseline>,
+}
+
+/// What scoring needs of a normal window: its median and robust spread.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Baseline {
+    pub median: f64,
+    /// Robust standard deviation and how it was obtained (IQR, then MAD, then mean
+    /// absolute deviation); `None` for an exactly constant window, whose scale then
+    /// follows the excursion being scored.
+    pub spread: Option<(f64, ScaleKind)>,
+}
+
+impl Baseline {
+    /// The statistics of `normal`'s finite points; `None` when it has none. O(n).
+    pub fn of(normal: &[f64]) -> Option<Baseline> {
+        let mut window: Vec<f64> = normal.iter().copied().filter(|x| x.is_finite()).collect();
+        if window.is_empty() {
+            return None;
+        }
+        // Order statistics by selection (O(n)) rather than a sort: the same values.
+        let median = quantile(&mut window, 0.5);
+        let iqr = quantile(&mut window, 0.75) - quantile(&mut window, 0.25);
+        if iqr > 0.0 {
+            return Some(Baseline {
+                median,
+                spread: Some((iqr / IQR_TO_SD, ScaleKind::Iqr)),
+            });
+        }
+        let mut dev: Vec<f64> = window.iter().map(|x| (x - median).abs()).collect();
+        let mad = quantile(&mut dev, 0.5);
+        let mean_ad = dev.iter().sum::<f64>() / dev.len() as f64;
+        let spread = if mad > 0.0 {
+            Some((mad * MAD_TO_SD, ScaleKind::Mad))
+        } else if mean_ad > 0.0 {
+            Some((mean_ad * MEAN_AD_TO_SD, ScaleKind::MeanAbsDev))
+        } else {
+            None
+        };
+        Some(Baseline { median, spread })
+    }
+
+    /// The robust standard deviation, never zero unless `excursion` is zero: any
+    /// positive scale is arbitrary for a constant window; a fraction of its level
+    /// keeps the score unit-free, and capping at 1 / CONSTANT_FLOOR keeps it finite.
+    fn scale(&self, excursion: f64) -> (f64, ScaleKind) {
+        if let Some(s) = self.spread {
+            return s;
+        }
+        let level = if self.median != 0.0 {
+            self.median.abs().max(excursion)
+        } else {
+            excursion
+        };
+        (level * CONSTANT_FLOOR, ScaleKind::Constant)
+    }
 }
 
 /// Which direction of departure from normal is abnormal for a metric.
@@ -177,41 +235,41 @@ impl Default for RankOptions {
 /// finite point. Uses [`RankOptions::min_points`] and [`RankOptions::relative_floor`].
 /// O(n log n).
 pub fn score_series(series: &MetricSeries, options: &RankOptions) -> Option<MetricScore> {
-    let mut normal: Vec<f64> = series
-        .normal
-        .iter()
-        .copied()
-        .filter(|x| x.is_finite())
-        .collect();
     let anomalous: Vec<f64> = series
         .anomalous
         .iter()
         .copied()
         .filter(|x| x.is_finite())
         .collect();
-    if normal.is_empty() || anomalous.is_empty() {
+    if anomalous.is_empty() {
         return None;
     }
-    // Unstable sorts under total orders: equal elements are bit-identical, so the
-    // result is the stable sort's, without its scratch buffer.
-    normal.sort_unstable_by(f64::total_cmp);
-    let median = quantile_sorted(&normal, 0.5);
+    let baseline = match series.baseline {
+        Some(b) => b,
+        None => Baseline::of(&series.normal)?,
+    };
+    let median = baseline.median;
     let mut devs: Vec<(f64, f64)> = anomalous
         .iter()
         .map(|&x| (x, harm(series.worse, x, median)))
         .collect();
     // An anomaly must last `min_points` points (the k-th largest deviation), or one
     // point must go k times as far: a single stray sample needs to be extreme.
-    devs.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.total_cmp(&b.0)));
+    // Largest deviation first (ties: the lower value); the first and the k-th by
+    // selection.
+    let order =
+        |a: &(f64, f64), b: &(f64, f64)| b.1.total_cmp(&a.1).then_with(|| a.0.total_cmp(&b.0));
     let k = options.min_points.clamp(1, devs.len());
-    let (peak, max_dev) = if devs[k - 1].1 >= devs[0].1 / k as f64 {
-        devs[k - 1]
+    let first = *devs.iter().min_by(|a, b| order(a, b)).expect("not empty");
+    let kth = *devs.select_nth_unstable_by(k - 1, order).1;
+    let (peak, max_dev) = if kth.1 >= first.1 / k as f64 {
+        kth
     } else {
-        (devs[0].0, devs[0].1 / k as f64)
+        (first.0, first.1 / k as f64)
     };
     let max_dev = if max_dev > 0.0 { max_dev } else { 0.0 };
     let peak = if max_dev > 0.0 { peak } else { median };
-    let (mut scale, mut scale_kind) = robust_scale(&normal, median, max_dev);
+    let (mut scale, mut scale_kind) = baseline.scale(max_dev);
     let floor = options.relative_floor * median.abs();
     if floor > scale {
         (scale, scale_kind) = (floor, ScaleKind::RelativeFloor);
@@ -272,34 +330,22 @@ fn slope(times: &[Timestamp], values: &[f64]) -> Option<f64> {
     (sxx > 0.0).then(|| sxy / sxx)
 }
 
-/// Robust standard deviation of a sorted, non-empty window: IQR, then MAD, then mean
-/// absolute deviation, then a relative floor. Never zero unless `excursion` is zero.
-fn robust_scale(sorted: &[f64], median: f64, excursion: f64) -> (f64, ScaleKind) {
-    let iqr = quantile_sorted(sorted, 0.75) - quantile_sorted(sorted, 0.25);
-    if iqr > 0.0 {
-        return (iqr / IQR_TO_SD, ScaleKind::Iqr);
+/// Linear-interpolated quantile of a non-empty slice without NaN (numpy's default),
+/// by selection: O(n) on average; reorders `values`.
+fn quantile(values: &mut [f64], q: f64) -> f64 {
+    let pos = q * (values.len() - 1) as f64;
+    let lo = pos.floor() as usize;
+    let (_, at_lo, above) = values.select_nth_unstable_by(lo, f64::total_cmp);
+    let at_lo = *at_lo;
+    // The next order statistic is the least of those above.
+    match above.iter().copied().min_by(f64::total_cmp) {
+        Some(at_hi) if pos > lo as f64 => at_lo + (at_hi - at_lo) * (pos - lo as f64),
+        _ => at_lo,
     }
-    let mut dev: Vec<f64> = sorted.iter().map(|x| (x - median).abs()).collect();
-    dev.sort_unstable_by(f64::total_cmp);
-    let mad = quantile_sorted(&dev, 0.5);
-    if mad > 0.0 {
-        return (mad * MAD_TO_SD, ScaleKind::Mad);
-    }
-    let mean_ad = dev.iter().sum::<f64>() / dev.len() as f64;
-    if mean_ad > 0.0 {
-        return (mean_ad * MEAN_AD_TO_SD, ScaleKind::MeanAbsDev);
-    }
-    // Any positive scale is arbitrary for a constant window; a fraction of its level
-    // keeps the score unit-free, and capping at 1 / CONSTANT_FLOOR keeps it finite.
-    let level = if median != 0.0 {
-        median.abs().max(excursion)
-    } else {
-        excursion
-    };
-    (level * CONSTANT_FLOOR, ScaleKind::Constant)
 }
 
 /// Linear-interpolated quantile of a sorted non-empty slice (numpy's default).
+#[cfg(test)]
 fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
     let pos = q * (sorted.len() - 1) as f64;
     let lo = pos.floor() as usize;

@@ -1,25 +1,36 @@
 //! Recent samples per series: the windows a diagnosis scores.
 
-use crate::anomaly::{MetricSeries, Worse};
-use charter_model::{Charter, Direction, Sample, Timestamp, Violation};
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use crate::anomaly::{Baseline, MetricSeries, RankOptions, Worse, score_series};
+use charter_model::{Charter, Direction, Sample, SeriesMap, Timestamp, Violation};
+use std::collections::{BTreeSet, HashSet, VecDeque};
 use std::time::Duration;
 
 /// A bounded window of `(time, value)` points per `(objective, component)` series.
 #[derive(Debug, Clone)]
 pub struct History {
     window: Duration,
-    /// objective → component → points. Nested rather than keyed by a pair of owned
-    /// strings so that recording and reading by `&str` allocate nothing.
-    series: HashMap<String, HashMap<String, VecDeque<(Timestamp, f64)>>>,
+    /// Points per series, found by the samples' order.
+    series: SeriesMap<Points>,
 }
+
+/// One series' window, and the statistics of its normal part for the onsets
+/// recently asked about.
+#[derive(Debug, Clone, Default)]
+struct Points {
+    points: VecDeque<(Timestamp, f64)>,
+    /// `(cut, baseline of the points before it)`, newest last.
+    baselines: Vec<(Timestamp, Baseline)>,
+}
+
+/// Baselines kept per series (distinct onsets of the incidents that read it).
+const BASELINES_KEPT: usize = 4;
 
 impl History {
     /// Keep points younger than `window`.
     pub fn new(window: Duration) -> Self {
         History {
             window,
-            series: HashMap::new(),
+            series: SeriesMap::new(),
         }
     }
 
@@ -27,23 +38,11 @@ impl History {
     /// O(samples) amortised.
     pub fn record(&mut self, samples: &[Sample], now: Timestamp) {
         let cutoff = now.minus(self.window);
-        for s in samples {
+        for (k, s) in samples.iter().enumerate() {
             let Some(v) = s.value.filter(|v| v.is_finite()) else {
                 continue;
             };
-            if !self.series.contains_key(&s.objective) {
-                self.series.insert(s.objective.clone(), HashMap::new());
-            }
-            let by_component = self
-                .series
-                .get_mut(&s.objective)
-                .expect("inserted above when missing");
-            if !by_component.contains_key(&s.component) {
-                by_component.insert(s.component.clone(), VecDeque::new());
-            }
-            let q = by_component
-                .get_mut(&s.component)
-                .expect("inserted above when missing");
+            let q = &mut self.series.at(k, &s.objective, &s.component).points;
             q.push_back((s.at, v));
             while q.front().is_some_and(|(t, _)| *t < cutoff) {
                 q.pop_front();
@@ -53,50 +52,87 @@ impl History {
 
     /// Points of one series, oldest first.
     pub fn points(&self, objective: &str, component: &str) -> Option<&VecDeque<(Timestamp, f64)>> {
-        self.series.get(objective)?.get(component)
+        Some(&self.series.get(objective, component)?.points)
     }
 
-    /// The metric windows a diagnosis of these member violations looks at: every
-    /// objective series of the member components and of everything they depend on,
-    /// split two loop intervals before the earliest member's onset (a ramp starts
-    /// before its breach). Used by the controller and by `charter-bench scale`.
-    pub fn incident_series(&self, charter: &Charter, members: &[Violation]) -> Vec<MetricSeries> {
+    /// The metric windows a diagnosis of these member violations looks at, split two
+    /// loop intervals before the earliest member's onset (a ramp starts before its
+    /// breach): every objective series of the member components, and of the
+    /// dependencies a failure could have come up through — a dependency's own
+    /// dependencies are read only when one of its series is abnormal (a score of at
+    /// least `options.threshold`), since a failure below a healthy component did not
+    /// pass through it. A series is read where the history has points for it (the
+    /// sources read only the objectives' own components). Used by the controller.
+    ///
+    /// The statistics of a series' normal window are computed once per onset and
+    /// kept (the points before an onset do not change; those the window later drops
+    /// were normal all the same): the windows carry them as their
+    /// [`MetricSeries::baseline`], without the normal points.
+    ///
+    /// Cost: O(v · (o + p)) for v components visited, o objectives, p points, the
+    /// first time; then O(v · (o + a)) for a points since the onset.
+    pub fn incident_series(
+        &mut self,
+        charter: &Charter,
+        members: &[Violation],
+        options: &RankOptions,
+    ) -> Vec<MetricSeries> {
         let Some(onset) = members.iter().map(|v| v.since).min() else {
             return Vec::new();
         };
         let cut = onset.minus(charter.interval * 2);
-        let mut comps: BTreeSet<&str> = BTreeSet::new();
-        let mut stack: Vec<&str> = members.iter().map(|v| v.component.as_str()).collect();
-        while let Some(c) = stack.pop() {
-            if comps.insert(c) {
-                stack.extend(charter.topology.dependencies(c));
-            }
-        }
+        let member_components: BTreeSet<&str> =
+            members.iter().map(|v| v.component.as_str()).collect();
+        let mut visited: HashSet<&str> = HashSet::new();
+        let mut queue: VecDeque<&str> = member_components.iter().copied().collect();
         let mut out = Vec::new();
-        for o in &charter.objectives {
-            for c in o.components.iter().filter(|c| comps.contains(c.as_str())) {
-                let Some(points) = self.points(&o.name, c) else {
+        while let Some(c) = queue.pop_front() {
+            if !visited.insert(c) {
+                continue;
+            }
+            let first = out.len();
+            for o in &charter.objectives {
+                if self.series.get(&o.name, c).is_none() {
                     continue;
+                }
+                let series = self.series.get_or_default(&o.name, c);
+                // Points are in time order: one split, then straight copies.
+                let split = series.points.partition_point(|(t, _)| *t < cut);
+                let after = series.points.range(split..);
+                let baseline = match series.baselines.iter().find(|(at, _)| *at == cut) {
+                    Some((_, b)) => Some(*b),
+                    None => {
+                        let normal: Vec<f64> = series.points.range(..split).map(|p| p.1).collect();
+                        let b = Baseline::of(&normal);
+                        if let Some(b) = b {
+                            if series.baselines.len() >= BASELINES_KEPT {
+                                series.baselines.remove(0);
+                            }
+                            series.baselines.push((cut, b));
+                        }
+                        b
+                    }
                 };
-                let mut s = MetricSeries {
-                    component: c.clone(),
+                out.push(MetricSeries {
+                    component: c.to_string(),
                     metric: o.name.clone(),
                     signal: Some(o.signal),
                     worse: match o.direction {
                         Direction::Above => Worse::Up,
                         Direction::Below => Worse::Down,
                     },
-                    ..MetricSeries::default()
-                };
-                for &(t, v) in points {
-                    if t < cut {
-                        s.normal.push(v);
-                    } else {
-                        s.anomalous.push(v);
-                        s.times.push(t);
-                    }
-                }
-                out.push(s);
+                    normal: Vec::new(),
+                    anomalous: after.clone().map(|p| p.1).collect(),
+                    times: after.map(|p| p.0).collect(),
+                    baseline,
+                });
+            }
+            let abnormal = member_components.contains(c)
+                || out[first..].iter().any(|s| {
+                    score_series(s, options).is_some_and(|m| m.score >= options.threshold)
+                });
+            if abnormal {
+                queue.extend(charter.topology.dependencies(c));
             }
         }
         out

@@ -18,8 +18,8 @@ pub mod history;
 pub mod patterns;
 pub mod rootcause;
 
-pub use anomaly::{MetricSeries, RankOptions, Worse, detect_onset};
+pub use anomaly::{Baseline, MetricSeries, RankOptions, Worse, detect_onset};
 pub use group::assign_incident;
 pub use history::History;
-pub use patterns::frequency::Episode;
+pub use patterns::frequency::{Episode, EpisodeLog};
 pub use rootcause::{DiagnosisInput, diagnose};

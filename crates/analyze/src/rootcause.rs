@@ -36,13 +36,13 @@ use crate::anomaly::{MetricScore, MetricSeries, RankOptions, describe, score_ser
 use crate::calibration::CALIBRATION;
 use crate::patterns::burst::find_bursts;
 use crate::patterns::cluster::{Shared, find_clusters};
-use crate::patterns::frequency::{Episode, FrequencyFinding, Verdict, frequency_anomalies};
+use crate::patterns::frequency::{EpisodeLog, FrequencyFinding, Verdict};
 use crate::patterns::propagation::{Node, propagate};
 use charter_model::{
     CauseClass, Change, ChangeKind, Diagnosis, Hypothesis, Pattern, Signal, Timestamp, Topology,
     Violation, ViolationState, fmt_duration_secs,
 };
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Everything a diagnosis looks at. Empty slices and `None` mean "not known".
 #[derive(Debug, Clone, Copy)]
@@ -60,8 +60,9 @@ pub struct DiagnosisInput<'a> {
     pub zones: Option<&'a BTreeMap<String, String>>,
     /// Recent changes on any component.
     pub changes: &'a [Change],
-    /// Past violation episodes of any series (for the frequency and burst tests).
-    pub episodes: &'a [Episode],
+    /// Past violation episodes of any series (for the frequency and burst tests);
+    /// [`EpisodeLog::none`] when there is no history.
+    pub episodes: &'a EpisodeLog,
     /// When observation began (the frequency test's history cannot predate it).
     pub observed_since: Timestamp,
     /// The component where the symptom was seen (an alert's target). With a graph,
@@ -177,8 +178,11 @@ pub fn diagnose(input: DiagnosisInput<'_>) -> Diagnosis {
     };
 
     // Frequency: what the history says of each violating series.
-    let freq = frequency_anomalies(
-        input.episodes,
+    let freq = input.episodes.frequency(
+        input
+            .violations
+            .iter()
+            .map(|v| (v.objective.as_str(), v.component.as_str())),
         input.now,
         input.observed_since,
         &opts.frequency,
@@ -192,18 +196,8 @@ pub fn diagnose(input: DiagnosisInput<'_>) -> Diagnosis {
             .get(&(v.objective.as_str(), v.component.as_str()))
             .copied()
     };
-    let members: HashSet<(&str, &str)> = if freq.is_empty() {
-        HashSet::new()
-    } else {
-        input
-            .violations
-            .iter()
-            .map(|v| (v.objective.as_str(), v.component.as_str()))
-            .collect()
-    };
     for f in &freq {
-        let member = members.contains(&(f.objective.as_str(), f.component.as_str()));
-        if member && f.verdict == Verdict::New {
+        if f.verdict == Verdict::New {
             diagnosis.patterns.push(Pattern::FrequencyAnomaly {
                 objective: f.objective.clone(),
                 component: f.component.clone(),
@@ -235,30 +229,27 @@ pub fn diagnose(input: DiagnosisInput<'_>) -> Diagnosis {
     let all: Vec<&str> = abnormal.iter().copied().collect();
     let is_candidate: BTreeSet<&str> = candidates.iter().copied().collect();
 
-    // Burst: do the incident's onsets stand out from the usual rate?
-    let mut onsets: Vec<Timestamp> = input.episodes.iter().map(|e| e.at).collect();
+    // Burst: do the incident's onsets stand out from the usual rate? The log's
+    // bursts are found once for every diagnosis of a cycle; onsets the log does not
+    // have yet (no log, say) are added to a copy.
     let mine: Vec<Timestamp> = input
         .violations
         .iter()
         .filter(|v| matches!(v.state, ViolationState::Firing | ViolationState::Pending))
         .map(|v| v.since)
         .collect();
-    // Which of the incident's onsets the episode log already has: a binary search of
-    // the (few) onsets per episode, rather than a set of every episode's onset.
-    let mut distinct = mine.clone();
-    distinct.sort_unstable();
-    distinct.dedup();
-    let mut known = vec![false; distinct.len()];
-    for e in input.episodes {
-        if let Ok(i) = distinct.binary_search(&e.at) {
-            known[i] = true;
-        }
-    }
-    onsets.extend(
-        mine.iter()
-            .filter(|t| distinct.binary_search(t).is_ok_and(|i| !known[i])),
-    );
-    let burst = find_bursts(&onsets, &opts.burst)
+    let unknown: Vec<Timestamp> = mine
+        .iter()
+        .copied()
+        .filter(|t| !input.episodes.has_onset_at(*t))
+        .collect();
+    let bursts = if unknown.is_empty() {
+        input.episodes.bursts(&opts.burst)
+    } else {
+        let onsets: Vec<Timestamp> = input.episodes.onsets().chain(unknown).collect();
+        find_bursts(&onsets, &opts.burst)
+    };
+    let burst = bursts
         .into_iter()
         .filter(|b| mine.iter().any(|t| b.contains(*t)))
         .max_by_key(|b| b.onsets);

@@ -7,7 +7,7 @@
 //! few violations. Cases come from a seeded SplitMix64, one seed per case, so a
 //! failure names the seed that reproduces it.
 
-use charter_analyze::{DiagnosisInput, MetricSeries, RankOptions, Worse, diagnose};
+use charter_analyze::{DiagnosisInput, EpisodeLog, MetricSeries, RankOptions, Worse, diagnose};
 use charter_model::{Diagnosis, Severity, Signal, Timestamp, Topology, Violation, ViolationState};
 use std::collections::{BTreeSet, VecDeque};
 
@@ -106,7 +106,7 @@ impl Incident {
             topology: Some(&self.topology),
             zones: None,
             changes: &[],
-            episodes: &[],
+            episodes: EpisodeLog::none(),
             observed_since: Timestamp::from_secs(START_SECS - 7 * 24 * 3600),
             target: None,
             options,
@@ -296,6 +296,7 @@ fn generate(seed: u64, kind: Kind) -> Incident {
                 anomalous,
                 times: times.clone(),
                 worse,
+                baseline: None,
             });
             if kind == Kind::Fault && shift > 0.0 && rng.chance(0.5) {
                 violations.push(violation(
@@ -568,6 +569,7 @@ fn stepped(component: &str, sd: f64, at: usize) -> MetricSeries {
             .collect(),
         times,
         worse: Worse::Up,
+        baseline: None,
     }
 }
 
@@ -606,7 +608,7 @@ fn a_leaf_behind_a_hub_is_blamed_not_the_hub() {
         topology: Some(&topo),
         zones: None,
         changes: &[],
-        episodes: &[],
+        episodes: EpisodeLog::none(),
         observed_since: Timestamp::from_secs(START_SECS - 3600),
         target: None,
         options: &RankOptions::default(),
@@ -636,7 +638,7 @@ fn a_violation_alone_and_a_clearer_anomaly_rank_in_confidence_order() {
         topology: None,
         zones: None,
         changes: &[],
-        episodes: &[],
+        episodes: EpisodeLog::none(),
         observed_since: Timestamp::from_secs(START_SECS - 3600),
         target: None,
         options: &RankOptions::default(),

@@ -8,7 +8,9 @@
 //! adapting and printing; the analysis is the analyze crate's.
 
 use anyhow::{Context, Result, anyhow, bail};
-use charter_analyze::{DiagnosisInput, MetricSeries, RankOptions, Worse, detect_onset, diagnose};
+use charter_analyze::{
+    DiagnosisInput, EpisodeLog, MetricSeries, RankOptions, Worse, detect_onset, diagnose,
+};
 use charter_model::csv::parse_csv;
 use charter_model::{Diagnosis, Pattern, Signal, Timestamp, Topology, fmt_duration_secs};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -152,6 +154,7 @@ pub fn run(args: &ReplayArgs) -> Result<ExitCode> {
             anomalous: c.values[anomalous.clone()].to_vec(),
             times: frame.times[anomalous.clone()].to_vec(),
             worse: c.worse,
+            baseline: None,
         })
         .collect();
     let empty: Vec<&str> = frame
@@ -177,7 +180,7 @@ pub fn run(args: &ReplayArgs) -> Result<ExitCode> {
         topology: topology.as_ref(),
         zones: None,
         changes: &[],
-        episodes: &[],
+        episodes: EpisodeLog::none(),
         observed_since: Timestamp(0),
         target: args.target.as_deref(),
         options: &options,

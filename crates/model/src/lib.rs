@@ -17,6 +17,7 @@ pub mod charter;
 pub mod config;
 pub mod csv;
 pub mod rules;
+pub mod series;
 pub mod time;
 pub mod token;
 pub mod topology;
@@ -30,6 +31,7 @@ pub use charter::{
     command_params,
 };
 pub use config::{CharterConfig, ConfigError, ValidationIssue, load_charter, parse_charter};
+pub use series::SeriesMap;
 pub use time::{Timestamp, fmt_duration, fmt_duration_secs};
 pub use token::{TokenFileError, read_token_file};
 pub use topology::Topology;

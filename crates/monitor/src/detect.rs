@@ -15,10 +15,10 @@
 //! Cost: O(samples) per update, two hash lookups each and no allocation once a series
 //! is known.
 
+use charter_model::SeriesMap;
 use charter_model::{
     Charter, Direction, Objective, Sample, Severity, Timestamp, Violation, ViolationState,
 };
-use std::collections::HashMap;
 
 #[derive(Debug, Clone, Default)]
 struct Series {
@@ -28,6 +28,10 @@ struct Series {
     clear_since: Option<Timestamp>,
     /// Alertmanager says the alert for this series is firing.
     alert_firing: bool,
+    /// The last sample's value (`None`: unknown).
+    value: Option<f64>,
+    /// Where the series' objective is in the charter (checked by name before use).
+    objective: Option<usize>,
 }
 
 /// A state change worth logging and storing.
@@ -41,9 +45,9 @@ pub struct Transition {
 /// Per-series violation state for every objective of a charter.
 #[derive(Debug, Default)]
 pub struct Detector {
-    /// objective → component → state. Nested rather than keyed by a pair of owned
-    /// strings so that a lookup by `&str` allocates nothing (15,000 series a cycle).
-    series: HashMap<String, HashMap<String, Series>>,
+    /// State per series, found by the samples' order (15,000 series a cycle without
+    /// hashing or allocating).
+    series: SeriesMap<Series>,
 }
 
 /// The severity a value deserves on its own, ignoring `for` and hysteresis.
@@ -81,41 +85,37 @@ impl Detector {
         samples: &[Sample],
         now: Timestamp,
     ) -> Vec<Transition> {
-        let objectives: HashMap<&str, &Objective> = charter
-            .objectives
-            .iter()
-            .map(|o| (o.name.as_str(), o))
-            .collect();
         let mut out = Vec::new();
-        for s in samples {
-            let Some(obj) = objectives.get(s.objective.as_str()) else {
+        for (k, s) in samples.iter().enumerate() {
+            let series = self.series.at(k, &s.objective, &s.component);
+            let known = series.objective.filter(|&i| {
+                charter
+                    .objectives
+                    .get(i)
+                    .is_some_and(|o| o.name == s.objective)
+            });
+            let Some(i) = known.or_else(|| {
+                charter
+                    .objectives
+                    .iter()
+                    .position(|o| o.name == s.objective)
+            }) else {
                 continue;
             };
-            let series = self.series_mut(&s.objective, &s.component);
-            step_series(series, obj, s, now, &mut out);
+            series.objective = Some(i);
+            series.value = s.value.filter(|v| v.is_finite());
+            step_series(series, &charter.objectives[i], s, now, &mut out);
         }
         out
     }
 
     /// The state of one series, created healthy on first sight.
     fn series_mut(&mut self, objective: &str, component: &str) -> &mut Series {
-        if !self.series.contains_key(objective) {
-            self.series.insert(objective.to_string(), HashMap::new());
-        }
-        let by_component = self
-            .series
-            .get_mut(objective)
-            .expect("inserted above when missing");
-        if !by_component.contains_key(component) {
-            by_component.insert(component.to_string(), Series::default());
-        }
-        by_component
-            .get_mut(component)
-            .expect("inserted above when missing")
+        self.series.get_or_default(objective, component)
     }
 
     fn series(&self, objective: &str, component: &str) -> Option<&Series> {
-        self.series.get(objective)?.get(component)
+        self.series.get(objective, component)
     }
 
     /// Evidence from Alertmanager for one declared objective and component.
@@ -186,19 +186,21 @@ impl Detector {
     /// Every open episode (pending, firing or unknown-while-open).
     pub fn active(&self) -> impl Iterator<Item = &Violation> {
         self.series
-            .values()
-            .flat_map(HashMap::values)
-            .filter_map(|s| s.violation.as_ref())
+            .iter()
+            .filter_map(|(_, _, s)| s.violation.as_ref())
     }
 
     /// Series whose last sample was Unknown, as `(objective, component)`.
     pub fn unknown(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.series.iter().flat_map(|(o, by_component)| {
-            by_component
-                .iter()
-                .filter(|(_, s)| s.unknown)
-                .map(move |(c, _)| (o.as_str(), c.as_str()))
-        })
+        self.series
+            .iter()
+            .filter(|(_, _, s)| s.unknown)
+            .map(|(o, c, _)| (o, c))
+    }
+
+    /// The last value of a series (`None`: never seen, or unknown now).
+    pub fn latest(&self, objective: &str, component: &str) -> Option<f64> {
+        self.series(objective, component)?.value
     }
 
     /// The open episode of one series, if any.

@@ -7,8 +7,9 @@
 use crate::event::{Event, Timed};
 use crate::health::{Health, LoopMetrics, StateSnapshot};
 use crate::lease::Fence;
-use charter_analyze::patterns::burst::find_bursts;
-use charter_analyze::{DiagnosisInput, Episode, History, RankOptions, assign_incident, diagnose};
+use charter_analyze::{
+    DiagnosisInput, Episode, EpisodeLog, History, RankOptions, assign_incident, diagnose,
+};
 use charter_execute::{Actuator, Execution, Move};
 use charter_knowledge::{
     ExecutionRecord, JournalRecord, JournalStatus, OutcomeRecord, PauseRecord, Store, StoreError,
@@ -33,6 +34,10 @@ const BACKFILL: Duration = Duration::from_secs(30 * 60);
 const CHANGE_HORIZON: Duration = Duration::from_secs(3600);
 /// Most violation episodes kept for the frequency and burst tests.
 const MAX_EPISODES: usize = 100_000;
+/// An open incident is diagnosed again when its evidence changes (a member joins,
+/// or changes state, severity or onset) and otherwise every this many intervals, as
+/// its metric windows fill.
+const REFRESH_INTERVALS: u32 = 4;
 
 /// The loop could not go on.
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +80,35 @@ pub enum ApprovalError {
 pub struct TickReport {
     pub events: Vec<Timed>,
     pub blind: bool,
+    /// Wall time of each stage of the tick.
+    pub stages: Stages,
+    /// Diagnoses run (incidents whose evidence changed).
+    pub diagnoses: usize,
+    /// Metric windows handed to those diagnoses.
+    pub windows: usize,
+}
+
+/// Wall time of the stages of one tick (each includes its own store writes).
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct Stages {
+    /// The source's read (a Prometheus round trip, say), and the history backfill on
+    /// the first tick.
+    pub read: Duration,
+    /// Detection, the history window, incident grouping.
+    pub monitor: Duration,
+    /// Diagnosis of every incident whose evidence changed.
+    pub analyze: Duration,
+    /// Resolution of cleared incidents and planning.
+    pub plan: Duration,
+    /// Advancing executions, retention.
+    pub execute: Duration,
+}
+
+impl Stages {
+    /// The whole tick.
+    pub fn total(&self) -> Duration {
+        self.read + self.monitor + self.analyze + self.plan + self.execute
+    }
 }
 
 struct IncidentRt {
@@ -95,13 +129,12 @@ pub struct Controller {
     store: Arc<dyn Store>,
     detector: Detector,
     history: History,
-    /// Onsets of past violation episodes, oldest first (frequency and burst tests).
-    episodes: VecDeque<Episode>,
+    /// Onsets of past violation episodes (frequency and burst tests).
+    episodes: EpisodeLog,
     /// When this controller started observing.
     started: Timestamp,
     zones: BTreeMap<String, String>,
     analysis: RankOptions,
-    latest: HashMap<(String, String), Option<f64>>,
     changes: Vec<Change>,
     incidents: BTreeMap<u64, IncidentRt>,
     executions: Vec<Execution>,
@@ -225,18 +258,28 @@ impl Controller {
             .iter()
             .filter_map(|c| Some((c.name.clone(), c.zone.clone()?)))
             .collect();
+        // The episode log of the frequency and burst tests outlives the process: it is
+        // rebuilt from the violations the store recorded.
+        let analysis = RankOptions::default();
+        let (episodes, started) = restore_episodes(
+            &store
+                .violation_history(
+                    now.minus(analysis.frequency.baseline + analysis.frequency.recent),
+                )
+                .await?,
+            now,
+        );
         let mut controller = Controller {
             history: History::new(Duration::from_secs(3600).max(charter.interval * 20)),
-            episodes: VecDeque::new(),
-            started: now,
+            episodes,
+            started,
             zones,
-            analysis: RankOptions::default(),
+            analysis,
             charter,
             source,
             actuators,
             store,
             detector: Detector::new(),
-            latest: HashMap::new(),
             changes: Vec::new(),
             incidents: BTreeMap::new(),
             executions: Vec::new(),
@@ -615,6 +658,7 @@ impl Controller {
             self.refresh_pause().await?;
         }
         let started = std::time::Instant::now();
+        let mut stages = Stages::default();
         let mut ev: Vec<Timed> = Vec::new();
         let mut push = |e: Event| ev.push(Timed { at: now, event: e });
         let mut problem = String::new();
@@ -639,7 +683,9 @@ impl Controller {
 
         // Monitor.
         let observation = self.source.observe(&self.charter, now).await;
+        stages.read = started.elapsed();
         let mut fresh = false;
+        let t = std::time::Instant::now();
         match observation {
             Ok(obs) => {
                 if self.guard.blind {
@@ -676,13 +722,21 @@ impl Controller {
             }
         }
 
+        stages.monitor = t.elapsed();
+        let t = std::time::Instant::now();
+        let mut work = (0, 0);
         if fresh {
-            self.analyze(now, &mut push).await?;
+            work = self.analyze(now, &mut push).await?;
         }
+        stages.analyze = t.elapsed();
+        let t = std::time::Instant::now();
         self.resolve_incidents(now, &mut push).await?;
         self.plan(now, &mut push).await?;
+        stages.plan = t.elapsed();
+        let t = std::time::Instant::now();
         self.advance_executions(now, fresh, &mut push).await?;
         self.prune(now).await?;
+        stages.execute = t.elapsed();
 
         self.metrics.ticks.inc();
         self.metrics.blind.set(i64::from(self.guard.blind));
@@ -711,6 +765,9 @@ impl Controller {
         Ok(TickReport {
             events: ev,
             blind: self.guard.blind,
+            stages,
+            diagnoses: work.0,
+            windows: work.1,
         })
     }
 
@@ -721,19 +778,17 @@ impl Controller {
         now: Timestamp,
         push: &mut impl FnMut(Event),
     ) -> Result<(), ControllerError> {
-        // Targets come only from the charter: drop samples for undeclared components.
-        let samples: Vec<Sample> = samples
-            .iter()
-            .filter(|s| self.charter.topology.contains(&s.component))
-            .cloned()
-            .collect();
-        self.history.record(&samples, now);
-        for s in &samples {
-            self.latest.insert(
-                (s.objective.clone(), s.component.clone()),
-                s.value.filter(|v| v.is_finite()),
-            );
-        }
+        // Targets come only from the charter: drop samples for undeclared components
+        // (a copy only when there are some).
+        let declared = |s: &Sample| self.charter.topology.contains(&s.component);
+        let kept: Vec<Sample>;
+        let samples: &[Sample] = if samples.iter().all(declared) {
+            samples
+        } else {
+            kept = samples.iter().filter(|s| declared(s)).cloned().collect();
+            &kept
+        };
+        self.history.record(samples, now);
         for c in &changes {
             self.store
                 .audit(now, "change", &serde_json::to_value(c).unwrap_or_default())
@@ -767,7 +822,7 @@ impl Controller {
                 now,
             ));
         }
-        transitions.extend(self.detector.update(&self.charter, &samples, now));
+        transitions.extend(self.detector.update(&self.charter, samples, now));
         self.guard.frozen = self
             .detector
             .unknown()
@@ -886,49 +941,54 @@ impl Controller {
                 .is_none_or(|f| !matches!(f, ViolationState::Pending | ViolationState::Firing))
                 && matches!(v.state, ViolationState::Pending | ViolationState::Firing)
             {
-                self.episodes.push_back(Episode {
+                self.episodes.push(Episode {
                     objective: v.objective.clone(),
                     component: v.component.clone(),
                     at: v.since,
                 });
                 let keep = self.analysis.frequency.baseline + self.analysis.frequency.recent;
-                while self.episodes.len() > MAX_EPISODES
-                    || self
-                        .episodes
-                        .front()
-                        .is_some_and(|e| e.at < now.minus(keep))
-                {
-                    self.episodes.pop_front();
-                }
+                self.episodes.trim(now.minus(keep), MAX_EPISODES);
             }
             push(Event::Violation {
                 violation: v,
                 from: t.from,
             });
         }
-        // Pending violations related to an incident join it as evidence (not as triggers).
-        let active: Vec<Violation> = self.detector.active().cloned().collect();
-        for v in active {
-            for rt in self.incidents.values_mut() {
-                if let Some(m) = rt.members.get_mut(&v.key())
-                    && m != &v
-                {
-                    *m = v.clone();
-                    rt.dirty = true;
+        // Members follow their series' episode: the latest value always, and a change
+        // of what a diagnosis weighs (state, severity, onset) marks the incident for a
+        // new diagnosis.
+        if !self.incidents.is_empty() {
+            for v in self.detector.active() {
+                let key = v.key();
+                for rt in self.incidents.values_mut() {
+                    if let Some(m) = rt.members.get_mut(&key)
+                        && m != v
+                    {
+                        rt.dirty |= !same_evidence(m, v);
+                        *m = v.clone();
+                    }
                 }
             }
         }
         Ok(())
     }
 
+    /// Diagnose every incident whose evidence changed; returns how many diagnoses ran
+    /// and over how many metric windows.
     async fn analyze(
         &mut self,
         now: Timestamp,
         push: &mut impl FnMut(Event),
-    ) -> Result<(), ControllerError> {
-        let episodes: &[Episode] = self.episodes.make_contiguous();
+    ) -> Result<(usize, usize), ControllerError> {
+        let mut work = (0, 0);
+        let episodes = &self.episodes;
+        let refresh = self.charter.interval * REFRESH_INTERVALS;
         for rt in self.incidents.values_mut() {
-            if !rt.dirty || rt.incident.state.is_closed() {
+            let stale = rt
+                .diagnosis
+                .as_ref()
+                .is_some_and(|d| now.since(d.at) >= refresh);
+            if !(rt.dirty || stale) || rt.incident.state.is_closed() {
                 continue;
             }
             rt.dirty = false;
@@ -942,7 +1002,11 @@ impl Controller {
             {
                 continue;
             }
-            let series = self.history.incident_series(&self.charter, &members);
+            let series = self
+                .history
+                .incident_series(&self.charter, &members, &self.analysis);
+            work.0 += 1;
+            work.1 += series.len();
             let d = diagnose(DiagnosisInput {
                 incident_id: rt.incident.id,
                 now,
@@ -978,7 +1042,7 @@ impl Controller {
             }
             rt.diagnosis = Some(d);
         }
-        Ok(())
+        Ok(work)
     }
 
     async fn resolve_incidents(
@@ -1273,9 +1337,10 @@ impl Controller {
             let Some(objective) = self.charter.objective(obj) else {
                 continue;
             };
-            let Some(Some(v)) = self.latest.get(&(obj.to_string(), comp.to_string())) else {
+            let Some(v) = self.detector.latest(obj, comp) else {
                 return (total, None);
             };
+            let v = &v;
             if let Some(sev) = severity_of(objective, *v) {
                 let first = objective
                     .thresholds
@@ -1607,12 +1672,46 @@ impl Controller {
     }
 }
 
+/// Whether two snapshots of one episode give a diagnosis the same evidence: all but
+/// the latest and worst values.
+fn same_evidence(a: &Violation, b: &Violation) -> bool {
+    a.state == b.state
+        && a.severity == b.severity
+        && a.since == b.since
+        && a.firing_since == b.firing_since
+        && a.resolved_at == b.resolved_at
+}
+
+/// The episode log as recorded violations tell it: the onset of every episode (a
+/// pending or firing record, once per series and start time), oldest first, at most
+/// [`MAX_EPISODES`]; and since when the loop has observed (the oldest record, or
+/// `now` on an empty store), which bounds the frequency test's baseline.
+fn restore_episodes(recorded: &[Violation], now: Timestamp) -> (EpisodeLog, Timestamp) {
+    let onsets: BTreeSet<(Timestamp, &str, &str)> = recorded
+        .iter()
+        .filter(|v| matches!(v.state, ViolationState::Pending | ViolationState::Firing))
+        .filter(|v| v.since <= now)
+        .map(|v| (v.since, v.objective.as_str(), v.component.as_str()))
+        .collect();
+    let since = onsets.first().map_or(now, |o| o.0);
+    let skip = onsets.len().saturating_sub(MAX_EPISODES);
+    let episodes = onsets
+        .into_iter()
+        .skip(skip)
+        .map(|(at, objective, component)| Episode {
+            objective: objective.to_string(),
+            component: component.to_string(),
+            at,
+        })
+        .collect();
+    (episodes, since)
+}
+
 impl Controller {
     /// The open incident that a violation unrelated by topology joins because its
     /// onset falls in the same burst of onsets as one of the incident's members.
     fn burst_incident(&self, v: &Violation) -> Option<u64> {
-        let onsets: Vec<Timestamp> = self.episodes.iter().map(|e| e.at).collect();
-        let bursts = find_bursts(&onsets, &self.analysis.burst);
+        let bursts = self.episodes.bursts(&self.analysis.burst);
         let burst = bursts.iter().find(|b| b.contains(v.since))?;
         self.incidents
             .iter()

@@ -16,7 +16,7 @@ pub mod health;
 pub mod lease;
 pub mod recovery;
 
-pub use controller::{Controller, ControllerError, TickReport};
+pub use controller::{Controller, ControllerError, Stages, TickReport};
 pub use event::Event;
 pub use health::{Health, LoopMetrics, Role, StateSnapshot};
 pub use lease::Fence;

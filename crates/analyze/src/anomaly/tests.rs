@@ -1,4 +1,5 @@
 use super::*;
+use crate::patterns::frequency::EpisodeLog;
 use crate::rootcause::{DiagnosisInput, diagnose};
 use charter_model::{Hypothesis, Timestamp, Topology};
 
@@ -17,7 +18,7 @@ fn rank_root_causes(
         topology: graph,
         zones: None,
         changes: &[],
-        episodes: &[],
+        episodes: EpisodeLog::none(),
         observed_since: Timestamp(0),
         target,
         options,
@@ -267,4 +268,27 @@ fn onset_is_found_where_several_metrics_step() {
         detect_onset(&columns, 200).is_none(),
         "segments longer than half"
     );
+}
+
+#[test]
+fn quantiles_by_selection_equal_those_of_the_sorted_window() {
+    // A small LCG: varied lengths, ties, negative values.
+    let mut x: u64 = 7;
+    let mut next = || {
+        x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        ((x >> 33) % 1000) as f64 / 10.0 - 30.0
+    };
+    for n in [1usize, 2, 3, 4, 5, 10, 99, 240] {
+        let values: Vec<f64> = (0..n).map(|_| next()).collect();
+        let mut sorted = values.clone();
+        sorted.sort_by(f64::total_cmp);
+        for q in [0.0, 0.25, 0.5, 0.75, 1.0, 0.1] {
+            let mut scratch = values.clone();
+            assert_eq!(
+                quantile(&mut scratch, q),
+                quantile_sorted(&sorted, q),
+                "n = {n}, q = {q}"
+            );
+        }
+    }
 }

@@ -9,12 +9,15 @@
 //! baseline is the burn-in of a process that just started: with less history than
 //! the recent window, nothing is new or chronic.
 //!
-//! Cost: O(n + r log r) for n episodes of which r are recent (two linear passes,
-//! one hash lookup per baseline episode, one Poisson tail per recent series).
+//! Episodes are kept in an [`EpisodeLog`], indexed by series. Cost of judging s
+//! series: O(s log k) for k episodes per series (two binary searches each, one
+//! Poisson tail per series with a recent episode), whatever the log's length.
 
+use super::burst::{Burst, BurstOptions, find_bursts};
 use super::poisson_tail;
 use charter_model::Timestamp;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Mutex;
 use std::time::Duration;
 
 /// One violation episode: its series and when it began.
@@ -77,53 +80,197 @@ pub struct FrequencyFinding {
     pub history: Duration,
 }
 
-/// Judge every series that had an episode in the recent window before `now`.
-/// `first_seen` is when observation began (the baseline cannot predate it).
-pub fn frequency_anomalies(
-    episodes: &[Episode],
-    now: Timestamp,
-    first_seen: Timestamp,
-    options: &FrequencyOptions,
-) -> Vec<FrequencyFinding> {
-    let recent_from = now.minus(options.recent);
-    let base_from = recent_from.minus(options.baseline).max(first_seen);
-    // Only series with a recent episode are judged: count those first, then their
-    // baseline episodes with one hash lookup each (most of a week's episodes belong to
-    // other series, and a lookup is far cheaper than an ordered insert).
-    let mut by_series: BTreeMap<(&str, &str), (usize, usize)> = BTreeMap::new();
-    for e in episodes {
-        if e.at <= now && e.at >= recent_from && e.at >= base_from {
-            by_series
-                .entry((e.objective.as_str(), e.component.as_str()))
-                .or_default()
-                .0 += 1;
+/// The episode log the frequency and burst tests read: every episode kept in time
+/// order, and each series' onsets on their own, so that a diagnosis reads its
+/// members' series without scanning the log, and the bursts of the whole log are
+/// found once per change of the log rather than once per diagnosis.
+///
+/// Cost: [`push`](EpisodeLog::push) O(log s) for s series (plus the shift of an
+/// out-of-order onset); [`count`](EpisodeLog::count) O(log k) for k episodes of the
+/// series; [`bursts`](EpisodeLog::bursts) O(n) for n episodes after a change, then
+/// O(b) while the log is unchanged.
+#[derive(Debug, Default)]
+pub struct EpisodeLog {
+    /// Oldest first.
+    all: VecDeque<Episode>,
+    /// objective → component → onsets, oldest first.
+    by_series: BTreeMap<String, BTreeMap<String, VecDeque<Timestamp>>>,
+    /// The bursts of the log as it is, and the options they were found with.
+    bursts: Mutex<Option<(BurstOptions, Vec<Burst>)>>,
+}
+
+/// The log of no episodes.
+static NO_EPISODES: EpisodeLog = EpisodeLog::new();
+
+impl Clone for EpisodeLog {
+    fn clone(&self) -> Self {
+        EpisodeLog {
+            all: self.all.clone(),
+            by_series: self.by_series.clone(),
+            bursts: Mutex::new(None),
         }
     }
-    if by_series.is_empty() {
-        return Vec::new();
+}
+
+impl FromIterator<Episode> for EpisodeLog {
+    fn from_iter<I: IntoIterator<Item = Episode>>(iter: I) -> Self {
+        let mut log = EpisodeLog::new();
+        for e in iter {
+            log.push(e);
+        }
+        log
     }
-    let mut before: HashMap<(&str, &str), usize> = by_series.keys().map(|&k| (k, 0)).collect();
-    for e in episodes {
-        if e.at < recent_from
-            && e.at >= base_from
-            && let Some(n) = before.get_mut(&(e.objective.as_str(), e.component.as_str()))
+}
+
+impl EpisodeLog {
+    /// An empty log.
+    pub const fn new() -> Self {
+        EpisodeLog {
+            all: VecDeque::new(),
+            by_series: BTreeMap::new(),
+            bursts: Mutex::new(None),
+        }
+    }
+
+    /// The empty log, for inputs without history.
+    pub fn none() -> &'static EpisodeLog {
+        &NO_EPISODES
+    }
+
+    pub fn len(&self) -> usize {
+        self.all.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.all.is_empty()
+    }
+
+    /// Every episode, oldest first.
+    pub fn iter(&self) -> impl Iterator<Item = &Episode> {
+        self.all.iter()
+    }
+
+    /// Add an episode (in time order or not).
+    pub fn push(&mut self, e: Episode) {
+        let series = self
+            .by_series
+            .entry(e.objective.clone())
+            .or_default()
+            .entry(e.component.clone())
+            .or_default();
+        insert_sorted(series, e.at, |t| *t);
+        insert_sorted(&mut self.all, e, |x| x.at);
+        self.changed();
+    }
+
+    /// Drop episodes older than `before`, then the oldest beyond `max`.
+    pub fn trim(&mut self, before: Timestamp, max: usize) {
+        let mut dropped = false;
+        while self.all.len() > max || self.all.front().is_some_and(|e| e.at < before) {
+            let Some(e) = self.all.pop_front() else {
+                break;
+            };
+            dropped = true;
+            if let Some(by_component) = self.by_series.get_mut(&e.objective) {
+                if let Some(series) = by_component.get_mut(&e.component) {
+                    series.pop_front();
+                    if series.is_empty() {
+                        by_component.remove(&e.component);
+                    }
+                }
+                if by_component.is_empty() {
+                    self.by_series.remove(&e.objective);
+                }
+            }
+        }
+        if dropped {
+            self.changed();
+        }
+    }
+
+    fn changed(&mut self) {
+        if let Ok(b) = self.bursts.get_mut() {
+            *b = None;
+        }
+    }
+
+    fn series(&self, objective: &str, component: &str) -> Option<&VecDeque<Timestamp>> {
+        self.by_series.get(objective)?.get(component)
+    }
+
+    /// Episodes of one series with `from <= at <= to`.
+    pub fn count(&self, objective: &str, component: &str, from: Timestamp, to: Timestamp) -> usize {
+        let Some(s) = self.series(objective, component) else {
+            return 0;
+        };
+        if to < from {
+            return 0;
+        }
+        s.partition_point(|t| *t <= to) - s.partition_point(|t| *t < from)
+    }
+
+    /// Whether some episode began exactly at `t`.
+    pub fn has_onset_at(&self, t: Timestamp) -> bool {
+        let i = self.all.partition_point(|e| e.at < t);
+        self.all.get(i).is_some_and(|e| e.at == t)
+    }
+
+    /// Every onset, oldest first.
+    pub fn onsets(&self) -> impl Iterator<Item = Timestamp> + '_ {
+        self.all.iter().map(|e| e.at)
+    }
+
+    /// The bursts among the log's onsets ([`find_bursts`]), found once per change
+    /// of the log (or of `options`).
+    pub fn bursts(&self, options: &BurstOptions) -> Vec<Burst> {
+        let Ok(mut cached) = self.bursts.lock() else {
+            let onsets: Vec<Timestamp> = self.onsets().collect();
+            return find_bursts(&onsets, options);
+        };
+        if let Some((o, b)) = cached.as_ref()
+            && o == options
         {
-            *n += 1;
+            return b.clone();
         }
+        let onsets: Vec<Timestamp> = self.onsets().collect();
+        let b = find_bursts(&onsets, options);
+        *cached = Some((*options, b.clone()));
+        b
     }
-    for (k, v) in &mut by_series {
-        v.1 = before[k];
-    }
-    let history = if recent_from > base_from {
-        recent_from.since(base_from)
-    } else {
-        Duration::ZERO
-    };
-    let windows = history.as_secs_f64() / options.recent.as_secs_f64().max(1.0);
-    by_series
-        .into_iter()
-        .filter(|(_, (recent, _))| *recent > 0)
-        .map(|((objective, component), (recent, before))| {
+
+    /// The frequency finding of each of `series` with an episode in the recent
+    /// window before `now` (`first_seen`: when observation began; the baseline
+    /// cannot predate it). Each series is judged once.
+    pub fn frequency<'s>(
+        &self,
+        series: impl IntoIterator<Item = (&'s str, &'s str)>,
+        now: Timestamp,
+        first_seen: Timestamp,
+        options: &FrequencyOptions,
+    ) -> Vec<FrequencyFinding> {
+        let recent_from = now.minus(options.recent);
+        let base_from = recent_from.minus(options.baseline).max(first_seen);
+        let history = if recent_from > base_from {
+            recent_from.since(base_from)
+        } else {
+            Duration::ZERO
+        };
+        let windows = history.as_secs_f64() / options.recent.as_secs_f64().max(1.0);
+        let wanted: BTreeSet<(&str, &str)> = series.into_iter().collect();
+        let mut out = Vec::new();
+        for (objective, component) in wanted {
+            let recent = self.count(objective, component, recent_from.max(base_from), now);
+            if recent == 0 {
+                continue;
+            }
+            // Strictly before the recent window.
+            let before = self.series(objective, component).map_or(0, |s| {
+                if base_from < recent_from {
+                    s.partition_point(|t| *t < recent_from) - s.partition_point(|t| *t < base_from)
+                } else {
+                    0
+                }
+            });
             let (expected, p_value, verdict) = if windows < 1.0 {
                 (f64::NAN, 1.0, Verdict::Usual)
             } else {
@@ -139,7 +286,7 @@ pub fn frequency_anomalies(
                 };
                 (expected, p, verdict)
             };
-            FrequencyFinding {
+            out.push(FrequencyFinding {
                 objective: objective.to_string(),
                 component: component.to_string(),
                 recent,
@@ -147,9 +294,36 @@ pub fn frequency_anomalies(
                 p_value,
                 verdict,
                 history,
-            }
-        })
-        .collect()
+            });
+        }
+        out
+    }
+}
+
+/// Insert keeping `q` sorted by `key` (after equal keys); O(1) when `x` is newest.
+fn insert_sorted<T, K: Ord>(q: &mut VecDeque<T>, x: T, key: impl Fn(&T) -> K) {
+    let k = key(&x);
+    if q.back().is_none_or(|b| key(b) <= k) {
+        q.push_back(x);
+    } else {
+        let i = q.partition_point(|y| key(y) <= k);
+        q.insert(i, x);
+    }
+}
+
+/// Judge every series that had an episode in the recent window before `now`.
+/// `first_seen` is when observation began (the baseline cannot predate it).
+pub fn frequency_anomalies(
+    episodes: &EpisodeLog,
+    now: Timestamp,
+    first_seen: Timestamp,
+    options: &FrequencyOptions,
+) -> Vec<FrequencyFinding> {
+    let series = episodes
+        .by_series
+        .iter()
+        .flat_map(|(o, by_component)| by_component.keys().map(move |c| (o.as_str(), c.as_str())));
+    episodes.frequency(series, now, first_seen, options)
 }
 
 #[cfg(test)]
@@ -176,7 +350,12 @@ mod tests {
             eps.push(ep("errors", h as f64 * 0.5));
         }
         let now = Timestamp::from_secs(48 * 3600);
-        let found = frequency_anomalies(&eps, now, Timestamp(0), &FrequencyOptions::default());
+        let found = frequency_anomalies(
+            &eps.into_iter().collect(),
+            now,
+            Timestamp(0),
+            &FrequencyOptions::default(),
+        );
         let get = |o: &str| found.iter().find(|f| f.objective == o).expect(o);
         assert_eq!(get("latency").verdict, Verdict::New);
         assert_eq!(get("latency").recent, 3);
@@ -188,7 +367,12 @@ mod tests {
     fn without_enough_history_nothing_is_judged() {
         let eps = vec![ep("latency", 0.2), ep("latency", 0.3)];
         let now = Timestamp::from_secs(1800);
-        let found = frequency_anomalies(&eps, now, Timestamp(0), &FrequencyOptions::default());
+        let found = frequency_anomalies(
+            &eps.into_iter().collect(),
+            now,
+            Timestamp(0),
+            &FrequencyOptions::default(),
+        );
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].verdict, Verdict::Usual);
     }
@@ -199,7 +383,12 @@ mod tests {
         let mut eps: Vec<Episode> = (0..7).map(|d| ep("latency", d as f64 * 24.0)).collect();
         eps.push(ep("latency", 7.0 * 24.0 + 0.5));
         let now = Timestamp::from_secs(7 * 24 * 3600 + 3600);
-        let found = frequency_anomalies(&eps, now, Timestamp(0), &FrequencyOptions::default());
+        let found = frequency_anomalies(
+            &eps.into_iter().collect(),
+            now,
+            Timestamp(0),
+            &FrequencyOptions::default(),
+        );
         assert_eq!(found[0].verdict, Verdict::Usual, "{found:?}");
     }
 }

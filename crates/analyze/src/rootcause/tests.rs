@@ -1,5 +1,6 @@
 use super::*;
 use crate::anomaly::MetricSeries;
+use crate::patterns::frequency::Episode;
 use charter_model::Severity;
 
 fn topo() -> Topology {
@@ -44,7 +45,7 @@ fn run(violations: &[Violation], changes: &[Change]) -> Diagnosis {
         topology: Some(&t),
         zones: None,
         changes,
-        episodes: &[],
+        episodes: EpisodeLog::none(),
         observed_since: Timestamp(0),
         target: None,
         options: &RankOptions::default(),
@@ -180,7 +181,7 @@ fn input<'a>(
     violations: &'a [Violation],
     series: &'a [MetricSeries],
     topology: Option<&'a Topology>,
-    episodes: &'a [Episode],
+    episodes: &'a EpisodeLog,
     options: &'a RankOptions,
 ) -> DiagnosisInput<'a> {
     DiagnosisInput {
@@ -211,6 +212,7 @@ fn window(comp: &str, metric: &str, signal: Signal, step: f64, onset: i64) -> Me
             .map(|i| Timestamp::from_secs(onset + 15 * i))
             .collect(),
         worse: crate::anomaly::Worse::Up,
+        baseline: None,
     }
 }
 
@@ -228,7 +230,7 @@ fn an_abnormal_dependency_that_is_not_violating_is_still_found() {
     ];
     let t = topo();
     let opts = RankOptions::default();
-    let d = diagnose(input(&vs, &series, Some(&t), &[], &opts));
+    let d = diagnose(input(&vs, &series, Some(&t), EpisodeLog::none(), &opts));
     let root = d.root().expect("root");
     assert_eq!(root.component, "catalog", "{d:#?}");
     assert!(
@@ -246,7 +248,7 @@ fn without_a_graph_the_strongest_anomaly_ranks_first() {
         window("auth", "latency", Signal::Latency, 0.0, 100),
     ];
     let opts = RankOptions::default();
-    let d = diagnose(input(&[], &series, None, &[], &opts));
+    let d = diagnose(input(&[], &series, None, EpisodeLog::none(), &opts));
     let names: Vec<&str> = d.hypotheses.iter().map(|h| h.component.as_str()).collect();
     assert_eq!(names, ["db", "api"]);
 }
@@ -274,6 +276,7 @@ fn a_chronic_flapper_yields_to_a_new_problem() {
     }
     // No graph: without the history, api's errors and db's latency tie.
     let opts = RankOptions::default();
+    let episodes: EpisodeLog = episodes.into_iter().collect();
     let d = diagnose(input(&vs, &[], None, &episodes, &opts));
     assert_eq!(d.root().map(|h| h.component.as_str()), Some("db"), "{d:#?}");
     let api = d
@@ -303,6 +306,7 @@ fn onsets_bunched_together_are_reported_as_a_burst() {
         .collect();
     let t = topo();
     let opts = RankOptions::default();
+    let episodes: EpisodeLog = episodes.into_iter().collect();
     let d = diagnose(input(&vs, &[], Some(&t), &episodes, &opts));
     assert!(
         d.patterns
@@ -328,7 +332,7 @@ fn components_in_one_zone_form_a_cluster() {
     let opts = RankOptions::default();
     let d = diagnose(DiagnosisInput {
         zones: Some(&zones),
-        ..input(&vs, &[], Some(&t), &[], &opts)
+        ..input(&vs, &[], Some(&t), EpisodeLog::none(), &opts)
     });
     assert!(d.patterns.contains(&Pattern::Cluster {
         around: "zone b".into(),
@@ -349,7 +353,7 @@ fn a_cache_miss_seen_by_its_caller_is_blamed_on_the_cache() {
         v("hit_ratio", "cache", Signal::Cache, 100),
     ];
     let opts = RankOptions::default();
-    let d = diagnose(input(&vs, &[], Some(&t), &[], &opts));
+    let d = diagnose(input(&vs, &[], Some(&t), EpisodeLog::none(), &opts));
     let root = d.root().expect("root");
     assert_eq!(
         (root.component.as_str(), root.cause),
@@ -380,7 +384,7 @@ fn pool_saturated_callers_point_at_their_slow_pooled_dependency() {
     ];
     let t = topo();
     let opts = RankOptions::default();
-    let d = diagnose(input(&vs, &series, Some(&t), &[], &opts));
+    let d = diagnose(input(&vs, &series, Some(&t), EpisodeLog::none(), &opts));
     assert_eq!(d.root().map(|h| h.component.as_str()), Some("db"), "{d:#?}");
     let auth = d
         .hypotheses
@@ -391,7 +395,7 @@ fn pool_saturated_callers_point_at_their_slow_pooled_dependency() {
     // Saturation with the component's own CPU up is its own overload, not the pool's.
     let mut vs = vs.to_vec();
     vs.push(v("cpu", "auth", Signal::Utilization, 100));
-    let d = diagnose(input(&vs, &series, Some(&t), &[], &opts));
+    let d = diagnose(input(&vs, &series, Some(&t), EpisodeLog::none(), &opts));
     let auth = d
         .hypotheses
         .iter()
@@ -426,11 +430,11 @@ fn a_deploy_before_onset_is_not_explained_away_by_a_slightly_slower_dependency()
         by: "ci".into(),
     }];
     // Without the deploy, db's earlier slowdown explains auth's errors by timing.
-    let d = diagnose(input(&vs, &series, Some(&t), &[], &opts));
+    let d = diagnose(input(&vs, &series, Some(&t), EpisodeLog::none(), &opts));
     assert_eq!(d.root().map(|h| h.component.as_str()), Some("db"), "{d:#?}");
     let d = diagnose(DiagnosisInput {
         changes: &changes,
-        ..input(&vs, &series, Some(&t), &[], &opts)
+        ..input(&vs, &series, Some(&t), EpisodeLog::none(), &opts)
     });
     let root = d.root().expect("root");
     assert_eq!(
