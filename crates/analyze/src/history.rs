@@ -17,6 +17,8 @@ pub struct History {
 /// recently asked about.
 #[derive(Debug, Clone, Default)]
 struct Points {
+    /// Whether the series is kept (its component declared), once checked.
+    kept: Option<bool>,
     points: VecDeque<(Timestamp, f64)>,
     /// `(cut, baseline of the points before it)`, newest last.
     baselines: Vec<(Timestamp, Baseline)>,
@@ -37,12 +39,27 @@ impl History {
     /// Add known samples (Unknown ones carry no value to keep) and drop old points.
     /// O(samples) amortised.
     pub fn record(&mut self, samples: &[Sample], now: Timestamp) {
+        self.record_where(samples, now, |_| true);
+    }
+
+    /// [`History::record`] for the samples whose component passes `keep`, which is
+    /// asked once per series.
+    pub fn record_where(
+        &mut self,
+        samples: &[Sample],
+        now: Timestamp,
+        keep: impl Fn(&str) -> bool,
+    ) {
         let cutoff = now.minus(self.window);
         for (k, s) in samples.iter().enumerate() {
             let Some(v) = s.value.filter(|v| v.is_finite()) else {
                 continue;
             };
-            let q = &mut self.series.at(k, &s.objective, &s.component).points;
+            let series = self.series.at(k, &s.objective, &s.component);
+            if !*series.kept.get_or_insert_with(|| keep(&s.component)) {
+                continue;
+            }
+            let q = &mut series.points;
             q.push_back((s.at, v));
             while q.front().is_some_and(|(t, _)| *t < cutoff) {
                 q.pop_front();
@@ -92,7 +109,11 @@ impl History {
             }
             let first = out.len();
             for o in &charter.objectives {
-                if self.series.get(&o.name, c).is_none() {
+                if self
+                    .series
+                    .get(&o.name, c)
+                    .is_none_or(|p| p.points.is_empty())
+                {
                     continue;
                 }
                 let series = self.series.get_or_default(&o.name, c);

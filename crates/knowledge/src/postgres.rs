@@ -14,8 +14,8 @@ use crate::records::{
     OutcomeRecord, SuccessRate,
 };
 use crate::sqlite::{
-    JournalRow, action_kind, alert_row, approval_tag, count, db_id, enum_text, from_json,
-    journal_record, model_id, query_err, to_json, transition_time,
+    JournalRow, VIOLATION_ROWS_PER_INSERT, action_kind, alert_row, approval_tag, count, db_id,
+    enum_text, from_json, journal_record, model_id, query_err, to_json, violation_rows,
 };
 use crate::store::Store;
 use async_trait::async_trait;
@@ -302,25 +302,32 @@ impl Store for PostgresStore {
         rows.iter().map(|b| from_json("incident", b)).collect()
     }
 
-    async fn record_violation(
+    async fn record_violations(
         &self,
-        incident_id: Option<u64>,
-        violation: &Violation,
+        records: &[(Option<u64>, Violation)],
     ) -> Result<(), StoreError> {
-        let incident_id = incident_id.map(|id| db_id("incident id", id)).transpose()?;
-        sqlx::query(
-            "INSERT INTO violations (incident_id, objective, component, state, at_ms, body) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(incident_id)
-        .bind(&violation.objective)
-        .bind(&violation.component)
-        .bind(enum_text("violation state", violation.state)?)
-        .bind(transition_time(violation).millis())
-        .bind(to_json("violation", violation)?)
-        .execute(&self.pool)
-        .await
-        .map_err(query_err("record violation"))?;
+        let rows = violation_rows(records)?;
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let err = query_err("record violations");
+        let mut tx = self.pool.begin().await.map_err(err)?;
+        // Multi-row statements: one round trip per {VIOLATION_ROWS_PER_INSERT} rows.
+        for chunk in rows.chunks(VIOLATION_ROWS_PER_INSERT) {
+            let mut insert = sqlx::QueryBuilder::<sqlx::Postgres>::new(
+                "INSERT INTO violations (incident_id, objective, component, state, at_ms, body) ",
+            );
+            insert.push_values(chunk, |mut row, r| {
+                row.push_bind(r.incident_id)
+                    .push_bind(r.objective)
+                    .push_bind(r.component)
+                    .push_bind(r.state.as_str())
+                    .push_bind(r.at_ms)
+                    .push_bind(r.body.as_str());
+            });
+            insert.build().execute(&mut *tx).await.map_err(err)?;
+        }
+        tx.commit().await.map_err(err)?;
         Ok(())
     }
 

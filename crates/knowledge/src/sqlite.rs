@@ -320,25 +320,32 @@ impl Store for SqliteStore {
         rows.iter().map(|b| from_json("incident", b)).collect()
     }
 
-    async fn record_violation(
+    async fn record_violations(
         &self,
-        incident_id: Option<u64>,
-        violation: &Violation,
+        records: &[(Option<u64>, Violation)],
     ) -> Result<(), StoreError> {
-        let incident_id = incident_id.map(|id| db_id("incident id", id)).transpose()?;
-        sqlx::query(
-            "INSERT INTO violations (incident_id, objective, component, state, at_ms, body) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(incident_id)
-        .bind(&violation.objective)
-        .bind(&violation.component)
-        .bind(enum_text("violation state", violation.state)?)
-        .bind(transition_time(violation).millis())
-        .bind(to_json("violation", violation)?)
-        .execute(&self.pool)
-        .await
-        .map_err(query_err("record violation"))?;
+        let rows = violation_rows(records)?;
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let err = query_err("record violations");
+        let mut tx = self.pool.begin().await.map_err(err)?;
+        // Multi-row statements: one round trip per {VIOLATION_ROWS_PER_INSERT} rows.
+        for chunk in rows.chunks(VIOLATION_ROWS_PER_INSERT) {
+            let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                "INSERT INTO violations (incident_id, objective, component, state, at_ms, body) ",
+            );
+            insert.push_values(chunk, |mut row, r| {
+                row.push_bind(r.incident_id)
+                    .push_bind(r.objective)
+                    .push_bind(r.component)
+                    .push_bind(r.state.as_str())
+                    .push_bind(r.at_ms)
+                    .push_bind(r.body.as_str());
+            });
+            insert.build().execute(&mut *tx).await.map_err(err)?;
+        }
+        tx.commit().await.map_err(err)?;
         Ok(())
     }
 
@@ -1004,6 +1011,38 @@ pub(crate) fn alert_row((seq, body): (i64, String)) -> Result<Alert, StoreError>
 }
 
 /// When a violation last changed state: the time its row is filed under.
+/// Rows per multi-row violation insert (6 parameters each; SQLite allows 32,766).
+pub(crate) const VIOLATION_ROWS_PER_INSERT: usize = 500;
+
+/// One violation transition as the `violations` table stores it.
+pub(crate) struct ViolationRow<'a> {
+    pub incident_id: Option<i64>,
+    pub objective: &'a str,
+    pub component: &'a str,
+    pub state: String,
+    pub at_ms: i64,
+    pub body: String,
+}
+
+/// The rows of `records`, or the first value that cannot be stored.
+pub(crate) fn violation_rows(
+    records: &[(Option<u64>, Violation)],
+) -> Result<Vec<ViolationRow<'_>>, StoreError> {
+    records
+        .iter()
+        .map(|(incident_id, v)| {
+            Ok(ViolationRow {
+                incident_id: incident_id.map(|id| db_id("incident id", id)).transpose()?,
+                objective: &v.objective,
+                component: &v.component,
+                state: enum_text("violation state", v.state)?,
+                at_ms: transition_time(v).millis(),
+                body: to_json("violation", v)?,
+            })
+        })
+        .collect()
+}
+
 pub(crate) fn transition_time(violation: &Violation) -> Timestamp {
     match violation.state {
         ViolationState::Resolved => violation.resolved_at,

@@ -40,6 +40,16 @@ pub trait Store: Send + Sync {
         &self,
         incident_id: Option<u64>,
         violation: &Violation,
+    ) -> Result<(), StoreError> {
+        self.record_violations(&[(incident_id, violation.clone())])
+            .await
+    }
+
+    /// Append several violation transitions (each attached to its incident, if any)
+    /// in one transaction: all or none, one sync to disk.
+    async fn record_violations(
+        &self,
+        records: &[(Option<u64>, Violation)],
     ) -> Result<(), StoreError>;
 
     /// The violation transitions recorded for an incident, oldest first.

@@ -32,6 +32,8 @@ struct Series {
     value: Option<f64>,
     /// Where the series' objective is in the charter (checked by name before use).
     objective: Option<usize>,
+    /// Whether the charter declares the component, once checked.
+    declared: Option<bool>,
 }
 
 /// A state change worth logging and storing.
@@ -78,7 +80,8 @@ impl Detector {
         Self::default()
     }
 
-    /// Feed one observation's samples; returns the transitions it caused.
+    /// Feed one observation's samples; returns the transitions it caused. Samples of
+    /// components the charter does not declare are ignored.
     pub fn update(
         &mut self,
         charter: &Charter,
@@ -88,6 +91,12 @@ impl Detector {
         let mut out = Vec::new();
         for (k, s) in samples.iter().enumerate() {
             let series = self.series.at(k, &s.objective, &s.component);
+            if !*series
+                .declared
+                .get_or_insert_with(|| charter.topology.contains(&s.component))
+            {
+                continue;
+            }
             let known = series.objective.filter(|&i| {
                 charter
                     .objectives

@@ -35,9 +35,11 @@ const CHANGE_HORIZON: Duration = Duration::from_secs(3600);
 /// Most violation episodes kept for the frequency and burst tests.
 const MAX_EPISODES: usize = 100_000;
 /// An open incident is diagnosed again when its evidence changes (a member joins,
-/// or changes state, severity or onset) and otherwise every this many intervals, as
-/// its metric windows fill.
+/// or changes state or onset) and otherwise, as its metric windows fill,
+/// every this many intervals — or every [`REFRESH_AGE_SHARE`]th of its age, when
+/// that is longer: an hour-old incident's windows change little in a minute.
 const REFRESH_INTERVALS: u32 = 4;
+const REFRESH_AGE_SHARE: u32 = 8;
 
 /// The loop could not go on.
 #[derive(Debug, thiserror::Error)]
@@ -778,17 +780,11 @@ impl Controller {
         now: Timestamp,
         push: &mut impl FnMut(Event),
     ) -> Result<(), ControllerError> {
-        // Targets come only from the charter: drop samples for undeclared components
-        // (a copy only when there are some).
-        let declared = |s: &Sample| self.charter.topology.contains(&s.component);
-        let kept: Vec<Sample>;
-        let samples: &[Sample] = if samples.iter().all(declared) {
-            samples
-        } else {
-            kept = samples.iter().filter(|s| declared(s)).cloned().collect();
-            &kept
-        };
-        self.history.record(samples, now);
+        // Targets come only from the charter: samples of undeclared components are
+        // neither kept nor judged (history and detector check once per series).
+        let topology = &self.charter.topology;
+        self.history
+            .record_where(samples, now, |c| topology.contains(c));
         for c in &changes {
             self.store
                 .audit(now, "change", &serde_json::to_value(c).unwrap_or_default())
@@ -839,6 +835,10 @@ impl Controller {
             }
         }
         transitions.sort_by_key(|t| depth[&t.violation.component]);
+        // The cycle's writes go out together: each changed incident once, then every
+        // transition in one transaction.
+        let mut touched: BTreeSet<u64> = BTreeSet::new();
+        let mut records: Vec<(Option<u64>, Violation)> = Vec::with_capacity(transitions.len());
         for t in transitions {
             let v = t.violation;
             let key = v.key();
@@ -932,11 +932,11 @@ impl Controller {
                 if !rt.incident.violations.contains(&key) {
                     rt.incident.violations.push(key.clone());
                 }
-                rt.members.insert(key.clone(), v.clone());
-                rt.dirty = true;
-                self.store.save_incident(&rt.incident).await?;
+                let old = rt.members.insert(key.clone(), v.clone());
+                rt.dirty |= old.is_none_or(|old| !same_evidence(&old, &v));
+                touched.insert(id);
             }
-            self.store.record_violation(incident_id, &v).await?;
+            records.push((incident_id, v.clone()));
             if t.from
                 .is_none_or(|f| !matches!(f, ViolationState::Pending | ViolationState::Firing))
                 && matches!(v.state, ViolationState::Pending | ViolationState::Firing)
@@ -954,9 +954,15 @@ impl Controller {
                 from: t.from,
             });
         }
+        for id in &touched {
+            if let Some(rt) = self.incidents.get(id) {
+                self.store.save_incident(&rt.incident).await?;
+            }
+        }
+        self.store.record_violations(&records).await?;
         // Members follow their series' episode: the latest value always, and a change
-        // of what a diagnosis weighs (state, severity, onset) marks the incident for a
-        // new diagnosis.
+        // of what a diagnosis weighs (state, onset) marks the incident for a new
+        // diagnosis.
         if !self.incidents.is_empty() {
             for v in self.detector.active() {
                 let key = v.key();
@@ -984,10 +990,11 @@ impl Controller {
         let episodes = &self.episodes;
         let refresh = self.charter.interval * REFRESH_INTERVALS;
         for rt in self.incidents.values_mut() {
+            let every = refresh.max(now.since(rt.incident.opened_at) / REFRESH_AGE_SHARE);
             let stale = rt
                 .diagnosis
                 .as_ref()
-                .is_some_and(|d| now.since(d.at) >= refresh);
+                .is_some_and(|d| now.since(d.at) >= every);
             if !(rt.dirty || stale) || rt.incident.state.is_closed() {
                 continue;
             }
@@ -1672,11 +1679,11 @@ impl Controller {
     }
 }
 
-/// Whether two snapshots of one episode give a diagnosis the same evidence: all but
-/// the latest and worst values.
+/// Whether two snapshots of one episode give a diagnosis the same evidence: the
+/// same state, onset and firing and resolution times (the latest value, the worst
+/// and the severity only word its evidence).
 fn same_evidence(a: &Violation, b: &Violation) -> bool {
     a.state == b.state
-        && a.severity == b.severity
         && a.since == b.since
         && a.firing_since == b.firing_since
         && a.resolved_at == b.resolved_at
