@@ -1802,3 +1802,57 @@ pub async fn pending_then_recent(
     );
     Ok(pending)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use charter_model::Signal;
+
+    fn record(objective: &str, state: ViolationState, since: i64) -> Violation {
+        Violation {
+            objective: objective.into(),
+            component: "api".into(),
+            signal: Signal::Latency,
+            state,
+            severity: None,
+            since: Timestamp::from_secs(since),
+            firing_since: None,
+            resolved_at: None,
+            value: None,
+            worst: None,
+            flaps: 0,
+            alerted: false,
+        }
+    }
+
+    #[test]
+    fn the_episode_log_is_rebuilt_from_recorded_transitions() {
+        let recorded = [
+            // One episode in three records: one onset.
+            record("latency", ViolationState::Pending, 100),
+            record("latency", ViolationState::Firing, 100),
+            record("latency", ViolationState::Resolved, 100),
+            // A second episode of the same series, and one of another.
+            record("latency", ViolationState::Pending, 900),
+            record("errors", ViolationState::Pending, 500),
+            // Unknown is no onset; nor is what starts after `now`.
+            record("saturation", ViolationState::Unknown, 300),
+            record("errors", ViolationState::Pending, 5_000),
+        ];
+        let now = Timestamp::from_secs(1_000);
+        let (log, since) = restore_episodes(&recorded, now);
+        let onsets: Vec<(&str, i64)> = log
+            .iter()
+            .map(|e| (e.objective.as_str(), e.at.millis() / 1000))
+            .collect();
+        assert_eq!(
+            onsets,
+            vec![("latency", 100), ("errors", 500), ("latency", 900)]
+        );
+        assert_eq!(since, Timestamp::from_secs(100));
+        // An empty store: observing from now.
+        let (empty, since) = restore_episodes(&[], now);
+        assert!(empty.is_empty());
+        assert_eq!(since, now);
+    }
+}

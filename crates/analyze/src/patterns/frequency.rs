@@ -391,4 +391,37 @@ mod tests {
         );
         assert_eq!(found[0].verdict, Verdict::Usual, "{found:?}");
     }
+
+    #[test]
+    fn the_log_keeps_order_counts_per_series_and_refinds_bursts_after_a_change() {
+        let mut log = EpisodeLog::new();
+        for h in [3.0, 1.0, 2.0, 5.0] {
+            log.push(ep("latency", h));
+        }
+        log.push(ep("errors", 4.0));
+        let times: Vec<f64> = log.onsets().map(|t| t.0 as f64 / 3_600_000.0).collect();
+        assert_eq!(times, vec![1.0, 2.0, 3.0, 4.0, 5.0]);
+        let h = |x: f64| Timestamp((x * 3_600_000.0) as i64);
+        assert_eq!(log.count("latency", "api", h(1.0), h(3.0)), 3);
+        assert_eq!(log.count("errors", "api", h(0.0), h(9.0)), 1);
+        assert_eq!(log.count("nothing", "api", h(0.0), h(9.0)), 0);
+        assert!(log.has_onset_at(h(4.0)) && !log.has_onset_at(h(4.5)));
+        // Bursts follow the log: none, then three onsets within a minute.
+        let opts = BurstOptions::default();
+        assert!(log.bursts(&opts).is_empty());
+        for s in [0.0, 20.0, 40.0] {
+            log.push(ep("latency", 5.5 + s / 3600.0));
+        }
+        let onsets: Vec<Timestamp> = log.onsets().collect();
+        assert_eq!(log.bursts(&opts), find_bursts(&onsets, &opts));
+        assert_eq!(log.bursts(&opts).len(), 1);
+        // Trimming by age, then by count, keeps the per-series index in step.
+        log.trim(h(2.5), usize::MAX);
+        assert_eq!(log.len(), 6);
+        assert_eq!(log.count("latency", "api", h(0.0), h(9.0)), 5);
+        log.trim(h(0.0), 2);
+        assert_eq!(log.len(), 2);
+        assert_eq!(log.count("latency", "api", h(0.0), h(9.0)), 2);
+        assert_eq!(log.count("errors", "api", h(0.0), h(9.0)), 0);
+    }
 }

@@ -72,6 +72,7 @@ macro_rules! conformance_tests {
             empty_store_hands_out_id_one,
             incidents_upsert_by_id_and_open_excludes_resolved,
             violations_are_appended_per_incident_in_order,
+            a_batch_of_violations_is_stored_whole_and_in_order,
             diagnoses_round_trip_with_patterns,
             policies_upsert_and_filter_by_incident_and_approval,
             journal_is_append_only_and_idempotent,
@@ -398,6 +399,41 @@ pub async fn violations_are_appended_per_incident_in_order(
     assert_eq!(store.violation_history(t(0)).await?.len(), 4);
     assert_eq!(store.prune_history(t(500)).await?, 3);
     assert_eq!(store.violations(4).await?, vec![resolved]);
+    Ok(())
+}
+
+pub async fn a_batch_of_violations_is_stored_whole_and_in_order(
+    backend: Arc<dyn Backend>,
+) -> TestResult {
+    let store = backend.open().await?;
+    // More rows than one multi-row statement takes, on two incidents and none.
+    let batch: Vec<(Option<u64>, Violation)> = (0..1_203u64)
+        .map(|i| {
+            let mut v = violation("latency_p99", &format!("c{i}"), ViolationState::Pending);
+            v.since = t(1_000 + i as i64);
+            (
+                match i % 3 {
+                    0 => Some(7),
+                    1 => Some(8),
+                    _ => None,
+                },
+                v,
+            )
+        })
+        .collect();
+    store.record_violations(&batch).await?;
+    store.record_violations(&[]).await?;
+    let of = |id: u64| -> Vec<Violation> {
+        batch
+            .iter()
+            .filter(|(i, _)| *i == Some(id))
+            .map(|(_, v)| v.clone())
+            .collect()
+    };
+    assert_eq!(store.violations(7).await?, of(7));
+    assert_eq!(store.violations(8).await?, of(8));
+    let all: Vec<Violation> = batch.iter().map(|(_, v)| v.clone()).collect();
+    assert_eq!(store.violation_history(t(0)).await?, all);
     Ok(())
 }
 
