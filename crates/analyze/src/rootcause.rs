@@ -229,9 +229,9 @@ pub fn diagnose(input: DiagnosisInput<'_>) -> Diagnosis {
     let all: Vec<&str> = abnormal.iter().copied().collect();
     let is_candidate: BTreeSet<&str> = candidates.iter().copied().collect();
 
-    // Burst: do the incident's onsets stand out from the usual rate? The log's
-    // bursts are found once for every diagnosis of a cycle; onsets the log does not
-    // have yet (no log, say) are added to a copy.
+    // Burst: do the incident's onsets stand out from the usual rate? Read around
+    // each onset in the log; onsets the log does not have yet (no log, say) are
+    // added to a copy of it.
     let mine: Vec<Timestamp> = input
         .violations
         .iter()
@@ -243,16 +243,21 @@ pub fn diagnose(input: DiagnosisInput<'_>) -> Diagnosis {
         .copied()
         .filter(|t| !input.episodes.has_onset_at(*t))
         .collect();
-    let bursts = if unknown.is_empty() {
-        input.episodes.bursts(&opts.burst)
+    let burst = if unknown.is_empty() {
+        let mut distinct = mine.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        distinct
+            .into_iter()
+            .filter_map(|t| input.episodes.burst_at(t, &opts.burst))
+            .max_by_key(|b| (b.onsets, b.start))
     } else {
         let onsets: Vec<Timestamp> = input.episodes.onsets().chain(unknown).collect();
         find_bursts(&onsets, &opts.burst)
+            .into_iter()
+            .filter(|b| mine.iter().any(|t| b.contains(*t)))
+            .max_by_key(|b| b.onsets)
     };
-    let burst = bursts
-        .into_iter()
-        .filter(|b| mine.iter().any(|t| b.contains(*t)))
-        .max_by_key(|b| b.onsets);
     if let Some(b) = &burst {
         diagnosis.patterns.push(Pattern::Burst {
             start: b.start,

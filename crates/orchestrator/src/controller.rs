@@ -1718,8 +1718,7 @@ impl Controller {
     /// The open incident that a violation unrelated by topology joins because its
     /// onset falls in the same burst of onsets as one of the incident's members.
     fn burst_incident(&self, v: &Violation) -> Option<u64> {
-        let bursts = self.episodes.bursts(&self.analysis.burst);
-        let burst = bursts.iter().find(|b| b.contains(v.since))?;
+        let burst = self.episodes.burst_at(v.since, &self.analysis.burst)?;
         self.incidents
             .iter()
             .find(|(_, rt)| {

@@ -65,36 +65,57 @@ impl Burst {
 pub fn find_bursts(onsets: &[Timestamp], options: &BurstOptions) -> Vec<Burst> {
     let mut ts: Vec<Timestamp> = onsets.to_vec();
     ts.sort_unstable();
-    let Some(&last) = ts.last() else {
+    bursts_in_order(ts.len(), |i| ts[i], options)
+}
+
+/// [`find_bursts`] over `len` onsets already in time order, the `i`-th read by
+/// `at(i)` (no copy, no sort): O(n).
+pub fn bursts_in_order(
+    len: usize,
+    at: impl Fn(usize) -> Timestamp,
+    options: &BurstOptions,
+) -> Vec<Burst> {
+    if len == 0 {
         return Vec::new();
-    };
+    }
+    let last = at(len - 1);
     let from = last.minus(options.horizon);
-    ts.retain(|t| *t >= from);
-    let n = ts.len();
+    // The first onset inside the horizon (binary search).
+    let (mut lo, mut hi) = (0, len);
+    while lo < hi {
+        let mid = (lo + hi) / 2;
+        if at(mid) < from {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    let first = lo;
+    let n = len - first;
     let gap_ms = options.gap.as_millis() as i64;
     // A short history is stretched to a quarter of the horizon, so that the first few
     // onsets of a fresh process do not look like their own normal rate.
-    let observed_ms = (last.0 - ts[0].0)
+    let observed_ms = (last.0 - at(first).0)
         .max(gap_ms)
         .max(options.horizon.as_millis() as i64 / 4);
+    // Half an onset of prior keeps the rate positive on a quiet history.
+    let rate = (n as f64 + 0.5) / observed_ms as f64;
     let mut out = Vec::new();
-    let mut i = 0;
-    while i < n {
+    let mut i = first;
+    while i < len {
         let mut j = i;
-        while j + 1 < n && ts[j + 1].0 - ts[j].0 <= gap_ms {
+        while j + 1 < len && at(j + 1).0 - at(j).0 <= gap_ms {
             j += 1;
         }
         let k = j - i + 1;
         if k >= options.min_onsets.max(2) {
-            let span_ms = (ts[j].0 - ts[i].0).max(gap_ms);
-            // Half an onset of prior keeps the rate positive on a quiet history.
-            let rate = (n as f64 + 0.5) / observed_ms as f64;
+            let span_ms = (at(j).0 - at(i).0).max(gap_ms);
             let expected = rate * span_ms as f64;
             let p = poisson_tail(k, expected);
             if p < options.alpha {
                 out.push(Burst {
-                    start: ts[i],
-                    end: ts[j],
+                    start: at(i),
+                    end: at(j),
                     onsets: k,
                     expected,
                     p_value: p,

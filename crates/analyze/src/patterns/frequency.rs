@@ -13,7 +13,7 @@
 //! series: O(s log k) for k episodes per series (two binary searches each, one
 //! Poisson tail per series with a recent episode), whatever the log's length.
 
-use super::burst::{Burst, BurstOptions, find_bursts};
+use super::burst::{Burst, BurstOptions, bursts_in_order};
 use super::poisson_tail;
 use charter_model::Timestamp;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -82,13 +82,12 @@ pub struct FrequencyFinding {
 
 /// The episode log the frequency and burst tests read: every episode kept in time
 /// order, and each series' onsets on their own, so that a diagnosis reads its
-/// members' series without scanning the log, and the bursts of the whole log are
-/// found once per change of the log rather than once per diagnosis.
+/// members' series and the burst around its onsets without scanning the log.
 ///
 /// Cost: [`push`](EpisodeLog::push) O(log s) for s series (plus the shift of an
 /// out-of-order onset); [`count`](EpisodeLog::count) O(log k) for k episodes of the
-/// series; [`bursts`](EpisodeLog::bursts) O(n) for n episodes after a change, then
-/// O(b) while the log is unchanged.
+/// series; [`burst_at`](EpisodeLog::burst_at) O(n) after a change of the log,
+/// O(log b) for b bursts while it is unchanged.
 #[derive(Debug, Default)]
 pub struct EpisodeLog {
     /// Oldest first.
@@ -165,12 +164,11 @@ impl EpisodeLog {
 
     /// Drop episodes older than `before`, then the oldest beyond `max`.
     pub fn trim(&mut self, before: Timestamp, max: usize) {
-        let mut dropped = false;
+        let len = self.all.len();
         while self.all.len() > max || self.all.front().is_some_and(|e| e.at < before) {
             let Some(e) = self.all.pop_front() else {
                 break;
             };
-            dropped = true;
             if let Some(by_component) = self.by_series.get_mut(&e.objective) {
                 if let Some(series) = by_component.get_mut(&e.component) {
                     series.pop_front();
@@ -183,7 +181,7 @@ impl EpisodeLog {
                 }
             }
         }
-        if dropped {
+        if self.all.len() != len {
             self.changed();
         }
     }
@@ -220,22 +218,20 @@ impl EpisodeLog {
         self.all.iter().map(|e| e.at)
     }
 
-    /// The bursts among the log's onsets ([`find_bursts`]), found once per change
-    /// of the log (or of `options`).
-    pub fn bursts(&self, options: &BurstOptions) -> Vec<Burst> {
-        let Ok(mut cached) = self.bursts.lock() else {
-            let onsets: Vec<Timestamp> = self.onsets().collect();
-            return find_bursts(&onsets, options);
-        };
-        if let Some((o, b)) = cached.as_ref()
-            && o == options
-        {
-            return b.clone();
+    /// The burst of the log's onsets that contains `t`, if any: what
+    /// [`find_bursts`](super::burst::find_bursts) over every onset reports for it.
+    /// The log's bursts are found once per change of the log (O(n)); a lookup is
+    /// then O(log b).
+    pub fn burst_at(&self, t: Timestamp, options: &BurstOptions) -> Option<Burst> {
+        let mut cached = self.bursts.lock().ok()?;
+        let fresh = cached.as_ref().is_some_and(|(o, _)| o == options);
+        if !fresh {
+            let found = bursts_in_order(self.all.len(), |i| self.all[i].at, options);
+            *cached = Some((*options, found));
         }
-        let onsets: Vec<Timestamp> = self.onsets().collect();
-        let b = find_bursts(&onsets, options);
-        *cached = Some((*options, b.clone()));
-        b
+        let (_, bursts) = cached.as_ref()?;
+        let i = bursts.partition_point(|b| b.end < t);
+        bursts.get(i).filter(|b| b.contains(t)).copied()
     }
 
     /// The frequency finding of each of `series` with an episode in the recent
@@ -329,6 +325,7 @@ pub fn frequency_anomalies(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::patterns::burst::find_bursts;
 
     fn ep(obj: &str, hours: f64) -> Episode {
         Episode {
@@ -406,15 +403,23 @@ mod tests {
         assert_eq!(log.count("errors", "api", h(0.0), h(9.0)), 1);
         assert_eq!(log.count("nothing", "api", h(0.0), h(9.0)), 0);
         assert!(log.has_onset_at(h(4.0)) && !log.has_onset_at(h(4.5)));
-        // Bursts follow the log: none, then three onsets within a minute.
+        // The burst around an onset is the one found over the whole log: none, then
+        // three onsets within a minute.
         let opts = BurstOptions::default();
-        assert!(log.bursts(&opts).is_empty());
+        assert_eq!(log.burst_at(h(5.0), &opts), None);
         for s in [0.0, 20.0, 40.0] {
             log.push(ep("latency", 5.5 + s / 3600.0));
         }
         let onsets: Vec<Timestamp> = log.onsets().collect();
-        assert_eq!(log.bursts(&opts), find_bursts(&onsets, &opts));
-        assert_eq!(log.bursts(&opts).len(), 1);
+        let all = find_bursts(&onsets, &opts);
+        assert_eq!(all.len(), 1);
+        for t in onsets.iter().copied().chain([h(5.505), h(5.52)]) {
+            assert_eq!(
+                log.burst_at(t, &opts),
+                all.iter().find(|b| b.contains(t)).copied(),
+                "at {t}"
+            );
+        }
         // Trimming by age, then by count, keeps the per-series index in step.
         log.trim(h(2.5), usize::MAX);
         assert_eq!(log.len(), 6);
