@@ -3,7 +3,7 @@
 //! Edges point from a caller to what it depends on (`api -> db`): a failure of
 //! `db` shows up as symptoms on `api` and everything that calls `api`.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 /// Components and their `depends_on` edges, indexed for fast reachability queries.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -99,6 +99,32 @@ impl Topology {
             }
         }
         false
+    }
+
+    /// `name`, everything it depends on and everything that depends on it,
+    /// directly or transitively: the components a failure of `name` can be related
+    /// to along the graph. O(V + E).
+    pub fn related<'a>(&'a self, name: &'a str) -> HashSet<&'a str> {
+        let mut out: HashSet<&str> = HashSet::new();
+        let Some((&start, own)) = self.index.get(name).zip(Some(name)) else {
+            out.insert(name);
+            return out;
+        };
+        out.insert(own);
+        for edges in [&self.deps, &self.callers] {
+            let mut seen = vec![false; self.names.len()];
+            let mut queue = VecDeque::from([start]);
+            while let Some(x) = queue.pop_front() {
+                for &y in &edges[x] {
+                    if !seen[y] {
+                        seen[y] = true;
+                        out.insert(&self.names[y]);
+                        queue.push_back(y);
+                    }
+                }
+            }
+        }
+        out
     }
 
     /// Hop distance from `from` down to `to` along dependencies, if reachable.
