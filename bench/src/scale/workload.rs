@@ -5,8 +5,8 @@
 //! series), a generator of their samples with violation churn, and a
 //! [`Controller`] on it: the one `charter run` uses, with a SQLite knowledge store
 //! (in memory: the cost measured is the loop's, not the disk's fsyncs), an
-//! in-process actuator that records what it is asked ([`Fleet`]; an action on a
-//! faulty component ends its fault) and a source that hands over the generated
+//! in-process actuator that records what it is asked ([`Fleet`]; actions do not
+//! change the churn) and a source that hands over the generated
 //! samples ([`Feed`]). [`Workload::cycle`] generates one interval's samples (not
 //! timed: that stands for the scrape) and runs one `Controller::tick`, whose
 //! [`Stages`] time monitor (detection, history, grouping), analyze (windows and
@@ -423,18 +423,6 @@ impl Generator {
         });
     }
 
-    /// End the fault on `component`, if it has one (an action reached it).
-    fn cure(&mut self, component: &str) {
-        let Some(c) = self.names.iter().position(|x| x == component) else {
-            return;
-        };
-        if self.faulty[c] {
-            let n = self.n;
-            self.faults.retain(|f| f.series[0].0 % n != c);
-            self.faulty[c] = false;
-        }
-    }
-
     /// Advance one interval: faults end and start, then every series gets a value.
     fn next(&mut self, now: Timestamp) -> (&[Sample], Vec<Change>) {
         let n = self.n;
@@ -527,13 +515,13 @@ impl MetricSource for Feed {
     }
 }
 
-/// An in-process actuator over the synthetic system: it records what it applies,
-/// describes every component as three replicas of `v2` (with `v1` before it and a
-/// standby zone), and tells the generator which components were acted on.
+/// An in-process actuator over the synthetic system: it records what it applies
+/// and describes every component as three replicas of `v2` (with `v1` before it
+/// and a standby zone). Actions do not end faults: the churn is the same at every
+/// size, whatever the guardrails let the loop do.
 #[derive(Default)]
 pub struct Fleet {
     applied: Mutex<HashMap<String, Applied>>,
-    acted_on: Mutex<Vec<String>>,
 }
 
 #[async_trait]
@@ -554,9 +542,6 @@ impl Actuator for Fleet {
             detail: format!("{action}"),
         };
         applied.insert(key.to_string(), a.clone());
-        if let Ok(mut acted) = self.acted_on.lock() {
-            acted.push(action.component.clone());
-        }
         Ok(a)
     }
 
@@ -584,7 +569,6 @@ pub struct Workload {
     runtime: tokio::runtime::Runtime,
     controller: Controller,
     feed: Arc<Feed>,
-    fleet: Arc<Fleet>,
     health: Arc<Health>,
 }
 
@@ -637,7 +621,6 @@ impl Workload {
             runtime,
             controller,
             feed,
-            fleet,
             health,
         })
     }
@@ -661,11 +644,6 @@ impl Workload {
     pub fn cycle(&mut self) -> anyhow::Result<(Stages, Activity)> {
         self.now = self.now.plus(INTERVAL);
         let now = self.now;
-        if let Ok(mut acted) = self.fleet.acted_on.lock() {
-            for c in acted.drain(..) {
-                self.generator.cure(&c);
-            }
-        }
         let faulty = self.generator.faulty.iter().filter(|&&f| f).count();
         let (samples, changes) = self.generator.next(now);
         let observation = Observation {

@@ -668,9 +668,14 @@ pub struct Charter {
 }
 
 impl Charter {
-    /// A component by name.
+    /// A component by name: O(1) through the topology's index (built from the
+    /// components in declaration order), a scan if the two ever disagree.
     pub fn component(&self, name: &str) -> Option<&Component> {
-        self.components.iter().find(|c| c.name == name)
+        self.topology
+            .position(name)
+            .and_then(|i| self.components.get(i))
+            .filter(|c| c.name == name)
+            .or_else(|| self.components.iter().find(|c| c.name == name))
     }
 
     /// An objective by name.

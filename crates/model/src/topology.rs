@@ -56,6 +56,11 @@ impl Topology {
         self.index.contains_key(name)
     }
 
+    /// Where a component is in declaration order.
+    pub fn position(&self, name: &str) -> Option<usize> {
+        self.index.get(name).copied()
+    }
+
     /// Component names in declaration order.
     pub fn names(&self) -> &[String] {
         &self.names
