@@ -8,8 +8,9 @@
 //! The workload is `charter-bench scale`'s (bench/README.md, "Scale"): a layered
 //! dependency DAG, about 1.5 % of components faulty at any time with faults starting
 //! and ending, noise, one-sample breaches and missing values. Each iteration is one
-//! interval: new samples (generated and copied inside the iteration: `scale` leaves that out), then
-//! one `Controller::tick` on them (SQLite store in memory, in-process actuator).
+//! interval: new samples (generated and copied inside the iteration: `scale` leaves
+//! that out), then one `Controller::tick` on them (SQLite store in memory, in-process
+//! actuator).
 //! Target: median under 20 ms.
 
 #[allow(dead_code)]
