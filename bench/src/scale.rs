@@ -764,6 +764,7 @@ mod tests {
             series: 15 * n,
             cycles: 1,
             median_ms: t,
+            mean_ms: t,
             p99_ms: 2.0 * t,
             max_ms: 2.0 * t,
             phases_median_ms: PhaseMs::default(),
