@@ -592,12 +592,9 @@ impl Workload {
             .build()?;
         let store = runtime.block_on(SqliteStore::open_in_memory())?;
         let week = week_of_onsets(&charter, gen_seed);
-        runtime.block_on(async {
-            for v in &week {
-                store.record_violation(None, v).await?;
-            }
-            anyhow::Ok(())
-        })?;
+        let week: Vec<(Option<u64>, charter_model::Violation)> =
+            week.into_iter().map(|v| (None, v)).collect();
+        runtime.block_on(store.record_violations(&week))?;
         let feed = Arc::new(Feed::default());
         let fleet = Arc::new(Fleet::default());
         let actuators: BTreeMap<String, Arc<dyn Actuator>> = charter

@@ -22,7 +22,7 @@ use charter_model::{
 use charter_monitor::detect::{is_clear, severity_of};
 use charter_monitor::{Detector, MetricSource};
 use charter_plan::{Decision, GuardState, KnowledgeView, PlanInput, decide};
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -133,6 +133,10 @@ pub struct Controller {
     history: History,
     /// Onsets of past violation episodes (frequency and burst tests).
     episodes: EpisodeLog,
+    /// Series whose episode was open when an earlier process stopped, as
+    /// `(objective, component)`: the fresh detector sees them start again on the first
+    /// reading, which is no new episode (it would count each restart as a burst).
+    reopened: HashSet<(String, String)>,
     /// When this controller started observing.
     started: Timestamp,
     zones: BTreeMap<String, String>,
@@ -263,7 +267,7 @@ impl Controller {
         // The episode log of the frequency and burst tests outlives the process: it is
         // rebuilt from the violations the store recorded.
         let analysis = RankOptions::default();
-        let (episodes, started) = restore_episodes(
+        let (episodes, started, reopened) = restore_episodes(
             &store
                 .violation_history(
                     now.minus(analysis.frequency.baseline + analysis.frequency.recent),
@@ -274,6 +278,7 @@ impl Controller {
         let mut controller = Controller {
             history: History::new(Duration::from_secs(3600).max(charter.interval * 20)),
             episodes,
+            reopened,
             started,
             zones,
             analysis,
@@ -940,6 +945,9 @@ impl Controller {
             if t.from
                 .is_none_or(|f| !matches!(f, ViolationState::Pending | ViolationState::Firing))
                 && matches!(v.state, ViolationState::Pending | ViolationState::Firing)
+                && !self
+                    .reopened
+                    .contains(&(v.objective.clone(), v.component.clone()))
             {
                 self.episodes.push(Episode {
                     objective: v.objective.clone(),
@@ -960,6 +968,8 @@ impl Controller {
             }
         }
         self.store.record_violations(&records).await?;
+        // Only the first reading after a restart re-opens the episodes that were open.
+        self.reopened.clear();
         // Members follow their series' episode: the latest value always, and a change
         // of what a diagnosis weighs (state, onset) marks the incident for a new
         // diagnosis.
@@ -1691,9 +1701,23 @@ fn same_evidence(a: &Violation, b: &Violation) -> bool {
 
 /// The episode log as recorded violations tell it: the onset of every episode (a
 /// pending or firing record, once per series and start time), oldest first, at most
-/// [`MAX_EPISODES`]; and since when the loop has observed (the oldest record, or
-/// `now` on an empty store), which bounds the frequency test's baseline.
-fn restore_episodes(recorded: &[Violation], now: Timestamp) -> (EpisodeLog, Timestamp) {
+/// [`MAX_EPISODES`]; since when the loop has observed (the oldest record, or `now` on
+/// an empty store), which bounds the frequency test's baseline; and the series whose
+/// last record is not a resolution (their episode was open at shutdown).
+fn restore_episodes(
+    recorded: &[Violation],
+    now: Timestamp,
+) -> (EpisodeLog, Timestamp, HashSet<(String, String)>) {
+    // The last record of each series says whether its episode was still open.
+    let mut last: HashMap<(&str, &str), ViolationState> = HashMap::new();
+    for v in recorded {
+        last.insert((v.objective.as_str(), v.component.as_str()), v.state);
+    }
+    let open = last
+        .into_iter()
+        .filter(|(_, state)| *state != ViolationState::Resolved)
+        .map(|((o, c), _)| (o.to_string(), c.to_string()))
+        .collect();
     let onsets: BTreeSet<(Timestamp, &str, &str)> = recorded
         .iter()
         .filter(|v| matches!(v.state, ViolationState::Pending | ViolationState::Firing))
@@ -1711,7 +1735,7 @@ fn restore_episodes(recorded: &[Violation], now: Timestamp) -> (EpisodeLog, Time
             at,
         })
         .collect();
-    (episodes, since)
+    (episodes, since, open)
 }
 
 impl Controller {
@@ -1839,7 +1863,7 @@ mod tests {
             record("errors", ViolationState::Pending, 5_000),
         ];
         let now = Timestamp::from_secs(1_000);
-        let (log, since) = restore_episodes(&recorded, now);
+        let (log, since, open) = restore_episodes(&recorded, now);
         let onsets: Vec<(&str, i64)> = log
             .iter()
             .map(|e| (e.objective.as_str(), e.at.millis() / 1000))
@@ -1849,9 +1873,17 @@ mod tests {
             vec![("latency", 100), ("errors", 500), ("latency", 900)]
         );
         assert_eq!(since, Timestamp::from_secs(100));
+        // Open at shutdown: every series whose last record is not a resolution.
+        let mut open: Vec<(String, String)> = open.into_iter().collect();
+        open.sort();
+        let pair = |o: &str| (o.to_string(), "api".to_string());
+        assert_eq!(
+            open,
+            vec![pair("errors"), pair("latency"), pair("saturation")]
+        );
         // An empty store: observing from now.
-        let (empty, since) = restore_episodes(&[], now);
-        assert!(empty.is_empty());
+        let (empty, since, open) = restore_episodes(&[], now);
+        assert!(empty.is_empty() && open.is_empty());
         assert_eq!(since, now);
     }
 }

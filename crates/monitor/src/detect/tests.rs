@@ -232,3 +232,42 @@ fn an_alert_alone_opens_a_firing_violation_that_the_query_confirms_closed() {
         ViolationState::Resolved
     );
 }
+
+#[test]
+fn undeclared_components_are_not_judged_and_a_batch_may_change_order() {
+    let c = charter("0s");
+    let mut d = Detector::new();
+    let ghost = |t: i64, v: f64| Sample {
+        component: "ghost".into(),
+        ..sample("latency", t, Some(v))
+    };
+    // The same series in two orders; the undeclared one breaches and is ignored.
+    let batch = [
+        ghost(0, 5.0),
+        sample("latency", 0, Some(2.5)),
+        sample("hit", 0, Some(0.95)),
+    ];
+    let t = d.update(&c, &batch, Timestamp::from_secs(0));
+    assert_eq!(t.len(), 1);
+    assert_eq!(t[0].violation.component, "api");
+    let reordered = [
+        sample("hit", 15, Some(0.3)),
+        ghost(15, 5.0),
+        sample("latency", 15, Some(0.5)),
+    ];
+    let t = d.update(&c, &reordered, Timestamp::from_secs(15));
+    let keys: Vec<(String, ViolationState)> = t
+        .iter()
+        .map(|x| (x.violation.key(), x.violation.state))
+        .collect();
+    assert_eq!(
+        keys,
+        vec![
+            ("hit@api".to_string(), ViolationState::Firing),
+            ("latency@api".to_string(), ViolationState::Resolved),
+        ]
+    );
+    assert_eq!(d.latest("hit", "api"), Some(0.3));
+    assert_eq!(d.latest("latency", "ghost"), None);
+    assert!(d.active().all(|v| v.component == "api"));
+}
