@@ -2,29 +2,25 @@
 
 use charter_model::{Incident, Topology};
 
-/// The open incident a violation on `component` belongs to: the first whose member
-/// components include `component` or are related to it through dependencies (either
-/// direction, transitively). `None` means it starts a new incident.
+/// The open incidents a violation on `component` can belong to, in the order given:
+/// those whose member components include `component` or are related to it through
+/// dependencies (either direction, transitively). None means it starts a new
+/// incident; the caller picks among several.
 ///
 /// `members(incident)` lists an incident's member components. O(V + E + I · M) for I
 /// incidents of M members.
-pub fn assign_incident<'a>(
+pub fn related_incidents<'a>(
     component: &str,
     open: impl IntoIterator<Item = &'a Incident>,
     members: impl Fn(&Incident) -> Vec<String>,
     topology: &Topology,
-) -> Option<u64> {
+) -> Vec<u64> {
     let reach = topology.related(component);
-    for inc in open {
-        if inc.state.is_closed() {
-            continue;
-        }
-        let related = members(inc).iter().any(|m| reach.contains(m.as_str()));
-        if related {
-            return Some(inc.id);
-        }
-    }
-    None
+    open.into_iter()
+        .filter(|inc| !inc.state.is_closed())
+        .filter(|inc| members(inc).iter().any(|m| reach.contains(m.as_str())))
+        .map(|inc| inc.id)
+        .collect()
 }
 
 #[cfg(test)]
@@ -65,14 +61,20 @@ mod tests {
     fn related_components_join_the_same_incident() {
         let open = [incident(1, "db")];
         assert_eq!(
-            assign_incident("frontend", &open, members, &topo()),
-            Some(1)
+            related_incidents("frontend", &open, members, &topo()),
+            vec![1]
+        );
+        // Every related one, in order: the caller chooses.
+        let open = [incident(1, "db"), incident(2, "batch"), incident(3, "api")];
+        assert_eq!(
+            related_incidents("frontend", &open, members, &topo()),
+            vec![1, 3]
         );
     }
 
     #[test]
     fn unrelated_components_start_a_new_incident() {
         let open = [incident(1, "db")];
-        assert_eq!(assign_incident("batch", &open, members, &topo()), None);
+        assert!(related_incidents("batch", &open, members, &topo()).is_empty());
     }
 }

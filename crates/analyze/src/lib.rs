@@ -19,7 +19,7 @@ pub mod patterns;
 pub mod rootcause;
 
 pub use anomaly::{Baseline, MetricSeries, RankOptions, Worse, detect_onset};
-pub use group::assign_incident;
+pub use group::related_incidents;
 pub use history::History;
 pub use patterns::frequency::{Episode, EpisodeLog};
 pub use rootcause::{DiagnosisInput, diagnose};

@@ -106,26 +106,37 @@ impl Topology {
         false
     }
 
+    /// Everything `name` depends on, directly or transitively (not `name` itself).
+    /// O(V + E).
+    pub fn all_dependencies(&self, name: &str) -> HashSet<&str> {
+        self.reach(name, &self.deps)
+    }
+
     /// `name`, everything it depends on and everything that depends on it,
     /// directly or transitively: the components a failure of `name` can be related
     /// to along the graph. O(V + E).
     pub fn related<'a>(&'a self, name: &'a str) -> HashSet<&'a str> {
-        let mut out: HashSet<&str> = HashSet::new();
-        let Some((&start, own)) = self.index.get(name).zip(Some(name)) else {
-            out.insert(name);
+        let mut out = self.reach(name, &self.deps);
+        out.extend(self.reach(name, &self.callers));
+        out.insert(name);
+        out
+    }
+
+    /// What `name` reaches along `edges` (dependencies or callers), without itself
+    /// unless a cycle leads back to it.
+    fn reach(&self, name: &str, edges: &[Vec<usize>]) -> HashSet<&str> {
+        let mut out = HashSet::new();
+        let Some(&start) = self.index.get(name) else {
             return out;
         };
-        out.insert(own);
-        for edges in [&self.deps, &self.callers] {
-            let mut seen = vec![false; self.names.len()];
-            let mut queue = VecDeque::from([start]);
-            while let Some(x) = queue.pop_front() {
-                for &y in &edges[x] {
-                    if !seen[y] {
-                        seen[y] = true;
-                        out.insert(&self.names[y]);
-                        queue.push_back(y);
-                    }
+        let mut seen = vec![false; self.names.len()];
+        let mut queue = VecDeque::from([start]);
+        while let Some(x) = queue.pop_front() {
+            for &y in &edges[x] {
+                if !seen[y] {
+                    seen[y] = true;
+                    out.insert(self.names[y].as_str());
+                    queue.push_back(y);
                 }
             }
         }

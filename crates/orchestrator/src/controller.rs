@@ -8,7 +8,7 @@ use crate::event::{Event, Timed};
 use crate::health::{Health, LoopMetrics, StateSnapshot};
 use crate::lease::Fence;
 use charter_analyze::{
-    DiagnosisInput, Episode, EpisodeLog, History, RankOptions, assign_incident, diagnose,
+    DiagnosisInput, Episode, EpisodeLog, History, RankOptions, diagnose, related_incidents,
 };
 use charter_execute::{Actuator, Execution, Move};
 use charter_knowledge::{
@@ -22,7 +22,7 @@ use charter_model::{
 use charter_monitor::detect::{is_clear, severity_of};
 use charter_monitor::{Detector, MetricSource};
 use charter_plan::{Decision, GuardState, KnowledgeView, PlanInput, decide};
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -680,7 +680,9 @@ impl Controller {
                 Ok(mut samples) => {
                     samples.sort_by_key(|s| s.at);
                     tracing::info!(points = samples.len(), "history backfilled");
-                    self.history.record(&samples, now);
+                    let topology = &self.charter.topology;
+                    self.history
+                        .record_where(&samples, now, |c| topology.contains(c));
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "history backfill failed; starting with an empty window")
@@ -836,7 +838,7 @@ impl Controller {
         for t in &transitions {
             let c = &t.violation.component;
             if !depth.contains_key(c) {
-                depth.insert(c.clone(), below(&self.charter.topology, c).len());
+                depth.insert(c.clone(), self.charter.topology.all_dependencies(c).len());
             }
         }
         transitions.sort_by_key(|t| depth[&t.violation.component]);
@@ -854,37 +856,21 @@ impl Controller {
                 .map(|(id, _)| *id);
             if incident_id.is_none() && v.state == ViolationState::Firing {
                 // Related incidents whose diagnosis cannot account for it (see
-                // `may_explain`) are passed over, one by one: only related ones are
-                // checked.
-                let mut passed_over = BTreeSet::new();
-                let mut eligible = Vec::new();
-                loop {
-                    let open: Vec<&Incident> = self
-                        .incidents
-                        .values()
-                        .filter(|rt| !passed_over.contains(&rt.incident.id))
-                        .map(|i| &i.incident)
-                        .collect();
-                    let Some(id) = assign_incident(
-                        &v.component,
-                        open,
-                        |inc| {
-                            self.incidents
-                                .get(&inc.id)
-                                .map(|rt| {
-                                    rt.members.values().map(|m| m.component.clone()).collect()
-                                })
-                                .unwrap_or_default()
-                        },
-                        &self.charter.topology,
-                    ) else {
-                        break;
-                    };
-                    if may_explain(&self.charter.topology, &self.incidents[&id], &v.component) {
-                        eligible.push(id);
-                    }
-                    passed_over.insert(id);
-                }
+                // `may_explain`) are passed over.
+                let eligible: Vec<u64> = related_incidents(
+                    &v.component,
+                    self.incidents.values().map(|rt| &rt.incident),
+                    |inc| {
+                        self.incidents
+                            .get(&inc.id)
+                            .map(|rt| rt.members.values().map(|m| m.component.clone()).collect())
+                            .unwrap_or_default()
+                    },
+                    &self.charter.topology,
+                )
+                .into_iter()
+                .filter(|id| may_explain(&self.charter.topology, &self.incidents[id], &v.component))
+                .collect();
                 // Of several, the one whose root (or, undiagnosed, members) is nearest.
                 let joined = eligible
                     .into_iter()
@@ -1357,17 +1343,16 @@ impl Controller {
             let Some(v) = self.detector.latest(obj, comp) else {
                 return (total, None);
             };
-            let v = &v;
-            if let Some(sev) = severity_of(objective, *v) {
+            if let Some(sev) = severity_of(objective, v) {
                 let first = objective
                     .thresholds
                     .warning
                     .or(objective.thresholds.critical)
                     .unwrap_or(0.0);
-                let excess = objective.direction.excess(*v, first).clamp(0.0, 2.0);
+                let excess = objective.direction.excess(v, first).clamp(0.0, 2.0);
                 total += sev.weight() * (1.0 + excess);
                 all_clear = false;
-            } else if !is_clear(objective, *v) {
+            } else if !is_clear(objective, v) {
                 // Between clear and warning: recovering but not yet clear.
                 total += 0.25 * Severity::Warning.weight();
             }
@@ -1768,20 +1753,11 @@ fn may_explain(topology: &Topology, rt: &IncidentRt, component: &str) -> bool {
     if root == component {
         return true;
     }
-    let (mine, its) = (below(topology, component), below(topology, root));
+    let (mine, its) = (
+        topology.all_dependencies(component),
+        topology.all_dependencies(root),
+    );
     mine.contains(root) || its.contains(component) || !mine.is_disjoint(&its)
-}
-
-/// Everything `component` depends on, transitively. O(V + E).
-fn below<'t>(topology: &'t Topology, component: &str) -> BTreeSet<&'t str> {
-    let mut seen = BTreeSet::new();
-    let mut queue: VecDeque<&str> = topology.dependencies(component).collect();
-    while let Some(c) = queue.pop_front() {
-        if seen.insert(c) {
-            queue.extend(topology.dependencies(c));
-        }
-    }
-    seen
 }
 
 /// Hops along dependencies (either direction) between `component` and an incident's
