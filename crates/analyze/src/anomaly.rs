@@ -233,35 +233,85 @@ impl Default for RankOptions {
 
 /// Score one series against its normal window; `None` when either window has no
 /// finite point. Uses [`RankOptions::min_points`] and [`RankOptions::relative_floor`].
-/// O(n log n).
+/// O(n) once the normal window's [`Baseline`] is known (selection, not sorting).
 pub fn score_series(series: &MetricSeries, options: &RankOptions) -> Option<MetricScore> {
-    let anomalous: Vec<f64> = series
-        .anomalous
-        .iter()
-        .copied()
-        .filter(|x| x.is_finite())
-        .collect();
-    if anomalous.is_empty() {
-        return None;
-    }
     let baseline = match series.baseline {
         Some(b) => b,
-        None => Baseline::of(&series.normal)?,
+        None if series.anomalous.iter().any(|x| x.is_finite()) => Baseline::of(&series.normal)?,
+        None => return None,
     };
+    let s = score_window(
+        &series.anomalous,
+        &series.times,
+        series.worse,
+        baseline,
+        options,
+    )?;
+    Some(s.into_metric(&series.component, &series.metric, series.signal))
+}
+
+/// The numbers of a [`MetricScore`], without its names.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WindowScore {
+    pub score: f64,
+    pub peak: f64,
+    pub median: f64,
+    pub scale: f64,
+    pub scale_kind: ScaleKind,
+    pub onset: Option<Timestamp>,
+    pub slope_per_minute: Option<f64>,
+}
+
+impl WindowScore {
+    /// The score of `metric` on `component`.
+    pub fn into_metric(self, component: &str, metric: &str, signal: Option<Signal>) -> MetricScore {
+        MetricScore {
+            component: component.to_string(),
+            metric: metric.to_string(),
+            score: self.score,
+            peak: self.peak,
+            median: self.median,
+            scale: self.scale,
+            scale_kind: self.scale_kind,
+            signal,
+            onset: self.onset,
+            slope_per_minute: self.slope_per_minute,
+        }
+    }
+}
+
+/// Score an anomalous window (`times`: when each value was taken, or empty) against
+/// the statistics of its normal window: [`score_series`] on borrowed points, which
+/// allocates only when [`RankOptions::min_points`] is above 1. `None` when the window
+/// has no finite value. O(n).
+pub fn score_window(
+    values: &[f64],
+    times: &[Timestamp],
+    worse: Worse,
+    baseline: Baseline,
+    options: &RankOptions,
+) -> Option<WindowScore> {
+    let finite = || values.iter().copied().filter(|x| x.is_finite());
+    let n = finite().count();
+    if n == 0 {
+        return None;
+    }
     let median = baseline.median;
-    let mut devs: Vec<(f64, f64)> = anomalous
-        .iter()
-        .map(|&x| (x, harm(series.worse, x, median)))
-        .collect();
+    let dev = |x: f64| (x, harm(worse, x, median));
     // An anomaly must last `min_points` points (the k-th largest deviation), or one
     // point must go k times as far: a single stray sample needs to be extreme.
     // Largest deviation first (ties: the lower value); the first and the k-th by
     // selection.
     let order =
         |a: &(f64, f64), b: &(f64, f64)| b.1.total_cmp(&a.1).then_with(|| a.0.total_cmp(&b.0));
-    let k = options.min_points.clamp(1, devs.len());
-    let first = *devs.iter().min_by(|a, b| order(a, b)).expect("not empty");
-    let kth = *devs.select_nth_unstable_by(k - 1, order).1;
+    let k = options.min_points.clamp(1, n);
+    let first = finite().map(dev).min_by(order).expect("not empty");
+    let kth = if k == 1 {
+        first
+    } else {
+        let mut devs: Vec<(f64, f64)> = finite().map(dev).collect();
+        *devs.select_nth_unstable_by(k - 1, order).1
+    };
     let (peak, max_dev) = if kth.1 >= first.1 / k as f64 {
         kth
     } else {
@@ -275,27 +325,23 @@ pub fn score_series(series: &MetricSeries, options: &RankOptions) -> Option<Metr
         (scale, scale_kind) = (floor, ScaleKind::RelativeFloor);
     }
     let score = if max_dev == 0.0 { 0.0 } else { max_dev / scale };
-    let (onset, slope_per_minute) = if series.times.len() == series.anomalous.len() {
+    let (onset, slope_per_minute) = if times.len() == values.len() {
         let limit = options.threshold * scale;
-        let onset = series
-            .anomalous
+        let onset = values
             .iter()
-            .zip(&series.times)
-            .find(|(x, _)| x.is_finite() && harm(series.worse, **x, median) >= limit)
+            .zip(times)
+            .find(|(x, _)| x.is_finite() && harm(worse, **x, median) >= limit)
             .map(|(_, t)| *t);
-        (onset, slope(&series.times, &series.anomalous))
+        (onset, slope(times, values))
     } else {
         (None, None)
     };
-    Some(MetricScore {
-        component: series.component.clone(),
-        metric: series.metric.clone(),
+    Some(WindowScore {
         score,
         peak,
         median,
         scale,
         scale_kind,
-        signal: series.signal,
         onset,
         slope_per_minute,
     })
@@ -313,20 +359,22 @@ fn harm(worse: Worse, x: f64, median: f64) -> f64 {
 
 /// Least-squares slope per minute of finite points; `None` below three points.
 fn slope(times: &[Timestamp], values: &[f64]) -> Option<f64> {
-    let pts: Vec<(f64, f64)> = times
-        .iter()
-        .zip(values)
-        .filter(|(_, v)| v.is_finite())
-        .map(|(t, v)| (t.as_secs_f64() / 60.0, *v))
-        .collect();
-    if pts.len() < 3 {
+    let pts = || {
+        times
+            .iter()
+            .zip(values)
+            .filter(|(_, v)| v.is_finite())
+            .map(|(t, v)| (t.as_secs_f64() / 60.0, *v))
+    };
+    let count = pts().count();
+    if count < 3 {
         return None;
     }
-    let n = pts.len() as f64;
-    let mx = pts.iter().map(|p| p.0).sum::<f64>() / n;
-    let my = pts.iter().map(|p| p.1).sum::<f64>() / n;
-    let sxx: f64 = pts.iter().map(|p| (p.0 - mx).powi(2)).sum();
-    let sxy: f64 = pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    let n = count as f64;
+    let mx = pts().map(|p| p.0).sum::<f64>() / n;
+    let my = pts().map(|p| p.1).sum::<f64>() / n;
+    let sxx: f64 = pts().map(|p| (p.0 - mx).powi(2)).sum();
+    let sxy: f64 = pts().map(|p| (p.0 - mx) * (p.1 - my)).sum();
     (sxx > 0.0).then(|| sxy / sxx)
 }
 

@@ -1,32 +1,37 @@
 //! Grouping violations into incidents by topology.
 
-use charter_model::{Incident, Topology};
+use charter_model::Topology;
 
-/// The open incidents a violation on `component` can belong to, in the order given:
-/// those whose member components include `component` or are related to it through
-/// dependencies (either direction, transitively). None means it starts a new
-/// incident; the caller picks among several.
+/// The open incidents a violation on `component` can belong to, by id: those with a
+/// member on `component` or on a component related to it through dependencies
+/// (either direction, transitively). None means it starts a new incident; the
+/// caller picks among several.
 ///
-/// `members(incident)` lists an incident's member components. O(V + E + I · M) for I
-/// incidents of M members.
-pub fn related_incidents<'a>(
+/// `incidents_at(c)` gives the open incidents with a member on component `c`.
+/// O(R · k) for R components related to `component` and k incidents per component:
+/// the cost follows what the violation reaches, not how many incidents are open.
+pub fn related_incidents<I>(
     component: &str,
-    open: impl IntoIterator<Item = &'a Incident>,
-    members: impl Fn(&Incident) -> Vec<String>,
+    incidents_at: impl Fn(&str) -> I,
     topology: &Topology,
-) -> Vec<u64> {
-    let reach = topology.related(component);
-    open.into_iter()
-        .filter(|inc| !inc.state.is_closed())
-        .filter(|inc| members(inc).iter().any(|m| reach.contains(m.as_str())))
-        .map(|inc| inc.id)
-        .collect()
+) -> Vec<u64>
+where
+    I: IntoIterator<Item = u64>,
+{
+    let mut ids: Vec<u64> = topology
+        .related(component)
+        .into_iter()
+        .flat_map(incidents_at)
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use charter_model::{IncidentState, Timestamp};
+    use std::collections::BTreeMap;
 
     fn topo() -> Topology {
         let edges = [
@@ -38,43 +43,37 @@ mod tests {
         Topology::new(edges.iter().map(|(a, d)| (a.as_str(), d.as_slice())))
     }
 
-    fn incident(id: u64, member: &str) -> Incident {
-        Incident {
-            id,
-            opened_at: Timestamp(0),
-            state: IncidentState::Open,
-            violations: vec![format!("errors@{member}")],
-            root_cause: None,
-            resolved_at: None,
-            attempts: 0,
+    /// Open incidents by member component, from `(id, member)` pairs.
+    fn at(open: &[(u64, &'static str)]) -> impl Fn(&str) -> Vec<u64> {
+        let mut by: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
+        for &(id, c) in open {
+            by.entry(c).or_default().push(id);
         }
-    }
-
-    fn members(i: &Incident) -> Vec<String> {
-        i.violations
-            .iter()
-            .filter_map(|k| k.split('@').nth(1).map(str::to_string))
-            .collect()
+        move |c| by.get(c).cloned().unwrap_or_default()
     }
 
     #[test]
     fn related_components_join_the_same_incident() {
-        let open = [incident(1, "db")];
         assert_eq!(
-            related_incidents("frontend", &open, members, &topo()),
+            related_incidents("frontend", at(&[(1, "db")]), &topo()),
             vec![1]
         );
-        // Every related one, in order: the caller chooses.
-        let open = [incident(1, "db"), incident(2, "batch"), incident(3, "api")];
+        // Every related one, once, by id: the caller chooses.
+        let open = [(3, "api"), (1, "db"), (2, "batch"), (3, "db")];
         assert_eq!(
-            related_incidents("frontend", &open, members, &topo()),
+            related_incidents("frontend", at(&open), &topo()),
             vec![1, 3]
+        );
+        // Its own component counts, and callers as well as dependencies.
+        assert_eq!(
+            related_incidents("db", at(&[(4, "db"), (5, "frontend")]), &topo()),
+            vec![4, 5]
         );
     }
 
     #[test]
     fn unrelated_components_start_a_new_incident() {
-        let open = [incident(1, "db")];
-        assert!(related_incidents("batch", &open, members, &topo()).is_empty());
+        assert!(related_incidents("batch", at(&[(1, "db")]), &topo()).is_empty());
+        assert!(related_incidents("nope", at(&[(1, "db")]), &topo()).is_empty());
     }
 }

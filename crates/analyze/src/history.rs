@@ -1,6 +1,6 @@
 //! Recent samples per series: the windows a diagnosis scores.
 
-use crate::anomaly::{Baseline, MetricSeries, RankOptions, Worse, score_series};
+use crate::anomaly::{Baseline, MetricScore, RankOptions, Worse, score_window};
 use charter_model::{Charter, Direction, Sample, SeriesMap, Timestamp, Violation};
 use std::collections::{BTreeSet, HashSet, VecDeque};
 use std::time::Duration;
@@ -72,54 +72,54 @@ impl History {
         Some(&self.series.get(objective, component)?.points)
     }
 
-    /// The metric windows a diagnosis of these member violations looks at, split two
-    /// loop intervals before the earliest member's onset (a ramp starts before its
-    /// breach): every objective series of the member components, and of the
-    /// dependencies a failure could have come up through — a dependency's own
-    /// dependencies are read only when one of its series is abnormal (a score of at
-    /// least `options.threshold`), since a failure below a healthy component did not
-    /// pass through it. A series is read where the history has points for it (the
-    /// sources read only the objectives' own components). Used by the controller.
+    /// The scores of the metric windows a diagnosis of these member violations looks
+    /// at, split two loop intervals before the earliest member's onset (a ramp
+    /// starts before its breach): every objective series of the member components,
+    /// and of the dependencies a failure could have come up through — a dependency's
+    /// own dependencies are read only when one of its series is abnormal (a score of
+    /// at least `options.threshold`), since a failure below a healthy component did
+    /// not pass through it. A series is read where the history has points for it (the
+    /// sources read only the objectives' own components). Used by the controller,
+    /// with [`crate::diagnose_scored`]: each window is scored once, from the history's
+    /// own points, without copying it into a [`crate::MetricSeries`].
     ///
     /// The statistics of a series' normal window are computed once per onset and
     /// kept (the points before an onset do not change; those the window later drops
-    /// were normal all the same): the windows carry them as their
-    /// [`MetricSeries::baseline`], without the normal points.
+    /// were normal all the same).
     ///
     /// Cost: O(v · (o + p)) for v components visited, o objectives, p points, the
     /// first time; then O(v · (o + a)) for a points since the onset.
-    pub fn incident_series(
+    pub fn incident_scores(
         &mut self,
         charter: &Charter,
         members: &[Violation],
         options: &RankOptions,
-    ) -> Vec<MetricSeries> {
+    ) -> IncidentScores {
+        let mut out = IncidentScores::default();
         let Some(onset) = members.iter().map(|v| v.since).min() else {
-            return Vec::new();
+            return out;
         };
         let cut = onset.minus(charter.interval * 2);
         let member_components: BTreeSet<&str> =
             members.iter().map(|v| v.component.as_str()).collect();
         let mut visited: HashSet<&str> = HashSet::new();
         let mut queue: VecDeque<&str> = member_components.iter().copied().collect();
-        let mut out = Vec::new();
+        // Reused for every window: the points after the cut, as slices.
+        let (mut values, mut times) = (Vec::new(), Vec::new());
         while let Some(c) = queue.pop_front() {
             if !visited.insert(c) {
                 continue;
             }
-            let first = out.len();
+            let mut abnormal = member_components.contains(c);
             for o in &charter.objectives {
-                if self
-                    .series
-                    .get(&o.name, c)
-                    .is_none_or(|p| p.points.is_empty())
-                {
+                let Some(series) = self.series.get_mut(&o.name, c) else {
+                    continue;
+                };
+                if series.points.is_empty() {
                     continue;
                 }
-                let series = self.series.get_or_default(&o.name, c);
                 // Points are in time order: one split, then straight copies.
                 let split = series.points.partition_point(|(t, _)| *t < cut);
-                let after = series.points.range(split..);
                 let baseline = match series.baselines.iter().find(|(at, _)| *at == cut) {
                     Some((_, b)) => Some(*b),
                     None => {
@@ -134,30 +134,40 @@ impl History {
                         b
                     }
                 };
-                out.push(MetricSeries {
-                    component: c.to_string(),
-                    metric: o.name.clone(),
-                    signal: Some(o.signal),
-                    worse: match o.direction {
-                        Direction::Above => Worse::Up,
-                        Direction::Below => Worse::Down,
-                    },
-                    normal: Vec::new(),
-                    anomalous: after.clone().map(|p| p.1).collect(),
-                    times: after.map(|p| p.0).collect(),
-                    baseline,
-                });
+                out.windows += 1;
+                let Some(baseline) = baseline else {
+                    continue;
+                };
+                values.clear();
+                times.clear();
+                for &(t, v) in series.points.range(split..) {
+                    times.push(t);
+                    values.push(v);
+                }
+                let worse = match o.direction {
+                    Direction::Above => Worse::Up,
+                    Direction::Below => Worse::Down,
+                };
+                if let Some(s) = score_window(&values, &times, worse, baseline, options) {
+                    abnormal |= s.score >= options.threshold;
+                    out.scores.push(s.into_metric(c, &o.name, Some(o.signal)));
+                }
             }
-            let abnormal = member_components.contains(c)
-                || out[first..].iter().any(|s| {
-                    score_series(s, options).is_some_and(|m| m.score >= options.threshold)
-                });
             if abnormal {
                 queue.extend(charter.topology.dependencies(c));
             }
         }
         out
     }
+}
+
+/// What [`History::incident_scores`] found.
+#[derive(Debug, Clone, Default)]
+pub struct IncidentScores {
+    /// One score per window with points on both sides of the cut.
+    pub scores: Vec<MetricScore>,
+    /// Windows read (with or without a score).
+    pub windows: usize,
 }
 
 #[cfg(test)]

@@ -18,8 +18,8 @@ pub mod history;
 pub mod patterns;
 pub mod rootcause;
 
-pub use anomaly::{Baseline, MetricSeries, RankOptions, Worse, detect_onset};
+pub use anomaly::{Baseline, MetricScore, MetricSeries, RankOptions, Worse, detect_onset};
 pub use group::related_incidents;
-pub use history::History;
+pub use history::{History, IncidentScores};
 pub use patterns::frequency::{Episode, EpisodeLog};
-pub use rootcause::{DiagnosisInput, diagnose};
+pub use rootcause::{DiagnosisInput, diagnose, diagnose_scored};

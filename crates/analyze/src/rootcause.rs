@@ -119,7 +119,7 @@ fn inheritable(s: Signal) -> bool {
 
 #[derive(Default)]
 struct Comp<'a> {
-    metrics: Vec<MetricScore>,
+    metrics: Vec<&'a MetricScore>,
     violations: Vec<&'a Violation>,
     signals: BTreeSet<Signal>,
     onset: Option<Timestamp>,
@@ -128,17 +128,26 @@ struct Comp<'a> {
 
 /// Rank root-cause hypotheses for an incident.
 pub fn diagnose(input: DiagnosisInput<'_>) -> Diagnosis {
+    let scores = input
+        .series
+        .iter()
+        .filter_map(|s| score_series(s, input.options))
+        .collect();
+    diagnose_scored(input, scores)
+}
+
+/// [`diagnose`] with the metric windows already scored (by
+/// [`crate::History::incident_scores`], say): `input.series` is not read.
+pub fn diagnose_scored(input: DiagnosisInput<'_>, scores: Vec<MetricScore>) -> Diagnosis {
     let opts = input.options;
     let thr = opts.threshold;
     let mut comps: HashMap<&str, Comp<'_>> = HashMap::new();
-    for s in input.series {
-        if let Some(score) = score_series(s, opts) {
-            comps
-                .entry(s.component.as_str())
-                .or_default()
-                .metrics
-                .push(score);
-        }
+    for score in &scores {
+        comps
+            .entry(score.component.as_str())
+            .or_default()
+            .metrics
+            .push(score);
     }
     for v in input.violations {
         if matches!(v.state, ViolationState::Firing | ViolationState::Pending) {

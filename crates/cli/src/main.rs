@@ -84,6 +84,12 @@ enum SimCommand {
     Serve(sim_serve::SimServeArgs),
 }
 
+/// mimalloc rather than the system allocator: the loop allocates and frees many
+/// small strings per cycle, which glibc's malloc spends a third of a large
+/// system's cycle on (see docs/ARCHITECTURE.md, "Allocator").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,

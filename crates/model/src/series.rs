@@ -40,6 +40,12 @@ impl<T: Default> SeriesMap<T> {
         Some(&self.slots[i].2)
     }
 
+    /// The state of a series, mutable, if it has one.
+    pub fn get_mut(&mut self, objective: &str, component: &str) -> Option<&mut T> {
+        let &i = self.index.get(objective)?.get(component)?;
+        Some(&mut self.slots[i].2)
+    }
+
     /// The state of a series, created with `T::default()` on first sight.
     pub fn get_or_default(&mut self, objective: &str, component: &str) -> &mut T {
         let i = self.slot(objective, component);
@@ -50,10 +56,16 @@ impl<T: Default> SeriesMap<T> {
     /// every time (created on first sight): O(1) without hashing while the order
     /// holds.
     pub fn at(&mut self, position: usize, objective: &str, component: &str) -> &mut T {
+        let i = self.slot_at(position, objective, component);
+        &mut self.slots[i].2
+    }
+
+    /// [`SeriesMap::at`], as the series' slot (see [`SeriesMap::slot_mut`]).
+    pub fn slot_at(&mut self, position: usize, objective: &str, component: &str) -> usize {
         if let Some(&i) = self.order.get(position) {
             let (o, c, _) = &self.slots[i];
             if o == objective && c == component {
-                return &mut self.slots[i].2;
+                return i;
             }
         }
         let i = self.slot(objective, component);
@@ -62,10 +74,24 @@ impl<T: Default> SeriesMap<T> {
         } else if position == self.order.len() {
             self.order.push(i);
         }
-        &mut self.slots[i].2
+        i
     }
 
-    fn slot(&mut self, objective: &str, component: &str) -> usize {
+    /// The series in slot `i` (slots are numbered in the order first seen and
+    /// never move).
+    pub fn slot_ref(&self, i: usize) -> Option<(&str, &str, &T)> {
+        self.slots
+            .get(i)
+            .map(|(o, c, t)| (o.as_str(), c.as_str(), t))
+    }
+
+    /// The state in slot `i`, mutable.
+    pub fn slot_mut(&mut self, i: usize) -> Option<&mut T> {
+        self.slots.get_mut(i).map(|(_, _, t)| t)
+    }
+
+    /// The slot of a series, created with `T::default()` on first sight.
+    pub fn slot(&mut self, objective: &str, component: &str) -> usize {
         if let Some(&i) = self.index.get(objective).and_then(|m| m.get(component)) {
             return i;
         }
@@ -127,6 +153,11 @@ mod tests {
         assert_eq!(m.get("lat", "db"), Some(&6));
         assert_eq!(m.len(), 4);
         assert_eq!(m.get("none", "x"), None);
+        let i = m.slot("lat", "db");
+        assert_eq!(m.slot_at(1, "lat", "api"), m.slot("lat", "api"));
+        assert_eq!(m.slot_ref(i), Some(("lat", "db", &6)));
+        *m.slot_mut(i).expect("slot") += 0;
+        assert_eq!(m.slot_ref(99), None);
         *m.get_or_default("lat", "db") += 1;
         assert_eq!(m.get("lat", "db"), Some(&7));
     }

@@ -12,6 +12,9 @@ pub struct Topology {
     index: HashMap<String, usize>,
     deps: Vec<Vec<usize>>,
     callers: Vec<Vec<usize>>,
+    /// Longest dependency path below each component (0: depends on nothing);
+    /// components on or above a cycle come after every other.
+    height: Vec<usize>,
 }
 
 impl Topology {
@@ -38,7 +41,41 @@ impl Topology {
                 }
             }
         }
+        t.height = t.heights();
         t
+    }
+
+    /// Heights by peeling leaves (Kahn's order on the dependency edges): O(V + E).
+    fn heights(&self) -> Vec<usize> {
+        let n = self.names.len();
+        let mut left: Vec<usize> = self.deps.iter().map(Vec::len).collect();
+        let mut height = vec![0; n];
+        let mut done = vec![false; n];
+        let mut queue: VecDeque<usize> = (0..n).filter(|&i| left[i] == 0).collect();
+        while let Some(x) = queue.pop_front() {
+            done[x] = true;
+            for &c in &self.callers[x] {
+                height[c] = height[c].max(height[x] + 1);
+                left[c] -= 1;
+                if left[c] == 0 {
+                    queue.push_back(c);
+                }
+            }
+        }
+        let top = height.iter().copied().max().unwrap_or(0) + 1;
+        for (h, d) in height.iter_mut().zip(done) {
+            if !d {
+                *h = top;
+            }
+        }
+        height
+    }
+
+    /// The longest chain of dependencies below a component (0 for one that depends
+    /// on nothing, `None` when undeclared). In an acyclic graph a dependency is
+    /// always lower than its callers: sorting by height puts dependencies first.
+    pub fn height(&self, name: &str) -> Option<usize> {
+        self.index.get(name).map(|&i| self.height[i])
     }
 
     /// Number of components.
@@ -90,15 +127,16 @@ impl Topology {
         if a == b {
             return false;
         }
-        let mut seen = vec![false; self.names.len()];
+        // Visited sets are sized by what is reached, not by the graph: a query near
+        // a leaf costs little in a system of thousands of components.
+        let mut seen = HashSet::new();
         let mut queue = VecDeque::from([a]);
         while let Some(x) = queue.pop_front() {
             for &y in &self.deps[x] {
                 if y == b {
                     return true;
                 }
-                if !seen[y] {
-                    seen[y] = true;
+                if seen.insert(y) {
                     queue.push_back(y);
                 }
             }
@@ -129,12 +167,11 @@ impl Topology {
         let Some(&start) = self.index.get(name) else {
             return out;
         };
-        let mut seen = vec![false; self.names.len()];
+        let mut seen = HashSet::new();
         let mut queue = VecDeque::from([start]);
         while let Some(x) = queue.pop_front() {
             for &y in &edges[x] {
-                if !seen[y] {
-                    seen[y] = true;
+                if seen.insert(y) {
                     out.insert(self.names[y].as_str());
                     queue.push_back(y);
                 }
@@ -146,17 +183,15 @@ impl Topology {
     /// Hop distance from `from` down to `to` along dependencies, if reachable.
     pub fn distance(&self, from: &str, to: &str) -> Option<usize> {
         let (&a, &b) = (self.index.get(from)?, self.index.get(to)?);
-        let mut dist = vec![usize::MAX; self.names.len()];
-        dist[a] = 0;
-        let mut queue = VecDeque::from([a]);
-        while let Some(x) = queue.pop_front() {
+        let mut seen = HashSet::from([a]);
+        let mut queue = VecDeque::from([(a, 0)]);
+        while let Some((x, d)) = queue.pop_front() {
             if x == b {
-                return Some(dist[x]);
+                return Some(d);
             }
             for &y in &self.deps[x] {
-                if dist[y] == usize::MAX {
-                    dist[y] = dist[x] + 1;
-                    queue.push_back(y);
+                if seen.insert(y) {
+                    queue.push_back((y, d + 1));
                 }
             }
         }
@@ -233,6 +268,36 @@ mod tests {
         assert_eq!(t.distance("frontend", "db"), Some(2));
         assert_eq!(t.callers("db").collect::<Vec<_>>(), vec!["api"]);
         assert!(t.find_cycle().is_none());
+        assert_eq!(t.distance("frontend", "frontend"), Some(0));
+        assert_eq!(t.distance("db", "api"), None);
+        let reached = t.all_dependencies("frontend");
+        assert_eq!(reached.len(), 2);
+        assert!(reached.contains("api") && reached.contains("db"));
+    }
+
+    #[test]
+    fn heights_put_dependencies_below_their_callers() {
+        // A diamond with a long side: edge -> {api, cache}, api -> db, cache -> api.
+        let t = topo(&[
+            ("edge", &["api", "cache"]),
+            ("cache", &["api"]),
+            ("api", &["db"]),
+            ("db", &[]),
+            ("batch", &[]),
+        ]);
+        let h = |n| t.height(n).expect("declared");
+        assert_eq!((h("db"), h("batch")), (0, 0));
+        assert_eq!(h("api"), 1);
+        assert_eq!(h("cache"), 2);
+        // The longest path decides: edge sits above cache, not only above api.
+        assert_eq!(h("edge"), 3);
+        assert_eq!(t.height("nope"), None);
+        // On or above a cycle: after every acyclic component.
+        let c = topo(&[("a", &["b"]), ("b", &["a"]), ("top", &["a"]), ("leaf", &[])]);
+        let top = c.height("leaf").expect("leaf") + 1;
+        for n in ["a", "b", "top"] {
+            assert!(c.height(n).expect("declared") >= top, "{n}");
+        }
     }
 
     #[test]

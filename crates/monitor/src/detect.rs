@@ -19,6 +19,7 @@ use charter_model::SeriesMap;
 use charter_model::{
     Charter, Direction, Objective, Sample, Severity, Timestamp, Violation, ViolationState,
 };
+use std::collections::BTreeSet;
 
 #[derive(Debug, Clone, Default)]
 struct Series {
@@ -50,6 +51,11 @@ pub struct Detector {
     /// State per series, found by the samples' order (15,000 series a cycle without
     /// hashing or allocating).
     series: SeriesMap<Series>,
+    /// Slots with an open episode, and slots whose last sample was Unknown: what
+    /// [`Detector::active`] and [`Detector::unknown`] read, without a pass over
+    /// every series.
+    open: BTreeSet<usize>,
+    unknown: BTreeSet<usize>,
 }
 
 /// The severity a value deserves on its own, ignoring `for` and hysteresis.
@@ -90,7 +96,10 @@ impl Detector {
     ) -> Vec<Transition> {
         let mut out = Vec::new();
         for (k, s) in samples.iter().enumerate() {
-            let series = self.series.at(k, &s.objective, &s.component);
+            let slot = self.series.slot_at(k, &s.objective, &s.component);
+            let Some(series) = self.series.slot_mut(slot) else {
+                continue;
+            };
             if !*series
                 .declared
                 .get_or_insert_with(|| charter.topology.contains(&s.component))
@@ -113,16 +122,31 @@ impl Detector {
             };
             series.objective = Some(i);
             series.value = s.value.filter(|v| v.is_finite());
+            let before = (series.violation.is_some(), series.unknown);
             step_series(series, &charter.objectives[i], s, now, &mut out);
+            if (series.violation.is_some(), series.unknown) != before {
+                self.track(slot);
+            }
         }
         out
     }
 
-    /// The state of one series, created healthy on first sight.
-    fn series_mut(&mut self, objective: &str, component: &str) -> &mut Series {
-        self.series.get_or_default(objective, component)
+    /// Bring the open and unknown sets up to date with one slot.
+    fn track(&mut self, slot: usize) {
+        let Some((_, _, series)) = self.series.slot_ref(slot) else {
+            return;
+        };
+        let (open, unknown) = (series.violation.is_some(), series.unknown);
+        for (set, is) in [(&mut self.open, open), (&mut self.unknown, unknown)] {
+            if is {
+                set.insert(slot);
+            } else {
+                set.remove(&slot);
+            }
+        }
     }
 
+    /// The state of one series, created healthy on first sight.
     fn series(&self, objective: &str, component: &str) -> Option<&Series> {
         self.series.get(objective, component)
     }
@@ -142,7 +166,25 @@ impl Detector {
         starts_at: Timestamp,
         now: Timestamp,
     ) -> Option<Transition> {
-        let series = self.series_mut(&objective.name, component);
+        let slot = self.series.slot(&objective.name, component);
+        let transition =
+            self.alert_on(slot, objective, component, firing, severity, starts_at, now);
+        self.track(slot);
+        transition
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn alert_on(
+        &mut self,
+        slot: usize,
+        objective: &Objective,
+        component: &str,
+        firing: bool,
+        severity: Option<Severity>,
+        starts_at: Timestamp,
+        now: Timestamp,
+    ) -> Option<Transition> {
+        let series = self.series.slot_mut(slot)?;
         series.alert_firing = firing;
         if !firing {
             return None;
@@ -193,17 +235,19 @@ impl Detector {
     }
 
     /// Every open episode (pending, firing or unknown-while-open).
+    /// O(open episodes), in the order the series were first seen.
     pub fn active(&self) -> impl Iterator<Item = &Violation> {
-        self.series
+        self.open
             .iter()
-            .filter_map(|(_, _, s)| s.violation.as_ref())
+            .filter_map(|&i| self.series.slot_ref(i)?.2.violation.as_ref())
     }
 
-    /// Series whose last sample was Unknown, as `(objective, component)`.
+    /// Series whose last sample was Unknown, as `(objective, component)`, in the
+    /// order first seen.
     pub fn unknown(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.series
+        self.unknown
             .iter()
-            .filter(|(_, _, s)| s.unknown)
+            .filter_map(|&i| self.series.slot_ref(i))
             .map(|(o, c, _)| (o, c))
     }
 

@@ -8,7 +8,7 @@ use crate::event::{Event, Timed};
 use crate::health::{Health, LoopMetrics, StateSnapshot};
 use crate::lease::Fence;
 use charter_analyze::{
-    DiagnosisInput, Episode, EpisodeLog, History, RankOptions, diagnose, related_incidents,
+    DiagnosisInput, Episode, EpisodeLog, History, RankOptions, diagnose_scored, related_incidents,
 };
 use charter_execute::{Actuator, Execution, Move};
 use charter_knowledge::{
@@ -40,6 +40,8 @@ const MAX_EPISODES: usize = 100_000;
 /// that is longer: an hour-old incident's windows change little in a minute.
 const REFRESH_INTERVALS: u32 = 4;
 const REFRESH_AGE_SHARE: u32 = 8;
+/// How long a resolved member still counts as evidence in its incident's diagnosis.
+const RESOLVED_EVIDENCE: Duration = Duration::from_secs(10 * 60);
 
 /// The loop could not go on.
 #[derive(Debug, thiserror::Error)]
@@ -834,38 +836,61 @@ impl Controller {
         // Dependencies before their callers (a caller's transitive dependencies hold
         // its dependency's): a caller's violation can then join the incident its
         // failing dependency opened in the same cycle.
-        let mut depth: HashMap<String, usize> = HashMap::new();
-        for t in &transitions {
-            let c = &t.violation.component;
-            if !depth.contains_key(c) {
-                depth.insert(c.clone(), self.charter.topology.all_dependencies(c).len());
-            }
-        }
-        transitions.sort_by_key(|t| depth[&t.violation.component]);
+        let topology = &self.charter.topology;
+        transitions.sort_by_cached_key(|t| topology.height(&t.violation.component));
         // The cycle's writes go out together: each changed incident once, then every
         // transition in one transaction.
         let mut touched: BTreeSet<u64> = BTreeSet::new();
         let mut records: Vec<(Option<u64>, Violation)> = Vec::with_capacity(transitions.len());
+        // The cycle's new episodes go into the log first, together: the burst test
+        // of a violation then sees every onset of the cycle, and the log's bursts
+        // are found once per cycle, not once per violation.
+        let mut started = 0;
+        for t in &transitions {
+            let v = &t.violation;
+            if t.from
+                .is_none_or(|f| !matches!(f, ViolationState::Pending | ViolationState::Firing))
+                && matches!(v.state, ViolationState::Pending | ViolationState::Firing)
+                && !self
+                    .reopened
+                    .contains(&(v.objective.clone(), v.component.clone()))
+            {
+                self.episodes.push(Episode {
+                    objective: v.objective.clone(),
+                    component: v.component.clone(),
+                    at: v.since,
+                });
+                started += 1;
+            }
+        }
+        if started > 0 {
+            let keep = self.analysis.frequency.baseline + self.analysis.frequency.recent;
+            self.episodes.trim(now.minus(keep), MAX_EPISODES);
+        }
+        // Which incident each episode belongs to, and the open incidents on each
+        // component (for grouping), kept up to date as violations join.
+        let mut member_of: HashMap<String, u64> = HashMap::new();
+        let mut open_on: HashMap<String, BTreeSet<u64>> = HashMap::new();
+        if !transitions.is_empty() {
+            for (id, rt) in &self.incidents {
+                for (key, m) in &rt.members {
+                    member_of.insert(key.clone(), *id);
+                    if !rt.incident.state.is_closed() {
+                        open_on.entry(m.component.clone()).or_default().insert(*id);
+                    }
+                }
+            }
+        }
         for t in transitions {
             let v = t.violation;
             let key = v.key();
-            let mut incident_id = self
-                .incidents
-                .iter()
-                .find(|(_, i)| i.members.contains_key(&key))
-                .map(|(id, _)| *id);
+            let mut incident_id = member_of.get(&key).copied();
             if incident_id.is_none() && v.state == ViolationState::Firing {
                 // Related incidents whose diagnosis cannot account for it (see
                 // `may_explain`) are passed over.
                 let eligible: Vec<u64> = related_incidents(
                     &v.component,
-                    self.incidents.values().map(|rt| &rt.incident),
-                    |inc| {
-                        self.incidents
-                            .get(&inc.id)
-                            .map(|rt| rt.members.values().map(|m| m.component.clone()).collect())
-                            .unwrap_or_default()
-                    },
+                    |c| open_on.get(c).into_iter().flatten().copied(),
                     &self.charter.topology,
                 )
                 .into_iter()
@@ -924,25 +949,14 @@ impl Controller {
                     rt.incident.violations.push(key.clone());
                 }
                 let old = rt.members.insert(key.clone(), v.clone());
+                member_of.insert(key.clone(), id);
+                if !rt.incident.state.is_closed() {
+                    open_on.entry(v.component.clone()).or_default().insert(id);
+                }
                 rt.dirty |= old.is_none_or(|old| !same_evidence(&old, &v));
                 touched.insert(id);
             }
             records.push((incident_id, v.clone()));
-            if t.from
-                .is_none_or(|f| !matches!(f, ViolationState::Pending | ViolationState::Firing))
-                && matches!(v.state, ViolationState::Pending | ViolationState::Firing)
-                && !self
-                    .reopened
-                    .contains(&(v.objective.clone(), v.component.clone()))
-            {
-                self.episodes.push(Episode {
-                    objective: v.objective.clone(),
-                    component: v.component.clone(),
-                    at: v.since,
-                });
-                let keep = self.analysis.frequency.baseline + self.analysis.frequency.recent;
-                self.episodes.trim(now.minus(keep), MAX_EPISODES);
-            }
             push(Event::Violation {
                 violation: v,
                 from: t.from,
@@ -959,16 +973,14 @@ impl Controller {
         // Members follow their series' episode: the latest value always, and a change
         // of what a diagnosis weighs (state, onset) marks the incident for a new
         // diagnosis.
-        if !self.incidents.is_empty() {
-            for v in self.detector.active() {
-                let key = v.key();
-                for rt in self.incidents.values_mut() {
-                    if let Some(m) = rt.members.get_mut(&key)
-                        && m != v
-                    {
-                        rt.dirty |= !same_evidence(m, v);
-                        *m = v.clone();
-                    }
+        // O(members): each member looks up its own series.
+        for rt in self.incidents.values_mut() {
+            for m in rt.members.values_mut() {
+                if let Some(v) = self.detector.get(&m.objective, &m.component)
+                    && m != v
+                {
+                    rt.dirty |= !same_evidence(m, v);
+                    *m = v.clone();
                 }
             }
         }
@@ -995,7 +1007,18 @@ impl Controller {
                 continue;
             }
             rt.dirty = false;
-            let members: Vec<Violation> = rt.members.values().cloned().collect();
+            // Members that resolved long ago describe the past, not what is wrong
+            // now: a long incident that keeps taking new violations is diagnosed on
+            // its recent ones.
+            let members: Vec<Violation> = rt
+                .members
+                .values()
+                .filter(|v| {
+                    v.resolved_at
+                        .is_none_or(|r| now.since(r) <= RESOLVED_EVIDENCE)
+                })
+                .cloned()
+                .collect();
             // No symptom left to explain (the incident is clearing): keep the diagnosis
             // that explained them rather than rank the leftovers in the metrics.
             if rt.diagnosis.is_some()
@@ -1005,24 +1028,27 @@ impl Controller {
             {
                 continue;
             }
-            let series = self
+            let scored = self
                 .history
-                .incident_series(&self.charter, &members, &self.analysis);
+                .incident_scores(&self.charter, &members, &self.analysis);
             work.0 += 1;
-            work.1 += series.len();
-            let d = diagnose(DiagnosisInput {
-                incident_id: rt.incident.id,
-                now,
-                violations: &members,
-                series: &series,
-                topology: Some(&self.charter.topology),
-                zones: Some(&self.zones),
-                changes: &self.changes,
-                episodes,
-                observed_since: self.started,
-                target: None,
-                options: &self.analysis,
-            });
+            work.1 += scored.windows;
+            let d = diagnose_scored(
+                DiagnosisInput {
+                    incident_id: rt.incident.id,
+                    now,
+                    violations: &members,
+                    series: &[],
+                    topology: Some(&self.charter.topology),
+                    zones: Some(&self.zones),
+                    changes: &self.changes,
+                    episodes,
+                    observed_since: self.started,
+                    target: None,
+                    options: &self.analysis,
+                },
+                scored.scores,
+            );
             let changed = match (&rt.diagnosis, d.root()) {
                 (None, Some(_)) => true,
                 (Some(old), Some(new)) => old

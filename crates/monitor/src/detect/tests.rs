@@ -271,3 +271,54 @@ fn undeclared_components_are_not_judged_and_a_batch_may_change_order() {
     assert_eq!(d.latest("latency", "ghost"), None);
     assert!(d.active().all(|v| v.component == "api"));
 }
+
+#[test]
+fn active_and_unknown_follow_every_path_in_first_seen_order() {
+    let c = charter("0s");
+    let obj = c.objective("latency").expect("objective").clone();
+    let mut d = Detector::new();
+    let active = |d: &Detector| -> Vec<String> { d.active().map(Violation::key).collect() };
+    let unknown = |d: &Detector| -> Vec<(String, String)> {
+        d.unknown()
+            .map(|(o, c)| (o.to_string(), c.to_string()))
+            .collect()
+    };
+    let batch = |lat: Option<f64>, hit: Option<f64>, t: i64| {
+        vec![sample("latency", t, lat), sample("hit", t, hit)]
+    };
+    // Both series seen healthy: latency first, hit second.
+    d.update(&c, &batch(Some(0.5), Some(0.95), 0), Timestamp::from_secs(0));
+    assert!(active(&d).is_empty() && unknown(&d).is_empty());
+    // An alert opens latency's episode; hit breaches by query.
+    d.observe_alert(
+        &obj,
+        "api",
+        true,
+        None,
+        Timestamp::from_secs(5),
+        Timestamp::from_secs(5),
+    );
+    assert_eq!(active(&d), vec!["latency@api"]);
+    d.update(&c, &batch(Some(1.5), Some(0.1), 10), Timestamp::from_secs(10));
+    assert_eq!(active(&d), vec!["latency@api", "hit@api"]);
+    // Hit loses its data: still open, and unknown.
+    d.update(&c, &batch(Some(1.5), None, 20), Timestamp::from_secs(20));
+    assert_eq!(active(&d), vec!["latency@api", "hit@api"]);
+    assert_eq!(unknown(&d), vec![("hit".to_string(), "api".to_string())]);
+    // Latency clears once the alert is gone; hit comes back healthy and resolves.
+    d.observe_alert(
+        &obj,
+        "api",
+        false,
+        None,
+        Timestamp::from_secs(5),
+        Timestamp::from_secs(25),
+    );
+    d.update(&c, &batch(Some(0.5), Some(0.95), 30), Timestamp::from_secs(30));
+    assert!(active(&d).is_empty(), "{:?}", active(&d));
+    assert!(unknown(&d).is_empty());
+    // A healthy series that goes unknown is listed as unknown, never as active.
+    d.update(&c, &batch(None, Some(0.95), 40), Timestamp::from_secs(40));
+    assert!(active(&d).is_empty());
+    assert_eq!(unknown(&d), vec![("latency".to_string(), "api".to_string())]);
+}
