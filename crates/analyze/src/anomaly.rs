@@ -292,10 +292,6 @@ pub fn score_window(
     options: &RankOptions,
 ) -> Option<WindowScore> {
     let finite = || values.iter().copied().filter(|x| x.is_finite());
-    let n = finite().count();
-    if n == 0 {
-        return None;
-    }
     let median = baseline.median;
     let dev = |x: f64| (x, harm(worse, x, median));
     // An anomaly must last `min_points` points (the k-th largest deviation), or one
@@ -304,8 +300,16 @@ pub fn score_window(
     // selection.
     let order =
         |a: &(f64, f64), b: &(f64, f64)| b.1.total_cmp(&a.1).then_with(|| a.0.total_cmp(&b.0));
+    // One pass: how many finite points, and the first in that order.
+    let (n, first) = finite().map(dev).fold((0, None), |(n, best), d| {
+        let best = match best {
+            Some(b) if order(&b, &d) != std::cmp::Ordering::Greater => b,
+            _ => d,
+        };
+        (n + 1, Some(best))
+    });
+    let first = first?;
     let k = options.min_points.clamp(1, n);
-    let first = finite().map(dev).min_by(order).expect("not empty");
     let kth = if k == 1 {
         first
     } else {
@@ -366,15 +370,18 @@ fn slope(times: &[Timestamp], values: &[f64]) -> Option<f64> {
             .filter(|(_, v)| v.is_finite())
             .map(|(t, v)| (t.as_secs_f64() / 60.0, *v))
     };
-    let count = pts().count();
+    // Two passes (means, then centred sums), each sum accumulated in point order.
+    let (count, sx, sy) = pts().fold((0usize, 0.0, 0.0), |(c, sx, sy), p| {
+        (c + 1, sx + p.0, sy + p.1)
+    });
     if count < 3 {
         return None;
     }
     let n = count as f64;
-    let mx = pts().map(|p| p.0).sum::<f64>() / n;
-    let my = pts().map(|p| p.1).sum::<f64>() / n;
-    let sxx: f64 = pts().map(|p| (p.0 - mx).powi(2)).sum();
-    let sxy: f64 = pts().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    let (mx, my) = (sx / n, sy / n);
+    let (sxx, sxy) = pts().fold((0.0, 0.0), |(sxx, sxy), p| {
+        (sxx + (p.0 - mx).powi(2), sxy + (p.0 - mx) * (p.1 - my))
+    });
     (sxx > 0.0).then(|| sxy / sxx)
 }
 

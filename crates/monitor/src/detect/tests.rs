@@ -287,7 +287,11 @@ fn active_and_unknown_follow_every_path_in_first_seen_order() {
         vec![sample("latency", t, lat), sample("hit", t, hit)]
     };
     // Both series seen healthy: latency first, hit second.
-    d.update(&c, &batch(Some(0.5), Some(0.95), 0), Timestamp::from_secs(0));
+    d.update(
+        &c,
+        &batch(Some(0.5), Some(0.95), 0),
+        Timestamp::from_secs(0),
+    );
     assert!(active(&d).is_empty() && unknown(&d).is_empty());
     // An alert opens latency's episode; hit breaches by query.
     d.observe_alert(
@@ -299,7 +303,11 @@ fn active_and_unknown_follow_every_path_in_first_seen_order() {
         Timestamp::from_secs(5),
     );
     assert_eq!(active(&d), vec!["latency@api"]);
-    d.update(&c, &batch(Some(1.5), Some(0.1), 10), Timestamp::from_secs(10));
+    d.update(
+        &c,
+        &batch(Some(1.5), Some(0.1), 10),
+        Timestamp::from_secs(10),
+    );
     assert_eq!(active(&d), vec!["latency@api", "hit@api"]);
     // Hit loses its data: still open, and unknown.
     d.update(&c, &batch(Some(1.5), None, 20), Timestamp::from_secs(20));
@@ -314,11 +322,18 @@ fn active_and_unknown_follow_every_path_in_first_seen_order() {
         Timestamp::from_secs(5),
         Timestamp::from_secs(25),
     );
-    d.update(&c, &batch(Some(0.5), Some(0.95), 30), Timestamp::from_secs(30));
+    d.update(
+        &c,
+        &batch(Some(0.5), Some(0.95), 30),
+        Timestamp::from_secs(30),
+    );
     assert!(active(&d).is_empty(), "{:?}", active(&d));
     assert!(unknown(&d).is_empty());
     // A healthy series that goes unknown is listed as unknown, never as active.
     d.update(&c, &batch(None, Some(0.95), 40), Timestamp::from_secs(40));
     assert!(active(&d).is_empty());
-    assert_eq!(unknown(&d), vec![("latency".to_string(), "api".to_string())]);
+    assert_eq!(
+        unknown(&d),
+        vec![("latency".to_string(), "api".to_string())]
+    );
 }
