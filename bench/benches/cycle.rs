@@ -18,6 +18,11 @@
 mod workload;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+
+/// The allocator `charter` ships with.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::hint::black_box;
 use workload::Workload;
 
