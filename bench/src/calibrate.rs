@@ -9,6 +9,7 @@
 //! incident with no fault behind it is a wrong claim. `--fit` refits the Platt
 //! curve of `charter_analyze::calibration` on the same samples.
 
+use crate::pool::run_pool;
 use anyhow::{Context, Result, bail};
 use charter_analyze::calibration::{
     Bucket, CALIBRATION, Calibration, expected_calibration_error, reliability,
@@ -21,8 +22,7 @@ use charter_sim::{Scenario, Simulator, World};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Virtual time starts where `charter demo` starts it (2026-01-01T00:00:00Z).
@@ -265,57 +265,22 @@ fn run_all(
         .flat_map(|s| seeds.iter().map(move |&seed| (s, seed)))
         .collect();
     let total = work.len();
-    let next = AtomicUsize::new(0);
-    let done = AtomicUsize::new(0);
-    let stop = AtomicBool::new(false);
-    let results: Mutex<Vec<Run>> = Mutex::new(Vec::with_capacity(total));
-    let errors: Mutex<Vec<anyhow::Error>> = Mutex::new(Vec::new());
-    std::thread::scope(|scope| {
-        for _ in 0..settings.jobs.min(total) {
-            scope.spawn(|| {
-                let rt = match tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
-                    Ok(rt) => rt,
-                    Err(e) => {
-                        stop.store(true, Ordering::Relaxed);
-                        lock(&errors).push(anyhow::Error::new(e).context("starting a runtime"));
-                        return;
-                    }
-                };
-                while !stop.load(Ordering::Relaxed) {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(&(scenario, seed)) = work.get(i) else {
-                        break;
-                    };
-                    match rt.block_on(run_one(charter.clone(), scenario, seed)) {
-                        Ok(run) => {
-                            let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-                            if settings.progress {
-                                eprintln!("[{n}/{total}] {}", progress_line(&run));
-                            }
-                            lock(&results).push(run);
-                        }
-                        Err(e) => {
-                            stop.store(true, Ordering::Relaxed);
-                            lock(&errors)
-                                .push(e.context(format!("scenario {} seed {seed}", scenario.name)));
-                        }
-                    }
-                }
-            });
-        }
-    });
-    if let Some(e) = lock(&errors).drain(..).next() {
-        return Err(e);
-    }
-    Ok(std::mem::take(&mut *lock(&results)))
-}
-
-pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // A panicking run has already failed the evaluation; the data is still usable.
-    m.lock().unwrap_or_else(|e| e.into_inner())
+    run_pool(
+        &work,
+        settings.jobs,
+        |&(scenario, seed)| {
+            let run = run_one(charter.clone(), scenario, seed);
+            async move {
+                run.await
+                    .map_err(|e| e.context(format!("scenario {} seed {seed}", scenario.name)))
+            }
+        },
+        |n, run| {
+            if settings.progress {
+                eprintln!("[{n}/{total}] {}", progress_line(run));
+            }
+        },
+    )
 }
 
 fn progress_line(run: &Run) -> String {

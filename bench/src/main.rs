@@ -13,6 +13,7 @@
 
 mod calibrate;
 mod petshop;
+mod pool;
 mod scale;
 mod scenarios;
 mod scoring;

@@ -2,7 +2,8 @@
 //! strategies `none`, `static`, `charter` and `oracle`, measured with one yardstick
 //! (`charter_evaluate`). Writes JSON, a Markdown table and SVG plots.
 
-use crate::calibrate::{default_jobs, load_charter, lock, scenario_files};
+use crate::calibrate::{default_jobs, load_charter, scenario_files};
+use crate::pool::run_pool;
 use anyhow::{Context, Result, bail};
 use charter_evaluate::summary::{Summary, markdown, render_targets, summarize};
 use charter_evaluate::{Run, RunOptions, Strategy, plots, run_one, svg};
@@ -11,8 +12,8 @@ use charter_sim::Scenario;
 use serde::Serialize;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Options of `charter-bench scenarios`.
@@ -184,60 +185,30 @@ fn run_all(
         })
         .collect();
     work.sort_by_key(|(_, _, st)| *st != Strategy::Charter);
-    let total = work.len();
     let first_seed = seeds.first().copied();
-    let next = AtomicUsize::new(0);
-    let done = AtomicUsize::new(0);
-    let stop = AtomicBool::new(false);
-    let results: Mutex<Vec<Run>> = Mutex::new(Vec::with_capacity(total));
-    let errors: Mutex<Vec<anyhow::Error>> = Mutex::new(Vec::new());
-    let progress = Progress::new(total);
-    std::thread::scope(|scope| {
-        for _ in 0..jobs.min(total) {
-            scope.spawn(|| {
-                let rt = match tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
-                    Ok(rt) => rt,
-                    Err(e) => {
-                        stop.store(true, Ordering::Relaxed);
-                        lock(&errors).push(anyhow::Error::new(e).context("starting a runtime"));
-                        return;
-                    }
-                };
-                while !stop.load(Ordering::Relaxed) {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(&(scenario, seed, strategy)) = work.get(i) else {
-                        break;
-                    };
-                    let options = RunOptions {
-                        record: Some(seed) == first_seed,
-                        ..RunOptions::default()
-                    };
-                    match rt.block_on(run_one(charter.clone(), scenario, seed, strategy, options)) {
-                        Ok(run) => {
-                            let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-                            progress.update(n, &run);
-                            lock(&results).push(run);
-                        }
-                        Err(e) => {
-                            stop.store(true, Ordering::Relaxed);
-                            lock(&errors).push(anyhow::Error::new(e).context(format!(
-                                "scenario {} seed {seed} strategy {strategy}",
-                                scenario.name
-                            )));
-                        }
-                    }
-                }
-            });
-        }
-    });
+    let progress = Progress::new(work.len());
+    let runs = run_pool(
+        &work,
+        jobs,
+        |&(scenario, seed, strategy)| {
+            let options = RunOptions {
+                record: Some(seed) == first_seed,
+                ..RunOptions::default()
+            };
+            let run = run_one(charter.clone(), scenario, seed, strategy, options);
+            async move {
+                run.await.map_err(|e| {
+                    anyhow::Error::new(e).context(format!(
+                        "scenario {} seed {seed} strategy {strategy}",
+                        scenario.name
+                    ))
+                })
+            }
+        },
+        |n, run| progress.update(n, run),
+    );
     progress.finish();
-    if let Some(e) = lock(&errors).drain(..).next() {
-        return Err(e);
-    }
-    Ok(std::mem::take(&mut *lock(&results)))
+    runs
 }
 
 /// A progress bar on stderr: runs done of total, elapsed, ETA. On a terminal it
