@@ -23,6 +23,20 @@ fn esc(s: &str) -> String {
 }
 
 /// A "nice" step for about `n` ticks over `span`.
+/// The opening of a plot `W` wide and `h` high, on a white background.
+fn open_svg(h: f64) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{h}" viewBox="0 0 {W} {h}" font-family="sans-serif" font-size="11">"#
+    );
+    let _ = writeln!(
+        out,
+        r#"<rect x="0" y="0" width="{W}" height="{h}" fill="white"/>"#
+    );
+    out
+}
+
 fn nice_step(span: f64, n: f64) -> f64 {
     if span.is_nan() || span <= 0.0 {
         return 1.0;
@@ -106,15 +120,7 @@ pub fn timeline(t: &Timeline) -> String {
     let plot_w = W - LEFT - RIGHT;
     let dur = t.duration_secs.max(1.0);
     let x = |s: f64| LEFT + s / dur * plot_w;
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{h}" viewBox="0 0 {W} {h}" font-family="sans-serif" font-size="11">"#
-    );
-    let _ = writeln!(
-        out,
-        r#"<rect x="0" y="0" width="{W}" height="{h}" fill="white"/>"#
-    );
+    let mut out = open_svg(h);
     let _ = writeln!(
         out,
         r#"<text x="{LEFT}" y="20" font-size="14" font-weight="bold">{}</text>"#,
@@ -246,15 +252,7 @@ pub fn bar_chart(title: &str, unit: &str, groups: &[BarGroup]) -> String {
     let h = 70.0 + groups.len() as f64 * row_h + 20.0;
     let label_w = 150.0;
     let plot_w = W - label_w - 120.0;
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{h}" viewBox="0 0 {W} {h}" font-family="sans-serif" font-size="11">"#
-    );
-    let _ = writeln!(
-        out,
-        r#"<rect x="0" y="0" width="{W}" height="{h}" fill="white"/>"#
-    );
+    let mut out = open_svg(h);
     let _ = writeln!(
         out,
         r#"<text x="10" y="20" font-size="14" font-weight="bold">{}</text>"#,
