@@ -14,15 +14,17 @@
 //! Nothing is skipped: a process that cannot start fails the test. Every process is
 //! killed when the test ends, also on failure.
 
+mod common;
+
 use charter_execute::{Actuator, HttpActuator};
 use charter_knowledge::{JournalStatus, SqliteStore, Store};
 use charter_model::Timestamp;
+use common::{Proc, charter_bin, start_simulator, tail};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Read};
+use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -63,57 +65,6 @@ impl Rng {
     }
 }
 
-/// A child process, killed (SIGKILL) and reaped when dropped.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn charter_bin() -> &'static str {
-    env!("CARGO_BIN_EXE_charter")
-}
-
-/// `charter sim serve` on a free loopback port; its base URL.
-fn start_simulator(dir: &Path) -> (Proc, String) {
-    let mut child = Command::new(charter_bin())
-        .args(["sim", "serve", "--listen", "127.0.0.1:0", "--seed", "7"])
-        .args([
-            "--speed",
-            &SPEED.to_string(),
-            "--action-delay",
-            ACTION_DELAY,
-        ])
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start `charter sim serve`: {e}"));
-    let stderr = child.stderr.take().expect("piped stderr");
-    let proc = Proc(child);
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut lines = BufReader::new(stderr).lines();
-        for line in lines.by_ref() {
-            let Ok(line) = line else { break };
-            if let Some(addr) = line.split("on http://").nth(1) {
-                let _ = tx.send(addr.trim().to_string());
-                break;
-            }
-        }
-        // Keep draining so the server never blocks on a full pipe.
-        for _ in lines {}
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(30))
-        .unwrap_or_else(|_| panic!("`charter sim serve` did not report its address"));
-    (proc, format!("http://{addr}"))
-}
-
 /// The charter: Prometheus source and HTTP actuator on the simulator's server, a
 /// fast loop, no cooldown, generous limits, every action auto-approved. The only
 /// remedy is a one-replica scale-out (reversible, and too small to end a surge at
@@ -152,16 +103,6 @@ guardrails:
     let path = dir.join("charter.yaml");
     std::fs::write(&path, text).expect("write charter");
     path
-}
-
-/// The last lines of a log, for failure messages.
-fn tail(path: &Path) -> String {
-    let mut text = String::new();
-    if let Ok(mut f) = File::open(path) {
-        let _ = f.read_to_string(&mut text);
-    }
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(40)..].join("\n")
 }
 
 /// Inject one surge on a random component; the server must accept it. The factor
@@ -208,7 +149,7 @@ async fn executions_started(db: &Path) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_at_random_moments_never_applies_a_key_twice() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (_sim, base) = start_simulator(dir.path());
+    let (_sim, base) = start_simulator(dir.path(), 7, SPEED, ACTION_DELAY);
     let charter_file = write_charter(dir.path(), &base);
     let db = dir.path().join("charter.db");
     let log = dir.path().join("run.log");
@@ -227,7 +168,7 @@ async fn sigkill_at_random_moments_never_applies_a_key_twice() {
             started.elapsed() < DEADLINE,
             "only {executions} executions after {kills} kills in {:?}\n{}",
             started.elapsed(),
-            tail(&log)
+            tail(&log, 40)
         );
         let out = OpenOptions::new()
             .create(true)
@@ -259,7 +200,7 @@ async fn sigkill_at_random_moments_never_applies_a_key_twice() {
         if let Some(status) = run.0.try_wait().expect("poll `charter run`") {
             panic!(
                 "`charter run` ended by itself with {status} before it was killed\n{}",
-                tail(&log)
+                tail(&log, 40)
             );
         }
         run.0.kill().expect("SIGKILL `charter run`");

@@ -19,14 +19,16 @@
 //! without it, unless `CHARTER_SKIP_POSTGRES=1` asks to skip. Every process is killed
 //! when the test ends, also on failure.
 
+mod common;
+
 use charter_knowledge::{JournalStatus, PostgresStore, Store};
+use common::{Proc, charter_bin, signal, start_simulator, tail, wait_for_line};
 use serde_json::Value;
 use sqlx::Connection;
 use std::collections::BTreeMap;
-use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Read};
+use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Rounds of each kind (SIGKILL, SIGSTOP).
@@ -39,73 +41,6 @@ const SPEED: f64 = 10.0;
 const COMPONENTS: [&str; 8] = [
     "frontend", "api", "catalog", "orders", "auth", "db", "cache", "queue",
 ];
-
-/// A child process, killed (SIGKILL, after SIGCONT) and reaped when dropped.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        signal(&self.0, "CONT");
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn signal(child: &Child, name: &str) {
-    let _ = Command::new("kill")
-        .arg(format!("-{name}"))
-        .arg(child.id().to_string())
-        .stderr(Stdio::null())
-        .status();
-}
-
-fn charter_bin() -> &'static str {
-    env!("CARGO_BIN_EXE_charter")
-}
-
-/// Wait for a line of `log` containing `marker`, and return what follows it.
-fn wait_for_line(log: &Path, marker: &str, timeout: Duration) -> Option<String> {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if let Ok(f) = File::open(log) {
-            for line in BufReader::new(f).lines().map_while(Result::ok) {
-                if let Some(rest) = line.split(marker).nth(1) {
-                    return Some(rest.to_string());
-                }
-            }
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    None
-}
-
-fn tail(path: &Path) -> String {
-    let mut text = String::new();
-    if let Ok(mut f) = File::open(path) {
-        let _ = f.read_to_string(&mut text);
-    }
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(30)..].join("\n")
-}
-
-/// `charter sim serve` on a free loopback port; its base URL.
-fn start_simulator(dir: &Path) -> (Proc, String) {
-    let log = dir.join("sim.log");
-    let out = File::create(&log).expect("sim log");
-    let child = Command::new(charter_bin())
-        .args(["sim", "serve", "--listen", "127.0.0.1:0", "--seed", "11"])
-        .args(["--speed", &SPEED.to_string(), "--action-delay", "50ms"])
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::from(out))
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start `charter sim serve`: {e}"));
-    let proc = Proc(child);
-    let addr = wait_for_line(&log, "on http://", Duration::from_secs(30))
-        .unwrap_or_else(|| panic!("`charter sim serve` did not report its address"));
-    (proc, format!("http://{}", addr.trim()))
-}
 
 fn write_charter(dir: &Path, base: &str, db_url: &str) -> PathBuf {
     let components: String = COMPONENTS
@@ -178,7 +113,7 @@ fn start_replica(dir: &Path, charter: &Path, id: &'static str, generation: usize
         .unwrap_or_else(|e| panic!("cannot start `charter run`: {e}"));
     let proc = Proc(child);
     let rest = wait_for_line(&log, "http on ", Duration::from_secs(30))
-        .unwrap_or_else(|| panic!("replica {id} did not start\n{}", tail(&log)));
+        .unwrap_or_else(|| panic!("replica {id} did not start\n{}", tail(&log, 30)));
     let addr = rest
         .split(';')
         .next()
@@ -304,7 +239,7 @@ async fn a_follower_takes_over_and_no_action_is_applied_twice_or_by_a_stale_lead
 
 async fn failover_rounds(db_url: String) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (_sim, base) = start_simulator(dir.path());
+    let (_sim, base) = start_simulator(dir.path(), 11, SPEED, "50ms");
     let charter = write_charter(dir.path(), &base, &db_url);
     let client = reqwest::Client::builder()
         .no_proxy()
@@ -354,7 +289,7 @@ async fn failover_rounds(db_url: String) {
                 t0.elapsed() < 10 * bound,
                 "round {round}: nobody took over after {:?}\n{}",
                 t0.elapsed(),
-                tail(&replicas[follower].log)
+                tail(&replicas[follower].log, 30)
             );
             tokio::time::sleep(Duration::from_millis(10)).await;
         };
@@ -394,7 +329,7 @@ async fn failover_rounds(db_url: String) {
                 state.contains("follower"),
                 "round {round}: the continued old leader says `{}`\n{}",
                 state.trim(),
-                tail(&replicas[leader].log)
+                tail(&replicas[leader].log, 30)
             );
         }
         // The new leader says so too, in /readyz and /metrics.
@@ -535,8 +470,8 @@ async fn wait_for_leader(
         assert!(
             Instant::now() < deadline,
             "no leader within 30 s\n{}\n{}",
-            tail(&replicas[0].log),
-            tail(&replicas[1].log)
+            tail(&replicas[0].log, 30),
+            tail(&replicas[1].log, 30)
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
