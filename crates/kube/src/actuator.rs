@@ -14,13 +14,19 @@
 //!   way), then the steps (`/scale`, the HPA, the ConfigMap), then the `done` record
 //!   with the template change, if any.
 //!
+//! With a leader lease, every record write also stores the leader's fencing epoch
+//! ([`crate::FENCING_EPOCH`]), and a replica does not start or finish an action on a
+//! Deployment that carries a newer epoch than its own: once a new leader has acted
+//! on a Deployment, an old leader that was stopped and continued cannot (the
+//! record write that would change that is guarded by the `resourceVersion` read).
+//!
 //! Results are also remembered in memory by key, so a repeated key in the same process
 //! makes no request at all. Failures are not remembered: a retry reads the record
 //! again and finishes what a failed attempt started.
 
 use crate::plan::{self, HpaBounds, OriginalMax, Plan, Revision, Step};
 use crate::record::{Record, State};
-use crate::{FIELD_MANAGER, ORIGINAL_MAX_REPLICAS, REVISION};
+use crate::{FENCING_EPOCH, FIELD_MANAGER, ORIGINAL_MAX_REPLICAS, REVISION};
 use async_trait::async_trait;
 use charter_execute::{Actuator, ActuatorError, Applied};
 use charter_model::{Action, ActionKind, ComponentState, KubernetesSpec, fmt_duration};
@@ -34,6 +40,7 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::OnceCell;
 
@@ -60,6 +67,8 @@ pub struct KubernetesActuator {
     client: ClientSource,
     now: Clock,
     done: Mutex<HashMap<String, Remembered>>,
+    /// The leader's fencing epoch (0: a single replica without a lease, not fenced).
+    epoch: AtomicU64,
 }
 
 impl fmt::Debug for KubernetesActuator {
@@ -125,6 +134,7 @@ impl KubernetesActuator {
             client,
             now: Arc::new(wall_clock),
             done: Mutex::new(HashMap::new()),
+            epoch: AtomicU64::new(0),
         }
     }
 
@@ -375,8 +385,30 @@ impl KubernetesActuator {
         }
     }
 
+    /// Refuse to write on a Deployment a leader of a newer fencing epoch has written
+    /// on. Without a lease (epoch 0) nothing is fenced.
+    fn check_fence(&self, d: &Deployment, name: &str) -> Result<(), ActuatorError> {
+        let ours = self.epoch.load(Ordering::Relaxed);
+        let theirs = d
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(FENCING_EPOCH))
+            .and_then(|e| e.parse::<u64>().ok())
+            .unwrap_or(0);
+        if ours != 0 && theirs > ours {
+            return Err(failed(format!(
+                "deployment {}/{name} was last acted on by the leader of fencing epoch {theirs}; \
+                 this replica holds epoch {ours}, so a newer leader exists: not acting",
+                self.spec.namespace
+            )));
+        }
+        Ok(())
+    }
+
     /// Patch the Deployment's annotations with `record` (and its pod template with
-    /// `template`), guarded by `resource_version` when given.
+    /// `template`), guarded by `resource_version` when given — and then with this
+    /// leader's fencing epoch.
     async fn write_record(
         &self,
         client: &Client,
@@ -387,7 +419,14 @@ impl KubernetesActuator {
         resource_version: Option<&str>,
     ) -> Result<(), ActuatorError> {
         let ns = &self.spec.namespace;
-        let mut metadata = json!({ "annotations": record.annotations(key) });
+        let mut annotations = record.annotations(key);
+        // The epoch goes only with guarded writes: an unguarded one (the `done`
+        // record after the steps) could lower a newer leader's.
+        let epoch = self.epoch.load(Ordering::Relaxed);
+        if epoch != 0 && resource_version.is_some() {
+            annotations[FENCING_EPOCH] = json!(epoch.to_string());
+        }
+        let mut metadata = json!({ "annotations": annotations });
         if let Some(rv) = resource_version {
             metadata["resourceVersion"] = json!(rv);
         }
@@ -504,20 +543,19 @@ impl KubernetesActuator {
             if r.action != *action {
                 return Err(different_action(key, &r.action));
             }
-            return match r.state {
-                State::Done => {
-                    tracing::info!(component = %action.component, key, "kubernetes: key already applied");
-                    Ok(Applied {
-                        prior: r.prior,
-                        detail: r.detail,
-                    })
-                }
-                State::Pending => {
-                    tracing::info!(component = %action.component, key, "kubernetes: finishing a recorded action");
-                    self.finish(&client, name, key, r).await
-                }
-            };
+            // A done key only reports what happened; writing is fenced.
+            if r.state == State::Done {
+                tracing::info!(component = %action.component, key, "kubernetes: key already applied");
+                return Ok(Applied {
+                    prior: r.prior,
+                    detail: r.detail,
+                });
+            }
+            self.check_fence(&d, name)?;
+            tracing::info!(component = %action.component, key, "kubernetes: finishing a recorded action");
+            return self.finish(&client, name, key, r).await;
         }
+        self.check_fence(&d, name)?;
         let plan = self.plan(&client, &d, action).await?;
         let rv = d.metadata.resource_version.as_deref();
         let record = Record {
@@ -598,6 +636,10 @@ impl Actuator for KubernetesActuator {
             Err(_) => {}
         }
         result
+    }
+
+    fn set_fencing_epoch(&self, epoch: u64) {
+        self.epoch.store(epoch, Ordering::Relaxed);
     }
 
     async fn describe(&self, component: &str) -> Result<ComponentState, ActuatorError> {

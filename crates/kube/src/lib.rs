@@ -29,6 +29,11 @@ pub const LAST_ACTION_KEY: &str = "charter.dev/last-action-key";
 /// The Deployment annotation holding the last action's record (JSON).
 pub const LAST_ACTION: &str = "charter.dev/last-action";
 
+/// The Deployment annotation holding the fencing epoch of the leader that last
+/// wrote an action's record on it: a replica whose epoch is older does not act on
+/// that Deployment (a newer leader has).
+pub const FENCING_EPOCH: &str = "charter.dev/fencing-epoch";
+
 /// The HPA annotation keeping the `maxReplicas` Charter raised, to restore it when
 /// the scale-out is undone.
 pub const ORIGINAL_MAX_REPLICAS: &str = "charter.dev/original-max-replicas";

@@ -393,6 +393,64 @@ async fn a_pending_record_is_finished_not_planned_again() {
 }
 
 #[tokio::test]
+async fn a_replica_with_an_older_fencing_epoch_does_not_act() {
+    const EPOCH: &str = "charter.dev/fencing-epoch";
+    let action = Action::new(ActionKind::Restart, "catalog");
+    let mut marked = Deploy::test();
+    marked.annotations.insert(EPOCH.into(), "4".into());
+
+    // The leader of epoch 3 reads a Deployment the leader of epoch 4 has acted on.
+    let (act, mut api) = setup();
+    act.set_fencing_epoch(3);
+    let outcome = start(&act, "e9-0", &action);
+    api.get(DEPLOY, marked.json()).await;
+    let e = finished(outcome).await.expect_err("fenced");
+    assert!(e.to_string().contains("fencing epoch 4"), "{e}");
+    no_more(act, api).await;
+
+    // Nor does it finish an action it had recorded pending before it lost the lease.
+    let pending = json!({
+        "state": "pending", "action": Action::new(ActionKind::ScaleOut, "catalog").with_param("step", 2),
+        "prior": { "replicas": "3" }, "detail": "scaled", "steps": [ { "write": "scale", "replicas": 5 } ]
+    });
+    let claimed = marked
+        .clone()
+        .annotated_by(&json!({ "metadata": { "annotations": {
+        "charter.dev/last-action-key": "e9-1", "charter.dev/last-action": pending.to_string(),
+    } } }));
+    let (act, mut api) = setup();
+    act.set_fencing_epoch(3);
+    let scale_out = Action::new(ActionKind::ScaleOut, "catalog").with_param("step", 2);
+    let outcome = start(&act, "e9-1", &scale_out);
+    api.get(DEPLOY, claimed.json()).await;
+    assert!(finished(outcome).await.is_err());
+    no_more(act, api).await;
+
+    // The leader of epoch 5 acts, and its guarded write carries its epoch.
+    let (act, mut api) = setup();
+    act.set_fencing_epoch(5);
+    let outcome = start(&act, "e9-2", &action);
+    api.get(DEPLOY, marked.json()).await;
+    let body = api.patch(DEPLOY, marked.json()).await;
+    assert_eq!(body["metadata"]["annotations"][EPOCH], "5");
+    assert_eq!(body["metadata"]["resourceVersion"], "100");
+    finished(outcome).await.expect("applied");
+    no_more(act, api).await;
+
+    // A single replica without a lease (epoch 0) is not fenced and writes no epoch.
+    let (act, mut api) = setup();
+    let outcome = start(&act, "e9-3", &action);
+    api.get(DEPLOY, marked.json()).await;
+    let body = api.patch(DEPLOY, marked.json()).await;
+    assert!(
+        body["metadata"]["annotations"].get(EPOCH).is_none(),
+        "{body}"
+    );
+    finished(outcome).await.expect("applied");
+    no_more(act, api).await;
+}
+
+#[tokio::test]
 async fn api_errors_fail_with_the_servers_message_and_are_not_remembered() {
     let (act, mut api) = setup();
     let action = Action::new(ActionKind::Restart, "catalog");
