@@ -167,23 +167,6 @@ impl Detector {
         now: Timestamp,
     ) -> Option<Transition> {
         let slot = self.series.slot(&objective.name, component);
-        let transition =
-            self.alert_on(slot, objective, component, firing, severity, starts_at, now);
-        self.track(slot);
-        transition
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn alert_on(
-        &mut self,
-        slot: usize,
-        objective: &Objective,
-        component: &str,
-        firing: bool,
-        severity: Option<Severity>,
-        starts_at: Timestamp,
-        now: Timestamp,
-    ) -> Option<Transition> {
         let series = self.series.slot_mut(slot)?;
         series.alert_firing = firing;
         if !firing {
@@ -208,6 +191,8 @@ impl Detector {
                 };
                 series.violation = Some(viol.clone());
                 series.clear_since = None;
+                // An alert only ever opens an episode (the query path ends it).
+                self.open.insert(slot);
                 Some(Transition {
                     violation: viol,
                     from: None,
