@@ -237,8 +237,7 @@ impl Default for RankOptions {
 pub fn score_series(series: &MetricSeries, options: &RankOptions) -> Option<MetricScore> {
     let baseline = match series.baseline {
         Some(b) => b,
-        None if series.anomalous.iter().any(|x| x.is_finite()) => Baseline::of(&series.normal)?,
-        None => return None,
+        None => Baseline::of(&series.normal)?,
     };
     let s = score_window(
         &series.anomalous,

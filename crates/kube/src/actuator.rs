@@ -14,11 +14,11 @@
 //!   way), then the steps (`/scale`, the HPA, the ConfigMap), then the `done` record
 //!   with the template change, if any.
 //!
-//! With a leader lease, every record write also stores the leader's fencing epoch
-//! ([`crate::FENCING_EPOCH`]), and a replica does not start or finish an action on a
-//! Deployment that carries a newer epoch than its own: once a new leader has acted
-//! on a Deployment, an old leader that was stopped and continued cannot (the
-//! record write that would change that is guarded by the `resourceVersion` read).
+//! With a leader lease, the first (`resourceVersion`-guarded) record write of an
+//! action also stores the leader's fencing epoch ([`crate::FENCING_EPOCH`]), and a
+//! replica does not start or finish an action on a Deployment that carries a newer
+//! epoch than its own: once a new leader has acted on a Deployment, an old leader
+//! that was stopped and continued cannot.
 //!
 //! Results are also remembered in memory by key, so a repeated key in the same process
 //! makes no request at all. Failures are not remembered: a retry reads the record
@@ -539,7 +539,7 @@ impl KubernetesActuator {
                 self.spec.namespace
             ))
         })?;
-        if let Some(r) = recorded {
+        if let Some(r) = &recorded {
             if r.action != *action {
                 return Err(different_action(key, &r.action));
             }
@@ -547,15 +547,16 @@ impl KubernetesActuator {
             if r.state == State::Done {
                 tracing::info!(component = %action.component, key, "kubernetes: key already applied");
                 return Ok(Applied {
-                    prior: r.prior,
-                    detail: r.detail,
+                    prior: r.prior.clone(),
+                    detail: r.detail.clone(),
                 });
             }
-            self.check_fence(&d, name)?;
+        }
+        self.check_fence(&d, name)?;
+        if let Some(r) = recorded {
             tracing::info!(component = %action.component, key, "kubernetes: finishing a recorded action");
             return self.finish(&client, name, key, r).await;
         }
-        self.check_fence(&d, name)?;
         let plan = self.plan(&client, &d, action).await?;
         let rv = d.metadata.resource_version.as_deref();
         let record = Record {

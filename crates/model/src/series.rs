@@ -46,12 +46,6 @@ impl<T: Default> SeriesMap<T> {
         Some(&mut self.slots[i].2)
     }
 
-    /// The state of a series, created with `T::default()` on first sight.
-    pub fn get_or_default(&mut self, objective: &str, component: &str) -> &mut T {
-        let i = self.slot(objective, component);
-        &mut self.slots[i].2
-    }
-
     /// The state of the `position`-th series of a batch given in the same order
     /// every time (created on first sight): O(1) without hashing while the order
     /// holds.
@@ -156,9 +150,14 @@ mod tests {
         let i = m.slot("lat", "db");
         assert_eq!(m.slot_at(1, "lat", "api"), m.slot("lat", "api"));
         assert_eq!(m.slot_ref(i), Some(("lat", "db", &6)));
-        *m.slot_mut(i).expect("slot") += 0;
-        assert_eq!(m.slot_ref(99), None);
-        *m.get_or_default("lat", "db") += 1;
+        *m.slot_mut(i).expect("slot") += 1;
         assert_eq!(m.get("lat", "db"), Some(&7));
+        *m.get_mut("lat", "db").expect("seen") += 1;
+        assert_eq!(m.get("lat", "db"), Some(&8));
+        assert_eq!(m.get_mut("none", "x"), None);
+        assert_eq!(m.slot_ref(99), None);
+        // A series first seen through `slot` starts from the default.
+        let j = m.slot("fresh", "x");
+        assert_eq!(m.slot_ref(j), Some(("fresh", "x", &0)));
     }
 }

@@ -163,21 +163,19 @@ impl Topology {
     /// What `name` reaches along `edges` (dependencies or callers), without itself
     /// unless a cycle leads back to it.
     fn reach(&self, name: &str, edges: &[Vec<usize>]) -> HashSet<&str> {
-        let mut out = HashSet::new();
         let Some(&start) = self.index.get(name) else {
-            return out;
+            return HashSet::new();
         };
         let mut seen = HashSet::new();
         let mut queue = VecDeque::from([start]);
         while let Some(x) = queue.pop_front() {
             for &y in &edges[x] {
                 if seen.insert(y) {
-                    out.insert(self.names[y].as_str());
                     queue.push_back(y);
                 }
             }
         }
-        out
+        seen.into_iter().map(|y| self.names[y].as_str()).collect()
     }
 
     /// Hop distance from `from` down to `to` along dependencies, if reachable.

@@ -146,7 +146,7 @@ impl Detector {
         }
     }
 
-    /// The state of one series, created healthy on first sight.
+    /// The state of one series, if it has been seen.
     fn series(&self, objective: &str, component: &str) -> Option<&Series> {
         self.series.get(objective, component)
     }
