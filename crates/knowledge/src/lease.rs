@@ -85,7 +85,10 @@ pub(crate) fn read_sql(now_ms: &str) -> String {
 }
 
 /// A journal row inserted only when its epoch may claim (see the module docs); binds
-/// `$1`..`$9` like the plain insert (`$5` is the epoch).
+/// `$1`..`$9` like the plain insert (`$5` is the epoch). An intent of the same key
+/// already there under an older epoch is claimed again: its epoch and time become
+/// this claim's (startup recovery re-sending a compensation an older leader claimed
+/// and never sent); under the same or a newer epoch it stays as it is.
 pub(crate) fn fenced_journal_sql(now_ms: &str) -> String {
     format!(
         "INSERT INTO journal \
@@ -96,7 +99,10 @@ pub(crate) fn fenced_journal_sql(now_ms: &str) -> String {
              THEN EXISTS (SELECT 1 FROM leader_lease WHERE name = '{LEASE_NAME}' \
                           AND epoch = $5 AND expires_at_ms > {now_ms} + margin_ms) \
            ELSE $5 = 0 END \
-         ON CONFLICT (execution_id, step, status) DO NOTHING"
+         ON CONFLICT (execution_id, step, status) DO UPDATE \
+           SET epoch = excluded.epoch, at_ms = excluded.at_ms \
+           WHERE journal.idempotency_key = excluded.idempotency_key \
+             AND journal.epoch < excluded.epoch"
     )
 }
 

@@ -574,7 +574,23 @@ impl Recovery<'_> {
                             };
                             return self.decide(cur, step, key, action, decision).await;
                         }
-                        intent.clone()
+                        // Claimed under an older epoch and never applied: this leader
+                        // claims it again under its own before it acts (fenced like
+                        // any claim), so the journal says who sent it.
+                        let claim = JournalRecord {
+                            epoch: self.epoch,
+                            at: self.now,
+                            ..intent.clone()
+                        };
+                        let claimed = self.store.journal_step(&claim).await?;
+                        if !claimed && claim.epoch > intent.epoch {
+                            // The row stayed the older epoch's: this one may not claim.
+                            return Err(StoreError::Fenced {
+                                epoch: self.epoch,
+                                current: None,
+                            });
+                        }
+                        claim
                     }
                 }
             }

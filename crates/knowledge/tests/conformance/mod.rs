@@ -111,6 +111,7 @@ macro_rules! conformance_tests {
             concurrent_acquirers_get_one_lease,
             journal_claims_are_fenced_by_the_lease_epoch,
             a_claim_inside_the_lease_margin_is_fenced,
+            a_newer_leader_claims_an_unsent_intent_again,
         );
     };
     ($fresh:path; $($case:ident),* $(,)?) => {
@@ -1542,5 +1543,33 @@ pub async fn a_claim_inside_the_lease_margin_is_fenced(backend: Arc<dyn Backend>
     // Renewed with a sane margin, the same claim goes through.
     assert!(store.renew_lease("a", 1, ms(10_000), ms(1000)).await?);
     assert!(store.journal_step(&claim(1, 0, 1)).await?);
+    Ok(())
+}
+
+pub async fn a_newer_leader_claims_an_unsent_intent_again(backend: Arc<dyn Backend>) -> TestResult {
+    let store = backend.open().await?;
+    assert_eq!(
+        acquired(&store.acquire_lease("a", ms(60_000), ms(1000)).await?),
+        Some(1)
+    );
+    assert!(store.journal_step(&claim(1, 0, 1)).await?);
+    // The same replica restarts (epoch 2) and claims the unsent intent again: the
+    // row now carries the new epoch and time.
+    assert_eq!(
+        acquired(&store.acquire_lease("a", ms(60_000), ms(1000)).await?),
+        Some(2)
+    );
+    let mut again = claim(1, 0, 2);
+    again.at = t(20);
+    assert!(store.journal_step(&again).await?);
+    let rows = store.journal(1).await?;
+    assert_eq!(rows.len(), 1);
+    assert_eq!((rows[0].epoch, rows[0].at), (2, t(20)));
+    // The older epoch cannot take it back, nor another key replace it.
+    assert!(!store.journal_step(&claim(1, 0, 1)).await?);
+    assert_eq!(store.journal(1).await?[0].epoch, 2);
+    let mut other = claim(1, 0, 2);
+    other.idempotency_key = "another".into();
+    assert!(store.journal_step(&other).await.is_err());
     Ok(())
 }
