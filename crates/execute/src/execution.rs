@@ -8,7 +8,7 @@
 //! worsened outcome is rolled back.
 
 use crate::actuator::Applied;
-use charter_model::{Action, OutcomeClass, Policy, Timestamp};
+use charter_model::{Action, IdempotencyKey, OutcomeClass, Policy, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -30,8 +30,8 @@ pub enum StepStatus {
 pub struct Step {
     pub index: u32,
     pub action: Action,
-    /// `{start ms}-{execution}-{step}`: actuators apply a key at most once.
-    pub key: String,
+    /// The key actuators apply this step under, at most once.
+    pub key: IdempotencyKey,
     pub status: StepStatus,
     /// What the actuator reported about the state before it acted.
     pub prior: BTreeMap<String, String>,
@@ -111,9 +111,7 @@ impl Execution {
             .map(|(i, a)| Step {
                 index: i as u32,
                 action: a.clone(),
-                // The start time makes keys unique across knowledge databases too: a
-                // fresh database restarts execution ids, an actuator remembers keys.
-                key: format!("{}-{id}-{i}", now.millis()),
+                key: IdempotencyKey::for_step(now, id, i as u32),
                 status: StepStatus::Pending,
                 prior: BTreeMap::new(),
                 applied_at: None,

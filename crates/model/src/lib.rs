@@ -9,6 +9,8 @@
 //! - [`action`]: the nine action kinds, actions and their inverses.
 //! - [`vocab`]: samples, violations, changes, patterns, diagnoses, incidents,
 //!   policies and outcomes (DESIGN.md §2).
+//! - [`step`]: [`StepRef`] (a forward step or the undo of one, as journaled) and
+//!   [`IdempotencyKey`], the key an actuator applies at most once.
 //! - [`token`]: bearer tokens read from files.
 //! - [`time`]: [`Timestamp`], the injected notion of "now" (milliseconds since the epoch).
 
@@ -18,6 +20,7 @@ pub mod config;
 pub mod csv;
 pub mod rules;
 pub mod series;
+pub mod step;
 pub mod time;
 pub mod token;
 pub mod topology;
@@ -32,6 +35,7 @@ pub use charter::{
 };
 pub use config::{CharterConfig, ConfigError, ValidationIssue, load_charter, parse_charter};
 pub use series::SeriesMap;
+pub use step::{IdempotencyKey, StepRef};
 pub use time::{Timestamp, fmt_duration, fmt_duration_secs};
 pub use token::{TokenFileError, read_token_file};
 pub use topology::Topology;

@@ -27,15 +27,13 @@
 //! undoing a step because the process died says nothing about the step.
 
 use crate::event::{Event, Timed};
+use crate::journal::{self, Actuators};
 use charter_execute::{Actuator, Applied};
 use charter_knowledge::{ExecutionRecord, JournalRecord, JournalStatus, Store, StoreError};
-use charter_model::{Action, Charter, IncidentState, Timestamp};
+use charter_model::{Action, Charter, IdempotencyKey, IncidentState, StepRef, Timestamp};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::Arc;
-
-/// The journal step number of a compensation is this plus the step it undoes.
-pub const COMPENSATION_STEP: u32 = 1000;
 
 /// The detail of the `Failed` row of a step that the actuator says never applied.
 pub const NOT_APPLIED: &str = "not applied before the crash";
@@ -324,13 +322,15 @@ struct Current {
 }
 
 impl Recovery<'_> {
-    fn actuator_for(&self, component: &str) -> Option<Arc<dyn Actuator>> {
-        let name = self.charter.component(component)?.actuator.as_ref()?;
-        self.actuators.get(name).cloned()
+    fn actuators(&self) -> Actuators<'_> {
+        Actuators {
+            charter: self.charter,
+            by_name: self.actuators,
+        }
     }
 
     async fn ask(&self, key: &str, component: &str) -> Known {
-        let Some(actuator) = self.actuator_for(component) else {
+        let Some(actuator) = self.actuators().for_component(component) else {
             return Known::Unknown(format!(
                 "no actuator is bound to component `{component}` in this charter"
             ));
@@ -363,9 +363,9 @@ impl Recovery<'_> {
             .collect();
         for row in self.store.journal(id).await? {
             components.insert(row.action.component.clone());
-            match row.step.checked_sub(COMPENSATION_STEP) {
-                Some(step) => undo.entry(step).or_default().push(row),
-                None => forward.entry(row.step).or_default().push(row),
+            match StepRef::from_journal_number(row.step) {
+                StepRef::Undo(step) => undo.entry(step).or_default().push(row),
+                StepRef::Forward(step) => forward.entry(step).or_default().push(row),
             }
         }
 
@@ -619,17 +619,15 @@ impl Recovery<'_> {
                     let key = fwd.idempotency_key.clone();
                     return self.decide(cur, step, &key, action, decision).await;
                 }
-                let intent = JournalRecord {
-                    execution_id: fwd.execution_id,
-                    step: COMPENSATION_STEP + step,
-                    idempotency_key: format!("{}-undo", fwd.idempotency_key),
-                    epoch: self.epoch,
-                    action: inverse,
-                    status: JournalStatus::Intent,
-                    detail: "compensation (startup recovery)".into(),
-                    prior: BTreeMap::new(),
-                    at: self.now,
-                };
+                let intent = journal::intent(
+                    fwd.execution_id,
+                    StepRef::Undo(step),
+                    &IdempotencyKey::from(fwd.idempotency_key.clone()).undo(),
+                    self.epoch,
+                    inverse,
+                    "compensation (startup recovery)",
+                    self.now,
+                );
                 // Journal first, then act.
                 self.store.journal_step(&intent).await?;
                 intent
@@ -637,44 +635,26 @@ impl Recovery<'_> {
         };
         let key = intent.idempotency_key.clone();
         let inverse = intent.action.clone();
-        let result = match self.actuator_for(&inverse.component) {
-            Some(act) => act.apply(&key, &inverse).await.map_err(|e| e.to_string()),
-            None => Err(format!(
-                "no actuator is bound to component `{}` in this charter",
-                inverse.component
-            )),
-        };
-        let (status, detail, prior, decision) = match result {
-            Ok(a) => (
-                JournalStatus::Compensated,
-                a.detail,
-                a.prior,
-                StepDecision::Compensated {
-                    inverse: inverse.clone(),
-                    now: true,
-                },
-            ),
+        let (_, result) = journal::send(
+            self.store,
+            &self.actuators(),
+            &intent,
+            JournalStatus::Compensated,
+        )
+        .await?;
+        let decision = match result {
+            Ok(_) => StepDecision::Compensated {
+                inverse: inverse.clone(),
+                now: true,
+            },
             Err(e) => {
                 cur.failed_now = true;
-                (
-                    JournalStatus::Failed,
-                    e.clone(),
-                    BTreeMap::new(),
-                    StepDecision::CompensationFailed {
-                        inverse: Some(inverse.clone()),
-                        reason: e,
-                    },
-                )
+                StepDecision::CompensationFailed {
+                    inverse: Some(inverse.clone()),
+                    reason: e,
+                }
             }
         };
-        let row = JournalRecord {
-            status,
-            detail,
-            prior,
-            at: self.now,
-            ..intent
-        };
-        self.store.journal_step(&row).await?;
         self.decide(cur, step, &key, action, decision).await
     }
 

@@ -1,0 +1,494 @@
+//! Execute: the running executions and how a tick moves each one — journaled steps,
+//! verification at the time to effect, compensation in reverse — and, once one is
+//! done, what its outcome teaches and does to its incident.
+
+use super::{Controller, ControllerError, check_lease};
+use crate::event::Event;
+use crate::health::LoopMetrics;
+use crate::journal::{self, Actuators};
+use crate::lease::Fence;
+use charter_execute::{Execution, Move};
+use charter_knowledge::{ExecutionRecord, JournalStatus, OutcomeRecord, Store};
+use charter_model::{
+    Action, Charter, IncidentState, Mode, Outcome, OutcomeClass, Policy, Severity, StepRef,
+    Timestamp,
+};
+use charter_monitor::Detector;
+use charter_monitor::detect::{is_clear, severity_of};
+use charter_plan::GuardState;
+use std::time::Duration;
+
+/// The executions in progress.
+pub(crate) struct Executor {
+    pub executions: Vec<Execution>,
+    next_id: u64,
+}
+
+/// What a tick's moves of one execution did that its incident must know.
+#[derive(Default)]
+pub(crate) struct Advanced {
+    /// Every step is applied: the incident is verifying.
+    pub all_applied: bool,
+    /// The execution is done (verified, failed or compensated).
+    pub done: bool,
+}
+
+/// What moving an execution needs from the rest of the controller.
+pub(crate) struct StepContext<'a> {
+    pub charter: &'a Charter,
+    pub store: &'a dyn Store,
+    pub actuators: Actuators<'a>,
+    pub fence: Option<&'a Fence>,
+    pub guard: &'a mut GuardState,
+    pub detector: &'a Detector,
+    pub metrics: &'a LoopMetrics,
+}
+
+impl StepContext<'_> {
+    /// The fencing epoch journal claims are made under (0 without a lease).
+    fn epoch(&self) -> u64 {
+        self.fence.map_or(0, Fence::epoch)
+    }
+}
+
+impl Executor {
+    /// No execution yet; the first gets id `next_id`.
+    pub fn new(next_id: u64) -> Self {
+        Executor {
+            executions: Vec::new(),
+            next_id,
+        }
+    }
+
+    /// The execution that would carry out `policy`, under the next id; it runs once
+    /// [`Executor::run`] is given it.
+    pub fn prepare(
+        &mut self,
+        policy: &Policy,
+        time_to_effect: Duration,
+        badness_before: f64,
+        now: Timestamp,
+    ) -> Execution {
+        let id = self.next_id;
+        self.next_id += 1;
+        Execution::new(id, policy, time_to_effect, badness_before, now)
+    }
+
+    /// Run a prepared execution: its first step is applied at the next advance.
+    pub fn run(&mut self, e: Execution) {
+        self.executions.push(e);
+    }
+
+    /// Whether an execution of this incident is running.
+    pub fn runs_for(&self, incident_id: u64) -> bool {
+        self.executions.iter().any(|e| e.incident_id == incident_id)
+    }
+
+    /// Whether an execution acting on `component` is running.
+    pub fn acts_on(&self, component: &str) -> bool {
+        self.executions
+            .iter()
+            .any(|e| e.components().any(|x| x == component))
+    }
+
+    /// Move execution `i` as far as it can go at `now` (bounded: each move changes
+    /// its state machine or stops). `fresh`: this tick read the source, so a
+    /// verification can look at the targets.
+    pub async fn advance(
+        &mut self,
+        i: usize,
+        cx: &mut StepContext<'_>,
+        now: Timestamp,
+        fresh: bool,
+        push: &mut impl FnMut(Event),
+    ) -> Result<Advanced, ControllerError> {
+        let mut out = Advanced::default();
+        for _ in 0..64 {
+            match self.executions[i].next_move(now) {
+                Move::Wait | Move::Finished => break,
+                Move::Apply(step) => {
+                    out.all_applied |= self.apply_step(i, step, cx, now, push).await?;
+                }
+                Move::Verify => {
+                    let (after, resolved) =
+                        badness(cx.charter, cx.detector, &self.executions[i].targets);
+                    let Some(resolved) = resolved.filter(|_| fresh) else {
+                        // Cannot verify without data; the deadline stays passed and we try next tick.
+                        break;
+                    };
+                    let e = &mut self.executions[i];
+                    let class = e.verified(after, resolved, now);
+                    let (eid, iid, before) = (e.id, e.incident_id, e.badness_before);
+                    tracing::info!(execution_id = eid, incident_id = iid, outcome = %class, "verified");
+                    push(Event::Verified {
+                        execution_id: eid,
+                        incident_id: iid,
+                        outcome: class,
+                        before,
+                        after,
+                    });
+                }
+                Move::Compensate(step, inverse) => {
+                    self.compensate_step(i, step, inverse, cx, now, push)
+                        .await?
+                }
+            }
+        }
+        out.done = self.executions[i].is_done();
+        Ok(out)
+    }
+
+    /// Apply step `step` of execution `i`, journaled; whether every step of it is now
+    /// applied.
+    async fn apply_step(
+        &mut self,
+        i: usize,
+        step: usize,
+        cx: &mut StepContext<'_>,
+        now: Timestamp,
+        push: &mut impl FnMut(Event),
+    ) -> Result<bool, ControllerError> {
+        let e = &self.executions[i];
+        let s = &e.steps[step];
+        let (eid, iid, action) = (e.id, e.incident_id, s.action.clone());
+        // Safety: the kill switch and the mode are checked before every step.
+        if cx.guard.paused || cx.charter.mode == Mode::Shadow {
+            self.executions[i].step_failed(step, "paused before the step".into(), now);
+            return Ok(false);
+        }
+        // With a lease: nothing starts once it may have ended (the claim is fenced in
+        // the store as well).
+        check_lease(cx.fence, "apply a step")?;
+        let intent = journal::intent(
+            eid,
+            StepRef::Forward(step as u32),
+            &s.key,
+            cx.epoch(),
+            action.clone(),
+            "",
+            now,
+        );
+        let (_, result) =
+            journal::claim_and_send(cx.store, &cx.actuators, &intent, JournalStatus::Applied)
+                .await?;
+        match result {
+            Ok(applied) => {
+                cx.store
+                    .record_action(&action.component, action.kind, now)
+                    .await?;
+                let guard = &mut *cx.guard;
+                guard
+                    .recent_actions
+                    .push((action.component.clone(), action.kind, now));
+                // Keep what the hourly limit and the oscillation window look at.
+                let keep = Duration::from_secs(3600).max(cx.charter.guardrails.oscillation_window);
+                guard
+                    .recent_actions
+                    .retain(|(_, _, t)| now.since(*t) < keep);
+                cx.metrics
+                    .actions
+                    .get_or_create(&vec![("kind".into(), action.kind.to_string())])
+                    .inc();
+                tracing::info!(execution_id = eid, incident_id = iid, action = %action, "applied");
+                push(Event::StepApplied {
+                    execution_id: eid,
+                    incident_id: iid,
+                    action,
+                    detail: applied.detail.clone(),
+                });
+                let e = &mut self.executions[i];
+                e.step_applied(step, applied, now);
+                Ok(e.steps.iter().all(|s| s.applied_at.is_some()))
+            }
+            Err(err) => {
+                tracing::warn!(execution_id = eid, incident_id = iid, action = %action, error = %err, "step failed");
+                push(Event::StepFailed {
+                    execution_id: eid,
+                    incident_id: iid,
+                    action,
+                    error: err.clone(),
+                });
+                self.executions[i].step_failed(step, err, now);
+                Ok(false)
+            }
+        }
+    }
+
+    /// Undo step `step` of execution `i` with `inverse` (none: the kind is
+    /// irreversible), journaled.
+    async fn compensate_step(
+        &mut self,
+        i: usize,
+        step: usize,
+        inverse: Option<Action>,
+        cx: &mut StepContext<'_>,
+        now: Timestamp,
+        push: &mut impl FnMut(Event),
+    ) -> Result<(), ControllerError> {
+        let e = &self.executions[i];
+        let (eid, iid) = (e.id, e.incident_id);
+        let mut settle = |e: &mut Execution,
+                          action: Option<Action>,
+                          result: Result<(), String>,
+                          detail: String| {
+            push(Event::Compensated {
+                execution_id: eid,
+                incident_id: iid,
+                action,
+                ok: result.is_ok(),
+                detail,
+            });
+            e.compensated(step, result, now);
+        };
+        let Some(inv) = inverse else {
+            let detail = format!("{} is irreversible", e.steps[step].action.kind);
+            settle(&mut self.executions[i], None, Err(detail.clone()), detail);
+            return Ok(());
+        };
+        let key = e.steps[step].key.undo();
+        check_lease(cx.fence, "compensate a step")?;
+        // The kill switch holds for compensations too (invariant 5): the step stays
+        // applied, which quarantines the component and escalates, as a failed undo.
+        if cx.guard.paused {
+            let detail = "automation is paused: not undone; an operator must look".to_string();
+            settle(
+                &mut self.executions[i],
+                Some(inv),
+                Err(detail.clone()),
+                detail,
+            );
+            return Ok(());
+        }
+        let intent = journal::intent(
+            eid,
+            StepRef::Undo(step as u32),
+            &key,
+            cx.epoch(),
+            inv.clone(),
+            "compensation",
+            now,
+        );
+        let (row, result) =
+            journal::claim_and_send(cx.store, &cx.actuators, &intent, JournalStatus::Compensated)
+                .await?;
+        settle(
+            &mut self.executions[i],
+            Some(inv),
+            result.map(|_| ()),
+            row.detail,
+        );
+        Ok(())
+    }
+}
+
+/// Severity-weighted badness of target series from the latest samples, and whether
+/// every target is back within its thresholds. Unknown targets count as `None`.
+pub(crate) fn badness(
+    charter: &Charter,
+    detector: &Detector,
+    targets: &[String],
+) -> (f64, Option<bool>) {
+    let mut total = 0.0;
+    let mut all_clear = true;
+    for key in targets {
+        let Some((obj, comp)) = key.split_once('@') else {
+            continue;
+        };
+        let Some(objective) = charter.objective(obj) else {
+            continue;
+        };
+        let Some(v) = detector.latest(obj, comp) else {
+            return (total, None);
+        };
+        if let Some(sev) = severity_of(objective, v) {
+            let first = objective
+                .thresholds
+                .warning
+                .or(objective.thresholds.critical)
+                .unwrap_or(0.0);
+            let excess = objective.direction.excess(v, first).clamp(0.0, 2.0);
+            total += sev.weight() * (1.0 + excess);
+            all_clear = false;
+        } else if !is_clear(objective, v) {
+            // Between clear and warning: recovering but not yet clear.
+            total += 0.25 * Severity::Warning.weight();
+        }
+    }
+    (total, Some(all_clear))
+}
+
+impl Controller {
+    /// Start carrying out an approved policy: the incident is remediating and the
+    /// execution's record is saved before its first step.
+    pub(super) async fn start_execution(
+        &mut self,
+        policy: &Policy,
+        now: Timestamp,
+    ) -> Result<(), ControllerError> {
+        let tte = policy
+            .actions
+            .iter()
+            .map(|a| self.charter.action(a.kind).time_to_effect)
+            .max()
+            .unwrap_or(Duration::from_secs(60));
+        let (before, _) = badness(&self.charter, &self.observer.detector, &policy.targets);
+        let e = self.executor.prepare(policy, tte, before, now);
+        if let Some(rt) = self.book.incidents.get_mut(&policy.incident_id) {
+            rt.incident.state = IncidentState::Remediating;
+            self.store.save_incident(&rt.incident).await?;
+        }
+        self.save_execution(&e, "applying").await?;
+        self.executor.run(e);
+        Ok(())
+    }
+
+    pub(super) async fn save_execution(
+        &self,
+        e: &Execution,
+        state: &str,
+    ) -> Result<(), ControllerError> {
+        self.store
+            .save_execution(&ExecutionRecord {
+                id: e.id,
+                policy_id: e.policy_id,
+                incident_id: e.incident_id,
+                started_at: e.started_at,
+                finished_at: e.finished_at,
+                state: state.to_string(),
+                actions: e.steps.iter().map(|s| s.action.clone()).collect(),
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Move every execution, and settle those that are done.
+    pub(super) async fn advance_executions(
+        &mut self,
+        now: Timestamp,
+        fresh: bool,
+        push: &mut impl FnMut(Event),
+    ) -> Result<(), ControllerError> {
+        let mut i = 0;
+        while i < self.executor.executions.len() {
+            let mut cx = StepContext {
+                charter: &self.charter,
+                store: self.store.as_ref(),
+                actuators: Actuators {
+                    charter: &self.charter,
+                    by_name: &self.actuators,
+                },
+                fence: self.fence.as_deref(),
+                guard: &mut self.guard,
+                detector: &self.observer.detector,
+                metrics: &self.metrics,
+            };
+            let moved = self.executor.advance(i, &mut cx, now, fresh, push).await?;
+            if moved.all_applied {
+                let iid = self.executor.executions[i].incident_id;
+                if let Some(rt) = self.book.incidents.get_mut(&iid) {
+                    rt.incident.state = IncidentState::Verifying;
+                }
+            }
+            if moved.done {
+                let e = self.executor.executions.remove(i);
+                self.finish_execution(e, now, push).await?;
+            } else {
+                i += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// A finished execution: its record, its outcome (credited to the action it was
+    /// planned around, for learning), and what it does to its incident — quarantine
+    /// and escalation when a compensation failed, another attempt otherwise.
+    async fn finish_execution(
+        &mut self,
+        e: Execution,
+        now: Timestamp,
+        push: &mut impl FnMut(Event),
+    ) -> Result<(), ControllerError> {
+        let class = e.outcome.unwrap_or(OutcomeClass::Failed);
+        self.metrics
+            .outcomes
+            .get_or_create(&vec![("class".into(), class.to_string())])
+            .inc();
+        self.save_execution(
+            &e,
+            if e.rolled_back {
+                "rolled_back"
+            } else {
+                class.as_str()
+            },
+        )
+        .await?;
+        let first = e.steps.get(e.main).map(|s| s.action.clone());
+        let outcome = Outcome {
+            execution_id: e.id,
+            policy_id: e.policy_id,
+            incident_id: e.incident_id,
+            at: now,
+            class,
+            rolled_back: e.rolled_back,
+            time_to_effect_secs: now.since(e.started_at).as_secs_f64(),
+            violations_before: e.badness_before,
+            violations_after: e.badness_after.unwrap_or(e.badness_before),
+            detail: format!("{} step(s)", e.steps.len()),
+        };
+        if let Some(action) = &first {
+            // The symptom objective: the first target on the acted-on component, else the first target.
+            let objective = e
+                .targets
+                .iter()
+                .find(|k| k.ends_with(&format!("@{}", action.component)))
+                .or(e.targets.first())
+                .and_then(|k| k.split_once('@').map(|(o, _)| o.to_string()))
+                .unwrap_or_default();
+            let cause = self.book.root_cause(e.incident_id);
+            self.knowledge.observe(
+                action.kind,
+                &objective,
+                &action.component,
+                class,
+                outcome.time_to_effect_secs,
+                now,
+            );
+            self.store
+                .save_outcome(&OutcomeRecord {
+                    outcome: outcome.clone(),
+                    action_kind: action.kind,
+                    component: action.component.clone(),
+                    objective,
+                    cause,
+                })
+                .await?;
+        }
+        if e.compensation_failed {
+            for c in e.components() {
+                self.guard.quarantined.insert(c.to_string());
+            }
+            self.persist_guard().await?;
+            self.escalate(
+                e.incident_id,
+                "a compensation failed: component quarantined",
+                now,
+                push,
+            )
+            .await?;
+            return Ok(());
+        }
+        if let Some(rt) = self.book.incidents.get_mut(&e.incident_id) {
+            if class != OutcomeClass::Resolved
+                && let Some(a) = first
+            {
+                rt.tried.push(a);
+            }
+            if rt.incident.state != IncidentState::Escalated {
+                rt.incident.state = IncidentState::Diagnosed;
+            }
+            rt.dirty = true;
+            self.store.save_incident(&rt.incident).await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,517 @@
+//! The controller: one `tick(now)` runs one cycle of the loop.
+//!
+//! Level-triggered: every tick reads the current values of all objectives and
+//! decides from them. Executions are state machines whose deadlines are compared
+//! with `now`, so nothing here sleeps and nothing reads the wall clock.
+//!
+//! [`Controller`] is a coordinator; its parts each own their state:
+//!
+//! - [`observer`]: Monitor — the source, the detector, the history window, the
+//!   episode log, recent changes, blindness and the alert cursor.
+//! - [`incidents`]: the incident book — open incidents, grouping, diagnosis,
+//!   resolution; pure (the coordinator writes what it changed).
+//! - [`planning`]: Plan — `charter_plan::decide` per incident and its decision
+//!   carried out.
+//! - [`executor`]: Execute — executions moved step by step through the journaled
+//!   apply ([`crate::journal`]), verification, compensation, outcomes.
+//! - [`control`]: what humans decide (pause, resume, approve, reject) and the
+//!   guardrail state persisted for a restart.
+
+mod control;
+mod executor;
+mod incidents;
+mod observer;
+mod planning;
+
+pub use control::{ApprovalError, pending_then_recent};
+pub use observer::BLIND_AFTER;
+
+use crate::event::{Event, Timed};
+use crate::health::{Health, LoopMetrics, StateSnapshot};
+use crate::journal::Actuators;
+use crate::lease::Fence;
+use charter_analyze::RankOptions;
+use charter_execute::Actuator;
+use charter_knowledge::{PauseRecord, Store, StoreError};
+use charter_model::{ApprovalState, Charter, Timestamp};
+use charter_monitor::MetricSource;
+use charter_plan::{GuardState, KnowledgeView};
+use executor::Executor;
+use incidents::IncidentBook;
+use observer::Observer;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The loop could not go on.
+#[derive(Debug, thiserror::Error)]
+pub enum ControllerError {
+    #[error("knowledge store failed")]
+    Store(#[from] StoreError),
+    /// This replica's lease ended (or is about to): it must stop acting.
+    #[error("not the leader: {0}")]
+    NotLeader(String),
+}
+
+impl ControllerError {
+    /// Whether the error means this replica lost the leadership (its lease ended, or a
+    /// journal claim was fenced), as opposed to a failure.
+    pub fn lost_leadership(&self) -> bool {
+        matches!(
+            self,
+            ControllerError::NotLeader(_) | ControllerError::Store(StoreError::Fenced { .. })
+        )
+    }
+}
+
+/// What one tick did.
+#[derive(Debug, Default)]
+pub struct TickReport {
+    pub events: Vec<Timed>,
+    pub blind: bool,
+    /// Wall time of each stage of the tick.
+    pub stages: Stages,
+    /// Diagnoses run (incidents whose evidence changed).
+    pub diagnoses: usize,
+    /// Metric windows handed to those diagnoses.
+    pub windows: usize,
+}
+
+/// Wall time of the stages of one tick (each includes its own store writes).
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct Stages {
+    /// The source's read (a Prometheus round trip, say), and the history backfill on
+    /// the first tick.
+    pub read: Duration,
+    /// Detection, the history window, incident grouping.
+    pub monitor: Duration,
+    /// Diagnosis of every incident whose evidence changed.
+    pub analyze: Duration,
+    /// Resolution of cleared incidents and planning.
+    pub plan: Duration,
+    /// Advancing executions, retention.
+    pub execute: Duration,
+}
+
+impl Stages {
+    /// The whole tick.
+    pub fn total(&self) -> Duration {
+        self.read + self.monitor + self.analyze + self.plan + self.execute
+    }
+}
+
+/// The MAPE-K loop over one charter.
+pub struct Controller {
+    charter: Arc<Charter>,
+    actuators: BTreeMap<String, Arc<dyn Actuator>>,
+    store: Arc<dyn Store>,
+    observer: Observer,
+    book: IncidentBook,
+    executor: Executor,
+    zones: BTreeMap<String, String>,
+    analysis: RankOptions,
+    guard: GuardState,
+    knowledge: KnowledgeView,
+    next_policy: u64,
+    /// When history was last pruned to the charter's retention.
+    pruned_at: Option<Timestamp>,
+    health: Arc<Health>,
+    metrics: LoopMetrics,
+    /// The kill switch as last set by a human (restored from the store).
+    pause: Option<PauseRecord>,
+    /// With several replicas: the lease this leader acts under.
+    fence: Option<Arc<Fence>>,
+}
+
+impl Controller {
+    /// Build a controller, restoring guardrail state and learned outcomes from the store.
+    ///
+    /// First, startup recovery ([`crate::recovery::recover`]) settles the executions an
+    /// earlier process left unfinished: it looks their steps up with the actuators and
+    /// compensates, and never applies a step again. `actuators` maps the charter's
+    /// actuator names to implementations.
+    pub async fn new(
+        charter: Arc<Charter>,
+        source: Arc<dyn MetricSource>,
+        actuators: BTreeMap<String, Arc<dyn Actuator>>,
+        store: Arc<dyn Store>,
+        now: Timestamp,
+    ) -> Result<Self, ControllerError> {
+        Self::build(charter, source, actuators, store, now, None).await
+    }
+
+    /// Build the controller of the replica that just took the leader lease: like
+    /// [`Controller::new`] (recovery first), but every journal claim — recovery's
+    /// compensations included — is made under `fence`'s epoch, no side effect starts
+    /// once the fence says the lease may have ended, the actuators pass the epoch on,
+    /// and the kill switch is re-read from the store every cycle (a follower may set
+    /// it).
+    pub async fn new_leader(
+        charter: Arc<Charter>,
+        source: Arc<dyn MetricSource>,
+        actuators: BTreeMap<String, Arc<dyn Actuator>>,
+        store: Arc<dyn Store>,
+        now: Timestamp,
+        fence: Arc<Fence>,
+    ) -> Result<Self, ControllerError> {
+        Self::build(charter, source, actuators, store, now, Some(fence)).await
+    }
+
+    async fn build(
+        charter: Arc<Charter>,
+        source: Arc<dyn MetricSource>,
+        actuators: BTreeMap<String, Arc<dyn Actuator>>,
+        store: Arc<dyn Store>,
+        now: Timestamp,
+        fence: Option<Arc<Fence>>,
+    ) -> Result<Self, ControllerError> {
+        let epoch = fence.as_ref().map_or(0, |f| f.epoch());
+        if let Some(f) = &fence {
+            if !f.may_act() {
+                return Err(ControllerError::NotLeader(format!(
+                    "the lease of epoch {epoch} ended before the loop started"
+                )));
+            }
+            for a in actuators.values() {
+                a.set_fencing_epoch(epoch);
+            }
+        }
+        let ids = store.next_ids().await?;
+        let mut knowledge = KnowledgeView::with_learning(charter.learning.clone());
+        for o in store.outcomes().await? {
+            knowledge.observe(
+                o.action_kind,
+                &o.objective,
+                &o.component,
+                o.outcome.class,
+                o.outcome.time_to_effect_secs,
+                o.outcome.at,
+            );
+        }
+        for p in store.priors().await? {
+            knowledge.add_prior(
+                (p.kind, &p.objective, &p.component),
+                p.alpha,
+                p.beta,
+                p.time_to_effect_secs,
+                p.weight,
+            );
+        }
+        // Startup recovery (invariant 3): settle what an earlier process left unfinished
+        // before anything new is planned. Actions it finds count toward the guardrails
+        // read next; its quarantine is persisted, so the guardrail state restored below
+        // includes it.
+        let recovery =
+            crate::recovery::recover_as(&charter, &actuators, store.as_ref(), now, epoch).await?;
+        for e in &recovery.events {
+            tracing::info!(target: "charter::event", "{}", e.event);
+        }
+        let recent_actions = store
+            .actions_since(
+                now.minus(Duration::from_secs(3600).max(charter.guardrails.oscillation_window)),
+            )
+            .await?;
+        let analysis = RankOptions::default();
+        let observer = Observer::start(&charter, source, store.as_ref(), &analysis, now).await?;
+        let zones = charter
+            .components
+            .iter()
+            .filter_map(|c| Some((c.name.clone(), c.zone.clone()?)))
+            .collect();
+        let mut controller = Controller {
+            observer,
+            book: IncidentBook::new(ids.incident),
+            executor: Executor::new(ids.execution),
+            zones,
+            analysis,
+            charter,
+            actuators,
+            store,
+            guard: GuardState {
+                recent_actions,
+                ..Default::default()
+            },
+            knowledge,
+            next_policy: ids.policy,
+            pruned_at: None,
+            health: Arc::new(Health::default()),
+            metrics: LoopMetrics::unregistered(),
+            pause: None,
+            fence,
+        };
+        controller.restore_guard(now).await?;
+        if epoch > 0 {
+            controller
+                .store
+                .audit(now, "leader", &serde_json::json!({ "epoch": epoch }))
+                .await?;
+        }
+        Ok(controller)
+    }
+
+    /// Share health with an HTTP server.
+    pub fn with_health(mut self, health: Arc<Health>, metrics: LoopMetrics) -> Self {
+        health.set_pause(self.pause.clone());
+        self.health = health;
+        self.metrics = metrics;
+        self
+    }
+
+    /// The charter being run.
+    pub fn charter(&self) -> &Charter {
+        &self.charter
+    }
+
+    /// Whether the monitor is blind.
+    pub fn is_blind(&self) -> bool {
+        self.guard.blind
+    }
+
+    /// The charter's actuators, by component.
+    fn actuators(&self) -> Actuators<'_> {
+        Actuators {
+            charter: &self.charter,
+            by_name: &self.actuators,
+        }
+    }
+
+    /// Run one cycle at `now`: observe → group → diagnose → resolve and plan →
+    /// advance executions → publish.
+    pub async fn tick(&mut self, now: Timestamp) -> Result<TickReport, ControllerError> {
+        check_lease(self.fence.as_deref(), "start a cycle")?;
+        if self.fence.is_some() {
+            self.refresh_pause().await?;
+        }
+        let started = std::time::Instant::now();
+        let mut stages = Stages::default();
+        let mut ev: Vec<Timed> = Vec::new();
+        let mut push = |e: Event| ev.push(Timed { at: now, event: e });
+
+        // Monitor.
+        self.observer.backfill_once(&self.charter, now).await;
+        let (observation, problem) = self
+            .observer
+            .read(&self.charter, now, &self.metrics, &mut push)
+            .await;
+        self.guard.blind = self.observer.blind;
+        stages.read = started.elapsed();
+        let fresh = observation.is_some();
+        let t = std::time::Instant::now();
+        if let Some(obs) = observation {
+            self.observe(obs, now, &mut push).await?;
+        }
+        stages.monitor = t.elapsed();
+
+        // Analyze.
+        let t = std::time::Instant::now();
+        let mut work = (0, 0);
+        if fresh {
+            work = self.diagnose(now, &mut push).await?;
+        }
+        stages.analyze = t.elapsed();
+
+        // Plan.
+        let t = std::time::Instant::now();
+        self.resolve_incidents(now, &mut push).await?;
+        self.plan(now, &mut push).await?;
+        stages.plan = t.elapsed();
+
+        // Execute.
+        let t = std::time::Instant::now();
+        self.advance_executions(now, fresh, &mut push).await?;
+        self.prune(now).await?;
+        stages.execute = t.elapsed();
+
+        self.publish(now, started, &problem);
+        Ok(TickReport {
+            events: ev,
+            blind: self.guard.blind,
+            stages,
+            diagnoses: work.0,
+            windows: work.1,
+        })
+    }
+
+    /// A cycle's observation: transitions from the observer, grouped into incidents by
+    /// the book, and the cycle's writes — each changed incident once, then every
+    /// transition in one transaction.
+    async fn observe(
+        &mut self,
+        obs: charter_monitor::Observation,
+        now: Timestamp,
+        push: &mut impl FnMut(Event),
+    ) -> Result<(), ControllerError> {
+        let transitions = self
+            .observer
+            .observe(
+                &self.charter,
+                self.store.as_ref(),
+                &obs.samples,
+                obs.changes,
+                &self.analysis,
+                now,
+            )
+            .await?;
+        self.guard.frozen = self.observer.frozen();
+        let grouped = self.book.group(
+            transitions,
+            &self.charter,
+            &self.observer.episodes,
+            &self.analysis,
+            now,
+            push,
+        );
+        for id in &grouped.touched {
+            if let Some(rt) = self.book.incidents.get(id) {
+                self.store.save_incident(&rt.incident).await?;
+            }
+        }
+        self.store.record_violations(&grouped.records).await?;
+        self.observer.first_reading_recorded();
+        self.book.follow_members(&self.observer.detector);
+        Ok(())
+    }
+
+    /// Diagnose every incident whose evidence changed; returns how many diagnoses ran
+    /// and over how many metric windows. A diagnosis that changes the root cause is
+    /// saved with its incident.
+    async fn diagnose(
+        &mut self,
+        now: Timestamp,
+        push: &mut impl FnMut(Event),
+    ) -> Result<(usize, usize), ControllerError> {
+        let (diagnoses, windows, changed) = self.book.diagnose(
+            &self.charter,
+            &mut self.observer,
+            &self.zones,
+            &self.analysis,
+            now,
+        );
+        for (d, incident) in changed {
+            self.store.save_diagnosis(&d).await?;
+            self.store.save_incident(&incident).await?;
+            push(Event::Diagnosed { diagnosis: d });
+        }
+        Ok((diagnoses, windows))
+    }
+
+    /// Close the incidents that cleared; a policy still waiting for approval expires.
+    async fn resolve_incidents(
+        &mut self,
+        now: Timestamp,
+        push: &mut impl FnMut(Event),
+    ) -> Result<(), ControllerError> {
+        let running: Vec<u64> = self
+            .executor
+            .executions
+            .iter()
+            .map(|e| e.incident_id)
+            .collect();
+        for rt in self.book.resolve(&running, now) {
+            self.store.save_incident(&rt.incident).await?;
+            if let Some(mut p) = rt.pending {
+                p.approval = ApprovalState::Expired;
+                self.store.save_policy(&p).await?;
+            }
+            let id = rt.incident.id;
+            let after = now.since(rt.incident.opened_at).as_secs_f64();
+            tracing::info!(incident_id = id, after_secs = after, "incident resolved");
+            push(Event::IncidentResolved {
+                incident_id: id,
+                after_secs: after,
+            });
+        }
+        Ok(())
+    }
+
+    /// Retention: once an hour, drop history older than `knowledge.retention`.
+    async fn prune(&mut self, now: Timestamp) -> Result<(), ControllerError> {
+        if self
+            .pruned_at
+            .is_some_and(|t| now.since(t) < Duration::from_secs(3600))
+        {
+            return Ok(());
+        }
+        self.pruned_at = Some(now);
+        let before = now.minus(self.charter.retention);
+        let rows = self.store.prune_history(before).await?;
+        if rows > 0 {
+            tracing::info!(rows, before = %before, "history pruned to the charter's retention");
+        }
+        Ok(())
+    }
+
+    /// Escalate an open incident: an operator must act.
+    async fn escalate(
+        &mut self,
+        id: u64,
+        reason: &str,
+        now: Timestamp,
+        push: &mut impl FnMut(Event),
+    ) -> Result<(), ControllerError> {
+        let Some(incident) = self.book.escalate(id) else {
+            return Ok(());
+        };
+        self.store.save_incident(incident).await?;
+        self.store
+            .audit(
+                now,
+                "escalation",
+                &serde_json::json!({"incident": id, "reason": reason}),
+            )
+            .await?;
+        tracing::error!(
+            incident_id = id,
+            reason,
+            "incident escalated: an operator must act"
+        );
+        push(Event::IncidentEscalated {
+            incident_id: id,
+            reason: reason.to_string(),
+        });
+        Ok(())
+    }
+
+    /// The end of a cycle: metrics, and the state `/readyz` and the API show.
+    fn publish(&self, now: Timestamp, started: std::time::Instant, problem: &str) {
+        let detector = &self.observer.detector;
+        self.metrics.ticks.inc();
+        self.metrics.blind.set(i64::from(self.guard.blind));
+        self.metrics
+            .violations_firing
+            .set(detector.active().filter(|v| v.is_firing()).count() as i64);
+        self.metrics
+            .incidents_open
+            .set(self.book.incidents.len() as i64);
+        self.metrics
+            .tick_seconds
+            .observe(started.elapsed().as_secs_f64());
+        self.health.publish(StateSnapshot {
+            at: Some(now),
+            blind: self.guard.blind,
+            paused: self.guard.paused,
+            violations: detector.active().cloned().collect(),
+            incidents: self
+                .book
+                .incidents
+                .values()
+                .map(|i| i.incident.clone())
+                .collect(),
+            pending_policies: self.pending_policies(),
+            executions: self.executor.executions.iter().map(|e| e.id).collect(),
+        });
+        self.health
+            .tick_done(now.millis(), self.guard.blind, problem);
+    }
+}
+
+/// With a lease: fail unless it still lets this replica act.
+fn check_lease(fence: Option<&Fence>, what: &str) -> Result<(), ControllerError> {
+    match fence {
+        Some(f) if !f.may_act() => Err(ControllerError::NotLeader(format!(
+            "the lease of epoch {} may have ended; not going to {what}",
+            f.epoch()
+        ))),
+        _ => Ok(()),
+    }
+}
