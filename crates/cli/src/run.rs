@@ -1,16 +1,17 @@
-//! `charter run`: the daemon. One task ticks the loop on the charter's interval and owns
-//! the controller, one serves HTTP; the HTTP task reaches the loop only through the
-//! control channel (approve, reject, pause, resume, list), whose commands the ticker
-//! applies between cycles. SIGTERM or SIGINT cancels both, the current cycle finishes,
-//! the store closes, all within a grace period.
+//! `charter run`: the daemon, wired from the orchestrator's tasks
+//! (`charter_orchestrator::daemon`). The ticker owns the controller and ticks it on the
+//! charter's interval, the lease keeper (several replicas) holds the leader lease, one
+//! task serves HTTP; the HTTP task reaches the loop only through the control channel
+//! (approve, reject, pause, resume, list), whose commands the ticker applies between
+//! cycles. SIGTERM or SIGINT cancels them all, the current cycle finishes, the store
+//! closes, all within a grace period.
 
 use crate::wiring;
 use anyhow::Context;
-use charter_knowledge::LeaseGrant;
-use charter_model::{KnowledgeSpec, LeaseSpec, SourceSpec, Timestamp, load_charter};
-use charter_orchestrator::{Fence, Health, LoopMetrics, Role};
+use charter_model::{Clock, KnowledgeSpec, SourceSpec, WallClock, load_charter};
+use charter_orchestrator::daemon::{ControlHandle, LeaseKeeper, LoopParts, Ticker};
+use charter_orchestrator::{Fence, Health, LoopMetrics};
 use charter_server::alerts::AlertIngest;
-use charter_server::control::{self, Applied, ControlHandle};
 use charter_server::{PolicyApi, ServerState, serve};
 use prometheus_client::registry::Registry;
 use std::net::SocketAddr;
@@ -61,7 +62,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         tracing::warn!("{w}");
     }
     let charter = Arc::new(charter);
-    let now = Timestamp::now_wall();
+    let clock: Arc<dyn Clock> = Arc::new(WallClock);
+    let now = clock.now();
     let (source, sim): (Arc<dyn charter_monitor::MetricSource>, _) = match &charter.source {
         SourceSpec::Simulator { .. } => {
             let (sim, scenario, seed) =
@@ -133,7 +135,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             None
         }
     };
-    let (control_handle, mut commands) = ControlHandle::channel();
+    let (control_handle, commands) = ControlHandle::channel();
     let policies = PolicyApi {
         control: control_handle,
         token: api_token,
@@ -142,7 +144,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let mut registry = Registry::default();
     let metrics = LoopMetrics::register(&mut registry);
     let health = Arc::new(Health::default());
-    let mut controller = controller.map(|c| c.with_health(health.clone(), metrics.clone()));
+    let controller = controller.map(|c| c.with_health(health.clone(), metrics.clone()));
     if replica.is_none() {
         metrics.leader.set(1);
     }
@@ -181,25 +183,36 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     );
 
     let cancel = CancellationToken::new();
-    let (fence_tx, mut fence_rx) = watch::channel::<Option<Arc<Fence>>>(None);
-    let lease_task = replica.clone().map(|replica| {
-        health.set_role(Role::Follower {
-            replica: replica.clone(),
-            leader: None,
-            epoch: None,
-        });
-        metrics.leader.set(0);
-        tokio::spawn(lease_loop(LeaseLoop {
-            store: store.clone(),
-            replica,
-            spec: charter.lease,
-            poll: charter.lease.renew.min(charter.interval) / 4,
-            fences: fence_tx,
-            health: health.clone(),
-            metrics: metrics.clone(),
-            cancel: cancel.clone(),
-        }))
-    });
+    let parts = LoopParts {
+        charter: charter.clone(),
+        source,
+        actuators,
+        store: store.clone(),
+        health: health.clone(),
+        metrics: metrics.clone(),
+        clock,
+    };
+    let (ticker, lease_task) = match (controller, replica.clone()) {
+        (Some(c), _) => (Ticker::single(parts, c, wake, commands), None),
+        (None, replica) => {
+            let replica = replica.unwrap_or_else(default_replica_id);
+            let (fence_tx, fence_rx) = watch::channel::<Option<Arc<Fence>>>(None);
+            let keeper = LeaseKeeper::new(
+                store.clone(),
+                replica,
+                charter.lease,
+                charter.lease.renew.min(charter.interval) / 4,
+                fence_tx,
+                health.clone(),
+                metrics.clone(),
+            );
+            let task = tokio::spawn(keeper.run(cancel.clone()));
+            (
+                Ticker::replicated(parts, fence_rx, wake, commands),
+                Some(task),
+            )
+        }
+    };
     let server_cancel = cancel.clone();
     let server = tokio::spawn(serve(
         listener,
@@ -222,88 +235,12 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         signal_cancel.cancel();
     });
 
-    let mut interval = tokio::time::interval(charter.interval);
-    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut failure = None;
-    let mut fence: Option<Arc<Fence>> = None;
-    loop {
-        // Whether a cycle runs now, and why.
-        let run = tokio::select! {
-            _ = cancel.cancelled() => break,
-            Ok(()) = fence_rx.changed() => {
-                let next = fence_rx.borrow_and_update().clone();
-                match next {
-                    Some(f) if controller.is_none() => {
-                        // Leader now: build the loop afresh from the store (recovery first).
-                        health.restart_loop();
-                        match charter_orchestrator::Controller::new_leader(
-                            charter.clone(),
-                            source.clone(),
-                            actuators.clone(),
-                            store.clone(),
-                            Timestamp::now_wall(),
-                            f.clone(),
-                        )
-                        .await
-                        {
-                            Ok(c) => {
-                                eprintln!("charter: leading under fencing epoch {}", f.epoch());
-                                controller = Some(c.with_health(health.clone(), metrics.clone()));
-                                fence = Some(f);
-                                interval.reset_immediately();
-                            }
-                            Err(e) if e.lost_leadership() => {
-                                tracing::warn!(error = %e, "lease lost while starting the loop");
-                                f.revoke();
-                            }
-                            Err(e) => {
-                                failure = Some(e);
-                                cancel.cancel();
-                                break;
-                            }
-                        }
-                    }
-                    None => step_down(&mut controller, &mut fence, "the lease was lost"),
-                    _ => {}
-                }
-                false
-            }
-            _ = wake.notified() => {
-                // An alert arrived: run a cycle now, and the next regular one a full interval later.
-                interval.reset();
-                true
-            }
-            Some(command) = commands.recv() => {
-                let now = Timestamp::now_wall();
-                // Between cycles: the controller is ours until the command is answered.
-                let applied = match controller.as_mut() {
-                    Some(c) => control::apply(c, command, now).await,
-                    None => control::apply_as_follower(store.as_ref(), &health, command, now).await,
-                };
-                // An approved policy starts now rather than an interval later.
-                if applied == Applied::RunCycle {
-                    interval.reset();
-                }
-                applied == Applied::RunCycle
-            }
-            // A cycle in progress is not interrupted: cancellation is checked between cycles.
-            _ = interval.tick() => true,
-        };
-        let Some(c) = controller.as_mut().filter(|_| run) else {
-            continue;
-        };
-        if let Err(e) = run_cycle(c).await {
-            if e.lost_leadership() {
-                step_down(&mut controller, &mut fence, &e.to_string());
-            } else {
-                failure = Some(e);
-                cancel.cancel();
-                break;
-            }
-        }
+    // The ticker owns the loop until a signal, or a failure that stops everything.
+    let failure = ticker.run(cancel.clone()).await.err();
+    if failure.is_some() {
+        cancel.cancel();
     }
     // The lease goes back at once, so a follower need not wait for it to expire.
-    drop(controller);
     if let Some(task) = lease_task {
         let _ = tokio::time::timeout(args.grace, task).await;
     }
@@ -325,21 +262,6 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Stop acting: drop the loop (a new leader recovers its executions from the journal)
-/// and give the lease up.
-fn step_down(
-    controller: &mut Option<charter_orchestrator::Controller>,
-    fence: &mut Option<Arc<Fence>>,
-    why: &str,
-) {
-    if let Some(f) = fence.take() {
-        f.revoke();
-    }
-    if controller.take().is_some() {
-        eprintln!("charter: stepping down to follower: {why}");
-    }
-}
-
 /// `<hostname>-<pid>`: unique on a machine, but new at every start.
 fn default_replica_id() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -349,130 +271,6 @@ fn default_replica_id() -> String {
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "charter".into());
     format!("{host}-{}", std::process::id())
-}
-
-/// What the lease task needs.
-struct LeaseLoop {
-    store: Arc<dyn charter_knowledge::Store>,
-    replica: String,
-    spec: LeaseSpec,
-    /// How often a follower tries to take the lease: often enough that it takes over
-    /// within the ttl plus one loop interval of the leader's last renewal.
-    poll: Duration,
-    /// The fence while this replica leads, `None` while it follows.
-    fences: watch::Sender<Option<Arc<Fence>>>,
-    health: Arc<Health>,
-    metrics: LoopMetrics,
-    cancel: CancellationToken,
-}
-
-/// Take the lease when it is free, renew it every `renew` while leading (sooner after
-/// a failed renewal), publish the fence, and give the lease up on shutdown. The fence's
-/// deadline is the send time of the last successful renewal plus ttl minus margin, so
-/// the loop stops acting before the lease can expire even if renewals stall.
-async fn lease_loop(l: LeaseLoop) {
-    let (ttl, margin) = (l.spec.ttl, l.spec.margin());
-    let mut fence: Option<Arc<Fence>> = None;
-    let follow = |leader: Option<(String, u64)>| {
-        l.health.set_role(Role::Follower {
-            replica: l.replica.clone(),
-            leader: leader.as_ref().map(|(h, _)| h.clone()),
-            epoch: leader.as_ref().map(|(_, e)| *e),
-        });
-        l.metrics.leader.set(0);
-        if let Some((_, e)) = leader {
-            l.metrics
-                .lease_epoch
-                .set(i64::try_from(e).unwrap_or(i64::MAX));
-        }
-    };
-    loop {
-        let sent = std::time::Instant::now();
-        let mut wait = if fence.is_some() {
-            l.spec.renew
-        } else {
-            l.poll
-        };
-        match fence.clone() {
-            Some(f) if f.is_revoked() => {
-                // The loop stepped down (a fenced claim): let the lease go, follow.
-                if let Err(e) = l.store.release_lease(&l.replica, f.epoch()).await {
-                    tracing::warn!(error = %e, "cannot release the leader lease");
-                }
-                fence = None;
-                let _ = l.fences.send(None);
-                follow(None);
-            }
-            Some(f) => match l
-                .store
-                .renew_lease(&l.replica, f.epoch(), ttl, margin)
-                .await
-            {
-                Ok(true) => f.extend(Fence::deadline_after(sent, ttl, margin)),
-                Ok(false) => {
-                    eprintln!(
-                        "charter: lost the leader lease of epoch {}: another replica took it",
-                        f.epoch()
-                    );
-                    f.revoke();
-                    fence = None;
-                    let _ = l.fences.send(None);
-                    follow(None);
-                    wait = Duration::ZERO;
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot renew the leader lease; retrying");
-                    wait = l.spec.renew / 4;
-                }
-            },
-            None => match l.store.acquire_lease(&l.replica, ttl, margin).await {
-                Ok(LeaseGrant::Acquired { epoch, .. }) => {
-                    let f = Arc::new(Fence::new(epoch, Fence::deadline_after(sent, ttl, margin)));
-                    l.health.set_role(Role::Leader {
-                        replica: l.replica.clone(),
-                        epoch,
-                    });
-                    l.metrics.leader.set(1);
-                    l.metrics
-                        .lease_epoch
-                        .set(i64::try_from(epoch).unwrap_or(i64::MAX));
-                    fence = Some(f.clone());
-                    let _ = l.fences.send(Some(f));
-                    wait = l.spec.renew;
-                }
-                Ok(LeaseGrant::HeldBy(lease)) => follow(Some((lease.holder, lease.epoch))),
-                Err(e) => tracing::warn!(error = %e, "cannot read the leader lease; retrying"),
-            },
-        }
-        tokio::select! {
-            _ = l.cancel.cancelled() => break,
-            _ = tokio::time::sleep(wait) => {}
-        }
-    }
-    if let Some(f) = fence {
-        f.revoke();
-        match l.store.release_lease(&l.replica, f.epoch()).await {
-            Ok(()) => eprintln!("charter: released the leader lease of epoch {}", f.epoch()),
-            Err(e) => tracing::warn!(error = %e, "cannot release the leader lease"),
-        }
-    }
-}
-
-async fn run_cycle(
-    controller: &mut charter_orchestrator::Controller,
-) -> Result<(), charter_orchestrator::ControllerError> {
-    match controller.tick(Timestamp::now_wall()).await {
-        Ok(report) => {
-            for e in &report.events {
-                tracing::info!(target: "charter::event", "{}", e.event);
-            }
-            Ok(())
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "loop cycle failed; stopping");
-            Err(e)
-        }
-    }
 }
 
 /// Resolve on SIGTERM or SIGINT.

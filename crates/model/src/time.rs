@@ -52,6 +52,24 @@ impl Timestamp {
     }
 }
 
+/// Where "now" comes from: the wall clock in production, a virtual clock in tests
+/// and simulations. Whatever runs in real time takes one instead of reading the wall
+/// clock, so that it can be driven in paused or virtual time.
+pub trait Clock: Send + Sync + fmt::Debug {
+    /// The current time.
+    fn now(&self) -> Timestamp;
+}
+
+/// The system's wall clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WallClock;
+
+impl Clock for WallClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::now_wall()
+    }
+}
+
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let secs = self.0.div_euclid(1000);

@@ -7,10 +7,12 @@
 //! renewal's send time plus the lease's ttl minus its margin, on the monotonic clock.
 //! The send time, not the answer time, so that a slow answer cannot stretch it; and
 //! the monotonic clock keeps running while the process is stopped (SIGSTOP), so a
-//! leader that wakes up after its lease ended knows it at once.
+//! leader that wakes up after its lease ended knows it at once. The clock is tokio's
+//! (the monotonic clock in production), so tests drive fences in paused time.
 
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// What a leader acts under: its fencing epoch and how long it may act.
 #[derive(Debug)]

@@ -4,6 +4,9 @@
 //!   with an injected `now`. The same code runs in virtual time (the simulator, the
 //!   demo, the tests) and in real time (the daemon's interval timer). Its parts:
 //!   observer (Monitor), incident book, planning, executor, control.
+//! - [`daemon`]: the daemon's tasks — [`daemon::Ticker`] (owns the controller),
+//!   [`daemon::LeaseKeeper`] (the leader lease) — and the control channel from the
+//!   HTTP task.
 //! - [`event`]: [`Event`]s a tick produced, for the live log and the summary.
 //! - [`health`]: [`Health`], the loop's state shared with `/readyz` and `/metrics`.
 //! - [`lease`]: [`Fence`], what a leader among replicas acts under (fencing epoch,
@@ -14,6 +17,7 @@
 //!   loop's steps, its compensations and recovery all go through.
 
 pub mod controller;
+pub mod daemon;
 pub mod event;
 pub mod health;
 mod journal;

@@ -20,7 +20,6 @@
 //! channel and wait for the loop's answer.
 
 use crate::alerts::{bearer_token, constant_time_eq, error_chain};
-use crate::control::{CallError, Command, ControlHandle};
 use axum::Json;
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -32,6 +31,7 @@ use charter_knowledge::PauseRecord;
 use charter_model::{ApprovalState, Policy, Timestamp};
 use charter_orchestrator::ControllerError;
 use charter_orchestrator::controller::ApprovalError;
+use charter_orchestrator::daemon::{CallError, Command, ControlHandle};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde::{Deserialize, Serialize};
 use serde_json::json;

@@ -12,17 +12,18 @@
 //!   API bearer token (`docs/api.md`).
 //! - [`knowledge`]: `GET /api/v1/knowledge`, what was learned (read-only), joined
 //!   when [`ServerState::knowledge`] is set.
-//! - [`control`]: the channel those handlers use to reach the loop: commands go to the
-//!   task that owns the controller, which applies them between cycles and answers.
+//!
+//! The channel those handlers use to reach the loop is the orchestrator's
+//! (`charter_orchestrator::daemon`): commands go to the task that owns the controller,
+//! which applies them between cycles and answers.
 
 pub mod alerts;
 pub mod api;
-pub mod control;
 pub mod knowledge;
 
 pub use alerts::{ALERTS_PATH, AlertIngest, alerts_router};
 pub use api::{PolicyApi, PolicyView, policy_router};
-pub use control::{Command, ControlHandle};
+pub use charter_orchestrator::daemon::{Command, ControlHandle};
 pub use knowledge::{KnowledgeApi, knowledge_router};
 
 use axum::Router;

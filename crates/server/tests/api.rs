@@ -8,8 +8,8 @@
 use charter_execute::Actuator;
 use charter_knowledge::{SqliteStore, Store};
 use charter_model::{ApprovalState, Charter, Policy, Timestamp, parse_charter};
+use charter_orchestrator::daemon::{self as control, ControlHandle};
 use charter_orchestrator::{Controller, Health, LoopMetrics};
-use charter_server::control::{self, ControlHandle};
 use charter_server::{PolicyApi, ServerState, router};
 use charter_sim::{Scenario, Simulator, World};
 use prometheus_client::registry::Registry;

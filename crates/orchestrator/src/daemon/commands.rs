@@ -6,11 +6,10 @@
 //! command's oneshot. A command is therefore never applied in the middle of a cycle,
 //! and the controller needs no lock.
 
+use crate::controller::{ApprovalError, pending_then_recent};
+use crate::{Controller, ControllerError, Health};
 use charter_knowledge::{PauseRecord, Store};
 use charter_model::{Policy, Timestamp};
-use charter_orchestrator::ControllerError;
-use charter_orchestrator::controller::{ApprovalError, pending_then_recent};
-use charter_orchestrator::{Controller, Health};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
