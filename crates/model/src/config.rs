@@ -8,6 +8,8 @@
 //! the serde parse, so only the first of those is reported; once the document is
 //! well-formed every remaining error is reported in one pass.
 
+pub mod defaults;
+
 use crate::action::ActionKind;
 use crate::charter::*;
 use crate::topology::Topology;
@@ -503,7 +505,7 @@ pub fn validate(
     if raw.name.value.trim().is_empty() {
         is.at(&raw.name, "name", "must not be empty");
     }
-    let interval = is.duration(&raw.interval, "interval", Duration::from_secs(30));
+    let interval = is.duration(&raw.interval, "interval", defaults::INTERVAL);
     if let Some(iv) = &raw.interval
         && interval.is_zero()
     {
@@ -549,16 +551,20 @@ pub fn validate(
                 let timeout = is.duration(
                     timeout,
                     "source.prometheus.timeout",
-                    Duration::from_secs(10),
+                    defaults::PROMETHEUS_TIMEOUT,
                 );
                 SourceSpec::Prometheus(PrometheusSpec {
                     url: url.value.trim_end_matches('/').to_string(),
                     timeout,
                     headers: headers.clone(),
                     bearer_token_file: bearer_token_file.as_ref().map(|p| base.join(p)),
-                    max_in_flight: max_in_flight.as_ref().map_or(8, |m| m.value),
-                    retries: retries.unwrap_or(2),
-                    blind_after: blind_after.as_ref().map_or(4, |b| b.value),
+                    max_in_flight: max_in_flight
+                        .as_ref()
+                        .map_or(defaults::PROMETHEUS_MAX_IN_FLIGHT, |m| m.value),
+                    retries: retries.unwrap_or(defaults::PROMETHEUS_RETRIES),
+                    blind_after: blind_after
+                        .as_ref()
+                        .map_or(defaults::BLIND_AFTER, |b| b.value),
                 })
             }
         },
@@ -589,13 +595,16 @@ pub fn validate(
                 .value
                 .objective_label
                 .clone()
-                .unwrap_or_else(|| "alertname".into()),
+                .unwrap_or_else(|| defaults::OBJECTIVE_LABEL.into()),
             component_label: a
                 .value
                 .component_label
                 .clone()
-                .unwrap_or_else(|| "service".into()),
-            max_body_bytes: a.value.max_body_bytes.unwrap_or(1 << 20),
+                .unwrap_or_else(|| defaults::COMPONENT_LABEL.into()),
+            max_body_bytes: a
+                .value
+                .max_body_bytes
+                .unwrap_or(defaults::ALERTS_MAX_BODY_BYTES),
         }
     });
 
@@ -627,10 +636,10 @@ pub fn validate(
         .and_then(|k| k.learning.as_ref())
         .map(|l| check_learning(&mut is, l))
         .unwrap_or_default();
-    let mut retention = DEFAULT_RETENTION;
+    let mut retention = defaults::RETENTION;
     if let Some(r) = raw.knowledge.as_ref().and_then(|k| k.retention.as_ref()) {
         retention = is.duration(&Some(r.clone()), "knowledge.retention", retention);
-        if retention < Duration::from_secs(24 * 3600) {
+        if retention < defaults::MIN_RETENTION {
             is.at(
                 r,
                 "knowledge.retention",
@@ -671,7 +680,7 @@ pub fn validate(
                         timeout: is.duration(
                             timeout,
                             &format!("{p}.timeout"),
-                            Duration::from_secs(10),
+                            defaults::HTTP_TIMEOUT,
                         ),
                     }
                 }
@@ -942,11 +951,11 @@ pub fn validate(
                 "no remedies: violations will be reported, never acted on",
             );
         }
-        let for_ = is.duration(&o.for_, &format!("{p}.for"), Duration::ZERO);
+        let for_ = is.duration(&o.for_, &format!("{p}.for"), defaults::OBJECTIVE_FOR);
         let keep_firing_for = is.duration(
             &o.keep_firing_for,
             &format!("{p}.keep_firing_for"),
-            Duration::ZERO,
+            defaults::OBJECTIVE_KEEP_FIRING_FOR,
         );
         if let Some(thresholds) = thresholds {
             objectives.push(Objective {
@@ -955,7 +964,7 @@ pub fn validate(
                 component_label: o
                     .component_label
                     .clone()
-                    .unwrap_or_else(|| "service".into()),
+                    .unwrap_or_else(|| defaults::COMPONENT_LABEL.into()),
                 components: if o.components.is_empty() {
                     components.iter().map(|c| c.name.clone()).collect()
                 } else {
@@ -1162,7 +1171,7 @@ fn check_lease(is: &mut Issues<'_>, l: &LeaseConfig) -> crate::charter::LeaseSpe
     let ttl = is.duration(&l.ttl, "knowledge.lease.ttl", default.ttl);
     let renew = is.duration(&l.renew, "knowledge.lease.renew", default.renew);
     if let Some(t) = &l.ttl
-        && ttl < Duration::from_millis(500)
+        && ttl < defaults::MIN_LEASE_TTL
     {
         is.at(t, "knowledge.lease.ttl", "must be at least 500ms");
         return default;
@@ -1305,7 +1314,11 @@ fn command_spec(
     action_configs: &BTreeMap<String, S<ActionConfig>>,
 ) -> CommandSpec {
     let p = format!("actuators.{name}.command");
-    let timeout = is.duration(&c.timeout, &format!("{p}.timeout"), Duration::from_secs(30));
+    let timeout = is.duration(
+        &c.timeout,
+        &format!("{p}.timeout"),
+        defaults::COMMAND_TIMEOUT,
+    );
     if let Some(t) = &c.timeout
         && timeout.is_zero()
     {
@@ -1414,7 +1427,11 @@ fn kubernetes_spec(
     {
         is.at(c, format!("{p}.context"), "must name a kubeconfig context");
     }
-    let timeout = is.duration(&k.timeout, &format!("{p}.timeout"), Duration::from_secs(10));
+    let timeout = is.duration(
+        &k.timeout,
+        &format!("{p}.timeout"),
+        defaults::KUBERNETES_TIMEOUT,
+    );
     if let Some(t) = &k.timeout
         && timeout.is_zero()
     {
