@@ -250,6 +250,10 @@ impl KubernetesSpec {
     }
 }
 
+/// The environment variable carrying an invocation's idempotency key to a command
+/// actuator's program; Charter sets it, so `env` cannot pass it through.
+pub const IDEMPOTENCY_KEY_VARIABLE: &str = "CHARTER_IDEMPOTENCY_KEY";
+
 /// `actuators.NAME.command`: the programs run for each action kind.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CommandSpec {
