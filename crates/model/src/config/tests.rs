@@ -1,4 +1,7 @@
 use super::*;
+use crate::action::ActionKind;
+use crate::charter::{ActuatorSpec, Direction, KnowledgeSpec, SourceSpec};
+use std::time::Duration;
 
 const VALID: &str = r#"name: shop
 interval: 15s
