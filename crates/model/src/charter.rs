@@ -1,6 +1,7 @@
 //! The validated charter: what the services must keep and what Charter may do.
 
 use crate::action::ActionKind;
+use crate::config::defaults;
 use crate::topology::Topology;
 use crate::vocab::Severity;
 use serde::{Deserialize, Serialize};
@@ -119,8 +120,8 @@ pub struct LeaseSpec {
 impl Default for LeaseSpec {
     fn default() -> Self {
         LeaseSpec {
-            ttl: Duration::from_secs(15),
-            renew: Duration::from_secs(5),
+            ttl: defaults::LEASE_TTL,
+            renew: defaults::LEASE_RENEW,
         }
     }
 }
@@ -134,14 +135,14 @@ impl LeaseSpec {
 }
 
 /// Default of `knowledge.retention`.
-pub const DEFAULT_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
+pub use crate::config::defaults::RETENTION as DEFAULT_RETENTION;
 
 impl Default for Learning {
     fn default() -> Self {
         Learning {
-            half_life: Duration::from_secs(7 * 24 * 3600),
+            half_life: defaults::HALF_LIFE,
             exploration: Exploration::None,
-            seed: 0,
+            seed: defaults::LEARNING_SEED,
             credit: OutcomeCredit::default(),
         }
     }
@@ -172,11 +173,11 @@ pub struct OutcomeCredit {
 impl Default for OutcomeCredit {
     fn default() -> Self {
         OutcomeCredit {
-            resolved: 1.0,
-            improved: 0.5,
-            no_effect: 0.0,
-            worsened: 0.0,
-            failed: 0.0,
+            resolved: defaults::CREDIT_RESOLVED,
+            improved: defaults::CREDIT_IMPROVED,
+            no_effect: defaults::CREDIT_NO_EFFECT,
+            worsened: defaults::CREDIT_WORSENED,
+            failed: defaults::CREDIT_FAILED,
         }
     }
 }
@@ -248,6 +249,10 @@ impl KubernetesSpec {
         }
     }
 }
+
+/// The environment variable carrying an invocation's idempotency key to a command
+/// actuator's program; Charter sets it, so `env` cannot pass it through.
+pub const IDEMPOTENCY_KEY_VARIABLE: &str = "CHARTER_IDEMPOTENCY_KEY";
 
 /// `actuators.NAME.command`: the programs run for each action kind.
 #[derive(Debug, Clone, PartialEq)]
@@ -565,27 +570,7 @@ impl ActionSpec {
 
     /// The catalogue default for a kind, used when the charter does not configure it.
     pub fn default_for(kind: ActionKind) -> Self {
-        let ((disruption, resource, risk), tte) = match kind {
-            ActionKind::ScaleOut => ((0.0, 1.5, 0.5), 60),
-            ActionKind::ScaleIn => ((0.5, 0.0, 0.5), 60),
-            ActionKind::Restart => ((2.0, 0.0, 1.0), 90),
-            ActionKind::Rollback => ((1.5, 0.0, 2.5), 90),
-            ActionKind::Throttle => ((2.5, 0.0, 0.5), 30),
-            ActionKind::CircuitBreak => ((2.0, 0.0, 1.0), 30),
-            ActionKind::Failover => ((2.0, 1.0, 2.0), 60),
-            ActionKind::FlushCache => ((1.5, 0.0, 0.5), 30),
-            ActionKind::Reconfigure => ((1.0, 0.0, 2.0), 60),
-        };
-        ActionSpec {
-            cost: disruption + resource + risk,
-            disruption,
-            resource,
-            risk,
-            step: 2,
-            time_to_effect: Duration::from_secs(tte),
-            approval: Approval::Auto,
-            params: BTreeMap::new(),
-        }
+        defaults::action(kind)
     }
 }
 
@@ -622,19 +607,19 @@ pub struct Guardrails {
 impl Default for Guardrails {
     fn default() -> Self {
         Guardrails {
-            max_actions_per_hour: 20,
-            cooldown: Duration::from_secs(300),
-            max_concurrent: 2,
-            auto_approve_max_cost: 5.0,
-            approval_timeout: Duration::from_secs(900),
-            max_attempts_per_incident: 3,
+            max_actions_per_hour: defaults::MAX_ACTIONS_PER_HOUR,
+            cooldown: defaults::COOLDOWN,
+            max_concurrent: defaults::MAX_CONCURRENT,
+            auto_approve_max_cost: defaults::AUTO_APPROVE_MAX_COST,
+            approval_timeout: defaults::APPROVAL_TIMEOUT,
+            max_attempts_per_incident: defaults::MAX_ATTEMPTS_PER_INCIDENT,
             auto_approve_kinds: None,
-            auto_approve_max_severity: Severity::Critical,
-            max_restart_share: 0.5,
-            max_scale_step: 4,
-            oscillation_window: Duration::from_secs(3600),
-            max_reversals: 2,
-            risk_weight: 1.0,
+            auto_approve_max_severity: defaults::AUTO_APPROVE_MAX_SEVERITY,
+            max_restart_share: defaults::MAX_RESTART_SHARE,
+            max_scale_step: defaults::MAX_SCALE_STEP,
+            oscillation_window: defaults::OSCILLATION_WINDOW,
+            max_reversals: defaults::MAX_REVERSALS,
+            risk_weight: defaults::RISK_WEIGHT,
         }
     }
 }

@@ -2,8 +2,9 @@
 //!
 //! Every stage depends on this crate and on nothing else of ours for its types:
 //!
-//! - [`config`]: the raw YAML document ([`CharterConfig`]) and its validation into a
-//!   [`Charter`], collecting every error with `file:line:col` and the key path.
+//! - [`config`]: the charter compiler: the raw YAML document ([`CharterConfig`])
+//!   compiled into a [`Charter`] one section at a time, collecting every error with
+//!   `file:line:col` and the key path; [`config::defaults`] holds every default.
 //! - [`charter`]: the validated charter — components, objectives, actions, guardrails.
 //! - [`topology`]: the dependency graph of components, with reachability queries.
 //! - [`action`]: the nine action kinds, actions and their inverses.

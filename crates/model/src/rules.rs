@@ -54,7 +54,7 @@ pub struct ImportOptions {
 impl Default for ImportOptions {
     fn default() -> Self {
         ImportOptions {
-            component_label: "service".into(),
+            component_label: crate::config::defaults::COMPONENT_LABEL.into(),
         }
     }
 }

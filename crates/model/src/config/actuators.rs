@@ -1,0 +1,61 @@
+//! `actuators:` — how components are acted on: the simulator, the actuator API over
+//! HTTP, programs run directly (`command`) or the Kubernetes API.
+
+mod command;
+mod kubernetes;
+
+use super::defaults;
+use super::issues::Issues;
+use super::raw::{ActionConfig, ActuatorConfig, ComponentConfig, S};
+use crate::charter::ActuatorSpec;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Compile `actuators:`. A command actuator's placeholders may name the `params` of
+/// `actions`, and a Kubernetes actuator maps `components`, so both are read here.
+pub(super) fn compile(
+    is: &mut Issues<'_>,
+    actuators: &BTreeMap<String, S<ActuatorConfig>>,
+    components: &[ComponentConfig],
+    actions: &BTreeMap<String, S<ActionConfig>>,
+    base: &Path,
+) -> BTreeMap<String, ActuatorSpec> {
+    actuators
+        .iter()
+        .map(|(name, a)| {
+            let spec = match &a.value {
+                ActuatorConfig::Simulator {} => ActuatorSpec::Simulator,
+                ActuatorConfig::Http {
+                    url,
+                    token_file,
+                    timeout,
+                } => {
+                    let p = format!("actuators.{name}.http");
+                    if !(url.value.starts_with("http://") || url.value.starts_with("https://")) {
+                        is.at(
+                            url,
+                            format!("{p}.url"),
+                            "must start with http:// or https://",
+                        );
+                    }
+                    ActuatorSpec::Http {
+                        url: url.value.trim_end_matches('/').to_string(),
+                        token_file: token_file.as_ref().map(|t| base.join(t)),
+                        timeout: is.duration(
+                            timeout,
+                            &format!("{p}.timeout"),
+                            defaults::HTTP_TIMEOUT,
+                        ),
+                    }
+                }
+                ActuatorConfig::Command(c) => {
+                    ActuatorSpec::Command(command::compile(is, name, a, c, actions))
+                }
+                ActuatorConfig::Kubernetes(k) => {
+                    ActuatorSpec::Kubernetes(kubernetes::compile(is, name, k, components, base))
+                }
+            };
+            (name.clone(), spec)
+        })
+        .collect()
+}

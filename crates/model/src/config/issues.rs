@@ -1,0 +1,143 @@
+//! What validation reports: located issues, the collector the section passes share,
+//! and the error a charter that cannot be loaded gives.
+
+use super::raw::S;
+use std::fmt;
+use std::time::Duration;
+
+/// One problem found in a charter, located in its file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidationIssue {
+    pub file: String,
+    pub line: u64,
+    pub column: u64,
+    /// The key path, e.g. `components[2].depends_on[0]`.
+    pub path: String,
+    pub message: String,
+    /// Warnings do not make a charter invalid unless `--deny-warnings`.
+    pub warning: bool,
+}
+
+impl fmt::Display for ValidationIssue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let level = if self.warning { "warning: " } else { "" };
+        write!(
+            f,
+            "{}:{}:{}: {level}{}: {}",
+            self.file, self.line, self.column, self.path, self.message
+        )
+    }
+}
+
+/// Why a charter could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read charter {path}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}", fmt_issues(.0))]
+    Invalid(Vec<ValidationIssue>),
+}
+
+fn fmt_issues(issues: &[ValidationIssue]) -> String {
+    let errors = issues.iter().filter(|i| !i.warning).count();
+    let mut s = format!("charter is invalid ({errors} error(s))");
+    for i in issues {
+        s.push_str("\n  ");
+        s.push_str(&i.to_string());
+    }
+    s
+}
+
+/// The issues of one charter, collected by every section pass in turn.
+pub(super) struct Issues<'a> {
+    file: &'a str,
+    list: Vec<ValidationIssue>,
+}
+
+impl<'a> Issues<'a> {
+    /// An empty collector for the charter named `file` in messages.
+    pub(super) fn new(file: &'a str) -> Self {
+        Issues {
+            file,
+            list: Vec::new(),
+        }
+    }
+
+    /// An error at `span`.
+    pub(super) fn at<T>(
+        &mut self,
+        span: &S<T>,
+        path: impl Into<String>,
+        message: impl Into<String>,
+    ) {
+        self.push(span, path, message, false);
+    }
+
+    /// A warning at `span`.
+    pub(super) fn warn<T>(
+        &mut self,
+        span: &S<T>,
+        path: impl Into<String>,
+        message: impl Into<String>,
+    ) {
+        self.push(span, path, message, true);
+    }
+
+    fn push<T>(
+        &mut self,
+        span: &S<T>,
+        path: impl Into<String>,
+        message: impl Into<String>,
+        warning: bool,
+    ) {
+        self.list.push(ValidationIssue {
+            file: self.file.to_string(),
+            line: span.referenced.line().max(1),
+            column: span.referenced.column().max(1),
+            path: path.into(),
+            message: message.into(),
+            warning,
+        });
+    }
+
+    /// A duration written like `30s`: `default` when absent, and also when it does
+    /// not parse (after reporting it), so later checks see a sensible value.
+    pub(super) fn duration(
+        &mut self,
+        v: &Option<S<String>>,
+        path: &str,
+        default: Duration,
+    ) -> Duration {
+        let Some(s) = v else { return default };
+        match humantime::parse_duration(s.value.trim()) {
+            Ok(d) => d,
+            Err(e) => {
+                self.at(
+                    s,
+                    path,
+                    format!(
+                        "invalid duration `{}`: {e} (write e.g. 30s, 5m, 1h)",
+                        s.value
+                    ),
+                );
+                default
+            }
+        }
+    }
+
+    /// Every issue in file order (a stable sort, so issues at one position keep the
+    /// order the passes found them in): `Ok` with the warnings when none is an
+    /// error, otherwise `Err` with all of them.
+    pub(super) fn finish(self) -> Result<Vec<ValidationIssue>, ConfigError> {
+        let mut list = self.list;
+        list.sort_by_key(|i| (i.line, i.column));
+        if list.iter().any(|i| !i.warning) {
+            return Err(ConfigError::Invalid(list));
+        }
+        Ok(list)
+    }
+}
