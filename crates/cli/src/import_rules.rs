@@ -11,7 +11,7 @@ pub struct ImportArgs {
     #[arg(required = true)]
     files: Vec<PathBuf>,
     /// The label whose value names the component of a series.
-    #[arg(long, default_value = "service")]
+    #[arg(long, default_value = charter_model::config::defaults::COMPONENT_LABEL)]
     component_label: String,
 }
 

@@ -36,7 +36,7 @@ pub const MAX_OUTPUT_BYTES: usize = 64 * 1024;
 const MAX_QUOTE: usize = 500;
 
 /// The variable carrying the idempotency key to the program.
-pub const KEY_VARIABLE: &str = "CHARTER_IDEMPOTENCY_KEY";
+pub use charter_model::charter::IDEMPOTENCY_KEY_VARIABLE as KEY_VARIABLE;
 
 type Remembered = Arc<OnceCell<Result<Applied, String>>>;
 

@@ -24,6 +24,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use charter_knowledge::Store;
+use charter_model::config::defaults;
 use charter_model::{Alert, AlertStatus, Charter, Severity, Timestamp};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde::Deserialize;
@@ -43,10 +44,6 @@ const DEFAULT_LIST_LIMIT: usize = 100;
 
 /// The most alerts one `GET` lists, whatever `limit` asks for.
 const MAX_LIST_LIMIT: usize = 1000;
-
-/// Used when the charter has no `alerts:` block; the same defaults as the charter's.
-const DEFAULT_OBJECTIVE_LABEL: &str = "alertname";
-const DEFAULT_COMPONENT_LABEL: &str = "service";
 
 /// What the alert receiver needs: where alerts go, what they may name, who may send
 /// them, and whom to wake.
@@ -132,10 +129,11 @@ impl Receiver {
             wake: ingest.wake,
             max_body_bytes: ingest.max_body_bytes,
             auth,
-            objective_label: spec.map_or(DEFAULT_OBJECTIVE_LABEL.into(), |s| {
+            // Without an `alerts:` block: the charter's defaults.
+            objective_label: spec.map_or(defaults::OBJECTIVE_LABEL.into(), |s| {
                 s.objective_label.clone()
             }),
-            component_label: spec.map_or(DEFAULT_COMPONENT_LABEL.into(), |s| {
+            component_label: spec.map_or(defaults::COMPONENT_LABEL.into(), |s| {
                 s.component_label.clone()
             }),
             targets,

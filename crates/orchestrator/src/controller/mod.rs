@@ -24,7 +24,6 @@ mod observer;
 mod planning;
 
 pub use control::{ApprovalError, pending_then_recent};
-pub use observer::BLIND_AFTER;
 
 use crate::event::{Event, Timed};
 use crate::health::{Health, LoopMetrics, StateSnapshot};

@@ -7,6 +7,7 @@ use crate::event::Event;
 use crate::health::LoopMetrics;
 use charter_analyze::{Episode, EpisodeLog, History, RankOptions};
 use charter_knowledge::{Store, StoreError};
+use charter_model::config::defaults;
 use charter_model::{
     AlertStatus, Change, Charter, Sample, SourceSpec, Timestamp, Violation, ViolationState,
 };
@@ -16,8 +17,6 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Consecutive failed reads after which the monitor is blind.
-pub const BLIND_AFTER: u32 = 4;
 /// How much history is read back from the source when the loop starts.
 const BACKFILL: Duration = Duration::from_secs(30 * 60);
 /// How long recent changes are kept for diagnosis.
@@ -66,7 +65,7 @@ impl Observer {
         let alerts_seen = store.recent_alerts(1).await?.first().map_or(0, |a| a.seq);
         let blind_after = match &charter.source {
             SourceSpec::Prometheus(p) => p.blind_after,
-            SourceSpec::Simulator { .. } => BLIND_AFTER,
+            SourceSpec::Simulator { .. } => defaults::BLIND_AFTER,
         };
         let recorded = store
             .violation_history(now.minus(analysis.frequency.baseline + analysis.frequency.recent))
