@@ -17,6 +17,10 @@ pub struct Applied {
 }
 
 /// Why an action could not be applied.
+///
+/// Every variant but [`ActuatorError::Indeterminate`] is a refusal: the action did not
+/// change the system, so the step failed and its execution compensates what came
+/// before. [`ActuatorError::next_step`] says which.
 #[derive(Debug, thiserror::Error)]
 pub enum ActuatorError {
     /// The action cannot apply to the component as it is (e.g. no previous version).
@@ -28,6 +32,33 @@ pub enum ActuatorError {
     /// The actuator tried and failed.
     #[error("actuator failed: {0}")]
     Failed(String),
+    /// The request was sent and no answer came (a timeout, a connection lost after
+    /// sending): it may have been applied. Only [`Actuator::status`] with the same key
+    /// can tell.
+    #[error("actuator outcome unknown: {0}")]
+    Indeterminate(String),
+}
+
+/// What the loop must do after an actuator error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NextStep {
+    /// Nothing was applied: the step failed; compensate the steps before it.
+    Refused,
+    /// It may have been applied: ask [`Actuator::status`] with the same key before
+    /// deciding anything about the step.
+    AskStatus,
+}
+
+impl ActuatorError {
+    /// Whether the error is a refusal or leaves the outcome unknown.
+    pub fn next_step(&self) -> NextStep {
+        match self {
+            ActuatorError::Indeterminate(_) => NextStep::AskStatus,
+            ActuatorError::Precondition(_)
+            | ActuatorError::UnknownComponent(_)
+            | ActuatorError::Failed(_) => NextStep::Refused,
+        }
+    }
 }
 
 /// Something that can act on components.

@@ -172,13 +172,15 @@ impl HttpActuator {
         Ok((status, body))
     }
 
+    /// A transport error: a request that never left (no connection) was refused; one
+    /// that was sent and got no answer may have been applied.
     fn transport(&self, what: &str, e: &reqwest::Error) -> ActuatorError {
-        if e.is_timeout() {
-            failed(format!("{what}: no answer within {:?}", self.timeout))
-        } else if e.is_connect() {
+        if e.is_connect() {
             failed(format!("{what}: cannot connect: {}", causes(e)))
+        } else if e.is_timeout() {
+            ActuatorError::Indeterminate(format!("{what}: no answer within {:?}", self.timeout))
         } else {
-            failed(format!("{what}: {}", causes(e)))
+            ActuatorError::Indeterminate(format!("{what}: {}", causes(e)))
         }
     }
 }

@@ -17,6 +17,7 @@ pub mod http;
 
 pub use actuator::{
     Actuator, ActuatorError, Applied, ComponentState, FENCING_EPOCH_HEADER, FENCING_EPOCH_VARIABLE,
+    NextStep,
 };
 pub use command::CommandActuator;
 pub use execution::{Execution, ExecutionPhase, Move, Step, StepStatus, classify_outcome};

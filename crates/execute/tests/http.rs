@@ -1,6 +1,6 @@
 //! The HTTP actuator against a mock of the Charter actuator API.
 
-use charter_execute::{Actuator, ActuatorError, HttpActuator, read_token_file};
+use charter_execute::{Actuator, ActuatorError, HttpActuator, NextStep, read_token_file};
 use charter_model::{Action, ActionKind};
 use serde_json::json;
 use std::time::Duration;
@@ -121,7 +121,7 @@ async fn a_200_without_an_applied_body_is_a_failure() {
 }
 
 #[tokio::test]
-async fn slow_answer_times_out() {
+async fn a_slow_answer_leaves_the_outcome_unknown() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/v1/actions"))
@@ -129,7 +129,12 @@ async fn slow_answer_times_out() {
         .mount(&server)
         .await;
     let a = HttpActuator::new(&server.uri(), None, Duration::from_millis(200)).expect("valid");
-    let m = failed(a.apply("k", &scale_out()).await);
+    // The request was sent: it may have been applied, so the error is no refusal.
+    let e = a.apply("k", &scale_out()).await.expect_err("times out");
+    assert_eq!(e.next_step(), NextStep::AskStatus, "{e:?}");
+    let ActuatorError::Indeterminate(m) = e else {
+        panic!("expected Indeterminate, got {e:?}");
+    };
     assert!(m.contains("no answer within 200ms"), "{m}");
     assert!(m.contains(&server.uri()), "{m}");
 }
@@ -246,7 +251,13 @@ async fn connection_refused_is_a_failure_naming_the_url() {
     drop(listener);
     let a =
         HttpActuator::new(&format!("http://{addr}"), None, Duration::from_secs(5)).expect("valid");
-    let m = failed(a.apply("k", &scale_out()).await);
+    // Never sent: a refusal, not an unknown outcome.
+    let r = a.apply("k", &scale_out()).await;
+    assert!(
+        matches!(&r, Err(e) if e.next_step() == NextStep::Refused),
+        "{r:?}"
+    );
+    let m = failed(r);
     assert!(m.contains(&format!("POST http://{addr}/v1/actions")), "{m}");
     assert!(m.contains("cannot connect"), "{m}");
 }

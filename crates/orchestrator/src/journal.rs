@@ -57,6 +57,8 @@ pub(crate) async fn send(
     done: JournalStatus,
 ) -> Result<(JournalRecord, Result<Applied, String>), StoreError> {
     let action = &intent.action;
+    // An indeterminate error (`ActuatorError::next_step() == AskStatus`) is journaled
+    // as failed like a refusal for now; startup recovery never re-sends a key.
     let result = match actuators.for_component(&action.component) {
         Some(act) => act
             .apply(&intent.idempotency_key, action)

@@ -480,7 +480,9 @@ impl Respond for ActuatorApi {
                             "key": key, "status": "unknown_component", "action": action,
                             "error": format!("no component {c}"),
                         })),
-                    Err(ActuatorError::Failed(m)) => error(500, &m),
+                    Err(ActuatorError::Failed(m) | ActuatorError::Indeterminate(m)) => {
+                        error(500, &m)
+                    }
                 }
             }
             ("GET", Some(rest)) => {

@@ -58,7 +58,9 @@ impl World {
             Ok(a) => Stored::Ok(a.clone()),
             Err(ActuatorError::UnknownComponent(c)) => Stored::Unknown(c.clone()),
             Err(e) => Stored::Precondition(match e {
-                ActuatorError::Precondition(m) | ActuatorError::Failed(m) => m.clone(),
+                ActuatorError::Precondition(m)
+                | ActuatorError::Failed(m)
+                | ActuatorError::Indeterminate(m) => m.clone(),
                 ActuatorError::UnknownComponent(c) => c.clone(),
             }),
         };

@@ -308,7 +308,8 @@ impl Entry {
                 record.error = Some(e.to_string());
                 StatusCode::NOT_FOUND
             }
-            Err(ActuatorError::Failed(m)) => {
+            // The world is in this process: it always knows whether it acted.
+            Err(ActuatorError::Failed(m) | ActuatorError::Indeterminate(m)) => {
                 record.status = "failed";
                 record.error = Some(m);
                 StatusCode::INTERNAL_SERVER_ERROR
