@@ -1,10 +1,16 @@
-//! What happened during a tick, in a form a person can read.
+//! What happened during a tick, in a form a person can read — and the one place
+//! that says what each event leaves behind: [`Emitter::emit`] writes its log line,
+//! counts its metric, writes its audit row and adds it to the tick's report in one
+//! call, so the four cannot drift apart.
 
+use crate::health::LoopMetrics;
+use charter_knowledge::{Store, StoreError};
 use charter_model::{
     Action, Diagnosis, OutcomeClass, Policy, Timestamp, Violation, ViolationState,
     fmt_duration_secs,
 };
 use std::fmt;
+use std::sync::Arc;
 
 /// One thing that happened in the loop.
 #[derive(Debug, Clone, PartialEq)]
@@ -87,6 +93,185 @@ impl Event {
             Event::PolicyDecided { policy } => Some(policy.incident_id),
             _ => None,
         }
+    }
+}
+
+impl Event {
+    /// The audit row this event writes, if the audit log keeps events of its kind:
+    /// the row's kind and body.
+    pub fn audit(&self) -> Option<(&'static str, serde_json::Value)> {
+        match self {
+            Event::PolicyDecided { policy } => {
+                Some(("policy", serde_json::to_value(policy).unwrap_or_default()))
+            }
+            Event::NoAction {
+                incident_id,
+                reason,
+            } => Some((
+                "no_action",
+                serde_json::json!({"incident": incident_id, "reason": reason}),
+            )),
+            Event::IncidentEscalated {
+                incident_id,
+                reason,
+            } => Some((
+                "escalation",
+                serde_json::json!({"incident": incident_id, "reason": reason}),
+            )),
+            _ => None,
+        }
+    }
+
+    /// Count the event in the loop's metrics, if it is one they count.
+    fn count(&self, metrics: &LoopMetrics) {
+        match self {
+            Event::SourceError { .. } => {
+                metrics.source_errors.inc();
+            }
+            Event::StepApplied { action, .. } => {
+                metrics
+                    .actions
+                    .get_or_create(&vec![("kind".into(), action.kind.to_string())])
+                    .inc();
+            }
+            _ => {}
+        }
+    }
+
+    /// Write the event's structured log line. ERROR means an operator must act; WARN,
+    /// something went wrong that the loop handles; a violation's transitions are only
+    /// in the report (`charter::event` lines), not logged here.
+    fn log(&self) {
+        match self {
+            Event::SourceError { error, consecutive } => {
+                tracing::warn!(consecutive, error = %error, "metric source read failed")
+            }
+            Event::Blind { consecutive } => {
+                tracing::error!(consecutive, "monitor is blind: new actions frozen")
+            }
+            Event::SourceRecovered => tracing::info!("metric source recovered"),
+            Event::Violation { .. } => {}
+            Event::IncidentOpened { incident_id, first } => {
+                tracing::info!(incident_id, violation = %first, "incident opened")
+            }
+            Event::Diagnosed { diagnosis } => {
+                let root = diagnosis.root().map(|h| h.component.clone());
+                tracing::info!(incident_id = diagnosis.incident_id, root = ?root, "diagnosed")
+            }
+            Event::PolicyDecided { policy } => tracing::info!(
+                incident_id = policy.incident_id,
+                policy_id = policy.id,
+                rationale = %policy.rationale,
+                "policy decided"
+            ),
+            Event::NoAction {
+                incident_id,
+                reason,
+            } => tracing::info!(incident_id, reason = %reason, "no action"),
+            Event::StepApplied {
+                execution_id,
+                incident_id,
+                action,
+                ..
+            } => tracing::info!(execution_id, incident_id, action = %action, "applied"),
+            Event::StepFailed {
+                execution_id,
+                incident_id,
+                action,
+                error,
+            } => tracing::warn!(
+                execution_id,
+                incident_id,
+                action = %action,
+                error = %error,
+                "step failed"
+            ),
+            Event::Verified {
+                execution_id,
+                incident_id,
+                outcome,
+                ..
+            } => tracing::info!(execution_id, incident_id, outcome = %outcome, "verified"),
+            Event::Compensated {
+                execution_id,
+                incident_id,
+                action,
+                ok,
+                detail,
+            } => {
+                let action = action.as_ref().map(|a| a.to_string());
+                if *ok {
+                    tracing::info!(execution_id, incident_id, action = ?action, "compensated")
+                } else {
+                    tracing::warn!(
+                        execution_id,
+                        incident_id,
+                        action = ?action,
+                        detail = %detail,
+                        "not compensated"
+                    )
+                }
+            }
+            Event::IncidentResolved {
+                incident_id,
+                after_secs,
+            } => tracing::info!(incident_id, after_secs, "incident resolved"),
+            Event::IncidentEscalated {
+                incident_id,
+                reason,
+            } => tracing::error!(
+                incident_id,
+                reason = %reason,
+                "incident escalated: an operator must act"
+            ),
+        }
+    }
+}
+
+/// Emits a tick's events (see the module documentation).
+pub(crate) struct Emitter {
+    store: Arc<dyn Store>,
+    metrics: LoopMetrics,
+    now: Timestamp,
+    events: Vec<Timed>,
+}
+
+impl Emitter {
+    /// An emitter for the tick at `now`.
+    pub fn new(store: Arc<dyn Store>, metrics: LoopMetrics, now: Timestamp) -> Self {
+        Emitter {
+            store,
+            metrics,
+            now,
+            events: Vec::new(),
+        }
+    }
+
+    /// Log, count, audit and report `event`. Only writing the audit row can fail.
+    pub async fn emit(&mut self, event: Event) -> Result<(), StoreError> {
+        event.log();
+        event.count(&self.metrics);
+        if let Some((kind, body)) = event.audit() {
+            self.store.audit(self.now, kind, &body).await?;
+        }
+        self.events.push(Timed {
+            at: self.now,
+            event,
+        });
+        Ok(())
+    }
+
+    /// [`Emitter::emit`] for each of `events`, in order.
+    pub async fn emit_all(&mut self, events: Vec<Event>) -> Result<(), StoreError> {
+        for e in events {
+            self.emit(e).await?;
+        }
+        Ok(())
+    }
+
+    /// The events emitted, in order.
+    pub fn into_events(self) -> Vec<Timed> {
+        self.events
     }
 }
 

@@ -3,8 +3,7 @@
 //! done, what its outcome teaches and does to its incident.
 
 use super::{Controller, ControllerError, check_lease};
-use crate::event::Event;
-use crate::health::LoopMetrics;
+use crate::event::{Emitter, Event};
 use crate::journal::{self, Actuators};
 use crate::lease::Fence;
 use charter_execute::{Execution, Move};
@@ -41,7 +40,6 @@ pub(crate) struct StepContext<'a> {
     pub fence: Option<&'a Fence>,
     pub guard: &'a mut GuardState,
     pub detector: &'a Detector,
-    pub metrics: &'a LoopMetrics,
 }
 
 impl StepContext<'_> {
@@ -100,14 +98,14 @@ impl Executor {
         cx: &mut StepContext<'_>,
         now: Timestamp,
         fresh: bool,
-        push: &mut impl FnMut(Event),
+        emit: &mut Emitter,
     ) -> Result<Advanced, ControllerError> {
         let mut out = Advanced::default();
         for _ in 0..64 {
             match self.executions[i].next_move(now) {
                 Move::Wait | Move::Finished => break,
                 Move::Apply(step) => {
-                    out.all_applied |= self.apply_step(i, step, cx, now, push).await?;
+                    out.all_applied |= self.apply_step(i, step, cx, now, emit).await?;
                 }
                 Move::Verify => {
                     let (after, resolved) =
@@ -118,18 +116,17 @@ impl Executor {
                     };
                     let e = &mut self.executions[i];
                     let class = e.verified(after, resolved, now);
-                    let (eid, iid, before) = (e.id, e.incident_id, e.badness_before);
-                    tracing::info!(execution_id = eid, incident_id = iid, outcome = %class, "verified");
-                    push(Event::Verified {
-                        execution_id: eid,
-                        incident_id: iid,
+                    emit.emit(Event::Verified {
+                        execution_id: e.id,
+                        incident_id: e.incident_id,
                         outcome: class,
-                        before,
+                        before: e.badness_before,
                         after,
-                    });
+                    })
+                    .await?;
                 }
                 Move::Compensate(step, inverse) => {
-                    self.compensate_step(i, step, inverse, cx, now, push)
+                    self.compensate_step(i, step, inverse, cx, now, emit)
                         .await?
                 }
             }
@@ -146,7 +143,7 @@ impl Executor {
         step: usize,
         cx: &mut StepContext<'_>,
         now: Timestamp,
-        push: &mut impl FnMut(Event),
+        emit: &mut Emitter,
     ) -> Result<bool, ControllerError> {
         let e = &self.executions[i];
         let s = &e.steps[step];
@@ -185,29 +182,25 @@ impl Executor {
                 guard
                     .recent_actions
                     .retain(|(_, _, t)| now.since(*t) < keep);
-                cx.metrics
-                    .actions
-                    .get_or_create(&vec![("kind".into(), action.kind.to_string())])
-                    .inc();
-                tracing::info!(execution_id = eid, incident_id = iid, action = %action, "applied");
-                push(Event::StepApplied {
+                emit.emit(Event::StepApplied {
                     execution_id: eid,
                     incident_id: iid,
                     action,
                     detail: applied.detail.clone(),
-                });
+                })
+                .await?;
                 let e = &mut self.executions[i];
                 e.step_applied(step, applied, now);
                 Ok(e.steps.iter().all(|s| s.applied_at.is_some()))
             }
             Err(err) => {
-                tracing::warn!(execution_id = eid, incident_id = iid, action = %action, error = %err, "step failed");
-                push(Event::StepFailed {
+                emit.emit(Event::StepFailed {
                     execution_id: eid,
                     incident_id: iid,
                     action,
                     error: err.clone(),
-                });
+                })
+                .await?;
                 self.executions[i].step_failed(step, err, now);
                 Ok(false)
             }
@@ -223,60 +216,61 @@ impl Executor {
         inverse: Option<Action>,
         cx: &mut StepContext<'_>,
         now: Timestamp,
-        push: &mut impl FnMut(Event),
+        emit: &mut Emitter,
     ) -> Result<(), ControllerError> {
         let e = &self.executions[i];
         let (eid, iid) = (e.id, e.incident_id);
-        let mut settle = |e: &mut Execution,
-                          action: Option<Action>,
-                          result: Result<(), String>,
-                          detail: String| {
-            push(Event::Compensated {
-                execution_id: eid,
-                incident_id: iid,
-                action,
-                ok: result.is_ok(),
-                detail,
-            });
-            e.compensated(step, result, now);
+        let (action, result) = match inverse {
+            None => {
+                let detail = format!("{} is irreversible", e.steps[step].action.kind);
+                (None, Err(detail))
+            }
+            Some(inv) => {
+                let key = e.steps[step].key.undo();
+                check_lease(cx.fence, "compensate a step")?;
+                // The kill switch holds for compensations too (invariant 5): the step
+                // stays applied, which quarantines the component and escalates, as a
+                // failed undo.
+                if cx.guard.paused {
+                    let detail = "automation is paused: not undone; an operator must look";
+                    (Some(inv), Err(detail.to_string()))
+                } else {
+                    let intent = journal::intent(
+                        eid,
+                        StepRef::Undo(step as u32),
+                        &key,
+                        cx.epoch(),
+                        inv.clone(),
+                        "compensation",
+                        now,
+                    );
+                    let (row, result) = journal::claim_and_send(
+                        cx.store,
+                        &cx.actuators,
+                        &intent,
+                        JournalStatus::Compensated,
+                    )
+                    .await?;
+                    (
+                        Some(inv),
+                        result.map(|_| row.detail.clone()).map_err(|_| row.detail),
+                    )
+                }
+            }
         };
-        let Some(inv) = inverse else {
-            let detail = format!("{} is irreversible", e.steps[step].action.kind);
-            settle(&mut self.executions[i], None, Err(detail.clone()), detail);
-            return Ok(());
+        let (ok, detail) = match &result {
+            Ok(d) => (true, d.clone()),
+            Err(d) => (false, d.clone()),
         };
-        let key = e.steps[step].key.undo();
-        check_lease(cx.fence, "compensate a step")?;
-        // The kill switch holds for compensations too (invariant 5): the step stays
-        // applied, which quarantines the component and escalates, as a failed undo.
-        if cx.guard.paused {
-            let detail = "automation is paused: not undone; an operator must look".to_string();
-            settle(
-                &mut self.executions[i],
-                Some(inv),
-                Err(detail.clone()),
-                detail,
-            );
-            return Ok(());
-        }
-        let intent = journal::intent(
-            eid,
-            StepRef::Undo(step as u32),
-            &key,
-            cx.epoch(),
-            inv.clone(),
-            "compensation",
-            now,
-        );
-        let (row, result) =
-            journal::claim_and_send(cx.store, &cx.actuators, &intent, JournalStatus::Compensated)
-                .await?;
-        settle(
-            &mut self.executions[i],
-            Some(inv),
-            result.map(|_| ()),
-            row.detail,
-        );
+        emit.emit(Event::Compensated {
+            execution_id: eid,
+            incident_id: iid,
+            action,
+            ok,
+            detail,
+        })
+        .await?;
+        self.executions[i].compensated(step, result.map(|_| ()), now);
         Ok(())
     }
 }
@@ -366,7 +360,7 @@ impl Controller {
         &mut self,
         now: Timestamp,
         fresh: bool,
-        push: &mut impl FnMut(Event),
+        emit: &mut Emitter,
     ) -> Result<(), ControllerError> {
         let mut i = 0;
         while i < self.executor.executions.len() {
@@ -380,9 +374,8 @@ impl Controller {
                 fence: self.fence.as_deref(),
                 guard: &mut self.guard,
                 detector: &self.observer.detector,
-                metrics: &self.metrics,
             };
-            let moved = self.executor.advance(i, &mut cx, now, fresh, push).await?;
+            let moved = self.executor.advance(i, &mut cx, now, fresh, emit).await?;
             if moved.all_applied {
                 let iid = self.executor.executions[i].incident_id;
                 if let Some(rt) = self.book.incidents.get_mut(&iid) {
@@ -391,7 +384,7 @@ impl Controller {
             }
             if moved.done {
                 let e = self.executor.executions.remove(i);
-                self.finish_execution(e, now, push).await?;
+                self.finish_execution(e, now, emit).await?;
             } else {
                 i += 1;
             }
@@ -406,7 +399,7 @@ impl Controller {
         &mut self,
         e: Execution,
         now: Timestamp,
-        push: &mut impl FnMut(Event),
+        emit: &mut Emitter,
     ) -> Result<(), ControllerError> {
         let class = e.outcome.unwrap_or(OutcomeClass::Failed);
         self.metrics
@@ -471,8 +464,7 @@ impl Controller {
             self.escalate(
                 e.incident_id,
                 "a compensation failed: component quarantined",
-                now,
-                push,
+                emit,
             )
             .await?;
             return Ok(());

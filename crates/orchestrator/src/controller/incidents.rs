@@ -48,6 +48,8 @@ pub(crate) struct Grouped {
     pub touched: BTreeSet<u64>,
     /// Every transition, with the incident it belongs to.
     pub records: Vec<(Option<u64>, Violation)>,
+    /// What happened, in order: each transition, and each incident it opened.
+    pub events: Vec<Event>,
 }
 
 /// Open incidents by id.
@@ -76,8 +78,8 @@ impl IncidentBook {
         episodes: &EpisodeLog,
         analysis: &RankOptions,
         now: Timestamp,
-        push: &mut impl FnMut(Event),
     ) -> Grouped {
+        let mut events = Vec::new();
         let mut touched: BTreeSet<u64> = BTreeSet::new();
         let mut records: Vec<(Option<u64>, Violation)> = Vec::with_capacity(transitions.len());
         // Which incident each episode belongs to, and the open incidents on each
@@ -119,8 +121,7 @@ impl IncidentBook {
                     Some(id) => id,
                     None => {
                         let id = self.open(now);
-                        tracing::info!(incident_id = id, violation = %key, "incident opened");
-                        push(Event::IncidentOpened {
+                        events.push(Event::IncidentOpened {
                             incident_id: id,
                             first: key.clone(),
                         });
@@ -144,12 +145,16 @@ impl IncidentBook {
                 touched.insert(id);
             }
             records.push((incident_id, v.clone()));
-            push(Event::Violation {
+            events.push(Event::Violation {
                 violation: v,
                 from: t.from,
             });
         }
-        Grouped { touched, records }
+        Grouped {
+            touched,
+            records,
+            events,
+        }
     }
 
     /// Open a new incident; its id.
@@ -271,9 +276,7 @@ impl IncidentBook {
                 _ => false,
             };
             if changed {
-                let root = d.root().map(|h| h.component.clone());
-                tracing::info!(incident_id = rt.incident.id, root = ?root, "diagnosed");
-                rt.incident.root_cause = root;
+                rt.incident.root_cause = d.root().map(|h| h.component.clone());
                 if rt.incident.state == IncidentState::Open {
                     rt.incident.state = IncidentState::Diagnosed;
                 }

@@ -25,7 +25,7 @@ mod planning;
 
 pub use control::{ApprovalError, pending_then_recent};
 
-use crate::event::{Event, Timed};
+use crate::event::{Emitter, Event, Timed};
 use crate::health::{Health, LoopMetrics, StateSnapshot};
 use crate::journal::Actuators;
 use crate::lease::Fence;
@@ -283,21 +283,17 @@ impl Controller {
         }
         let started = std::time::Instant::now();
         let mut stages = Stages::default();
-        let mut ev: Vec<Timed> = Vec::new();
-        let mut push = |e: Event| ev.push(Timed { at: now, event: e });
+        let mut emit = Emitter::new(self.store.clone(), self.metrics.clone(), now);
 
         // Monitor.
         self.observer.backfill_once(&self.charter, now).await;
-        let (observation, problem) = self
-            .observer
-            .read(&self.charter, now, &self.metrics, &mut push)
-            .await;
+        let (observation, problem) = self.observer.read(&self.charter, now, &mut emit).await?;
         self.guard.blind = self.observer.blind;
         stages.read = started.elapsed();
         let fresh = observation.is_some();
         let t = std::time::Instant::now();
         if let Some(obs) = observation {
-            self.observe(obs, now, &mut push).await?;
+            self.observe(obs, now, &mut emit).await?;
         }
         stages.monitor = t.elapsed();
 
@@ -305,25 +301,25 @@ impl Controller {
         let t = std::time::Instant::now();
         let mut work = (0, 0);
         if fresh {
-            work = self.diagnose(now, &mut push).await?;
+            work = self.diagnose(now, &mut emit).await?;
         }
         stages.analyze = t.elapsed();
 
         // Plan.
         let t = std::time::Instant::now();
-        self.resolve_incidents(now, &mut push).await?;
-        self.plan(now, &mut push).await?;
+        self.resolve_incidents(now, &mut emit).await?;
+        self.plan(now, &mut emit).await?;
         stages.plan = t.elapsed();
 
         // Execute.
         let t = std::time::Instant::now();
-        self.advance_executions(now, fresh, &mut push).await?;
+        self.advance_executions(now, fresh, &mut emit).await?;
         self.prune(now).await?;
         stages.execute = t.elapsed();
 
         self.publish(now, started, &problem);
         Ok(TickReport {
-            events: ev,
+            events: emit.into_events(),
             blind: self.guard.blind,
             stages,
             diagnoses: work.0,
@@ -338,7 +334,7 @@ impl Controller {
         &mut self,
         obs: charter_monitor::Observation,
         now: Timestamp,
-        push: &mut impl FnMut(Event),
+        emit: &mut Emitter,
     ) -> Result<(), ControllerError> {
         let transitions = self
             .observer
@@ -358,8 +354,8 @@ impl Controller {
             &self.observer.episodes,
             &self.analysis,
             now,
-            push,
         );
+        emit.emit_all(grouped.events).await?;
         for id in &grouped.touched {
             if let Some(rt) = self.book.incidents.get(id) {
                 self.store.save_incident(&rt.incident).await?;
@@ -377,7 +373,7 @@ impl Controller {
     async fn diagnose(
         &mut self,
         now: Timestamp,
-        push: &mut impl FnMut(Event),
+        emit: &mut Emitter,
     ) -> Result<(usize, usize), ControllerError> {
         let (diagnoses, windows, changed) = self.book.diagnose(
             &self.charter,
@@ -389,7 +385,7 @@ impl Controller {
         for (d, incident) in changed {
             self.store.save_diagnosis(&d).await?;
             self.store.save_incident(&incident).await?;
-            push(Event::Diagnosed { diagnosis: d });
+            emit.emit(Event::Diagnosed { diagnosis: d }).await?;
         }
         Ok((diagnoses, windows))
     }
@@ -398,7 +394,7 @@ impl Controller {
     async fn resolve_incidents(
         &mut self,
         now: Timestamp,
-        push: &mut impl FnMut(Event),
+        emit: &mut Emitter,
     ) -> Result<(), ControllerError> {
         let running: Vec<u64> = self
             .executor
@@ -412,13 +408,11 @@ impl Controller {
                 p.approval = ApprovalState::Expired;
                 self.store.save_policy(&p).await?;
             }
-            let id = rt.incident.id;
-            let after = now.since(rt.incident.opened_at).as_secs_f64();
-            tracing::info!(incident_id = id, after_secs = after, "incident resolved");
-            push(Event::IncidentResolved {
-                incident_id: id,
-                after_secs: after,
-            });
+            emit.emit(Event::IncidentResolved {
+                incident_id: rt.incident.id,
+                after_secs: now.since(rt.incident.opened_at).as_secs_f64(),
+            })
+            .await?;
         }
         Ok(())
     }
@@ -445,29 +439,17 @@ impl Controller {
         &mut self,
         id: u64,
         reason: &str,
-        now: Timestamp,
-        push: &mut impl FnMut(Event),
+        emit: &mut Emitter,
     ) -> Result<(), ControllerError> {
         let Some(incident) = self.book.escalate(id) else {
             return Ok(());
         };
         self.store.save_incident(incident).await?;
-        self.store
-            .audit(
-                now,
-                "escalation",
-                &serde_json::json!({"incident": id, "reason": reason}),
-            )
-            .await?;
-        tracing::error!(
-            incident_id = id,
-            reason,
-            "incident escalated: an operator must act"
-        );
-        push(Event::IncidentEscalated {
+        emit.emit(Event::IncidentEscalated {
             incident_id: id,
             reason: reason.to_string(),
-        });
+        })
+        .await?;
         Ok(())
     }
 

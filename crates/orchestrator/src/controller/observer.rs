@@ -3,8 +3,7 @@
 //! and the Alertmanager cursor. [`Observer::observe`] turns a cycle's samples and
 //! alerts into the violation transitions the incident book groups.
 
-use crate::event::Event;
-use crate::health::LoopMetrics;
+use crate::event::{Emitter, Event};
 use charter_analyze::{Episode, EpisodeLog, History, RankOptions};
 use charter_knowledge::{Store, StoreError};
 use charter_model::config::defaults;
@@ -112,43 +111,39 @@ impl Observer {
 
     /// Read the source once. A failed read counts toward blindness (after
     /// `blind_after` in a row the monitor is blind); the first good read ends it.
-    /// Returns the observation, if any, and the problem to report on `/readyz`.
+    /// Returns the observation, if any, and the problem to report on `/readyz`; only
+    /// writing an event's audit row can fail.
     pub async fn read(
         &mut self,
         charter: &Charter,
         now: Timestamp,
-        metrics: &LoopMetrics,
-        push: &mut impl FnMut(Event),
-    ) -> (Option<Observation>, String) {
+        emit: &mut Emitter,
+    ) -> Result<(Option<Observation>, String), StoreError> {
         match self.source.observe(charter, now).await {
             Ok(obs) => {
                 if self.blind {
-                    push(Event::SourceRecovered);
+                    emit.emit(Event::SourceRecovered).await?;
                 }
                 self.consecutive_errors = 0;
                 self.blind = false;
                 let problem = obs.problems.first().cloned().unwrap_or_default();
-                (Some(obs), problem)
+                Ok((Some(obs), problem))
             }
             Err(e) => {
                 self.consecutive_errors += 1;
-                metrics.source_errors.inc();
-                tracing::warn!(consecutive = self.consecutive_errors, error = %e, "metric source read failed");
-                push(Event::SourceError {
+                emit.emit(Event::SourceError {
                     error: e.to_string(),
                     consecutive: self.consecutive_errors,
-                });
+                })
+                .await?;
                 if self.consecutive_errors >= self.blind_after && !self.blind {
                     self.blind = true;
-                    tracing::error!(
-                        consecutive = self.consecutive_errors,
-                        "monitor is blind: new actions frozen"
-                    );
-                    push(Event::Blind {
+                    emit.emit(Event::Blind {
                         consecutive: self.consecutive_errors,
-                    });
+                    })
+                    .await?;
                 }
-                (None, e.to_string())
+                Ok((None, e.to_string()))
             }
         }
     }

@@ -4,7 +4,7 @@
 //! oscillating component.
 
 use super::{Controller, ControllerError};
-use crate::event::Event;
+use crate::event::{Emitter, Event};
 use charter_model::{ApprovalState, ComponentState, IncidentState, Timestamp, Violation};
 use charter_plan::{Decision, PlanInput, decide};
 use std::collections::HashMap;
@@ -14,7 +14,7 @@ impl Controller {
     pub(super) async fn plan(
         &mut self,
         now: Timestamp,
-        push: &mut impl FnMut(Event),
+        emit: &mut Emitter,
     ) -> Result<(), ControllerError> {
         self.guard.running = self
             .executor
@@ -38,7 +38,7 @@ impl Controller {
                     let mut p = p.clone();
                     p.approval = ApprovalState::Expired;
                     self.store.save_policy(&p).await?;
-                    self.escalate(id, "approval timed out", now, push).await?;
+                    self.escalate(id, "approval timed out", emit).await?;
                 }
                 continue;
             }
@@ -55,8 +55,7 @@ impl Controller {
                 self.escalate(
                     id,
                     "no policy resolved it within max_attempts_per_incident",
-                    now,
-                    push,
+                    emit,
                 )
                 .await?;
                 continue;
@@ -97,7 +96,7 @@ impl Controller {
                         .await?;
                     self.guard.quarantined.insert(component.clone());
                     self.persist_guard().await?;
-                    self.escalate(id, &reason, now, push).await?;
+                    self.escalate(id, &reason, emit).await?;
                 }
                 Decision::NoAction { reason, rejected } => {
                     let Some(rt) = self.book.incidents.get_mut(&id) else {
@@ -109,34 +108,21 @@ impl Controller {
                         .unwrap_or_default();
                     let reason = format!("{reason}{first}");
                     if rt.last_no_action.as_deref() != Some(reason.as_str()) {
-                        self.store
-                            .audit(
-                                now,
-                                "no_action",
-                                &serde_json::json!({"incident": id, "reason": reason}),
-                            )
-                            .await?;
-                        push(Event::NoAction {
+                        emit.emit(Event::NoAction {
                             incident_id: id,
                             reason: reason.clone(),
-                        });
+                        })
+                        .await?;
                         rt.last_no_action = Some(reason);
                     }
                 }
                 Decision::Act(policy) => {
                     self.next_policy += 1;
                     self.store.save_policy(&policy).await?;
-                    self.store
-                        .audit(
-                            now,
-                            "policy",
-                            &serde_json::to_value(&policy).unwrap_or_default(),
-                        )
-                        .await?;
-                    tracing::info!(incident_id = id, policy_id = policy.id, rationale = %policy.rationale, "policy decided");
-                    push(Event::PolicyDecided {
+                    emit.emit(Event::PolicyDecided {
                         policy: policy.clone(),
-                    });
+                    })
+                    .await?;
                     let Some(rt) = self.book.incidents.get_mut(&id) else {
                         continue;
                     };
