@@ -190,10 +190,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         store: store.clone(),
         health: health.clone(),
         metrics: metrics.clone(),
-        clock,
     };
     let (ticker, lease_task) = match (controller, replica.clone()) {
-        (Some(c), _) => (Ticker::single(parts, c, wake, commands), None),
+        (Some(c), _) => (Ticker::single(parts, clock, c, wake, commands), None),
         (None, replica) => {
             let replica = replica.unwrap_or_else(default_replica_id);
             let (fence_tx, fence_rx) = watch::channel::<Option<Arc<Fence>>>(None);
@@ -208,7 +207,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             );
             let task = tokio::spawn(keeper.run(cancel.clone()));
             (
-                Ticker::replicated(parts, fence_rx, wake, commands),
+                Ticker::replicated(parts, clock, fence_rx, wake, commands),
                 Some(task),
             )
         }

@@ -22,7 +22,7 @@ pub use commands::{
     apply, apply_as_follower,
 };
 pub use lease::LeaseKeeper;
-pub use ticker::{LoopParts, Ticker};
+pub use ticker::{Host, Loop, LoopParts, Ticker};
 
 use charter_model::{Clock, Timestamp};
 

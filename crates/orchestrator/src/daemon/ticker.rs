@@ -6,16 +6,62 @@
 use super::commands::{self, Applied, Command};
 use crate::health::{Health, LoopMetrics};
 use crate::lease::Fence;
-use crate::{Controller, ControllerError};
+use crate::{Controller, ControllerError, TickReport};
 use charter_execute::Actuator;
 use charter_knowledge::Store;
-use charter_model::{Charter, Clock};
+use charter_model::{Charter, Clock, Timestamp};
 use charter_monitor::MetricSource;
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::{Notify, mpsc, watch};
 use tokio::time::{Interval, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
+
+/// What the ticker drives: a loop that ticks and takes commands.
+pub trait Loop: Send {
+    /// Run one cycle at `now`.
+    fn tick(
+        &mut self,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<TickReport, ControllerError>> + Send;
+
+    /// Apply a control command between cycles.
+    fn apply(&mut self, command: Command, now: Timestamp) -> impl Future<Output = Applied> + Send;
+}
+
+impl Loop for Controller {
+    fn tick(
+        &mut self,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<TickReport, ControllerError>> + Send {
+        Controller::tick(self, now)
+    }
+
+    fn apply(&mut self, command: Command, now: Timestamp) -> impl Future<Output = Applied> + Send {
+        commands::apply(self, command, now)
+    }
+}
+
+/// Where the ticker's loops come from: what a replica builds when it becomes the
+/// leader, and how it answers commands while it follows.
+pub trait Host: Send + Sync {
+    type Loop: Loop;
+
+    /// How often the loop runs.
+    fn interval(&self) -> Duration;
+
+    /// Build the loop of the leader of `fence`'s epoch (startup recovery first).
+    fn lead(
+        &self,
+        fence: Arc<Fence>,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Self::Loop, ControllerError>> + Send;
+
+    /// Answer a command without a loop (a follower).
+    fn follow(&self, command: Command, now: Timestamp) -> impl Future<Output = Applied> + Send;
+}
 
 /// What the loop runs on; the same for every controller the ticker builds.
 pub struct LoopParts {
@@ -25,16 +71,42 @@ pub struct LoopParts {
     pub store: Arc<dyn Store>,
     pub health: Arc<Health>,
     pub metrics: LoopMetrics,
-    /// Where each cycle's `now` comes from.
-    pub clock: Arc<dyn Clock>,
 }
 
-/// The task that owns the controller.
-pub struct Ticker {
-    parts: LoopParts,
+impl Host for LoopParts {
+    type Loop = Controller;
+
+    fn interval(&self) -> Duration {
+        self.charter.interval
+    }
+
+    async fn lead(&self, fence: Arc<Fence>, now: Timestamp) -> Result<Controller, ControllerError> {
+        self.health.restart_loop();
+        let c = Controller::new_leader(
+            self.charter.clone(),
+            self.source.clone(),
+            self.actuators.clone(),
+            self.store.clone(),
+            now,
+            fence,
+        )
+        .await?;
+        Ok(c.with_health(self.health.clone(), self.metrics.clone()))
+    }
+
+    async fn follow(&self, command: Command, now: Timestamp) -> Applied {
+        commands::apply_as_follower(self.store.as_ref(), &self.health, command, now).await
+    }
+}
+
+/// The task that owns the loop.
+pub struct Ticker<H: Host = LoopParts> {
+    host: H,
+    /// Where each cycle's `now` comes from.
+    clock: Arc<dyn Clock>,
     /// The running loop: built before for a single replica; with a lease, built when
     /// this replica leads and dropped when it stops.
-    controller: Option<Controller>,
+    controller: Option<H::Loop>,
     /// The fence this replica leads under, while it does.
     fence: Option<Arc<Fence>>,
     /// An alert arrived: run a cycle now.
@@ -44,16 +116,18 @@ pub struct Ticker {
     fences: Option<watch::Receiver<Option<Arc<Fence>>>>,
 }
 
-impl Ticker {
+impl<H: Host> Ticker<H> {
     /// The ticker of a single replica, whose loop is `controller`.
     pub fn single(
-        parts: LoopParts,
-        controller: Controller,
+        host: H,
+        clock: Arc<dyn Clock>,
+        controller: H::Loop,
         wake: Arc<Notify>,
         commands: mpsc::Receiver<Command>,
     ) -> Self {
         Ticker {
-            parts,
+            host,
+            clock,
             controller: Some(controller),
             fence: None,
             wake,
@@ -65,13 +139,15 @@ impl Ticker {
     /// The ticker of a replica that leads while the lease keeper publishes a fence on
     /// `fences`; it runs no loop until then.
     pub fn replicated(
-        parts: LoopParts,
+        host: H,
+        clock: Arc<dyn Clock>,
         fences: watch::Receiver<Option<Arc<Fence>>>,
         wake: Arc<Notify>,
         commands: mpsc::Receiver<Command>,
     ) -> Self {
         Ticker {
-            parts,
+            host,
+            clock,
             controller: None,
             fence: None,
             wake,
@@ -84,7 +160,7 @@ impl Ticker {
     /// loop fails; a lost leadership is no failure: the replica steps down and
     /// follows. The controller is dropped on return.
     pub async fn run(mut self, shutdown: CancellationToken) -> Result<(), ControllerError> {
-        let mut interval = tokio::time::interval(self.parts.charter.interval);
+        let mut interval = tokio::time::interval(self.host.interval());
         interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
             // Whether a cycle runs now, and why.
@@ -126,21 +202,10 @@ impl Ticker {
     ) -> Result<(), ControllerError> {
         match next {
             Some(f) if self.controller.is_none() => {
-                let p = &self.parts;
-                p.health.restart_loop();
-                match Controller::new_leader(
-                    p.charter.clone(),
-                    p.source.clone(),
-                    p.actuators.clone(),
-                    p.store.clone(),
-                    p.clock.now(),
-                    f.clone(),
-                )
-                .await
-                {
+                match self.host.lead(f.clone(), self.clock.now()).await {
                     Ok(c) => {
                         eprintln!("charter: leading under fencing epoch {}", f.epoch());
-                        self.controller = Some(c.with_health(p.health.clone(), p.metrics.clone()));
+                        self.controller = Some(c);
                         self.fence = Some(f);
                         interval.reset_immediately();
                     }
@@ -159,18 +224,10 @@ impl Ticker {
 
     /// Apply a command between cycles: the controller is ours until it is answered.
     async fn apply(&mut self, command: Command) -> Applied {
-        let now = self.parts.clock.now();
+        let now = self.clock.now();
         match self.controller.as_mut() {
-            Some(c) => commands::apply(c, command, now).await,
-            None => {
-                commands::apply_as_follower(
-                    self.parts.store.as_ref(),
-                    &self.parts.health,
-                    command,
-                    now,
-                )
-                .await
-            }
+            Some(c) => c.apply(command, now).await,
+            None => self.host.follow(command, now).await,
         }
     }
 
@@ -179,7 +236,7 @@ impl Ticker {
         let Some(c) = self.controller.as_mut() else {
             return Ok(());
         };
-        match c.tick(self.parts.clock.now()).await {
+        match c.tick(self.clock.now()).await {
             Ok(report) => {
                 for e in &report.events {
                     tracing::info!(target: "charter::event", "{}", e.event);
