@@ -11,8 +11,8 @@
 
 use crate::records::{LearnedPrior, OutcomeRecord};
 use charter_model::charter::Learning;
-use charter_model::{ActionKind, CauseClass, OutcomeClass, Timestamp};
 use charter_model::learning::{Context, Evidence, KnowledgeView, beta_quantile};
+use charter_model::{ActionKind, CauseClass, OutcomeClass, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

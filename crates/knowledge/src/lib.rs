@@ -6,10 +6,13 @@
 //!   (actions taken, and a small key/value of JSON: the kill switch, quarantined
 //!   components), the success rates learning starts from, and the alerts received from
 //!   Alertmanager.
+//! - [`sql`] is [`SqlStore`], the store on an SQL database: every query written once,
+//!   generic over a [`sql::Dialect`] that holds what differs between databases, and the
+//!   schema migrations of both (the same versions).
 //! - [`sqlite`] is [`SqliteStore`], the default backend (WAL, `synchronous=FULL`,
-//!   versioned migrations from `migrations/sqlite/`).
+//!   migrations from `migrations/sqlite/`, the group-committing alert writer).
 //! - [`postgres`] is [`PostgresStore`], the same store on a PostgreSQL server
-//!   (migrations from `migrations/postgres/`, the same schema versions).
+//!   (migrations from `migrations/postgres/` under an advisory lock).
 //! - [`records`] holds the records that are not model types: [`JournalRecord`],
 //!   [`ExecutionRecord`], [`OutcomeRecord`], [`AuditEntry`], [`SuccessRate`],
 //!   [`PauseRecord`].
@@ -27,6 +30,7 @@ pub mod insights;
 pub mod lease;
 pub mod postgres;
 pub mod records;
+pub mod sql;
 pub mod sqlite;
 pub mod store;
 
@@ -38,5 +42,6 @@ pub use records::{
     NextIds, OutcomeRecord, PauseRecord, SuccessRate, UnknownJournalStatus,
 };
 pub use records::{GUARD_LEARNED_PRIORS, LearnedPrior};
-pub use sqlite::{SCHEMA_VERSION, SqliteStore};
+pub use sql::{SCHEMA_VERSION, SqlStore};
+pub use sqlite::SqliteStore;
 pub use store::Store;

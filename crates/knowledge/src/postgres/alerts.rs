@@ -9,7 +9,7 @@
 //! first, then the duplicates in order, so both backends assign the same order.
 
 use crate::error::StoreError;
-use crate::sqlite::{query_err, to_json};
+use crate::sql::codec::{query_err, to_json};
 use charter_model::{Alert, Timestamp};
 use sqlx::PgConnection;
 use sqlx::postgres::PgPool;
