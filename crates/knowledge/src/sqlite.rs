@@ -197,6 +197,22 @@ impl Dialect for SqliteDialect {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{GuardStore, Store};
+
+    #[tokio::test]
+    async fn a_store_is_passed_on_as_one_role() -> Result<(), Box<dyn std::error::Error>> {
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().await?);
+        let guard: Arc<dyn GuardStore> = store.clone();
+        guard
+            .put_guard_state("limits", &serde_json::json!({"max": 3}))
+            .await?;
+        assert_eq!(
+            store.guard_state("limits").await?,
+            Some(serde_json::json!({"max": 3}))
+        );
+        store.close().await;
+        Ok(())
+    }
 
     #[tokio::test]
     async fn open_sets_the_durability_pragmas() -> Result<(), Box<dyn std::error::Error>> {

@@ -2,8 +2,8 @@
 //! learning summaries and open errors.
 
 use charter_knowledge::{
-    ExecutionRecord, JournalRecord, JournalStatus, NextIds, OutcomeRecord, SCHEMA_VERSION,
-    SqliteStore, Store, StoreError, SuccessRate,
+    ExecutionRecord, GuardStore, Incidents, Journal, JournalRecord, JournalStatus, LearningStore,
+    NextIds, OutcomeRecord, SCHEMA_VERSION, SqliteStore, Store, StoreError, SuccessRate,
 };
 use charter_model::{
     Action, ActionKind, ApprovalState, CauseClass, Diagnosis, Hypothesis, Incident, IncidentState,

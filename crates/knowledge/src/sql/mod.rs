@@ -13,12 +13,20 @@
 //! connection, arguments, and the column types) because Rust does not yet imply such
 //! bounds from a trait.
 //!
-//! - [`codec`]: records into columns and back.
+//! - `codec`: records into columns and back.
+//! - `incidents`, `journal`, `guard`, `learning`, `alerts`, `lease`: each role of
+//!   [`Store`] on every dialect.
 
+mod alerts;
 pub(crate) mod codec;
-mod store_impl;
+mod guard;
+mod incidents;
+mod journal;
+mod learning;
+mod lease;
 
 use crate::error::StoreError;
+use crate::store::Store;
 use async_trait::async_trait;
 use charter_model::Alert;
 use codec::{from_json, query_err};
@@ -63,7 +71,7 @@ pub trait Dialect: Debug + Clone + Send + Sync + 'static {
     /// How many rows a statement inserted, updated or deleted.
     fn rows_affected(result: &<Self::DB as Database>::QueryResult) -> u64;
 
-    /// [`crate::AlertInbox::save_alerts`] on this backend.
+    /// [`crate::AlertInbox::save_alerts`] on this database.
     async fn save_alerts(
         &self,
         pool: &Pool<Self::DB>,
@@ -201,6 +209,21 @@ where
         }
         let rows = query.fetch_all(&self.pool).await.map_err(query_err(read))?;
         rows.iter().map(|body| from_json(record, body)).collect()
+    }
+}
+
+#[async_trait]
+impl<D: Dialect> Store for SqlStore<D>
+where
+    SqlStore<D>: crate::Incidents
+        + crate::Journal
+        + crate::GuardStore
+        + crate::LearningStore
+        + crate::AlertInbox
+        + crate::LeaderLease,
+{
+    async fn close(&self) {
+        self.dialect.close(&self.pool).await;
     }
 }
 

@@ -112,7 +112,7 @@ impl AlertQueue {
     }
 }
 
-/// [`crate::Store::save_alerts`] for SQLite: queue the batch, make sure a writer runs,
+/// [`crate::AlertInbox::save_alerts`] for SQLite: queue the batch, make sure a writer runs,
 /// and wait for the commit that carries it.
 pub(super) async fn save(
     pool: &SqlitePool,
