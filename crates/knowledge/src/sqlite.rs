@@ -203,14 +203,8 @@ mod tests {
     async fn a_store_is_passed_on_as_one_role() -> Result<(), Box<dyn std::error::Error>> {
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().await?);
         let guard: Arc<dyn GuardStore> = store.clone();
-        guard
-            .put_guard_state("limits", &serde_json::json!({"max": 3}))
-            .await?;
-        assert_eq!(
-            store.guard_state("limits").await?,
-            Some(serde_json::json!({"max": 3}))
-        );
-        store.close().await;
+        guard.put_guard_state("k", &serde_json::json!(1)).await?;
+        assert_eq!(store.guard_state("k").await?, Some(serde_json::json!(1)));
         Ok(())
     }
 
