@@ -2,8 +2,9 @@
 //!
 //! SQLite and PostgreSQL share the tables, the schema versions and every query; what
 //! differs between them is a [`Dialect`]: a few fragments of SQL (how "now" is read,
-//! how a sum is cast, how a row is replaced, how text is ordered), how the driver
-//! counts affected rows, the alert writer and how the store closes. The backends —
+//! how a sum is cast, how a row is replaced, how text is ordered, how parameters are
+//! written in a multi-row list), how the driver counts affected rows, the alert writer
+//! and how the store closes. The backends —
 //! [`crate::sqlite`] and [`crate::postgres`] — each implement [`Dialect`], open their
 //! pool and migrate their schema.
 //!
