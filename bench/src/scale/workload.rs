@@ -20,7 +20,7 @@
 
 use async_trait::async_trait;
 use charter_execute::{Actuator, ActuatorError, Applied};
-use charter_knowledge::{SqliteStore, Store};
+use charter_knowledge::{SqliteStore, prelude::*};
 use charter_model::{
     Action, Change, ChangeKind, Charter, ComponentState, Sample, Timestamp, ViolationState,
     parse_charter,

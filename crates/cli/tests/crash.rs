@@ -17,7 +17,7 @@
 mod common;
 
 use charter_execute::{Actuator, HttpActuator};
-use charter_knowledge::{JournalStatus, SqliteStore, Store};
+use charter_knowledge::{JournalStatus, SqliteStore, prelude::*};
 use charter_model::Timestamp;
 use common::{Proc, charter_bin, start_simulator, tail};
 use serde_json::Value;

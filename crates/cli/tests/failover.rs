@@ -21,7 +21,7 @@
 
 mod common;
 
-use charter_knowledge::{JournalStatus, PostgresStore, Store};
+use charter_knowledge::{JournalStatus, PostgresStore, prelude::*};
 use common::{Proc, charter_bin, signal, start_simulator, tail, wait_for_line};
 use serde_json::Value;
 use sqlx::Connection;

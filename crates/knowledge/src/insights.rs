@@ -4,14 +4,15 @@
 //! `GET /api/v1/knowledge` compute the same [`KnowledgeReport`] from stored records.
 //!
 //! Rates come from the same decayed evidence the planner uses
-//! ([`charter_plan::KnowledgeView`], imported priors included): the posterior of a
-//! uniform Beta(1, 1) prior, so a context with no outcomes reads 50% with a wide
-//! interval. Insights count raw outcomes, so their words match what happened.
+//! ([`charter_model::learning::KnowledgeView`], imported priors included): the
+//! posterior of a uniform Beta(1, 1) prior, so a context with no outcomes reads 50%
+//! with a wide interval. Insights count raw outcomes, so their words match what
+//! happened.
 
 use crate::records::{LearnedPrior, OutcomeRecord};
 use charter_model::charter::Learning;
+use charter_model::learning::{Context, Evidence, KnowledgeView, beta_quantile};
 use charter_model::{ActionKind, CauseClass, OutcomeClass, Timestamp};
-use charter_plan::knowledge::{Context, Evidence, KnowledgeView, beta_quantile};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

@@ -5,9 +5,10 @@
 //! to agree. The SQL is the same for both backends but for how "now" is read, so it is
 //! written once here, parameterised by that expression.
 //!
-//! - **Acquire** ([`crate::Store::acquire_lease`]): one upsert that takes the row when
-//!   it is missing, expired, or held under the caller's own replica id (a restarted
-//!   replica); each take bumps the epoch. Concurrent acquirers serialise on the row.
+//! - **Acquire** ([`crate::LeaderLease::acquire_lease`]): one upsert that takes the row
+//!   when it is missing, expired, or held under the caller's own replica id (a
+//!   restarted replica); each take bumps the epoch. Concurrent acquirers serialise on
+//!   the row.
 //! - **Renew**: extends the expiry only while holder and epoch are still the caller's.
 //! - **Claim** (a journal `Intent` row): inserted by one statement that also checks
 //!   the lease — with a lease row the claim's epoch must be the current one and the
@@ -37,7 +38,7 @@ pub struct LeaseRecord {
     pub expires_in_ms: i64,
 }
 
-/// What [`crate::Store::acquire_lease`] got.
+/// What [`crate::LeaderLease::acquire_lease`] got.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LeaseGrant {
     /// The caller leads under this epoch until `expires_in_ms` from now.

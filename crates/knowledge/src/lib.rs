@@ -1,15 +1,19 @@
 //! K, the knowledge store: everything Charter must remember across restarts.
 //!
-//! - [`store`] defines the [`Store`] trait that the orchestrator holds as
-//!   `Arc<dyn Store>`: incidents, violations, diagnoses, policies, the write-ahead
-//!   journal of side effects, executions, outcomes, the audit log, guardrail state
-//!   (actions taken, and a small key/value of JSON: the kill switch, quarantined
-//!   components), the success rates learning starts from, and the alerts received from
-//!   Alertmanager.
+//! - [`store`] defines a trait per role — [`Incidents`] (incidents, violations,
+//!   diagnoses, policies), [`Journal`] (the write-ahead journal of side effects,
+//!   executions), [`GuardStore`] (guardrail state: actions taken, the kill switch,
+//!   quarantined components; the audit log), [`LearningStore`] (outcomes, the success
+//!   rates learning starts from, imported priors), [`AlertInbox`] (the alerts received
+//!   from Alertmanager), [`LeaderLease`] — and [`Store`], all of them, which the
+//!   orchestrator holds as `Arc<dyn Store>`. [`prelude`] brings them all in scope.
+//! - [`sql`] is [`SqlStore`], the store on an SQL database: every query written once,
+//!   generic over a [`sql::Dialect`] that holds what differs between databases, and the
+//!   schema migrations of both (the same versions).
 //! - [`sqlite`] is [`SqliteStore`], the default backend (WAL, `synchronous=FULL`,
-//!   versioned migrations from `migrations/sqlite/`).
+//!   migrations from `migrations/sqlite/`, the group-committing alert writer).
 //! - [`postgres`] is [`PostgresStore`], the same store on a PostgreSQL server
-//!   (migrations from `migrations/postgres/`, the same schema versions).
+//!   (migrations from `migrations/postgres/` under an advisory lock).
 //! - [`records`] holds the records that are not model types: [`JournalRecord`],
 //!   [`ExecutionRecord`], [`OutcomeRecord`], [`AuditEntry`], [`SuccessRate`],
 //!   [`PauseRecord`].
@@ -27,16 +31,26 @@ pub mod insights;
 pub mod lease;
 pub mod postgres;
 pub mod records;
+pub mod sql;
 pub mod sqlite;
 pub mod store;
 
 pub use error::StoreError;
 pub use lease::{LeaseGrant, LeaseRecord};
 pub use postgres::{POSTGRES_SCHEMA_VERSION, PostgresStore};
+pub use records::LearnedPrior;
 pub use records::{
     AuditEntry, ExecutionRecord, GUARD_PAUSED, GUARD_QUARANTINED, JournalRecord, JournalStatus,
     NextIds, OutcomeRecord, PauseRecord, SuccessRate, UnknownJournalStatus,
 };
-pub use records::{GUARD_LEARNED_PRIORS, LearnedPrior};
-pub use sqlite::{SCHEMA_VERSION, SqliteStore};
-pub use store::Store;
+pub use sql::{SCHEMA_VERSION, SqlStore};
+pub use sqlite::SqliteStore;
+pub use store::{AlertInbox, GuardStore, Incidents, Journal, LeaderLease, LearningStore, Store};
+
+/// The store's traits, for calling store methods on a concrete [`SqliteStore`] or
+/// [`PostgresStore`] (through `Arc<dyn Store>` no import is needed).
+pub mod prelude {
+    pub use crate::store::{
+        AlertInbox, GuardStore, Incidents, Journal, LeaderLease, LearningStore, Store,
+    };
+}

@@ -33,10 +33,6 @@ pub const GUARD_PAUSED: &str = "paused";
 /// Guardrail state key of the quarantined components (a sorted JSON list of names).
 pub const GUARD_QUARANTINED: &str = "quarantined";
 
-/// Guardrail state key of imported learned statistics, for backends without a
-/// `learned_priors` table (a JSON list of [`LearnedPrior`]).
-pub const GUARD_LEARNED_PRIORS: &str = "learned_priors";
-
 /// Where a journaled step stands.
 ///
 /// A step's rows are appended in this order: `Intent` before the side effect, then

@@ -1,27 +1,36 @@
-//! The [`Store`] trait: everything Charter persists, independent of the backend.
+//! The store's traits: one per role, and [`Store`], all of them together.
+//!
+//! A caller that needs one part of the knowledge holds that role — [`Incidents`],
+//! [`Journal`], [`GuardStore`], [`LearningStore`], [`AlertInbox`], [`LeaderLease`] —
+//! and a caller that holds the whole store (`Arc<dyn Store>`) passes it on as any role
+//! (`Arc<dyn Store>` upcasts to `Arc<dyn Journal>`). Every role is object-safe.
+//!
+//! Every write is durable when it returns `Ok`: a crash right after cannot lose it.
+//! History (violations, diagnoses, journal, outcomes, audit, guardrail actions) is
+//! append-only; incidents, policies and executions are upserted by id. Lists come back
+//! in a stable order (by id, or in the order they were appended).
+//!
+//! Methods called on a concrete store (`SqliteStore`, `PostgresStore`) need their role
+//! in scope: `use charter_knowledge::prelude::*` brings all of them.
 
 use crate::error::StoreError;
 use crate::lease::{LeaseGrant, LeaseRecord};
 use crate::records::{
-    AuditEntry, ExecutionRecord, GUARD_PAUSED, GUARD_QUARANTINED, JournalRecord, NextIds,
-    OutcomeRecord, PauseRecord, SuccessRate,
+    AuditEntry, ExecutionRecord, GUARD_PAUSED, GUARD_QUARANTINED, JournalRecord, LearnedPrior,
+    NextIds, OutcomeRecord, PauseRecord, SuccessRate,
 };
-use crate::records::{GUARD_LEARNED_PRIORS, LearnedPrior};
 use async_trait::async_trait;
 use charter_model::{ActionKind, Alert, Diagnosis, Incident, Policy, Timestamp, Violation};
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-/// The knowledge store K.
+/// Incidents and what they are made of: the violation transitions, the diagnoses and
+/// the policies of each, the ids of new records, and the retention of this history.
 ///
-/// Every write is durable when it returns `Ok`: a crash right after cannot lose it.
-/// History (violations, diagnoses, journal, outcomes, audit, guardrail actions) is
-/// append-only; incidents, policies and executions are upserted by id. Lists come back
-/// in a stable order (by id, or in the order they were appended).
-///
-/// Object-safe, so the orchestrator holds an `Arc<dyn Store>`.
+/// The analyze/plan side of the loop (the orchestrator's ticker) writes them; the API
+/// reads policies and approves them.
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait Incidents: Send + Sync {
     /// One past the largest incident, policy and execution id ever stored (1 when none),
     /// counting ids referenced by other records too.
     async fn next_ids(&self) -> Result<NextIds, StoreError>;
@@ -80,6 +89,17 @@ pub trait Store: Send + Sync {
     /// Policies waiting for a human's approval, by id.
     async fn pending_policies(&self) -> Result<Vec<Policy>, StoreError>;
 
+    /// Retention: delete violation transitions, diagnoses and guardrail actions older
+    /// than `before`; returns how many rows went. Incidents, policies, the journal,
+    /// outcomes (learning evidence) and the audit log are kept.
+    async fn prune_history(&self, before: Timestamp) -> Result<u64, StoreError>;
+}
+
+/// The write-ahead journal of side effects and the executions it belongs to: what
+/// the executor claims and records, and what startup recovery finishes or
+/// compensates.
+#[async_trait]
+pub trait Journal: Send + Sync {
     /// Append a journal row; durable before the caller acts on it.
     ///
     /// An `Intent` row is a claim: it is written only if its `epoch` may act — the
@@ -108,13 +128,13 @@ pub trait Store: Send + Sync {
 
     /// Executions without a `finished_at`, by id.
     async fn unfinished_executions(&self) -> Result<Vec<ExecutionRecord>, StoreError>;
+}
 
-    /// Append an outcome in its learning context.
-    async fn save_outcome(&self, outcome: &OutcomeRecord) -> Result<(), StoreError>;
-
-    /// All outcomes, oldest first.
-    async fn outcomes(&self) -> Result<Vec<OutcomeRecord>, StoreError>;
-
+/// What the guardrails remember: the actions taken per component, a small key/value
+/// of JSON documents (the kill switch, the quarantined components) and the audit log
+/// of decisions made by people and by Charter.
+#[async_trait]
+pub trait GuardStore: Send + Sync {
     /// Append an entry to the audit log.
     async fn audit(
         &self,
@@ -191,6 +211,17 @@ pub trait Store: Send + Sync {
             }),
         }
     }
+}
+
+/// The evidence learning starts from: outcomes in their context, the success rates
+/// they add up to, and learned statistics imported from another installation.
+#[async_trait]
+pub trait LearningStore: Send + Sync {
+    /// Append an outcome in its learning context.
+    async fn save_outcome(&self, outcome: &OutcomeRecord) -> Result<(), StoreError>;
+
+    /// All outcomes, oldest first.
+    async fn outcomes(&self) -> Result<Vec<OutcomeRecord>, StoreError>;
 
     /// Successes (outcome resolved) and totals per (kind, objective, component), sorted
     /// by those keys.
@@ -199,18 +230,25 @@ pub trait Store: Send + Sync {
     /// Successes and totals per action kind, in kind order: the coarsest back-off level.
     async fn kind_success_rates(&self) -> Result<Vec<(ActionKind, u32, u32)>, StoreError>;
 
-    /// Retention: delete violation transitions, diagnoses and guardrail actions older
-    /// than `before`; returns how many rows went. Incidents, policies, the journal,
-    /// outcomes (learning evidence) and the audit log are kept.
-    async fn prune_history(&self, before: Timestamp) -> Result<u64, StoreError>;
+    /// Store learned statistics imported from another installation, replacing the
+    /// rows of the same (context, source).
+    async fn save_priors(&self, priors: &[LearnedPrior]) -> Result<(), StoreError>;
 
+    /// The imported learned statistics, sorted by context and source.
+    async fn priors(&self) -> Result<Vec<LearnedPrior>, StoreError>;
+}
+
+/// The alerts received from Alertmanager's webhook: stored by the API, polled by the
+/// loop.
+#[async_trait]
+pub trait AlertInbox: Send + Sync {
     /// Store a batch of webhook alerts in one transaction, committed (durable) before it
     /// returns; says per alert, in order, whether it was new.
     ///
     /// An alert is identified by (fingerprint, `starts_at`). A duplicate with the same
     /// status (an Alertmanager retry, an HA peer) changes nothing. A duplicate with a
     /// different status (firing → resolved) replaces the stored alert and takes a new
-    /// `seq`, so [`Store::alerts_since`] returns it again. The `seq` of the given alerts
+    /// `seq`, so [`AlertInbox::alerts_since`] returns it again. The `seq` of the given alerts
     /// is ignored; the store assigns it.
     async fn save_alerts(&self, alerts: &[Alert]) -> Result<Vec<bool>, StoreError>;
 
@@ -221,37 +259,12 @@ pub trait Store: Send + Sync {
     /// The newest `limit` alerts (by `seq`, so a status change counts as new), newest
     /// first.
     async fn recent_alerts(&self, limit: usize) -> Result<Vec<Alert>, StoreError>;
+}
 
-    /// Store learned statistics imported from another installation, replacing the
-    /// rows of the same (context, source). The default keeps them in the guardrail
-    /// key/value under [`GUARD_LEARNED_PRIORS`]; backends with a table override it.
-    async fn save_priors(&self, priors: &[LearnedPrior]) -> Result<(), StoreError> {
-        let mut all = self.priors().await?;
-        all.retain(|old| {
-            !priors.iter().any(|p| {
-                (&p.kind, &p.objective, &p.component, &p.source)
-                    == (&old.kind, &old.objective, &old.component, &old.source)
-            })
-        });
-        all.extend(priors.iter().cloned());
-        let value = serde_json::to_value(&all).map_err(|source| StoreError::Encode {
-            what: "learned priors",
-            source,
-        })?;
-        self.put_guard_state(GUARD_LEARNED_PRIORS, &value).await
-    }
-
-    /// The imported learned statistics, sorted by context and source.
-    async fn priors(&self) -> Result<Vec<LearnedPrior>, StoreError> {
-        match self.guard_state(GUARD_LEARNED_PRIORS).await? {
-            None => Ok(Vec::new()),
-            Some(value) => serde_json::from_value(value).map_err(|e| StoreError::Decode {
-                what: "learned priors",
-                source: Box::new(e),
-            }),
-        }
-    }
-
+/// The leader lease of replicas sharing one store (see [`crate::lease`]), whose epoch
+/// fences the journal's claims.
+#[async_trait]
+pub trait LeaderLease: Send + Sync {
     /// Take the leader lease for `ttl` as replica `holder` (a new fencing epoch) when
     /// nobody holds it, it expired, or `holder` held it before (a restarted replica);
     /// otherwise say who holds it. The holder stops claiming journal steps `margin`
@@ -279,7 +292,16 @@ pub trait Store: Send + Sync {
 
     /// The lease as stored, `None` when none was ever taken.
     async fn lease(&self) -> Result<Option<LeaseRecord>, StoreError>;
+}
 
+/// The knowledge store K: every role, and the store's own lifecycle.
+///
+/// The orchestrator holds an `Arc<dyn Store>`; closing is the owner's business, so it
+/// is here rather than in a role.
+#[async_trait]
+pub trait Store:
+    Incidents + Journal + GuardStore + LearningStore + AlertInbox + LeaderLease
+{
     /// Flush and close. Later calls fail with [`StoreError::Query`].
     async fn close(&self);
 }

@@ -3,7 +3,7 @@
 
 use charter_knowledge::export::{KnowledgeExport, export, import};
 use charter_knowledge::insights::view;
-use charter_knowledge::{OutcomeRecord, SqliteStore, Store};
+use charter_knowledge::{LearningStore, OutcomeRecord, SqliteStore, Store};
 use charter_model::charter::Learning;
 use charter_model::{ActionKind, CauseClass, Outcome, OutcomeClass, Timestamp};
 

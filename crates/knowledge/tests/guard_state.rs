@@ -1,7 +1,7 @@
 //! Guardrail state in the SQLite store: the generic key/value, the kill switch and
 //! the quarantined components, across a reopen of the same file.
 
-use charter_knowledge::{GUARD_PAUSED, PauseRecord, SqliteStore, Store, StoreError};
+use charter_knowledge::{GUARD_PAUSED, GuardStore, PauseRecord, SqliteStore, Store, StoreError};
 use charter_model::Timestamp;
 use std::collections::BTreeSet;
 

@@ -1,7 +1,9 @@
 //! The journal keeps the prior state startup recovery needs, and a compensation that
 //! ended counts as finished.
 
-use charter_knowledge::{JournalRecord, JournalStatus, SCHEMA_VERSION, SqliteStore, Store};
+use charter_knowledge::{
+    Journal, JournalRecord, JournalStatus, SCHEMA_VERSION, SqliteStore, Store,
+};
 use charter_model::{Action, ActionKind, Timestamp};
 use std::collections::BTreeMap;
 

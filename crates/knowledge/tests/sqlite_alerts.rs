@@ -2,7 +2,7 @@
 //! Alertmanager retries, status changes, reading by sequence, restarts and the upgrade
 //! from schema version 1.
 
-use charter_knowledge::{SCHEMA_VERSION, SqliteStore, Store};
+use charter_knowledge::{AlertInbox, SCHEMA_VERSION, SqliteStore, Store};
 use charter_model::{Alert, AlertStatus, Severity, Timestamp};
 use std::collections::BTreeMap;
 use tempfile::TempDir;

@@ -6,7 +6,9 @@
 //! writes incidents, journal rows, audit entries and alert batches in turn and prints
 //! each record's id on stdout once its write returned (acknowledged).
 
-use charter_knowledge::{JournalRecord, JournalStatus, SqliteStore, Store};
+use charter_knowledge::{
+    AlertInbox, GuardStore, Incidents, Journal, JournalRecord, JournalStatus, SqliteStore, Store,
+};
 use charter_model::{Action, ActionKind, Alert, AlertStatus, Incident, IncidentState, Timestamp};
 use sqlx::Connection;
 use std::collections::{BTreeMap, BTreeSet};

@@ -19,6 +19,7 @@ pub mod action;
 pub mod charter;
 pub mod config;
 pub mod csv;
+pub mod learning;
 pub mod rules;
 pub mod series;
 pub mod step;

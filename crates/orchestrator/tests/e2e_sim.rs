@@ -6,7 +6,7 @@
 //! no action at all; knowledge must survive a restart.
 
 use charter_execute::Actuator;
-use charter_knowledge::{SqliteStore, Store};
+use charter_knowledge::{SqliteStore, prelude::*};
 use charter_model::{ActionKind, Charter, OutcomeClass, Timestamp, parse_charter};
 use charter_orchestrator::{Controller, Event};
 use charter_sim::{Scenario, Simulator, World};

@@ -8,7 +8,7 @@
 //! leaves the worst replica's memory where it is.
 
 use charter_execute::Actuator;
-use charter_knowledge::{SqliteStore, Store};
+use charter_knowledge::{SqliteStore, prelude::*};
 use charter_model::{ActionKind, ApprovalState, Charter, OutcomeClass, Timestamp, parse_charter};
 use charter_orchestrator::{Controller, Event};
 use charter_sim::{Scenario, Simulator, World};

@@ -2,7 +2,7 @@
 //! quarantine survives a restart.
 
 use charter_execute::Actuator;
-use charter_knowledge::{SqliteStore, Store};
+use charter_knowledge::{SqliteStore, prelude::*};
 use charter_model::{ActionKind, Timestamp, parse_charter};
 use charter_orchestrator::{Controller, Event};
 use charter_sim::{Scenario, Simulator, World};

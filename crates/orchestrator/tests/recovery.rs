@@ -2,7 +2,7 @@
 //! directory: each test writes the journal a crashed process would have left.
 
 use charter_execute::{Actuator, ActuatorError, Applied, ComponentState};
-use charter_knowledge::{ExecutionRecord, JournalRecord, JournalStatus, SqliteStore, Store};
+use charter_knowledge::{ExecutionRecord, JournalRecord, JournalStatus, SqliteStore, prelude::*};
 use charter_model::{
     Action, ActionKind, Charter, Incident, IncidentState, Timestamp, parse_charter,
 };

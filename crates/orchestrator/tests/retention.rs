@@ -2,7 +2,7 @@
 //! open incidents.
 
 use charter_execute::Actuator;
-use charter_knowledge::{SqliteStore, Store};
+use charter_knowledge::{SqliteStore, prelude::*};
 use charter_model::{
     Incident, IncidentState, Severity, Signal, Timestamp, Violation, ViolationState, parse_charter,
 };

@@ -9,7 +9,9 @@
 //! nothing — always with the rationale and every rejected alternative.
 
 pub mod decide;
-pub mod knowledge;
+/// The learning model lives in `charter-model`, so that the knowledge store can report
+/// with it without depending on the planner.
+pub use charter_model::learning as knowledge;
 
 pub use decide::{Decision, GuardState, PlanInput, decide, prior_success};
 pub use knowledge::KnowledgeView;

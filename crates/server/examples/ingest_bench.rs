@@ -12,7 +12,7 @@
 //! the store. Clients and server share one process and one tokio runtime, so on a
 //! small machine the clients' own work counts against the server's.
 
-use charter_knowledge::{SqliteStore, Store};
+use charter_knowledge::{SqliteStore, prelude::*};
 use charter_model::parse_charter;
 use charter_orchestrator::Health;
 use charter_server::{ALERTS_PATH, AlertIngest, ServerState, router};

@@ -71,7 +71,7 @@ async fn show(State(api): State<Arc<KnowledgeApi>>) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use charter_knowledge::{OutcomeRecord, SqliteStore};
+    use charter_knowledge::{OutcomeRecord, SqliteStore, prelude::*};
     use charter_model::{ActionKind, CauseClass, Outcome, OutcomeClass};
     use http_body_util::BodyExt;
     use tower::ServiceExt;

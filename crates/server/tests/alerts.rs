@@ -1,7 +1,7 @@
 //! The Alertmanager webhook receiver over real HTTP: a server on 127.0.0.1:0 with a
 //! SQLite store on a temporary file, and reqwest as Alertmanager.
 
-use charter_knowledge::{SqliteStore, Store};
+use charter_knowledge::{SqliteStore, prelude::*};
 use charter_model::{AlertStatus, Charter, Severity, Timestamp, parse_charter};
 use charter_orchestrator::Health;
 use charter_server::{ALERTS_PATH, AlertIngest, ServerState, router};

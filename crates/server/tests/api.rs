@@ -6,7 +6,7 @@
 //! `charter run`'s ticker does, and the server listens on 127.0.0.1:0.
 
 use charter_execute::Actuator;
-use charter_knowledge::{SqliteStore, Store};
+use charter_knowledge::{SqliteStore, prelude::*};
 use charter_model::{ApprovalState, Charter, Policy, Timestamp, parse_charter};
 use charter_orchestrator::daemon::{self as control, ControlHandle};
 use charter_orchestrator::{Controller, Health, LoopMetrics};

@@ -18,7 +18,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request as HttpRequest, header};
 use charter_execute::{Actuator, ActuatorError, CommandActuator, HttpActuator};
-use charter_knowledge::{SqliteStore, Store};
+use charter_knowledge::{SqliteStore, prelude::*};
 use charter_model::{Action, ActionKind, ActuatorSpec, Charter, Timestamp, parse_charter};
 use charter_orchestrator::{Controller, Event};
 use charter_server::{ALERTS_PATH, AlertIngest, alerts_router};

@@ -2,14 +2,14 @@
 //!
 //! Each batch is one transaction. Alert writers take a transaction-scoped advisory lock
 //! first, for two reasons: `seq` must become visible in increasing order (otherwise a
-//! poller of [`crate::Store::alerts_since`] that saw seq 11 could miss a seq 10 that
-//! commits later), and two HA peers sending the same group at once must not both see
-//! an episode as new. The lock is released when the transaction commits, after its
+//! poller of [`crate::AlertInbox::alerts_since`] that saw seq 11 could miss a seq 10
+//! that commits later), and two HA peers sending the same group at once must not both
+//! see an episode as new. The lock is released when the transaction commits, after its
 //! rows are visible. The rows are processed as SQLite does: every episode inserted
 //! first, then the duplicates in order, so both backends assign the same order.
 
 use crate::error::StoreError;
-use crate::sqlite::{query_err, to_json};
+use crate::sql::codec::{query_err, to_json};
 use charter_model::{Alert, Timestamp};
 use sqlx::PgConnection;
 use sqlx::postgres::PgPool;
@@ -17,7 +17,7 @@ use sqlx::postgres::PgPool;
 /// Advisory lock serializing alert writers (per database).
 const ALERTS_LOCK: i64 = 0x4348_4152_5445_5202; // "CHARTER" 02
 
-/// [`crate::Store::save_alerts`] for PostgreSQL.
+/// [`crate::AlertInbox::save_alerts`] for PostgreSQL.
 pub(super) async fn save(pool: &PgPool, alerts: &[Alert]) -> Result<Vec<bool>, StoreError> {
     let err = query_err("save alerts");
     if alerts.is_empty() {

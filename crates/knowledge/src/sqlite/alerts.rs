@@ -26,8 +26,8 @@
 //! another connection, which runs beside the following commits; the WAL then never
 //! grows to the automatic threshold.
 
-use super::{query_err, to_json};
 use crate::error::StoreError;
+use crate::sql::codec::{query_err, to_json};
 use charter_model::{Alert, Timestamp};
 use sqlx::query::QueryAs;
 use sqlx::sqlite::{SqliteArguments, SqlitePool};
@@ -112,7 +112,7 @@ impl AlertQueue {
     }
 }
 
-/// [`crate::Store::save_alerts`] for SQLite: queue the batch, make sure a writer runs,
+/// [`crate::AlertInbox::save_alerts`] for SQLite: queue the batch, make sure a writer runs,
 /// and wait for the commit that carries it.
 pub(super) async fn save(
     pool: &SqlitePool,
@@ -311,9 +311,9 @@ async fn write_in(conn: &mut SqliteConnection, rows: &[&Row]) -> Result<Vec<bool
 /// Anonymous `?`, unlike the `$N` of the other statements: sqlx looks up every
 /// numbered parameter by name, which SQLite answers by a linear scan, so a statement
 /// with hundreds of `$N` costs time quadratic in its parameters (a quarter of the
-/// ingest's CPU when measured). This function is the only SQLite-specific text here;
-/// a PostgreSQL backend writes `$N`.
-fn placeholders(rows: usize, columns: usize) -> String {
+/// ingest's CPU when measured). This function is the only SQLite-specific text here,
+/// and SQLite's [`crate::sql::Dialect::placeholders`] for the shared statements.
+pub(super) fn placeholders(rows: usize, columns: usize) -> String {
     let row = format!("({})", vec!["?"; columns].join(", "));
     vec![row; rows].join(", ")
 }

@@ -1,4 +1,5 @@
-//! What the planner knows of past outcomes: decayed Beta evidence per context.
+//! The learning model: decayed Beta evidence per context, which the planner decides
+//! with and the knowledge store reports from (`charter_plan::knowledge` re-exports it).
 //!
 //! Each outcome adds its class's success credit (`knowledge.learning.credit`) to
 //! alpha and the rest to beta of three contexts: (kind, objective, component),
@@ -9,8 +10,8 @@
 //! `exploration: thompson`, a reproducible draw from the posterior. Imported priors
 //! (`charter knowledge import`) are pseudo-evidence that does not decay.
 
-use charter_model::charter::{Exploration, Learning};
-use charter_model::{ActionKind, OutcomeClass, Timestamp};
+use crate::charter::{Exploration, Learning};
+use crate::{ActionKind, OutcomeClass, Timestamp};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -420,7 +421,7 @@ pub fn beta_quantile(q: f64, a: f64, b: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use charter_model::charter::OutcomeCredit;
+    use crate::charter::OutcomeCredit;
 
     const T0: Timestamp = Timestamp(1_767_225_600_000);
     const DAY: Duration = Duration::from_secs(24 * 3600);
