@@ -3,7 +3,7 @@
 
 use crate::health::{Health, LoopMetrics, Role};
 use crate::lease::Fence;
-use charter_knowledge::{LeaseGrant, Store};
+use charter_knowledge::{LeaderLease, LeaseGrant};
 use charter_model::LeaseSpec;
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 /// The task that keeps this replica's side of the leader lease.
 pub struct LeaseKeeper {
-    store: Arc<dyn Store>,
+    store: Arc<dyn LeaderLease>,
     /// This replica's name in the lease.
     replica: String,
     spec: LeaseSpec,
@@ -31,7 +31,7 @@ impl LeaseKeeper {
     /// `poll`: often enough that it takes over within the ttl plus one loop interval of
     /// the leader's last renewal.
     pub fn new(
-        store: Arc<dyn Store>,
+        store: Arc<dyn LeaderLease>,
         replica: String,
         spec: LeaseSpec,
         poll: Duration,
