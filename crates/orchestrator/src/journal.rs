@@ -3,7 +3,7 @@
 //! compensations all send through [`send`]; nothing else calls an actuator's `apply`.
 
 use charter_execute::{Actuator, Applied};
-use charter_knowledge::{JournalRecord, JournalStatus, Store, StoreError};
+use charter_knowledge::{Journal, JournalRecord, JournalStatus, StoreError};
 use charter_model::{Action, Charter, IdempotencyKey, StepRef, Timestamp};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -51,7 +51,7 @@ pub(crate) fn intent(
 /// applied, `Failed` with the error otherwise. Returns the result row and what the
 /// actuator answered; only the store's errors are errors here.
 pub(crate) async fn send(
-    store: &dyn Store,
+    store: &dyn Journal,
     actuators: &Actuators<'_>,
     intent: &JournalRecord,
     done: JournalStatus,
@@ -89,7 +89,7 @@ pub(crate) async fn send(
 
 /// Journal `intent`, then [`send`] it.
 pub(crate) async fn claim_and_send(
-    store: &dyn Store,
+    store: &dyn Journal,
     actuators: &Actuators<'_>,
     intent: &JournalRecord,
     done: JournalStatus,

@@ -7,7 +7,7 @@ use crate::event::{Emitter, Event};
 use crate::journal::{self, Actuators};
 use crate::lease::Fence;
 use charter_execute::{Execution, Move};
-use charter_knowledge::{ExecutionRecord, JournalStatus, OutcomeRecord, Store};
+use charter_knowledge::{ExecutionRecord, GuardStore, Journal, JournalStatus, OutcomeRecord};
 use charter_model::{
     Action, Charter, IncidentState, Mode, Outcome, OutcomeClass, Policy, Severity, StepRef,
     Timestamp,
@@ -35,7 +35,10 @@ pub(crate) struct Advanced {
 /// What moving an execution needs from the rest of the controller.
 pub(crate) struct StepContext<'a> {
     pub charter: &'a Charter,
-    pub store: &'a dyn Store,
+    /// Where steps are journaled.
+    pub journal: &'a dyn Journal,
+    /// Where applied actions are counted for the guardrails.
+    pub guard_store: &'a dyn GuardStore,
     pub actuators: Actuators<'a>,
     pub fence: Option<&'a Fence>,
     pub guard: &'a mut GuardState,
@@ -166,11 +169,11 @@ impl Executor {
             now,
         );
         let (_, result) =
-            journal::claim_and_send(cx.store, &cx.actuators, &intent, JournalStatus::Applied)
+            journal::claim_and_send(cx.journal, &cx.actuators, &intent, JournalStatus::Applied)
                 .await?;
         match result {
             Ok(applied) => {
-                cx.store
+                cx.guard_store
                     .record_action(&action.component, action.kind, now)
                     .await?;
                 let guard = &mut *cx.guard;
@@ -245,7 +248,7 @@ impl Executor {
                         now,
                     );
                     let (row, result) = journal::claim_and_send(
-                        cx.store,
+                        cx.journal,
                         &cx.actuators,
                         &intent,
                         JournalStatus::Compensated,
@@ -366,7 +369,8 @@ impl Controller {
         while i < self.executor.executions.len() {
             let mut cx = StepContext {
                 charter: &self.charter,
-                store: self.store.as_ref(),
+                journal: self.store.as_ref(),
+                guard_store: self.store.as_ref(),
                 actuators: Actuators {
                     charter: &self.charter,
                     by_name: &self.actuators,
