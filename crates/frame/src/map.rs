@@ -79,9 +79,12 @@ impl ColumnMap {
         let (file, text) = read_file(path)?;
         let raw: ColumnMapConfig =
             serde_saphyr::from_str(&text).map_err(|e| yaml_error(&file, &e))?;
+        // In file order, so that problems are listed as they appear (a map's keys
+        // come out of a HashMap in no fixed order).
+        let mut columns: Vec<(Spanned<String>, ColumnSpec)> = raw.columns.into_iter().collect();
+        columns.sort_by_key(|(c, _)| (c.referenced.line(), c.referenced.column()));
         let mut problems = Problems::default();
-        let mut entries: Vec<MapEntry> = raw
-            .columns
+        let entries: Vec<MapEntry> = columns
             .into_iter()
             .map(|(column, spec)| {
                 if spec.component.value.trim().is_empty() {
@@ -105,7 +108,6 @@ impl ColumnMap {
                 }
             })
             .collect();
-        entries.sort_by_key(|e| (e.line, e.col));
         problems.into_result()?;
         if entries.is_empty() {
             return Err(LoadError::EmptyMap { file });
@@ -171,6 +173,29 @@ mod tests {
         assert_eq!((a.signal, a.worse), (Signal::Utilization, Worse::Down));
         assert_eq!(map.meta("z_p99").expect("mapped").metric, "z_p99");
         assert_eq!(map.unmapped(&["t", "a", "b", "z_p99"], 0), ["b"]);
+    }
+
+    /// Regression: the problems followed the map's HashMap order, so two runs on one
+    /// file could list them differently.
+    #[test]
+    fn empty_components_are_listed_in_file_order() {
+        let keys = ["d", "a", "c", "b", "e", "f"];
+        let text: String = keys
+            .iter()
+            .map(|k| format!("  {k}: {{ component: \"\" }}\n"))
+            .collect();
+        let (_, map) = load(&format!("columns:\n{text}"));
+        let listed: Vec<String> = match map.expect_err("empty components") {
+            LoadError::Problems(p) => p
+                .iter()
+                .map(|p| match p {
+                    Problem::EmptyComponent { column, .. } => column.clone(),
+                    other => panic!("{other}"),
+                })
+                .collect(),
+            other => panic!("{other}"),
+        };
+        assert_eq!(listed, keys);
     }
 
     #[test]
