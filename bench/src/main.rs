@@ -1,6 +1,5 @@
 //! `charter-bench`: evaluation harnesses on real fault-injection data.
 //!
-//! - [`table`]: a CSV reader that reports `file:line:column`.
 //! - [`scoring`]: AC@k and Avg@5 over cases.
 //! - [`sockshop`]: the Sock Shop adapter (RCAEval protocol).
 //! - [`petshop`]: the PetShop adapter (the dataset's own protocol).
@@ -8,8 +7,9 @@
 //!   scenario × seed).
 //! - [`scale`]: loop cycle cost, peak memory and simulator speed as the system grows.
 //!
-//! Adapters only convert formats and apply each dataset's protocol; every ranking
-//! comes from `charter_analyze::anomaly`, the code the controller runs.
+//! Adapters only know each dataset's layout and protocol: they load their files with
+//! `charter_frame`, the loaders `charter replay` uses, and every ranking comes from
+//! `charter_analyze::anomaly`, the code the controller runs.
 
 mod calibrate;
 mod petshop;
@@ -18,7 +18,6 @@ mod scale;
 mod scenarios;
 mod scoring;
 mod sockshop;
-mod table;
 
 use anyhow::Result;
 use charter_analyze::anomaly::RankOptions;

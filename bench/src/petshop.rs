@@ -1,20 +1,22 @@
 //! PetShop adapter (amazon-science PetShop dataset): per traffic scenario a
 //! `graph.csv` adjacency matrix, `noissue/metrics.csv` and
-//! `<split>/issue_N/{metrics.csv,target.json}`. It converts formats and applies
-//! the dataset's protocol; the ranking is [`charter_analyze::anomaly`]'s.
+//! `<split>/issue_N/{metrics.csv,target.json}`. It knows the layout of the metrics
+//! files and applies the dataset's protocol; the files are read by
+//! [`charter_frame`], the ranking is [`charter_analyze::anomaly`]'s.
 //!
 //! Edge direction, checked on the data: a 1 at row A, column B means A calls B
 //! (`PetSite` → `PetSearch_AWS::ECS::Fargate` → `petInfo_AWS::DynamoDB::Table`, and
 //! every `X_client` → `X`), which is exactly [`Topology`]'s caller → dependency, so
-//! the matrix is used as is.
+//! the matrix is used as is ([`load_adjacency_matrix`]).
 
-use crate::table::{Record, number, read_csv};
 use anyhow::{Context, Result, bail};
 use charter_analyze::{DiagnosisInput, EpisodeLog, MetricSeries, RankOptions, Worse, diagnose};
+use charter_frame::table::{read_records, read_rows};
+use charter_frame::{ColumnMeta, Frame, load_adjacency_matrix};
 use charter_model::Topology;
+use charter_model::csv::Record;
 use charter_model::{Hypothesis, Signal, Timestamp};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -54,17 +56,12 @@ pub struct Settings {
     pub metrics: MetricChoice,
 }
 
-/// Metrics of one file: per (node, metric, statistic), a column of values.
-struct Metrics {
-    keys: Vec<(String, String, String)>,
-    columns: Vec<Vec<f64>>,
-    /// Each row's time (the first field, unix seconds).
-    times: Vec<Timestamp>,
-    rows: usize,
-}
-
-fn load_metrics(path: &Path) -> Result<Metrics> {
-    let records = read_csv(path)?;
+/// A `metrics.csv` as a frame: after the header rows `microservice`, `metric` and
+/// `statistic`, which name each column's node, metric and statistic, and
+/// `unix_timestamp`, one row per time (the first field, unix seconds). A column's
+/// component is its node and its metric `<metric>/<statistic>`.
+fn load_metrics(path: &Path) -> Result<Frame> {
+    let (file, mut records) = read_records(path)?;
     let header = |i: usize, name: &str| -> Result<&Record> {
         let r = records
             .get(i)
@@ -94,88 +91,33 @@ fn load_metrics(path: &Path) -> Result<Metrics> {
             );
         }
     }
-    let keys: Vec<(String, String, String)> = (1..width)
+    let specs: Vec<(usize, String, ColumnMeta)> = (1..width)
         .map(|i| {
-            (
-                nodes.fields[i].text.trim().to_string(),
-                metrics.fields[i].text.trim().to_string(),
-                stats.fields[i].text.trim().to_string(),
-            )
+            let [node, metric, stat] =
+                [nodes, metrics, stats].map(|r| r.fields[i].text.trim().to_string());
+            let meta = ColumnMeta {
+                component: node.clone(),
+                metric: format!("{metric}/{stat}"),
+                signal: signal_of(&metric),
+                worse: worse_of(&metric),
+            };
+            (i, format!("{metric}/{stat}@{node}"), meta)
         })
         .collect();
-    let mut columns = vec![Vec::new(); keys.len()];
-    let mut times = Vec::new();
-    let mut rows = 0;
-    for r in &records[3..] {
-        // The fourth header row names the timestamp column and has no values.
-        if r.fields
+    let mut rows = records.split_off(3);
+    // The fourth header row names the timestamp column and has no values.
+    rows.retain(|r| {
+        r.fields
             .first()
-            .is_some_and(|f| f.text.trim() == "unix_timestamp")
-        {
-            continue;
-        }
-        if r.fields.len() != width {
-            bail!(
-                "{}:{}:1: {} fields, expected {width}",
-                path.display(),
-                r.line,
-                r.fields.len()
-            );
-        }
-        for (col, f) in columns.iter_mut().zip(&r.fields[1..]) {
-            col.push(number(f, path, r.line)?);
-        }
-        let t = number(&r.fields[0], path, r.line)?;
-        times.push(Timestamp((t * 1000.0) as i64));
-        rows += 1;
-    }
-    Ok(Metrics {
-        keys,
-        columns,
-        times,
-        rows,
-    })
+            .is_none_or(|f| f.text.trim() != "unix_timestamp")
+    });
+    Ok(read_rows(&file, &rows, width, 0, specs)?)
 }
 
-fn load_graph(path: &Path) -> Result<Topology> {
-    let records = read_csv(path)?;
-    let Some((header, rows)) = records.split_first() else {
-        bail!("{}: empty file", path.display());
-    };
-    let names: Vec<String> = header.fields[1..]
-        .iter()
-        .map(|f| f.text.trim().to_string())
-        .collect();
-    let mut edges: Vec<(String, Vec<String>)> = Vec::new();
-    for r in rows {
-        if r.fields.len() != names.len() + 1 {
-            bail!(
-                "{}:{}:1: {} fields, expected {}",
-                path.display(),
-                r.line,
-                r.fields.len(),
-                names.len() + 1
-            );
-        }
-        let from = r.fields[0].text.trim().to_string();
-        let mut to = Vec::new();
-        for (name, f) in names.iter().zip(&r.fields[1..]) {
-            let v = number(f, path, r.line)?;
-            if v.is_finite() && v != 0.0 {
-                to.push(name.clone());
-            }
-        }
-        edges.push((from, to));
-    }
-    // Columns that never appear as a row are nodes too.
-    for n in &names {
-        if !edges.iter().any(|(a, _)| a == n) {
-            edges.push((n.clone(), Vec::new()));
-        }
-    }
-    Ok(Topology::new(
-        edges.iter().map(|(a, d)| (a.as_str(), d.as_slice())),
-    ))
+/// The metric and the statistic of a column's metric (`latency/Average`); the
+/// dataset's metric names hold no `/`.
+fn split_metric(metric: &str) -> (&str, &str) {
+    metric.split_once('/').unwrap_or((metric, ""))
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -217,45 +159,24 @@ fn signal_of(metric: &str) -> Signal {
     }
 }
 
-/// Build the series the ranking sees, normal rows against abnormal rows, aligned by
-/// (node, metric, statistic).
+/// The series the ranking sees: the `abnormal` rows against the `normal` rows,
+/// matched by node, metric and statistic.
 fn series(
-    normal: &Metrics,
+    normal: &Frame,
     normal_rows: std::ops::Range<usize>,
-    abnormal: &Metrics,
+    abnormal: &Frame,
     abnormal_rows: std::ops::Range<usize>,
     target: &Target,
     settings: &Settings,
 ) -> Vec<MetricSeries> {
-    let index: BTreeMap<&(String, String, String), usize> = normal
-        .keys
-        .iter()
-        .enumerate()
-        .map(|(i, k)| (k, i))
-        .collect();
-    abnormal
-        .keys
-        .iter()
-        .enumerate()
-        .filter(|(_, (_, metric, stat))| match settings.metrics {
+    abnormal.series_against(abnormal_rows, normal, normal_rows, |c| {
+        let (metric, stat) = split_metric(&c.metric);
+        match settings.metrics {
             MetricChoice::All => true,
-            MetricChoice::TargetKind => *metric == target.metric,
-            MetricChoice::TargetStatistic => *metric == target.metric && *stat == target.agg,
-        })
-        .filter_map(|(j, key)| {
-            let &i = index.get(key)?;
-            Some(MetricSeries {
-                component: key.0.clone(),
-                metric: format!("{}/{}", key.1, key.2),
-                signal: Some(signal_of(&key.1)),
-                normal: normal.columns[i][normal_rows.clone()].to_vec(),
-                anomalous: abnormal.columns[j][abnormal_rows.clone()].to_vec(),
-                times: abnormal.times[abnormal_rows.clone()].to_vec(),
-                worse: worse_of(&key.1),
-                baseline: None,
-            })
-        })
-        .collect()
+            MetricChoice::TargetKind => metric == target.metric,
+            MetricChoice::TargetStatistic => metric == target.metric && stat == target.agg,
+        }
+    })
 }
 
 /// The evidence of the first three hypotheses, each line prefixed with its rank.
@@ -364,7 +285,7 @@ pub fn run(root: &Path, settings: &Settings, options: &RankOptions) -> Result<Re
             .and_then(|n| n.to_str())
             .unwrap_or("")
             .to_string();
-        let graph = load_graph(&dir.join("graph.csv"))?;
+        let graph = load_adjacency_matrix(&dir.join("graph.csv"))?;
         let normal = load_metrics(&dir.join("noissue").join("metrics.csv"))?;
         let mut issues = Vec::new();
         for split in settings.split.folders() {
@@ -391,12 +312,12 @@ pub fn run(root: &Path, settings: &Settings, options: &RankOptions) -> Result<Re
                 anyhow::anyhow!("{}:{}:{}: {e}", target_path.display(), e.line(), e.column())
             })?;
             let abnormal = load_metrics(&issue.join("metrics.csv"))?;
-            window_lengths.push(abnormal.rows);
+            window_lengths.push(abnormal.times.len());
             let s = series(
                 &normal,
-                0..normal.rows,
+                0..normal.times.len(),
                 &abnormal,
-                0..abnormal.rows,
+                0..abnormal.times.len(),
                 &tf.target,
                 settings,
             );
@@ -432,8 +353,8 @@ pub fn run(root: &Path, settings: &Settings, options: &RankOptions) -> Result<Re
         for target in &targets {
             for tenth in 5..10 {
                 let started = Instant::now();
-                let split_at = normal.rows * tenth / 10;
-                let end = (split_at + window).min(normal.rows);
+                let split_at = normal.times.len() * tenth / 10;
+                let end = (split_at + window).min(normal.times.len());
                 if end <= split_at {
                     continue;
                 }
@@ -518,7 +439,7 @@ mod tests {
         if !path.is_file() {
             return Ok(());
         }
-        let g = load_graph(&path)?;
+        let g = load_adjacency_matrix(&path)?;
         assert!(g.depends_on("PetSite", "PetSearch_AWS::ECS::Fargate"));
         assert!(!g.depends_on("PetSearch_AWS::ECS::Fargate", "PetSite"));
         Ok(())

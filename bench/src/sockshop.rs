@@ -1,14 +1,12 @@
 //! Sock Shop adapter (RCAEval "Sock Shop 1" layout): `<service>-<fault>/<repeat>/`
 //! with `normal.csv` and `anomalous.csv`, columns `time`, then
-//! `<container>_<metric>`. It only converts formats and applies the RCAEval
-//! windowing; the ranking is [`charter_analyze::anomaly`]'s.
+//! `<container>_<metric>`. It names the columns and applies the RCAEval windowing;
+//! the files are read by [`charter_frame`], the ranking is [`charter_analyze::anomaly`]'s.
 
 use crate::scoring::{AccuracyTable, CaseResult};
-use crate::table::{number, read_csv};
 use anyhow::{Context, Result, bail};
-use charter_analyze::{
-    DiagnosisInput, EpisodeLog, MetricSeries, RankOptions, Worse, detect_onset, diagnose,
-};
+use charter_analyze::{DiagnosisInput, EpisodeLog, RankOptions, Worse, diagnose};
+use charter_frame::{ColumnMeta, CsvTable, Frame, Naming, split_by_rows};
 use charter_model::{Signal, Timestamp};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -119,73 +117,20 @@ fn signal_of(column: &str) -> Signal {
     }
 }
 
-/// A CSV with a `time` column and numeric columns.
-struct Frame {
-    names: Vec<String>,
-    time: Vec<f64>,
-    columns: Vec<Vec<f64>>,
+/// What a column is: the container's service, the whole column name as the metric
+/// (the evidence names it), and the signal and direction of its suffix.
+fn meta(column: &str) -> ColumnMeta {
+    ColumnMeta {
+        component: component_of(column.split_once('_').map_or(column, |(c, _)| c)),
+        metric: column.to_string(),
+        signal: signal_of(column),
+        worse: worse_of(column),
+    }
 }
 
+/// One of a case's CSV files, times in its `time` column.
 fn load(path: &Path) -> Result<Frame> {
-    let records = read_csv(path)?;
-    let Some((header, rows)) = records.split_first() else {
-        bail!("{}: empty file", path.display());
-    };
-    let names: Vec<String> = header
-        .fields
-        .iter()
-        .map(|f| f.text.trim().to_string())
-        .collect();
-    let Some(time_col) = names.iter().position(|n| n == "time") else {
-        bail!("{}:{}:1: no `time` column", path.display(), header.line);
-    };
-    let mut time = Vec::with_capacity(rows.len());
-    let mut columns = vec![Vec::with_capacity(rows.len()); names.len()];
-    for r in rows {
-        if r.fields.len() != names.len() {
-            bail!(
-                "{}:{}:1: {} fields, the header has {}",
-                path.display(),
-                r.line,
-                r.fields.len(),
-                names.len()
-            );
-        }
-        for (i, f) in r.fields.iter().enumerate() {
-            let v = number(f, path, r.line)?;
-            if i == time_col {
-                if !v.is_finite() {
-                    bail!("{}:{}:{}: missing time", path.display(), r.line, f.column);
-                }
-                time.push(v);
-            } else {
-                columns[i].push(v);
-            }
-        }
-    }
-    let keep: Vec<usize> = (0..names.len()).filter(|&i| i != time_col).collect();
-    Ok(Frame {
-        names: keep.iter().map(|&i| names[i].clone()).collect(),
-        columns: keep
-            .iter()
-            .map(|&i| std::mem::take(&mut columns[i]))
-            .collect(),
-        time,
-    })
-}
-
-/// Normal rows followed by anomalous rows, columns aligned by name.
-fn concat(normal: Frame, anomalous: Frame, anomalous_path: &Path) -> Result<(Frame, usize)> {
-    let injection = normal.time.len();
-    let mut out = normal;
-    out.time.extend(&anomalous.time);
-    for (name, col) in out.names.iter().zip(out.columns.iter_mut()) {
-        let Some(j) = anomalous.names.iter().position(|n| n == name) else {
-            bail!("{}: no column {name:?}", anomalous_path.display());
-        };
-        col.extend(&anomalous.columns[j]);
-    }
-    Ok((out, injection))
+    Ok(CsvTable::read(path)?.into_frame("time", Naming::Rule(&meta))?)
 }
 
 /// Run one case; the rank of the true service (1-based) if it is in the ranking.
@@ -193,43 +138,30 @@ pub fn run_case(case: &Case, settings: &Settings, options: &RankOptions) -> Resu
     let started = Instant::now();
     let normal_path = case.dir.join("normal.csv");
     let anomalous_path = case.dir.join("anomalous.csv");
-    let (frame, injection) = concat(load(&normal_path)?, load(&anomalous_path)?, &anomalous_path)?;
-    if injection >= frame.time.len() {
-        bail!("{}: no rows", anomalous_path.display());
-    }
+    // Both files hold at least one row: the injection is the first anomalous row.
+    let mut frame = load(&normal_path)?;
+    let injection = frame.times.len();
+    frame.append(load(&anomalous_path)?)?;
     let analysis_started = Instant::now();
     let onset = if settings.detect {
-        detect_onset(&frame.columns, settings.min_segment)
+        frame
+            .detect_onset(settings.min_segment)
             .with_context(|| format!("{}: no onset found", case.dir.display()))?
             .index
     } else {
         injection
     };
-    let split_time = frame.time[onset] + settings.delay_secs;
-    let split = frame.time.partition_point(|&t| t < split_time);
-    let normal_rows = split.saturating_sub(WINDOW_ROWS)..split;
-    let anomalous_rows = split..(split + WINDOW_ROWS).min(frame.time.len());
-    let series: Vec<MetricSeries> = frame
-        .names
-        .iter()
-        .zip(&frame.columns)
-        .map(|(name, col)| MetricSeries {
-            component: component_of(name.split_once('_').map_or(name.as_str(), |(c, _)| c)),
-            metric: name.clone(),
-            signal: Some(signal_of(name)),
-            normal: col[normal_rows.clone()].to_vec(),
-            anomalous: col[anomalous_rows.clone()].to_vec(),
-            times: frame.time[anomalous_rows.clone()]
-                .iter()
-                .map(|t| Timestamp((t * 1000.0) as i64))
-                .collect(),
-            worse: worse_of(name),
-            baseline: None,
-        })
-        .collect();
+    // tΔ: the split is told `delay_secs` after the onset.
+    let secs = |i: usize| frame.times[i].as_secs_f64();
+    let split_time = secs(onset) + settings.delay_secs;
+    let split = frame
+        .times
+        .partition_point(|t| t.as_secs_f64() < split_time);
+    let (normal_rows, anomalous_rows) = split_by_rows(frame.times.len(), split, WINDOW_ROWS);
+    let series = frame.series(normal_rows, anomalous_rows.clone());
     let ranking = diagnose(DiagnosisInput {
         incident_id: 0,
-        now: Timestamp((frame.time[anomalous_rows.end - 1] * 1000.0) as i64),
+        now: frame.times[anomalous_rows.end - 1],
         violations: &[],
         series: &series,
         topology: None,
@@ -260,9 +192,7 @@ pub fn run_case(case: &Case, settings: &Settings, options: &RankOptions) -> Resu
             .first()
             .map(|r| r.evidence.clone())
             .unwrap_or_default(),
-        onset_error_secs: settings
-            .detect
-            .then(|| frame.time[onset] - frame.time[injection]),
+        onset_error_secs: settings.detect.then(|| secs(onset) - secs(injection)),
         wall_ms: started.elapsed().as_secs_f64() * 1e3,
         analysis_ms: analysis.as_secs_f64() * 1e3,
     })
