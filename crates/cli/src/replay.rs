@@ -39,7 +39,7 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "FILE", conflicts_with = "prometheus")]
     map: Option<PathBuf>,
     /// The Prometheus label naming the component (then `job`, then `instance`).
-    #[arg(long, value_name = "LABEL", default_value = "service")]
+    #[arg(long, value_name = "LABEL", default_value = charter_model::config::defaults::COMPONENT_LABEL)]
     component_label: String,
     /// Metric name for Prometheus series without a `__name__` label.
     #[arg(long, value_name = "NAME")]
