@@ -268,26 +268,53 @@ fn counts(accepted: usize, new: usize, unmapped: usize) -> Response {
     Json(json!({ "accepted": accepted, "new": new, "unmapped": unmapped })).into_response()
 }
 
-/// Read at most `max` bytes of body; more is a 413, whether announced or not.
-async fn read_body(body: Body, headers: &HeaderMap, max: usize) -> Result<Bytes, Rejection> {
-    let too_large = || {
-        Rejection::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("body larger than {max} bytes"),
-        )
-    };
+/// Why a request body could not be read.
+pub(crate) enum BodyError {
+    /// Larger than the limit (announced or not): 413.
+    TooLarge(usize),
+    /// The connection failed while reading: 400.
+    Unreadable(String),
+}
+
+impl BodyError {
+    /// The status and message to answer with.
+    pub(crate) fn answer(&self) -> (StatusCode, String) {
+        match self {
+            BodyError::TooLarge(max) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("body larger than {max} bytes"),
+            ),
+            BodyError::Unreadable(e) => (StatusCode::BAD_REQUEST, format!("cannot read body: {e}")),
+        }
+    }
+}
+
+/// Read at most `max` bytes of body; more is refused, whether announced or not.
+pub(crate) async fn read_limited(
+    body: Body,
+    headers: &HeaderMap,
+    max: usize,
+) -> Result<Bytes, BodyError> {
     let announced = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if announced.is_some_and(|n| n > max as u64) {
-        return Err(too_large());
+        return Err(BodyError::TooLarge(max));
     }
     match Limited::new(body, max).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
-        Err(e) => Err(Rejection::bad_request(format!("cannot read body: {e}"))),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(BodyError::TooLarge(max)),
+        Err(e) => Err(BodyError::Unreadable(e.to_string())),
     }
+}
+
+/// The webhook's body, at most `max` bytes.
+async fn read_body(body: Body, headers: &HeaderMap, max: usize) -> Result<Bytes, Rejection> {
+    read_limited(body, headers, max).await.map_err(|e| {
+        let (status, message) = e.answer();
+        Rejection::new(status, message)
+    })
 }
 
 /// The query of `GET /api/v1/alerts`.

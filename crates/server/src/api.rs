@@ -19,7 +19,7 @@
 //! Handlers never touch the controller: they send a [`Command`] on the control
 //! channel and wait for the loop's answer.
 
-use crate::alerts::{bearer_token, constant_time_eq, error_chain};
+use crate::alerts::{bearer_token, constant_time_eq, error_chain, read_limited};
 use axum::Json;
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -32,7 +32,6 @@ use charter_model::{ApprovalState, Policy, Timestamp};
 use charter_orchestrator::ControllerError;
 use charter_orchestrator::controller::ApprovalError;
 use charter_orchestrator::daemon::{CallError, Command, ControlHandle};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::sync::Arc;
@@ -391,24 +390,12 @@ async fn decision_body(body: Body, headers: &HeaderMap) -> Result<DecisionBody, 
 /// Read at most [`MAX_BODY_BYTES`] of body; more is a 413. Runs after the token check,
 /// so an unauthenticated caller learns nothing from the size limit.
 async fn read_body(body: Body, headers: &HeaderMap) -> Result<Bytes, ApiError> {
-    let too_large = || {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("body larger than {MAX_BODY_BYTES} bytes"),
-        )
-    };
-    let announced = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if announced.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
-        return Err(too_large());
-    }
-    match Limited::new(body, MAX_BODY_BYTES).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
-        Err(e) => Err(ApiError::bad_request(format!("cannot read body: {e}"))),
-    }
+    read_limited(body, headers, MAX_BODY_BYTES)
+        .await
+        .map_err(|e| {
+            let (status, message) = e.answer();
+            ApiError::new(status, message)
+        })
 }
 
 #[cfg(test)]

@@ -248,18 +248,12 @@ impl Controller {
             by: by.to_string(),
             at: Some(now),
         };
-        self.store
-            .save_policy(&p)
-            .await
-            .map_err(ControllerError::from)?;
-        self.store
-            .audit(
-                now,
-                "approval",
-                &serde_json::json!({"policy": p.id, "incident": p.incident_id, "by": by, "approved": true}),
-            )
-            .await
-            .map_err(ControllerError::from)?;
+        self.record_decision(
+            &p,
+            now,
+            serde_json::json!({"policy": p.id, "incident": p.incident_id, "by": by, "approved": true}),
+        )
+        .await?;
         tracing::info!(
             policy_id = p.id,
             incident_id = p.incident_id,
@@ -268,6 +262,19 @@ impl Controller {
         );
         self.start_execution(&p, now).await?;
         Ok(p)
+    }
+
+    /// Record a human's decision on a policy: the policy as decided, and its `approval`
+    /// audit entry.
+    async fn record_decision(
+        &self,
+        policy: &Policy,
+        now: Timestamp,
+        entry: serde_json::Value,
+    ) -> Result<(), ControllerError> {
+        self.store.save_policy(policy).await?;
+        self.store.audit(now, "approval", &entry).await?;
+        Ok(())
     }
 
     /// Reject a pending policy: `by`, `reason` and `now` are recorded in the policy and
@@ -297,18 +304,12 @@ impl Controller {
             reason: reason.to_string(),
             at: Some(now),
         };
-        self.store
-            .save_policy(&p)
-            .await
-            .map_err(ControllerError::from)?;
-        self.store
-            .audit(
-                now,
-                "approval",
-                &serde_json::json!({"policy": p.id, "incident": p.incident_id, "by": by, "approved": false, "reason": reason}),
-            )
-            .await
-            .map_err(ControllerError::from)?;
+        self.record_decision(
+            &p,
+            now,
+            serde_json::json!({"policy": p.id, "incident": p.incident_id, "by": by, "approved": false, "reason": reason}),
+        )
+        .await?;
         tracing::info!(
             policy_id = p.id,
             incident_id = p.incident_id,
