@@ -8,7 +8,7 @@
 //! worsened outcome is rolled back.
 
 use crate::actuator::Applied;
-use charter_model::{Action, IdempotencyKey, OutcomeClass, Policy, Timestamp};
+use charter_model::{Action, IdempotencyKey, OutcomeClass, Policy, SeriesKey, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -76,8 +76,8 @@ pub struct Execution {
     pub id: u64,
     pub policy_id: u64,
     pub incident_id: u64,
-    /// `objective@component` keys whose recovery verifies the policy.
-    pub targets: Vec<String>,
+    /// The series whose recovery verifies the policy.
+    pub targets: Vec<SeriesKey>,
     pub steps: Vec<Step>,
     /// The step expected to resolve the incident (outcomes are learned for it).
     #[serde(default)]
@@ -96,10 +96,12 @@ pub struct Execution {
 }
 
 impl Execution {
-    /// Start carrying out `policy`.
+    /// Start carrying out `policy`, verified on `targets` (the series of its target
+    /// violations).
     pub fn new(
         id: u64,
         policy: &Policy,
+        targets: Vec<SeriesKey>,
         time_to_effect: Duration,
         badness_before: f64,
         now: Timestamp,
@@ -122,7 +124,7 @@ impl Execution {
             id,
             policy_id: policy.id,
             incident_id: policy.incident_id,
-            targets: policy.targets.clone(),
+            targets,
             main: policy.main.min(steps.len().saturating_sub(1)),
             steps,
             phase: ExecutionPhase::Applying,
@@ -295,6 +297,7 @@ mod tests {
         let mut e = Execution::new(
             9,
             &policy(2),
+            vec![],
             Duration::from_secs(60),
             3.0,
             Timestamp::from_secs(0),
@@ -317,7 +320,14 @@ mod tests {
     fn a_step_with_a_wait_starts_only_after_it() {
         let mut p = policy(2);
         p.waits_secs = vec![0, 120];
-        let mut e = Execution::new(1, &p, Duration::from_secs(30), 3.0, Timestamp::from_secs(0));
+        let mut e = Execution::new(
+            1,
+            &p,
+            vec![],
+            Duration::from_secs(30),
+            3.0,
+            Timestamp::from_secs(0),
+        );
         e.step_applied(0, applied(3), Timestamp::from_secs(10));
         assert_eq!(e.next_move(Timestamp::from_secs(100)), Move::Wait);
         assert_eq!(e.next_move(Timestamp::from_secs(129)), Move::Wait);
@@ -329,7 +339,14 @@ mod tests {
 
     #[test]
     fn a_failed_step_compensates_completed_steps_in_reverse() {
-        let mut e = Execution::new(1, &policy(3), Duration::from_secs(60), 3.0, Timestamp(0));
+        let mut e = Execution::new(
+            1,
+            &policy(3),
+            vec![],
+            Duration::from_secs(60),
+            3.0,
+            Timestamp(0),
+        );
         e.step_applied(0, applied(3), Timestamp(0));
         e.step_applied(1, applied(4), Timestamp(0));
         e.step_failed(2, "boom".into(), Timestamp(0));
@@ -351,7 +368,14 @@ mod tests {
 
     #[test]
     fn worsened_outcome_rolls_back() {
-        let mut e = Execution::new(1, &policy(1), Duration::from_secs(10), 1.0, Timestamp(0));
+        let mut e = Execution::new(
+            1,
+            &policy(1),
+            vec![],
+            Duration::from_secs(10),
+            1.0,
+            Timestamp(0),
+        );
         e.step_applied(0, applied(3), Timestamp(0));
         assert_eq!(
             e.verified(5.0, false, Timestamp(10_000)),
@@ -366,7 +390,14 @@ mod tests {
 
     #[test]
     fn a_failed_compensation_is_flagged() {
-        let mut e = Execution::new(1, &policy(1), Duration::from_secs(10), 1.0, Timestamp(0));
+        let mut e = Execution::new(
+            1,
+            &policy(1),
+            vec![],
+            Duration::from_secs(10),
+            1.0,
+            Timestamp(0),
+        );
         e.step_applied(0, applied(3), Timestamp(0));
         e.verified(5.0, false, Timestamp(0));
         e.compensated(0, Err("actuator down".into()), Timestamp(0));

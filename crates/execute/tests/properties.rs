@@ -82,7 +82,7 @@ fn compensation_always_runs_in_reverse_order_of_completion() {
         let n = p.actions.len();
         let fail_at = r.below(n as u64 + 2) as usize; // >= n: never fails
         let worse = r.below(2) == 0;
-        let mut e = Execution::new(seed, &p, Duration::from_secs(60), 2.0, Timestamp(0));
+        let mut e = Execution::new(seed, &p, vec![], Duration::from_secs(60), 2.0, Timestamp(0));
         let mut t = Timestamp(0);
         let mut completed: Vec<usize> = Vec::new();
         let mut undone: Vec<usize> = Vec::new();

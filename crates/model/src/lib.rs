@@ -36,7 +36,7 @@ pub use charter::{
     command_params,
 };
 pub use config::{CharterConfig, ConfigError, ValidationIssue, load_charter, parse_charter};
-pub use series::SeriesMap;
+pub use series::{SeriesKey, SeriesMap};
 pub use step::{IdempotencyKey, StepRef};
 pub use time::{Clock, Timestamp, WallClock, fmt_duration, fmt_duration_secs};
 pub use token::{TokenFileError, read_token_file};

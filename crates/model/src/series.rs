@@ -1,12 +1,40 @@
-//! [`SeriesMap`]: per-series state keyed by `(objective, component)`, read in the
-//! order the samples come.
+//! Series — an objective on a component: [`SeriesKey`] names one, [`SeriesMap`] keeps
+//! per-series state keyed by `(objective, component)`, read in the order the samples
+//! come.
 //!
 //! A source returns the samples of every cycle in the same order, so the slot of the
 //! k-th sample is remembered from the cycle before: [`SeriesMap::at`] checks it with
 //! two string comparisons and falls back to two hash lookups only when the order
 //! changed. 15,000 series a cycle then cost no hashing and no allocation.
 
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use std::fmt;
+
+/// One series: an objective measured on a component. Its text form,
+/// `objective@component`, is what incidents, policies and the API show; it is never
+/// parsed back, since names may contain `@`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct SeriesKey {
+    pub objective: String,
+    pub component: String,
+}
+
+impl SeriesKey {
+    /// The series of `objective` on `component`.
+    pub fn new(objective: impl Into<String>, component: impl Into<String>) -> Self {
+        SeriesKey {
+            objective: objective.into(),
+            component: component.into(),
+        }
+    }
+}
+
+impl fmt::Display for SeriesKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}@{}", self.objective, self.component)
+    }
+}
 
 /// State of type `T` per `(objective, component)` series.
 #[derive(Debug, Clone)]

@@ -83,9 +83,15 @@ pub struct Violation {
 }
 
 impl Violation {
-    /// `objective@component`, the key of an episode.
+    /// `objective@component`, the key of an episode as incidents and policies show it
+    /// (text: never parse it back; [`Violation::series`] is the typed form).
     pub fn key(&self) -> String {
-        format!("{}@{}", self.objective, self.component)
+        self.series().to_string()
+    }
+
+    /// The series this is an episode of.
+    pub fn series(&self) -> crate::SeriesKey {
+        crate::SeriesKey::new(&self.objective, &self.component)
     }
 
     /// Whether it counts as an active problem.

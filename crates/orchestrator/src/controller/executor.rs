@@ -9,8 +9,8 @@ use crate::lease::Fence;
 use charter_execute::{Execution, Move};
 use charter_knowledge::{ExecutionRecord, GuardStore, Journal, JournalStatus, OutcomeRecord};
 use charter_model::{
-    Action, Charter, IncidentState, Mode, Outcome, OutcomeClass, Policy, Severity, StepRef,
-    Timestamp,
+    Action, Charter, IncidentState, Mode, Outcome, OutcomeClass, Policy, SeriesKey, Severity,
+    StepRef, Timestamp,
 };
 use charter_monitor::Detector;
 use charter_monitor::detect::{is_clear, severity_of};
@@ -66,13 +66,14 @@ impl Executor {
     pub fn prepare(
         &mut self,
         policy: &Policy,
+        targets: Vec<SeriesKey>,
         time_to_effect: Duration,
         badness_before: f64,
         now: Timestamp,
     ) -> Execution {
         let id = self.next_id;
         self.next_id += 1;
-        Execution::new(id, policy, time_to_effect, badness_before, now)
+        Execution::new(id, policy, targets, time_to_effect, badness_before, now)
     }
 
     /// Run a prepared execution: its first step is applied at the next advance.
@@ -279,22 +280,21 @@ impl Executor {
 }
 
 /// Severity-weighted badness of target series from the latest samples, and whether
-/// every target is back within its thresholds. Unknown targets count as `None`.
+/// every target is back within its thresholds. A target without a value (Unknown) or
+/// whose objective the charter does not declare makes the answer `None`: a target that
+/// cannot be read is never taken for resolved.
 pub(crate) fn badness(
     charter: &Charter,
     detector: &Detector,
-    targets: &[String],
+    targets: &[SeriesKey],
 ) -> (f64, Option<bool>) {
     let mut total = 0.0;
     let mut all_clear = true;
-    for key in targets {
-        let Some((obj, comp)) = key.split_once('@') else {
-            continue;
-        };
-        let Some(objective) = charter.objective(obj) else {
-            continue;
-        };
-        let Some(v) = detector.latest(obj, comp) else {
+    for t in targets {
+        let (Some(objective), Some(v)) = (
+            charter.objective(&t.objective),
+            detector.latest(&t.objective, &t.component),
+        ) else {
             return (total, None);
         };
         if let Some(sev) = severity_of(objective, v) {
@@ -328,8 +328,9 @@ impl Controller {
             .map(|a| self.charter.action(a.kind).time_to_effect)
             .max()
             .unwrap_or(Duration::from_secs(60));
-        let (before, _) = badness(&self.charter, &self.observer.detector, &policy.targets);
-        let e = self.executor.prepare(policy, tte, before, now);
+        let targets = self.book.series_of(policy.incident_id, &policy.targets);
+        let (before, _) = badness(&self.charter, &self.observer.detector, &targets);
+        let e = self.executor.prepare(policy, targets, tte, before, now);
         if let Some(rt) = self.book.incidents.get_mut(&policy.incident_id) {
             rt.incident.state = IncidentState::Remediating;
             self.store.save_incident(&rt.incident).await?;
@@ -437,9 +438,9 @@ impl Controller {
             let objective = e
                 .targets
                 .iter()
-                .find(|k| k.ends_with(&format!("@{}", action.component)))
+                .find(|t| t.component == action.component)
                 .or(e.targets.first())
-                .and_then(|k| k.split_once('@').map(|(o, _)| o.to_string()))
+                .map(|t| t.objective.clone())
                 .unwrap_or_default();
             let cause = self.book.root_cause(e.incident_id);
             self.knowledge.observe(
@@ -486,5 +487,60 @@ impl Controller {
             self.store.save_incident(&rt.incident).await?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use charter_model::{Sample, parse_charter};
+    use std::path::Path;
+
+    /// A charter whose objective's name contains `@`, as names may.
+    const CHARTER: &str = r#"name: shop
+interval: 15s
+components:
+  - name: api
+objectives:
+  - name: "latency@edge"
+    metric: edge_latency_seconds
+    above: { warning: 0.3, critical: 1.0, clear: 0.25 }
+    remedies: [scale_out]
+"#;
+
+    fn reading(charter: &Charter, value: Option<f64>) -> Detector {
+        let mut d = Detector::new();
+        let sample = Sample {
+            objective: "latency@edge".into(),
+            component: "api".into(),
+            at: Timestamp::from_secs(0),
+            value,
+        };
+        d.update(charter, &[sample], Timestamp::from_secs(0));
+        d
+    }
+
+    #[test]
+    fn a_target_whose_objective_has_an_at_sign_is_read_not_taken_for_resolved() {
+        let (charter, _) = parse_charter(CHARTER, "shop.yaml", Path::new(".")).expect("valid");
+        let targets = [SeriesKey::new("latency@edge", "api")];
+        // Still critical: not resolved, and badness counts it (the text key
+        // `latency@edge@api`, split at its first `@`, named no objective and was
+        // skipped, so verification saw "resolved").
+        let (bad, resolved) = badness(&charter, &reading(&charter, Some(2.0)), &targets);
+        assert_eq!(resolved, Some(false));
+        assert!(bad > 0.0, "{bad}");
+        let (bad, resolved) = badness(&charter, &reading(&charter, Some(0.1)), &targets);
+        assert_eq!((bad, resolved), (0.0, Some(true)));
+        // Unknown, or an objective the charter does not declare: cannot verify.
+        assert_eq!(
+            badness(&charter, &reading(&charter, None), &targets).1,
+            None
+        );
+        let undeclared = [SeriesKey::new("latency", "api")];
+        assert_eq!(
+            badness(&charter, &reading(&charter, Some(0.1)), &undeclared).1,
+            None
+        );
     }
 }

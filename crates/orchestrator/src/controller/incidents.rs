@@ -8,8 +8,8 @@ use charter_analyze::{
     DiagnosisInput, EpisodeLog, RankOptions, diagnose_scored, related_incidents,
 };
 use charter_model::{
-    Action, Charter, Diagnosis, Incident, IncidentState, Policy, Timestamp, Topology, Violation,
-    ViolationState,
+    Action, Charter, Diagnosis, Incident, IncidentState, Policy, SeriesKey, Timestamp, Topology,
+    Violation, ViolationState,
 };
 use charter_monitor::Detector;
 use charter_monitor::detect::Transition;
@@ -341,6 +341,22 @@ impl IncidentBook {
                 .filter(|p| p.id == policy_id)
                 .map(|p| (*id, p))
         })
+    }
+
+    /// The series of an incident's members named by `keys` (a policy's targets, as
+    /// `objective@component` text): looked up among the members, never parsed. A key
+    /// that names no member is left out, and logged.
+    pub fn series_of(&self, incident_id: u64, keys: &[String]) -> Vec<SeriesKey> {
+        let members = self.incidents.get(&incident_id).map(|rt| &rt.members);
+        keys.iter()
+            .filter_map(|k| {
+                let series = members.and_then(|m| m.get(k)).map(Violation::series);
+                if series.is_none() {
+                    tracing::error!(incident_id, target = %k, "a policy target is not a member of its incident");
+                }
+                series
+            })
+            .collect()
     }
 
     /// The root cause class of an incident's current diagnosis.
