@@ -118,6 +118,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                 token,
                 wake: wake.clone(),
                 max_body_bytes: a.max_body_bytes,
+                clock: clock.clone(),
             })
         }
     };

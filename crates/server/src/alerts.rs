@@ -25,7 +25,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use charter_knowledge::Store;
 use charter_model::config::defaults;
-use charter_model::{Alert, AlertStatus, Charter, Severity, Timestamp};
+use charter_model::{Alert, AlertStatus, Charter, Clock, Severity, Timestamp};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde::Deserialize;
 use serde_json::json;
@@ -61,6 +61,8 @@ pub struct AlertIngest {
     pub wake: Arc<Notify>,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
+    /// Stamps each alert's `received_at`.
+    pub clock: Arc<dyn Clock>,
 }
 
 /// The receiver's routes (`POST` and `GET` on [`ALERTS_PATH`]), to merge into the
@@ -87,6 +89,7 @@ enum Auth {
 struct Receiver {
     store: Arc<dyn Store>,
     wake: Arc<Notify>,
+    clock: Arc<dyn Clock>,
     max_body_bytes: usize,
     auth: Auth,
     objective_label: String,
@@ -127,6 +130,7 @@ impl Receiver {
         Receiver {
             store: ingest.store,
             wake: ingest.wake,
+            clock: ingest.clock,
             max_body_bytes: ingest.max_body_bytes,
             auth,
             // Without an `alerts:` block: the charter's defaults.
@@ -237,7 +241,7 @@ async fn accept(
     let bytes = read_body(body, headers, receiver.max_body_bytes).await?;
     let message: WebhookMessage = serde_json::from_slice(&bytes)
         .map_err(|e| Rejection::bad_request(format!("malformed webhook body: {e}")))?;
-    let received_at = Timestamp::now_wall();
+    let received_at = receiver.clock.now();
     let alerts = message.into_alerts(receiver, received_at)?;
     if alerts.is_empty() {
         return Ok(counts(0, 0, 0));

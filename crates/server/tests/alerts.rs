@@ -2,7 +2,7 @@
 //! SQLite store on a temporary file, and reqwest as Alertmanager.
 
 use charter_knowledge::{SqliteStore, prelude::*};
-use charter_model::{AlertStatus, Charter, Severity, Timestamp, parse_charter};
+use charter_model::{AlertStatus, Charter, Clock, Severity, Timestamp, parse_charter};
 use charter_orchestrator::Health;
 use charter_server::{ALERTS_PATH, AlertIngest, ServerState, router};
 use prometheus_client::registry::Registry;
@@ -42,6 +42,18 @@ objectives:
     remedies: [rollback]
 "#;
 
+/// When the receiver says alerts arrived: its injected clock reads this.
+const RECEIVED: Timestamp = Timestamp(1_767_225_600_000);
+
+#[derive(Debug)]
+struct Received;
+
+impl Clock for Received {
+    fn now(&self) -> Timestamp {
+        RECEIVED
+    }
+}
+
 fn charter(text: &str) -> Result<Charter, Box<dyn std::error::Error>> {
     Ok(parse_charter(text, "shop.yaml", Path::new("."))?.0)
 }
@@ -78,6 +90,7 @@ impl Harness {
                 token: token.map(String::from),
                 wake: wake.clone(),
                 max_body_bytes,
+                clock: Arc::new(Received),
             }),
             policies: None,
             knowledge: None,
@@ -197,6 +210,7 @@ async fn a_valid_webhook_is_stored_and_wakes_the_loop() -> TestResult {
         .iter()
         .find(|a| a.fingerprint == "5ce2a5b2b7a7e1b4")
         .ok_or("api alert not stored")?;
+    assert_eq!(api.received_at, RECEIVED, "stamped by the injected clock");
     assert_eq!(api.status, AlertStatus::Firing);
     assert_eq!(api.objective.as_deref(), Some("latency_p99"));
     assert_eq!(api.component.as_deref(), Some("api"));

@@ -200,6 +200,7 @@ impl Lab {
             token: Some(TOKEN.into()),
             wake: Arc::new(Notify::new()),
             max_body_bytes: 1 << 20,
+            clock: Arc::new(charter_model::WallClock),
         });
         Ok(Lab {
             _dir: dir,
