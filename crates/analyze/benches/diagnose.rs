@@ -20,8 +20,9 @@
 
 use charter_analyze::{DiagnosisInput, EpisodeLog, MetricSeries, RankOptions, Worse, diagnose};
 use charter_model::{
-    Change, ChangeKind, Diagnosis, Severity, Signal, Timestamp, Topology, Violation, ViolationState,
+    Change, ChangeKind, Diagnosis, Severity, Signal, Timestamp, Topology, Violation,
 };
+use charter_testkit::{Rng, violation};
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -35,35 +36,6 @@ const ANOMALOUS: usize = 20;
 const STEP_SECS: i64 = 30;
 /// The incident's first onset (the leaves'); the normal windows end here.
 const ONSET_SECS: i64 = 1_700_000_000;
-
-/// SplitMix64: small, seeded, good enough for test data.
-struct Rng(u64);
-
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    fn f64(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next_u64() % n as u64) as usize
-    }
-
-    /// Standard normal (Box–Muller).
-    fn gauss(&mut self) -> f64 {
-        let u = 1.0 - self.f64();
-        let v = self.f64();
-        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
-    }
-}
 
 fn name(layer: usize, i: usize) -> String {
     format!("svc-{layer}-{i:03}")
@@ -110,31 +82,26 @@ fn violations(rng: &mut Rng) -> Vec<Violation> {
         let signal = SIGNALS[o % SIGNALS.len()];
         for layer in 0..LAYERS {
             for i in 0..WIDTH {
-                let since = Timestamp::from_secs(layer_onset(layer) + rng.below(60) as i64);
+                let since = Timestamp::from_secs(layer_onset(layer) + rng.below(60u64) as i64);
                 let firing = rng.f64() < 0.7;
                 let value = 1.0 + rng.f64();
-                out.push(Violation {
-                    objective: objective.clone(),
-                    component: name(layer, i),
-                    signal,
-                    state: if firing {
-                        ViolationState::Firing
-                    } else {
-                        ViolationState::Pending
-                    },
-                    severity: firing.then_some(if rng.f64() < 0.3 {
-                        Severity::Critical
-                    } else {
-                        Severity::Warning
-                    }),
-                    since,
-                    firing_since: firing.then(|| since.plus(Duration::from_secs(30))),
-                    resolved_at: None,
-                    value: Some(value),
-                    worst: Some(value * 1.1),
-                    flaps: 0,
-                    alerted: false,
-                });
+                let severity = if rng.f64() < 0.3 {
+                    Severity::Critical
+                } else {
+                    Severity::Warning
+                };
+                let v = violation(&objective, &name(layer, i))
+                    .signal(signal)
+                    .since(since)
+                    .value(value)
+                    .worst(value * 1.1);
+                let v = if firing {
+                    v.firing(severity)
+                        .firing_since(Some(since.plus(Duration::from_secs(30))))
+                } else {
+                    v.pending()
+                };
+                out.push(v.build());
             }
         }
     }
@@ -273,7 +240,7 @@ impl Case<'_> {
 }
 
 fn bench_diagnose(c: &mut Criterion) {
-    let mut rng = Rng(0xD1A6_0005);
+    let mut rng = Rng::new(0xD1A6_0005);
     let topology = layered_topology(&mut rng);
     let violations = violations(&mut rng);
     let series = layered_series(&mut rng);

@@ -31,16 +31,16 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use charter_testkit::topology;
     use std::collections::BTreeMap;
 
     fn topo() -> Topology {
-        let edges = [
-            ("frontend".to_string(), vec!["api".to_string()]),
-            ("api".to_string(), vec!["db".to_string()]),
-            ("db".to_string(), vec![]),
-            ("batch".to_string(), vec![]),
-        ];
-        Topology::new(edges.iter().map(|(a, d)| (a.as_str(), d.as_slice())))
+        topology(&[
+            ("frontend", &["api"]),
+            ("api", &["db"]),
+            ("db", &[]),
+            ("batch", &[]),
+        ])
     }
 
     /// Open incidents by member component, from `(id, member)` pairs.

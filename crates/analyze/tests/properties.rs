@@ -4,74 +4,23 @@
 //! one to three metric windows per component in random units (levels from 1e-3 to
 //! 1e6, Gaussian noise of 1–10 % of the level), a random root with a strong shift
 //! on its first metric and weaker, later shifts on its (transitive) callers, and a
-//! few violations. Cases come from a seeded SplitMix64, one seed per case, so a
-//! failure names the seed that reproduces it.
+//! few violations. `proptest` draws each case's sizes (components, window lengths)
+//! and a seed for the rest, so a failure shrinks to a small incident; the two rates
+//! are measured over a fixed sample of seeds.
 
 use charter_analyze::{DiagnosisInput, EpisodeLog, MetricSeries, RankOptions, Worse, diagnose};
 use charter_model::{Diagnosis, Severity, Signal, Timestamp, Topology, Violation, ViolationState};
+use charter_testkit::{Rng, topology, violation};
+use proptest::prelude::*;
+use proptest::sample::Index;
 use std::collections::{BTreeSet, VecDeque};
 
-const CASES: u64 = 200;
+const CASES: u32 = 200;
 const STEP_SECS: i64 = 15;
 const START_SECS: i64 = 1_700_000_000;
-
-/// SplitMix64: small, seeded, good enough for test data.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Self {
-        Rng(seed ^ 0x5EED_0FC4_A77E_0005)
-    }
-
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    fn f64(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    fn between(&mut self, lo: f64, hi: f64) -> f64 {
-        lo + (hi - lo) * self.f64()
-    }
-
-    /// Log-uniform in [lo, hi).
-    fn log_between(&mut self, lo: f64, hi: f64) -> f64 {
-        (self.between(lo.ln(), hi.ln())).exp()
-    }
-
-    /// Uniform in lo..=hi.
-    fn range(&mut self, lo: usize, hi: usize) -> usize {
-        lo + (self.next_u64() % (hi - lo + 1) as u64) as usize
-    }
-
-    fn chance(&mut self, p: f64) -> bool {
-        self.f64() < p
-    }
-
-    fn pick<T: Copy>(&mut self, xs: &[T]) -> T {
-        xs[self.range(0, xs.len() - 1)]
-    }
-
-    /// Standard normal (Box–Muller).
-    fn gauss(&mut self) -> f64 {
-        let u = 1.0 - self.f64();
-        let v = self.f64();
-        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
-    }
-
-    /// Fisher–Yates.
-    fn shuffle<T>(&mut self, xs: &mut [T]) {
-        for i in (1..xs.len()).rev() {
-            xs.swap(i, self.range(0, i));
-        }
-    }
-}
+/// Mixed into every seed, as this generator always did: the fixed samples (and the
+/// rates measured over them) stay the incidents they were.
+const SALT: u64 = 0x5EED_0FC4_A77E_0005;
 
 /// What kind of incident to generate.
 #[derive(Clone, Copy, PartialEq)]
@@ -157,9 +106,9 @@ fn random_dag(rng: &mut Rng, n: usize) -> (Vec<String>, Vec<Vec<usize>>) {
         if i > 0 && rng.chance(0.15) {
             continue;
         }
-        let k = rng.range(1, 3.min(n - 1 - i));
+        let k = rng.range(1..=3.min(n - 1 - i));
         while d.len() < k {
-            let j = rng.range(i + 1, n - 1);
+            let j = rng.range(i + 1..=n - 1);
             if !d.contains(&j) {
                 d.push(j);
             }
@@ -192,10 +141,42 @@ fn hops_to(root: usize, deps: &[Vec<usize>]) -> Vec<Option<usize>> {
     hops
 }
 
+/// The sizes of an incident, drawn by `proptest` so that a failing case shrinks to
+/// fewer components and shorter windows; everything else comes from `seed`.
+#[derive(Debug, Clone, Copy)]
+struct Shape {
+    components: usize,
+    normal: usize,
+    anomalous: usize,
+    seed: u64,
+}
+
+fn shape() -> impl Strategy<Value = Shape> {
+    (5usize..=30, 30usize..=120, 12usize..=40, any::<u64>()).prop_map(
+        |(components, normal, anomalous, seed)| Shape {
+            components,
+            normal,
+            anomalous,
+            seed,
+        },
+    )
+}
+
+/// The incident of `kind` for a seed of the fixed samples: its sizes are drawn from
+/// the seed too.
 fn generate(seed: u64, kind: Kind) -> Incident {
-    let mut rng = Rng::new(seed);
-    let n = rng.range(5, 30);
-    let (names, deps) = random_dag(&mut rng, n);
+    build(&mut Rng::new(seed ^ SALT), kind, None)
+}
+
+/// The incident of `kind` with `shape`'s sizes.
+fn shaped(shape: Shape, kind: Kind) -> Incident {
+    build(&mut Rng::new(shape.seed ^ SALT), kind, Some(shape))
+}
+
+/// Draws an incident from `rng`; sizes that `shape` gives are not drawn.
+fn build(rng: &mut Rng, kind: Kind, shape: Option<Shape>) -> Incident {
+    let n = shape.map_or_else(|| rng.range(5..=30), |s| s.components);
+    let (names, deps) = random_dag(rng, n);
     let edges: Vec<(String, Vec<String>)> = names
         .iter()
         .zip(&deps)
@@ -209,15 +190,15 @@ fn generate(seed: u64, kind: Kind) -> Incident {
             let leaves: Vec<usize> = (0..n)
                 .filter(|&i| deps[i].is_empty() && deps.iter().any(|d| d.contains(&i)))
                 .collect();
-            rng.pick(&leaves)
+            *rng.pick(&leaves)
         }
-        _ => rng.range(0, n - 1),
+        _ => rng.range(0..=n - 1),
     };
     let hops = hops_to(root, &deps);
 
-    let normal_len = rng.range(30, 120);
-    let anomalous_len = rng.range(12, 40);
-    let onset = rng.range(2, anomalous_len / 2);
+    let normal_len = shape.map_or_else(|| rng.range(30..=120), |s| s.normal);
+    let anomalous_len = shape.map_or_else(|| rng.range(12..=40), |s| s.anomalous);
+    let onset = rng.range(2..=anomalous_len / 2);
     let times: Vec<Timestamp> = (0..anomalous_len as i64)
         .map(|k| Timestamp::from_secs(START_SECS + k * STEP_SECS))
         .collect();
@@ -247,23 +228,23 @@ fn generate(seed: u64, kind: Kind) -> Incident {
     let mut series = Vec::new();
     let mut violations = Vec::new();
     for (i, name) in names.iter().enumerate() {
-        let metrics = rng.range(1, 3);
+        let metrics = rng.range(1usize..=3);
         for m in 0..metrics {
             // (signal, shift in sd, first shifted point) of this metric.
             let (signal, shift, from) = match (kind, hops[i], m) {
-                (Kind::Noise, _, _) => (rng.pick(&ANY_SIGNALS), 0.0, 0),
+                (Kind::Noise, _, _) => (*rng.pick(&ANY_SIGNALS), 0.0, 0),
                 (Kind::Fault, Some(0), 0) => {
-                    (rng.pick(&ROOT_SIGNALS), rng.between(20.0, 60.0), onset)
+                    (*rng.pick(&ROOT_SIGNALS), rng.between(20.0, 60.0), onset)
                 }
                 (Kind::Fault, Some(h), 0) => (
-                    rng.pick(&[Signal::Latency, Signal::Errors]),
+                    *rng.pick(&[Signal::Latency, Signal::Errors]),
                     rng.between(6.0, 12.0),
                     onset + h,
                 ),
                 (Kind::LeafLatency, Some(h), 0) => (Signal::Latency, leaf_shift, onset + h),
-                _ => (rng.pick(&ANY_SIGNALS), 0.0, 0),
+                _ => (*rng.pick(&ANY_SIGNALS), 0.0, 0),
             };
-            let worse = worse_of(signal, &mut rng);
+            let worse = worse_of(signal, rng);
             let level = rng.log_between(1e-3, 1e6);
             let sd = level * rng.between(0.01, 0.1);
             let sign = match worse {
@@ -299,8 +280,8 @@ fn generate(seed: u64, kind: Kind) -> Incident {
                 baseline: None,
             });
             if kind == Kind::Fault && shift > 0.0 && rng.chance(0.5) {
-                violations.push(violation(
-                    &mut rng,
+                violations.push(random_violation(
+                    rng,
                     name,
                     signal,
                     times[from.min(anomalous_len - 1)],
@@ -309,9 +290,9 @@ fn generate(seed: u64, kind: Kind) -> Incident {
         }
         // A stray violation on an uninvolved component now and then.
         if kind == Kind::Fault && hops[i].is_none() && rng.chance(0.1) {
-            let signal = rng.pick(&ANY_SIGNALS);
-            let at = times[rng.range(0, anomalous_len - 1)];
-            violations.push(violation(&mut rng, name, signal, at));
+            let signal = *rng.pick(&ANY_SIGNALS);
+            let at = times[rng.range(0..=anomalous_len - 1)];
+            violations.push(random_violation(rng, name, signal, at));
         }
     }
     Incident {
@@ -324,8 +305,10 @@ fn generate(seed: u64, kind: Kind) -> Incident {
     }
 }
 
-fn violation(rng: &mut Rng, component: &str, signal: Signal, since: Timestamp) -> Violation {
-    let state = rng.pick(&[
+/// A violation on `component` in a random state (firing ones critical), of one of
+/// four objectives of `signal`, with a random value.
+fn random_violation(rng: &mut Rng, component: &str, signal: Signal, since: Timestamp) -> Violation {
+    let state = *rng.pick(&[
         ViolationState::Firing,
         ViolationState::Firing,
         ViolationState::Pending,
@@ -334,72 +317,66 @@ fn violation(rng: &mut Rng, component: &str, signal: Signal, since: Timestamp) -
     ]);
     let firing = state == ViolationState::Firing;
     let value = rng.log_between(1e-2, 1e4);
-    Violation {
-        objective: format!("{signal:?}-{}", rng.range(0, 3)).to_lowercase(),
-        component: component.into(),
-        signal,
-        state,
-        severity: firing.then_some(Severity::Critical),
-        since,
-        firing_since: firing.then_some(since),
-        resolved_at: None,
-        value: Some(value),
-        worst: Some(value),
-        flaps: 0,
-        alerted: false,
-    }
+    let objective = format!("{signal:?}-{}", rng.range(0..=3u8)).to_lowercase();
+    violation(&objective, component)
+        .signal(signal)
+        .state(state)
+        .severity(firing.then_some(Severity::Critical))
+        .since(since)
+        .value(value)
+        .build()
 }
 
-#[test]
-fn the_generator_makes_the_incidents_it_claims() {
-    let opts = RankOptions::default();
-    let (mut blamed, mut leaves) = (0, 0);
-    for seed in 0..CASES {
-        let inc = generate(seed, Kind::Fault);
-        assert!((5..=30).contains(&inc.names.len()));
-        assert_eq!(inc.topology.len(), inc.names.len());
-        if inc
-            .diagnose(&opts)
-            .hypotheses
-            .iter()
-            .any(|h| h.component == inc.root_name())
-        {
-            blamed += 1;
-        }
-        let inc = generate(seed, Kind::LeafLatency);
-        assert_eq!(inc.topology.dependencies(inc.root_name()).count(), 0);
-        assert!(inc.topology.callers(inc.root_name()).count() > 0);
-        leaves += 1;
-    }
-    // The root's shift is strong: it is always among the hypotheses.
-    assert_eq!(blamed, CASES, "the root is missing from some rankings");
-    assert_eq!(leaves, CASES);
-}
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(CASES))]
 
-#[test]
-fn shuffling_series_and_violations_does_not_change_the_ranking() {
-    let opts = RankOptions::default();
-    for seed in 0..CASES {
-        let mut inc = generate(seed, Kind::Fault);
+    #[test]
+    fn the_generator_makes_the_incidents_it_claims(shape in shape()) {
+        let inc = shaped(shape, Kind::Fault);
+        prop_assert!((5..=30).contains(&inc.names.len()));
+        prop_assert_eq!(inc.topology.len(), inc.names.len());
+        // The root's shift is strong: it is always among the hypotheses.
+        prop_assert!(
+            inc.diagnose(&RankOptions::default())
+                .hypotheses
+                .iter()
+                .any(|h| h.component == inc.root_name()),
+            "the root {} is missing from the ranking",
+            inc.root_name()
+        );
+        let inc = shaped(shape, Kind::LeafLatency);
+        prop_assert_eq!(inc.topology.dependencies(inc.root_name()).count(), 0);
+        prop_assert!(inc.topology.callers(inc.root_name()).count() > 0);
+    }
+
+    #[test]
+    fn shuffling_series_and_violations_does_not_change_the_ranking(
+        shape in shape(),
+        order in any::<u64>(),
+    ) {
+        let opts = RankOptions::default();
+        let mut inc = shaped(shape, Kind::Fault);
         let before = ranking(&inc.diagnose(&opts));
-        let mut rng = Rng::new(seed ^ 0xABCD);
+        let mut rng = Rng::new(order);
         rng.shuffle(&mut inc.series);
         rng.shuffle(&mut inc.violations);
         let after = ranking(&inc.diagnose(&opts));
         // Exact: same components, bit-identical confidences.
-        assert_eq!(before, after, "seed {seed}");
+        prop_assert_eq!(before, after);
     }
-}
 
-#[test]
-fn rescaling_a_metric_does_not_change_the_ranking() {
-    let opts = RankOptions::default();
-    for seed in 0..CASES {
-        let mut inc = generate(seed, Kind::Fault);
+    #[test]
+    fn rescaling_a_metric_does_not_change_the_ranking(
+        shape in shape(),
+        which in any::<Index>(),
+        decades in -3.0f64..6.0,
+    ) {
+        let opts = RankOptions::default();
+        let mut inc = shaped(shape, Kind::Fault);
         let before = ranking(&inc.diagnose(&opts));
-        let mut rng = Rng::new(seed ^ 0x5CA1E);
-        let k = rng.range(0, inc.series.len() - 1);
-        let factor = rng.log_between(1e-3, 1e6);
+        let k = which.index(inc.series.len());
+        // Log-uniform in [1e-3, 1e6).
+        let factor = 10f64.powf(decades);
         let s = &mut inc.series[k];
         s.normal
             .iter_mut()
@@ -407,22 +384,22 @@ fn rescaling_a_metric_does_not_change_the_ranking() {
             .for_each(|x| *x *= factor);
         let after = ranking(&inc.diagnose(&opts));
         assert_same_order(
-            seed,
             &before,
             &after,
             &format!("{} × {factor:e}", inc.series[k].metric),
-        );
+        )?;
     }
-}
 
-#[test]
-fn offsetting_a_metric_does_not_change_the_ranking() {
-    let opts = RankOptions::default();
-    for seed in 0..CASES {
-        let mut inc = generate(seed, Kind::Fault);
+    #[test]
+    fn offsetting_a_metric_does_not_change_the_ranking(
+        shape in shape(),
+        which in any::<Index>(),
+        reach_share in -1.0f64..1.0,
+    ) {
+        let opts = RankOptions::default();
+        let mut inc = shaped(shape, Kind::Fault);
         let before = ranking(&inc.diagnose(&opts));
-        let mut rng = Rng::new(seed ^ 0x0FF5E7);
-        let k = rng.range(0, inc.series.len() - 1);
+        let k = which.index(inc.series.len());
         let s = &mut inc.series[k];
         // The relative floor (0.1 % of the normal median) is the one part of the score
         // that depends on the level, by design: an offset is only invisible while the
@@ -434,33 +411,69 @@ fn offsetting_a_metric_does_not_change_the_ranking() {
         let median = normal[normal.len() / 2];
         let iqr = normal[normal.len() * 3 / 4] - normal[normal.len() / 4];
         let reach = 300.0 * iqr / 1.349;
-        let offset = rng.between(-reach, reach) - median;
+        let offset = reach_share * reach - median;
         s.normal
             .iter_mut()
             .chain(&mut s.anomalous)
             .for_each(|x| *x += offset);
         let after = ranking(&inc.diagnose(&opts));
         assert_same_order(
-            seed,
             &before,
             &after,
             &format!("{} + {offset:e}", inc.series[k].metric),
-        );
+        )?;
+    }
+
+    #[test]
+    fn confidences_are_probabilities(shape in shape()) {
+        let d = shaped(shape, Kind::Fault).diagnose(&RankOptions::default());
+        for h in &d.hypotheses {
+            prop_assert!(
+                (0.0..=1.0).contains(&h.confidence),
+                "{} has confidence {}",
+                h.component,
+                h.confidence
+            );
+        }
+    }
+
+    /// Once failed (about 8 % of cases) when the confidence was weighted by a clarity
+    /// term the ranking did not use; the confidence is now a monotone function of the
+    /// score. The smallest such case is
+    /// [`a_violation_alone_and_a_clearer_anomaly_rank_in_confidence_order`].
+    #[test]
+    fn confidences_decrease_down_the_ranking(shape in shape()) {
+        let d = shaped(shape, Kind::Fault).diagnose(&RankOptions::default());
+        for w in d.hypotheses.windows(2) {
+            prop_assert!(
+                w[0].confidence >= w[1].confidence,
+                "{} ({}) ranks above {} ({})",
+                w[0].component,
+                w[0].confidence,
+                w[1].component,
+                w[1].confidence
+            );
+        }
     }
 }
 
-fn assert_same_order(seed: u64, before: &[(String, f64)], after: &[(String, f64)], what: &str) {
+fn assert_same_order(
+    before: &[(String, f64)],
+    after: &[(String, f64)],
+    what: &str,
+) -> Result<(), TestCaseError> {
     let names = |r: &[(String, f64)]| r.iter().map(|h| h.0.clone()).collect::<Vec<_>>();
-    assert_eq!(names(before), names(after), "seed {seed}: {what}");
+    prop_assert_eq!(names(before), names(after), "{}", what);
     for (a, b) in before.iter().zip(after) {
-        assert!(
+        prop_assert!(
             (a.1 - b.1).abs() <= 1e-9,
-            "seed {seed}: {what}: {} confidence {} became {}",
+            "{what}: {} confidence {} became {}",
             a.0,
             a.1,
             b.1
         );
     }
+    Ok(())
 }
 
 /// A rate, not an invariant: 1,000 cases so that the estimate's standard error
@@ -492,7 +505,7 @@ fn pure_noise_has_no_root_cause() {
 #[test]
 fn a_leaf_failure_is_blamed_on_the_leaf_not_its_callers() {
     let opts = RankOptions::default();
-    let wrong: Vec<(u64, String, Option<String>)> = (0..CASES)
+    let wrong: Vec<(u64, String, Option<String>)> = (0..u64::from(CASES))
         .filter_map(|seed| {
             let inc = generate(seed, Kind::LeafLatency);
             let d = inc.diagnose(&opts);
@@ -502,48 +515,10 @@ fn a_leaf_failure_is_blamed_on_the_leaf_not_its_callers() {
         })
         .collect();
     assert!(
-        wrong.len() as f64 <= 0.05 * CASES as f64,
+        wrong.len() as f64 <= 0.05 * f64::from(CASES),
         "{} of {CASES} leaf failures blamed elsewhere (seed, leaf, top): {wrong:?}",
         wrong.len()
     );
-}
-
-#[test]
-fn confidences_are_probabilities() {
-    let opts = RankOptions::default();
-    for seed in 0..CASES {
-        let d = generate(seed, Kind::Fault).diagnose(&opts);
-        for h in &d.hypotheses {
-            assert!(
-                (0.0..=1.0).contains(&h.confidence),
-                "seed {seed}: {} has confidence {}",
-                h.component,
-                h.confidence
-            );
-        }
-    }
-}
-
-/// Once failed (about 8 % of cases) when the confidence was weighted by a clarity
-/// term the ranking did not use; the confidence is now a monotone function of the
-/// score. The smallest such case is
-/// [`a_violation_alone_and_a_clearer_anomaly_rank_in_confidence_order`].
-#[test]
-fn confidences_decrease_down_the_ranking() {
-    let opts = RankOptions::default();
-    for seed in 0..CASES {
-        let d = generate(seed, Kind::Fault).diagnose(&opts);
-        for w in d.hypotheses.windows(2) {
-            assert!(
-                w[0].confidence >= w[1].confidence,
-                "seed {seed}: {} ({}) ranks above {} ({})",
-                w[0].component,
-                w[0].confidence,
-                w[1].component,
-                w[1].confidence
-            );
-        }
-    }
 }
 
 /// A latency series of 101 normal points 0, 1, …, 100 (median 50, robust sd
@@ -571,14 +546,6 @@ fn stepped(component: &str, sd: f64, at: usize) -> MetricSeries {
         worse: Worse::Up,
         baseline: None,
     }
-}
-
-fn topology(edges: &[(&str, &[&str])]) -> Topology {
-    let owned: Vec<(String, Vec<String>)> = edges
-        .iter()
-        .map(|(a, ds)| (a.to_string(), ds.iter().map(|d| d.to_string()).collect()))
-        .collect();
-    Topology::new(owned.iter().map(|(a, d)| (a.as_str(), d.as_slice())))
 }
 
 /// db fails; api, its only caller, inherits the same 20 sd latency one point later,
@@ -620,9 +587,8 @@ fn a_leaf_behind_a_hub_is_blamed_not_the_hub() {
 /// 13 sd latency shift. Whichever ranks first has the higher confidence.
 #[test]
 fn a_violation_alone_and_a_clearer_anomaly_rank_in_confidence_order() {
-    let mut rng = Rng::new(0);
-    let mut v = violation(
-        &mut rng,
+    let mut v = random_violation(
+        &mut Rng::new(SALT),
         "api",
         Signal::Errors,
         Timestamp::from_secs(START_SECS),

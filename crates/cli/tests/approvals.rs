@@ -5,6 +5,7 @@
 //!
 //! The daemon must start: if it cannot, the test fails (it never skips).
 
+use charter_testkit::WESTWORLD;
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -28,12 +29,8 @@ fn charter_bin() -> Command {
 /// The example charter, made fast and supervised: a 1 s interval, `for: 2s`
 /// everywhere, the bad-deploy fault 8 s after start, and an `api:` token file.
 fn write_charter(dir: &Path) -> PathBuf {
-    let example = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/westworld.yaml"),
-    )
-    .expect("example charter");
     let mut text = String::new();
-    for line in example.lines() {
+    for line in WESTWORLD.lines() {
         let line = if line.starts_with("interval:") {
             "interval: 1s".to_string()
         } else if line.starts_with("mode:") {

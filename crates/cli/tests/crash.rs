@@ -19,11 +19,12 @@ mod common;
 use charter_execute::{Actuator, HttpActuator};
 use charter_knowledge::{JournalStatus, SqliteStore, prelude::*};
 use charter_model::Timestamp;
+use charter_testkit::{Rng, WESTWORLD_COMPONENTS};
 use common::{Proc, charter_bin, start_simulator, tail};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::OpenOptions;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -43,73 +44,12 @@ const SPEED: f64 = 10.0;
 /// How long the server answers an action after it took effect: a kill in that
 /// window leaves an intent the server applied and the journal has no result for.
 const ACTION_DELAY: &str = "100ms";
-const COMPONENTS: [&str; 8] = [
-    "frontend", "api", "catalog", "orders", "auth", "db", "cache", "queue",
-];
-
-/// splitmix64: small, seeded, good enough to pick moments and targets.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `lo..=hi`.
-    fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next() % (hi - lo + 1)
-    }
-}
-
-/// The charter: Prometheus source and HTTP actuator on the simulator's server, a
-/// fast loop, no cooldown, generous limits, every action auto-approved. The only
-/// remedy is a one-replica scale-out (reversible, and too small to end a surge at
-/// once), so each incident tries several components and nothing becomes immune.
-fn write_charter(dir: &Path, base: &str) -> PathBuf {
-    let components: String = COMPONENTS
-        .iter()
-        .map(|c| format!("  - {{ name: {c}, actuator: sim, replicas: {{ min: 1, max: 1000 }} }}\n"))
-        .collect();
-    let text = format!(
-        "name: crash-test
-interval: 100ms
-mode: autonomous
-source:
-  prometheus: {{ url: \"{base}\", timeout: 2s, blind_after: 100000 }}
-actuators:
-  sim: {{ http: {{ url: \"{base}\", timeout: 2s }} }}
-components:
-{components}objectives:
-  - name: cpu_utilization
-    metric: westworld_cpu_utilization
-    signal: utilization
-    above: {{ warning: 0.85, critical: 1.0, clear: 0.75 }}
-    remedies: [scale_out]
-actions:
-  scale_out: {{ cost: 1, step: 1, time_to_effect: 600ms }}
-guardrails:
-  max_actions_per_hour: 1000000
-  cooldown: 0s
-  max_concurrent: 8
-  auto_approve_max_cost: 100
-  max_attempts_per_incident: 8
-  max_reversals: 1000000
-"
-    );
-    let path = dir.join("charter.yaml");
-    std::fs::write(&path, text).expect("write charter");
-    path
-}
 
 /// Inject one surge on a random component; the server must accept it. The factor
 /// grows with the replicas the component has gained, so that scale-outs that stayed
 /// do not make it immune.
 async fn inject(client: &reqwest::Client, base: &str, rng: &mut Rng) {
-    let target = COMPONENTS[rng.range(0, COMPONENTS.len() as u64 - 1) as usize];
+    let target = WESTWORLD_COMPONENTS[rng.range(0..=WESTWORLD_COMPONENTS.len() - 1)];
     let state: Value = client
         .get(format!("{base}/v1/components/{target}"))
         .send()
@@ -119,8 +59,8 @@ async fn inject(client: &reqwest::Client, base: &str, rng: &mut Rng) {
         .await
         .expect("component state");
     let replicas = state["replicas"].as_f64().expect("replicas");
-    let factor = (replicas / 3.0).max(1.0) * rng.range(25, 40) as f64 / 10.0;
-    let duration = format!("{}s", rng.range(15, 30));
+    let factor = (replicas / 3.0).max(1.0) * rng.range(25u64..=40) as f64 / 10.0;
+    let duration = format!("{}s", rng.range(15u64..=30));
     let resp = client
         .post(format!("{base}/faults"))
         .json(&serde_json::json!({
@@ -150,7 +90,13 @@ async fn executions_started(db: &Path) -> usize {
 async fn sigkill_at_random_moments_never_applies_a_key_twice() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (_sim, base) = start_simulator(dir.path(), 7, SPEED, ACTION_DELAY);
-    let charter_file = write_charter(dir.path(), &base);
+    let charter_file = common::write_charter(
+        dir.path(),
+        "crash-test",
+        Duration::from_millis(100),
+        &base,
+        "",
+    );
     let db = dir.path().join("charter.db");
     let log = dir.path().join("run.log");
     let client = reqwest::Client::builder()
@@ -158,7 +104,7 @@ async fn sigkill_at_random_moments_never_applies_a_key_twice() {
         .timeout(Duration::from_secs(10))
         .build()
         .expect("client");
-    let mut rng = Rng(SEED);
+    let mut rng = Rng::new(SEED);
     let started = Instant::now();
     let mut kills = 0u32;
     let mut executions = 0usize;
@@ -190,7 +136,7 @@ async fn sigkill_at_random_moments_never_applies_a_key_twice() {
                 .spawn()
                 .unwrap_or_else(|e| panic!("cannot start `charter run`: {e}")),
         );
-        let life = Duration::from_millis(rng.range(LIFE_MS.0, LIFE_MS.1));
+        let life = Duration::from_millis(rng.range(LIFE_MS.0..=LIFE_MS.1));
         let until = Instant::now() + life;
         while Instant::now() < until {
             inject(&client, &base, &mut rng).await;

@@ -22,6 +22,7 @@
 mod common;
 
 use charter_knowledge::{JournalStatus, PostgresStore, prelude::*};
+use charter_testkit::WESTWORLD_COMPONENTS;
 use common::{Proc, charter_bin, signal, start_simulator, tail, wait_for_line};
 use serde_json::Value;
 use sqlx::Connection;
@@ -38,50 +39,16 @@ const RENEW: Duration = Duration::from_millis(400);
 const INTERVAL: Duration = Duration::from_millis(300);
 /// Simulated seconds per wall-clock second.
 const SPEED: f64 = 10.0;
-const COMPONENTS: [&str; 8] = [
-    "frontend", "api", "catalog", "orders", "auth", "db", "cache", "queue",
-];
 
+/// The common charter (see [`common::write_charter`]) with the PostgreSQL store and
+/// the lease.
 fn write_charter(dir: &Path, base: &str, db_url: &str) -> PathBuf {
-    let components: String = COMPONENTS
-        .iter()
-        .map(|c| format!("  - {{ name: {c}, actuator: sim, replicas: {{ min: 1, max: 1000 }} }}\n"))
-        .collect();
-    let text = format!(
-        "name: failover-test
-interval: {interval}ms
-mode: autonomous
-source:
-  prometheus: {{ url: \"{base}\", timeout: 2s, blind_after: 100000 }}
-knowledge:
-  postgres: {{ url: \"{db_url}\" }}
-  lease: {{ ttl: {ttl}ms, renew: {renew}ms }}
-actuators:
-  sim: {{ http: {{ url: \"{base}\", timeout: 2s }} }}
-components:
-{components}objectives:
-  - name: cpu_utilization
-    metric: westworld_cpu_utilization
-    signal: utilization
-    above: {{ warning: 0.85, critical: 1.0, clear: 0.75 }}
-    remedies: [scale_out]
-actions:
-  scale_out: {{ cost: 1, step: 1, time_to_effect: 600ms }}
-guardrails:
-  max_actions_per_hour: 1000000
-  cooldown: 0s
-  max_concurrent: 8
-  auto_approve_max_cost: 100
-  max_attempts_per_incident: 8
-  max_reversals: 1000000
-",
-        interval = INTERVAL.as_millis(),
-        ttl = TTL.as_millis(),
-        renew = RENEW.as_millis(),
+    let knowledge = format!(
+        "knowledge:\n  postgres: {{ url: \"{db_url}\" }}\n  lease: {{ ttl: {}ms, renew: {}ms }}\n",
+        TTL.as_millis(),
+        RENEW.as_millis(),
     );
-    let path = dir.join("charter.yaml");
-    std::fs::write(&path, text).expect("write charter");
-    path
+    common::write_charter(dir, "failover-test", INTERVAL, base, &knowledge)
 }
 
 /// One `charter run` replica, its log and its HTTP address.
@@ -162,7 +129,7 @@ async fn inject_faults(base: String, stop: std::sync::Arc<std::sync::atomic::Ato
     let mut n: u64 = 0;
     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
         n += 1;
-        let target = COMPONENTS[(n.wrapping_mul(2_654_435_761) % 8) as usize];
+        let target = WESTWORLD_COMPONENTS[(n.wrapping_mul(2_654_435_761) % 8) as usize];
         let replicas = client
             .get(format!("{base}/v1/components/{target}"))
             .send()

@@ -227,37 +227,16 @@ pub fn concrete_action(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use charter_model::{Signal, ViolationState, parse_charter};
-    use std::path::Path;
-
-    fn charter() -> Charter {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/westworld.yaml");
-        let text = std::fs::read_to_string(&path).expect("examples/westworld.yaml");
-        parse_charter(&text, "westworld.yaml", Path::new("."))
-            .expect("valid charter")
-            .0
-    }
+    use charter_model::ViolationState;
+    use charter_testkit::westworld;
 
     fn firing(objective: &str, component: &str) -> Violation {
-        Violation {
-            objective: objective.into(),
-            component: component.into(),
-            signal: Signal::Latency,
-            state: ViolationState::Firing,
-            severity: None,
-            since: Timestamp(0),
-            firing_since: Some(Timestamp(0)),
-            resolved_at: None,
-            value: None,
-            worst: None,
-            flaps: 0,
-            alerted: false,
-        }
+        charter_testkit::violation(objective, component).build()
     }
 
     #[test]
     fn static_runs_the_first_remedy_on_the_violating_component_with_a_cooldown() {
-        let c = charter();
+        let c = westworld();
         let mut script = StaticScript::new();
         let lat = firing("backend_latency_p99", "catalog");
         let err = firing("error_ratio", "auth");
@@ -284,7 +263,7 @@ mod tests {
 
     #[test]
     fn concrete_actions_follow_the_charter_and_respect_max_replicas() {
-        let c = charter();
+        let c = westworld();
         let state = ComponentState {
             replicas: Some(9),
             ..ComponentState::default()

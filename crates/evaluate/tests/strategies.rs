@@ -2,28 +2,18 @@
 
 use charter_evaluate::Strategy;
 use charter_evaluate::run::{RunOptions, judge_against_none, run_one};
-use charter_model::{ActionKind, Charter, parse_charter};
+use charter_model::ActionKind;
 use charter_sim::Scenario;
+use charter_testkit::westworld;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn charter() -> Arc<Charter> {
-    let path = root().join("examples/westworld.yaml");
-    let text = std::fs::read_to_string(&path).expect("examples/westworld.yaml");
-    Arc::new(
-        parse_charter(&text, "westworld.yaml", &root().join("examples"))
-            .expect("valid charter")
-            .0,
-    )
-}
-
 #[tokio::test]
 async fn oracle_beats_doing_nothing_on_a_traffic_surge() {
-    let charter = charter();
+    let charter = westworld();
     let scenario = Scenario::load(root().join("scenarios/traffic-surge.yaml")).expect("scenario");
     let opts = RunOptions::default();
     let none = run_one(charter.clone(), &scenario, 1, Strategy::None, opts)
@@ -54,7 +44,7 @@ async fn oracle_beats_doing_nothing_on_a_traffic_surge() {
 
 #[tokio::test]
 async fn nobody_acts_without_a_fault() {
-    let charter = charter();
+    let charter = westworld();
     let mut scenario = Scenario::load(root().join("scenarios/no-fault.yaml")).expect("scenario");
     scenario.duration = std::time::Duration::from_secs(900);
     for st in Strategy::ALL {

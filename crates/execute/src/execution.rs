@@ -262,27 +262,17 @@ pub fn classify_outcome(before: f64, after: f64, resolved: bool) -> OutcomeClass
 #[cfg(test)]
 mod tests {
     use super::*;
-    use charter_model::{ActionKind, ApprovalState};
+    use charter_model::ActionKind;
 
     fn policy(n: usize) -> Policy {
-        Policy {
-            id: 1,
-            incident_id: 1,
-            created_at: Timestamp(0),
-            actions: (0..n)
+        charter_testkit::policy(
+            (0..n)
                 .map(|i| Action::new(ActionKind::ScaleOut, format!("c{i}")).with_param("step", 1))
                 .collect(),
-            waits_secs: vec![],
-            main: 0,
-            targets: vec!["lat@c0".into()],
-            p_success: 0.8,
-            expected_benefit: 10.0,
-            cost: 1.0,
-            score: 9.0,
-            rationale: String::new(),
-            rejected: vec![],
-            approval: ApprovalState::AutoApproved,
-        }
+        )
+        .targets(["lat@c0"])
+        .scored(0.8, 10.0, 1.0, 9.0)
+        .build()
     }
 
     fn applied(replicas: u32) -> Applied {

@@ -11,44 +11,18 @@
 //! between `clear` and `warning` (hysteresis), some flap, and about 0.1 % of samples
 //! are missing (Unknown). So every evaluation has new, promoted and resolved episodes.
 
-use charter_model::{Charter, Sample, Timestamp, parse_charter};
+use charter_model::{Charter, Sample, Timestamp};
 use charter_monitor::Detector;
+use charter_testkit::{Rng, charter_from};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use std::fmt::Write as _;
 use std::hint::black_box;
-use std::path::Path;
 use std::time::Duration;
 
 const COMPONENTS: usize = 10;
 const OBJECTIVES: usize = 1_000;
 const ROUNDS: usize = 64;
 const STEP: Duration = Duration::from_secs(15);
-
-/// SplitMix64: small, seeded, good enough for test data.
-struct Rng(u64);
-
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    fn f64(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    fn chance(&mut self, p: f64) -> bool {
-        self.f64() < p
-    }
-
-    fn between(&mut self, lo: f64, hi: f64) -> f64 {
-        lo + (hi - lo) * self.f64()
-    }
-}
 
 /// The charter text: objectives alternate `above` and `below`; every third has a
 /// `keep_firing_for`.
@@ -75,8 +49,7 @@ fn charter_yaml() -> String {
 }
 
 fn charter() -> Charter {
-    let (charter, _warnings) = parse_charter(&charter_yaml(), "bench.yaml", Path::new("."))
-        .expect("the generated charter is valid");
+    let charter = charter_from(&charter_yaml());
     assert_eq!(charter.objectives.len(), OBJECTIVES);
     assert_eq!(charter.components.len(), COMPONENTS);
     charter
@@ -98,7 +71,7 @@ enum Phase {
 /// direction: `above` objectives see it as is, `below` ones see `1 - badness`, so the
 /// thresholds (0.8 / 0.95 / 0.7 and 0.2 / 0.05 / 0.3) line up.
 fn rounds(charter: &Charter, seed: u64) -> Vec<Vec<Sample>> {
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     let n = OBJECTIVES * COMPONENTS;
     // Start from the stationary mix (about 5 % breaching), not from all healthy.
     let mut phase: Vec<Phase> = (0..n)

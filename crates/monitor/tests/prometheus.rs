@@ -1,11 +1,11 @@
 //! `PrometheusSource` against a wiremock Prometheus: mapping, Unknown on every kind of
 //! doubt, retries, unavailability and bounded concurrency.
 
-use charter_model::{Charter, PrometheusSpec, Sample, SourceSpec, Timestamp, parse_charter};
+use charter_model::{Charter, PrometheusSpec, Sample, SourceSpec, Timestamp};
 use charter_monitor::prometheus::{PrometheusSource, query_for, step_for};
 use charter_monitor::{MetricSource, Observation, SourceError};
+use charter_testkit::charter_from;
 use serde_json::{Value, json};
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use wiremock::matchers::{header, method, path, query_param};
@@ -61,10 +61,7 @@ impl Fixture {
                 format!("\n{}", self.objectives.concat())
             }
         );
-        match parse_charter(&text, "t.yaml", Path::new(".")) {
-            Ok((c, _)) => c,
-            Err(e) => panic!("fixture charter is invalid: {e}\n{text}"),
-        }
+        charter_from(&text)
     }
 
     fn build(&self) -> (Charter, PrometheusSource) {

@@ -5,26 +5,17 @@
 //! objective recovers, and the outcome is stored; the no-fault control must cause
 //! no action at all; knowledge must survive a restart.
 
-use charter_execute::Actuator;
+mod common;
+
 use charter_knowledge::{SqliteStore, prelude::*};
-use charter_model::{ActionKind, Charter, OutcomeClass, Timestamp, parse_charter};
+use charter_model::{ActionKind, OutcomeClass};
 use charter_orchestrator::{Controller, Event};
-use charter_sim::{Scenario, Simulator, World};
-use std::collections::BTreeMap;
+use charter_sim::{Scenario, Simulator};
+use charter_testkit::{EPOCH, WESTWORLD, actuators, charter_from, simulator, westworld};
+use common::run_scenario;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
-
-const CHARTER: &str = include_str!("../../../examples/westworld.yaml");
-const EPOCH: Timestamp = Timestamp(1_767_225_600_000);
-
-fn charter() -> Arc<Charter> {
-    Arc::new(
-        parse_charter(CHARTER, "examples/westworld.yaml", Path::new("."))
-            .expect("example charter is valid")
-            .0,
-    )
-}
 
 struct Run {
     events: Vec<(Duration, Event)>,
@@ -34,30 +25,8 @@ struct Run {
 
 async fn run(scenario: &str, seed: u64, db: &Path) -> Run {
     let scenario = Scenario::builtin(scenario).expect("built-in scenario");
-    let charter = charter();
-    let sim = Simulator::new(World::new(&scenario, seed), EPOCH);
-    let actuators: BTreeMap<String, Arc<dyn Actuator>> = charter
-        .actuators
-        .keys()
-        .map(|k| (k.clone(), Arc::new(sim.clone()) as Arc<dyn Actuator>))
-        .collect();
     let store = Arc::new(SqliteStore::open(db).await.expect("store"));
-    let mut c = Controller::new(
-        charter.clone(),
-        Arc::new(sim.clone()),
-        actuators,
-        store.clone(),
-        EPOCH,
-    )
-    .await
-    .expect("controller");
-    let mut events = Vec::new();
-    let mut t = Duration::ZERO;
-    while t <= scenario.duration {
-        let report = c.tick(EPOCH.plus(t)).await.expect("tick");
-        events.extend(report.events.into_iter().map(|e| (t, e.event)));
-        t += charter.interval;
-    }
+    let (events, sim) = run_scenario(westworld(), &scenario, seed, store.clone()).await;
     Run { events, store, sim }
 }
 
@@ -296,7 +265,7 @@ async fn knowledge_persists_across_a_restart() {
 #[tokio::test]
 async fn without_a_graph_a_burst_of_violations_is_one_incident() {
     // The same shop with every `depends_on` removed: only timing can group symptoms.
-    let text: String = CHARTER
+    let text: String = WESTWORLD
         .lines()
         .map(|l| match (l.find("depends_on: ["), l.find("], actuator")) {
             (Some(a), Some(b)) => format!("{}{}", &l[..a], &l[b + 3..]),
@@ -304,19 +273,11 @@ async fn without_a_graph_a_burst_of_violations_is_one_incident() {
         })
         .collect::<Vec<_>>()
         .join("\n");
-    let charter = Arc::new(
-        parse_charter(&text, "no-graph.yaml", Path::new("."))
-            .expect("charter without dependencies is valid")
-            .0,
-    );
+    let charter = Arc::new(charter_from(&text));
     assert!(charter.components.iter().all(|c| c.depends_on.is_empty()));
     let scenario = Scenario::builtin("dependency-outage").expect("built-in scenario");
-    let sim = Simulator::new(World::new(&scenario, 3), EPOCH);
-    let actuators: BTreeMap<String, Arc<dyn Actuator>> = charter
-        .actuators
-        .keys()
-        .map(|k| (k.clone(), Arc::new(sim.clone()) as Arc<dyn Actuator>))
-        .collect();
+    let sim = simulator(&scenario, 3, EPOCH);
+    let actuators = actuators(&charter, Arc::new(sim.clone()));
     let (_dir, path) = db();
     let store = Arc::new(SqliteStore::open(&path).await.expect("store"));
     let mut c = Controller::new(charter.clone(), Arc::new(sim), actuators, store, EPOCH)

@@ -11,28 +11,14 @@
 use async_trait::async_trait;
 use charter_execute::{Actuator, ActuatorError, Applied, ComponentState};
 use charter_knowledge::SqliteStore;
-use charter_model::{Action, ActionKind, Charter, OutcomeClass, Timestamp, parse_charter};
+use charter_model::{Action, ActionKind, Charter, OutcomeClass};
 use charter_orchestrator::{Controller, Event};
-use charter_sim::{Fault, FaultKind, Scenario, Simulator, World};
+use charter_sim::{Fault, FaultKind, Scenario, Simulator};
+use charter_testkit::{EPOCH, WESTWORLD_COMPONENTS, actuators, simulator, westworld};
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-const CHARTER: &str = include_str!("../../../examples/westworld.yaml");
-const EPOCH: Timestamp = Timestamp(1_767_225_600_000);
-const COMPONENTS: [&str; 8] = [
-    "frontend", "api", "catalog", "orders", "auth", "db", "cache", "queue",
-];
-
-fn charter() -> Arc<Charter> {
-    Arc::new(
-        parse_charter(CHARTER, "examples/westworld.yaml", Path::new("."))
-            .expect("example charter is valid")
-            .0,
-    )
-}
 
 /// The simulator as an actuator that fails where told to.
 struct Faulty {
@@ -65,7 +51,7 @@ impl Faulty {
 
     async fn states(&self) -> BTreeMap<String, ComponentState> {
         let mut m = BTreeMap::new();
-        for c in COMPONENTS {
+        for c in WESTWORLD_COMPONENTS {
             m.insert(c.to_string(), self.sim.describe(c).await.expect("describe"));
         }
         m
@@ -134,7 +120,7 @@ struct Run {
 }
 
 async fn start(scenario: &str, configure: impl FnOnce(&mut Faulty)) -> Run {
-    start_with(scenario, charter(), 1, configure).await
+    start_with(scenario, westworld(), 1, configure).await
 }
 
 async fn start_with(
@@ -144,15 +130,11 @@ async fn start_with(
     configure: impl FnOnce(&mut Faulty),
 ) -> Run {
     let scenario = Scenario::builtin(scenario).expect("built-in scenario");
-    let sim = Simulator::new(World::new(&scenario, seed), EPOCH);
+    let sim = simulator(&scenario, seed, EPOCH);
     let mut f = Faulty::new(&sim);
     configure(&mut f);
     let act = Arc::new(f);
-    let actuators: BTreeMap<String, Arc<dyn Actuator>> = charter
-        .actuators
-        .keys()
-        .map(|k| (k.clone(), act.clone() as Arc<dyn Actuator>))
-        .collect();
+    let actuators = actuators(&charter, act.clone());
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Arc::new(
         SqliteStore::open(&dir.path().join("k.db"))
@@ -224,7 +206,7 @@ async fn a_failure_at_any_step_of_a_policy_leaves_the_system_as_before() {
             .clone()
             .expect("snapshot");
         let after = run.act.states().await;
-        for c in COMPONENTS {
+        for c in WESTWORLD_COMPONENTS {
             let (b, a) = (&before[c], &after[c]);
             assert_eq!(
                 (b.replicas, b.throttle_rate, &b.version, &b.zone),
@@ -397,7 +379,7 @@ async fn a_pause_holds_back_compensations_too() {
 
 #[tokio::test]
 async fn shadow_mode_never_calls_an_actuator() {
-    let mut shadow = (*charter()).clone();
+    let mut shadow = (*westworld()).clone();
     shadow.mode = charter_model::Mode::Shadow;
     let shadow = Arc::new(shadow);
     let mut decided = 0;

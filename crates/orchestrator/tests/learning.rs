@@ -7,18 +7,18 @@
 //! first incident. In the simulator a leak is cured only by a restart, and scale_out
 //! leaves the worst replica's memory where it is.
 
-use charter_execute::Actuator;
+mod common;
+
 use charter_knowledge::{SqliteStore, prelude::*};
-use charter_model::{ActionKind, ApprovalState, Charter, OutcomeClass, Timestamp, parse_charter};
-use charter_orchestrator::{Controller, Event};
-use charter_sim::{Scenario, Simulator, World};
-use std::collections::BTreeMap;
+use charter_model::{ActionKind, ApprovalState, OutcomeClass};
+use charter_orchestrator::Event;
+use charter_sim::Scenario;
+use charter_testkit::charter_from;
+use common::run_scenario;
 use std::fmt::Write as _;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-const EPOCH: Timestamp = Timestamp(1_767_225_600_000);
 const INCIDENTS: usize = 8;
 
 const CHARTER: &str = r#"
@@ -106,34 +106,10 @@ fn curve(events: &[(Duration, Event)]) -> Curve {
 
 #[tokio::test]
 async fn first_action_becomes_the_right_one_within_three_incidents() {
-    let charter: Arc<Charter> = Arc::new(
-        parse_charter(CHARTER, "learning.yaml", Path::new("."))
-            .expect("valid")
-            .0,
-    );
+    let charter = Arc::new(charter_from(CHARTER));
     let scenario = scenario();
-    let sim = Simulator::new(World::new(&scenario, 7), EPOCH);
-    let actuators: BTreeMap<String, Arc<dyn Actuator>> = BTreeMap::from([(
-        "sim".to_string(),
-        Arc::new(sim.clone()) as Arc<dyn Actuator>,
-    )]);
     let store = Arc::new(SqliteStore::open_in_memory().await.expect("store"));
-    let mut c = Controller::new(
-        charter.clone(),
-        Arc::new(sim.clone()),
-        actuators,
-        store.clone(),
-        EPOCH,
-    )
-    .await
-    .expect("controller");
-    let mut events = Vec::new();
-    let mut t = Duration::ZERO;
-    while t <= scenario.duration {
-        let report = c.tick(EPOCH.plus(t)).await.expect("tick");
-        events.extend(report.events.into_iter().map(|e| (t, e.event)));
-        t += charter.interval;
-    }
+    let (events, _sim) = run_scenario(charter, &scenario, 7, store.clone()).await;
     let log: String = events
         .iter()
         .filter(|(_, e)| !matches!(e, Event::Violation { .. }))

@@ -1,29 +1,17 @@
 //! Oscillation: a component whose recent actions flip-flop is quarantined, and the
 //! quarantine survives a restart.
 
-use charter_execute::Actuator;
 use charter_knowledge::{SqliteStore, prelude::*};
-use charter_model::{ActionKind, Timestamp, parse_charter};
+use charter_model::ActionKind;
 use charter_orchestrator::{Controller, Event};
-use charter_sim::{Scenario, Simulator, World};
-use std::collections::BTreeMap;
-use std::path::Path;
+use charter_sim::Scenario;
+use charter_testkit::{EPOCH, actuators, simulator, westworld};
 use std::sync::Arc;
 use std::time::Duration;
 
-const EPOCH: Timestamp = Timestamp(1_767_225_600_000);
-
 #[tokio::test]
 async fn a_flip_flopping_component_is_quarantined_and_stays_so_after_a_restart() {
-    let charter = Arc::new(
-        parse_charter(
-            include_str!("../../../examples/westworld.yaml"),
-            "w.yaml",
-            Path::new("."),
-        )
-        .expect("valid")
-        .0,
-    );
+    let charter = westworld();
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("k.db");
     let store = Arc::new(SqliteStore::open(&db).await.expect("store"));
@@ -36,11 +24,8 @@ async fn a_flip_flopping_component_is_quarantined_and_stays_so_after_a_restart()
             .expect("record");
     }
     let scenario = Scenario::builtin("traffic-surge").expect("scenario");
-    let sim = Simulator::new(World::new(&scenario, 1), EPOCH);
-    let actuators: BTreeMap<String, Arc<dyn Actuator>> = BTreeMap::from([(
-        "sim".to_string(),
-        Arc::new(sim.clone()) as Arc<dyn Actuator>,
-    )]);
+    let sim = simulator(&scenario, 1, EPOCH);
+    let actuators = actuators(&charter, Arc::new(sim.clone()));
     let mut c = Controller::new(
         charter.clone(),
         Arc::new(sim.clone()),

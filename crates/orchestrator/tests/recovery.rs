@@ -3,30 +3,19 @@
 
 use charter_execute::{Actuator, ActuatorError, Applied, ComponentState};
 use charter_knowledge::{ExecutionRecord, JournalRecord, JournalStatus, SqliteStore, prelude::*};
-use charter_model::{
-    Action, ActionKind, Charter, Incident, IncidentState, Timestamp, parse_charter,
-};
+use charter_model::{Action, ActionKind, IncidentState, Timestamp};
 use charter_orchestrator::recovery::{RecoveryOutcome, StepDecision, recover};
 use charter_orchestrator::{Controller, RecoveryReport};
-use charter_sim::{Scenario, Simulator, World};
+use charter_sim::Scenario;
+use charter_testkit::{actuators, incident, simulator, westworld};
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::path::Path;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use tempfile::TempDir;
 
-const CHARTER: &str = include_str!("../../../examples/westworld.yaml");
 const CRASH: Timestamp = Timestamp(1_767_225_600_000);
 const RESTART: Timestamp = Timestamp(1_767_225_660_000);
-
-fn charter() -> Arc<Charter> {
-    Arc::new(
-        parse_charter(CHARTER, "examples/westworld.yaml", Path::new("."))
-            .expect("example charter is valid")
-            .0,
-    )
-}
 
 /// An actuator whose memory of keys the test sets; it records every apply.
 #[derive(Default)]
@@ -135,15 +124,15 @@ impl Crashed {
                 .expect("store"),
         );
         store
-            .save_incident(&Incident {
-                id: 3,
-                opened_at: CRASH,
-                state: IncidentState::Remediating,
-                violations: vec!["cpu_utilization@api".into()],
-                root_cause: Some("api".into()),
-                resolved_at: None,
-                attempts: 1,
-            })
+            .save_incident(
+                &incident(3)
+                    .opened_at(CRASH)
+                    .state(IncidentState::Remediating)
+                    .violations(["cpu_utilization@api"])
+                    .root_cause("api")
+                    .attempts(1)
+                    .build(),
+            )
             .await
             .expect("incident");
         store
@@ -189,9 +178,9 @@ impl Crashed {
     }
 
     async fn recover(&self, fake: Arc<Fake>) -> RecoveryReport {
-        let actuators: BTreeMap<String, Arc<dyn Actuator>> =
-            BTreeMap::from([("sim".to_string(), fake as Arc<dyn Actuator>)]);
-        recover(&charter(), &actuators, self.store.as_ref(), RESTART)
+        let charter = westworld();
+        let actuators = actuators(&charter, fake);
+        recover(&charter, &actuators, self.store.as_ref(), RESTART)
             .await
             .expect("recovered")
     }
@@ -561,11 +550,10 @@ async fn controller_new_recovers_before_the_first_tick() {
     crashed.row(0, JournalStatus::Intent, &action, None).await;
     let fake = Arc::new(Fake::default());
     fake.knows("7-0", Ok(Some(applied(3))));
-    let charter = charter();
+    let charter = westworld();
     let scenario = Scenario::builtin("no-fault").expect("built-in");
-    let sim = Simulator::new(World::new(&scenario, 1), RESTART);
-    let actuators: BTreeMap<String, Arc<dyn Actuator>> =
-        BTreeMap::from([("sim".to_string(), fake.clone() as Arc<dyn Actuator>)]);
+    let sim = simulator(&scenario, 1, RESTART);
+    let actuators = actuators(&charter, fake.clone());
     let store: Arc<dyn Store> = crashed.store.clone();
     let _controller = Controller::new(charter, Arc::new(sim), actuators, store, RESTART)
         .await

@@ -1,48 +1,32 @@
 //! Retention: the loop prunes history older than `knowledge.retention`, and keeps
 //! open incidents.
 
-use charter_execute::Actuator;
 use charter_knowledge::{SqliteStore, prelude::*};
-use charter_model::{
-    Incident, IncidentState, Severity, Signal, Timestamp, Violation, ViolationState, parse_charter,
-};
+use charter_model::{IncidentState, Severity, Signal, Timestamp, Violation};
 use charter_orchestrator::Controller;
-use charter_sim::{Scenario, Simulator, World};
-use std::collections::BTreeMap;
-use std::path::Path;
+use charter_sim::Scenario;
+use charter_testkit::{WESTWORLD, actuators, charter_from, incident, simulator};
 use std::sync::Arc;
 use std::time::Duration;
 
 const DAY: u64 = 24 * 3600;
 
 fn violation(at: Timestamp) -> Violation {
-    Violation {
-        objective: "error_ratio".into(),
-        component: "orders".into(),
-        signal: Signal::Errors,
-        state: ViolationState::Firing,
-        severity: Some(Severity::Warning),
-        since: at,
-        firing_since: Some(at),
-        resolved_at: None,
-        value: Some(0.05),
-        worst: Some(0.05),
-        flaps: 0,
-        alerted: false,
-    }
+    charter_testkit::violation("error_ratio", "orders")
+        .signal(Signal::Errors)
+        .firing(Severity::Warning)
+        .since(at)
+        .value(0.05)
+        .build()
 }
 
 #[tokio::test]
 async fn history_older_than_the_retention_is_pruned_and_open_incidents_stay() {
-    let text = include_str!("../../../examples/westworld.yaml").replace(
+    let text = WESTWORLD.replace(
         "knowledge: { sqlite: westworld.db }",
         "knowledge: { sqlite: westworld.db, retention: 2d }",
     );
-    let charter = Arc::new(
-        parse_charter(&text, "w.yaml", Path::new("."))
-            .expect("valid")
-            .0,
-    );
+    let charter = Arc::new(charter_from(&text));
     assert_eq!(charter.retention, Duration::from_secs(2 * DAY));
     let now = Timestamp::from_secs(1_767_225_600 + 10 * DAY as i64);
     let dir = tempfile::tempdir().expect("tempdir");
@@ -53,15 +37,12 @@ async fn history_older_than_the_retention_is_pruned_and_open_incidents_stay() {
     );
     let old = now.minus(Duration::from_secs(5 * DAY));
     let recent = now.minus(Duration::from_secs(DAY));
-    let open = Incident {
-        id: 1,
-        opened_at: old,
-        state: IncidentState::Escalated,
-        violations: vec!["error_ratio@orders".into()],
-        root_cause: None,
-        resolved_at: None,
-        attempts: 1,
-    };
+    let open = incident(1)
+        .opened_at(old)
+        .state(IncidentState::Escalated)
+        .violations(["error_ratio@orders"])
+        .attempts(1)
+        .build();
     store.save_incident(&open).await.expect("incident");
     store
         .record_violation(None, &violation(old))
@@ -73,11 +54,8 @@ async fn history_older_than_the_retention_is_pruned_and_open_incidents_stay() {
         .expect("recent");
 
     let scenario = Scenario::builtin("no-fault").expect("scenario");
-    let sim = Simulator::new(World::new(&scenario, 1), now);
-    let actuators: BTreeMap<String, Arc<dyn Actuator>> = BTreeMap::from([(
-        "sim".to_string(),
-        Arc::new(sim.clone()) as Arc<dyn Actuator>,
-    )]);
+    let sim = simulator(&scenario, 1, now);
+    let actuators = actuators(&charter, Arc::new(sim.clone()));
     let mut c = Controller::new(charter, Arc::new(sim), actuators, store.clone(), now)
         .await
         .expect("controller");

@@ -5,26 +5,17 @@
 //! Each test judges the loop against the scenario's own ground truth
 //! (`Scenario::ground_truth`), so a scenario file and its test cannot drift apart.
 
-use charter_execute::Actuator;
+mod common;
+
 use charter_knowledge::SqliteStore;
-use charter_model::{ActionKind, ApprovalState, Charter, Timestamp, ViolationState, parse_charter};
-use charter_orchestrator::{Controller, Event};
-use charter_sim::{GroundTruth, Scenario, Simulator, World};
-use std::collections::BTreeMap;
+use charter_model::{ActionKind, ApprovalState, ViolationState};
+use charter_orchestrator::Event;
+use charter_sim::{GroundTruth, Scenario, Simulator};
+use charter_testkit::westworld;
+use common::run_scenario;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
-
-const CHARTER: &str = include_str!("../../../examples/westworld.yaml");
-const EPOCH: Timestamp = Timestamp(1_767_225_600_000);
-
-fn charter() -> Arc<Charter> {
-    Arc::new(
-        parse_charter(CHARTER, "examples/westworld.yaml", Path::new("."))
-            .expect("example charter is valid")
-            .0,
-    )
-}
 
 /// One run of the loop over a scenario file.
 struct Run {
@@ -41,35 +32,13 @@ async fn run(name: &str, seed: u64) -> Run {
         .join("../../scenarios")
         .join(format!("{name}.yaml"));
     let scenario = Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
-    let charter = charter();
-    let sim = Simulator::new(World::new(&scenario, seed), EPOCH);
-    let actuators: BTreeMap<String, Arc<dyn Actuator>> = charter
-        .actuators
-        .keys()
-        .map(|k| (k.clone(), Arc::new(sim.clone()) as Arc<dyn Actuator>))
-        .collect();
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Arc::new(
         SqliteStore::open(&dir.path().join("k.db"))
             .await
             .expect("store"),
     );
-    let mut c = Controller::new(
-        charter.clone(),
-        Arc::new(sim.clone()),
-        actuators,
-        store,
-        EPOCH,
-    )
-    .await
-    .expect("controller");
-    let mut events = Vec::new();
-    let mut t = Duration::ZERO;
-    while t <= scenario.duration {
-        let report = c.tick(EPOCH.plus(t)).await.expect("tick");
-        events.extend(report.events.into_iter().map(|e| (t, e.event)));
-        t += charter.interval;
-    }
+    let (events, sim) = run_scenario(westworld(), &scenario, seed, store).await;
     Run {
         scenario,
         seed,

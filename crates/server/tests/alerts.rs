@@ -2,13 +2,13 @@
 //! SQLite store on a temporary file, and reqwest as Alertmanager.
 
 use charter_knowledge::{SqliteStore, prelude::*};
-use charter_model::{AlertStatus, Charter, Clock, Severity, Timestamp, parse_charter};
+use charter_model::{AlertStatus, Clock, Severity, Timestamp};
 use charter_orchestrator::Health;
 use charter_server::{ALERTS_PATH, AlertIngest, ServerState, router};
+use charter_testkit::charter_from;
 use prometheus_client::registry::Registry;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use tempfile::TempDir;
@@ -54,10 +54,6 @@ impl Clock for Received {
     }
 }
 
-fn charter(text: &str) -> Result<Charter, Box<dyn std::error::Error>> {
-    Ok(parse_charter(text, "shop.yaml", Path::new("."))?.0)
-}
-
 /// A running server and what the tests look at behind it.
 struct Harness {
     url: String,
@@ -86,7 +82,7 @@ impl Harness {
             registry: Arc::new(Registry::default()),
             alerts: Some(AlertIngest {
                 store: store.clone(),
-                charter: Arc::new(charter(charter_text)?),
+                charter: Arc::new(charter_from(charter_text)),
                 token: token.map(String::from),
                 wake: wake.clone(),
                 max_body_bytes,

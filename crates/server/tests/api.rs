@@ -5,18 +5,16 @@
 //! approval; then a task owns the controller and applies the API's commands exactly as
 //! `charter run`'s ticker does, and the server listens on 127.0.0.1:0.
 
-use charter_execute::Actuator;
 use charter_knowledge::{SqliteStore, prelude::*};
-use charter_model::{ApprovalState, Charter, Policy, Timestamp, parse_charter};
+use charter_model::{ApprovalState, Charter, Policy, Timestamp};
 use charter_orchestrator::daemon::{self as control, ControlHandle};
 use charter_orchestrator::{Controller, Health, LoopMetrics};
 use charter_server::{PolicyApi, ServerState, router};
-use charter_sim::{Scenario, Simulator, World};
+use charter_sim::Scenario;
+use charter_testkit::{EPOCH, WESTWORLD, actuators, charter_from, simulator};
 use prometheus_client::registry::Registry;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use tempfile::TempDir;
@@ -25,15 +23,11 @@ use tokio::sync::{mpsc, oneshot};
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 const TOKEN: &str = "api-3f9a61c0d2";
-const CHARTER: &str = include_str!("../../../examples/westworld.yaml");
-const EPOCH: Timestamp = Timestamp(1_767_225_600_000);
 
-fn supervised_charter() -> Result<Arc<Charter>, Box<dyn std::error::Error>> {
-    let text = CHARTER.replace("mode: autonomous", "mode: supervised");
-    assert_ne!(text, CHARTER, "the example charter's mode line changed");
-    Ok(Arc::new(
-        parse_charter(&text, "westworld.yaml", Path::new("."))?.0,
-    ))
+fn supervised_charter() -> Arc<Charter> {
+    let text = WESTWORLD.replace("mode: autonomous", "mode: supervised");
+    assert_ne!(text, WESTWORLD, "the example charter's mode line changed");
+    Arc::new(charter_from(&text))
 }
 
 /// A request to the task that owns the controller, besides the API's commands.
@@ -54,14 +48,10 @@ struct Harness {
 impl Harness {
     async fn start(token: Option<&str>) -> Result<(Harness, Policy), Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
-        let charter = supervised_charter()?;
+        let charter = supervised_charter();
         let scenario = Scenario::builtin("bad-deploy").ok_or("no bad-deploy scenario")?;
-        let sim = Simulator::new(World::new(&scenario, scenario.seed), EPOCH);
-        let actuators: BTreeMap<String, Arc<dyn Actuator>> = charter
-            .actuators
-            .keys()
-            .map(|k| (k.clone(), Arc::new(sim.clone()) as Arc<dyn Actuator>))
-            .collect();
+        let sim = simulator(&scenario, scenario.seed, EPOCH);
+        let actuators = actuators(&charter, Arc::new(sim.clone()));
         let store = Arc::new(SqliteStore::open(&dir.path().join("charter.db")).await?);
         let health = Arc::new(Health::default());
         let mut controller = Controller::new(

@@ -3,13 +3,11 @@
 mod common;
 
 use charter_execute::Actuator;
-use charter_model::{ActionKind, ChangeKind, Charter, Timestamp, parse_charter};
+use charter_model::{ActionKind, ChangeKind, Charter};
 use charter_monitor::MetricSource;
-use charter_sim::{Scenario, Simulator, World};
+use charter_sim::{Scenario, Simulator};
+use charter_testkit::{EPOCH, charter_from};
 use common::{action, secs};
-use std::path::Path;
-
-const EPOCH: Timestamp = Timestamp(1_767_225_600_000);
 
 const CHARTER: &str = "\
 name: shop
@@ -33,15 +31,12 @@ objectives:
 ";
 
 fn charter() -> Charter {
-    match parse_charter(CHARTER, "t.yaml", Path::new(".")) {
-        Ok((c, _)) => c,
-        Err(e) => panic!("test charter is invalid: {e}"),
-    }
+    charter_from(CHARTER)
 }
 
 fn simulator() -> Simulator {
     let s = Scenario::builtin("bad-deploy").expect("built-in");
-    Simulator::new(World::new(&s, s.seed), EPOCH)
+    charter_testkit::simulator(&s, s.seed, EPOCH)
 }
 
 #[tokio::test]

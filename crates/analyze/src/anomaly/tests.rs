@@ -2,6 +2,7 @@ use super::*;
 use crate::patterns::frequency::EpisodeLog;
 use crate::rootcause::{DiagnosisInput, diagnose};
 use charter_model::{Hypothesis, Timestamp, Topology};
+use charter_testkit::topology;
 
 /// The diagnosis over metric windows alone, as replay and the dataset harness run it.
 fn rank_root_causes(
@@ -83,16 +84,12 @@ fn names(ranking: &[Hypothesis]) -> Vec<&str> {
 }
 
 fn topo() -> Topology {
-    let edges: Vec<(String, Vec<String>)> = [
-        ("front", vec!["api"]),
-        ("api", vec!["db", "cache"]),
-        ("db", vec![]),
-        ("cache", vec![]),
-    ]
-    .into_iter()
-    .map(|(a, d)| (a.to_string(), d.into_iter().map(str::to_string).collect()))
-    .collect();
-    Topology::new(edges.iter().map(|(a, d)| (a.as_str(), d.as_slice())))
+    topology(&[
+        ("front", &["api"]),
+        ("api", &["db", "cache"]),
+        ("db", &[]),
+        ("cache", &[]),
+    ])
 }
 
 #[test]

@@ -87,15 +87,15 @@ pub fn find_clusters<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use charter_testkit::topology;
 
     fn topo() -> Topology {
-        let e = [
-            ("frontend".to_string(), vec!["api".to_string()]),
-            ("api".to_string(), vec!["db".to_string()]),
-            ("orders".to_string(), vec!["db".to_string()]),
-            ("db".to_string(), vec![]),
-        ];
-        Topology::new(e.iter().map(|(a, d)| (a.as_str(), d.as_slice())))
+        topology(&[
+            ("frontend", &["api"]),
+            ("api", &["db"]),
+            ("orders", &["db"]),
+            ("db", &[]),
+        ])
     }
 
     #[test]

@@ -151,18 +151,15 @@ pub fn propagate(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use charter_testkit::topology;
 
     fn topo() -> Topology {
-        let e = [
-            ("frontend".to_string(), vec!["api".to_string()]),
-            (
-                "api".to_string(),
-                vec!["db".to_string(), "cache".to_string()],
-            ),
-            ("db".to_string(), vec![]),
-            ("cache".to_string(), vec![]),
-        ];
-        Topology::new(e.iter().map(|(a, d)| (a.as_str(), d.as_slice())))
+        topology(&[
+            ("frontend", &["api"]),
+            ("api", &["db", "cache"]),
+            ("db", &[]),
+            ("cache", &[]),
+        ])
     }
 
     fn node<'a>(name: &'a str, strength: f64, onset: i64, intrinsic: &'a [Signal]) -> Node<'a> {

@@ -2,37 +2,26 @@ use super::*;
 use crate::anomaly::MetricSeries;
 use crate::patterns::frequency::Episode;
 use charter_model::Severity;
+use charter_testkit::{topology, violation};
 
 fn topo() -> Topology {
-    let edges: Vec<(String, Vec<String>)> = [
-        ("frontend", vec!["api"]),
-        ("api", vec!["catalog", "orders", "auth"]),
-        ("catalog", vec!["db"]),
-        ("orders", vec!["db"]),
-        ("auth", vec!["db"]),
-        ("db", vec![]),
-    ]
-    .into_iter()
-    .map(|(a, d)| (a.to_string(), d.into_iter().map(str::to_string).collect()))
-    .collect();
-    Topology::new(edges.iter().map(|(a, d)| (a.as_str(), d.as_slice())))
+    topology(&[
+        ("frontend", &["api"]),
+        ("api", &["catalog", "orders", "auth"]),
+        ("catalog", &["db"]),
+        ("orders", &["db"]),
+        ("auth", &["db"]),
+        ("db", &[]),
+    ])
 }
 
 fn v(obj: &str, comp: &str, signal: Signal, since: i64) -> Violation {
-    Violation {
-        objective: obj.into(),
-        component: comp.into(),
-        signal,
-        state: ViolationState::Firing,
-        severity: Some(Severity::Critical),
-        since: Timestamp::from_secs(since),
-        firing_since: Some(Timestamp::from_secs(since)),
-        resolved_at: None,
-        value: Some(1.0),
-        worst: Some(1.0),
-        flaps: 0,
-        alerted: false,
-    }
+    violation(obj, comp)
+        .signal(signal)
+        .firing(Severity::Critical)
+        .since(Timestamp::from_secs(since))
+        .value(1.0)
+        .build()
 }
 
 fn run(violations: &[Violation], changes: &[Change]) -> Diagnosis {
@@ -342,12 +331,7 @@ fn components_in_one_zone_form_a_cluster() {
 
 #[test]
 fn a_cache_miss_seen_by_its_caller_is_blamed_on_the_cache() {
-    let edges: Vec<(String, Vec<String>)> = vec![
-        ("catalog".into(), vec!["cache".into(), "db".into()]),
-        ("cache".into(), vec![]),
-        ("db".into(), vec![]),
-    ];
-    let t = Topology::new(edges.iter().map(|(a, d)| (a.as_str(), d.as_slice())));
+    let t = topology(&[("catalog", &["cache", "db"]), ("cache", &[]), ("db", &[])]);
     let vs = [
         v("hit_ratio", "catalog", Signal::Cache, 100),
         v("hit_ratio", "cache", Signal::Cache, 100),

@@ -1,9 +1,11 @@
 //! Helpers of the tests that run `charter` processes (crash, failover): children
-//! killed when dropped, logs, and a `charter sim serve` on a free port.
+//! killed when dropped, logs, a `charter sim serve` on a free port, and the charter
+//! both run against it.
 
+use charter_testkit::WESTWORLD_COMPONENTS;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -81,4 +83,54 @@ pub fn start_simulator(dir: &Path, seed: u64, speed: f64, action_delay: &str) ->
         )
     });
     (proc, format!("http://{}", addr.trim()))
+}
+
+/// Writes `dir/charter.yaml` for `charter run` against `charter sim serve` at `base`:
+/// Prometheus source and HTTP actuator on the server, every Westworld component with
+/// room for 1,000 replicas, no cooldown, generous limits, every action auto-approved.
+/// The only remedy is a one-replica scale-out (reversible, and too small to end a
+/// surge at once), so each incident tries several components and nothing becomes
+/// immune. `knowledge` is the charter's `knowledge:` section, if any, one line per
+/// entry with a trailing newline.
+pub fn write_charter(
+    dir: &Path,
+    name: &str,
+    interval: Duration,
+    base: &str,
+    knowledge: &str,
+) -> PathBuf {
+    let components: String = WESTWORLD_COMPONENTS
+        .iter()
+        .map(|c| format!("  - {{ name: {c}, actuator: sim, replicas: {{ min: 1, max: 1000 }} }}\n"))
+        .collect();
+    let text = format!(
+        "name: {name}
+interval: {interval}ms
+mode: autonomous
+source:
+  prometheus: {{ url: \"{base}\", timeout: 2s, blind_after: 100000 }}
+{knowledge}actuators:
+  sim: {{ http: {{ url: \"{base}\", timeout: 2s }} }}
+components:
+{components}objectives:
+  - name: cpu_utilization
+    metric: westworld_cpu_utilization
+    signal: utilization
+    above: {{ warning: 0.85, critical: 1.0, clear: 0.75 }}
+    remedies: [scale_out]
+actions:
+  scale_out: {{ cost: 1, step: 1, time_to_effect: 600ms }}
+guardrails:
+  max_actions_per_hour: 1000000
+  cooldown: 0s
+  max_concurrent: 8
+  auto_approve_max_cost: 100
+  max_attempts_per_incident: 8
+  max_reversals: 1000000
+",
+        interval = interval.as_millis(),
+    );
+    let path = dir.join("charter.yaml");
+    std::fs::write(&path, text).expect("write charter");
+    path
 }

@@ -1,6 +1,5 @@
 use super::*;
-use charter_model::parse_charter;
-use std::path::Path;
+use charter_testkit::charter_from;
 
 fn charter(for_: &str) -> Charter {
     charter_keep(for_, "0s")
@@ -23,9 +22,7 @@ objectives:
     remedies: [flush_cache]
 "#
     );
-    parse_charter(&text, "t.yaml", Path::new("."))
-        .expect("valid")
-        .0
+    charter_from(&text)
 }
 
 fn sample(obj: &str, t: i64, v: Option<f64>) -> Sample {

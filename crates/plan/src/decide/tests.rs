@@ -1,6 +1,6 @@
 use super::*;
-use charter_model::{Hypothesis, IncidentState, Severity, Signal, parse_charter};
-use std::path::Path;
+use charter_model::{IncidentState, Severity, Signal};
+use charter_testkit::{charter_from, diagnosis, hypothesis, incident, violation};
 
 const CHARTER: &str = r#"name: t
 mode: autonomous
@@ -36,49 +36,27 @@ struct Fixture {
 
 impl Fixture {
     fn new(root: &str, cause: CauseClass, objective: &str) -> Self {
-        let (charter, _) = parse_charter(CHARTER, "t.yaml", Path::new(".")).expect("valid");
         let signal = if objective == "latency" {
             Signal::Latency
         } else {
             Signal::Errors
         };
-        let violation = Violation {
-            objective: objective.into(),
-            component: root.into(),
-            signal,
-            state: ViolationState::Firing,
-            severity: Some(Severity::Critical),
-            since: Timestamp::from_secs(0),
-            firing_since: Some(Timestamp::from_secs(0)),
-            resolved_at: None,
-            value: Some(2.0),
-            worst: Some(2.0),
-            flaps: 0,
-            alerted: false,
-        };
+        let violation = violation(objective, root)
+            .signal(signal)
+            .firing(Severity::Critical)
+            .since(Timestamp::from_secs(0))
+            .value(2.0)
+            .build();
+        let mut hypothesis = hypothesis(root, cause, 0.8);
+        hypothesis.symptoms = vec![violation.key()];
         Fixture {
-            charter,
-            incident: Incident {
-                id: 7,
-                opened_at: Timestamp::from_secs(0),
-                state: IncidentState::Diagnosed,
-                violations: vec![violation.key()],
-                root_cause: Some(root.into()),
-                resolved_at: None,
-                attempts: 0,
-            },
-            diagnosis: Diagnosis {
-                incident_id: 7,
-                at: Timestamp::from_secs(60),
-                hypotheses: vec![Hypothesis {
-                    component: root.into(),
-                    cause,
-                    confidence: 0.8,
-                    symptoms: vec![violation.key()],
-                    evidence: vec![],
-                }],
-                patterns: vec![],
-            },
+            charter: charter_from(CHARTER),
+            incident: incident(7)
+                .state(IncidentState::Diagnosed)
+                .violations([violation.key()])
+                .root_cause(root)
+                .build(),
+            diagnosis: diagnosis(7, Timestamp::from_secs(60), vec![hypothesis]),
             violations: vec![violation],
             knowledge: KnowledgeView::new(),
             guard: GuardState::default(),
@@ -287,9 +265,7 @@ guardrails: { auto_approve_max_cost: 10, max_actions_per_hour: 10 }
 
 fn bridge_fixture() -> Fixture {
     let mut f = Fixture::new("api", CauseClass::Overload, "latency");
-    f.charter = parse_charter(BRIDGE, "t.yaml", Path::new("."))
-        .expect("valid")
-        .0;
+    f.charter = charter_from(BRIDGE);
     // A heavy incident: several critical symptoms on api.
     let v = f.violations[0].clone();
     for o in ["l2", "l3", "l4", "l5"] {
