@@ -17,7 +17,7 @@
 mod common;
 
 use charter_execute::{Actuator, HttpActuator};
-use charter_knowledge::{JournalStatus, SqliteStore, prelude::*};
+use charter_knowledge::{ExecutionState, JournalStatus, SqliteStore, prelude::*};
 use charter_model::Timestamp;
 use charter_testkit::{Rng, WESTWORLD_COMPONENTS};
 use common::{Proc, charter_bin, start_simulator, tail};
@@ -215,7 +215,7 @@ async fn sigkill_at_random_moments_never_applies_a_key_twice() {
                 claimed.insert(r.idempotency_key.clone());
             }
         }
-        if e.state == "recovered" {
+        if e.state == ExecutionState::Recovered {
             for r in rows.iter().filter(|r| {
                 r.status == JournalStatus::Applied && r.step < 1000 && r.action.kind.is_reversible()
             }) {

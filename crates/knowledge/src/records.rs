@@ -2,7 +2,7 @@
 //! executions, outcomes in context, audit entries, learned success rates and the
 //! kill switch.
 
-use charter_model::{Action, ActionKind, CauseClass, Outcome, Timestamp};
+use charter_model::{Action, ActionKind, CauseClass, Outcome, OutcomeClass, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -113,6 +113,65 @@ pub struct JournalRecord {
     pub at: Timestamp,
 }
 
+/// Where an execution stands, as its record says (stored as its snake_case name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExecutionState {
+    /// Its steps are running, or it waits to verify.
+    Applying,
+    /// Verified: every target back within its thresholds.
+    Resolved,
+    /// Verified: better by at least a fifth.
+    Improved,
+    /// Verified: neither better nor worse.
+    NoEffect,
+    /// Verified worse (not rolled back: nothing to undo).
+    Worsened,
+    /// A step failed.
+    Failed,
+    /// Worse, or a step failed: its applied steps were compensated.
+    RolledBack,
+    /// Settled by startup recovery: its applied steps were undone.
+    Recovered,
+    /// Startup recovery could not settle it (a compensation failed or was held back,
+    /// or a status is unknown); its components are quarantined.
+    RecoveryFailed,
+}
+
+impl ExecutionState {
+    /// The state of an execution that finished with `class`.
+    pub fn finished(class: OutcomeClass) -> Self {
+        match class {
+            OutcomeClass::Resolved => ExecutionState::Resolved,
+            OutcomeClass::Improved => ExecutionState::Improved,
+            OutcomeClass::NoEffect => ExecutionState::NoEffect,
+            OutcomeClass::Worsened => ExecutionState::Worsened,
+            OutcomeClass::Failed => ExecutionState::Failed,
+        }
+    }
+
+    /// Its name as stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExecutionState::Applying => "applying",
+            ExecutionState::Resolved => "resolved",
+            ExecutionState::Improved => "improved",
+            ExecutionState::NoEffect => "no_effect",
+            ExecutionState::Worsened => "worsened",
+            ExecutionState::Failed => "failed",
+            ExecutionState::RolledBack => "rolled_back",
+            ExecutionState::Recovered => "recovered",
+            ExecutionState::RecoveryFailed => "recovery_failed",
+        }
+    }
+}
+
+impl fmt::Display for ExecutionState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The stored state of an execution, upserted as it advances.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExecutionRecord {
@@ -122,8 +181,8 @@ pub struct ExecutionRecord {
     pub started_at: Timestamp,
     /// `None` while the execution is still running or verifying.
     pub finished_at: Option<Timestamp>,
-    /// The execution state machine's state, in its own words.
-    pub state: String,
+    /// Where it stands.
+    pub state: ExecutionState,
     pub actions: Vec<Action>,
 }
 

@@ -29,7 +29,9 @@
 use crate::event::{Event, Timed};
 use crate::journal::{self, Actuators};
 use charter_execute::{Actuator, Applied};
-use charter_knowledge::{ExecutionRecord, JournalRecord, JournalStatus, Store, StoreError};
+use charter_knowledge::{
+    ExecutionRecord, ExecutionState, JournalRecord, JournalStatus, Store, StoreError,
+};
 use charter_model::{Action, Charter, IdempotencyKey, IncidentState, StepRef, Timestamp};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -49,11 +51,16 @@ pub enum RecoveryOutcome {
 
 impl RecoveryOutcome {
     /// The execution state stored for it.
-    pub fn as_str(self) -> &'static str {
+    pub fn state(self) -> ExecutionState {
         match self {
-            RecoveryOutcome::Recovered => "recovered",
-            RecoveryOutcome::RecoveryFailed => "recovery_failed",
+            RecoveryOutcome::Recovered => ExecutionState::Recovered,
+            RecoveryOutcome::RecoveryFailed => ExecutionState::RecoveryFailed,
         }
+    }
+
+    /// Its name, as stored.
+    pub fn as_str(self) -> &'static str {
+        self.state().as_str()
     }
 }
 
@@ -406,10 +413,10 @@ impl Recovery<'_> {
         };
         let was_unfinished = record.as_ref().is_none_or(|r| r.finished_at.is_none());
         if let Some(mut rec) = record
-            && (rec.finished_at.is_none() || rec.state != outcome.as_str())
+            && (rec.finished_at.is_none() || rec.state != outcome.state())
         {
             rec.finished_at = rec.finished_at.or(Some(self.now));
-            rec.state = outcome.as_str().to_string();
+            rec.state = outcome.state();
             self.store.save_execution(&rec).await?;
         }
         self.store

@@ -2,7 +2,9 @@
 //! directory: each test writes the journal a crashed process would have left.
 
 use charter_execute::{Actuator, ActuatorError, Applied, ComponentState};
-use charter_knowledge::{ExecutionRecord, JournalRecord, JournalStatus, SqliteStore, prelude::*};
+use charter_knowledge::{
+    ExecutionRecord, ExecutionState, JournalRecord, JournalStatus, SqliteStore, prelude::*,
+};
 use charter_model::{Action, ActionKind, IncidentState, Timestamp};
 use charter_orchestrator::recovery::{RecoveryOutcome, StepDecision, recover};
 use charter_orchestrator::{Controller, RecoveryReport};
@@ -142,7 +144,7 @@ impl Crashed {
                 incident_id: 3,
                 started_at: CRASH,
                 finished_at: None,
-                state: "applying".into(),
+                state: ExecutionState::Applying,
                 actions: actions.to_vec(),
             })
             .await
@@ -195,7 +197,7 @@ impl Crashed {
             .collect()
     }
 
-    async fn state(&self) -> (Option<Timestamp>, String) {
+    async fn state(&self) -> (Option<Timestamp>, ExecutionState) {
         let e = self
             .store
             .executions()
@@ -256,7 +258,7 @@ async fn an_intent_the_actuator_applied_is_journaled_applied_and_compensated_onc
     assert_eq!(rows[1].prior, applied(3).prior, "the prior is journaled");
     assert_eq!(
         crashed.state().await,
-        (Some(RESTART), "recovered".to_string())
+        (Some(RESTART), ExecutionState::Recovered)
     );
     // The forward action counts toward the guardrails, at the time of its intent.
     assert_eq!(
@@ -294,7 +296,7 @@ async fn an_intent_the_actuator_never_saw_is_failed_and_nothing_is_applied() {
     assert_eq!(rows[1].detail, "not applied before the crash");
     assert_eq!(
         crashed.state().await,
-        (Some(RESTART), "recovered".to_string())
+        (Some(RESTART), ExecutionState::Recovered)
     );
     assert!(
         crashed
@@ -316,7 +318,7 @@ async fn a_started_execution_without_a_journaled_step_is_closed_without_acting()
     assert!(fake.applies().is_empty());
     assert_eq!(
         crashed.state().await,
-        (Some(RESTART), "recovered".to_string())
+        (Some(RESTART), ExecutionState::Recovered)
     );
 }
 
@@ -445,7 +447,7 @@ async fn a_failing_compensation_quarantines_and_escalates_once() {
     );
     assert_eq!(
         crashed.state().await,
-        (Some(RESTART), "recovery_failed".to_string())
+        (Some(RESTART), ExecutionState::RecoveryFailed)
     );
     let incident = crashed.store.incidents().await.expect("incidents");
     assert_eq!(incident[0].state, IncidentState::Escalated);
@@ -517,7 +519,7 @@ async fn an_unknown_status_is_escalated_and_settled_by_a_later_start() {
     assert!(!later.executions[0].escalated);
     let keys: Vec<String> = fake.applies().into_iter().map(|(k, _)| k).collect();
     assert_eq!(keys, vec!["7-0-undo", "7-1-undo"]);
-    assert_eq!(crashed.state().await.1, "recovered");
+    assert_eq!(crashed.state().await.1, ExecutionState::Recovered);
     assert_eq!(crashed.audits("escalation").await, 1);
 }
 
@@ -559,7 +561,7 @@ async fn controller_new_recovers_before_the_first_tick() {
         .await
         .expect("controller");
     assert_eq!(fake.applies().len(), 1);
-    assert_eq!(crashed.state().await.1, "recovered");
+    assert_eq!(crashed.state().await.1, ExecutionState::Recovered);
     assert!(
         crashed
             .store

@@ -138,7 +138,7 @@ where
         .bind(db_id("incident id", execution.incident_id)?)
         .bind(execution.started_at.millis())
         .bind(execution.finished_at.map(Timestamp::millis))
-        .bind(&execution.state)
+        .bind(execution.state.as_str())
         .bind(to_json("execution", execution)?)
         .execute(&self.pool)
         .await

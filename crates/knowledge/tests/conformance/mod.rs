@@ -12,8 +12,8 @@
 
 use async_trait::async_trait;
 use charter_knowledge::{
-    ExecutionRecord, JournalRecord, JournalStatus, LearnedPrior, LeaseGrant, NextIds,
-    OutcomeRecord, PauseRecord, Store, StoreError, SuccessRate,
+    ExecutionRecord, ExecutionState, JournalRecord, JournalStatus, LearnedPrior, LeaseGrant,
+    NextIds, OutcomeRecord, PauseRecord, Store, StoreError, SuccessRate,
 };
 use charter_model::{
     Action, ActionKind, Alert, AlertStatus, ApprovalState, CauseClass, Diagnosis, Hypothesis,
@@ -246,7 +246,11 @@ fn execution(id: u64, finished: bool) -> ExecutionRecord {
         incident_id: id + 20,
         started_at: t(300),
         finished_at: finished.then(|| t(400)),
-        state: if finished { "done" } else { "verifying" }.into(),
+        state: if finished {
+            ExecutionState::Resolved
+        } else {
+            ExecutionState::Applying
+        },
         actions: vec![scale_out("api")],
     }
 }

@@ -7,7 +7,9 @@ use crate::event::{Emitter, Event};
 use crate::journal::{self, Actuators};
 use crate::lease::Fence;
 use charter_execute::{Execution, Move};
-use charter_knowledge::{ExecutionRecord, GuardStore, Journal, JournalStatus, OutcomeRecord};
+use charter_knowledge::{
+    ExecutionRecord, ExecutionState, GuardStore, Journal, JournalStatus, OutcomeRecord,
+};
 use charter_model::{
     Action, Charter, IncidentState, Mode, Outcome, OutcomeClass, Policy, SeriesKey, Severity,
     StepRef, Timestamp,
@@ -335,7 +337,7 @@ impl Controller {
             rt.incident.state = IncidentState::Remediating;
             self.store.save_incident(&rt.incident).await?;
         }
-        self.save_execution(&e, "applying").await?;
+        self.save_execution(&e, ExecutionState::Applying).await?;
         self.executor.run(e);
         Ok(())
     }
@@ -343,7 +345,7 @@ impl Controller {
     pub(super) async fn save_execution(
         &self,
         e: &Execution,
-        state: &str,
+        state: ExecutionState,
     ) -> Result<(), ControllerError> {
         self.store
             .save_execution(&ExecutionRecord {
@@ -352,7 +354,7 @@ impl Controller {
                 incident_id: e.incident_id,
                 started_at: e.started_at,
                 finished_at: e.finished_at,
-                state: state.to_string(),
+                state,
                 actions: e.steps.iter().map(|s| s.action.clone()).collect(),
             })
             .await?;
@@ -414,9 +416,9 @@ impl Controller {
         self.save_execution(
             &e,
             if e.rolled_back {
-                "rolled_back"
+                ExecutionState::RolledBack
             } else {
-                class.as_str()
+                ExecutionState::finished(class)
             },
         )
         .await?;
