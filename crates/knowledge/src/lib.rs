@@ -40,8 +40,9 @@ pub use lease::{LeaseGrant, LeaseRecord};
 pub use postgres::{POSTGRES_SCHEMA_VERSION, PostgresStore};
 pub use records::LearnedPrior;
 pub use records::{
-    AuditEntry, ExecutionRecord, ExecutionState, GUARD_PAUSED, GUARD_QUARANTINED, JournalRecord,
-    JournalStatus, NextIds, OutcomeRecord, PauseRecord, SuccessRate, UnknownJournalStatus,
+    AuditEntry, AuditKind, ExecutionRecord, ExecutionState, GUARD_PAUSED, GUARD_QUARANTINED,
+    JournalRecord, JournalStatus, NextIds, OutcomeRecord, PauseRecord, SuccessRate,
+    UnknownJournalStatus,
 };
 pub use sql::{SCHEMA_VERSION, SqlStore};
 pub use sqlite::SqliteStore;

@@ -113,6 +113,58 @@ pub struct JournalRecord {
     pub at: Timestamp,
 }
 
+/// What an audit entry records; its `kind` in the audit log is the snake_case name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AuditKind {
+    /// A human approved or rejected a policy.
+    Approval,
+    /// A pending policy expired (its approval timed out, or an earlier run left it).
+    ApprovalExpired,
+    /// A change (deploy, config, scale, restart) the source reported.
+    Change,
+    /// An incident was escalated: an operator must act.
+    Escalation,
+    /// This replica became the leader under a fencing epoch.
+    Leader,
+    /// The loop decided to do nothing about an incident, and why.
+    NoAction,
+    /// Oscillation stopped automation on a component.
+    Oscillation,
+    /// The kill switch was turned on.
+    Pause,
+    /// A policy was decided.
+    Policy,
+    /// Startup recovery settled an execution or a step.
+    Recovery,
+    /// The kill switch was turned off.
+    Resume,
+}
+
+impl AuditKind {
+    /// The kind as the audit log stores it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditKind::Approval => "approval",
+            AuditKind::ApprovalExpired => "approval_expired",
+            AuditKind::Change => "change",
+            AuditKind::Escalation => "escalation",
+            AuditKind::Leader => "leader",
+            AuditKind::NoAction => "no_action",
+            AuditKind::Oscillation => "oscillation",
+            AuditKind::Pause => "pause",
+            AuditKind::Policy => "policy",
+            AuditKind::Recovery => "recovery",
+            AuditKind::Resume => "resume",
+        }
+    }
+}
+
+impl fmt::Display for AuditKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Where an execution stands, as its record says (stored as its snake_case name).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -4,7 +4,7 @@
 //! call, so the four cannot drift apart.
 
 use crate::health::LoopMetrics;
-use charter_knowledge::{Store, StoreError};
+use charter_knowledge::{AuditKind, Store, StoreError};
 use charter_model::{
     Action, Diagnosis, OutcomeClass, Policy, Timestamp, Violation, ViolationState,
     fmt_duration_secs,
@@ -99,23 +99,24 @@ impl Event {
 impl Event {
     /// The audit row this event writes, if the audit log keeps events of its kind:
     /// the row's kind and body.
-    pub fn audit(&self) -> Option<(&'static str, serde_json::Value)> {
+    pub fn audit(&self) -> Option<(AuditKind, serde_json::Value)> {
         match self {
-            Event::PolicyDecided { policy } => {
-                Some(("policy", serde_json::to_value(policy).unwrap_or_default()))
-            }
+            Event::PolicyDecided { policy } => Some((
+                AuditKind::Policy,
+                serde_json::to_value(policy).unwrap_or_default(),
+            )),
             Event::NoAction {
                 incident_id,
                 reason,
             } => Some((
-                "no_action",
+                AuditKind::NoAction,
                 serde_json::json!({"incident": incident_id, "reason": reason}),
             )),
             Event::IncidentEscalated {
                 incident_id,
                 reason,
             } => Some((
-                "escalation",
+                AuditKind::Escalation,
                 serde_json::json!({"incident": incident_id, "reason": reason}),
             )),
             _ => None,
@@ -252,7 +253,7 @@ impl Emitter {
         event.log();
         event.count(&self.metrics);
         if let Some((kind, body)) = event.audit() {
-            self.store.audit(self.now, kind, &body).await?;
+            self.store.audit(self.now, kind.as_str(), &body).await?;
         }
         self.events.push(Timed {
             at: self.now,

@@ -30,7 +30,7 @@ use crate::event::{Event, Timed};
 use crate::journal::{self, Actuators};
 use charter_execute::{Actuator, Applied};
 use charter_knowledge::{
-    ExecutionRecord, ExecutionState, JournalRecord, JournalStatus, Store, StoreError,
+    AuditKind, ExecutionRecord, ExecutionState, JournalRecord, JournalStatus, Store, StoreError,
 };
 use charter_model::{Action, Charter, IdempotencyKey, IncidentState, StepRef, Timestamp};
 use std::collections::{BTreeMap, BTreeSet};
@@ -422,7 +422,7 @@ impl Recovery<'_> {
         self.store
             .audit(
                 self.now,
-                "recovery",
+                AuditKind::Recovery.as_str(),
                 &serde_json::json!({
                     "execution": id,
                     "incident": cur.incident,
@@ -683,7 +683,7 @@ impl Recovery<'_> {
         self.store
             .audit(
                 self.now,
-                "recovery",
+                AuditKind::Recovery.as_str(),
                 &serde_json::json!({
                     "execution": cur.id,
                     "incident": cur.incident,
@@ -776,7 +776,7 @@ impl Recovery<'_> {
         self.store
             .audit(
                 self.now,
-                "escalation",
+                AuditKind::Escalation.as_str(),
                 &serde_json::json!({
                     "incident": cur.incident,
                     "execution": cur.id,

@@ -3,7 +3,7 @@
 //! (the kill switch and the quarantined components, persisted as they change).
 
 use super::{Controller, ControllerError};
-use charter_knowledge::{PauseRecord, Store, StoreError};
+use charter_knowledge::{AuditKind, PauseRecord, Store, StoreError};
 use charter_model::{ApprovalState, Policy, Timestamp};
 use std::collections::BTreeSet;
 
@@ -55,7 +55,7 @@ impl Controller {
         self.store
             .audit(
                 now,
-                "pause",
+                AuditKind::Pause.as_str(),
                 &serde_json::json!({"by": by, "reason": reason}),
             )
             .await?;
@@ -85,7 +85,11 @@ impl Controller {
         self.guard.paused = false;
         self.health.set_pause(self.pause.clone());
         self.store
-            .audit(now, "resume", &serde_json::json!({"by": by}))
+            .audit(
+                now,
+                AuditKind::Resume.as_str(),
+                &serde_json::json!({"by": by}),
+            )
             .await?;
         tracing::warn!(by, "automation resumed");
         Ok(record)
@@ -117,7 +121,7 @@ impl Controller {
             self.store
                 .audit(
                     now,
-                    "approval_expired",
+                    AuditKind::ApprovalExpired.as_str(),
                     &serde_json::json!({"policy": p.id, "reason": "left pending by an earlier run"}),
                 )
                 .await?;
@@ -273,7 +277,9 @@ impl Controller {
         entry: serde_json::Value,
     ) -> Result<(), ControllerError> {
         self.store.save_policy(policy).await?;
-        self.store.audit(now, "approval", &entry).await?;
+        self.store
+            .audit(now, AuditKind::Approval.as_str(), &entry)
+            .await?;
         Ok(())
     }
 

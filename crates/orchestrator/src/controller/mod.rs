@@ -31,7 +31,7 @@ use crate::journal::Actuators;
 use crate::lease::Fence;
 use charter_analyze::RankOptions;
 use charter_execute::Actuator;
-use charter_knowledge::{PauseRecord, Store, StoreError};
+use charter_knowledge::{AuditKind, PauseRecord, Store, StoreError};
 use charter_model::{ApprovalState, Charter, Timestamp};
 use charter_monitor::MetricSource;
 use charter_plan::{GuardState, KnowledgeView};
@@ -242,7 +242,11 @@ impl Controller {
         if epoch > 0 {
             controller
                 .store
-                .audit(now, "leader", &serde_json::json!({ "epoch": epoch }))
+                .audit(
+                    now,
+                    AuditKind::Leader.as_str(),
+                    &serde_json::json!({ "epoch": epoch }),
+                )
                 .await?;
         }
         Ok(controller)

@@ -5,7 +5,7 @@
 
 use crate::event::{Emitter, Event};
 use charter_analyze::{Episode, EpisodeLog, History, RankOptions};
-use charter_knowledge::{Store, StoreError};
+use charter_knowledge::{AuditKind, Store, StoreError};
 use charter_model::config::defaults;
 use charter_model::{
     AlertStatus, Change, Charter, Sample, SourceSpec, Timestamp, Violation, ViolationState,
@@ -168,7 +168,11 @@ impl Observer {
             .record_where(samples, now, |c| topology.contains(c));
         for c in &changes {
             store
-                .audit(now, "change", &serde_json::to_value(c).unwrap_or_default())
+                .audit(
+                    now,
+                    AuditKind::Change.as_str(),
+                    &serde_json::to_value(c).unwrap_or_default(),
+                )
                 .await?;
         }
         self.changes.extend(changes);

@@ -5,6 +5,7 @@
 
 use super::{Controller, ControllerError};
 use crate::event::{Emitter, Event};
+use charter_knowledge::AuditKind;
 use charter_model::{ApprovalState, ComponentState, IncidentState, Timestamp, Violation};
 use charter_plan::{Decision, PlanInput, decide};
 use std::collections::HashMap;
@@ -90,7 +91,7 @@ impl Controller {
                     self.store
                         .audit(
                             now,
-                            "oscillation",
+                            AuditKind::Oscillation.as_str(),
                             &serde_json::json!({"incident": id, "component": component, "reason": reason, "rejected": rejected}),
                         )
                         .await?;

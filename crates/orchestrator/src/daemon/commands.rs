@@ -8,7 +8,7 @@
 
 use crate::controller::{ApprovalError, pending_then_recent};
 use crate::{Controller, ControllerError, Health};
-use charter_knowledge::{PauseRecord, Store};
+use charter_knowledge::{AuditKind, PauseRecord, Store};
 use charter_model::{Policy, Timestamp};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
@@ -191,11 +191,15 @@ async fn store_pause(
     now: Timestamp,
 ) -> Result<PauseRecord, ControllerError> {
     store.save_pause(&record).await?;
-    let kind = if record.paused { "pause" } else { "resume" };
+    let kind = if record.paused {
+        AuditKind::Pause
+    } else {
+        AuditKind::Resume
+    };
     store
         .audit(
             now,
-            kind,
+            kind.as_str(),
             &serde_json::json!({"by": record.by, "reason": record.reason, "on": health.role().to_string()}),
         )
         .await?;
