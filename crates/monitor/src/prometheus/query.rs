@@ -1,0 +1,59 @@
+//! The PromQL an objective is read with, the range-query step, and times and
+//! durations spelled as the API takes them.
+
+use super::MAX_POINTS_PER_SERIES;
+use charter_model::{Objective, ObjectiveSource, Timestamp};
+use std::time::Duration;
+
+/// A range-query step of at least `interval` (no finer than the loop looks) that
+/// keeps a `window`-long query within Prometheus's limit of
+/// [`MAX_POINTS_PER_SERIES`] points per series. Never zero.
+pub fn step_for(interval: Duration, window: Duration) -> Duration {
+    let window_ms = window.as_millis();
+    // n points span (n - 1) steps, so the step must cover window / (limit - 1).
+    let needed_ms = window_ms.div_ceil(u128::from(MAX_POINTS_PER_SERIES - 1));
+    let step_ms = needed_ms.max(interval.as_millis()).max(1);
+    Duration::from_millis(u64::try_from(step_ms).unwrap_or(u64::MAX))
+}
+
+/// The PromQL an objective is read with: its `expr` as written, or its metric name
+/// with label matchers in name order (`name{k="v",...}`, values escaped).
+pub fn query_for(objective: &Objective) -> String {
+    match &objective.source {
+        ObjectiveSource::Expr(e) => e.clone(),
+        ObjectiveSource::Metric { name, labels } if labels.is_empty() => name.clone(),
+        ObjectiveSource::Metric { name, labels } => {
+            let matchers: Vec<String> = labels
+                .iter()
+                .map(|(k, v)| format!("{k}=\"{}\"", escape_label_value(v)))
+                .collect();
+            format!("{name}{{{}}}", matchers.join(","))
+        }
+    }
+}
+
+/// Escape a label value for a double-quoted PromQL string.
+fn escape_label_value(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for ch in v.chars() {
+        match ch {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            _ => out.push(ch),
+        }
+    }
+    out
+}
+
+/// `t` as Unix seconds with millisecond precision, as the API expects.
+pub(super) fn unix_seconds(t: Timestamp) -> String {
+    let ms = t.millis();
+    format!("{}.{:03}", ms.div_euclid(1000), ms.rem_euclid(1000))
+}
+
+/// A duration as decimal seconds (`4.500`), which the API accepts for `step` and
+/// `timeout`.
+pub(super) fn seconds(d: Duration) -> String {
+    format!("{}.{:03}", d.as_secs(), d.subsec_millis())
+}

@@ -1,0 +1,234 @@
+//! One objective's instant query mapped onto its components: one sample each, Unknown
+//! on any doubt, and problems about other series reported once.
+
+use super::PrometheusSource;
+use super::query::{query_for, seconds, unix_seconds};
+use super::response::{
+    QueryData, RawPoint, VectorSeries, checked_value, fmt_labels, parse_data, quote, result_type,
+    worst,
+};
+use charter_model::{Charter, Objective, Sample, Timestamp};
+use std::collections::BTreeMap;
+
+/// Most distinct ignored-series problems remembered (and so reported) per source.
+const MAX_REPORTED: usize = 10_000;
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(super) enum Reported {
+    /// A series whose component label is missing (`None`) or names no component of
+    /// the objective.
+    Ignored {
+        objective: String,
+        value: Option<String>,
+    },
+    /// Several series for one component of an objective.
+    Several {
+        objective: String,
+        component: String,
+    },
+}
+
+/// What one objective's query gave this cycle.
+pub(super) struct ObjectiveReading {
+    pub(super) samples: Vec<Sample>,
+    pub(super) problems: Vec<String>,
+    /// Set when the query failed at the transport or HTTP level.
+    pub(super) transport_failure: Option<String>,
+}
+
+impl PrometheusSource {
+    /// Query one objective and map its result onto the objective's components.
+    pub(super) async fn read_objective(
+        &self,
+        charter: &Charter,
+        objective: &Objective,
+        now: Timestamp,
+    ) -> ObjectiveReading {
+        let query = query_for(objective);
+        let params = [
+            ("query", query),
+            ("time", unix_seconds(now)),
+            ("timeout", seconds(self.server_timeout())),
+        ];
+        let unknown_all = |why: String, transport: bool| {
+            tracing::debug!(objective = %objective.name, problem = %why, "objective unknown");
+            ObjectiveReading {
+                samples: objective
+                    .components
+                    .iter()
+                    .map(|c| sample(objective, c, now, None))
+                    .collect(),
+                problems: vec![format!("objective `{}`: {why}", objective.name)],
+                transport_failure: transport.then_some(why),
+            }
+        };
+        let envelope = match self.fetch("query", &params).await {
+            Ok(envelope) => envelope,
+            Err(e) => return unknown_all(e.message, e.transport),
+        };
+        let data = match parse_data(envelope) {
+            Ok(data) => data,
+            Err(why) => return unknown_all(why, false),
+        };
+        match data {
+            QueryData::Vector(series) => self.map_vector(charter, objective, series, now),
+            QueryData::Scalar(RawPoint(_, v)) if objective.components.len() == 1 => {
+                let mut reading = ObjectiveReading {
+                    samples: Vec::new(),
+                    problems: Vec::new(),
+                    transport_failure: None,
+                };
+                let component = &objective.components[0];
+                let value = match checked_value(&v) {
+                    Ok(x) => Some(x),
+                    Err(why) => {
+                        reading.problems.push(format!(
+                            "objective `{}`: component `{component}`: {why}",
+                            objective.name
+                        ));
+                        None
+                    }
+                };
+                reading
+                    .samples
+                    .push(sample(objective, component, now, value));
+                reading
+            }
+            other => unknown_all(
+                format!(
+                    "query returned a {} result; it must return an instant vector with a \
+                     `{}` label per series",
+                    result_type(&other),
+                    objective.component_label
+                ),
+                false,
+            ),
+        }
+    }
+
+    /// One sample per component of `objective` from an instant vector.
+    fn map_vector(
+        &self,
+        charter: &Charter,
+        objective: &Objective,
+        series: Vec<VectorSeries>,
+        now: Timestamp,
+    ) -> ObjectiveReading {
+        let name = &objective.name;
+        let label = &objective.component_label;
+        let mut problems = Vec::new();
+        // Per component of the objective: every value the server sent for it.
+        let mut found: BTreeMap<&str, Vec<Result<f64, String>>> = BTreeMap::new();
+        for s in &series {
+            let Some(value) = s.metric.get(label) else {
+                let key = Reported::Ignored {
+                    objective: name.clone(),
+                    value: None,
+                };
+                if self.first_report(key) {
+                    let p = format!(
+                        "objective `{name}`: ignored a series without a `{label}` label: {}",
+                        quote(&fmt_labels(&s.metric))
+                    );
+                    tracing::warn!(objective = %name, problem = %p, "series ignored");
+                    problems.push(p);
+                }
+                continue;
+            };
+            let Some(component) = objective.components.iter().find(|c| *c == value) else {
+                let key = Reported::Ignored {
+                    objective: name.clone(),
+                    value: Some(value.clone()),
+                };
+                if self.first_report(key) {
+                    let why = if charter.component(value).is_some() {
+                        "is not among the objective's components"
+                    } else {
+                        "is not a component of the charter"
+                    };
+                    let p = format!(
+                        "objective `{name}`: ignored series for `{label}=\"{}\"`: it {why}",
+                        quote(value)
+                    );
+                    tracing::warn!(objective = %name, problem = %p, "series ignored");
+                    problems.push(p);
+                }
+                continue;
+            };
+            let value = match &s.value {
+                Some(RawPoint(_, v)) => checked_value(v),
+                None => Err("the series has no float value (a native histogram?)".into()),
+            };
+            found.entry(component.as_str()).or_default().push(value);
+        }
+
+        let mut samples = Vec::with_capacity(objective.components.len());
+        for component in &objective.components {
+            let values = found.remove(component.as_str()).unwrap_or_default();
+            let value = match values.as_slice() {
+                [] => Err("no series in the result".to_string()),
+                [one] => one.clone(),
+                several => {
+                    let key = Reported::Several {
+                        objective: name.clone(),
+                        component: component.clone(),
+                    };
+                    if self.first_report(key) {
+                        let p = format!(
+                            "objective `{name}`: {} series for component `{component}`; \
+                             using the worst — aggregate the query by `{label}`",
+                            several.len()
+                        );
+                        tracing::warn!(objective = %name, component = %component, problem = %p, "several series");
+                        problems.push(p);
+                    }
+                    worst(objective.direction, several)
+                }
+            };
+            let value = match value {
+                Ok(v) => Some(v),
+                Err(why) => {
+                    problems.push(format!(
+                        "objective `{name}`: component `{component}` unknown: {why}"
+                    ));
+                    None
+                }
+            };
+            samples.push(sample(objective, component, now, value));
+        }
+        ObjectiveReading {
+            samples,
+            problems,
+            transport_failure: None,
+        }
+    }
+
+    /// True the first time `key` is seen in the life of this source.
+    ///
+    /// The label values come from the server, so the set is bounded: past
+    /// [`MAX_REPORTED`] keys, further ones are ignored without a report (one last
+    /// warning says so) rather than growing memory without end.
+    fn first_report(&self, key: Reported) -> bool {
+        // A panic while holding this lock leaves a set that is still valid.
+        let mut reported = self.reported.lock().unwrap_or_else(|e| e.into_inner());
+        if reported.len() >= MAX_REPORTED {
+            return false;
+        }
+        let first = reported.insert(key);
+        if reported.len() == MAX_REPORTED {
+            tracing::warn!(
+                "{MAX_REPORTED} distinct ignored series reported; further ones are ignored silently"
+            );
+        }
+        first
+    }
+}
+
+fn sample(objective: &Objective, component: &str, at: Timestamp, value: Option<f64>) -> Sample {
+    Sample {
+        objective: objective.name.clone(),
+        component: component.to_string(),
+        at,
+        value,
+    }
+}
