@@ -294,23 +294,14 @@ fn restore_episodes(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use charter_model::Signal;
+    use charter_testkit::violation;
 
     fn record(objective: &str, state: ViolationState, since: i64) -> Violation {
-        Violation {
-            objective: objective.into(),
-            component: "api".into(),
-            signal: Signal::Latency,
-            state,
-            severity: None,
-            since: Timestamp::from_secs(since),
-            firing_since: None,
-            resolved_at: None,
-            value: None,
-            worst: None,
-            flaps: 0,
-            alerted: false,
-        }
+        violation(objective, "api")
+            .state(state)
+            .since(Timestamp::from_secs(since))
+            .firing_since(None)
+            .build()
     }
 
     #[test]
