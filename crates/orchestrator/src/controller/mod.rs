@@ -176,26 +176,13 @@ impl Controller {
             }
         }
         let ids = store.next_ids().await?;
-        let mut knowledge = KnowledgeView::with_learning(charter.learning.clone());
-        for o in store.outcomes().await? {
-            knowledge.observe(
-                o.action_kind,
-                &o.objective,
-                &o.component,
-                o.outcome.class,
-                o.outcome.time_to_effect_secs,
-                o.outcome.at,
-            );
-        }
-        for p in store.priors().await? {
-            knowledge.add_prior(
-                (p.kind, &p.objective, &p.component),
-                p.alpha,
-                p.beta,
-                p.time_to_effect_secs,
-                p.weight,
-            );
-        }
+        // What was learned, as the planner sees it: the same view `charter knowledge`
+        // reports.
+        let knowledge = charter_knowledge::insights::view(
+            &store.outcomes().await?,
+            &store.priors().await?,
+            &charter.learning,
+        );
         // Startup recovery (invariant 3): settle what an earlier process left unfinished
         // before anything new is planned. Actions it finds count toward the guardrails
         // read next; its quarantine is persisted, so the guardrail state restored below
