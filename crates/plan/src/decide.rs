@@ -467,8 +467,13 @@ fn guardrail(
     if g.running.contains(comp) {
         return Some(format!("an execution is already running on {comp}"));
     }
-    if let Some((_, _, last)) = recent.iter().rev().find(|(x, _, _)| x == comp)
-        && input.now.since(*last) < rails.cooldown
+    // The latest action on the component, whatever the order it was handed in.
+    if let Some(last) = recent
+        .iter()
+        .filter(|(x, _, _)| x == comp)
+        .map(|(_, _, t)| *t)
+        .max()
+        && input.now.since(last) < rails.cooldown
     {
         let until = last.plus(rails.cooldown);
         return Some(format!("cooldown on {comp} until {until}"));

@@ -179,6 +179,30 @@ fn cooldown_and_limits_reject() {
 }
 
 #[test]
+fn the_cooldown_holds_whatever_the_order_of_recent_actions() {
+    // Newest first: the cooldown is judged on the latest action on the component, not
+    // on the last one in the list (found by the test kit's shrinking).
+    let mut f = Fixture::new("api", CauseClass::Overload, "latency");
+    f.guard.recent_actions = vec![
+        ("api".into(), ActionKind::ScaleOut, Timestamp::from_secs(30)),
+        (
+            "api".into(),
+            ActionKind::Restart,
+            Timestamp::from_secs(-600),
+        ),
+    ];
+    match f.decide() {
+        Decision::NoAction { rejected, .. } => assert!(
+            rejected
+                .iter()
+                .any(|r| r.reason.contains("cooldown on api")),
+            "{rejected:#?}"
+        ),
+        d => panic!("acted inside the cooldown: {d:?}"),
+    }
+}
+
+#[test]
 fn paused_blind_and_frozen_take_no_action() {
     for set in [
         |g: &mut GuardState| g.paused = true,
