@@ -16,7 +16,7 @@ use charter_analyze::calibration::{
 };
 use charter_execute::Actuator;
 use charter_knowledge::{SqliteStore, Store};
-use charter_model::{ActuatorSpec, Charter, SourceSpec, Timestamp, parse_charter};
+use charter_model::{ActuatorSpec, Charter, IncidentId, SourceSpec, Timestamp, parse_charter};
 use charter_orchestrator::{Controller, Event};
 use charter_sim::{Scenario, Simulator, World};
 use serde::Serialize;
@@ -75,7 +75,7 @@ pub struct FaultResult {
     pub fault: String,
     pub at_secs: f64,
     pub truth: String,
-    pub incident_id: Option<u64>,
+    pub incident_id: Option<IncidentId>,
     /// Top hypothesis of the chosen incident's first diagnosis.
     pub diagnosed: Option<String>,
     pub cause: Option<String>,
@@ -334,7 +334,7 @@ async fn run_one(charter: Arc<Charter>, scenario: &Scenario, seed: u64) -> Resul
     )
     .await?;
 
-    let mut incidents: BTreeMap<u64, IncidentLog> = BTreeMap::new();
+    let mut incidents: BTreeMap<IncidentId, IncidentLog> = BTreeMap::new();
     let step = charter.interval;
     let mut t = Duration::ZERO;
     while t <= scenario.duration {
@@ -379,7 +379,7 @@ async fn run_one(charter: Arc<Charter>, scenario: &Scenario, seed: u64) -> Resul
 }
 
 /// Label the diagnoses of one run with the scenario's ground truth.
-fn attribute(scenario: &Scenario, seed: u64, incidents: &BTreeMap<u64, IncidentLog>) -> Run {
+fn attribute(scenario: &Scenario, seed: u64, incidents: &BTreeMap<IncidentId, IncidentLog>) -> Run {
     let mut truth = scenario.ground_truth();
     truth.sort_by_key(|g| g.at);
     // The fault active when an incident opened, if any.
@@ -400,7 +400,7 @@ fn attribute(scenario: &Scenario, seed: u64, incidents: &BTreeMap<u64, IncidentL
         later: 0,
         later_right: 0,
     };
-    let mut mine: Vec<Vec<(u64, &IncidentLog)>> = vec![Vec::new(); truth.len()];
+    let mut mine: Vec<Vec<(IncidentId, &IncidentLog)>> = vec![Vec::new(); truth.len()];
     for (&id, log) in incidents {
         let fault = owner(log.opened_secs);
         let root = fault.map(|i| truth[i].root_cause.as_str());
@@ -670,13 +670,16 @@ mod tests {
         let second = truth[1].at.as_secs_f64();
         let incidents = BTreeMap::from([
             // Before any fault: an unattributed, wrong claim.
-            (1, incident(first - 60.0, &[("db", 0.9)])),
+            (IncidentId(1), incident(first - 60.0, &[("db", 0.9)])),
             // The first fault: a wrong incident first, then a right one.
-            (2, incident(first + 30.0, &[("api", 0.4)])),
-            (3, incident(first + 60.0, &[(&truth[0].root_cause, 0.8)])),
+            (IncidentId(2), incident(first + 30.0, &[("api", 0.4)])),
+            (
+                IncidentId(3),
+                incident(first + 60.0, &[(&truth[0].root_cause, 0.8)]),
+            ),
             // The second fault: right only on the second diagnosis, so wrong.
             (
-                4,
+                IncidentId(4),
                 incident(second, &[("api", 0.5), (&truth[1].root_cause, 0.7)]),
             ),
         ]);
@@ -684,7 +687,7 @@ mod tests {
         assert_eq!(run.unattributed, 1);
         assert_eq!(run.unattributed_diagnosed, 1);
         assert!(run.faults[0].correct);
-        assert_eq!(run.faults[0].incident_id, Some(3));
+        assert_eq!(run.faults[0].incident_id, Some(IncidentId(3)));
         assert!(!run.faults[1].correct);
         assert_eq!(run.faults[1].diagnosed.as_deref(), Some("api"));
         // Faults with no incident count as wrong.

@@ -15,7 +15,7 @@ use charter_frame::table::{read_records, read_rows};
 use charter_frame::{ColumnMeta, Frame, load_adjacency_matrix};
 use charter_model::Topology;
 use charter_model::csv::Record;
-use charter_model::{Hypothesis, Signal, Timestamp};
+use charter_model::{Hypothesis, IncidentId, Signal, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -255,7 +255,7 @@ fn rank(
     options: &RankOptions,
 ) -> Vec<Hypothesis> {
     diagnose(DiagnosisInput {
-        incident_id: 0,
+        incident_id: IncidentId(0),
         now: series
             .iter()
             .filter_map(|s| s.times.last())

@@ -7,7 +7,7 @@ use crate::scoring::{AccuracyTable, CaseResult};
 use anyhow::{Context, Result, bail};
 use charter_analyze::{DiagnosisInput, EpisodeLog, RankOptions, Worse, diagnose};
 use charter_frame::{ColumnMeta, CsvTable, Frame, Naming, split_by_rows};
-use charter_model::{Signal, Timestamp};
+use charter_model::{IncidentId, Signal, Timestamp};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -160,7 +160,7 @@ pub fn run_case(case: &Case, settings: &Settings, options: &RankOptions) -> Resu
     let (normal_rows, anomalous_rows) = split_by_rows(frame.times.len(), split, WINDOW_ROWS);
     let series = frame.series(normal_rows, anomalous_rows.clone());
     let ranking = diagnose(DiagnosisInput {
-        incident_id: 0,
+        incident_id: IncidentId(0),
         now: frame.times[anomalous_rows.end - 1],
         violations: &[],
         series: &series,

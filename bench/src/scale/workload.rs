@@ -592,7 +592,7 @@ impl Workload {
             .build()?;
         let store = runtime.block_on(SqliteStore::open_in_memory())?;
         let week = week_of_onsets(&charter, gen_seed);
-        let week: Vec<(Option<u64>, charter_model::Violation)> =
+        let week: Vec<(Option<charter_model::IncidentId>, charter_model::Violation)> =
             week.into_iter().map(|v| (None, v)).collect();
         runtime.block_on(store.record_violations(&week))?;
         let feed = Arc::new(Feed::default());

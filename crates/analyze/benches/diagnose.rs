@@ -19,6 +19,7 @@
 //! Inputs are generated from a seeded PRNG outside the timed closure.
 
 use charter_analyze::{DiagnosisInput, EpisodeLog, MetricSeries, RankOptions, Worse, diagnose};
+use charter_model::IncidentId;
 use charter_model::{
     Change, ChangeKind, Diagnosis, Severity, Signal, Timestamp, Topology, Violation,
 };
@@ -224,7 +225,7 @@ struct Case<'a> {
 impl Case<'_> {
     fn run(&self) -> Diagnosis {
         diagnose(DiagnosisInput {
-            incident_id: 1,
+            incident_id: IncidentId(1),
             now: Timestamp::from_secs(ONSET_SECS + 15 * 60),
             violations: self.violations,
             series: self.series,

@@ -1,6 +1,6 @@
 //! Grouping violations into incidents by topology.
 
-use charter_model::Topology;
+use charter_model::{IncidentId, Topology};
 
 /// The open incidents a violation on `component` can belong to, by id: those with a
 /// member on `component` or on a component related to it through dependencies
@@ -14,11 +14,11 @@ pub fn related_incidents<I>(
     component: &str,
     incidents_at: impl Fn(&str) -> I,
     topology: &Topology,
-) -> Vec<u64>
+) -> Vec<IncidentId>
 where
-    I: IntoIterator<Item = u64>,
+    I: IntoIterator<Item = IncidentId>,
 {
-    let mut ids: Vec<u64> = topology
+    let mut ids: Vec<IncidentId> = topology
         .related(component)
         .into_iter()
         .flat_map(incidents_at)
@@ -44,10 +44,10 @@ mod tests {
     }
 
     /// Open incidents by member component, from `(id, member)` pairs.
-    fn at(open: &[(u64, &'static str)]) -> impl Fn(&str) -> Vec<u64> {
-        let mut by: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
+    fn at(open: &[(u64, &'static str)]) -> impl Fn(&str) -> Vec<IncidentId> {
+        let mut by: BTreeMap<&str, Vec<IncidentId>> = BTreeMap::new();
         for &(id, c) in open {
-            by.entry(c).or_default().push(id);
+            by.entry(c).or_default().push(IncidentId(id));
         }
         move |c| by.get(c).cloned().unwrap_or_default()
     }
@@ -56,18 +56,18 @@ mod tests {
     fn related_components_join_the_same_incident() {
         assert_eq!(
             related_incidents("frontend", at(&[(1, "db")]), &topo()),
-            vec![1]
+            vec![IncidentId(1)]
         );
         // Every related one, once, by id: the caller chooses.
         let open = [(3, "api"), (1, "db"), (2, "batch"), (3, "db")];
         assert_eq!(
             related_incidents("frontend", at(&open), &topo()),
-            vec![1, 3]
+            vec![IncidentId(1), IncidentId(3)]
         );
         // Its own component counts, and callers as well as dependencies.
         assert_eq!(
             related_incidents("db", at(&[(4, "db"), (5, "frontend")]), &topo()),
-            vec![4, 5]
+            vec![IncidentId(4), IncidentId(5)]
         );
     }
 

@@ -39,15 +39,15 @@ use crate::patterns::cluster::{Shared, find_clusters};
 use crate::patterns::frequency::{EpisodeLog, FrequencyFinding, Verdict};
 use crate::patterns::propagation::{Node, propagate};
 use charter_model::{
-    CauseClass, Change, ChangeKind, Diagnosis, Hypothesis, Pattern, Signal, Timestamp, Topology,
-    Violation, ViolationState, fmt_duration_secs,
+    CauseClass, Change, ChangeKind, Diagnosis, Hypothesis, IncidentId, Pattern, Signal, Timestamp,
+    Topology, Violation, ViolationState, fmt_duration_secs,
 };
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Everything a diagnosis looks at. Empty slices and `None` mean "not known".
 #[derive(Debug, Clone, Copy)]
 pub struct DiagnosisInput<'a> {
-    pub incident_id: u64,
+    pub incident_id: IncidentId,
     pub now: Timestamp,
     /// The incident's member violations (any state; only pending and firing ones
     /// count).

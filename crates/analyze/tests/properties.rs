@@ -9,7 +9,9 @@
 //! are measured over a fixed sample of seeds.
 
 use charter_analyze::{DiagnosisInput, EpisodeLog, MetricSeries, RankOptions, Worse, diagnose};
-use charter_model::{Diagnosis, Severity, Signal, Timestamp, Topology, Violation, ViolationState};
+use charter_model::{
+    Diagnosis, IncidentId, Severity, Signal, Timestamp, Topology, Violation, ViolationState,
+};
 use charter_testkit::{Rng, topology, violation};
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -48,7 +50,7 @@ struct Incident {
 impl Incident {
     fn diagnose(&self, options: &RankOptions) -> Diagnosis {
         diagnose(DiagnosisInput {
-            incident_id: 1,
+            incident_id: IncidentId(1),
             now: self.now,
             violations: &self.violations,
             series: &self.series,
@@ -568,7 +570,7 @@ fn a_leaf_behind_a_hub_is_blamed_not_the_hub() {
         stepped("cron", 20.0, 4),
     ];
     let d = diagnose(DiagnosisInput {
-        incident_id: 1,
+        incident_id: IncidentId(1),
         now: Timestamp::from_secs(START_SECS + 10 * STEP_SECS),
         violations: &[],
         series: &series,
@@ -597,7 +599,7 @@ fn a_violation_alone_and_a_clearer_anomaly_rank_in_confidence_order() {
     v.severity = Some(Severity::Critical);
     let series = [stepped("db", 13.0, 2), stepped("api", 0.0, 0)];
     let d = diagnose(DiagnosisInput {
-        incident_id: 1,
+        incident_id: IncidentId(1),
         now: Timestamp::from_secs(START_SECS + 10 * STEP_SECS),
         violations: &[v],
         series: &series,

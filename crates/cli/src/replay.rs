@@ -13,7 +13,7 @@ use charter_frame::{
     ColumnMap, CsvTable, Frame, LoadError, Naming, Problem, load_graph, load_prometheus,
     parse_time, split_by_duration,
 };
-use charter_model::{Diagnosis, Pattern, Timestamp, fmt_duration_secs};
+use charter_model::{Diagnosis, IncidentId, Pattern, Timestamp, fmt_duration_secs};
 use serde::Serialize;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -155,7 +155,7 @@ pub fn run(args: &ReplayArgs) -> Result<ExitCode> {
         );
     }
     let diagnosis = diagnose(DiagnosisInput {
-        incident_id: 0,
+        incident_id: IncidentId(0),
         now: frame.times[anomalous.end - 1],
         violations: &[],
         series: &series,

@@ -10,7 +10,10 @@ use crate::measure::{self, Meter, Recovery, Tick};
 use crate::strategy::{StaticScript, Strategy, concrete_action, oracle_action};
 use charter_execute::Actuator;
 use charter_knowledge::{SqliteStore, Store, StoreError};
-use charter_model::{Action, ActionKind, Charter, OutcomeClass, Timestamp, fmt_duration_secs};
+use charter_model::{
+    Action, ActionKind, Charter, ExecutionId, IncidentId, OutcomeClass, Timestamp,
+    fmt_duration_secs,
+};
 use charter_orchestrator::{Controller, ControllerError, Event};
 use charter_sim::{GroundTruth, Scenario, Simulator, World};
 use serde::Serialize;
@@ -59,7 +62,7 @@ pub struct ActionRecord {
     /// Rolled back by the controller (only `charter` rolls back).
     pub reverted: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub execution_id: Option<u64>,
+    pub execution_id: Option<ExecutionId>,
     /// The interval at which its effect is judged.
     #[serde(skip)]
     pub due_tick: usize,
@@ -175,9 +178,9 @@ pub async fn run_one(
     let mut script = StaticScript::new();
     let mut oracle_done = vec![false; truth.len()];
     let mut actions: Vec<ActionRecord> = Vec::new();
-    let mut incidents: BTreeMap<u64, IncidentLog> = BTreeMap::new();
+    let mut incidents: BTreeMap<IncidentId, IncidentLog> = BTreeMap::new();
     // execution id → (harmful, reverted)
-    let mut executions: BTreeMap<u64, (bool, bool)> = BTreeMap::new();
+    let mut executions: BTreeMap<ExecutionId, (bool, bool)> = BTreeMap::new();
     let step_secs = step.as_secs_f64();
     let ticks_to = |d: Duration| (d.as_secs_f64() / step_secs).ceil() as usize;
 
@@ -385,24 +388,25 @@ fn record_event(
     tick_index: usize,
     charter: &Charter,
     actions: &mut Vec<ActionRecord>,
-    incidents: &mut BTreeMap<u64, IncidentLog>,
-    executions: &mut BTreeMap<u64, (bool, bool)>,
+    incidents: &mut BTreeMap<IncidentId, IncidentLog>,
+    executions: &mut BTreeMap<ExecutionId, (bool, bool)>,
     ticks_to: impl Fn(Duration) -> usize,
 ) {
-    let push = |actions: &mut Vec<ActionRecord>, id: u64, action: &Action, ok, detail: &str| {
-        actions.push(ActionRecord {
-            at_secs: rel,
-            kind: action.kind,
-            component: action.component.clone(),
-            action: action.to_string(),
-            ok,
-            detail: detail.to_string(),
-            harmful: false,
-            reverted: false,
-            execution_id: Some(id),
-            due_tick: tick_index + ticks_to(charter.action(action.kind).time_to_effect),
-        });
-    };
+    let push =
+        |actions: &mut Vec<ActionRecord>, id: ExecutionId, action: &Action, ok, detail: &str| {
+            actions.push(ActionRecord {
+                at_secs: rel,
+                kind: action.kind,
+                component: action.component.clone(),
+                action: action.to_string(),
+                ok,
+                detail: detail.to_string(),
+                harmful: false,
+                reverted: false,
+                execution_id: Some(id),
+                due_tick: tick_index + ticks_to(charter.action(action.kind).time_to_effect),
+            });
+        };
     match e {
         Event::IncidentOpened { incident_id, .. } => {
             incidents.insert(
@@ -464,7 +468,10 @@ fn record_event(
 /// attributes them: an incident belongs to the fault active when it opened
 /// (`[fault.at, next fault.at)`); a fault's incident is the one whose first diagnosis
 /// names its root cause, else its first incident.
-fn attribute(truth: &[GroundTruth], incidents: &BTreeMap<u64, IncidentLog>) -> Vec<Option<String>> {
+fn attribute(
+    truth: &[GroundTruth],
+    incidents: &BTreeMap<IncidentId, IncidentLog>,
+) -> Vec<Option<String>> {
     let owner = |opened: f64| {
         truth.iter().enumerate().rev().find_map(|(i, g)| {
             let end = truth.get(i + 1).map_or(f64::MAX, |n| n.at.as_secs_f64());

@@ -8,7 +8,10 @@
 //! worsened outcome is rolled back.
 
 use crate::actuator::Applied;
-use charter_model::{Action, IdempotencyKey, OutcomeClass, Policy, SeriesKey, Timestamp};
+use charter_model::{
+    Action, ExecutionId, IdempotencyKey, IncidentId, OutcomeClass, Policy, PolicyId, SeriesKey,
+    Timestamp,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -73,9 +76,9 @@ pub enum Move {
 /// A policy being carried out.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Execution {
-    pub id: u64,
-    pub policy_id: u64,
-    pub incident_id: u64,
+    pub id: ExecutionId,
+    pub policy_id: PolicyId,
+    pub incident_id: IncidentId,
     /// The series whose recovery verifies the policy.
     pub targets: Vec<SeriesKey>,
     pub steps: Vec<Step>,
@@ -99,7 +102,7 @@ impl Execution {
     /// Start carrying out `policy`, verified on `targets` (the series of its target
     /// violations).
     pub fn new(
-        id: u64,
+        id: ExecutionId,
         policy: &Policy,
         targets: Vec<SeriesKey>,
         time_to_effect: Duration,
@@ -262,7 +265,7 @@ pub fn classify_outcome(before: f64, after: f64, resolved: bool) -> OutcomeClass
 #[cfg(test)]
 mod tests {
     use super::*;
-    use charter_model::ActionKind;
+    use charter_model::{ActionKind, ExecutionId};
 
     fn policy(n: usize) -> Policy {
         charter_testkit::policy(
@@ -285,7 +288,7 @@ mod tests {
     #[test]
     fn steps_apply_in_order_then_verify_at_the_deadline() {
         let mut e = Execution::new(
-            9,
+            ExecutionId(9),
             &policy(2),
             vec![],
             Duration::from_secs(60),
@@ -311,7 +314,7 @@ mod tests {
         let mut p = policy(2);
         p.waits_secs = vec![0, 120];
         let mut e = Execution::new(
-            1,
+            ExecutionId(1),
             &p,
             vec![],
             Duration::from_secs(30),
@@ -330,7 +333,7 @@ mod tests {
     #[test]
     fn a_failed_step_compensates_completed_steps_in_reverse() {
         let mut e = Execution::new(
-            1,
+            ExecutionId(1),
             &policy(3),
             vec![],
             Duration::from_secs(60),
@@ -359,7 +362,7 @@ mod tests {
     #[test]
     fn worsened_outcome_rolls_back() {
         let mut e = Execution::new(
-            1,
+            ExecutionId(1),
             &policy(1),
             vec![],
             Duration::from_secs(10),
@@ -381,7 +384,7 @@ mod tests {
     #[test]
     fn a_failed_compensation_is_flagged() {
         let mut e = Execution::new(
-            1,
+            ExecutionId(1),
             &policy(1),
             vec![],
             Duration::from_secs(10),

@@ -7,6 +7,7 @@
 //! completion, and nothing may be applied after a failure or during compensation.
 
 use charter_execute::{Applied, Execution, Move, StepStatus};
+use charter_model::ExecutionId;
 use charter_model::{Action, ActionKind, OutcomeClass, Policy, Timestamp};
 use charter_testkit::policy;
 use proptest::prelude::*;
@@ -94,7 +95,14 @@ struct Saw {
 fn drive(c: &Case) -> Result<Saw, TestCaseError> {
     let p = &c.policy;
     let n = p.actions.len();
-    let mut e = Execution::new(1, p, vec![], Duration::from_secs(60), 2.0, Timestamp(0));
+    let mut e = Execution::new(
+        ExecutionId(1),
+        p,
+        vec![],
+        Duration::from_secs(60),
+        2.0,
+        Timestamp(0),
+    );
     let mut t = Timestamp(0);
     let mut completed: Vec<usize> = Vec::new();
     let mut undone: Vec<usize> = Vec::new();

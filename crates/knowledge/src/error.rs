@@ -1,5 +1,6 @@
 //! [`StoreError`]: what went wrong in the store, naming the record or file involved.
 
+use charter_model::ExecutionId;
 use std::path::PathBuf;
 
 /// A failure of the knowledge store.
@@ -85,7 +86,7 @@ pub enum StoreError {
         "journal step {step} of execution {execution_id} already has a {status} record with idempotency key `{existing}`, not `{given}`"
     )]
     JournalConflict {
-        execution_id: u64,
+        execution_id: ExecutionId,
         step: u32,
         status: &'static str,
         existing: String,

@@ -336,16 +336,16 @@ pub fn exact_contexts(view: &KnowledgeView, now: Timestamp) -> Vec<(Context, Evi
 #[cfg(test)]
 mod tests {
     use super::*;
-    use charter_model::Outcome;
+    use charter_model::{ExecutionId, IncidentId, Outcome, PolicyId};
 
     const T0: Timestamp = Timestamp(1_767_225_600_000);
 
     fn rec(kind: ActionKind, class: OutcomeClass, cause: Option<CauseClass>) -> OutcomeRecord {
         OutcomeRecord {
             outcome: Outcome {
-                execution_id: 1,
-                policy_id: 1,
-                incident_id: 1,
+                execution_id: ExecutionId(1),
+                policy_id: PolicyId(1),
+                incident_id: IncidentId(1),
                 at: T0,
                 class,
                 rolled_back: false,

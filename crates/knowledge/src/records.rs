@@ -2,7 +2,10 @@
 //! executions, outcomes in context, audit entries, learned success rates and the
 //! kill switch.
 
-use charter_model::{Action, ActionKind, CauseClass, Outcome, OutcomeClass, Timestamp};
+use charter_model::{
+    Action, ActionKind, CauseClass, ExecutionId, IncidentId, Outcome, OutcomeClass, PolicyId,
+    Timestamp,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -12,9 +15,9 @@ use std::str::FromStr;
 /// stay unique across restarts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NextIds {
-    pub incident: u64,
-    pub policy: u64,
-    pub execution: u64,
+    pub incident: IncidentId,
+    pub policy: PolicyId,
+    pub execution: ExecutionId,
 }
 
 /// The kill switch as last set: paused or resumed, by whom, why and when. Kept under
@@ -95,7 +98,7 @@ impl FromStr for JournalStatus {
 /// One row of the write-ahead journal of side effects (safety invariant 3).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JournalRecord {
-    pub execution_id: u64,
+    pub execution_id: ExecutionId,
     pub step: u32,
     /// The key the actuator deduplicates on; the same for every row of a step.
     pub idempotency_key: String,
@@ -227,9 +230,9 @@ impl fmt::Display for ExecutionState {
 /// The stored state of an execution, upserted as it advances.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExecutionRecord {
-    pub id: u64,
-    pub policy_id: u64,
-    pub incident_id: u64,
+    pub id: ExecutionId,
+    pub policy_id: PolicyId,
+    pub incident_id: IncidentId,
     pub started_at: Timestamp,
     /// `None` while the execution is still running or verifying.
     pub finished_at: Option<Timestamp>,

@@ -20,7 +20,10 @@ use crate::records::{
     NextIds, OutcomeRecord, PauseRecord, SuccessRate,
 };
 use async_trait::async_trait;
-use charter_model::{ActionKind, Alert, Diagnosis, Incident, Policy, Timestamp, Violation};
+use charter_model::{
+    ActionKind, Alert, Diagnosis, ExecutionId, Incident, IncidentId, Policy, PolicyId, Timestamp,
+    Violation,
+};
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -47,7 +50,7 @@ pub trait Incidents: Send + Sync {
     /// Append a violation transition, attached to an incident if it belongs to one.
     async fn record_violation(
         &self,
-        incident_id: Option<u64>,
+        incident_id: Option<IncidentId>,
         violation: &Violation,
     ) -> Result<(), StoreError> {
         self.record_violations(&[(incident_id, violation.clone())])
@@ -58,11 +61,11 @@ pub trait Incidents: Send + Sync {
     /// in one transaction: all or none, one sync to disk.
     async fn record_violations(
         &self,
-        records: &[(Option<u64>, Violation)],
+        records: &[(Option<IncidentId>, Violation)],
     ) -> Result<(), StoreError>;
 
     /// The violation transitions recorded for an incident, oldest first.
-    async fn violations(&self, incident_id: u64) -> Result<Vec<Violation>, StoreError>;
+    async fn violations(&self, incident_id: IncidentId) -> Result<Vec<Violation>, StoreError>;
 
     /// Every violation transition at or after `since` (by its latest transition time),
     /// oldest first: the history window Analyze needs after a restart.
@@ -72,16 +75,16 @@ pub trait Incidents: Send + Sync {
     async fn save_diagnosis(&self, diagnosis: &Diagnosis) -> Result<(), StoreError>;
 
     /// The diagnoses of an incident, oldest first.
-    async fn diagnoses(&self, incident_id: u64) -> Result<Vec<Diagnosis>, StoreError>;
+    async fn diagnoses(&self, incident_id: IncidentId) -> Result<Vec<Diagnosis>, StoreError>;
 
     /// Insert or replace the policy with this id.
     async fn save_policy(&self, policy: &Policy) -> Result<(), StoreError>;
 
     /// The policies of one incident, or of all incidents with `None`, by id.
-    async fn policies(&self, incident_id: Option<u64>) -> Result<Vec<Policy>, StoreError>;
+    async fn policies(&self, incident_id: Option<IncidentId>) -> Result<Vec<Policy>, StoreError>;
 
     /// One policy by id.
-    async fn policy(&self, id: u64) -> Result<Option<Policy>, StoreError>;
+    async fn policy(&self, id: PolicyId) -> Result<Option<Policy>, StoreError>;
 
     /// The newest `limit` policies (by id), newest first.
     async fn recent_policies(&self, limit: usize) -> Result<Vec<Policy>, StoreError>;
@@ -114,7 +117,7 @@ pub trait Journal: Send + Sync {
     async fn journal_step(&self, record: &JournalRecord) -> Result<bool, StoreError>;
 
     /// The journal of one execution, in the order it was written.
-    async fn journal(&self, execution_id: u64) -> Result<Vec<JournalRecord>, StoreError>;
+    async fn journal(&self, execution_id: ExecutionId) -> Result<Vec<JournalRecord>, StoreError>;
 
     /// The `Intent` rows of steps with no later `Applied` or `Failed` row, by execution
     /// and step: what startup recovery must finish or compensate.

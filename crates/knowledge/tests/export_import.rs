@@ -6,15 +6,16 @@ use charter_knowledge::insights::view;
 use charter_knowledge::{LearningStore, OutcomeRecord, SqliteStore, Store};
 use charter_model::charter::Learning;
 use charter_model::{ActionKind, CauseClass, Outcome, OutcomeClass, Timestamp};
+use charter_model::{ExecutionId, IncidentId, PolicyId};
 
 const T0: Timestamp = Timestamp(1_767_225_600_000);
 
 fn outcome(kind: ActionKind, class: OutcomeClass) -> OutcomeRecord {
     OutcomeRecord {
         outcome: Outcome {
-            execution_id: 1,
-            policy_id: 1,
-            incident_id: 1,
+            execution_id: ExecutionId(1),
+            policy_id: PolicyId(1),
+            incident_id: IncidentId(1),
             at: T0,
             class,
             rolled_back: false,

@@ -4,6 +4,7 @@
 use charter_knowledge::{
     Journal, JournalRecord, JournalStatus, SCHEMA_VERSION, SqliteStore, Store,
 };
+use charter_model::ExecutionId;
 use charter_model::{Action, ActionKind, Timestamp};
 use std::collections::BTreeMap;
 
@@ -11,7 +12,7 @@ type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 fn row(step: u32, status: JournalStatus, key: &str) -> JournalRecord {
     JournalRecord {
-        execution_id: 3,
+        execution_id: ExecutionId(3),
         step,
         idempotency_key: key.into(),
         epoch: 0,
@@ -38,7 +39,7 @@ async fn an_applied_row_keeps_its_prior_across_a_reopen() -> TestResult {
         store.close().await;
     }
     let store = SqliteStore::open(&path).await?;
-    let journal = store.journal(3).await?;
+    let journal = store.journal(ExecutionId(3)).await?;
     assert_eq!(journal.len(), 2);
     assert_eq!(journal[0].prior, BTreeMap::new());
     assert_eq!(journal[1], applied);
@@ -103,7 +104,7 @@ async fn journal_rows_written_before_version_4_read_back_without_a_prior() -> Te
     }
     let store = SqliteStore::open(&path).await?;
     assert_eq!(store.schema_version().await?, SCHEMA_VERSION);
-    let journal = store.journal(3).await?;
+    let journal = store.journal(ExecutionId(3)).await?;
     assert_eq!(journal.len(), 1);
     assert_eq!(journal[0].detail, "done");
     assert!(journal[0].prior.is_empty());

@@ -9,7 +9,10 @@
 use charter_knowledge::{
     AlertInbox, GuardStore, Incidents, Journal, JournalRecord, JournalStatus, SqliteStore, Store,
 };
-use charter_model::{Action, ActionKind, Alert, AlertStatus, Incident, IncidentState, Timestamp};
+use charter_model::{
+    Action, ActionKind, Alert, AlertStatus, ExecutionId, Incident, IncidentId, IncidentState,
+    Timestamp,
+};
 use sqlx::Connection;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Write};
@@ -52,7 +55,7 @@ fn kind_of(id: u64) -> u64 {
 
 fn incident(id: u64) -> Incident {
     Incident {
-        id,
+        id: IncidentId(id),
         opened_at: Timestamp::from_secs(id as i64),
         state: IncidentState::Open,
         violations: vec![format!("latency_p99@svc{id}")],
@@ -64,7 +67,7 @@ fn incident(id: u64) -> Incident {
 
 fn journal_row(id: u64) -> JournalRecord {
     JournalRecord {
-        execution_id: id,
+        execution_id: ExecutionId(id),
         step: 0,
         idempotency_key: format!("crash-{id}"),
         epoch: 0,
@@ -144,12 +147,17 @@ async fn check(path: &Path, acked: &BTreeSet<u64>) -> TestResult {
         conn.close().await?;
     }
     let store = SqliteStore::open(path).await?;
-    let incidents: BTreeSet<u64> = store.incidents().await?.iter().map(|i| i.id).collect();
+    let incidents: BTreeSet<u64> = store
+        .incidents()
+        .await?
+        .iter()
+        .map(|i| i.id.get())
+        .collect();
     let journal: BTreeSet<u64> = store
         .unfinished_journal()
         .await?
         .iter()
-        .map(|r| r.execution_id)
+        .map(|r| r.execution_id.get())
         .collect();
     let audited: BTreeSet<u64> = store
         .audit_log(usize::MAX)

@@ -3,13 +3,14 @@
 //! does is the conformance suite's (`sqlite_conformance.rs`, `conformance/mod.rs`).
 
 use charter_knowledge::{Incidents, SCHEMA_VERSION, SqliteStore, Store, StoreError};
+use charter_model::IncidentId;
 use charter_model::{Incident, IncidentState, Timestamp};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 fn incident(id: u64, state: IncidentState) -> Incident {
     Incident {
-        id,
+        id: IncidentId(id),
         opened_at: Timestamp::from_secs(100 + id as i64),
         state,
         violations: vec!["latency_p99@api".into(), "errors@frontend".into()],
@@ -105,6 +106,6 @@ async fn in_memory_store_works_without_a_file() -> TestResult {
         .save_incident(&incident(1, IncidentState::Open))
         .await?;
     assert_eq!(store.incidents().await?.len(), 1);
-    assert_eq!(store.next_ids().await?.incident, 2);
+    assert_eq!(store.next_ids().await?.incident, IncidentId(2));
     Ok(())
 }

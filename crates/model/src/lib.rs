@@ -12,6 +12,7 @@
 //!   policies and outcomes (DESIGN.md §2).
 //! - [`step`]: [`StepRef`] (a forward step or the undo of one, as journaled) and
 //!   [`IdempotencyKey`], the key an actuator applies at most once.
+//! - [`ids`]: [`IncidentId`], [`PolicyId`] and [`ExecutionId`], numbers kept apart.
 //! - [`token`]: bearer tokens read from files.
 //! - [`time`]: [`Timestamp`], the injected notion of "now" (milliseconds since the epoch).
 
@@ -19,6 +20,7 @@ pub mod action;
 pub mod charter;
 pub mod config;
 pub mod csv;
+pub mod ids;
 pub mod learning;
 pub mod rules;
 pub mod series;
@@ -36,6 +38,7 @@ pub use charter::{
     command_params,
 };
 pub use config::{CharterConfig, ConfigError, ValidationIssue, load_charter, parse_charter};
+pub use ids::{ExecutionId, IncidentId, PolicyId};
 pub use series::{SeriesKey, SeriesMap};
 pub use step::{IdempotencyKey, StepRef};
 pub use time::{Clock, Timestamp, WallClock, fmt_duration, fmt_duration_secs};

@@ -5,7 +5,7 @@
 //! place that knows how the two kinds of step are numbered and keyed, so no caller
 //! spells out `1000 + step` or `"{key}-undo"` again.
 
-use crate::Timestamp;
+use crate::{ExecutionId, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -57,7 +57,7 @@ pub struct IdempotencyKey(String);
 
 impl IdempotencyKey {
     /// The key of step `step` of execution `execution`, started at `started`.
-    pub fn for_step(started: Timestamp, execution: u64, step: u32) -> Self {
+    pub fn for_step(started: Timestamp, execution: ExecutionId, step: u32) -> Self {
         IdempotencyKey(format!("{}-{execution}-{step}", started.millis()))
     }
 
@@ -124,7 +124,7 @@ mod tests {
 
     #[test]
     fn a_compensation_key_is_the_step_key_with_undo() {
-        let k = IdempotencyKey::for_step(Timestamp::from_secs(2), 9, 1);
+        let k = IdempotencyKey::for_step(Timestamp::from_secs(2), ExecutionId(9), 1);
         assert_eq!(k, "2000-9-1");
         assert!(!k.is_undo());
         let u = k.undo();

@@ -3,6 +3,7 @@
 
 use crate::action::Action;
 use crate::charter::Signal;
+use crate::ids::{ExecutionId, IncidentId, PolicyId};
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -205,7 +206,7 @@ pub struct Hypothesis {
 /// Ranked root-cause hypotheses with their supporting patterns.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Diagnosis {
-    pub incident_id: u64,
+    pub incident_id: IncidentId,
     pub at: Timestamp,
     /// Best first; empty means "no root cause".
     pub hypotheses: Vec<Hypothesis>,
@@ -241,7 +242,7 @@ impl IncidentState {
 /// Related violations handled together.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Incident {
-    pub id: u64,
+    pub id: IncidentId,
     pub opened_at: Timestamp,
     pub state: IncidentState,
     /// `objective@component` keys of the member violations.
@@ -302,8 +303,8 @@ pub struct Rejected {
 /// The ordered actions chosen for an incident.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Policy {
-    pub id: u64,
-    pub incident_id: u64,
+    pub id: PolicyId,
+    pub incident_id: IncidentId,
     pub created_at: Timestamp,
     pub actions: Vec<Action>,
     /// Seconds to wait after the previous step before each step (empty: no waits);
@@ -363,9 +364,9 @@ impl fmt::Display for OutcomeClass {
 /// The result of one execution.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Outcome {
-    pub execution_id: u64,
-    pub policy_id: u64,
-    pub incident_id: u64,
+    pub execution_id: ExecutionId,
+    pub policy_id: PolicyId,
+    pub incident_id: IncidentId,
     pub at: Timestamp,
     pub class: OutcomeClass,
     pub rolled_back: bool,

@@ -9,6 +9,7 @@ use charter_model::{
     Action, Diagnosis, OutcomeClass, Policy, Timestamp, Violation, ViolationState,
     fmt_duration_secs,
 };
+use charter_model::{ExecutionId, IncidentId};
 use std::fmt;
 use std::sync::Arc;
 
@@ -28,7 +29,7 @@ pub enum Event {
         from: Option<ViolationState>,
     },
     IncidentOpened {
-        incident_id: u64,
+        incident_id: IncidentId,
         first: String,
     },
     Diagnosed {
@@ -38,48 +39,48 @@ pub enum Event {
         policy: Policy,
     },
     NoAction {
-        incident_id: u64,
+        incident_id: IncidentId,
         reason: String,
     },
     StepApplied {
-        execution_id: u64,
-        incident_id: u64,
+        execution_id: ExecutionId,
+        incident_id: IncidentId,
         action: Action,
         detail: String,
     },
     StepFailed {
-        execution_id: u64,
-        incident_id: u64,
+        execution_id: ExecutionId,
+        incident_id: IncidentId,
         action: Action,
         error: String,
     },
     Verified {
-        execution_id: u64,
-        incident_id: u64,
+        execution_id: ExecutionId,
+        incident_id: IncidentId,
         outcome: OutcomeClass,
         before: f64,
         after: f64,
     },
     Compensated {
-        execution_id: u64,
-        incident_id: u64,
+        execution_id: ExecutionId,
+        incident_id: IncidentId,
         action: Option<Action>,
         ok: bool,
         detail: String,
     },
     IncidentResolved {
-        incident_id: u64,
+        incident_id: IncidentId,
         after_secs: f64,
     },
     IncidentEscalated {
-        incident_id: u64,
+        incident_id: IncidentId,
         reason: String,
     },
 }
 
 impl Event {
     /// The incident an event belongs to, if any.
-    pub fn incident_id(&self) -> Option<u64> {
+    pub fn incident_id(&self) -> Option<IncidentId> {
         match self {
             Event::IncidentOpened { incident_id, .. }
             | Event::NoAction { incident_id, .. }
@@ -153,36 +154,47 @@ impl Event {
             Event::SourceRecovered => tracing::info!("metric source recovered"),
             Event::Violation { .. } => {}
             Event::IncidentOpened { incident_id, first } => {
-                tracing::info!(incident_id, violation = %first, "incident opened")
+                tracing::info!(
+                    incident_id = incident_id.get(),
+                    violation = %first,
+                    "incident opened"
+                )
             }
             Event::Diagnosed { diagnosis } => {
                 let root = diagnosis.root().map(|h| h.component.clone());
-                tracing::info!(incident_id = diagnosis.incident_id, root = ?root, "diagnosed")
+                tracing::info!(incident_id = diagnosis.incident_id.get(), root = ?root, "diagnosed")
             }
             Event::PolicyDecided { policy } => tracing::info!(
-                incident_id = policy.incident_id,
-                policy_id = policy.id,
+                incident_id = policy.incident_id.get(),
+                policy_id = policy.id.get(),
                 rationale = %policy.rationale,
                 "policy decided"
             ),
             Event::NoAction {
                 incident_id,
                 reason,
-            } => tracing::info!(incident_id, reason = %reason, "no action"),
+            } => tracing::info!(incident_id = incident_id.get(), reason = %reason, "no action"),
             Event::StepApplied {
                 execution_id,
                 incident_id,
                 action,
                 ..
-            } => tracing::info!(execution_id, incident_id, action = %action, "applied"),
+            } => {
+                tracing::info!(
+                    execution_id = execution_id.get(),
+                    incident_id = incident_id.get(),
+                    action = %action,
+                    "applied"
+                )
+            }
             Event::StepFailed {
                 execution_id,
                 incident_id,
                 action,
                 error,
             } => tracing::warn!(
-                execution_id,
-                incident_id,
+                execution_id = execution_id.get(),
+                incident_id = incident_id.get(),
                 action = %action,
                 error = %error,
                 "step failed"
@@ -192,7 +204,14 @@ impl Event {
                 incident_id,
                 outcome,
                 ..
-            } => tracing::info!(execution_id, incident_id, outcome = %outcome, "verified"),
+            } => {
+                tracing::info!(
+                    execution_id = execution_id.get(),
+                    incident_id = incident_id.get(),
+                    outcome = %outcome,
+                    "verified"
+                )
+            }
             Event::Compensated {
                 execution_id,
                 incident_id,
@@ -202,11 +221,16 @@ impl Event {
             } => {
                 let action = action.as_ref().map(|a| a.to_string());
                 if *ok {
-                    tracing::info!(execution_id, incident_id, action = ?action, "compensated")
+                    tracing::info!(
+                        execution_id = execution_id.get(),
+                        incident_id = incident_id.get(),
+                        action = ?action,
+                        "compensated"
+                    )
                 } else {
                     tracing::warn!(
-                        execution_id,
-                        incident_id,
+                        execution_id = execution_id.get(),
+                        incident_id = incident_id.get(),
                         action = ?action,
                         detail = %detail,
                         "not compensated"
@@ -216,12 +240,16 @@ impl Event {
             Event::IncidentResolved {
                 incident_id,
                 after_secs,
-            } => tracing::info!(incident_id, after_secs, "incident resolved"),
+            } => tracing::info!(
+                incident_id = incident_id.get(),
+                after_secs,
+                "incident resolved"
+            ),
             Event::IncidentEscalated {
                 incident_id,
                 reason,
             } => tracing::error!(
-                incident_id,
+                incident_id = incident_id.get(),
                 reason = %reason,
                 "incident escalated: an operator must act"
             ),

@@ -1,7 +1,7 @@
 //! The loop's health and metrics, shared with the HTTP server.
 
 use charter_knowledge::PauseRecord;
-use charter_model::{Incident, Policy, Timestamp, Violation};
+use charter_model::{ExecutionId, Incident, Policy, Timestamp, Violation};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -23,7 +23,7 @@ pub struct StateSnapshot {
     pub incidents: Vec<Incident>,
     pub pending_policies: Vec<Policy>,
     /// Executions in progress, by id.
-    pub executions: Vec<u64>,
+    pub executions: Vec<ExecutionId>,
 }
 
 /// This replica's part when several share one store.

@@ -4,6 +4,7 @@
 
 use charter_execute::{Actuator, Applied};
 use charter_knowledge::{Journal, JournalRecord, JournalStatus, StoreError};
+use charter_model::ExecutionId;
 use charter_model::{Action, Charter, IdempotencyKey, StepRef, Timestamp};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -25,7 +26,7 @@ impl Actuators<'_> {
 /// The intent row of a step: written (and, with a lease, fenced) before the actuator
 /// is called.
 pub(crate) fn intent(
-    execution_id: u64,
+    execution_id: ExecutionId,
     step: StepRef,
     key: &IdempotencyKey,
     epoch: u64,

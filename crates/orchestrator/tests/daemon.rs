@@ -5,6 +5,7 @@
 //! replicas, and a leader whose renewals stall. No wall-clock sleeps.
 
 use charter_knowledge::{LeaderLease, LeaseGrant, LeaseRecord, StoreError};
+use charter_model::PolicyId;
 use charter_model::{LeaseSpec, Timestamp};
 use charter_orchestrator::controller::ApprovalError;
 use charter_orchestrator::daemon::{
@@ -54,7 +55,7 @@ impl Loop for FakeLoop {
 
     async fn apply(&mut self, command: Command, _now: Timestamp) -> Applied {
         if let Command::Approve { reply, .. } = command {
-            let _ = reply.send(Err(ApprovalError::NotFound(0)));
+            let _ = reply.send(Err(ApprovalError::NotFound(PolicyId(0))));
         }
         Applied::Done
     }
@@ -92,7 +93,7 @@ impl Host for FakeHost {
 async fn approve(control: &ControlHandle) -> Result<charter_model::Policy, ApprovalError> {
     control
         .call(|reply| Command::Approve {
-            id: 1,
+            id: PolicyId(1),
             by: "op".into(),
             reply,
         })

@@ -8,6 +8,7 @@
 mod common;
 
 use charter_knowledge::{SqliteStore, prelude::*};
+use charter_model::IncidentId;
 use charter_model::{ActionKind, OutcomeClass};
 use charter_orchestrator::{Controller, Event};
 use charter_sim::{Scenario, Simulator};
@@ -248,7 +249,14 @@ async fn knowledge_persists_across_a_restart() {
     let incidents = reopened.incidents().await.expect("incidents");
     assert!(!incidents.is_empty());
     let ids = reopened.next_ids().await.expect("ids");
-    assert!(ids.incident > incidents.iter().map(|i| i.id).max().unwrap_or(0));
+    assert!(
+        ids.incident
+            > incidents
+                .iter()
+                .map(|i| i.id)
+                .max()
+                .unwrap_or(IncidentId(0))
+    );
     reopened.close().await;
 
     // And a second run on it continues numbering instead of overwriting.

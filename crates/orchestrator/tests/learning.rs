@@ -10,7 +10,7 @@
 mod common;
 
 use charter_knowledge::{SqliteStore, prelude::*};
-use charter_model::{ActionKind, ApprovalState, OutcomeClass};
+use charter_model::{ActionKind, ApprovalState, IncidentId, OutcomeClass};
 use charter_orchestrator::Event;
 use charter_sim::Scenario;
 use charter_testkit::charter_from;
@@ -65,7 +65,7 @@ fn scenario() -> Scenario {
 
 /// Per incident, in order: the first executed policy's main action, its outcome and
 /// the P(success) the planner gave it.
-type Curve = Vec<(u64, Option<ActionKind>, Option<OutcomeClass>, f64)>;
+type Curve = Vec<(IncidentId, Option<ActionKind>, Option<OutcomeClass>, f64)>;
 
 fn curve(events: &[(Duration, Event)]) -> Curve {
     let mut out: Curve = Vec::new();

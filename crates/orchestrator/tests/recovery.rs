@@ -6,6 +6,7 @@ use charter_knowledge::{
     ExecutionRecord, ExecutionState, JournalRecord, JournalStatus, SqliteStore, prelude::*,
 };
 use charter_model::{Action, ActionKind, IncidentState, Timestamp};
+use charter_model::{ExecutionId, IncidentId, PolicyId};
 use charter_orchestrator::recovery::{RecoveryOutcome, StepDecision, recover};
 use charter_orchestrator::{Controller, RecoveryReport};
 use charter_sim::Scenario;
@@ -139,9 +140,9 @@ impl Crashed {
             .expect("incident");
         store
             .save_execution(&ExecutionRecord {
-                id: 7,
-                policy_id: 5,
-                incident_id: 3,
+                id: ExecutionId(7),
+                policy_id: PolicyId(5),
+                incident_id: IncidentId(3),
                 started_at: CRASH,
                 finished_at: None,
                 state: ExecutionState::Applying,
@@ -165,7 +166,7 @@ impl Crashed {
         };
         self.store
             .journal_step(&JournalRecord {
-                execution_id: 7,
+                execution_id: ExecutionId(7),
                 step,
                 idempotency_key: key,
                 epoch: 0,
@@ -189,7 +190,7 @@ impl Crashed {
 
     async fn journal(&self) -> Vec<(u32, JournalStatus, String)> {
         self.store
-            .journal(7)
+            .journal(ExecutionId(7))
             .await
             .expect("journal")
             .into_iter()
@@ -204,7 +205,7 @@ impl Crashed {
             .await
             .expect("executions")
             .into_iter()
-            .find(|e| e.id == 7)
+            .find(|e| e.id == ExecutionId(7))
             .expect("execution 7");
         (e.finished_at, e.state)
     }
@@ -254,7 +255,11 @@ async fn an_intent_the_actuator_applied_is_journaled_applied_and_compensated_onc
             (1000, JournalStatus::Compensated, "7-0-undo".into()),
         ]
     );
-    let rows = crashed.store.journal(7).await.expect("journal");
+    let rows = crashed
+        .store
+        .journal(ExecutionId(7))
+        .await
+        .expect("journal");
     assert_eq!(rows[1].prior, applied(3).prior, "the prior is journaled");
     assert_eq!(
         crashed.state().await,
@@ -290,7 +295,11 @@ async fn an_intent_the_actuator_never_saw_is_failed_and_nothing_is_applied() {
         fake.applies().is_empty(),
         "a forward step is never re-applied"
     );
-    let rows = crashed.store.journal(7).await.expect("journal");
+    let rows = crashed
+        .store
+        .journal(ExecutionId(7))
+        .await
+        .expect("journal");
     assert_eq!(rows.len(), 2);
     assert_eq!(rows[1].status, JournalStatus::Failed);
     assert_eq!(rows[1].detail, "not applied before the crash");

@@ -2,6 +2,7 @@
 //! open incidents.
 
 use charter_knowledge::{SqliteStore, prelude::*};
+use charter_model::IncidentId;
 use charter_model::{IncidentState, Severity, Signal, Timestamp, Violation};
 use charter_orchestrator::Controller;
 use charter_sim::Scenario;
@@ -73,7 +74,7 @@ async fn history_older_than_the_retention_is_pruned_and_open_incidents_stay() {
     assert_eq!(left[0].since, recent);
     let open_now = store.open_incidents().await.expect("open");
     assert!(
-        open_now.iter().any(|i| i.id == 1),
+        open_now.iter().any(|i| i.id == IncidentId(1)),
         "the open incident is kept"
     );
 }

@@ -8,7 +8,7 @@
 mod common;
 
 use charter_knowledge::SqliteStore;
-use charter_model::{ActionKind, ApprovalState, ViolationState};
+use charter_model::{ActionKind, ApprovalState, IncidentId, ViolationState};
 use charter_orchestrator::Event;
 use charter_sim::{GroundTruth, Scenario, Simulator};
 use charter_testkit::westworld;
@@ -54,7 +54,7 @@ impl Run {
     }
 
     /// Top hypotheses, in order, with the incident they belong to.
-    fn roots(&self) -> Vec<(u64, String)> {
+    fn roots(&self) -> Vec<(IncidentId, String)> {
         self.events
             .iter()
             .filter_map(|(_, e)| match e {

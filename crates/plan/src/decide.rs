@@ -3,7 +3,7 @@
 use crate::knowledge::KnowledgeView;
 use charter_model::{
     Action, ActionKind, Approval, ApprovalState, CauseClass, Charter, ComponentState, Diagnosis,
-    Incident, Mode, Policy, Rejected, Timestamp, Violation, ViolationState,
+    Incident, Mode, Policy, PolicyId, Rejected, Timestamp, Violation, ViolationState,
 };
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -39,7 +39,7 @@ pub struct PlanInput<'a> {
     pub states: &'a HashMap<String, ComponentState>,
     /// Actions already tried in this incident that did not resolve it.
     pub tried: &'a [Action],
-    pub policy_id: u64,
+    pub policy_id: PolicyId,
     pub now: Timestamp,
 }
 

@@ -9,6 +9,7 @@
 //! guardrail. Cases come from `proptest` strategies, so a failure shrinks to a small
 //! charter with few violations and is replayed first on the next run.
 
+use charter_model::PolicyId;
 use charter_model::{
     ActionKind, ApprovalState, Charter, ComponentState, Diagnosis, Incident, IncidentState, Mode,
     Timestamp, Violation, ViolationState,
@@ -342,7 +343,7 @@ fn run(c: &Case) -> Decision {
         guard: &c.guard,
         states: &c.states,
         tried: &[],
-        policy_id: 1,
+        policy_id: PolicyId(1),
         now: Timestamp::from_secs(NOW_SECS),
     })
 }

@@ -28,7 +28,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use charter_knowledge::PauseRecord;
-use charter_model::{ApprovalState, Policy, Timestamp};
+use charter_model::{ApprovalState, Policy, PolicyId, Timestamp};
 use charter_orchestrator::ControllerError;
 use charter_orchestrator::controller::ApprovalError;
 use charter_orchestrator::daemon::{CallError, Command, ControlHandle};
@@ -340,8 +340,8 @@ async fn resume(
     Ok(Json(record))
 }
 
-fn policy_id(text: &str) -> Result<u64, ApiError> {
-    text.parse().map_err(|_| {
+fn policy_id(text: &str) -> Result<PolicyId, ApiError> {
+    text.parse::<u64>().map(PolicyId).map_err(|_| {
         ApiError::bad_request(format!("policy id must be a whole number, not `{text}`"))
     })
 }

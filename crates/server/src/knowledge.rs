@@ -72,7 +72,9 @@ async fn show(State(api): State<Arc<KnowledgeApi>>) -> Response {
 mod tests {
     use super::*;
     use charter_knowledge::{OutcomeRecord, SqliteStore, prelude::*};
-    use charter_model::{ActionKind, CauseClass, Outcome, OutcomeClass};
+    use charter_model::{
+        ActionKind, CauseClass, ExecutionId, IncidentId, Outcome, OutcomeClass, PolicyId,
+    };
     use http_body_util::BodyExt;
     use tower::ServiceExt;
 
@@ -81,9 +83,9 @@ mod tests {
     fn outcome(kind: ActionKind, class: OutcomeClass, cause: CauseClass) -> OutcomeRecord {
         OutcomeRecord {
             outcome: Outcome {
-                execution_id: 1,
-                policy_id: 1,
-                incident_id: 1,
+                execution_id: ExecutionId(1),
+                policy_id: PolicyId(1),
+                incident_id: IncidentId(1),
                 at: T0,
                 class,
                 rolled_back: false,

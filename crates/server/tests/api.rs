@@ -225,7 +225,7 @@ async fn without_a_configured_token_mutations_are_forbidden() -> TestResult {
     // Reading needs no token.
     let (code, body) = h.get("/api/v1/policies").await?;
     assert_eq!(code, StatusCode::OK);
-    assert_eq!(body[0]["id"], pending.id, "{body}");
+    assert_eq!(body[0]["id"], pending.id.get(), "{body}");
     assert_eq!(h.store.policy(pending.id).await?, Some(pending));
     Ok(())
 }
@@ -237,10 +237,10 @@ async fn policies_list_pending_first_with_rationale_alternatives_and_expiry() ->
     assert_eq!(code, StatusCode::OK);
     let list = body.as_array().ok_or("a list")?;
     let first = &list[0];
-    assert_eq!(first["id"], pending.id, "{body}");
+    assert_eq!(first["id"], pending.id.get(), "{body}");
     assert_eq!(first["state"], "pending");
     assert_eq!(first["approval"], "pending");
-    assert_eq!(first["incident_id"], pending.incident_id);
+    assert_eq!(first["incident_id"], pending.incident_id.get());
     assert!(!first["rationale"].as_str().unwrap_or_default().is_empty());
     assert!(first["rejected"].is_array(), "{first}");
     assert!(!first["actions"].as_array().ok_or("actions")?.is_empty());
@@ -291,7 +291,7 @@ async fn approve_records_who_and_when_and_starts_the_execution() -> TestResult {
         audit.iter().any(|a| a.kind == "approval"
             && a.at == h.now
             && a.body["by"] == "alice"
-            && a.body["policy"] == pending.id
+            && a.body["policy"] == pending.id.get()
             && a.body["approved"] == true),
         "{audit:?}"
     );

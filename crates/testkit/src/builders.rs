@@ -2,8 +2,8 @@
 //! care about, chainable setters for the ones it does.
 
 use charter_model::{
-    Action, ApprovalState, CauseClass, Diagnosis, Hypothesis, Incident, IncidentState, Policy,
-    Severity, Signal, Timestamp, Topology, Violation, ViolationState,
+    Action, ApprovalState, CauseClass, Diagnosis, Hypothesis, Incident, IncidentId, IncidentState,
+    Policy, PolicyId, Severity, Signal, Timestamp, Topology, Violation, ViolationState,
 };
 
 /// A violation of `objective` on `component`: by default firing (no severity yet),
@@ -146,9 +146,9 @@ impl From<ViolationBuilder> for Violation {
 
 /// Incident `id`: open at `Timestamp(0)`, no member violations, no root cause, no
 /// attempts.
-pub fn incident(id: u64) -> IncidentBuilder {
+pub fn incident(id: impl Into<IncidentId>) -> IncidentBuilder {
     IncidentBuilder(Incident {
-        id,
+        id: id.into(),
         opened_at: Timestamp(0),
         state: IncidentState::Open,
         violations: vec![],
@@ -219,9 +219,13 @@ pub fn hypothesis(component: &str, cause: CauseClass, confidence: f64) -> Hypoth
 
 /// A diagnosis of incident `incident_id` made at `at`, ranking `hypotheses`; no
 /// patterns.
-pub fn diagnosis(incident_id: u64, at: Timestamp, hypotheses: Vec<Hypothesis>) -> Diagnosis {
+pub fn diagnosis(
+    incident_id: impl Into<IncidentId>,
+    at: Timestamp,
+    hypotheses: Vec<Hypothesis>,
+) -> Diagnosis {
     Diagnosis {
-        incident_id,
+        incident_id: incident_id.into(),
         at,
         hypotheses,
         patterns: vec![],
@@ -233,8 +237,8 @@ pub fn diagnosis(incident_id: u64, at: Timestamp, hypotheses: Vec<Hypothesis>) -
 /// benefit 1, cost 1, score 0, no rationale, nothing rejected.
 pub fn policy(actions: Vec<Action>) -> PolicyBuilder {
     PolicyBuilder(Policy {
-        id: 1,
-        incident_id: 1,
+        id: PolicyId(1),
+        incident_id: IncidentId(1),
         created_at: Timestamp(0),
         actions,
         waits_secs: vec![],
@@ -256,14 +260,14 @@ pub struct PolicyBuilder(Policy);
 
 impl PolicyBuilder {
     /// Its id.
-    pub fn id(mut self, id: u64) -> Self {
-        self.0.id = id;
+    pub fn id(mut self, id: impl Into<PolicyId>) -> Self {
+        self.0.id = id.into();
         self
     }
 
     /// The incident it is for.
-    pub fn incident(mut self, incident_id: u64) -> Self {
-        self.0.incident_id = incident_id;
+    pub fn incident(mut self, incident_id: impl Into<IncidentId>) -> Self {
+        self.0.incident_id = incident_id.into();
         self
     }
 

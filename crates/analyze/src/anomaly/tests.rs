@@ -1,6 +1,7 @@
 use super::*;
 use crate::patterns::frequency::EpisodeLog;
 use crate::rootcause::{DiagnosisInput, diagnose};
+use charter_model::IncidentId;
 use charter_model::{Hypothesis, Timestamp, Topology};
 use charter_testkit::topology;
 
@@ -12,7 +13,7 @@ fn rank_root_causes(
     options: &RankOptions,
 ) -> Vec<Hypothesis> {
     diagnose(DiagnosisInput {
-        incident_id: 0,
+        incident_id: IncidentId(0),
         now: Timestamp(0),
         violations: &[],
         series,

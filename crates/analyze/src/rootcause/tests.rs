@@ -27,7 +27,7 @@ fn v(obj: &str, comp: &str, signal: Signal, since: i64) -> Violation {
 fn run(violations: &[Violation], changes: &[Change]) -> Diagnosis {
     let t = topo();
     diagnose(DiagnosisInput {
-        incident_id: 1,
+        incident_id: IncidentId(1),
         now: Timestamp::from_secs(1000),
         violations,
         series: &[],
@@ -174,7 +174,7 @@ fn input<'a>(
     options: &'a RankOptions,
 ) -> DiagnosisInput<'a> {
     DiagnosisInput {
-        incident_id: 1,
+        incident_id: IncidentId(1),
         now: Timestamp::from_secs(100_000),
         violations,
         series,

@@ -15,7 +15,7 @@ mod summary;
 use crate::wiring;
 use charter_knowledge::Store;
 use charter_model::{
-    ActionKind, Approval, ApprovalState, Timestamp, fmt_duration_secs, parse_charter,
+    ActionKind, Approval, ApprovalState, PolicyId, Timestamp, fmt_duration_secs, parse_charter,
 };
 use charter_orchestrator::Event;
 use charter_orchestrator::controller::ApprovalError;
@@ -169,7 +169,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         let now = EPOCH.plus(t);
         let rel = t.as_secs_f64();
         // The operator acts first, so an approved policy's first step runs this tick.
-        let due: Vec<u64> = story
+        let due: Vec<PolicyId> = story
             .waiting
             .iter()
             .filter(|(_, at)| **at <= now)

@@ -3,7 +3,7 @@
 
 use super::APPROVAL_DELAY;
 use super::summary::{ApprovalReport, DemoSummary, FaultReport, PolicyReport};
-use charter_model::{Action, ApprovalState, Policy, Timestamp};
+use charter_model::{Action, ApprovalState, ExecutionId, IncidentId, Policy, PolicyId, Timestamp};
 use charter_orchestrator::Event;
 use charter_sim::GroundTruth;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -19,9 +19,9 @@ struct IncidentLog {
     acted_on: Option<Root>,
     actions: Vec<String>,
     /// Policies in the order decided.
-    policies: Vec<u64>,
+    policies: Vec<PolicyId>,
     /// Policies started but whose execution has not been seen yet, oldest first.
-    starting: VecDeque<u64>,
+    starting: VecDeque<PolicyId>,
     outcome: Option<String>,
     resolved_at: Option<f64>,
 }
@@ -36,12 +36,12 @@ pub(super) struct PolicyLog {
 /// What the demo saw, by incident, policy and execution.
 #[derive(Default)]
 pub(super) struct Story {
-    incidents: BTreeMap<u64, IncidentLog>,
-    pub(super) policies: BTreeMap<u64, PolicyLog>,
+    incidents: BTreeMap<IncidentId, IncidentLog>,
+    pub(super) policies: BTreeMap<PolicyId, PolicyLog>,
     /// Execution id to policy id.
-    executions: BTreeMap<u64, u64>,
+    executions: BTreeMap<ExecutionId, PolicyId>,
     /// Pending policies the operator will approve, with when.
-    pub(super) waiting: BTreeMap<u64, Timestamp>,
+    pub(super) waiting: BTreeMap<PolicyId, Timestamp>,
     pub(super) approvals: Vec<ApprovalReport>,
     pub(super) actions_total: usize,
 }
@@ -49,7 +49,11 @@ pub(super) struct Story {
 impl Story {
     /// The policy an execution carries out: the incident's oldest started policy not
     /// yet matched (an incident runs one execution at a time).
-    fn policy_of(&mut self, execution_id: u64, incident_id: u64) -> Option<&mut PolicyLog> {
+    fn policy_of(
+        &mut self,
+        execution_id: ExecutionId,
+        incident_id: IncidentId,
+    ) -> Option<&mut PolicyLog> {
         let id = match self.executions.get(&execution_id) {
             Some(id) => *id,
             None => {
@@ -61,7 +65,7 @@ impl Story {
         self.policies.get_mut(&id)
     }
 
-    pub(super) fn started(&mut self, policy_id: u64) {
+    pub(super) fn started(&mut self, policy_id: PolicyId) {
         if let Some(p) = self.policies.get_mut(&policy_id) {
             p.ran = true;
             if let Some(log) = self.incidents.get_mut(&p.policy.incident_id) {
@@ -197,8 +201,8 @@ impl Story {
     }
 
     /// A closed incident's pending policy can no longer be approved.
-    fn expire_pending(&mut self, incident_id: u64) {
-        let ids: Vec<u64> = self
+    fn expire_pending(&mut self, incident_id: IncidentId) {
+        let ids: Vec<PolicyId> = self
             .waiting
             .keys()
             .filter(|id| {
@@ -240,7 +244,7 @@ pub(super) fn judge(
         // Incidents that opened while this fault was the latest one.
         let start = g.at.as_secs_f64();
         let end = truth.get(i + 1).map_or(f64::MAX, |n| n.at.as_secs_f64());
-        let mine: Vec<(&u64, &IncidentLog)> = story
+        let mine: Vec<(&IncidentId, &IncidentLog)> = story
             .incidents
             .iter()
             .filter(|(_, l)| l.opened_at >= start && l.opened_at < end)

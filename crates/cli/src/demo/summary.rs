@@ -1,13 +1,13 @@
 //! The demo's result, per fault and policy, and the summary printed after the live
 //! log.
 
-use charter_model::fmt_duration_secs;
+use charter_model::{IncidentId, PolicyId, fmt_duration_secs};
 use serde::Serialize;
 
 /// One policy Charter chose for an incident and what became of it.
 #[derive(Debug, Clone, Serialize)]
 pub struct PolicyReport {
-    pub id: u64,
+    pub id: PolicyId,
     /// Its steps, in order.
     pub actions: Vec<String>,
     /// Seconds to wait before each step (empty: none), e.g. to lift a throttle only
@@ -33,8 +33,8 @@ pub struct PolicyReport {
 /// A policy that waited for a human and was approved by the demo's operator.
 #[derive(Debug, Clone, Serialize)]
 pub struct ApprovalReport {
-    pub policy_id: u64,
-    pub incident_id: u64,
+    pub policy_id: PolicyId,
+    pub incident_id: IncidentId,
     pub by: String,
     pub at_secs: f64,
     pub waited_secs: f64,
@@ -56,7 +56,7 @@ pub struct FaultReport {
     pub at_secs: f64,
     pub truth_root_cause: String,
     pub truth_remedy: String,
-    pub incident_id: Option<u64>,
+    pub incident_id: Option<IncidentId>,
     pub diagnosed_root_cause: Option<String>,
     pub cause: Option<String>,
     pub confidence: Option<f64>,
@@ -98,7 +98,7 @@ pub struct DemoSummary {
     pub operator: String,
     pub approvals: Vec<ApprovalReport>,
     /// Incidents not attributable to any injected fault.
-    pub unexplained_incidents: Vec<u64>,
+    pub unexplained_incidents: Vec<IncidentId>,
     pub actions_total: usize,
     pub database: String,
 }

@@ -3,7 +3,9 @@
 
 use crate::error::StoreError;
 use crate::records::{JournalRecord, JournalStatus};
-use charter_model::{ActionKind, Alert, ApprovalState, Timestamp, Violation, ViolationState};
+use charter_model::{
+    ActionKind, Alert, ApprovalState, IncidentId, Timestamp, Violation, ViolationState,
+};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -50,7 +52,7 @@ pub(crate) struct ViolationRow<'a> {
 
 /// The rows of `records`, or the first value that cannot be stored.
 pub(crate) fn violation_rows(
-    records: &[(Option<u64>, Violation)],
+    records: &[(Option<IncidentId>, Violation)],
 ) -> Result<Vec<ViolationRow<'_>>, StoreError> {
     records
         .iter()
@@ -97,12 +99,15 @@ pub(crate) fn count(what: &'static str, value: i64) -> Result<u32, StoreError> {
     u32::try_from(value).map_err(|e| decode_err(what, e))
 }
 
-pub(crate) fn db_id(what: &'static str, value: u64) -> Result<i64, StoreError> {
+pub(crate) fn db_id(what: &'static str, value: impl Into<u64>) -> Result<i64, StoreError> {
+    let value: u64 = value.into();
     i64::try_from(value).map_err(|_| StoreError::OutOfRange { what, value })
 }
 
-pub(crate) fn model_id(what: &'static str, value: i64) -> Result<u64, StoreError> {
-    u64::try_from(value).map_err(|e| decode_err(what, e))
+pub(crate) fn model_id<T: From<u64>>(what: &'static str, value: i64) -> Result<T, StoreError> {
+    u64::try_from(value)
+        .map(T::from)
+        .map_err(|e| decode_err(what, e))
 }
 
 /// The serde name of a unit enum variant, as stored in scalar columns.

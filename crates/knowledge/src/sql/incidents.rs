@@ -10,7 +10,8 @@ use crate::records::NextIds;
 use crate::store::Incidents;
 use async_trait::async_trait;
 use charter_model::{
-    ApprovalState, Diagnosis, Incident, IncidentState, Policy, Timestamp, Violation,
+    ApprovalState, Diagnosis, ExecutionId, Incident, IncidentId, IncidentState, Policy, PolicyId,
+    Timestamp, Violation,
 };
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Type};
 
@@ -50,9 +51,9 @@ where
         .await
         .map_err(query_err("read the largest ids"))?;
         Ok(NextIds {
-            incident: model_id("incident id", incident)? + 1,
-            policy: model_id("policy id", policy)? + 1,
-            execution: model_id("execution id", execution)? + 1,
+            incident: IncidentId(model_id::<u64>("incident id", incident)? + 1),
+            policy: PolicyId(model_id::<u64>("policy id", policy)? + 1),
+            execution: ExecutionId(model_id::<u64>("execution id", execution)? + 1),
         })
     }
 
@@ -98,7 +99,7 @@ where
 
     async fn record_violations(
         &self,
-        records: &[(Option<u64>, Violation)],
+        records: &[(Option<IncidentId>, Violation)],
     ) -> Result<(), StoreError> {
         let rows = violation_rows(records)?;
         if rows.is_empty() {
@@ -129,7 +130,7 @@ where
         Ok(())
     }
 
-    async fn violations(&self, incident_id: u64) -> Result<Vec<Violation>, StoreError> {
+    async fn violations(&self, incident_id: IncidentId) -> Result<Vec<Violation>, StoreError> {
         self.bodies(
             "read violations",
             "violation",
@@ -160,7 +161,7 @@ where
         Ok(())
     }
 
-    async fn diagnoses(&self, incident_id: u64) -> Result<Vec<Diagnosis>, StoreError> {
+    async fn diagnoses(&self, incident_id: IncidentId) -> Result<Vec<Diagnosis>, StoreError> {
         self.bodies(
             "read diagnoses",
             "diagnosis",
@@ -189,7 +190,7 @@ where
         Ok(())
     }
 
-    async fn policies(&self, incident_id: Option<u64>) -> Result<Vec<Policy>, StoreError> {
+    async fn policies(&self, incident_id: Option<IncidentId>) -> Result<Vec<Policy>, StoreError> {
         match incident_id {
             Some(id) => {
                 self.bodies(
@@ -212,7 +213,7 @@ where
         }
     }
 
-    async fn policy(&self, id: u64) -> Result<Option<Policy>, StoreError> {
+    async fn policy(&self, id: PolicyId) -> Result<Option<Policy>, StoreError> {
         let body: Option<String> = sqlx::query_scalar("SELECT body FROM policies WHERE id = $1")
             .bind(db_id("policy id", id)?)
             .fetch_optional(&self.pool)

@@ -7,7 +7,7 @@ use crate::lease;
 use crate::records::{ExecutionRecord, JournalRecord, JournalStatus};
 use crate::store::{Journal, LeaderLease};
 use async_trait::async_trait;
-use charter_model::Timestamp;
+use charter_model::{ExecutionId, Timestamp};
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Type};
 
 #[async_trait]
@@ -87,7 +87,7 @@ where
         }
     }
 
-    async fn journal(&self, execution_id: u64) -> Result<Vec<JournalRecord>, StoreError> {
+    async fn journal(&self, execution_id: ExecutionId) -> Result<Vec<JournalRecord>, StoreError> {
         let rows: Vec<JournalRow> = sqlx::query_as(
             "SELECT execution_id, step, status, idempotency_key, epoch, at_ms, action, detail, \
                     prior \

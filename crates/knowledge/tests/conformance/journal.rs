@@ -3,6 +3,7 @@
 
 use super::{Backend, TestResult, execution, journal_row};
 use charter_knowledge::{JournalStatus, StoreError};
+use charter_model::ExecutionId;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -17,10 +18,10 @@ pub async fn journal_is_append_only_and_idempotent(backend: Arc<dyn Backend>) ->
     // A retried write of the same row is a no-op, not a second row.
     assert!(!store.journal_step(&intent).await?);
     assert_eq!(
-        store.journal(5).await?,
+        store.journal(ExecutionId(5)).await?,
         vec![intent.clone(), applied, compensated]
     );
-    assert!(store.journal(6).await?.is_empty());
+    assert!(store.journal(ExecutionId(6)).await?.is_empty());
 
     let mut other_key = intent;
     other_key.idempotency_key = "someone-else".into();
@@ -29,7 +30,7 @@ pub async fn journal_is_append_only_and_idempotent(backend: Arc<dyn Backend>) ->
         matches!(
             err,
             Err(StoreError::JournalConflict {
-                execution_id: 5,
+                execution_id: ExecutionId(5),
                 step: 0,
                 ..
             })
@@ -51,7 +52,7 @@ pub async fn the_same_journal_row_from_two_writers_is_new_once(
             "step {step}: exactly one writer must see the row as new"
         );
     }
-    assert_eq!(store.journal(8).await?.len(), 20);
+    assert_eq!(store.journal(ExecutionId(8)).await?.len(), 20);
     Ok(())
 }
 
@@ -135,7 +136,7 @@ pub async fn an_applied_row_keeps_its_prior_across_a_reopen(
         store.close().await;
     }
     let store = backend.open().await?;
-    let journal = store.journal(3).await?;
+    let journal = store.journal(ExecutionId(3)).await?;
     assert_eq!(journal.len(), 2);
     assert_eq!(journal[0].prior, BTreeMap::new());
     assert_eq!(journal[1], applied);

@@ -3,6 +3,7 @@
 
 use super::{Backend, TestResult, journal_row, t};
 use charter_knowledge::{JournalRecord, JournalStatus, LeaseGrant, StoreError};
+use charter_model::ExecutionId;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -172,9 +173,9 @@ pub async fn journal_claims_are_fenced_by_the_lease_epoch(backend: Arc<dyn Backe
     }
     assert!(store.journal_step(&claim(3, 0, 2)).await?);
     // Fenced claims wrote nothing.
-    assert_eq!(store.journal(1).await?.len(), 1);
-    assert_eq!(store.journal(2).await?.len(), 2);
-    assert_eq!(store.journal(3).await?, vec![claim(3, 0, 2)]);
+    assert_eq!(store.journal(ExecutionId(1)).await?.len(), 1);
+    assert_eq!(store.journal(ExecutionId(2)).await?.len(), 2);
+    assert_eq!(store.journal(ExecutionId(3)).await?, vec![claim(3, 0, 2)]);
     Ok(())
 }
 
@@ -215,12 +216,12 @@ pub async fn a_newer_leader_claims_an_unsent_intent_again(backend: Arc<dyn Backe
     let mut again = claim(1, 0, 2);
     again.at = t(20);
     assert!(store.journal_step(&again).await?);
-    let rows = store.journal(1).await?;
+    let rows = store.journal(ExecutionId(1)).await?;
     assert_eq!(rows.len(), 1);
     assert_eq!((rows[0].epoch, rows[0].at), (2, t(20)));
     // The older epoch cannot take it back, nor another key replace it.
     assert!(!store.journal_step(&claim(1, 0, 1)).await?);
-    assert_eq!(store.journal(1).await?[0].epoch, 2);
+    assert_eq!(store.journal(ExecutionId(1)).await?[0].epoch, 2);
     let mut other = claim(1, 0, 2);
     other.idempotency_key = "another".into();
     assert!(store.journal_step(&other).await.is_err());

@@ -35,9 +35,9 @@ use charter_knowledge::{
     ExecutionRecord, ExecutionState, JournalRecord, JournalStatus, OutcomeRecord, Store,
 };
 use charter_model::{
-    Action, ActionKind, Alert, AlertStatus, ApprovalState, CauseClass, Diagnosis, Hypothesis,
-    Incident, IncidentState, Outcome, OutcomeClass, Pattern, Policy, Rejected, Severity, Signal,
-    Timestamp, Violation, ViolationState,
+    Action, ActionKind, Alert, AlertStatus, ApprovalState, CauseClass, Diagnosis, ExecutionId,
+    Hypothesis, Incident, IncidentId, IncidentState, Outcome, OutcomeClass, Pattern, Policy,
+    PolicyId, Rejected, Severity, Signal, Timestamp, Violation, ViolationState,
 };
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -157,7 +157,7 @@ fn t(secs: i64) -> Timestamp {
 
 fn incident(id: u64, state: IncidentState) -> Incident {
     Incident {
-        id,
+        id: IncidentId(id),
         opened_at: t(100 + id as i64),
         state,
         violations: vec!["latency_p99@api".into(), "errors@frontend".into()],
@@ -187,7 +187,7 @@ fn violation(objective: &str, component: &str, state: ViolationState) -> Violati
 
 fn diagnosis(incident_id: u64, at: i64) -> Diagnosis {
     Diagnosis {
-        incident_id,
+        incident_id: IncidentId(incident_id),
         at: t(at),
         hypotheses: vec![Hypothesis {
             component: "db".into(),
@@ -217,8 +217,8 @@ fn scale_out(component: &str) -> Action {
 
 fn policy(id: u64, incident_id: u64, approval: ApprovalState) -> Policy {
     Policy {
-        id,
-        incident_id,
+        id: PolicyId(id),
+        incident_id: IncidentId(incident_id),
         created_at: t(200),
         actions: vec![
             scale_out("api"),
@@ -245,7 +245,7 @@ fn policy(id: u64, incident_id: u64, approval: ApprovalState) -> Policy {
 
 fn journal_row(execution_id: u64, step: u32, status: JournalStatus, at: i64) -> JournalRecord {
     JournalRecord {
-        execution_id,
+        execution_id: ExecutionId(execution_id),
         step,
         idempotency_key: format!("{execution_id}-{step}"),
         epoch: 0,
@@ -259,9 +259,9 @@ fn journal_row(execution_id: u64, step: u32, status: JournalStatus, at: i64) -> 
 
 fn execution(id: u64, finished: bool) -> ExecutionRecord {
     ExecutionRecord {
-        id,
-        policy_id: id + 10,
-        incident_id: id + 20,
+        id: ExecutionId(id),
+        policy_id: PolicyId(id + 10),
+        incident_id: IncidentId(id + 20),
         started_at: t(300),
         finished_at: finished.then(|| t(400)),
         state: if finished {
@@ -283,9 +283,9 @@ fn outcome(
 ) -> OutcomeRecord {
     OutcomeRecord {
         outcome: Outcome {
-            execution_id,
-            policy_id: execution_id + 100,
-            incident_id: execution_id + 200,
+            execution_id: ExecutionId(execution_id),
+            policy_id: PolicyId(execution_id + 100),
+            incident_id: IncidentId(execution_id + 200),
             at: t(500),
             class,
             rolled_back: class == OutcomeClass::Worsened,

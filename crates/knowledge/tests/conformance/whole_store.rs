@@ -6,6 +6,7 @@ use super::{
 };
 use charter_knowledge::{JournalStatus, NextIds, StoreError};
 use charter_model::{ActionKind, ApprovalState, IncidentState, OutcomeClass, ViolationState};
+use charter_model::{ExecutionId, IncidentId, PolicyId};
 use std::sync::Arc;
 
 pub async fn empty_store_hands_out_id_one(backend: Arc<dyn Backend>) -> TestResult {
@@ -13,9 +14,9 @@ pub async fn empty_store_hands_out_id_one(backend: Arc<dyn Backend>) -> TestResu
     assert_eq!(
         store.next_ids().await?,
         NextIds {
-            incident: 1,
-            policy: 1,
-            execution: 1
+            incident: IncidentId(1),
+            policy: PolicyId(1),
+            execution: ExecutionId(1)
         }
     );
     assert!(store.incidents().await?.is_empty());
@@ -23,7 +24,7 @@ pub async fn empty_store_hands_out_id_one(backend: Arc<dyn Backend>) -> TestResu
     assert!(store.success_rates().await?.is_empty());
     assert!(store.kind_success_rates().await?.is_empty());
     assert!(store.audit_log(10).await?.is_empty());
-    assert_eq!(store.policy(1).await?, None);
+    assert_eq!(store.policy(PolicyId(1)).await?, None);
     Ok(())
 }
 
@@ -40,7 +41,7 @@ pub async fn pruning_keeps_open_incidents_unfinished_journals_and_evidence(
         .await?;
     store
         .record_violation(
-            Some(1),
+            Some(IncidentId(1)),
             &violation("latency_p99", "api", ViolationState::Firing),
         )
         .await?;
@@ -74,8 +75,8 @@ pub async fn pruning_keeps_open_incidents_unfinished_journals_and_evidence(
 
     // One violation, one diagnosis and one guardrail action are history.
     assert_eq!(store.prune_history(t(1000)).await?, 3);
-    assert!(store.violations(1).await?.is_empty());
-    assert!(store.diagnoses(1).await?.is_empty());
+    assert!(store.violations(IncidentId(1)).await?.is_empty());
+    assert!(store.diagnoses(IncidentId(1)).await?.is_empty());
     assert_eq!(
         store.actions_since(t(0)).await?,
         vec![("api".to_string(), ActionKind::ScaleOut, t(2000))]
@@ -115,7 +116,7 @@ pub async fn everything_survives_a_restart_and_ids_continue(
             .await?;
         store
             .record_violation(
-                Some(7),
+                Some(IncidentId(7)),
                 &violation("latency_p99", "api", ViolationState::Firing),
             )
             .await?;
@@ -165,10 +166,13 @@ pub async fn everything_survives_a_restart_and_ids_continue(
         vec![incident(7, IncidentState::Remediating)]
     );
     assert_eq!(
-        store.violations(7).await?,
+        store.violations(IncidentId(7)).await?,
         vec![violation("latency_p99", "api", ViolationState::Firing)]
     );
-    assert_eq!(store.diagnoses(7).await?, vec![diagnosis(7, 150)]);
+    assert_eq!(
+        store.diagnoses(IncidentId(7)).await?,
+        vec![diagnosis(7, 150)]
+    );
     assert_eq!(
         store.policies(None).await?,
         vec![policy(12, 7, ApprovalState::AutoApproved)]
@@ -177,7 +181,7 @@ pub async fn everything_survives_a_restart_and_ids_continue(
         store.unfinished_executions().await?,
         vec![execution(4, false)]
     );
-    assert_eq!(store.journal(4).await?.len(), 3);
+    assert_eq!(store.journal(ExecutionId(4)).await?.len(), 3);
     assert_eq!(
         store.unfinished_journal().await?,
         vec![journal_row(4, 1, JournalStatus::Intent, 12)]
@@ -192,9 +196,9 @@ pub async fn everything_survives_a_restart_and_ids_continue(
     assert_eq!(
         store.next_ids().await?,
         NextIds {
-            incident: 205,
-            policy: 105,
-            execution: 5
+            incident: IncidentId(205),
+            policy: PolicyId(105),
+            execution: ExecutionId(5)
         }
     );
     store.close().await;

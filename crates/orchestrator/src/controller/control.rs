@@ -5,15 +5,16 @@
 use super::{Controller, ControllerError};
 use charter_knowledge::{AuditKind, PauseRecord, Store, StoreError};
 use charter_model::{ApprovalState, Policy, Timestamp};
+use charter_model::{IncidentId, PolicyId};
 use std::collections::BTreeSet;
 
 /// Why a human's decision on a policy (approve, reject) was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ApprovalError {
     #[error("no policy {0}")]
-    NotFound(u64),
+    NotFound(PolicyId),
     #[error("policy {id} is not pending: it is {state}")]
-    NotPending { id: u64, state: &'static str },
+    NotPending { id: PolicyId, state: &'static str },
     #[error("automation is paused ({0}); resume it before approving")]
     Paused(String),
     #[error("a guardrail forbids starting it now: {0}")]
@@ -155,7 +156,7 @@ impl Controller {
     }
 
     /// One policy, pending or from the store.
-    pub async fn policy(&self, policy_id: u64) -> Result<Option<Policy>, ControllerError> {
+    pub async fn policy(&self, policy_id: PolicyId) -> Result<Option<Policy>, ControllerError> {
         if let Some(p) = self
             .pending_policies()
             .into_iter()
@@ -167,7 +168,7 @@ impl Controller {
     }
 
     /// Why a policy that is not pending in this run cannot be decided on.
-    async fn not_pending(&self, policy_id: u64) -> ApprovalError {
+    async fn not_pending(&self, policy_id: PolicyId) -> ApprovalError {
         match self.store.policy(policy_id).await {
             Ok(Some(p)) => ApprovalError::NotPending {
                 id: policy_id,
@@ -182,9 +183,9 @@ impl Controller {
     /// (the next tick records that and escalates).
     fn pending_incident(
         &self,
-        policy_id: u64,
+        policy_id: PolicyId,
         now: Timestamp,
-    ) -> Option<Result<u64, ApprovalError>> {
+    ) -> Option<Result<IncidentId, ApprovalError>> {
         let (id, p) = self.book.holding(policy_id)?;
         if now.since(p.created_at) >= self.charter.guardrails.approval_timeout {
             return Some(Err(ApprovalError::NotPending {
@@ -198,7 +199,7 @@ impl Controller {
     /// Why the guardrails forbid starting the pending policy of this incident now, if
     /// they do: time has passed since it was planned, so the state that matters for
     /// safety (blind monitor, executions in progress, quarantine) is checked again.
-    fn approval_blocked(&self, incident_id: u64) -> Option<String> {
+    fn approval_blocked(&self, incident_id: IncidentId) -> Option<String> {
         let policy = self.book.incidents.get(&incident_id)?.pending.as_ref()?;
         if self.guard.blind {
             return Some("the monitor is blind: new actions are frozen".into());
@@ -221,7 +222,7 @@ impl Controller {
     /// log, and its execution starts (its first step runs at the next tick).
     pub async fn approve(
         &mut self,
-        policy_id: u64,
+        policy_id: PolicyId,
         by: &str,
         now: Timestamp,
     ) -> Result<Policy, ApprovalError> {
@@ -259,8 +260,8 @@ impl Controller {
         )
         .await?;
         tracing::info!(
-            policy_id = p.id,
-            incident_id = p.incident_id,
+            policy_id = p.id.get(),
+            incident_id = p.incident_id.get(),
             by,
             "policy approved"
         );
@@ -288,7 +289,7 @@ impl Controller {
     /// proposes something else (or escalates).
     pub async fn reject(
         &mut self,
-        policy_id: u64,
+        policy_id: PolicyId,
         by: &str,
         reason: &str,
         now: Timestamp,
@@ -317,8 +318,8 @@ impl Controller {
         )
         .await?;
         tracing::info!(
-            policy_id = p.id,
-            incident_id = p.incident_id,
+            policy_id = p.id.get(),
+            incident_id = p.incident_id.get(),
             by,
             reason,
             "policy rejected"
@@ -336,7 +337,7 @@ pub async fn pending_then_recent(
     limit: usize,
 ) -> Result<Vec<Policy>, StoreError> {
     pending.sort_by_key(|p| p.id);
-    let ids: BTreeSet<u64> = pending.iter().map(|p| p.id).collect();
+    let ids: BTreeSet<PolicyId> = pending.iter().map(|p| p.id).collect();
     let recent = store.recent_policies(limit + ids.len()).await?;
     pending.extend(
         recent

@@ -14,6 +14,7 @@ use charter_model::{
     Action, Charter, IncidentState, Mode, Outcome, OutcomeClass, Policy, SeriesKey, Severity,
     StepRef, Timestamp,
 };
+use charter_model::{ExecutionId, IncidentId};
 use charter_monitor::Detector;
 use charter_monitor::detect::{is_clear, severity_of};
 use charter_plan::GuardState;
@@ -22,7 +23,7 @@ use std::time::Duration;
 /// The executions in progress.
 pub(crate) struct Executor {
     pub executions: Vec<Execution>,
-    next_id: u64,
+    next_id: ExecutionId,
 }
 
 /// What a tick's moves of one execution did that its incident must know.
@@ -56,7 +57,7 @@ impl StepContext<'_> {
 
 impl Executor {
     /// No execution yet; the first gets id `next_id`.
-    pub fn new(next_id: u64) -> Self {
+    pub fn new(next_id: ExecutionId) -> Self {
         Executor {
             executions: Vec::new(),
             next_id,
@@ -74,7 +75,7 @@ impl Executor {
         now: Timestamp,
     ) -> Execution {
         let id = self.next_id;
-        self.next_id += 1;
+        self.next_id = ExecutionId(id.get() + 1);
         Execution::new(id, policy, targets, time_to_effect, badness_before, now)
     }
 
@@ -84,7 +85,7 @@ impl Executor {
     }
 
     /// Whether an execution of this incident is running.
-    pub fn runs_for(&self, incident_id: u64) -> bool {
+    pub fn runs_for(&self, incident_id: IncidentId) -> bool {
         self.executions.iter().any(|e| e.incident_id == incident_id)
     }
 

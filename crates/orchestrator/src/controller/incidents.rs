@@ -11,6 +11,7 @@ use charter_model::{
     Action, Charter, Diagnosis, Incident, IncidentState, Policy, SeriesKey, Timestamp, Topology,
     Violation, ViolationState,
 };
+use charter_model::{IncidentId, PolicyId};
 use charter_monitor::Detector;
 use charter_monitor::detect::Transition;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -45,22 +46,22 @@ pub(crate) struct IncidentRt {
 /// What grouping a cycle's transitions changed, for the store.
 pub(crate) struct Grouped {
     /// Incidents that took or updated a member.
-    pub touched: BTreeSet<u64>,
+    pub touched: BTreeSet<IncidentId>,
     /// Every transition, with the incident it belongs to.
-    pub records: Vec<(Option<u64>, Violation)>,
+    pub records: Vec<(Option<IncidentId>, Violation)>,
     /// What happened, in order: each transition, and each incident it opened.
     pub events: Vec<Event>,
 }
 
 /// Open incidents by id.
 pub(crate) struct IncidentBook {
-    pub incidents: BTreeMap<u64, IncidentRt>,
-    next_id: u64,
+    pub incidents: BTreeMap<IncidentId, IncidentRt>,
+    next_id: IncidentId,
 }
 
 impl IncidentBook {
     /// An empty book whose first incident gets id `next_id`.
-    pub fn new(next_id: u64) -> Self {
+    pub fn new(next_id: IncidentId) -> Self {
         IncidentBook {
             incidents: BTreeMap::new(),
             next_id,
@@ -80,12 +81,13 @@ impl IncidentBook {
         now: Timestamp,
     ) -> Grouped {
         let mut events = Vec::new();
-        let mut touched: BTreeSet<u64> = BTreeSet::new();
-        let mut records: Vec<(Option<u64>, Violation)> = Vec::with_capacity(transitions.len());
+        let mut touched: BTreeSet<IncidentId> = BTreeSet::new();
+        let mut records: Vec<(Option<IncidentId>, Violation)> =
+            Vec::with_capacity(transitions.len());
         // Which incident each episode belongs to, and the open incidents on each
         // component (for grouping), kept up to date as violations join.
-        let mut member_of: HashMap<String, u64> = HashMap::new();
-        let mut open_on: HashMap<String, BTreeSet<u64>> = HashMap::new();
+        let mut member_of: HashMap<String, IncidentId> = HashMap::new();
+        let mut open_on: HashMap<String, BTreeSet<IncidentId>> = HashMap::new();
         if !transitions.is_empty() {
             for (id, rt) in &self.incidents {
                 for (key, m) in &rt.members {
@@ -104,7 +106,7 @@ impl IncidentBook {
             if incident_id.is_none() && v.state == ViolationState::Firing {
                 // Related incidents whose diagnosis cannot account for it (see
                 // `may_explain`) are passed over.
-                let eligible: Vec<u64> = related_incidents(
+                let eligible: Vec<IncidentId> = related_incidents(
                     &v.component,
                     |c| open_on.get(c).into_iter().flatten().copied(),
                     topology,
@@ -158,9 +160,9 @@ impl IncidentBook {
     }
 
     /// Open a new incident; its id.
-    fn open(&mut self, now: Timestamp) -> u64 {
+    fn open(&mut self, now: Timestamp) -> IncidentId {
         let id = self.next_id;
-        self.next_id += 1;
+        self.next_id = IncidentId(id.get() + 1);
         let incident = Incident {
             id,
             opened_at: now,
@@ -290,8 +292,8 @@ impl IncidentBook {
     /// Close every incident with no member pending, firing or Unknown and no running
     /// execution (`running`: the incidents that have one). Returns the closed ones,
     /// marked resolved at `now`, in id order.
-    pub fn resolve(&mut self, running: &[u64], now: Timestamp) -> Vec<IncidentRt> {
-        let closed: Vec<u64> = self
+    pub fn resolve(&mut self, running: &[IncidentId], now: Timestamp) -> Vec<IncidentRt> {
+        let closed: Vec<IncidentId> = self
             .incidents
             .iter()
             .filter(|(id, rt)| {
@@ -318,7 +320,7 @@ impl IncidentBook {
 
     /// Mark an incident escalated (an operator must act); its pending policy, if any,
     /// is dropped. The incident as it now is, if it is open.
-    pub fn escalate(&mut self, id: u64) -> Option<&Incident> {
+    pub fn escalate(&mut self, id: IncidentId) -> Option<&Incident> {
         let rt = self.incidents.get_mut(&id)?;
         rt.pending = None;
         rt.incident.state = IncidentState::Escalated;
@@ -334,7 +336,7 @@ impl IncidentBook {
     }
 
     /// The incident holding pending policy `policy_id`, with the policy.
-    pub fn holding(&self, policy_id: u64) -> Option<(u64, &Policy)> {
+    pub fn holding(&self, policy_id: PolicyId) -> Option<(IncidentId, &Policy)> {
         self.incidents.iter().find_map(|(id, rt)| {
             rt.pending
                 .as_ref()
@@ -346,13 +348,17 @@ impl IncidentBook {
     /// The series of an incident's members named by `keys` (a policy's targets, as
     /// `objective@component` text): looked up among the members, never parsed. A key
     /// that names no member is left out, and logged.
-    pub fn series_of(&self, incident_id: u64, keys: &[String]) -> Vec<SeriesKey> {
+    pub fn series_of(&self, incident_id: IncidentId, keys: &[String]) -> Vec<SeriesKey> {
         let members = self.incidents.get(&incident_id).map(|rt| &rt.members);
         keys.iter()
             .filter_map(|k| {
                 let series = members.and_then(|m| m.get(k)).map(Violation::series);
                 if series.is_none() {
-                    tracing::error!(incident_id, target = %k, "a policy target is not a member of its incident");
+                    tracing::error!(
+                        incident_id = incident_id.get(),
+                        target = %k,
+                        "a policy target is not a member of its incident"
+                    );
                 }
                 series
             })
@@ -360,7 +366,7 @@ impl IncidentBook {
     }
 
     /// The root cause class of an incident's current diagnosis.
-    pub fn root_cause(&self, id: u64) -> Option<charter_model::CauseClass> {
+    pub fn root_cause(&self, id: IncidentId) -> Option<charter_model::CauseClass> {
         self.incidents
             .get(&id)
             .and_then(|rt| rt.diagnosis.as_ref())
@@ -376,7 +382,7 @@ impl IncidentBook {
         topology: &Topology,
         episodes: &EpisodeLog,
         analysis: &RankOptions,
-    ) -> Option<u64> {
+    ) -> Option<IncidentId> {
         let burst = episodes.burst_at(v.since, &analysis.burst)?;
         self.incidents
             .iter()

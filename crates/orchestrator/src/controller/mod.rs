@@ -33,6 +33,7 @@ use charter_analyze::RankOptions;
 use charter_execute::Actuator;
 use charter_knowledge::{AuditKind, PauseRecord, Store, StoreError};
 use charter_model::{ApprovalState, Charter, Timestamp};
+use charter_model::{IncidentId, PolicyId};
 use charter_monitor::MetricSource;
 use charter_plan::{GuardState, KnowledgeView};
 use executor::Executor;
@@ -111,7 +112,7 @@ pub struct Controller {
     analysis: RankOptions,
     guard: GuardState,
     knowledge: KnowledgeView,
-    next_policy: u64,
+    next_policy: PolicyId,
     /// When history was last pruned to the charter's retention.
     pruned_at: Option<Timestamp>,
     health: Arc<Health>,
@@ -387,7 +388,7 @@ impl Controller {
         now: Timestamp,
         emit: &mut Emitter,
     ) -> Result<(), ControllerError> {
-        let running: Vec<u64> = self
+        let running: Vec<IncidentId> = self
             .executor
             .executions
             .iter()
@@ -428,7 +429,7 @@ impl Controller {
     /// Escalate an open incident: an operator must act.
     async fn escalate(
         &mut self,
-        id: u64,
+        id: IncidentId,
         reason: &str,
         emit: &mut Emitter,
     ) -> Result<(), ControllerError> {

@@ -7,6 +7,7 @@ use super::{Controller, ControllerError};
 use crate::event::{Emitter, Event};
 use charter_knowledge::AuditKind;
 use charter_model::{ApprovalState, ComponentState, IncidentState, Timestamp, Violation};
+use charter_model::{IncidentId, PolicyId};
 use charter_plan::{Decision, PlanInput, decide};
 use std::collections::HashMap;
 
@@ -23,7 +24,7 @@ impl Controller {
             .iter()
             .flat_map(|e| e.components().map(str::to_string))
             .collect();
-        let ids: Vec<u64> = self.book.incidents.keys().copied().collect();
+        let ids: Vec<IncidentId> = self.book.incidents.keys().copied().collect();
         for id in ids {
             let Some(rt) = self.book.incidents.get(&id) else {
                 continue;
@@ -118,7 +119,7 @@ impl Controller {
                     }
                 }
                 Decision::Act(policy) => {
-                    self.next_policy += 1;
+                    self.next_policy = PolicyId(self.next_policy.get() + 1);
                     self.store.save_policy(&policy).await?;
                     emit.emit(Event::PolicyDecided {
                         policy: policy.clone(),

@@ -9,6 +9,7 @@
 use crate::controller::{ApprovalError, pending_then_recent};
 use crate::{Controller, ControllerError, Health};
 use charter_knowledge::{AuditKind, PauseRecord, Store};
+use charter_model::PolicyId;
 use charter_model::{Policy, Timestamp};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
@@ -33,18 +34,18 @@ pub enum Command {
     },
     /// One policy by id.
     GetPolicy {
-        id: u64,
+        id: PolicyId,
         reply: Reply<Option<Policy>, ControllerError>,
     },
     /// Approve a pending policy; its execution starts.
     Approve {
-        id: u64,
+        id: PolicyId,
         by: String,
         reply: Reply<Policy, ApprovalError>,
     },
     /// Reject a pending policy, with a reason.
     Reject {
-        id: u64,
+        id: PolicyId,
         by: String,
         reason: String,
         reply: Reply<Policy, ApprovalError>,

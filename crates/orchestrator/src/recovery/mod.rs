@@ -39,6 +39,7 @@ use charter_knowledge::{
     AuditKind, ExecutionRecord, JournalRecord, JournalStatus, Store, StoreError,
 };
 use charter_model::{Action, Charter, IdempotencyKey, IncidentState, StepRef, Timestamp};
+use charter_model::{ExecutionId, IncidentId};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -65,14 +66,14 @@ pub async fn recover_as(
     now: Timestamp,
     epoch: u64,
 ) -> Result<RecoveryReport, StoreError> {
-    let mut records: BTreeMap<u64, ExecutionRecord> = store
+    let mut records: BTreeMap<ExecutionId, ExecutionRecord> = store
         .unfinished_executions()
         .await?
         .into_iter()
         .map(|e| (e.id, e))
         .collect();
-    let mut ids: BTreeSet<u64> = records.keys().copied().collect();
-    let dangling: BTreeSet<u64> = store
+    let mut ids: BTreeSet<ExecutionId> = records.keys().copied().collect();
+    let dangling: BTreeSet<ExecutionId> = store
         .unfinished_journal()
         .await?
         .iter()
@@ -145,8 +146,8 @@ struct Recovery<'a> {
 
 /// One execution being recovered.
 struct Current {
-    id: u64,
-    incident: Option<u64>,
+    id: ExecutionId,
+    incident: Option<IncidentId>,
     steps: Vec<StepRecovery>,
     /// A status this run could not learn.
     unknown: bool,
@@ -179,7 +180,7 @@ impl Recovery<'_> {
 
     async fn execution(
         &mut self,
-        id: u64,
+        id: ExecutionId,
         record: Option<ExecutionRecord>,
     ) -> Result<(), StoreError> {
         let mut cur = Current {
@@ -265,7 +266,11 @@ impl Recovery<'_> {
             self.escalate(&cur, &components).await?;
         }
         if outcome == RecoveryOutcome::Recovered {
-            tracing::info!(execution_id = id, incident_id = ?cur.incident, "execution recovered");
+            tracing::info!(
+                execution_id = id.get(),
+                incident_id = ?cur.incident.map(IncidentId::get),
+                "execution recovered"
+            );
         }
         self.report.executions.push(ExecutionRecovery {
             execution_id: id,
@@ -525,9 +530,9 @@ impl Recovery<'_> {
             .await?;
         match &s.decision {
             StepDecision::Unknown { .. } | StepDecision::CompensationFailed { .. } => {
-                tracing::warn!(execution_id = cur.id, key, "recovery: {s}")
+                tracing::warn!(execution_id = cur.id.get(), key, "recovery: {s}")
             }
-            _ => tracing::info!(execution_id = cur.id, key, "recovery: {s}"),
+            _ => tracing::info!(execution_id = cur.id.get(), key, "recovery: {s}"),
         }
         if let Some(incident_id) = cur.incident {
             let execution_id = cur.id;
@@ -615,8 +620,8 @@ impl Recovery<'_> {
             .await?;
         let names: Vec<&str> = components.iter().map(String::as_str).collect();
         tracing::error!(
-            execution_id = cur.id,
-            incident_id = ?cur.incident,
+            execution_id = cur.id.get(),
+            incident_id = ?cur.incident.map(IncidentId::get),
             components = %names.join(","),
             reason,
             "execution escalated: an operator must act"

@@ -4,6 +4,7 @@
 use crate::event::Timed;
 use charter_knowledge::ExecutionState;
 use charter_model::Action;
+use charter_model::{ExecutionId, IncidentId};
 use std::collections::BTreeSet;
 use std::fmt;
 
@@ -119,9 +120,9 @@ impl fmt::Display for StepRecovery {
 /// What recovery did to one execution.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExecutionRecovery {
-    pub execution_id: u64,
+    pub execution_id: ExecutionId,
     /// `None` when the execution has no stored record (only journal rows).
-    pub incident_id: Option<u64>,
+    pub incident_id: Option<IncidentId>,
     pub outcome: RecoveryOutcome,
     /// In the order they were taken: step look-ups first, then compensations in
     /// reverse step order.

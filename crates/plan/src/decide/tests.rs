@@ -82,7 +82,7 @@ impl Fixture {
             guard: &self.guard,
             states: &self.states,
             tried: &self.tried,
-            policy_id: 1,
+            policy_id: PolicyId(1),
             now: Timestamp::from_secs(60),
         })
     }
