@@ -82,6 +82,7 @@ pub async fn run(args: SimServeArgs) -> anyhow::Result<ExitCode> {
         token,
         speed: args.speed,
         action_delay: args.action_delay,
+        ..Default::default()
     };
     charter_sim::http::serve_with_options(listener, sim, options, crate::run::wait_for_signal())
         .await

@@ -690,3 +690,30 @@ async fn a_faster_world_runs_ahead_of_the_wall_clock() {
         "{real:?}"
     );
 }
+
+/// A wall clock an hour ahead of the real one.
+#[derive(Debug)]
+struct HourAhead;
+
+impl charter_model::Clock for HourAhead {
+    fn now(&self) -> Timestamp {
+        Timestamp::now_wall().plus(Duration::from_secs(3600))
+    }
+}
+
+#[tokio::test]
+async fn the_world_follows_the_injected_clock() {
+    let options = ServeOptions {
+        clock: std::sync::Arc::new(HourAhead),
+        ..ServeOptions::default()
+    };
+    // Started 30 s ago by the real clock; the server's clock says an hour later.
+    let server = Server::with_options(Duration::from_secs(30), options).await;
+    let (status, _) = server.get("/healthz").await;
+    assert_eq!(status, StatusCode::OK);
+    let elapsed = server.sim.with_world(|w| w.elapsed());
+    assert!(
+        elapsed >= Duration::from_secs(3630) && elapsed < Duration::from_secs(3700),
+        "{elapsed:?}"
+    );
+}

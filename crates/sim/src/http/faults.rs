@@ -125,7 +125,7 @@ struct TruthJson {
 }
 
 impl FaultJson {
-    fn new(r: FaultReport, clock: Clock) -> Self {
+    fn new(r: FaultReport, clock: &Clock) -> Self {
         FaultJson {
             id: r.id,
             injected: r.injected,
@@ -138,7 +138,7 @@ impl FaultJson {
 }
 
 impl TruthJson {
-    fn new(t: GroundTruth, clock: Clock) -> Self {
+    fn new(t: GroundTruth, clock: &Clock) -> Self {
         TruthJson {
             kind: t.kind.as_str(),
             root_cause: t.root_cause,
@@ -152,11 +152,11 @@ impl TruthJson {
 }
 
 pub(super) async fn list_faults(State(s): State<AppState>) -> Response {
-    let clock = s.clock;
+    let clock = s.clock.clone();
     let faults: Vec<FaultJson> = s.sim.with_world(|w| {
         w.fault_reports()
             .into_iter()
-            .map(|r| FaultJson::new(r, clock))
+            .map(|r| FaultJson::new(r, &clock))
             .collect()
     });
     Json(json!({ "faults": faults })).into_response()
@@ -171,7 +171,7 @@ pub(super) async fn post_fault(State(s): State<AppState>, body: Bytes) -> Respon
         Ok(f) => f,
         Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
-    let clock = s.clock;
+    let clock = s.clock.clone();
     let injected = s.sim.with_world(|w| {
         let id = w.inject(fault)?;
         Ok::<_, InjectError>(w.fault_reports().into_iter().nth(id))
@@ -185,7 +185,7 @@ pub(super) async fn post_fault(State(s): State<AppState>, body: Bytes) -> Respon
                 target = %truth.root_cause,
                 "fault injected"
             );
-            (StatusCode::CREATED, Json(FaultJson::new(report, clock))).into_response()
+            (StatusCode::CREATED, Json(FaultJson::new(report, &clock))).into_response()
         }
         Ok(None) => error(
             StatusCode::INTERNAL_SERVER_ERROR,

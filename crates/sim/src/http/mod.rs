@@ -74,6 +74,8 @@ pub struct ServeOptions {
     /// effect (zero by default). Crash tests widen with it the window in which the
     /// world has changed but the client has not heard, like a slow real system.
     pub action_delay: Duration,
+    /// The wall clock the world follows and reported times are read from.
+    pub clock: Arc<dyn charter_model::Clock>,
 }
 
 impl Default for ServeOptions {
@@ -82,21 +84,28 @@ impl Default for ServeOptions {
             token: None,
             speed: 1.0,
             action_delay: Duration::ZERO,
+            clock: Arc::new(charter_model::WallClock),
         }
     }
 }
 
 /// The wall clock mapped onto the world's virtual time.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Clock {
     epoch: Timestamp,
     speed: f64,
+    wall: Arc<dyn charter_model::Clock>,
 }
 
 impl Clock {
     /// Virtual time now.
     fn now(&self) -> Duration {
-        Timestamp::now_wall().since(self.epoch).mul_f64(self.speed)
+        self.wall.now().since(self.epoch).mul_f64(self.speed)
+    }
+
+    /// Wall-clock time now.
+    fn wall_now(&self) -> Timestamp {
+        self.wall.now()
     }
 
     /// The wall-clock time of virtual time `t`.
@@ -133,10 +142,11 @@ pub fn router_with_options(sim: Simulator, options: ServeOptions) -> Router {
     let clock = Clock {
         epoch: sim.epoch(),
         speed,
+        wall: options.clock,
     };
     let state = AppState {
         sim: sim.clone(),
-        clock,
+        clock: clock.clone(),
         action_delay: options.action_delay,
         ledger: Arc::new(Mutex::new(Ledger::default())),
     };

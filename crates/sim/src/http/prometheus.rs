@@ -48,7 +48,7 @@ pub(super) async fn instant_query(
         Ok(sel) => sel,
         Err(e) => return prometheus_error(StatusCode::BAD_REQUEST, "bad_data", e),
     };
-    let now = Timestamp::now_wall();
+    let now = s.clock.wall_now();
     let at = match q.time.as_deref().map(str::trim) {
         None | Some("") => now,
         Some(t) => match t.parse::<f64>() {
