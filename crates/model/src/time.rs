@@ -71,12 +71,35 @@ impl Clock for WallClock {
 }
 
 impl fmt::Display for Timestamp {
+    /// RFC 3339 in UTC to the second (`2026-01-01T00:00:00Z`); times before the epoch
+    /// show the epoch. Total: any value formats, years past 9999 with more digits.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let secs = self.0.div_euclid(1000);
-        let millis = self.0.rem_euclid(1000) as u32;
-        let t = std::time::UNIX_EPOCH + Duration::new(secs.max(0) as u64, millis * 1_000_000);
-        write!(f, "{}", humantime::format_rfc3339_seconds(t))
+        let secs = self.0.div_euclid(1000).max(0);
+        let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+        let (year, month, day) = civil_from_days(days);
+        write!(
+            f,
+            "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+            rest / 3600,
+            rest % 3600 / 60,
+            rest % 60
+        )
     }
+}
+
+/// The proleptic Gregorian date of `days` since 1970-01-01 (Howard Hinnant's
+/// `civil_from_days`), for any `days` a [`Timestamp`] can hold.
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
 }
 
 /// Format a duration compactly for logs and tables: `45s`, `3m20s`, `1h02m`.
@@ -99,6 +122,32 @@ pub fn fmt_duration_secs(secs: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn formatting_is_total_and_matches_rfc3339_up_to_year_9999() {
+        // The same text humantime gives, over the years it can format (to 9999).
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let secs = (x % 253_402_300_800) as i64; // up to 9999-12-31T23:59:59Z
+            let t = std::time::UNIX_EPOCH + Duration::from_secs(secs as u64);
+            assert_eq!(
+                Timestamp::from_secs(secs).to_string(),
+                humantime::format_rfc3339_seconds(t).to_string()
+            );
+        }
+        // Beyond: no panic (replay read year 10000 and exited 101), and a sane text.
+        assert_eq!(
+            Timestamp::from_secs(253_402_300_800).to_string(),
+            "10000-01-01T00:00:00Z"
+        );
+        for t in [i64::MAX, i64::MIN, -1, 0] {
+            let _ = Timestamp(t).to_string();
+        }
+        assert_eq!(Timestamp(-5_000).to_string(), "1970-01-01T00:00:00Z");
+    }
 
     #[test]
     fn arithmetic_saturates_and_orders() {
