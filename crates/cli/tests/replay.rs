@@ -494,3 +494,28 @@ fn the_shipped_example_blames_the_database() {
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert_eq!(run.ranking(), ["db", "orders", "api"]);
 }
+
+/// Regression: a time at or after the year 10000 made the report's time formatting
+/// panic, and replay exited 101.
+#[test]
+fn times_after_the_year_9999_are_reported_not_a_panic() {
+    let f = Files::new();
+    let first = 253_402_300_800_i64 + 60; // 10000-01-01T00:01:00Z
+    let mut csv = String::from("time,api_latency_p99,db_latency_p99\n");
+    for i in 0..120_i64 {
+        let step = if i >= 60 { 0.5 } else { 0.0 };
+        let (db, api) = (
+            0.05 + 0.002 * noise(i as usize, 0) + step,
+            0.1 + 0.004 * noise(i as usize, 1) + if i >= 61 { 0.6 } else { 0.0 },
+        );
+        csv.push_str(&format!("{},{api:.4},{db:.4}\n", first + 30 * i));
+    }
+    let path = f.write("year10k.csv", &csv);
+    let run = replay(&["--csv", &path, "--detect"]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(
+        run.stdout.contains("from 10000-01-01T00:01:00Z"),
+        "{}",
+        run.stdout
+    );
+}
