@@ -227,10 +227,12 @@ impl Executor {
     ) -> Result<(), ControllerError> {
         let e = &self.executions[i];
         let (eid, iid) = (e.id, e.incident_id);
-        let (action, result) = match inverse {
+        // What was undone (none: irreversible), whether it was, and the detail: the
+        // actuator's, or why nothing was sent.
+        let (action, ok, detail) = match inverse {
             None => {
                 let detail = format!("{} is irreversible", e.steps[step].action.kind);
-                (None, Err(detail))
+                (None, false, detail)
             }
             Some(inv) => {
                 let key = e.steps[step].key.undo();
@@ -240,7 +242,7 @@ impl Executor {
                 // failed undo.
                 if cx.guard.paused {
                     let detail = "automation is paused: not undone; an operator must look";
-                    (Some(inv), Err(detail.to_string()))
+                    (Some(inv), false, detail.to_string())
                 } else {
                     let intent = journal::intent(
                         eid,
@@ -258,17 +260,11 @@ impl Executor {
                         JournalStatus::Compensated,
                     )
                     .await?;
-                    (
-                        Some(inv),
-                        result.map(|_| row.detail.clone()).map_err(|_| row.detail),
-                    )
+                    (Some(inv), result.is_ok(), row.detail)
                 }
             }
         };
-        let (ok, detail) = match &result {
-            Ok(d) => (true, d.clone()),
-            Err(d) => (false, d.clone()),
-        };
+        let result = if ok { Ok(()) } else { Err(detail.clone()) };
         emit.emit(Event::Compensated {
             execution_id: eid,
             incident_id: iid,
@@ -277,7 +273,7 @@ impl Executor {
             detail,
         })
         .await?;
-        self.executions[i].compensated(step, result.map(|_| ()), now);
+        self.executions[i].compensated(step, result, now);
         Ok(())
     }
 }

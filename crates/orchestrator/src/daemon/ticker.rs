@@ -265,11 +265,6 @@ impl<H: Host> Ticker<H> {
             eprintln!("charter: stepping down to follower: {why}");
         }
     }
-
-    /// Whether this ticker runs a loop now (a single replica, or the leader).
-    pub fn is_leading(&self) -> bool {
-        self.controller.is_some()
-    }
 }
 
 /// The next fence the lease keeper publishes; never, without a lease or once the

@@ -103,8 +103,10 @@ pub async fn recover_as(
         )
     });
     let mut r = Recovery {
-        charter,
-        actuators,
+        actuators: Actuators {
+            charter,
+            by_name: actuators,
+        },
         store,
         now,
         epoch,
@@ -133,8 +135,7 @@ enum Known {
 }
 
 struct Recovery<'a> {
-    charter: &'a Charter,
-    actuators: &'a BTreeMap<String, Arc<dyn Actuator>>,
+    actuators: Actuators<'a>,
     store: &'a dyn Store,
     now: Timestamp,
     /// The fencing epoch compensations are claimed under.
@@ -158,15 +159,8 @@ struct Current {
 }
 
 impl Recovery<'_> {
-    fn actuators(&self) -> Actuators<'_> {
-        Actuators {
-            charter: self.charter,
-            by_name: self.actuators,
-        }
-    }
-
     async fn ask(&self, key: &str, component: &str) -> Known {
-        let Some(actuator) = self.actuators().for_component(component) else {
+        let Some(actuator) = self.actuators.for_component(component) else {
             return Known::Unknown(format!(
                 "no actuator is bound to component `{component}` in this charter"
             ));
@@ -477,7 +471,7 @@ impl Recovery<'_> {
         let inverse = intent.action.clone();
         let (_, result) = journal::send(
             self.store,
-            &self.actuators(),
+            &self.actuators,
             &intent,
             JournalStatus::Compensated,
         )
