@@ -24,8 +24,15 @@ pub enum StepStatus {
     Applied,
     Failed(String),
     Compensated,
-    /// Irreversible or undo failed; the reason.
+    /// Irreversible or undo failed (or the step's outcome stayed unknown); the reason.
     NotCompensated(String),
+    /// Sent, and no answer came (a timeout, a connection lost after sending): it may
+    /// have been applied. The driver asks the actuator's `status` with the step's key
+    /// ([`Move::AskStatus`]) before anything else happens to the execution.
+    Indeterminate(String),
+    /// Applied, had no effect, and deliberately left in place (it has no inverse, or
+    /// the charter keeps it); the reason.
+    Kept(String),
 }
 
 /// One action of the policy.
@@ -42,6 +49,10 @@ pub struct Step {
     /// How long after the previous step was applied this one may start.
     #[serde(default)]
     pub wait: Duration,
+    /// How many answers left the step's outcome unknown (sends without an answer,
+    /// statuses that could not tell); 0 for a step whose outcome was always known.
+    #[serde(default)]
+    pub asks: u32,
 }
 
 /// The phase of an execution.
@@ -69,6 +80,9 @@ pub enum Move {
     Verify,
     /// Undo step `i` with this inverse action (`None`: irreversible).
     Compensate(usize, Option<Action>),
+    /// Step `i`'s outcome is unknown: ask the actuator's `status` with its key, then
+    /// report with [`Execution::status_known`] or [`Execution::status_unknown`].
+    AskStatus(usize),
     /// Finished.
     Finished,
 }
@@ -94,9 +108,19 @@ pub struct Execution {
     pub badness_after: Option<f64>,
     pub outcome: Option<OutcomeClass>,
     pub rolled_back: bool,
-    /// True when a compensation could not be completed.
+    /// True when a compensation could not be completed (or a step's outcome stayed
+    /// unknown): the components need an operator.
     pub compensation_failed: bool,
+    /// True when the steps of a `no_effect` execution were undone (not a rollback:
+    /// nothing got worse, the actions just did not help).
+    #[serde(default)]
+    pub undone: bool,
 }
+
+/// How many times the driver asks an actuator about a step whose outcome is unknown
+/// before it gives up on knowing (the step then counts as applied and not undone: the
+/// execution fails, and its components wait for an operator).
+pub const MAX_STATUS_ASKS: u32 = 20;
 
 impl Execution {
     /// Start carrying out `policy`, verified on `targets` (the series of its target
@@ -121,6 +145,7 @@ impl Execution {
                 prior: BTreeMap::new(),
                 applied_at: None,
                 wait: Duration::from_secs(policy.waits_secs.get(i).copied().unwrap_or(0)),
+                asks: 0,
             })
             .collect();
         Execution {
@@ -139,6 +164,7 @@ impl Execution {
             outcome: None,
             rolled_back: false,
             compensation_failed: false,
+            undone: false,
         }
     }
 
@@ -150,11 +176,12 @@ impl Execution {
     /// What to do now.
     pub fn next_move(&self, now: Timestamp) -> Move {
         match &self.phase {
-            ExecutionPhase::Applying => match self
-                .steps
-                .iter()
-                .position(|s| s.status == StepStatus::Pending)
-            {
+            ExecutionPhase::Applying => match self.steps.iter().position(|s| {
+                matches!(s.status, StepStatus::Pending | StepStatus::Indeterminate(_))
+            }) {
+                Some(i) if matches!(self.steps[i].status, StepStatus::Indeterminate(_)) => {
+                    Move::AskStatus(i)
+                }
                 Some(i) => {
                     // A step may have to wait for the previous one to take effect.
                     let ready = match i.checked_sub(1).and_then(|p| self.steps[p].applied_at) {
@@ -195,6 +222,76 @@ impl Execution {
                 until: now.plus(self.time_to_effect),
             };
         }
+    }
+
+    /// Step `i` was sent and its outcome is unknown: nothing else moves until the
+    /// actuator says what became of it ([`Move::AskStatus`]). Counts as one unknown
+    /// answer (see [`Execution::status_unknown`]); returns whether the driver gives up.
+    pub fn step_indeterminate(&mut self, i: usize, reason: String, now: Timestamp) -> bool {
+        self.steps[i].status = StepStatus::Indeterminate(reason.clone());
+        self.unknown_answer(i, &reason, now)
+    }
+
+    /// The actuator said what became of indeterminate step `i`: applied (with what
+    /// it returned) or not (`None`: the step is pending again, to be sent anew under
+    /// the same key).
+    pub fn status_known(&mut self, i: usize, applied: Option<Applied>, now: Timestamp) {
+        match applied {
+            Some(a) => self.step_applied(i, a, now),
+            None => self.steps[i].status = StepStatus::Pending,
+        }
+    }
+
+    /// The actuator could not say what became of indeterminate step `i`. Returns
+    /// whether the driver gives up: see [`Execution::unknown_answer`].
+    pub fn status_unknown(&mut self, i: usize, reason: &str, now: Timestamp) -> bool {
+        self.unknown_answer(i, reason, now)
+    }
+
+    /// One more answer that left step `i`'s outcome unknown (a send without an answer,
+    /// or a status that could not tell). After [`MAX_STATUS_ASKS`] the driver stops
+    /// trying: the step is taken as applied and not undone, the execution fails and
+    /// compensates the steps before it, and [`Execution::compensation_failed`] sends
+    /// its components to an operator.
+    fn unknown_answer(&mut self, i: usize, reason: &str, now: Timestamp) -> bool {
+        let s = &mut self.steps[i];
+        s.asks += 1;
+        if s.asks < MAX_STATUS_ASKS {
+            return false;
+        }
+        s.status = StepStatus::NotCompensated(format!(
+            "outcome unknown after {} tries: {reason}",
+            s.asks
+        ));
+        self.compensation_failed = true;
+        self.outcome = Some(OutcomeClass::Failed);
+        self.phase = ExecutionPhase::Compensating;
+        self.finish_if_nothing_to_undo(now);
+        true
+    }
+
+    /// A verified `no_effect` execution undoes its steps, most recent first, except
+    /// those `keep` gives a reason to leave in place (irreversible ones, or ones the
+    /// charter keeps); returns whether there is anything to undo. The outcome stays
+    /// `no_effect`; it is not a rollback.
+    pub fn undo_no_effect(&mut self, mut keep: impl FnMut(&Step) -> Option<String>) -> bool {
+        if self.outcome != Some(OutcomeClass::NoEffect) || self.phase != ExecutionPhase::Done {
+            return false;
+        }
+        for s in &mut self.steps {
+            if s.status == StepStatus::Applied
+                && let Some(reason) = keep(s)
+            {
+                s.status = StepStatus::Kept(reason);
+            }
+        }
+        if !self.steps.iter().any(|s| s.status == StepStatus::Applied) {
+            return false;
+        }
+        self.undone = true;
+        self.phase = ExecutionPhase::Compensating;
+        self.finished_at = None;
+        true
     }
 
     /// Step `i` failed: the outcome is `failed` and completed steps are compensated.
@@ -396,6 +493,64 @@ mod tests {
         e.compensated(0, Err("actuator down".into()), Timestamp(0));
         assert!(e.compensation_failed);
         assert!(e.is_done());
+    }
+
+    #[test]
+    fn an_indeterminate_step_holds_the_execution_until_its_status_is_known() {
+        let t0 = Timestamp::from_secs(0);
+        let mut e = Execution::new(ExecutionId(3), &policy(2), vec![], Duration::from_secs(60), 3.0, t0);
+        assert!(!e.step_indeterminate(0, "timed out".into(), t0));
+        // Nothing else moves (the next step waits) until the actuator is asked.
+        assert_eq!(e.next_move(t0), Move::AskStatus(0));
+        assert!(!e.status_unknown(0, "unreachable", t0));
+        assert_eq!(e.next_move(t0), Move::AskStatus(0));
+        // Not applied: sent anew, under the same key.
+        e.status_known(0, None, t0);
+        assert_eq!(e.next_move(t0), Move::Apply(0));
+        assert!(!e.step_indeterminate(0, "timed out".into(), t0));
+        // Applied after all: the execution goes on with the next step.
+        e.status_known(0, Some(applied(3)), t0);
+        assert_eq!(e.steps[0].status, StepStatus::Applied);
+        assert_eq!(e.next_move(t0), Move::Apply(1));
+    }
+
+    #[test]
+    fn an_outcome_that_stays_unknown_fails_the_execution_and_flags_it_for_an_operator() {
+        let t0 = Timestamp::from_secs(0);
+        let mut e = Execution::new(ExecutionId(4), &policy(2), vec![], Duration::from_secs(60), 3.0, t0);
+        e.step_applied(0, applied(3), t0);
+        assert!(!e.step_indeterminate(1, "timed out".into(), t0));
+        for n in 2..MAX_STATUS_ASKS {
+            assert!(!e.status_unknown(1, "unreachable", t0), "gave up after {n}");
+        }
+        assert!(e.status_unknown(1, "unreachable", t0));
+        assert!(e.compensation_failed);
+        assert_eq!(e.outcome, Some(OutcomeClass::Failed));
+        // The step before it is undone; the unknown one is left for an operator.
+        assert!(matches!(e.next_move(t0), Move::Compensate(0, Some(_))));
+        assert!(matches!(e.steps[1].status, StepStatus::NotCompensated(_)));
+    }
+
+    #[test]
+    fn a_no_effect_execution_undoes_its_steps_except_those_kept() {
+        let t0 = Timestamp::from_secs(0);
+        let mut e = Execution::new(ExecutionId(5), &policy(2), vec![], Duration::from_secs(60), 3.0, t0);
+        e.step_applied(0, applied(3), t0);
+        e.step_applied(1, applied(2), t0);
+        assert_eq!(e.verified(3.0, false, Timestamp::from_secs(61)), OutcomeClass::NoEffect);
+        assert!(e.is_done());
+        assert!(e.undo_no_effect(|s| (s.index == 0).then(|| "kept".to_string())));
+        assert!(!e.is_done() && e.undone && !e.rolled_back);
+        assert!(matches!(e.next_move(t0), Move::Compensate(1, Some(_))));
+        e.compensated(1, Ok(()), t0);
+        assert!(e.is_done());
+        assert_eq!(e.steps[0].status, StepStatus::Kept("kept".into()));
+        assert_eq!(e.outcome, Some(OutcomeClass::NoEffect));
+        // Only a no_effect outcome is undone this way.
+        let mut r = Execution::new(ExecutionId(6), &policy(1), vec![], Duration::from_secs(60), 3.0, t0);
+        r.step_applied(0, applied(3), t0);
+        r.verified(0.0, true, Timestamp::from_secs(61));
+        assert!(!r.undo_no_effect(|_| None));
     }
 
     #[test]

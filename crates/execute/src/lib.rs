@@ -20,5 +20,7 @@ pub use actuator::{
     NextStep,
 };
 pub use command::CommandActuator;
-pub use execution::{Execution, ExecutionPhase, Move, Step, StepStatus, classify_outcome};
+pub use execution::{
+    Execution, ExecutionPhase, MAX_STATUS_ASKS, Move, Step, StepStatus, classify_outcome,
+};
 pub use http::{HttpActuator, read_token_file};

@@ -141,6 +141,12 @@ pub enum AuditKind {
     Recovery,
     /// The kill switch was turned off.
     Resume,
+    /// A step's outcome was unknown (no answer from the actuator), or became known.
+    Indeterminate,
+    /// The steps of an execution that had no effect are undone (or kept), and why.
+    Undo,
+    /// Steps of running executions wait: the monitor is blind.
+    Held,
 }
 
 impl AuditKind {
@@ -158,6 +164,9 @@ impl AuditKind {
             AuditKind::Policy => "policy",
             AuditKind::Recovery => "recovery",
             AuditKind::Resume => "resume",
+            AuditKind::Indeterminate => "indeterminate",
+            AuditKind::Undo => "undo",
+            AuditKind::Held => "held",
         }
     }
 }

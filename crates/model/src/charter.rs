@@ -544,6 +544,9 @@ pub struct ActionSpec {
     pub approval: Approval,
     /// Default parameters passed to the actuator (e.g. `rate` for throttle).
     pub params: BTreeMap<String, String>,
+    /// Keep the action in place when it had no effect (`on_no_effect: keep`), for an
+    /// action the next attempt builds on; by default what did not help is undone.
+    pub keep_on_no_effect: bool,
 }
 
 impl ActionSpec {

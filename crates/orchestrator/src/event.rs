@@ -76,6 +76,28 @@ pub enum Event {
         incident_id: IncidentId,
         reason: String,
     },
+    /// An execution's next step (or compensation) waits: the monitor is blind.
+    Held {
+        execution_id: ExecutionId,
+        incident_id: IncidentId,
+        what: String,
+    },
+    /// A step was sent and no answer came: it may have been applied. It counts as
+    /// applied for the guardrails and nothing new is planned on its component until
+    /// the actuator's `status` tells.
+    StepIndeterminate {
+        execution_id: ExecutionId,
+        incident_id: IncidentId,
+        action: Action,
+        detail: String,
+    },
+    /// An execution had no effect: what is undone, and what is kept and why.
+    UndoDecided {
+        execution_id: ExecutionId,
+        incident_id: IncidentId,
+        undo: Vec<Action>,
+        kept: Vec<String>,
+    },
 }
 
 impl Event {
@@ -89,7 +111,10 @@ impl Event {
             | Event::Verified { incident_id, .. }
             | Event::Compensated { incident_id, .. }
             | Event::IncidentResolved { incident_id, .. }
-            | Event::IncidentEscalated { incident_id, .. } => Some(*incident_id),
+            | Event::IncidentEscalated { incident_id, .. }
+            | Event::Held { incident_id, .. }
+            | Event::StepIndeterminate { incident_id, .. }
+            | Event::UndoDecided { incident_id, .. } => Some(*incident_id),
             Event::Diagnosed { diagnosis } => Some(diagnosis.incident_id),
             Event::PolicyDecided { policy } => Some(policy.incident_id),
             _ => None,
@@ -119,6 +144,32 @@ impl Event {
             } => Some((
                 AuditKind::Escalation,
                 serde_json::json!({"incident": incident_id, "reason": reason}),
+            )),
+            Event::Held {
+                execution_id,
+                incident_id,
+                what,
+            } => Some((
+                AuditKind::Held,
+                serde_json::json!({"execution": execution_id, "incident": incident_id, "waits": what, "reason": "the monitor is blind"}),
+            )),
+            Event::StepIndeterminate {
+                execution_id,
+                incident_id,
+                action,
+                detail,
+            } => Some((
+                AuditKind::Indeterminate,
+                serde_json::json!({"execution": execution_id, "incident": incident_id, "action": action, "detail": detail}),
+            )),
+            Event::UndoDecided {
+                execution_id,
+                incident_id,
+                undo,
+                kept,
+            } => Some((
+                AuditKind::Undo,
+                serde_json::json!({"execution": execution_id, "incident": incident_id, "undo": undo, "kept": kept}),
             )),
             _ => None,
         }
@@ -252,6 +303,33 @@ impl Event {
                 incident_id = incident_id.get(),
                 reason = %reason,
                 "incident escalated: an operator must act"
+            ),
+            Event::Held {
+                execution_id,
+                what,
+                ..
+            } => tracing::warn!(
+                execution_id = execution_id.get(),
+                waits = %what,
+                "monitor is blind: step held until it sees again"
+            ),
+            Event::StepIndeterminate {
+                execution_id,
+                action,
+                detail,
+                ..
+            } => tracing::warn!(
+                execution_id = execution_id.get(),
+                action = %action,
+                detail = %detail,
+                "step outcome unknown: counted as applied; asking the actuator"
+            ),
+            Event::UndoDecided {
+                execution_id, undo, ..
+            } => tracing::info!(
+                execution_id = execution_id.get(),
+                undo = undo.len(),
+                "no effect: undoing"
             ),
         }
     }
@@ -409,6 +487,38 @@ impl fmt::Display for Event {
                 reason,
             } => {
                 write!(f, "incident #{incident_id} ESCALATED: {reason}")
+            }
+            Event::Held {
+                execution_id, what, ..
+            } => write!(
+                f,
+                "execution #{execution_id}: {what} waits, the monitor is blind"
+            ),
+            Event::StepIndeterminate {
+                execution_id,
+                action,
+                detail,
+                ..
+            } => write!(
+                f,
+                "execution #{execution_id} {action}: outcome UNKNOWN ({detail}); counted as applied, asking the actuator"
+            ),
+            Event::UndoDecided {
+                execution_id,
+                undo,
+                kept,
+                ..
+            } => {
+                let undo: Vec<String> = undo.iter().map(|a| a.to_string()).collect();
+                write!(
+                    f,
+                    "execution #{execution_id} had no effect: undoing {}",
+                    if undo.is_empty() { "nothing".to_string() } else { undo.join(", ") }
+                )?;
+                for k in kept {
+                    write!(f, "\n      - kept {k}")?;
+                }
+                Ok(())
             }
         }
     }

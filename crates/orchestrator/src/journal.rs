@@ -2,7 +2,7 @@
 //! the result row. The loop's steps and compensations and startup recovery's
 //! compensations all send through [`send`]; nothing else calls an actuator's `apply`.
 
-use charter_execute::{Actuator, Applied};
+use charter_execute::{Actuator, Applied, NextStep};
 use charter_knowledge::{Journal, JournalRecord, JournalStatus, StoreError};
 use charter_model::ExecutionId;
 use charter_model::{Action, Charter, IdempotencyKey, StepRef, Timestamp};
@@ -47,45 +47,96 @@ pub(crate) fn intent(
     }
 }
 
+/// What an actuator answered to a journaled step.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Sent {
+    /// It applied; what it returned.
+    Applied(Applied),
+    /// It refused or failed without acting (or no actuator is bound): why.
+    Refused(String),
+    /// No answer (a timeout, a connection lost after sending): it may have applied.
+    /// The intent stays without a result in the journal, so that whoever looks next
+    /// (the loop's next ticks, or startup recovery) asks the actuator's `status`.
+    Indeterminate(String),
+}
+
+impl Sent {
+    /// Whether the actuator applied it.
+    pub fn is_applied(&self) -> bool {
+        matches!(self, Sent::Applied(_))
+    }
+}
+
 /// Call the actuator of an intent that is already journaled, and journal the result:
 /// `done` (with the actuator's detail and the prior state an inverse needs) when it
-/// applied, `Failed` with the error otherwise. Returns the result row and what the
-/// actuator answered; only the store's errors are errors here.
+/// applied, `Failed` with the error when it refused, nothing when the outcome is
+/// unknown. Returns the result row (for an unknown outcome, the intent with the error
+/// as its detail) and what the actuator answered; only the store's errors are errors
+/// here.
 pub(crate) async fn send(
     store: &dyn Journal,
     actuators: &Actuators<'_>,
     intent: &JournalRecord,
     done: JournalStatus,
-) -> Result<(JournalRecord, Result<Applied, String>), StoreError> {
+) -> Result<(JournalRecord, Sent), StoreError> {
     let action = &intent.action;
-    // An indeterminate error (`ActuatorError::next_step() == AskStatus`) is journaled
-    // as failed like a refusal for now; startup recovery never re-sends a key.
-    let result = match actuators.for_component(&action.component) {
-        Some(act) => act
-            .apply(&intent.idempotency_key, action)
-            .await
-            .map_err(|e| e.to_string()),
-        None => Err(format!(
+    let sent = match actuators.for_component(&action.component) {
+        Some(act) => match act.apply(&intent.idempotency_key, action).await {
+            Ok(a) => Sent::Applied(a),
+            Err(e) if e.next_step() == NextStep::AskStatus => Sent::Indeterminate(e.to_string()),
+            Err(e) => Sent::Refused(e.to_string()),
+        },
+        None => Sent::Refused(format!(
             "no actuator is bound to component `{}` in this charter",
             action.component
         )),
     };
-    let row = match &result {
-        Ok(a) => JournalRecord {
+    let row = match &sent {
+        Sent::Applied(a) => JournalRecord {
             status: done,
             detail: a.detail.clone(),
             prior: a.prior.clone(),
             ..intent.clone()
         },
-        Err(e) => JournalRecord {
+        Sent::Refused(e) => JournalRecord {
             status: JournalStatus::Failed,
             detail: e.clone(),
             prior: BTreeMap::new(),
             ..intent.clone()
         },
+        Sent::Indeterminate(e) => {
+            return Ok((
+                JournalRecord {
+                    detail: e.clone(),
+                    ..intent.clone()
+                },
+                sent,
+            ));
+        }
     };
     store.journal_step(&row).await?;
-    Ok((row, result))
+    Ok((row, sent))
+}
+
+/// Journal what an actuator's `status` said about a sent step whose outcome was
+/// unknown: `done` when it applied. (Not applied: the intent stays open, the step is
+/// sent again under the same key.)
+pub(crate) async fn settle(
+    store: &dyn Journal,
+    intent: &JournalRecord,
+    applied: &Applied,
+    done: JournalStatus,
+    at: Timestamp,
+) -> Result<JournalRecord, StoreError> {
+    let row = JournalRecord {
+        status: done,
+        detail: applied.detail.clone(),
+        prior: applied.prior.clone(),
+        at,
+        ..intent.clone()
+    };
+    store.journal_step(&row).await?;
+    Ok(row)
 }
 
 /// Journal `intent`, then [`send`] it.
@@ -94,7 +145,7 @@ pub(crate) async fn claim_and_send(
     actuators: &Actuators<'_>,
     intent: &JournalRecord,
     done: JournalStatus,
-) -> Result<(JournalRecord, Result<Applied, String>), StoreError> {
+) -> Result<(JournalRecord, Sent), StoreError> {
     store.journal_step(intent).await?;
     send(store, actuators, intent, done).await
 }

@@ -71,6 +71,17 @@ pub(super) fn compile(
             spec.approval = ap;
         }
         spec.params = a.value.params.clone();
+        if let Some(x) = &a.value.on_no_effect {
+            match x.value.as_str() {
+                "undo" => spec.keep_on_no_effect = false,
+                "keep" => spec.keep_on_no_effect = true,
+                _ => is.at(
+                    x,
+                    format!("{p}.on_no_effect"),
+                    "must be `undo` (the default: what did not help is undone) or `keep`",
+                ),
+            }
+        }
         actions.insert(kind, spec);
     }
     actions

@@ -128,6 +128,7 @@ pub fn action(kind: ActionKind) -> ActionSpec {
         time_to_effect: Duration::from_secs(tte),
         approval: Approval::Auto,
         params: BTreeMap::new(),
+        keep_on_no_effect: false,
     }
 }
 

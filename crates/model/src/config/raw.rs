@@ -308,6 +308,9 @@ pub struct ActionConfig {
     pub approval: Option<Approval>,
     #[serde(default)]
     pub params: BTreeMap<String, String>,
+    /// `undo` (the default) or `keep`: what becomes of the action when it had no effect.
+    #[serde(default)]
+    pub on_no_effect: Option<S<String>>,
 }
 
 /// `guardrails:`.

@@ -4,9 +4,9 @@
 
 use super::{Controller, ControllerError, check_lease};
 use crate::event::{Emitter, Event};
-use crate::journal::{self, Actuators};
+use crate::journal::{self, Actuators, Sent};
 use crate::lease::Fence;
-use charter_execute::{Execution, Move};
+use charter_execute::{Execution, MAX_STATUS_ASKS, Move, StepStatus};
 use charter_knowledge::{
     ExecutionRecord, ExecutionState, GuardStore, Journal, JournalStatus, OutcomeRecord,
 };
@@ -18,12 +18,15 @@ use charter_model::{ExecutionId, IncidentId};
 use charter_monitor::Detector;
 use charter_monitor::detect::{is_clear, severity_of};
 use charter_plan::GuardState;
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 /// The executions in progress.
 pub(crate) struct Executor {
     pub executions: Vec<Execution>,
     next_id: ExecutionId,
+    /// Executions whose next move waits for the monitor to see again (announced once).
+    held: BTreeSet<ExecutionId>,
 }
 
 /// What a tick's moves of one execution did that its incident must know.
@@ -61,6 +64,7 @@ impl Executor {
         Executor {
             executions: Vec::new(),
             next_id,
+            held: BTreeSet::new(),
         }
     }
 
@@ -109,10 +113,50 @@ impl Executor {
     ) -> Result<Advanced, ControllerError> {
         let mut out = Advanced::default();
         for _ in 0..64 {
-            match self.executions[i].next_move(now) {
+            let next = self.executions[i].next_move(now);
+            // Blind: no step, resend or compensation is sent until the monitor sees
+            // again (like pause, but nothing fails: the execution waits). Asking an
+            // actuator what became of a step changes nothing and goes on.
+            if cx.guard.blind && matches!(next, Move::Apply(_) | Move::Compensate(..)) {
+                let e = &self.executions[i];
+                if self.held.insert(e.id) {
+                    let what = match &next {
+                        Move::Apply(s) => format!("step {} ({})", s + 1, e.steps[*s].action),
+                        Move::Compensate(s, _) => {
+                            format!("the undo of step {} ({})", s + 1, e.steps[*s].action)
+                        }
+                        _ => unreachable!("only steps and compensations are held"),
+                    };
+                    emit.emit(Event::Held {
+                        execution_id: e.id,
+                        incident_id: e.incident_id,
+                        what,
+                    })
+                    .await?;
+                }
+                break;
+            }
+            self.held.remove(&self.executions[i].id);
+            match next {
                 Move::Wait | Move::Finished => break,
                 Move::Apply(step) => {
                     out.all_applied |= self.apply_step(i, step, cx, now, emit).await?;
+                    if matches!(
+                        self.executions[i].steps[step].status,
+                        StepStatus::Indeterminate(_)
+                    ) {
+                        // No answer: the actuator is asked from the next tick on.
+                        break;
+                    }
+                }
+                Move::AskStatus(step) => {
+                    if !self.ask_status(i, step, cx, now, emit).await? {
+                        break;
+                    }
+                    out.all_applied |= self.executions[i]
+                        .steps
+                        .iter()
+                        .all(|s| s.applied_at.is_some());
                 }
                 Move::Verify => {
                     let (after, resolved) =
@@ -131,6 +175,9 @@ impl Executor {
                         after,
                     })
                     .await?;
+                    if class == OutcomeClass::NoEffect {
+                        self.decide_undo(i, cx.charter, emit).await?;
+                    }
                 }
                 Move::Compensate(step, inverse) => {
                     self.compensate_step(i, step, inverse, cx, now, emit)
@@ -139,7 +186,124 @@ impl Executor {
             }
         }
         out.done = self.executions[i].is_done();
+        if out.done {
+            self.held.remove(&self.executions[i].id);
+        }
         Ok(out)
+    }
+
+    /// A verified `no_effect` execution: undo what did not help, most recent first,
+    /// except irreversible steps and kinds the charter keeps (`on_no_effect: keep`,
+    /// for an action the next attempt builds on). The decision is audited; each undo
+    /// is journaled like a compensation.
+    async fn decide_undo(
+        &mut self,
+        i: usize,
+        charter: &Charter,
+        emit: &mut Emitter,
+    ) -> Result<(), ControllerError> {
+        let e = &mut self.executions[i];
+        let mut kept = Vec::new();
+        let undoing = e.undo_no_effect(|s| {
+            let why = if s.action.inverse(&s.prior).is_none() {
+                format!("{}: {} is irreversible", s.action, s.action.kind)
+            } else if charter.action(s.action.kind).keep_on_no_effect {
+                format!(
+                    "{}: the charter keeps {} (actions.{}.on_no_effect: keep)",
+                    s.action, s.action.kind, s.action.kind
+                )
+            } else {
+                return None;
+            };
+            kept.push(why.clone());
+            Some(why)
+        });
+        if !undoing && kept.is_empty() {
+            return Ok(());
+        }
+        let undo = e
+            .steps
+            .iter()
+            .rev()
+            .filter(|s| s.status == StepStatus::Applied)
+            .map(|s| s.action.clone())
+            .collect();
+        emit.emit(Event::UndoDecided {
+            execution_id: e.id,
+            incident_id: e.incident_id,
+            undo,
+            kept,
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Ask the actuator what became of step `step` of execution `i`, whose outcome was
+    /// unknown: applied → journaled applied and the execution goes on; not applied →
+    /// sent again under the same key (the actuator applies a key at most once);
+    /// unknown → asked again next tick, at most [`MAX_STATUS_ASKS`] times, after which
+    /// the execution fails and its components wait for an operator. Returns whether
+    /// the execution moved.
+    async fn ask_status(
+        &mut self,
+        i: usize,
+        step: usize,
+        cx: &mut StepContext<'_>,
+        now: Timestamp,
+        emit: &mut Emitter,
+    ) -> Result<bool, ControllerError> {
+        let e = &self.executions[i];
+        let s = &e.steps[step];
+        let (eid, iid, action, key) = (e.id, e.incident_id, s.action.clone(), s.key.clone());
+        let intent = journal::intent(
+            eid,
+            StepRef::Forward(step as u32),
+            &key,
+            cx.epoch(),
+            action.clone(),
+            "",
+            now,
+        );
+        let answer = match cx.actuators.for_component(&action.component) {
+            Some(act) => act.status(key.as_str()).await.map_err(|e| e.to_string()),
+            None => Err(format!("no actuator is bound to {}", action.component)),
+        };
+        match answer {
+            Ok(Some(applied)) => {
+                journal::settle(cx.journal, &intent, &applied, JournalStatus::Applied, now)
+                    .await?;
+                emit.emit(Event::StepApplied {
+                    execution_id: eid,
+                    incident_id: iid,
+                    action,
+                    detail: format!("(confirmed by the actuator's status) {}", applied.detail),
+                })
+                .await?;
+                self.executions[i].status_known(step, Some(applied), now);
+                Ok(true)
+            }
+            Ok(None) => {
+                // Not applied: the step is pending again; it is sent anew (same key)
+                // by the next move, under the same checks as any step.
+                self.executions[i].status_known(step, None, now);
+                Ok(true)
+            }
+            Err(reason) => {
+                let gave_up = self.executions[i].status_unknown(step, &reason, now);
+                if gave_up {
+                    emit.emit(Event::StepFailed {
+                        execution_id: eid,
+                        incident_id: iid,
+                        action,
+                        error: format!(
+                            "outcome still unknown after {MAX_STATUS_ASKS} asks ({reason}): counted as applied, an operator must look"
+                        ),
+                    })
+                    .await?;
+                }
+                Ok(gave_up)
+            }
+        }
     }
 
     /// Apply step `step` of execution `i`, journaled; whether every step of it is now
@@ -172,23 +336,18 @@ impl Executor {
             "",
             now,
         );
-        let (_, result) =
+        // A step whose earlier send had no answer is sent again under the same key:
+        // its intent is already journaled (the claim is idempotent on the key).
+        let (_, sent) =
             journal::claim_and_send(cx.journal, &cx.actuators, &intent, JournalStatus::Applied)
                 .await?;
-        match result {
-            Ok(applied) => {
-                cx.guard_store
-                    .record_action(&action.component, action.kind, now)
-                    .await?;
-                let guard = &mut *cx.guard;
-                guard
-                    .recent_actions
-                    .push((action.component.clone(), action.kind, now));
-                // Keep what the hourly limit and the oscillation window look at.
-                let keep = Duration::from_secs(3600).max(cx.charter.guardrails.oscillation_window);
-                guard
-                    .recent_actions
-                    .retain(|(_, _, t)| now.since(*t) < keep);
+        // Counted for the guardrails once: at the first send that applied or may have.
+        let first = self.executions[i].steps[step].asks == 0;
+        match sent {
+            Sent::Applied(applied) => {
+                if first {
+                    count_action(cx, &action, now).await?;
+                }
                 emit.emit(Event::StepApplied {
                     execution_id: eid,
                     incident_id: iid,
@@ -200,7 +359,33 @@ impl Executor {
                 e.step_applied(step, applied, now);
                 Ok(e.steps.iter().all(|s| s.applied_at.is_some()))
             }
-            Err(err) => {
+            Sent::Indeterminate(detail) => {
+                // It may have been applied: counted as if it was, and the execution
+                // holds until the actuator tells.
+                if first {
+                    count_action(cx, &action, now).await?;
+                }
+                emit.emit(Event::StepIndeterminate {
+                    execution_id: eid,
+                    incident_id: iid,
+                    action: action.clone(),
+                    detail: detail.clone(),
+                })
+                .await?;
+                if self.executions[i].step_indeterminate(step, detail.clone(), now) {
+                    emit.emit(Event::StepFailed {
+                        execution_id: eid,
+                        incident_id: iid,
+                        action,
+                        error: format!(
+                            "outcome still unknown after {MAX_STATUS_ASKS} tries ({detail}): counted as applied, an operator must look"
+                        ),
+                    })
+                    .await?;
+                }
+                Ok(false)
+            }
+            Sent::Refused(err) => {
                 emit.emit(Event::StepFailed {
                     execution_id: eid,
                     incident_id: iid,
@@ -260,7 +445,7 @@ impl Executor {
                         JournalStatus::Compensated,
                     )
                     .await?;
-                    (Some(inv), result.is_ok(), row.detail)
+                    (Some(inv), result.is_applied(), row.detail)
                 }
             }
         };
@@ -276,6 +461,27 @@ impl Executor {
         self.executions[i].compensated(step, result, now);
         Ok(())
     }
+}
+
+/// Count an action for the guardrails: persisted, and in the window the hourly limit
+/// and the oscillation check look at.
+async fn count_action(
+    cx: &mut StepContext<'_>,
+    action: &Action,
+    now: Timestamp,
+) -> Result<(), ControllerError> {
+    cx.guard_store
+        .record_action(&action.component, action.kind, now)
+        .await?;
+    let guard = &mut *cx.guard;
+    guard
+        .recent_actions
+        .push((action.component.clone(), action.kind, now));
+    let keep = Duration::from_secs(3600).max(cx.charter.guardrails.oscillation_window);
+    guard
+        .recent_actions
+        .retain(|(_, _, t)| now.since(*t) < keep);
+    Ok(())
 }
 
 /// Severity-weighted badness of target series from the latest samples, and whether

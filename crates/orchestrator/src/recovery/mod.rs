@@ -33,7 +33,7 @@ pub use report::{
 };
 
 use crate::event::{Event, Timed};
-use crate::journal::{self, Actuators};
+use crate::journal::{self, Actuators, Sent};
 use charter_execute::{Actuator, Applied};
 use charter_knowledge::{
     AuditKind, ExecutionRecord, JournalRecord, JournalStatus, Store, StoreError,
@@ -477,11 +477,12 @@ impl Recovery<'_> {
         )
         .await?;
         let decision = match result {
-            Ok(_) => StepDecision::Compensated {
+            Sent::Applied(_) => StepDecision::Compensated {
                 inverse: inverse.clone(),
                 now: true,
             },
-            Err(e) => {
+            // An unknown outcome leaves the intent open: the next recovery asks.
+            Sent::Refused(e) | Sent::Indeterminate(e) => {
                 cur.failed_now = true;
                 StepDecision::CompensationFailed {
                     inverse: Some(inverse.clone()),

@@ -1,0 +1,457 @@
+//! Issue 16's execution items, on a controller whose source and actuator are dials
+//! the test turns (one component, one objective, exact values):
+//!
+//! - item 2: while the monitor is blind, no step of a running policy is sent; it
+//!   waits (announced once), and goes on when the monitor sees again;
+//! - item 4: an action verified `no_effect` is undone (its inverse, journaled),
+//!   an irreversible one and one the charter keeps are left, and the decision is
+//!   audited;
+//! - item 5: a step whose send had no answer is indeterminate: it counts for the
+//!   guardrails as applied (once), the loop asks the actuator's `status` and, when
+//!   it landed, journals it applied; when it did not, sends it again under the same
+//!   key; and nothing new is planned on its component meanwhile.
+
+use async_trait::async_trait;
+use charter_execute::{Actuator, ActuatorError, Applied, ComponentState};
+use charter_knowledge::prelude::*;
+use charter_knowledge::{JournalStatus, SqliteStore};
+use charter_model::{Action, ActionKind, Charter, ExecutionId, Sample, Timestamp, parse_charter};
+use charter_monitor::{MetricSource, Observation, SourceError};
+use charter_orchestrator::{Controller, Event};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const T0: Timestamp = Timestamp(1_767_225_600_000);
+
+/// One component, one objective with two remedies; `ACTIONS` is spliced in.
+fn charter(remedies: &str, actions: &str) -> Arc<Charter> {
+    let text = format!(
+        r#"name: dials
+interval: 15s
+mode: autonomous
+source:
+  prometheus: {{ url: "http://127.0.0.1:9", blind_after: 2 }}
+actuators:
+  fake: {{ http: {{ url: "http://127.0.0.1:9" }} }}
+components:
+  - {{ name: api, actuator: fake, replicas: {{ min: 1, max: 20 }} }}
+objectives:
+  - name: saturation
+    metric: m
+    signal: saturation
+    above: {{ warning: 0.1, critical: 0.5, clear: 0.05 }}
+    for: 30s
+    remedies: [{remedies}]
+{actions}
+"#
+    );
+    let (c, _) = parse_charter(&text, "dials.yaml", Path::new(".")).expect("valid charter");
+    Arc::new(c)
+}
+
+/// The objective's value, and whether reads fail.
+#[derive(Default)]
+struct Dial {
+    value: Mutex<f64>,
+    failing: AtomicBool,
+}
+
+#[async_trait]
+impl MetricSource for Dial {
+    async fn observe(&self, charter: &Charter, now: Timestamp) -> Result<Observation, SourceError> {
+        if self.failing.load(Ordering::SeqCst) {
+            return Err(SourceError::Unavailable("the test cut the source".into()));
+        }
+        let v = *self.value.lock().expect("lock");
+        Ok(Observation {
+            at: Some(now),
+            samples: charter
+                .objectives
+                .iter()
+                .map(|o| Sample {
+                    objective: o.name.clone(),
+                    component: "api".into(),
+                    at: now,
+                    value: Some(v),
+                })
+                .collect(),
+            changes: Vec::new(),
+            problems: Vec::new(),
+        })
+    }
+}
+
+/// How the actuator answers a forward send.
+#[derive(Clone, Copy, PartialEq)]
+enum Answer {
+    /// Applies and says so.
+    Normal,
+    /// Applies, then the answer is lost (a reply after the client's timeout).
+    LandsSilently,
+    /// Loses the request (nothing applied) and answers nothing.
+    Lost,
+}
+
+/// An actuator over one component's replicas and throttle, idempotent on keys; the
+/// first forward send answers as `first` says, every later one normally.
+struct Fake {
+    first: Answer,
+    state: Mutex<ComponentState>,
+    /// Keys applied, with what they returned.
+    applied: Mutex<BTreeMap<String, Applied>>,
+    /// Every send: key, action, whether it changed anything.
+    sends: Mutex<Vec<(String, Action, bool)>>,
+}
+
+impl Fake {
+    fn new(first: Answer) -> Self {
+        Fake {
+            first,
+            state: Mutex::new(ComponentState {
+                replicas: Some(2),
+                throttle_rate: None,
+                version: Some("v1".into()),
+                zone: None,
+                ..Default::default()
+            }),
+            applied: Mutex::new(BTreeMap::new()),
+            sends: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn replicas(&self) -> u32 {
+        self.state.lock().expect("lock").replicas.unwrap_or(0)
+    }
+
+    fn sends(&self) -> Vec<(String, Action, bool)> {
+        self.sends.lock().expect("lock").clone()
+    }
+}
+
+#[async_trait]
+impl Actuator for Fake {
+    async fn apply(&self, key: &str, action: &Action) -> Result<Applied, ActuatorError> {
+        let forward = !key.ends_with("-undo");
+        let nth = self.sends.lock().expect("lock").len();
+        if let Some(done) = self.applied.lock().expect("lock").get(key).cloned() {
+            self.sends
+                .lock()
+                .expect("lock")
+                .push((key.into(), action.clone(), false));
+            return Ok(done);
+        }
+        let answer = if forward && nth == 0 {
+            self.first
+        } else {
+            Answer::Normal
+        };
+        if answer == Answer::Lost {
+            self.sends
+                .lock()
+                .expect("lock")
+                .push((key.into(), action.clone(), false));
+            return Err(ActuatorError::Indeterminate("timed out after 5s".into()));
+        }
+        let mut st = self.state.lock().expect("lock");
+        let mut prior = BTreeMap::new();
+        match action.kind {
+            ActionKind::ScaleOut | ActionKind::ScaleIn => {
+                let r = st.replicas.unwrap_or(0);
+                prior.insert("replicas".into(), r.to_string());
+                let to = action
+                    .params
+                    .get("replicas")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(if action.kind == ActionKind::ScaleOut {
+                        r + 2
+                    } else {
+                        r.saturating_sub(2)
+                    });
+                st.replicas = Some(to);
+            }
+            ActionKind::Throttle => {
+                prior.insert(
+                    "rate".into(),
+                    st.throttle_rate.map_or("none".into(), |r| r.to_string()),
+                );
+                st.throttle_rate = action.params.get("rate").and_then(|v| v.parse().ok());
+            }
+            _ => {}
+        }
+        drop(st);
+        let done = Applied {
+            prior,
+            detail: format!("{action} done"),
+        };
+        self.applied
+            .lock()
+            .expect("lock")
+            .insert(key.into(), done.clone());
+        self.sends
+            .lock()
+            .expect("lock")
+            .push((key.into(), action.clone(), true));
+        if answer == Answer::LandsSilently {
+            return Err(ActuatorError::Indeterminate("timed out after 5s".into()));
+        }
+        Ok(done)
+    }
+
+    async fn describe(&self, _component: &str) -> Result<ComponentState, ActuatorError> {
+        Ok(self.state.lock().expect("lock").clone())
+    }
+
+    async fn status(&self, key: &str) -> Result<Option<Applied>, ActuatorError> {
+        Ok(self.applied.lock().expect("lock").get(key).cloned())
+    }
+}
+
+struct Loop {
+    controller: Controller,
+    dial: Arc<Dial>,
+    act: Arc<Fake>,
+    store: Arc<SqliteStore>,
+    t: Duration,
+    events: Vec<(Duration, Event)>,
+    _dir: tempfile::TempDir,
+}
+
+async fn start(charter: Arc<Charter>, first: Answer, value: f64) -> Loop {
+    let dial = Arc::new(Dial::default());
+    *dial.value.lock().expect("lock") = value;
+    let act = Arc::new(Fake::new(first));
+    let actuators: BTreeMap<String, Arc<dyn Actuator>> = charter
+        .actuators
+        .keys()
+        .map(|k| (k.clone(), act.clone() as Arc<dyn Actuator>))
+        .collect();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Arc::new(
+        SqliteStore::open(&dir.path().join("k.db"))
+            .await
+            .expect("store"),
+    );
+    let controller = Controller::new(charter, dial.clone(), actuators, store.clone(), T0)
+        .await
+        .expect("controller");
+    Loop {
+        controller,
+        dial,
+        act,
+        store,
+        t: Duration::ZERO,
+        events: Vec::new(),
+        _dir: dir,
+    }
+}
+
+impl Loop {
+    /// One tick; its events.
+    async fn tick(&mut self) -> Vec<Event> {
+        let report = self
+            .controller
+            .tick(T0.plus(self.t))
+            .await
+            .expect("tick");
+        let evs: Vec<Event> = report.events.into_iter().map(|e| e.event).collect();
+        self.events
+            .extend(evs.iter().cloned().map(|e| (self.t, e)));
+        self.t += Duration::from_secs(15);
+        evs
+    }
+
+    /// Tick until an event matches (at most `max` ticks).
+    async fn until(&mut self, what: &str, max: usize, f: impl Fn(&Event) -> bool) {
+        for _ in 0..max {
+            if self.tick().await.iter().any(&f) {
+                return;
+            }
+        }
+        panic!("never saw {what}; events: {:#?}", self.events);
+    }
+
+    fn count(&self, f: impl Fn(&Event) -> bool) -> usize {
+        self.events.iter().filter(|(_, e)| f(e)).count()
+    }
+}
+
+#[tokio::test]
+async fn no_step_is_sent_while_the_monitor_is_blind_and_the_policy_goes_on_after() {
+    // The bridge policy: throttle, scale out, and lift the throttle once the new
+    // capacity has had its time to effect (4 minutes later).
+    let c = charter(
+        "scale_out, throttle",
+        "actions:\n  throttle: { cost: 0.1, params: { rate: \"50\" } }\n  scale_out: { time_to_effect: 4m }\n",
+    );
+    let mut l = start(c, Answer::Normal, 0.8).await;
+    l.until("the scale-out applied", 10, |e| {
+        matches!(e, Event::StepApplied { action, .. } if action.kind == ActionKind::ScaleOut)
+    })
+    .await;
+    // The source goes away: after two failed reads the monitor is blind.
+    l.dial.failing.store(true, Ordering::SeqCst);
+    let sends_before = l.act.sends().len();
+    // 6 minutes: the lift (due 4 minutes after the scale-out) falls inside.
+    for _ in 0..24 {
+        l.tick().await;
+    }
+    assert!(l.controller.is_blind(), "the monitor is blind");
+    assert_eq!(
+        l.act.sends().len(),
+        sends_before,
+        "nothing is sent while blind: {:?}",
+        l.act.sends()
+    );
+    assert_eq!(
+        l.count(|e| matches!(e, Event::Held { .. })),
+        1,
+        "the wait is announced once: {}",
+        l.events
+            .iter()
+            .map(|(t, e)| format!("{}s {e}", t.as_secs()))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    assert_eq!(l.count(|e| matches!(e, Event::StepFailed { .. })), 0);
+    let audit = l.store.audit_log(100).await.expect("audit");
+    assert!(
+        audit.iter().any(|a| a.kind == "held"),
+        "the wait is audited: {audit:?}"
+    );
+    // Sight again: the held step goes on.
+    l.dial.failing.store(false, Ordering::SeqCst);
+    l.until("the throttle lifted", 4, |e| {
+        matches!(e, Event::StepApplied { action, .. } if action.kind == ActionKind::Throttle)
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_action_that_had_no_effect_is_undone_and_the_decision_audited() {
+    let c = charter("scale_out", "");
+    let mut l = start(c, Answer::Normal, 0.8).await;
+    l.until("a no_effect verification", 40, |e| {
+        matches!(
+            e,
+            Event::Verified {
+                outcome: charter_model::OutcomeClass::NoEffect,
+                ..
+            }
+        )
+    })
+    .await;
+    l.tick().await;
+    assert!(
+        l.count(|e| matches!(e, Event::UndoDecided { undo, .. } if undo.len() == 1)) >= 1,
+        "the undo is decided: {:#?}",
+        l.events
+    );
+    assert!(
+        l.count(|e| matches!(e, Event::Compensated { ok: true, action: Some(a), .. } if a.kind == ActionKind::ScaleIn)) >= 1,
+        "the scale-out is undone by its inverse"
+    );
+    assert_eq!(l.act.replicas(), 2, "back to the replicas from before");
+    // Journaled like a compensation: an intent and its result under `{key}-undo`.
+    let j = l.store.journal(ExecutionId(1)).await.expect("journal");
+    assert!(
+        j.iter().any(|r| r.status == JournalStatus::Compensated
+            && r.idempotency_key.ends_with("-undo")),
+        "{j:?}"
+    );
+    let audit = l.store.audit_log(200).await.expect("audit");
+    assert!(audit.iter().any(|a| a.kind == "undo"), "{audit:?}");
+}
+
+#[tokio::test]
+async fn an_action_the_charter_keeps_is_not_undone() {
+    let c = charter("scale_out", "actions:\n  scale_out: { on_no_effect: keep }\n");
+    let mut l = start(c, Answer::Normal, 0.8).await;
+    l.until("a no_effect verification", 40, |e| {
+        matches!(
+            e,
+            Event::Verified {
+                outcome: charter_model::OutcomeClass::NoEffect,
+                ..
+            }
+        )
+    })
+    .await;
+    l.tick().await;
+    assert_eq!(
+        l.count(|e| matches!(e, Event::Compensated { .. })),
+        0,
+        "nothing undone"
+    );
+    assert!(
+        l.count(|e| matches!(e, Event::UndoDecided { undo, kept, .. } if undo.is_empty() && kept.len() == 1 && kept[0].contains("on_no_effect: keep"))) >= 1,
+        "the decision names the charter's rule: {:#?}",
+        l.events
+    );
+    assert!(l.act.replicas() > 2, "the scale-out stays");
+}
+
+#[tokio::test]
+async fn a_step_that_landed_after_the_timeout_is_journaled_applied_and_counted_once() {
+    let c = charter("scale_out", "");
+    let mut l = start(c, Answer::LandsSilently, 0.8).await;
+    l.until("an indeterminate step", 10, |e| {
+        matches!(e, Event::StepIndeterminate { .. })
+    })
+    .await;
+    l.until("the step confirmed applied", 3, |e| {
+        matches!(e, Event::StepApplied { detail, .. } if detail.contains("status"))
+    })
+    .await;
+    // Sent once: the status told, no second send.
+    let sends = l.act.sends();
+    assert_eq!(sends.len(), 1, "{sends:?}");
+    let j = l.store.journal(ExecutionId(1)).await.expect("journal");
+    assert!(
+        j.iter().any(|r| r.step == 0 && r.status == JournalStatus::Applied),
+        "journaled applied: {j:?}"
+    );
+    assert!(!j.iter().any(|r| r.status == JournalStatus::Failed), "{j:?}");
+    let counted = l
+        .store
+        .actions_since(T0)
+        .await
+        .expect("actions")
+        .into_iter()
+        .filter(|(c, k, _)| c == "api" && *k == ActionKind::ScaleOut)
+        .count();
+    assert_eq!(counted, 1, "counted for the guardrails exactly once");
+}
+
+#[tokio::test]
+async fn a_lost_request_is_sent_again_under_the_same_key_and_nothing_is_planned_meanwhile() {
+    let c = charter("scale_out", "");
+    let mut l = start(c, Answer::Lost, 0.8).await;
+    l.until("an indeterminate step", 10, |e| {
+        matches!(e, Event::StepIndeterminate { .. })
+    })
+    .await;
+    let policies_then = l.count(|e| matches!(e, Event::PolicyDecided { .. }));
+    l.until("the step applied on the second send", 3, |e| {
+        matches!(e, Event::StepApplied { .. })
+    })
+    .await;
+    let sends = l.act.sends();
+    assert_eq!(sends.len(), 2, "{sends:?}");
+    assert_eq!(sends[0].0, sends[1].0, "the same idempotency key");
+    assert!(!sends[0].2 && sends[1].2);
+    assert_eq!(
+        l.count(|e| matches!(e, Event::PolicyDecided { .. })),
+        policies_then,
+        "nothing new planned while the outcome was unknown"
+    );
+    let counted = l
+        .store
+        .actions_since(T0)
+        .await
+        .expect("actions")
+        .len();
+    assert_eq!(counted, 1, "counted once, when it may have been applied");
+}
