@@ -145,8 +145,10 @@ pub enum AuditKind {
     Indeterminate,
     /// The steps of an execution that had no effect are undone (or kept), and why.
     Undo,
-    /// Steps of running executions wait: the monitor is blind.
+    /// Steps of running executions wait: the monitor is blind, or automation paused.
     Held,
+    /// An incident an earlier run left open was closed at start, and why.
+    Closed,
 }
 
 impl AuditKind {
@@ -167,6 +169,7 @@ impl AuditKind {
             AuditKind::Indeterminate => "indeterminate",
             AuditKind::Undo => "undo",
             AuditKind::Held => "held",
+            AuditKind::Closed => "closed",
         }
     }
 }

@@ -230,12 +230,21 @@ pub enum IncidentState {
     Verifying,
     Resolved,
     Escalated,
+    /// Over without being resolved: an earlier run left it open, and this one closed
+    /// it at start (the audit log says why); violations still firing open a new one.
+    Closed,
 }
 
 impl IncidentState {
     /// Whether the incident is over.
     pub fn is_closed(self) -> bool {
-        matches!(self, IncidentState::Resolved)
+        matches!(self, IncidentState::Resolved | IncidentState::Closed)
+    }
+
+    /// Whether a new violation may join the incident: it is being handled (not over,
+    /// not waiting for an operator).
+    pub fn takes_members(self) -> bool {
+        !self.is_closed() && self != IncidentState::Escalated
     }
 }
 

@@ -76,11 +76,13 @@ pub enum Event {
         incident_id: IncidentId,
         reason: String,
     },
-    /// An execution's next step (or compensation) waits: the monitor is blind.
+    /// An execution's next step (or compensation) waits: the monitor is blind, or
+    /// automation is paused.
     Held {
         execution_id: ExecutionId,
         incident_id: IncidentId,
         what: String,
+        reason: String,
     },
     /// A step was sent and no answer came: it may have been applied. It counts as
     /// applied for the guardrails and nothing new is planned on its component until
@@ -149,9 +151,10 @@ impl Event {
                 execution_id,
                 incident_id,
                 what,
+                reason,
             } => Some((
                 AuditKind::Held,
-                serde_json::json!({"execution": execution_id, "incident": incident_id, "waits": what, "reason": "the monitor is blind"}),
+                serde_json::json!({"execution": execution_id, "incident": incident_id, "waits": what, "reason": reason}),
             )),
             Event::StepIndeterminate {
                 execution_id,
@@ -307,11 +310,13 @@ impl Event {
             Event::Held {
                 execution_id,
                 what,
+                reason,
                 ..
             } => tracing::warn!(
                 execution_id = execution_id.get(),
                 waits = %what,
-                "monitor is blind: step held until it sees again"
+                reason = %reason,
+                "step held"
             ),
             Event::StepIndeterminate {
                 execution_id,
@@ -489,11 +494,11 @@ impl fmt::Display for Event {
                 write!(f, "incident #{incident_id} ESCALATED: {reason}")
             }
             Event::Held {
-                execution_id, what, ..
-            } => write!(
-                f,
-                "execution #{execution_id}: {what} waits, the monitor is blind"
-            ),
+                execution_id,
+                what,
+                reason,
+                ..
+            } => write!(f, "execution #{execution_id}: {what} waits ({reason})"),
             Event::StepIndeterminate {
                 execution_id,
                 action,

@@ -26,8 +26,19 @@ use std::time::Duration;
 
 const T0: Timestamp = Timestamp(1_767_225_600_000);
 
-/// One component, one objective with two remedies; `ACTIONS` is spliced in.
+/// One component, one objective with `remedies`; `actions` is spliced in.
 fn charter(remedies: &str, actions: &str) -> Arc<Charter> {
+    charter_of(
+        "  - {{ name: api, actuator: fake, replicas: {{ min: 1, max: 20 }} }}",
+        remedies,
+        actions,
+    )
+}
+
+/// `components` (YAML list items), one objective on all of them with `remedies`;
+/// `actions` (and any other top-level block) is spliced in.
+fn charter_of(components: &str, remedies: &str, actions: &str) -> Arc<Charter> {
+    let components = components.replace("{{", "{").replace("}}", "}");
     let text = format!(
         r#"name: dials
 interval: 15s
@@ -37,7 +48,7 @@ source:
 actuators:
   fake: {{ http: {{ url: "http://127.0.0.1:9" }} }}
 components:
-  - {{ name: api, actuator: fake, replicas: {{ min: 1, max: 20 }} }}
+{components}
 objectives:
   - name: saturation
     metric: m
@@ -52,10 +63,12 @@ objectives:
     Arc::new(c)
 }
 
-/// The objective's value, and whether reads fail.
+/// The objective's value (on every component, unless `on` says otherwise for one),
+/// and whether reads fail.
 #[derive(Default)]
 struct Dial {
     value: Mutex<f64>,
+    on: Mutex<BTreeMap<String, f64>>,
     failing: AtomicBool,
 }
 
@@ -66,16 +79,18 @@ impl MetricSource for Dial {
             return Err(SourceError::Unavailable("the test cut the source".into()));
         }
         let v = *self.value.lock().expect("lock");
+        let on = self.on.lock().expect("lock").clone();
         Ok(Observation {
             at: Some(now),
             samples: charter
                 .objectives
                 .iter()
-                .map(|o| Sample {
+                .flat_map(|o| o.components.iter().map(move |c| (o, c)))
+                .map(|(o, c)| Sample {
                     objective: o.name.clone(),
-                    component: "api".into(),
+                    component: c.clone(),
                     at: now,
-                    value: Some(v),
+                    value: Some(on.get(c).copied().unwrap_or(v)),
                 })
                 .collect(),
             changes: Vec::new(),
@@ -454,4 +469,102 @@ async fn a_lost_request_is_sent_again_under_the_same_key_and_nothing_is_planned_
         .expect("actions")
         .len();
     assert_eq!(counted, 1, "counted once, when it may have been applied");
+}
+
+#[tokio::test]
+async fn a_paused_execution_waits_and_goes_on_after_resume_without_quarantine() {
+    let c = charter(
+        "scale_out, throttle",
+        "actions:\n  throttle: { cost: 0.1, params: { rate: \"50\" } }\n  scale_out: { time_to_effect: 4m }\n",
+    );
+    let mut l = start(c, Answer::Normal, 0.8).await;
+    l.until("the scale-out applied", 10, |e| {
+        matches!(e, Event::StepApplied { action, .. } if action.kind == ActionKind::ScaleOut)
+    })
+    .await;
+    let now = T0.plus(l.t);
+    l.controller.pause("ops", "look first", now).await.expect("pause");
+    let sends = l.act.sends().len();
+    for _ in 0..24 {
+        l.tick().await;
+    }
+    assert_eq!(l.act.sends().len(), sends, "nothing sent while paused");
+    assert_eq!(l.count(|e| matches!(e, Event::StepFailed { .. })), 0);
+    assert_eq!(
+        l.count(|e| matches!(e, Event::Held { reason, .. } if reason.contains("paused"))),
+        1
+    );
+    let now = T0.plus(l.t);
+    l.controller.resume("ops", now).await.expect("resume");
+    l.until("the throttle lifted", 3, |e| {
+        matches!(e, Event::StepApplied { action, .. } if action.kind == ActionKind::Throttle)
+    })
+    .await;
+    assert_eq!(
+        l.count(|e| matches!(e, Event::IncidentEscalated { .. })),
+        0,
+        "a pause is not a failure: {:#?}",
+        l.events
+    );
+    assert!(l.store.quarantined().await.expect("quarantine").is_empty());
+}
+
+#[tokio::test]
+async fn a_new_fault_does_not_join_an_incident_that_used_up_its_attempts() {
+    // db's restart has no effect (the dial does not move) and the incident has one
+    // attempt: it is escalated. Then api, which depends on db, saturates: a new
+    // fault, which must get its own incident and its own policy.
+    let c = charter_of(
+        "  - {{ name: api, depends_on: [db], actuator: fake, replicas: {{ min: 1, max: 20 }} }}\n  - {{ name: db, actuator: fake, replicas: {{ min: 1, max: 20 }} }}",
+        "scale_out",
+        "guardrails: { max_attempts_per_incident: 1 }\nactions:\n  scale_out: { on_no_effect: keep }\n",
+    );
+    let mut l = start(c, Answer::Normal, 0.0).await;
+    l.dial.on.lock().expect("lock").insert("db".into(), 0.8);
+    l.until("the first incident escalated", 40, |e| {
+        matches!(e, Event::IncidentEscalated { .. })
+    })
+    .await;
+    let policies = l.count(|e| matches!(e, Event::PolicyDecided { .. }));
+    l.dial.on.lock().expect("lock").insert("api".into(), 0.8);
+    l.until("a policy for the new fault", 10, |e| {
+        matches!(e, Event::PolicyDecided { .. })
+    })
+    .await;
+    assert_eq!(
+        l.count(|e| matches!(e, Event::IncidentOpened { .. })),
+        2,
+        "the new fault opened its own incident: {:#?}",
+        l.events
+    );
+    assert_eq!(l.count(|e| matches!(e, Event::PolicyDecided { .. })), policies + 1);
+}
+
+#[tokio::test]
+async fn incidents_left_open_by_an_earlier_run_are_closed_with_a_reason_at_start() {
+    let c = charter("scale_out", "");
+    let mut l = start(c.clone(), Answer::Normal, 0.8).await;
+    l.until("a step applied", 10, |e| matches!(e, Event::StepApplied { .. }))
+        .await;
+    let open = l.store.open_incidents().await.expect("incidents");
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].state, charter_model::IncidentState::Remediating);
+    // A new process on the same store (the first one died).
+    let store = l.store.clone();
+    let act: Arc<dyn Actuator> = l.act.clone();
+    let actuators: BTreeMap<String, Arc<dyn Actuator>> =
+        c.actuators.keys().map(|k| (k.clone(), act.clone())).collect();
+    let _c2 = Controller::new(c, l.dial.clone(), actuators, store.clone(), T0.plus(l.t))
+        .await
+        .expect("second controller");
+    assert!(store.open_incidents().await.expect("incidents").is_empty());
+    let all = store.incidents().await.expect("incidents");
+    assert_eq!(all[0].state, charter_model::IncidentState::Closed);
+    let audit = store.audit_log(100).await.expect("audit");
+    assert!(
+        audit
+            .iter()
+            .any(|a| a.kind == "closed" && a.body["reason"].as_str().is_some_and(|r| r.contains("remediating"))),
+        "{audit:?}"
+    );
 }

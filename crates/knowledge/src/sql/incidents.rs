@@ -88,9 +88,12 @@ where
 
     async fn open_incidents(&self) -> Result<Vec<Incident>, StoreError> {
         let resolved = enum_text("incident state", IncidentState::Resolved)?;
-        let rows: Vec<String> =
-            sqlx::query_scalar("SELECT body FROM incidents WHERE state <> $1 ORDER BY id")
-                .bind(resolved)
+        let closed = enum_text("incident state", IncidentState::Closed)?;
+        let rows: Vec<String> = sqlx::query_scalar(
+            "SELECT body FROM incidents WHERE state <> $1 AND state <> $2 ORDER BY id",
+        )
+        .bind(resolved)
+        .bind(closed)
                 .fetch_all(&self.pool)
                 .await
                 .map_err(query_err("read open incidents"))?;

@@ -114,10 +114,20 @@ impl Executor {
         let mut out = Advanced::default();
         for _ in 0..64 {
             let next = self.executions[i].next_move(now);
-            // Blind: no step, resend or compensation is sent until the monitor sees
-            // again (like pause, but nothing fails: the execution waits). Asking an
-            // actuator what became of a step changes nothing and goes on.
-            if cx.guard.blind && matches!(next, Move::Apply(_) | Move::Compensate(..)) {
+            // Blind or paused: no step, resend or compensation is sent until the
+            // monitor sees again and automation is resumed; nothing fails, the
+            // execution waits. Asking an actuator what became of a step changes
+            // nothing and goes on.
+            let hold = if cx.guard.paused {
+                Some("automation is paused")
+            } else if cx.guard.blind {
+                Some("the monitor is blind")
+            } else {
+                None
+            };
+            if let Some(reason) = hold
+                && matches!(next, Move::Apply(_) | Move::Compensate(..))
+            {
                 let e = &self.executions[i];
                 if self.held.insert(e.id) {
                     let what = match &next {
@@ -131,6 +141,7 @@ impl Executor {
                         execution_id: e.id,
                         incident_id: e.incident_id,
                         what,
+                        reason: reason.to_string(),
                     })
                     .await?;
                 }
@@ -319,9 +330,11 @@ impl Executor {
         let e = &self.executions[i];
         let s = &e.steps[step];
         let (eid, iid, action) = (e.id, e.incident_id, s.action.clone());
-        // Safety: the kill switch and the mode are checked before every step.
+        // Safety: the kill switch and the mode are checked before every step (a
+        // paused loop holds its steps before it gets here).
         if cx.guard.paused || cx.charter.mode == Mode::Shadow {
-            self.executions[i].step_failed(step, "paused before the step".into(), now);
+            let why = if cx.guard.paused { "paused" } else { "shadow mode" };
+            self.executions[i].step_failed(step, format!("{why}: not sent"), now);
             return Ok(false);
         }
         // With a lease: nothing starts once it may have ended (the claim is fenced in

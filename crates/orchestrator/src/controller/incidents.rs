@@ -90,9 +90,10 @@ impl IncidentBook {
         let mut open_on: HashMap<String, BTreeSet<IncidentId>> = HashMap::new();
         if !transitions.is_empty() {
             for (id, rt) in &self.incidents {
+                let joinable = joinable(rt, charter);
                 for (key, m) in &rt.members {
                     member_of.insert(key.clone(), *id);
-                    if !rt.incident.state.is_closed() {
+                    if joinable {
                         open_on.entry(m.component.clone()).or_default().insert(*id);
                     }
                 }
@@ -118,7 +119,7 @@ impl IncidentBook {
                 let joined = eligible
                     .into_iter()
                     .min_by_key(|id| (nearness(topology, &self.incidents[id], &v.component), *id))
-                    .or_else(|| self.burst_incident(&v, topology, episodes, analysis));
+                    .or_else(|| self.burst_incident(&v, charter, episodes, analysis));
                 let id = match joined {
                     Some(id) => id,
                     None => {
@@ -140,7 +141,7 @@ impl IncidentBook {
                 }
                 let old = rt.members.insert(key.clone(), v.clone());
                 member_of.insert(key.clone(), id);
-                if !rt.incident.state.is_closed() {
+                if joinable(rt, charter) {
                     open_on.entry(v.component.clone()).or_default().insert(id);
                 }
                 rt.dirty |= old.is_none_or(|old| !same_evidence(&old, &v));
@@ -379,15 +380,16 @@ impl IncidentBook {
     fn burst_incident(
         &self,
         v: &Violation,
-        topology: &Topology,
+        charter: &Charter,
         episodes: &EpisodeLog,
         analysis: &RankOptions,
     ) -> Option<IncidentId> {
+        let topology = &charter.topology;
         let burst = episodes.burst_at(v.since, &analysis.burst)?;
         self.incidents
             .iter()
             .find(|(_, rt)| {
-                !rt.incident.state.is_closed()
+                joinable(rt, charter)
                     && rt.members.values().any(|m| burst.contains(m.since))
                     && may_explain(topology, rt, &v.component)
             })
@@ -446,4 +448,12 @@ fn nearness(topology: &Topology, rt: &IncidentRt, component: &str) -> usize {
         })
         .min()
         .unwrap_or(usize::MAX)
+}
+
+/// Whether a new violation may join `rt`: the incident is being handled (not over, not
+/// escalated to an operator) and has attempts left. A new fault must not inherit an
+/// escalation or a used-up budget of attempts: it opens its own incident.
+fn joinable(rt: &IncidentRt, charter: &Charter) -> bool {
+    rt.incident.state.takes_members()
+        && rt.incident.attempts < charter.guardrails.max_attempts_per_incident
 }

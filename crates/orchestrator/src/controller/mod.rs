@@ -32,7 +32,7 @@ use crate::lease::Fence;
 use charter_analyze::RankOptions;
 use charter_execute::Actuator;
 use charter_knowledge::{AuditKind, PauseRecord, Store, StoreError};
-use charter_model::{ApprovalState, Charter, Timestamp};
+use charter_model::{ApprovalState, Charter, IncidentState, Timestamp};
 use charter_model::{IncidentId, PolicyId};
 use charter_monitor::MetricSource;
 use charter_plan::{GuardState, KnowledgeView};
@@ -227,6 +227,7 @@ impl Controller {
             fence,
         };
         controller.restore_guard(now).await?;
+        controller.close_left_open(now).await?;
         if epoch > 0 {
             controller
                 .store
@@ -405,6 +406,38 @@ impl Controller {
                 after_secs: now.since(rt.incident.opened_at).as_secs_f64(),
             })
             .await?;
+        }
+        Ok(())
+    }
+
+    /// Incidents an earlier run left open (its book died with it) are closed with a
+    /// reason, so that none stays `remediating` for ever: their executions were
+    /// settled by startup recovery just before, and a fault still there opens a new
+    /// incident at the first reading. Escalated ones stay escalated: an operator must
+    /// act on them.
+    async fn close_left_open(&mut self, now: Timestamp) -> Result<(), ControllerError> {
+        for mut incident in self.store.open_incidents().await? {
+            if incident.state == IncidentState::Escalated {
+                continue;
+            }
+            let was = incident.state;
+            incident.state = IncidentState::Closed;
+            self.store.save_incident(&incident).await?;
+            let reason = format!(
+                "left {} by an earlier run; its executions were settled by startup recovery, and a fault still present opens a new incident",
+                serde_json::to_value(was)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default()
+            );
+            tracing::info!(incident_id = incident.id.get(), reason = %reason, "incident closed at start");
+            self.store
+                .audit(
+                    now,
+                    AuditKind::Closed.as_str(),
+                    &serde_json::json!({"incident": incident.id, "reason": reason}),
+                )
+                .await?;
         }
         Ok(())
     }
