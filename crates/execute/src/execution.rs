@@ -259,10 +259,8 @@ impl Execution {
         if s.asks < MAX_STATUS_ASKS {
             return false;
         }
-        s.status = StepStatus::NotCompensated(format!(
-            "outcome unknown after {} tries: {reason}",
-            s.asks
-        ));
+        s.status =
+            StepStatus::NotCompensated(format!("outcome unknown after {} tries: {reason}", s.asks));
         self.compensation_failed = true;
         self.outcome = Some(OutcomeClass::Failed);
         self.phase = ExecutionPhase::Compensating;
@@ -498,7 +496,14 @@ mod tests {
     #[test]
     fn an_indeterminate_step_holds_the_execution_until_its_status_is_known() {
         let t0 = Timestamp::from_secs(0);
-        let mut e = Execution::new(ExecutionId(3), &policy(2), vec![], Duration::from_secs(60), 3.0, t0);
+        let mut e = Execution::new(
+            ExecutionId(3),
+            &policy(2),
+            vec![],
+            Duration::from_secs(60),
+            3.0,
+            t0,
+        );
         assert!(!e.step_indeterminate(0, "timed out".into(), t0));
         // Nothing else moves (the next step waits) until the actuator is asked.
         assert_eq!(e.next_move(t0), Move::AskStatus(0));
@@ -517,7 +522,14 @@ mod tests {
     #[test]
     fn an_outcome_that_stays_unknown_fails_the_execution_and_flags_it_for_an_operator() {
         let t0 = Timestamp::from_secs(0);
-        let mut e = Execution::new(ExecutionId(4), &policy(2), vec![], Duration::from_secs(60), 3.0, t0);
+        let mut e = Execution::new(
+            ExecutionId(4),
+            &policy(2),
+            vec![],
+            Duration::from_secs(60),
+            3.0,
+            t0,
+        );
         e.step_applied(0, applied(3), t0);
         assert!(!e.step_indeterminate(1, "timed out".into(), t0));
         for n in 2..MAX_STATUS_ASKS {
@@ -534,10 +546,20 @@ mod tests {
     #[test]
     fn a_no_effect_execution_undoes_its_steps_except_those_kept() {
         let t0 = Timestamp::from_secs(0);
-        let mut e = Execution::new(ExecutionId(5), &policy(2), vec![], Duration::from_secs(60), 3.0, t0);
+        let mut e = Execution::new(
+            ExecutionId(5),
+            &policy(2),
+            vec![],
+            Duration::from_secs(60),
+            3.0,
+            t0,
+        );
         e.step_applied(0, applied(3), t0);
         e.step_applied(1, applied(2), t0);
-        assert_eq!(e.verified(3.0, false, Timestamp::from_secs(61)), OutcomeClass::NoEffect);
+        assert_eq!(
+            e.verified(3.0, false, Timestamp::from_secs(61)),
+            OutcomeClass::NoEffect
+        );
         assert!(e.is_done());
         assert!(e.undo_no_effect(|s| (s.index == 0).then(|| "kept".to_string())));
         assert!(!e.is_done() && e.undone && !e.rolled_back);
@@ -547,7 +569,14 @@ mod tests {
         assert_eq!(e.steps[0].status, StepStatus::Kept("kept".into()));
         assert_eq!(e.outcome, Some(OutcomeClass::NoEffect));
         // Only a no_effect outcome is undone this way.
-        let mut r = Execution::new(ExecutionId(6), &policy(1), vec![], Duration::from_secs(60), 3.0, t0);
+        let mut r = Execution::new(
+            ExecutionId(6),
+            &policy(1),
+            vec![],
+            Duration::from_secs(60),
+            3.0,
+            t0,
+        );
         r.step_applied(0, applied(3), t0);
         r.verified(0.0, true, Timestamp::from_secs(61));
         assert!(!r.undo_no_effect(|_| None));

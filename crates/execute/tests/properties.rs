@@ -139,7 +139,10 @@ fn drive(c: &Case) -> Result<Saw, TestCaseError> {
                 e.compensated(i, if ok { Ok(()) } else { Err("no".into()) }, t);
             }
             Move::AskStatus(i) => {
-                prop_assert!(false, "asked about step {i}, whose outcome was always known");
+                prop_assert!(
+                    false,
+                    "asked about step {i}, whose outcome was always known"
+                );
             }
             Move::Finished => break,
         }

@@ -589,6 +589,9 @@ pub struct Guardrails {
     pub approval_timeout: Duration,
     /// Policies tried per incident before it is escalated.
     pub max_attempts_per_incident: u32,
+    /// Startup recovery compensates even while the monitor cannot read (default:
+    /// it waits for the first good read, so that nothing is undone blind).
+    pub recover_while_blind: bool,
     /// Only these kinds may be auto-approved (`None`: any kind whose action spec does
     /// not require approval).
     pub auto_approve_kinds: Option<Vec<ActionKind>>,
@@ -616,6 +619,7 @@ impl Default for Guardrails {
             auto_approve_max_cost: defaults::AUTO_APPROVE_MAX_COST,
             approval_timeout: defaults::APPROVAL_TIMEOUT,
             max_attempts_per_incident: defaults::MAX_ATTEMPTS_PER_INCIDENT,
+            recover_while_blind: false,
             auto_approve_kinds: None,
             auto_approve_max_severity: defaults::AUTO_APPROVE_MAX_SEVERITY,
             max_restart_share: defaults::MAX_RESTART_SHARE,

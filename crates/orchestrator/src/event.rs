@@ -518,7 +518,11 @@ impl fmt::Display for Event {
                 write!(
                     f,
                     "execution #{execution_id} had no effect: undoing {}",
-                    if undo.is_empty() { "nothing".to_string() } else { undo.join(", ") }
+                    if undo.is_empty() {
+                        "nothing".to_string()
+                    } else {
+                        undo.join(", ")
+                    }
                 )?;
                 for k in kept {
                     write!(f, "\n      - kept {k}")?;

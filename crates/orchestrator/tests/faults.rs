@@ -382,7 +382,10 @@ async fn a_pause_holds_back_compensations_too() {
     let after_pause = |f: &dyn Fn(&Event) -> bool| run.events.iter().filter(|(_, e)| f(e)).count();
     assert_eq!(after_pause(&|e| matches!(e, Event::Held { .. })), 1);
     assert_eq!(
-        after_pause(&|e| matches!(e, Event::Compensated { .. } | Event::IncidentEscalated { .. })),
+        after_pause(&|e| matches!(
+            e,
+            Event::Compensated { .. } | Event::IncidentEscalated { .. }
+        )),
         0,
         "a pause neither fails nor escalates"
     );

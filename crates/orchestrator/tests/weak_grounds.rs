@@ -266,14 +266,9 @@ async fn start(charter: Arc<Charter>, first: Answer, value: f64) -> Loop {
 impl Loop {
     /// One tick; its events.
     async fn tick(&mut self) -> Vec<Event> {
-        let report = self
-            .controller
-            .tick(T0.plus(self.t))
-            .await
-            .expect("tick");
+        let report = self.controller.tick(T0.plus(self.t)).await.expect("tick");
         let evs: Vec<Event> = report.events.into_iter().map(|e| e.event).collect();
-        self.events
-            .extend(evs.iter().cloned().map(|e| (self.t, e)));
+        self.events.extend(evs.iter().cloned().map(|e| (self.t, e)));
         self.t += Duration::from_secs(15);
         evs
     }
@@ -302,9 +297,11 @@ async fn no_step_is_sent_while_the_monitor_is_blind_and_the_policy_goes_on_after
         "actions:\n  throttle: { cost: 0.1, params: { rate: \"50\" } }\n  scale_out: { time_to_effect: 4m }\n",
     );
     let mut l = start(c, Answer::Normal, 0.8).await;
-    l.until("the scale-out applied", 10, |e| {
-        matches!(e, Event::StepApplied { action, .. } if action.kind == ActionKind::ScaleOut)
-    })
+    l.until(
+        "the scale-out applied",
+        10,
+        |e| matches!(e, Event::StepApplied { action, .. } if action.kind == ActionKind::ScaleOut),
+    )
     .await;
     // The source goes away: after two failed reads the monitor is blind.
     l.dial.failing.store(true, Ordering::SeqCst);
@@ -338,9 +335,11 @@ async fn no_step_is_sent_while_the_monitor_is_blind_and_the_policy_goes_on_after
     );
     // Sight again: the held step goes on.
     l.dial.failing.store(false, Ordering::SeqCst);
-    l.until("the throttle lifted", 4, |e| {
-        matches!(e, Event::StepApplied { action, .. } if action.kind == ActionKind::Throttle)
-    })
+    l.until(
+        "the throttle lifted",
+        4,
+        |e| matches!(e, Event::StepApplied { action, .. } if action.kind == ActionKind::Throttle),
+    )
     .await;
 }
 
@@ -382,7 +381,10 @@ async fn an_action_that_had_no_effect_is_undone_and_the_decision_audited() {
 
 #[tokio::test]
 async fn an_action_the_charter_keeps_is_not_undone() {
-    let c = charter("scale_out", "actions:\n  scale_out: { on_no_effect: keep }\n");
+    let c = charter(
+        "scale_out",
+        "actions:\n  scale_out: { on_no_effect: keep }\n",
+    );
     let mut l = start(c, Answer::Normal, 0.8).await;
     l.until("a no_effect verification", 40, |e| {
         matches!(
@@ -416,19 +418,25 @@ async fn a_step_that_landed_after_the_timeout_is_journaled_applied_and_counted_o
         matches!(e, Event::StepIndeterminate { .. })
     })
     .await;
-    l.until("the step confirmed applied", 3, |e| {
-        matches!(e, Event::StepApplied { detail, .. } if detail.contains("status"))
-    })
+    l.until(
+        "the step confirmed applied",
+        3,
+        |e| matches!(e, Event::StepApplied { detail, .. } if detail.contains("status")),
+    )
     .await;
     // Sent once: the status told, no second send.
     let sends = l.act.sends();
     assert_eq!(sends.len(), 1, "{sends:?}");
     let j = l.store.journal(ExecutionId(1)).await.expect("journal");
     assert!(
-        j.iter().any(|r| r.step == 0 && r.status == JournalStatus::Applied),
+        j.iter()
+            .any(|r| r.step == 0 && r.status == JournalStatus::Applied),
         "journaled applied: {j:?}"
     );
-    assert!(!j.iter().any(|r| r.status == JournalStatus::Failed), "{j:?}");
+    assert!(
+        !j.iter().any(|r| r.status == JournalStatus::Failed),
+        "{j:?}"
+    );
     let counted = l
         .store
         .actions_since(T0)
@@ -462,12 +470,7 @@ async fn a_lost_request_is_sent_again_under_the_same_key_and_nothing_is_planned_
         policies_then,
         "nothing new planned while the outcome was unknown"
     );
-    let counted = l
-        .store
-        .actions_since(T0)
-        .await
-        .expect("actions")
-        .len();
+    let counted = l.store.actions_since(T0).await.expect("actions").len();
     assert_eq!(counted, 1, "counted once, when it may have been applied");
 }
 
@@ -478,12 +481,17 @@ async fn a_paused_execution_waits_and_goes_on_after_resume_without_quarantine() 
         "actions:\n  throttle: { cost: 0.1, params: { rate: \"50\" } }\n  scale_out: { time_to_effect: 4m }\n",
     );
     let mut l = start(c, Answer::Normal, 0.8).await;
-    l.until("the scale-out applied", 10, |e| {
-        matches!(e, Event::StepApplied { action, .. } if action.kind == ActionKind::ScaleOut)
-    })
+    l.until(
+        "the scale-out applied",
+        10,
+        |e| matches!(e, Event::StepApplied { action, .. } if action.kind == ActionKind::ScaleOut),
+    )
     .await;
     let now = T0.plus(l.t);
-    l.controller.pause("ops", "look first", now).await.expect("pause");
+    l.controller
+        .pause("ops", "look first", now)
+        .await
+        .expect("pause");
     let sends = l.act.sends().len();
     for _ in 0..24 {
         l.tick().await;
@@ -496,9 +504,11 @@ async fn a_paused_execution_waits_and_goes_on_after_resume_without_quarantine() 
     );
     let now = T0.plus(l.t);
     l.controller.resume("ops", now).await.expect("resume");
-    l.until("the throttle lifted", 3, |e| {
-        matches!(e, Event::StepApplied { action, .. } if action.kind == ActionKind::Throttle)
-    })
+    l.until(
+        "the throttle lifted",
+        3,
+        |e| matches!(e, Event::StepApplied { action, .. } if action.kind == ActionKind::Throttle),
+    )
     .await;
     assert_eq!(
         l.count(|e| matches!(e, Event::IncidentEscalated { .. })),
@@ -537,23 +547,31 @@ async fn a_new_fault_does_not_join_an_incident_that_used_up_its_attempts() {
         "the new fault opened its own incident: {:#?}",
         l.events
     );
-    assert_eq!(l.count(|e| matches!(e, Event::PolicyDecided { .. })), policies + 1);
+    assert_eq!(
+        l.count(|e| matches!(e, Event::PolicyDecided { .. })),
+        policies + 1
+    );
 }
 
 #[tokio::test]
 async fn incidents_left_open_by_an_earlier_run_are_closed_with_a_reason_at_start() {
     let c = charter("scale_out", "");
     let mut l = start(c.clone(), Answer::Normal, 0.8).await;
-    l.until("a step applied", 10, |e| matches!(e, Event::StepApplied { .. }))
-        .await;
+    l.until("a step applied", 10, |e| {
+        matches!(e, Event::StepApplied { .. })
+    })
+    .await;
     let open = l.store.open_incidents().await.expect("incidents");
     assert_eq!(open.len(), 1);
     assert_eq!(open[0].state, charter_model::IncidentState::Remediating);
     // A new process on the same store (the first one died).
     let store = l.store.clone();
     let act: Arc<dyn Actuator> = l.act.clone();
-    let actuators: BTreeMap<String, Arc<dyn Actuator>> =
-        c.actuators.keys().map(|k| (k.clone(), act.clone())).collect();
+    let actuators: BTreeMap<String, Arc<dyn Actuator>> = c
+        .actuators
+        .keys()
+        .map(|k| (k.clone(), act.clone()))
+        .collect();
     let _c2 = Controller::new(c, l.dial.clone(), actuators, store.clone(), T0.plus(l.t))
         .await
         .expect("second controller");
@@ -562,9 +580,60 @@ async fn incidents_left_open_by_an_earlier_run_are_closed_with_a_reason_at_start
     assert_eq!(all[0].state, charter_model::IncidentState::Closed);
     let audit = store.audit_log(100).await.expect("audit");
     assert!(
-        audit
-            .iter()
-            .any(|a| a.kind == "closed" && a.body["reason"].as_str().is_some_and(|r| r.contains("remediating"))),
+        audit.iter().any(|a| a.kind == "closed"
+            && a.body["reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("remediating"))),
         "{audit:?}"
+    );
+}
+
+#[tokio::test]
+async fn startup_recovery_waits_for_sight_before_it_compensates() {
+    let c = charter("scale_out", "");
+    let mut l = start(c.clone(), Answer::Normal, 0.8).await;
+    l.until("a step applied", 10, |e| {
+        matches!(e, Event::StepApplied { .. })
+    })
+    .await;
+    // The process dies with its execution unfinished; the next one starts blind.
+    let sends = l.act.sends().len();
+    l.dial.failing.store(true, Ordering::SeqCst);
+    let act: Arc<dyn Actuator> = l.act.clone();
+    let actuators: BTreeMap<String, Arc<dyn Actuator>> = c
+        .actuators
+        .keys()
+        .map(|k| (k.clone(), act.clone()))
+        .collect();
+    let mut t = l.t;
+    let mut c2 = Controller::new(c, l.dial.clone(), actuators, l.store.clone(), T0.plus(t))
+        .await
+        .expect("second controller");
+    for _ in 0..6 {
+        c2.tick(T0.plus(t)).await.expect("tick");
+        t += Duration::from_secs(15);
+    }
+    assert_eq!(l.act.sends().len(), sends, "nothing compensated blind");
+    assert_eq!(
+        l.store.unfinished_executions().await.expect("read").len(),
+        1,
+        "the execution waits to be settled"
+    );
+    // Sight: recovery undoes the scale-out, then the loop goes on.
+    l.dial.failing.store(false, Ordering::SeqCst);
+    c2.tick(T0.plus(t)).await.expect("tick");
+    let sends = l.act.sends();
+    assert!(
+        sends
+            .last()
+            .is_some_and(|(k, a, _)| k.ends_with("-undo") && a.kind == ActionKind::ScaleIn),
+        "{sends:?}"
+    );
+    assert!(
+        l.store
+            .unfinished_executions()
+            .await
+            .expect("read")
+            .is_empty()
     );
 }

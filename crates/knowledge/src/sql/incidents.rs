@@ -94,9 +94,9 @@ where
         )
         .bind(resolved)
         .bind(closed)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(query_err("read open incidents"))?;
+        .fetch_all(&self.pool)
+        .await
+        .map_err(query_err("read open incidents"))?;
         rows.iter().map(|b| from_json("incident", b)).collect()
     }
 

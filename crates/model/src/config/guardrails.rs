@@ -24,6 +24,9 @@ pub(super) fn compile(is: &mut Issues<'_>, raw: Option<&GuardrailsConfig>) -> Gu
     if let Some(v) = g.max_attempts_per_incident {
         guardrails.max_attempts_per_incident = v;
     }
+    if let Some(v) = g.recover_while_blind {
+        guardrails.recover_while_blind = v;
+    }
     if let Some(kinds) = &g.auto_approve_kinds {
         let mut list = Vec::new();
         for (i, k) in kinds.iter().enumerate() {

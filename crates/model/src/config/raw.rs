@@ -330,6 +330,8 @@ pub struct GuardrailsConfig {
     #[serde(default)]
     pub max_attempts_per_incident: Option<u32>,
     #[serde(default)]
+    pub recover_while_blind: Option<bool>,
+    #[serde(default)]
     pub auto_approve_kinds: Option<Vec<S<String>>>,
     #[serde(default)]
     pub auto_approve_max_severity: Option<Severity>,

@@ -281,8 +281,7 @@ impl Executor {
         };
         match answer {
             Ok(Some(applied)) => {
-                journal::settle(cx.journal, &intent, &applied, JournalStatus::Applied, now)
-                    .await?;
+                journal::settle(cx.journal, &intent, &applied, JournalStatus::Applied, now).await?;
                 emit.emit(Event::StepApplied {
                     execution_id: eid,
                     incident_id: iid,
@@ -333,7 +332,11 @@ impl Executor {
         // Safety: the kill switch and the mode are checked before every step (a
         // paused loop holds its steps before it gets here).
         if cx.guard.paused || cx.charter.mode == Mode::Shadow {
-            let why = if cx.guard.paused { "paused" } else { "shadow mode" };
+            let why = if cx.guard.paused {
+                "paused"
+            } else {
+                "shadow mode"
+            };
             self.executions[i].step_failed(step, format!("{why}: not sent"), now);
             return Ok(false);
         }

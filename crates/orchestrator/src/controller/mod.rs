@@ -121,6 +121,9 @@ pub struct Controller {
     pause: Option<PauseRecord>,
     /// With several replicas: the lease this leader acts under.
     fence: Option<Arc<Fence>>,
+    /// Startup recovery waits for the first good read (nothing is planned or moved
+    /// until it ran).
+    recovery_waits: bool,
 }
 
 impl Controller {
@@ -187,11 +190,22 @@ impl Controller {
         // Startup recovery (invariant 3): settle what an earlier process left unfinished
         // before anything new is planned. Actions it finds count toward the guardrails
         // read next; its quarantine is persisted, so the guardrail state restored below
-        // includes it.
-        let recovery =
-            crate::recovery::recover_as(&charter, &actuators, store.as_ref(), now, epoch).await?;
-        for e in &recovery.events {
-            tracing::info!(target: "charter::event", "{}", e.event);
+        // includes it. It compensates only with sight: when there is something to settle
+        // and the source cannot be read, it waits for the first good read (unless
+        // `guardrails.recover_while_blind`), and nothing is planned until it ran.
+        let unsettled = !store.unfinished_executions().await?.is_empty()
+            || !store.unfinished_journal().await?.is_empty();
+        let recovery_waits = unsettled
+            && !charter.guardrails.recover_while_blind
+            && match source.observe(&charter, now).await {
+                Ok(_) => false,
+                Err(e) => {
+                    tracing::warn!(error = %e, "startup recovery waits for sight: the metric source cannot be read; nothing is compensated or planned until it can");
+                    true
+                }
+            };
+        if !recovery_waits {
+            run_recovery(&charter, &actuators, store.as_ref(), now, epoch).await?;
         }
         let recent_actions = store
             .actions_since(
@@ -225,9 +239,12 @@ impl Controller {
             metrics: LoopMetrics::unregistered(),
             pause: None,
             fence,
+            recovery_waits,
         };
         controller.restore_guard(now).await?;
-        controller.close_left_open(now).await?;
+        if !controller.recovery_waits {
+            controller.close_left_open(now).await?;
+        }
         if epoch > 0 {
             controller
                 .store
@@ -284,6 +301,20 @@ impl Controller {
         self.guard.blind = self.observer.blind;
         stages.read = started.elapsed();
         let fresh = observation.is_some();
+        if self.recovery_waits {
+            if !fresh {
+                // Still blind: the earlier run's executions stay as they are.
+                self.publish(now, started, &problem);
+                return Ok(TickReport {
+                    events: emit.into_events(),
+                    blind: self.guard.blind,
+                    stages,
+                    diagnoses: 0,
+                    windows: 0,
+                });
+            }
+            self.recover_with_sight(now).await?;
+        }
         let t = std::time::Instant::now();
         if let Some(obs) = observation {
             self.observe(obs, now, &mut emit).await?;
@@ -410,6 +441,28 @@ impl Controller {
         Ok(())
     }
 
+    /// The startup recovery that waited for sight, now that the source reads: then the
+    /// guardrail state it changes (actions found applied, quarantine) is read again.
+    async fn recover_with_sight(&mut self, now: Timestamp) -> Result<(), ControllerError> {
+        let epoch = self.fence.as_ref().map_or(0, |f| f.epoch());
+        check_lease(self.fence.as_deref(), "run startup recovery")?;
+        tracing::info!("the metric source reads again: startup recovery runs now");
+        run_recovery(
+            &self.charter,
+            &self.actuators,
+            self.store.as_ref(),
+            now,
+            epoch,
+        )
+        .await?;
+        self.recovery_waits = false;
+        let keep = Duration::from_secs(3600).max(self.charter.guardrails.oscillation_window);
+        self.guard.recent_actions = self.store.actions_since(now.minus(keep)).await?;
+        self.guard.quarantined = self.store.quarantined().await?.into_iter().collect();
+        self.close_left_open(now).await?;
+        Ok(())
+    }
+
     /// Incidents an earlier run left open (its book died with it) are closed with a
     /// reason, so that none stays `remediating` for ever: their executions were
     /// settled by startup recovery just before, and a fault still there opens a new
@@ -509,6 +562,21 @@ impl Controller {
         self.health
             .tick_done(now.millis(), self.guard.blind, problem);
     }
+}
+
+/// Startup recovery ([`crate::recovery::recover_as`]), its events logged.
+async fn run_recovery(
+    charter: &Charter,
+    actuators: &BTreeMap<String, Arc<dyn Actuator>>,
+    store: &dyn Store,
+    now: Timestamp,
+    epoch: u64,
+) -> Result<(), ControllerError> {
+    let recovery = crate::recovery::recover_as(charter, actuators, store, now, epoch).await?;
+    for e in &recovery.events {
+        tracing::info!(target: "charter::event", "{}", e.event);
+    }
+    Ok(())
 }
 
 /// With a lease: fail unless it still lets this replica act.
