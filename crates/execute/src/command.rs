@@ -38,7 +38,21 @@ const MAX_QUOTE: usize = 500;
 /// The variable carrying the idempotency key to the program.
 pub use charter_model::charter::IDEMPOTENCY_KEY_VARIABLE as KEY_VARIABLE;
 
-type Remembered = Arc<OnceCell<Result<Applied, String>>>;
+type Remembered = Arc<OnceCell<Result<Applied, Ran>>>;
+
+/// Why a program did not apply: it said so (a failure: it changed nothing), or it was
+/// killed at the timeout (it may have acted: the outcome is unknown).
+#[derive(Debug, Clone)]
+enum Ran {
+    Failed(String),
+    Killed(String),
+}
+
+impl From<String> for Ran {
+    fn from(e: String) -> Self {
+        Ran::Failed(e)
+    }
+}
 
 /// An [`Actuator`] that runs the programs of an `actuators.NAME.command` section.
 #[derive(Debug)]
@@ -125,9 +139,9 @@ impl CommandActuator {
     }
 
     /// Run `argv` once and describe how it ended.
-    async fn run(&self, key: &str, argv: &[String]) -> Result<Applied, String> {
+    async fn run(&self, key: &str, argv: &[String]) -> Result<Applied, Ran> {
         let Some((program, args)) = argv.split_first() else {
-            return Err("empty command".into());
+            return Err(Ran::Failed("empty command".into()));
         };
         let mut cmd = tokio::process::Command::new(program);
         cmd.args(args)
@@ -148,7 +162,9 @@ impl CommandActuator {
             .spawn()
             .map_err(|e| format!("cannot run `{program}`: {e}"))?;
         let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
-            return Err(format!("cannot capture the output of `{program}`"));
+            return Err(Ran::Failed(format!(
+                "cannot capture the output of `{program}`"
+            )));
         };
         let ran = tokio::time::timeout(self.spec.timeout, async {
             tokio::join!(read_capped(stdout), read_capped(stderr), child.wait())
@@ -159,10 +175,11 @@ impl CommandActuator {
             Err(_) => {
                 // Kill and reap; the pipes' readers were dropped with the timeout.
                 let _ = child.kill().await;
-                return Err(format!(
-                    "`{program}` did not finish within the timeout of {:?} and was killed",
+                return Err(Ran::Killed(format!(
+                    "`{program}` did not finish within the timeout of {:?} and was killed; \
+                     what it did before is unknown",
                     self.spec.timeout
-                ));
+                )));
             }
         };
         let status = status.map_err(|e| format!("waiting for `{program}`: {e}"))?;
@@ -187,9 +204,9 @@ impl CommandActuator {
             };
             let said = tail(&String::from_utf8_lossy(&err), err_cut);
             if said.is_empty() {
-                Err(format!("`{program}` {how}"))
+                Err(Ran::Failed(format!("`{program}` {how}")))
             } else {
-                Err(format!("`{program}` {how}: {said}"))
+                Err(Ran::Failed(format!("`{program}` {how}: {said}")))
             }
         }
     }
@@ -209,12 +226,16 @@ impl Actuator for CommandActuator {
         cell.get_or_init(|| self.run(key, &argv))
             .await
             .clone()
-            .map_err(ActuatorError::Failed)
+            .map_err(|e| match e {
+                Ran::Failed(e) => ActuatorError::Failed(e),
+                Ran::Killed(e) => ActuatorError::Indeterminate(e),
+            })
     }
 
     /// What an apply with `key` did in this process: its result if it ran (a failed
     /// program counts as having changed nothing, as it does for the execution that
-    /// ran it), an error if it is still running or was never run here.
+    /// ran it), an error if it is still running, was killed at its timeout (it may
+    /// have acted) or was never run here.
     ///
     /// The memory does not survive a restart, and a program's own effects are beyond
     /// this actuator's sight, so "never run here" cannot mean "never applied": after a
@@ -230,7 +251,10 @@ impl Actuator for CommandActuator {
             .cloned();
         match cell.as_deref().and_then(OnceCell::get) {
             Some(Ok(applied)) => Ok(Some(applied.clone())),
-            Some(Err(_)) => Ok(None),
+            Some(Err(Ran::Failed(_))) => Ok(None),
+            Some(Err(Ran::Killed(e))) => Err(failed(format!(
+                "key `{key}`: {e}; only the program's own records can tell"
+            ))),
             None => Err(failed(format!(
                 "the command actuator `{}` has no record of key `{key}` in this process; \
                  whether an earlier process applied it is unknown",

@@ -208,7 +208,7 @@ async fn the_environment_is_clean_but_for_listed_variables_and_the_key() {
 }
 
 #[tokio::test]
-async fn a_command_over_its_timeout_is_killed_and_fails() {
+async fn a_command_over_its_timeout_is_killed_and_its_outcome_is_unknown() {
     let dir = tempfile::tempdir().expect("tempdir");
     let pid_file = dir.path().join("pid");
     let prog = script(
@@ -223,10 +223,25 @@ async fn a_command_over_its_timeout_is_killed_and_fails() {
         vec![apply_only(ActionKind::Restart, &[&prog])],
     ));
     let started = Instant::now();
-    let m = failed(apply(&a, "k", &Action::new(ActionKind::Restart, "api")).await);
+    // It may have acted before it was killed: not a failure (which would mean it
+    // changed nothing) but an unknown outcome, and its status cannot tell either.
+    let m = match apply(&a, "k", &Action::new(ActionKind::Restart, "api")).await {
+        Err(e @ ActuatorError::Indeterminate(_)) => {
+            assert_eq!(e.next_step(), charter_execute::NextStep::AskStatus);
+            e.to_string()
+        }
+        other => panic!("expected an unknown outcome, got {other:?}"),
+    };
     assert!(
         m.contains("did not finish within the timeout of 300ms") && m.contains("killed"),
         "{m}"
+    );
+    let status = a.status("k").await;
+    assert!(
+        status
+            .as_ref()
+            .is_err_and(|e| e.to_string().contains("killed")),
+        "{status:?}"
     );
     assert!(
         started.elapsed() < Duration::from_secs(20),

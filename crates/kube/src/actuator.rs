@@ -67,6 +67,8 @@ pub struct KubernetesActuator {
     client: ClientSource,
     now: Clock,
     done: Mutex<HashMap<String, Remembered>>,
+    /// The component each key was sent for in this process, for `status`.
+    sent: Mutex<HashMap<String, String>>,
     /// The leader's fencing epoch (0: a single replica without a lease, not fenced).
     epoch: AtomicU64,
 }
@@ -134,6 +136,7 @@ impl KubernetesActuator {
             client,
             now: Arc::new(wall_clock),
             done: Mutex::new(HashMap::new()),
+            sent: Mutex::new(HashMap::new()),
             epoch: AtomicU64::new(0),
         }
     }
@@ -174,6 +177,24 @@ impl KubernetesActuator {
             Ok(Err(e)) => Err(failed(format!("{}: {}", what(), kube_error(&e)))),
             Err(_) => Err(failed(format!(
                 "{}: no answer within {}",
+                what(),
+                fmt_duration(self.spec.timeout)
+            ))),
+        }
+    }
+
+    /// [`Self::call`] for a write: one without an answer in time may have been made,
+    /// so its timeout is an unknown outcome, not a failure.
+    async fn write<T>(
+        &self,
+        what: impl FnOnce() -> String,
+        request: impl Future<Output = kube::Result<T>>,
+    ) -> Result<T, ActuatorError> {
+        match tokio::time::timeout(self.spec.timeout, request).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(failed(format!("{}: {}", what(), kube_error(&e)))),
+            Err(_) => Err(ActuatorError::Indeterminate(format!(
+                "{}: no answer within {}; the write may have been made",
                 what(),
                 fmt_duration(self.spec.timeout)
             ))),
@@ -435,7 +456,7 @@ impl KubernetesActuator {
             patch["spec"] = json!({ "template": t });
         }
         let api: Api<Deployment> = Api::namespaced(client.clone(), ns);
-        self.call(
+        self.write(
             || format!("patch deployment {ns}/{name}"),
             api.patch(name, &Self::params(), &Patch::Merge(&patch)),
         )
@@ -456,7 +477,7 @@ impl KubernetesActuator {
             Step::Scale { replicas } => {
                 let api: Api<Deployment> = Api::namespaced(client.clone(), ns);
                 let patch = json!({ "spec": { "replicas": replicas } });
-                self.call(
+                self.write(
                     || format!("patch deployment {ns}/{name} scale"),
                     api.patch_scale(name, &pp, &Patch::Merge(&patch)),
                 )
@@ -480,7 +501,7 @@ impl KubernetesActuator {
                     patch["metadata"] = json!({ "annotations": { ORIGINAL_MAX_REPLICAS: a } });
                 }
                 let api: Api<HorizontalPodAutoscaler> = Api::namespaced(client.clone(), ns);
-                self.call(
+                self.write(
                     || format!("patch horizontalpodautoscaler {ns}/{hpa}"),
                     api.patch(hpa, &pp, &Patch::Merge(&patch)),
                 )
@@ -495,7 +516,7 @@ impl KubernetesActuator {
                 data.insert(key.clone(), json!(value));
                 let patch = json!({ "data": data });
                 let api: Api<ConfigMap> = Api::namespaced(client.clone(), ns);
-                self.call(
+                self.write(
                     || format!("patch configmap {ns}/{cm}"),
                     api.patch(cm, &pp, &Patch::Merge(&patch)),
                 )
@@ -630,6 +651,9 @@ impl Actuator for KubernetesActuator {
             }
             return result.clone().map_err(ActuatorError::Precondition);
         }
+        if let Ok(mut sent) = self.sent.lock() {
+            sent.insert(key.to_string(), action.component.clone());
+        }
         let result = self.apply_once(key, action).await;
         match &result {
             Ok(a) => *slot = Some((action.clone(), Ok(a.clone()))),
@@ -641,6 +665,43 @@ impl Actuator for KubernetesActuator {
 
     fn set_fencing_epoch(&self, epoch: u64) {
         self.epoch.store(epoch, Ordering::Relaxed);
+    }
+
+    /// What an apply with `key` sent by this process did, from the record it keeps on
+    /// the Deployment: done → applied (with its prior); another key (or none) → never
+    /// applied, since Charter sends one action per component at a time; pending →
+    /// unknown (its writes are under way; the same key finishes them). A key this
+    /// process never sent is unknown: which Deployment to look at is not known.
+    async fn status(&self, key: &str) -> Result<Option<Applied>, ActuatorError> {
+        let component = self
+            .sent
+            .lock()
+            .map_err(|_| failed("the key memory is poisoned"))?
+            .get(key)
+            .cloned()
+            .ok_or_else(|| {
+                failed(format!(
+                    "the kubernetes actuator `{}` did not send key `{key}` in this process; \
+                     which Deployment it was for is unknown",
+                    self.name
+                ))
+            })?;
+        let client = self.client().await?;
+        let name = self.spec.deployment(&component);
+        let d = self.deployment(&client, name).await?;
+        let ns = &self.spec.namespace;
+        match Record::read(d.metadata.annotations.as_ref(), key)
+            .map_err(|e| failed(format!("deployment {ns}/{name}: {e}")))?
+        {
+            Some(r) if r.state == State::Done => Ok(Some(Applied {
+                prior: r.prior,
+                detail: r.detail,
+            })),
+            Some(_) => Err(failed(format!(
+                "deployment {ns}/{name}: the writes of key `{key}` are under way"
+            ))),
+            None => Ok(None),
+        }
     }
 
     async fn describe(&self, component: &str) -> Result<ComponentState, ActuatorError> {

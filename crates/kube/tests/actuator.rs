@@ -512,6 +512,45 @@ async fn a_request_without_an_answer_times_out() {
     no_more(act, api).await;
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_write_without_an_answer_is_unknown_and_its_status_reads_the_record() {
+    let (act, mut api) = setup();
+    let action = Action::new(ActionKind::Restart, "catalog");
+    // A key this process never sent: which Deployment to look at is unknown.
+    assert!(act.status("e11-0").await.is_err());
+    let outcome = start(&act, "e11-0", &action);
+    api.get(DEPLOY, Deploy::test().json()).await;
+    // The patch reaches the server (and is made there), but no answer comes back.
+    let x = api.expect("PATCH", DEPLOY).await;
+    let written = x.body.clone();
+    let held = x.hold();
+    let e = finished(outcome).await.expect_err("no answer");
+    assert!(
+        matches!(&e, ActuatorError::Indeterminate(m)
+            if m.starts_with("patch deployment shop/catalog-deploy: no answer within 10s")),
+        "{e}"
+    );
+    assert_eq!(e.next_step(), charter_execute::NextStep::AskStatus);
+    drop(held);
+    // Asked: the Deployment's record says the write was made.
+    let status = {
+        let act = act.clone();
+        tokio::spawn(async move { act.status("e11-0").await })
+    };
+    api.get(DEPLOY, Deploy::test().annotated_by(&written).json())
+        .await;
+    let applied = status.await.expect("task").expect("known");
+    assert!(applied.is_some(), "the record of the key is done");
+    // Another key on the Deployment (or none): never applied.
+    let status = {
+        let act = act.clone();
+        tokio::spawn(async move { act.status("e11-0").await })
+    };
+    api.get(DEPLOY, Deploy::test().json()).await;
+    assert_eq!(status.await.expect("task").expect("known"), None);
+    no_more(act, api).await;
+}
+
 #[tokio::test]
 async fn describe_reports_replicas_revision_and_previous_revision() {
     let (act, mut api) = setup();
