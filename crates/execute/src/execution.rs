@@ -316,6 +316,27 @@ impl Execution {
         class
     }
 
+    /// Undoing step `i` got no answer: it may have been undone. The step stays applied,
+    /// so the next move sends the same undo again under the same key (an actuator
+    /// applies a key at most once: a repeat reports what the first did). After
+    /// [`MAX_STATUS_ASKS`] unknown answers the undo counts as failed. Returns whether
+    /// it gave up.
+    pub fn compensation_unknown(&mut self, i: usize, reason: &str, now: Timestamp) -> bool {
+        self.steps[i].asks += 1;
+        let tries = self.steps[i].asks;
+        if tries < MAX_STATUS_ASKS {
+            return false;
+        }
+        self.compensated(
+            i,
+            Err(format!(
+                "undo outcome unknown after {tries} tries: {reason}"
+            )),
+            now,
+        );
+        true
+    }
+
     /// Result of undoing step `i`.
     pub fn compensated(&mut self, i: usize, result: Result<(), String>, now: Timestamp) {
         match result {

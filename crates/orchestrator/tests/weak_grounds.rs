@@ -114,6 +114,8 @@ enum Answer {
 /// first forward send answers as `first` says, every later one normally.
 struct Fake {
     first: Answer,
+    /// How the first undo send answers.
+    first_undo: Answer,
     state: Mutex<ComponentState>,
     /// Keys applied, with what they returned.
     applied: Mutex<BTreeMap<String, Applied>>,
@@ -125,6 +127,7 @@ impl Fake {
     fn new(first: Answer) -> Self {
         Fake {
             first,
+            first_undo: Answer::Normal,
             state: Mutex::new(ComponentState {
                 replicas: Some(2),
                 throttle_rate: None,
@@ -158,8 +161,17 @@ impl Actuator for Fake {
                 .push((key.into(), action.clone(), false));
             return Ok(done);
         }
+        let undos = self
+            .sends
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|(k, _, _)| k.ends_with("-undo"))
+            .count();
         let answer = if forward && nth == 0 {
             self.first
+        } else if !forward && undos == 0 {
+            self.first_undo
         } else {
             Answer::Normal
         };
@@ -235,9 +247,13 @@ struct Loop {
 }
 
 async fn start(charter: Arc<Charter>, first: Answer, value: f64) -> Loop {
+    start_with(charter, Fake::new(first), value).await
+}
+
+async fn start_with(charter: Arc<Charter>, fake: Fake, value: f64) -> Loop {
     let dial = Arc::new(Dial::default());
     *dial.value.lock().expect("lock") = value;
-    let act = Arc::new(Fake::new(first));
+    let act = Arc::new(fake);
     let actuators: BTreeMap<String, Arc<dyn Actuator>> = charter
         .actuators
         .keys()
@@ -636,4 +652,38 @@ async fn startup_recovery_waits_for_sight_before_it_compensates() {
             .expect("read")
             .is_empty()
     );
+}
+
+#[tokio::test]
+async fn an_undo_that_landed_without_an_answer_is_sent_again_and_journaled_undone() {
+    let c = charter("scale_out", "");
+    let mut fake = Fake::new(Answer::Normal);
+    fake.first_undo = Answer::LandsSilently;
+    let mut l = start_with(c, fake, 0.8).await;
+    l.until("the undo confirmed", 40, |e| {
+        matches!(e, Event::Compensated { ok: true, .. })
+    })
+    .await;
+    let undos: Vec<(String, Action, bool)> = l
+        .act
+        .sends()
+        .into_iter()
+        .filter(|(k, _, _)| k.ends_with("-undo"))
+        .collect();
+    assert_eq!(undos.len(), 2, "sent again once: {undos:?}");
+    assert_eq!(undos[0].0, undos[1].0, "under the same key");
+    assert!(undos[0].2 && !undos[1].2, "applied once: {undos:?}");
+    assert_eq!(l.act.replicas(), 2);
+    let j = l.store.journal(ExecutionId(1)).await.expect("journal");
+    assert!(
+        j.iter()
+            .any(|r| r.status == JournalStatus::Compensated && r.idempotency_key.ends_with("-undo")),
+        "{j:?}"
+    );
+    assert!(
+        !j.iter().any(|r| r.status == JournalStatus::Failed),
+        "{j:?}"
+    );
+    assert!(l.store.quarantined().await.expect("read").is_empty());
+    assert_eq!(l.count(|e| matches!(e, Event::IncidentEscalated { .. })), 0);
 }

@@ -191,8 +191,13 @@ impl Executor {
                     }
                 }
                 Move::Compensate(step, inverse) => {
-                    self.compensate_step(i, step, inverse, cx, now, emit)
+                    if !self
+                        .compensate_step(i, step, inverse, cx, now, emit)
                         .await?
+                    {
+                        // No answer: the same undo is sent again next tick.
+                        break;
+                    }
                 }
             }
         }
@@ -425,7 +430,7 @@ impl Executor {
         cx: &mut StepContext<'_>,
         now: Timestamp,
         emit: &mut Emitter,
-    ) -> Result<(), ControllerError> {
+    ) -> Result<bool, ControllerError> {
         let e = &self.executions[i];
         let (eid, iid) = (e.id, e.incident_id);
         // What was undone (none: irreversible), whether it was, and the detail: the
@@ -438,9 +443,8 @@ impl Executor {
             Some(inv) => {
                 let key = e.steps[step].key.undo();
                 check_lease(cx.fence, "compensate a step")?;
-                // The kill switch holds for compensations too (invariant 5): the step
-                // stays applied, which quarantines the component and escalates, as a
-                // failed undo.
+                // The kill switch holds compensations too (invariant 5); a paused loop
+                // holds them before it gets here.
                 if cx.guard.paused {
                     let detail = "automation is paused: not undone; an operator must look";
                     (Some(inv), false, detail.to_string())
@@ -461,6 +465,30 @@ impl Executor {
                         JournalStatus::Compensated,
                     )
                     .await?;
+                    if let Sent::Indeterminate(detail) = &result {
+                        // It may have been undone: sent again next tick under the same
+                        // key (a repeat reports what the first did), a bounded number
+                        // of times; the intent stays open for a restart's recovery.
+                        emit.emit(Event::StepIndeterminate {
+                            execution_id: eid,
+                            incident_id: iid,
+                            action: inv.clone(),
+                            detail: detail.clone(),
+                        })
+                        .await?;
+                        let gave_up = self.executions[i].compensation_unknown(step, detail, now);
+                        if gave_up {
+                            emit.emit(Event::Compensated {
+                                execution_id: eid,
+                                incident_id: iid,
+                                action: Some(inv),
+                                ok: false,
+                                detail: format!("outcome unknown: {detail}"),
+                            })
+                            .await?;
+                        }
+                        return Ok(false);
+                    }
                     (Some(inv), result.is_applied(), row.detail)
                 }
             }
@@ -475,7 +503,7 @@ impl Executor {
         })
         .await?;
         self.executions[i].compensated(step, result, now);
-        Ok(())
+        Ok(true)
     }
 }
 
