@@ -194,7 +194,8 @@ impl Controller {
             tracing::info!(target: "charter::event", "{}", e.event);
         }
         let recent_actions = store
-            .actions_since(
+            .actions_as_of(
+                now,
                 now.minus(Duration::from_secs(3600).max(charter.guardrails.oscillation_window)),
             )
             .await?;
