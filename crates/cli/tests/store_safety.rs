@@ -4,6 +4,8 @@
 //! recovery included; `charter demo --db` run twice on one file continues its virtual
 //! time.
 
+// `start_simulator` is for the tests that drive `charter sim serve`.
+#[allow(dead_code)]
 mod common;
 
 use charter_knowledge::prelude::*;
