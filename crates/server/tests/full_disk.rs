@@ -4,9 +4,11 @@
 
 use charter_knowledge::{SqliteStore, prelude::*};
 use charter_model::{Clock, Timestamp};
-use charter_orchestrator::Health;
-use charter_server::{ALERTS_PATH, AlertIngest, ServerState, router};
-use charter_testkit::charter_from;
+use charter_orchestrator::daemon::{self as control, ControlHandle};
+use charter_orchestrator::{Controller, Health, LoopMetrics};
+use charter_server::{ALERTS_PATH, AlertIngest, PolicyApi, ServerState, router};
+use charter_sim::Scenario;
+use charter_testkit::{EPOCH, WESTWORLD, actuators, charter_from, simulator};
 use prometheus_client::registry::Registry;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -17,6 +19,8 @@ use std::sync::Arc;
 use tokio::sync::{Notify, oneshot};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+const TOKEN: &str = "api-5be1d07c";
 
 const CHARTER: &str = r#"
 name: shop
@@ -106,6 +110,25 @@ async fn a_full_disk_answers_503_and_not_ready_then_ingest_resumes() -> TestResu
     let health = Arc::new(Health::default());
     // The loop has ticked and sees its metrics: ready but for the store.
     health.tick_done(0, false, "");
+    // A controller on the same store, behind the kill-switch API.
+    let charter = Arc::new(charter_from(WESTWORLD));
+    let scenario = Scenario::builtin("bad-deploy").ok_or("no bad-deploy scenario")?;
+    let sim = simulator(&scenario, scenario.seed, EPOCH);
+    let mut controller = Controller::new(
+        charter.clone(),
+        Arc::new(sim.clone()),
+        actuators(&charter, Arc::new(sim.clone())),
+        store.clone(),
+        EPOCH,
+    )
+    .await?
+    .with_health(health.clone(), LoopMetrics::unregistered());
+    let (handle, mut commands) = ControlHandle::channel();
+    tokio::spawn(async move {
+        while let Some(command) = commands.recv().await {
+            control::apply(&mut controller, command, EPOCH).await;
+        }
+    });
     let state = ServerState {
         health,
         registry: Arc::new(Registry::default()),
@@ -117,7 +140,11 @@ async fn a_full_disk_answers_503_and_not_ready_then_ingest_resumes() -> TestResu
             max_body_bytes: 4 * 1024 * 1024,
             clock: Arc::new(Fixed),
         }),
-        policies: None,
+        policies: Some(PolicyApi {
+            control: handle,
+            token: Some(TOKEN.into()),
+            approval_timeout: charter.guardrails.approval_timeout,
+        }),
         knowledge: None,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -161,6 +188,27 @@ async fn a_full_disk_answers_503_and_not_ready_then_ingest_resumes() -> TestResu
     let (status, text) = readyz().await?;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{text}");
     assert!(text.contains("the knowledge store is not writable"), "{text}");
+    // A pause the store cannot keep is refused and does not take effect.
+    let pause = || async {
+        let r = client
+            .post(format!("{url}/api/v1/pause"))
+            .bearer_auth(TOKEN)
+            .json(&json!({"reason": "disk full", "by": "bob"}))
+            .send()
+            .await?;
+        let status = r.status();
+        let retry = r.headers().contains_key("retry-after");
+        Ok::<_, reqwest::Error>((status, retry, r.json::<Value>().await?))
+    };
+    let paused = || async {
+        let r = client.get(format!("{url}/api/v1/state")).send().await?;
+        Ok::<_, reqwest::Error>(r.json::<Value>().await?["paused"].clone())
+    };
+    let (status, retry, body) = pause().await?;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(retry, "{body}");
+    assert_eq!(paused().await?, json!(false), "not paused in memory either");
+    assert_eq!(store.pause().await?, None);
     // Still full: still 503, never a 500.
     for i in 0..3 {
         let resp = client
@@ -183,6 +231,9 @@ async fn a_full_disk_answers_503_and_not_ready_then_ingest_resumes() -> TestResu
         acknowledged += 1;
     }
     assert_eq!(readyz().await?.0, StatusCode::OK);
+    let (status, _, body) = pause().await?;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(paused().await?, json!(true));
     // Every acknowledged alert is stored.
     assert_eq!(store.alerts_since(0).await?.len(), acknowledged);
     Ok(())
