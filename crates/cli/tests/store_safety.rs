@@ -8,9 +8,9 @@
 #[allow(dead_code)]
 mod common;
 
+use charter_knowledge::SqliteStore;
 use charter_knowledge::prelude::*;
 use charter_knowledge::{ExecutionRecord, ExecutionState, JournalRecord, JournalStatus};
-use charter_knowledge::SqliteStore;
 use charter_model::{Action, ActionKind, ExecutionId, IncidentId, PolicyId, Timestamp};
 use common::{Proc, charter_bin, tail, wait_for_line, write_charter};
 use std::collections::BTreeMap;
@@ -47,7 +47,13 @@ fn counting_server() -> (String, Arc<AtomicUsize>) {
 /// `dir/charter.yaml` whose Prometheus source is `prometheus` and whose actuator is
 /// `actuator`, in `mode`.
 fn charter(dir: &Path, prometheus: &str, actuator: &str, mode: &str) -> PathBuf {
-    let path = write_charter(dir, "store-safety", Duration::from_millis(200), prometheus, "");
+    let path = write_charter(
+        dir,
+        "store-safety",
+        Duration::from_millis(200),
+        prometheus,
+        "",
+    );
     let text = std::fs::read_to_string(&path).expect("read charter");
     let text = text
         .replace("mode: autonomous", &format!("mode: {mode}"))
@@ -88,7 +94,11 @@ async fn seed_unfinished_execution(db: &Path) {
                 epoch: 0,
                 action: action.clone(),
                 status,
-                detail: if applied { "2 → 3 replicas".into() } else { String::new() },
+                detail: if applied {
+                    "2 → 3 replicas".into()
+                } else {
+                    String::new()
+                },
                 prior: if applied {
                     BTreeMap::from([("replicas".to_string(), "2".to_string())])
                 } else {
@@ -172,7 +182,10 @@ fn a_second_run_on_one_store_is_refused_naming_the_first() {
     let (url, _) = counting_server();
     let file = charter(dir.path(), &url, &url, "shadow");
     let db = dir.path().join("charter.db");
-    let first = start_run(&mut run_command(&file, &db, dir.path()), &dir.path().join("1.log"));
+    let first = start_run(
+        &mut run_command(&file, &db, dir.path()),
+        &dir.path().join("1.log"),
+    );
 
     let out = run_to_exit(run_command(&file, &db, dir.path()), Duration::from_secs(20));
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -181,12 +194,21 @@ fn a_second_run_on_one_store_is_refused_naming_the_first() {
         stderr.contains("is in use by another charter process"),
         "{stderr}"
     );
-    assert!(stderr.contains(&format!("pid {}", first.0.id())), "{stderr}");
+    assert!(
+        stderr.contains(&format!("pid {}", first.0.id())),
+        "{stderr}"
+    );
     assert!(stderr.contains("charter.db.lock"), "{stderr}");
-    assert!(stderr.contains("run"), "names the holder's command: {stderr}");
+    assert!(
+        stderr.contains("run"),
+        "names the holder's command: {stderr}"
+    );
     drop(first);
     // SIGKILL released the lock: the next run starts.
-    let again = start_run(&mut run_command(&file, &db, dir.path()), &dir.path().join("3.log"));
+    let again = start_run(
+        &mut run_command(&file, &db, dir.path()),
+        &dir.path().join("3.log"),
+    );
     drop(again);
 }
 
@@ -365,5 +387,8 @@ fn demo_run_twice_on_one_store_acts_as_fast_as_the_first() {
             );
         }
     }
-    assert!(compared >= 3, "too few faults decided alike to compare: {first:?} {second:?}");
+    assert!(
+        compared >= 3,
+        "too few faults decided alike to compare: {first:?} {second:?}"
+    );
 }

@@ -49,8 +49,8 @@ pub use records::{
 };
 pub use sql::{SCHEMA_VERSION, SqlStore};
 pub use sqlite::SqliteStore;
-pub use writer_lock::WriterLock;
 pub use store::{AlertInbox, GuardStore, Incidents, Journal, LeaderLease, LearningStore, Store};
+pub use writer_lock::WriterLock;
 
 /// The store's traits, for calling store methods on a concrete [`SqliteStore`] or
 /// [`PostgresStore`] (through `Arc<dyn Store>` no import is needed).

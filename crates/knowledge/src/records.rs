@@ -298,7 +298,10 @@ pub struct LearnedPrior {
 /// Clamp actions dated after `now` to `now` (see
 /// [`crate::GuardStore::actions_as_of`]), warning once with the furthest one; keeps
 /// them oldest first.
-pub fn clamp_to_now(actions: &mut [(String, charter_model::ActionKind, Timestamp)], now: Timestamp) {
+pub fn clamp_to_now(
+    actions: &mut [(String, charter_model::ActionKind, Timestamp)],
+    now: Timestamp,
+) {
     let ahead = actions
         .iter()
         .filter(|(_, _, at)| *at > now)

@@ -6,8 +6,8 @@
 mod alerts;
 
 use crate::error::StoreError;
-use crate::writer_lock::WriterLock;
 use crate::sql::{self, Dialect, MIGRATIONS, Migration, SCHEMA_VERSION, SqlStore};
+use crate::writer_lock::WriterLock;
 use async_trait::async_trait;
 use charter_model::Alert;
 use sqlx::Connection;

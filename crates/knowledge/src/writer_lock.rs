@@ -116,8 +116,14 @@ mod tests {
         let db = dir.path().join("k.db");
         let held = WriterLock::acquire(&db)?;
         assert_eq!(held.path(), dir.path().join("k.db.lock"));
-        let err = WriterLock::acquire(&db).map(|_| ()).unwrap_err().to_string();
-        assert!(err.contains(&format!("pid {}", std::process::id())), "{err}");
+        let err = WriterLock::acquire(&db)
+            .map(|_| ())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(&format!("pid {}", std::process::id())),
+            "{err}"
+        );
         assert!(err.contains("k.db.lock"), "{err}");
         drop(held);
         WriterLock::acquire(&db)?;

@@ -55,8 +55,14 @@ async fn a_second_writer_is_refused_naming_the_holder_and_the_lock_file() -> Tes
         .ok_or("a second writer opened the store")?;
     assert!(matches!(err, StoreError::Locked { .. }), "{err:?}");
     let text = err.to_string();
-    assert!(text.contains(&format!("pid {}", std::process::id())), "{text}");
-    assert!(text.contains(&WriterLock::path_for(&db).display().to_string()), "{text}");
+    assert!(
+        text.contains(&format!("pid {}", std::process::id())),
+        "{text}"
+    );
+    assert!(
+        text.contains(&WriterLock::path_for(&db).display().to_string()),
+        "{text}"
+    );
     assert!(text.contains("in use by another charter process"), "{text}");
     // A reader (knowledge export, insights) needs no lock.
     let reader = SqliteStore::open(&db).await?;
@@ -169,7 +175,11 @@ async fn guardrail_actions_in_the_future_count_as_taken_now() -> TestResult {
     assert_eq!(
         actions,
         vec![
-            ("orders".to_string(), ActionKind::ScaleOut, now.minus(hour / 2)),
+            (
+                "orders".to_string(),
+                ActionKind::ScaleOut,
+                now.minus(hour / 2)
+            ),
             ("orders".to_string(), ActionKind::Restart, now),
         ]
     );

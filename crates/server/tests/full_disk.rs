@@ -182,12 +182,18 @@ async fn a_full_disk_answers_503_and_not_ready_then_ingest_resumes() -> TestResu
     assert!(refused.headers().contains_key("retry-after"));
     let body: Value = refused.json().await?;
     assert!(
-        !body["error"].as_str().unwrap_or_default().contains("transaction depth"),
+        !body["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("transaction depth"),
         "{body}"
     );
     let (status, text) = readyz().await?;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{text}");
-    assert!(text.contains("the knowledge store is not writable"), "{text}");
+    assert!(
+        text.contains("the knowledge store is not writable"),
+        "{text}"
+    );
     // A pause the store cannot keep is refused and does not take effect.
     let pause = || async {
         let r = client

@@ -333,7 +333,10 @@ mod tests {
         const DAY: Duration = Duration::from_secs(86_400);
         assert_eq!(start_after(None), EPOCH);
         assert_eq!(start_after(Some(EPOCH.minus(DAY))), EPOCH);
-        assert_eq!(start_after(Some(EPOCH.plus(Duration::from_secs(1200)))), EPOCH.plus(DAY));
+        assert_eq!(
+            start_after(Some(EPOCH.plus(Duration::from_secs(1200)))),
+            EPOCH.plus(DAY)
+        );
         assert_eq!(start_after(Some(EPOCH.plus(DAY))), EPOCH.plus(DAY * 2));
         assert!(start_after(Some(Timestamp(i64::MAX))) > EPOCH);
     }

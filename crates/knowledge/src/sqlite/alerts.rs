@@ -116,7 +116,11 @@ impl AlertQueue {
 
     /// `Err(why)` while the last write failed because the database cannot write.
     pub(super) fn write_status(&self) -> Result<(), String> {
-        match &*self.unwritable.lock().unwrap_or_else(PoisonError::into_inner) {
+        match &*self
+            .unwritable
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+        {
             Some(why) => Err(why.clone()),
             None => Ok(()),
         }
@@ -124,7 +128,10 @@ impl AlertQueue {
 
     /// Remember how a write ended, for [`AlertQueue::write_status`].
     fn note<T>(&self, result: &Result<T, StoreError>) {
-        let mut unwritable = self.unwritable.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut unwritable = self
+            .unwritable
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         match result {
             Ok(_) => *unwritable = None,
             Err(e) if e.is_unavailable() => *unwritable = Some(chain(e)),

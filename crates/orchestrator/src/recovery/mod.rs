@@ -44,9 +44,7 @@ use charter_execute::{Actuator, Applied};
 use charter_knowledge::{
     AuditKind, ExecutionRecord, JournalRecord, JournalStatus, Store, StoreError,
 };
-use charter_model::{
-    Action, Charter, IdempotencyKey, IncidentState, Mode, StepRef, Timestamp,
-};
+use charter_model::{Action, Charter, IdempotencyKey, IncidentState, Mode, StepRef, Timestamp};
 use charter_model::{ExecutionId, IncidentId};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
