@@ -84,9 +84,13 @@ impl SqliteStore {
                     // A transaction whose COMMIT or statement failed (SQLITE_FULL, an
                     // I/O error) may have been rolled back by SQLite already; sqlx's
                     // ROLLBACK then fails and it still counts the transaction as open,
-                    // so every later `begin` on this connection would fail. The ping
-                    // waits for the rollback a dropped transaction queued; a connection
-                    // still in a transaction after it is closed, not pooled.
+                    // so every later `begin` on this connection would fail. A dropped
+                    // transaction queues its rollback: the ping waits for it (only then,
+                    // so a normal release costs nothing). A connection still in a
+                    // transaction after that is closed, not pooled.
+                    if !conn.is_in_transaction() {
+                        return Ok(true);
+                    }
                     conn.ping().await?;
                     Ok(!conn.is_in_transaction())
                 })
