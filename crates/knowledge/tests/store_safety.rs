@@ -219,12 +219,7 @@ fn fill(dir: &Path) -> std::io::Result<PathBuf> {
     let path = dir.join("filler");
     let mut f = std::fs::File::create(&path)?;
     let block = vec![0u8; 64 * 1024];
-    loop {
-        match f.write_all(&block) {
-            Ok(()) => {}
-            Err(_) => break,
-        }
-    }
+    while f.write_all(&block).is_ok() {}
     // Whatever is left of a block.
     for _ in 0..64 {
         if f.write_all(&[0u8; 1024]).is_err() {
