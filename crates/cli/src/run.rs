@@ -79,7 +79,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     };
     let actuators = wiring::actuators(&charter, sim.as_ref())?;
     // `--db` is an SQLite file and overrides the charter's `knowledge` store.
-    let (store, store_at) = wiring::store(&charter, args.db.as_deref()).await?;
+    let (store, store_at) = wiring::writer_store(&charter, args.db.as_deref()).await?;
     // Several replicas share a PostgreSQL store and take turns through its lease; an
     // SQLite file belongs to one process.
     let replica = match (&charter.knowledge, &args.db) {

@@ -78,37 +78,51 @@ pub fn actuators(
     Ok(out)
 }
 
-/// Open the store and build the controller.
-pub async fn controller(
-    charter: Arc<Charter>,
-    source: Arc<dyn MetricSource>,
-    actuators: BTreeMap<String, Arc<dyn Actuator>>,
-    db: &Path,
-    now: Timestamp,
-) -> anyhow::Result<(Controller, Arc<SqliteStore>)> {
-    let store = Arc::new(
-        SqliteStore::open(db)
-            .await
-            .with_context(|| format!("opening knowledge database {}", db.display()))?,
-    );
-    let dyn_store: Arc<dyn Store> = store.clone();
-    let c = Controller::new(charter, source, actuators, dyn_store, now).await?;
-    Ok((c, store))
+/// Open an SQLite file as its one writer ([`SqliteStore::open_writer`]: the writer
+/// lock, then `quick_check`), for a command that runs the loop or recovery on it.
+pub async fn open_writer(db: &Path) -> anyhow::Result<Arc<SqliteStore>> {
+    // The store's errors name the file and say what to do; no context to add.
+    Ok(Arc::new(SqliteStore::open_writer(db).await?))
 }
 
 /// Open the knowledge store the charter names: `db` (the `--db` flag, always an SQLite
 /// file) first, then `knowledge.sqlite` or `knowledge.postgres`, else `charter.db`.
 /// Returns the store and where it is, for messages (a URL without its password).
+///
+/// For commands that read: an SQLite file is opened without its writer lock (see
+/// [`writer_store`]).
 pub async fn store(
     charter: &Charter,
     db: Option<&Path>,
 ) -> anyhow::Result<(Arc<dyn Store>, String)> {
+    open_store(charter, db, false).await
+}
+
+/// [`store`] for the process that runs the loop: an SQLite file is opened as its one
+/// writer ([`open_writer`]). A PostgreSQL store is shared by replicas, which take turns
+/// through its lease before anything (startup recovery included) runs.
+pub async fn writer_store(
+    charter: &Charter,
+    db: Option<&Path>,
+) -> anyhow::Result<(Arc<dyn Store>, String)> {
+    open_store(charter, db, true).await
+}
+
+async fn open_store(
+    charter: &Charter,
+    db: Option<&Path>,
+    writer: bool,
+) -> anyhow::Result<(Arc<dyn Store>, String)> {
     let sqlite = |path: &Path| {
         let path = path.to_path_buf();
         async move {
-            let store = SqliteStore::open(&path)
-                .await
-                .with_context(|| format!("opening knowledge database {}", path.display()))?;
+            let store = if writer {
+                SqliteStore::open_writer(&path).await?
+            } else {
+                SqliteStore::open(&path)
+                    .await
+                    .with_context(|| format!("opening knowledge database {}", path.display()))?
+            };
             anyhow::Ok((
                 Arc::new(store) as Arc<dyn Store>,
                 path.display().to_string(),

@@ -3,6 +3,53 @@
 use charter_model::ExecutionId;
 use std::path::PathBuf;
 
+/// A database driver's error, printed once.
+///
+/// sqlx prints a database's own error inside its message *and* returns it as the
+/// source, so a `{:#}` chain said "(code: 26) file is not a database" twice. This
+/// prints the database's message once, with its code, and ends the chain there; any
+/// other driver error is passed through with its own source.
+#[derive(Debug)]
+pub struct DbError(pub sqlx::Error);
+
+impl DbError {
+    /// The database's error code (SQLite's primary or extended code as text, a
+    /// PostgreSQL SQLSTATE), if the database answered.
+    pub fn code(&self) -> Option<String> {
+        match &self.0 {
+            sqlx::Error::Database(e) => e.code().map(|c| c.into_owned()),
+            _ => None,
+        }
+    }
+}
+
+impl From<sqlx::Error> for DbError {
+    fn from(e: sqlx::Error) -> DbError {
+        DbError(e)
+    }
+}
+
+impl std::fmt::Display for DbError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            sqlx::Error::Database(e) => match e.code() {
+                Some(code) => write!(f, "{} (code {code})", e.message()),
+                None => f.write_str(e.message()),
+            },
+            other => std::fmt::Display::fmt(other, f),
+        }
+    }
+}
+
+impl std::error::Error for DbError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.0 {
+            sqlx::Error::Database(_) => None,
+            other => other.source(),
+        }
+    }
+}
+
 /// A failure of the knowledge store.
 ///
 /// `what` fields name the operation in words ("save incident", "read journal"), so the
@@ -22,7 +69,7 @@ pub enum StoreError {
     Open {
         path: PathBuf,
         #[source]
-        source: sqlx::Error,
+        source: DbError,
     },
 
     /// The PostgreSQL server could not be reached, or refused the connection.
@@ -31,7 +78,7 @@ pub enum StoreError {
         /// The connection URL with any password replaced by `***`.
         url: String,
         #[source]
-        source: sqlx::Error,
+        source: DbError,
     },
 
     /// A schema migration failed; the store is left at the previous version.
@@ -40,7 +87,7 @@ pub enum StoreError {
         version: i64,
         description: &'static str,
         #[source]
-        source: sqlx::Error,
+        source: DbError,
     },
 
     /// The database was written by a newer Charter whose schema this build does not know.
@@ -49,12 +96,42 @@ pub enum StoreError {
     )]
     SchemaTooNew { found: i64, known: i64 },
 
+    /// Another process holds the store's writer lock ([`crate::WriterLock`]).
+    #[error(
+        "knowledge store {} is in use by another charter process ({holder}); lock file {}: \
+         stop that process first (one writer per store)",
+        db.display(),
+        path.display()
+    )]
+    Locked {
+        db: PathBuf,
+        path: PathBuf,
+        /// What the lock file says about the holder.
+        holder: String,
+    },
+
+    /// The lock file could not be created or locked.
+    #[error("cannot lock knowledge store: lock file {}", path.display())]
+    Lock {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// `PRAGMA quick_check` found damage: nothing may run on this store.
+    #[error(
+        "{}: the knowledge store is corrupted (quick_check: {report}); restore it from a \
+         backup or move it aside",
+        path.display()
+    )]
+    Corrupt { path: PathBuf, report: String },
+
     /// A statement failed (I/O, lock timeout, closed store, or a column of the wrong type).
     #[error("knowledge store cannot {what}")]
     Query {
         what: &'static str,
         #[source]
-        source: sqlx::Error,
+        source: DbError,
     },
 
     /// A record could not be serialized to JSON.
@@ -102,6 +179,41 @@ pub enum StoreError {
         /// The lease when the claim was refused: (holder, epoch, ms until it expires).
         current: Option<(String, u64, i64)>,
     },
+}
+
+impl StoreError {
+    /// Whether the store cannot write *for now* — disk full, an I/O error, a read-only
+    /// or busy database, a lost connection — rather than refusing this record: the
+    /// caller should answer "unavailable, retry later" (HTTP 503), not "failed".
+    pub fn is_unavailable(&self) -> bool {
+        let source = match self {
+            StoreError::Query { source, .. }
+            | StoreError::Open { source, .. }
+            | StoreError::Connect { source, .. }
+            | StoreError::Migrate { source, .. } => source,
+            _ => return false,
+        };
+        match &source.0 {
+            sqlx::Error::Io(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => true,
+            sqlx::Error::Database(_) => source.code().is_some_and(|c| unavailable_code(&c)),
+            _ => false,
+        }
+    }
+}
+
+/// SQLite result codes (primary code in the low byte of the extended one) and
+/// PostgreSQL SQLSTATEs that mean "cannot write now".
+fn unavailable_code(code: &str) -> bool {
+    if let Ok(n) = code.parse::<i64>() {
+        // BUSY 5, LOCKED 6, READONLY 8, IOERR 10, FULL 13, CANTOPEN 14.
+        return matches!(n & 0xff, 5 | 6 | 8 | 10 | 13 | 14);
+    }
+    // 53: insufficient resources (disk full, out of memory); 08: connection;
+    // 57P: operator intervention (shutdown); 25006: read-only transaction.
+    code.starts_with("53") || code.starts_with("08") || code.starts_with("57P") || code == "25006"
 }
 
 fn fenced_message(epoch: u64, current: Option<&(String, u64, i64)>) -> String {

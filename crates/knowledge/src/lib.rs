@@ -23,6 +23,8 @@
 //!   export` writes and `import` stores as weighted priors ([`LearnedPrior`]).
 //! - [`lease`] is the leader lease of replicas sharing a store, and the fencing of
 //!   journal claims by its epoch.
+//! - [`writer_lock`] is [`WriterLock`]: one process at a time runs the loop on an
+//!   SQLite file (`FILE.lock`, holding the holder's identity).
 //! - [`error`] holds [`StoreError`].
 
 pub mod error;
@@ -34,8 +36,9 @@ pub mod records;
 pub mod sql;
 pub mod sqlite;
 pub mod store;
+pub mod writer_lock;
 
-pub use error::StoreError;
+pub use error::{DbError, StoreError};
 pub use lease::{LeaseGrant, LeaseRecord};
 pub use postgres::{POSTGRES_SCHEMA_VERSION, PostgresStore};
 pub use records::LearnedPrior;
@@ -47,6 +50,7 @@ pub use records::{
 pub use sql::{SCHEMA_VERSION, SqlStore};
 pub use sqlite::SqliteStore;
 pub use store::{AlertInbox, GuardStore, Incidents, Journal, LeaderLease, LearningStore, Store};
+pub use writer_lock::WriterLock;
 
 /// The store's traits, for calling store methods on a concrete [`SqliteStore`] or
 /// [`PostgresStore`] (through `Arc<dyn Store>` no import is needed).

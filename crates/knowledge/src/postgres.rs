@@ -50,9 +50,9 @@ impl PostgresStore {
     /// schema up to [`POSTGRES_SCHEMA_VERSION`]. The database must exist.
     pub async fn connect(url: &str) -> Result<PostgresStore, StoreError> {
         let redacted = redact_url(url);
-        let connect_err = |source| StoreError::Connect {
+        let connect_err = |source: sqlx::Error| StoreError::Connect {
             url: redacted.clone(),
-            source,
+            source: source.into(),
         };
         // synchronous_commit=on whatever the server's default: a write is acknowledged
         // only once its WAL is flushed (the durability every Store write promises).
@@ -93,10 +93,10 @@ impl PostgresStore {
     /// Apply `migration` unless the database is already there; returns the version the
     /// database is at afterwards.
     async fn apply(&self, migration: &Migration) -> Result<i64, StoreError> {
-        let err = |source| StoreError::Migrate {
+        let err = |source: sqlx::Error| StoreError::Migrate {
             version: migration.version,
             description: migration.description,
-            source,
+            source: source.into(),
         };
         // DDL is transactional in PostgreSQL: a failed migration leaves nothing behind.
         let mut tx = self.pool.begin().await.map_err(err)?;

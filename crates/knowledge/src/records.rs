@@ -306,3 +306,34 @@ pub struct LearnedPrior {
     pub weight: f64,
     pub imported_at: Timestamp,
 }
+
+/// Clamp actions dated after `now` to `now` (see
+/// [`crate::GuardStore::actions_as_of`]), warning once with the furthest one; keeps
+/// them oldest first.
+pub fn clamp_to_now(
+    actions: &mut [(String, charter_model::ActionKind, Timestamp)],
+    now: Timestamp,
+) {
+    let ahead = actions
+        .iter()
+        .filter(|(_, _, at)| *at > now)
+        .map(|(_, _, at)| at.since(now))
+        .max();
+    let Some(ahead) = ahead else {
+        return;
+    };
+    let count = actions.iter().filter(|(_, _, at)| *at > now).count();
+    tracing::warn!(
+        count,
+        ahead = %charter_model::fmt_duration(ahead),
+        %now,
+        "guardrail actions dated in the future (the clock stepped back, or the store was \
+         written by a later run); counted as taken now"
+    );
+    for (_, _, at) in actions.iter_mut() {
+        if *at > now {
+            *at = now;
+        }
+    }
+    actions.sort_by_key(|(_, _, at)| *at);
+}

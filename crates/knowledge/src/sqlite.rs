@@ -7,8 +7,10 @@ mod alerts;
 
 use crate::error::StoreError;
 use crate::sql::{self, Dialect, MIGRATIONS, Migration, SCHEMA_VERSION, SqlStore};
+use crate::writer_lock::WriterLock;
 use async_trait::async_trait;
 use charter_model::Alert;
+use sqlx::Connection;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteQueryResult,
     SqliteSynchronous,
@@ -37,23 +39,37 @@ pub struct SqliteDialect {
     path: Option<PathBuf>,
     /// Alert batches waiting for the one task that writes them (see [`alerts`]).
     alert_queue: Arc<alerts::AlertQueue>,
+    /// The writer lock, when opened by [`SqliteStore::open_writer`]: held as long as
+    /// any clone of the store lives.
+    lock: Option<Arc<WriterLock>>,
 }
 
 impl SqliteStore {
+    /// Open the database at `path` as its one writer — for the loop and startup
+    /// recovery (`charter run`, `charter demo --db`): take its [`WriterLock`] (or fail
+    /// naming the process that holds it), run `PRAGMA quick_check` (a damaged file is
+    /// refused before anything reads or writes it), then open it as [`SqliteStore::open`]
+    /// does. The lock is held until the last clone of the store is dropped.
+    pub async fn open_writer(path: &Path) -> Result<SqliteStore, StoreError> {
+        check_directory(path)?;
+        let lock = Arc::new(WriterLock::acquire(path)?);
+        let pool = Self::pool(path).await?;
+        quick_check(&pool, path).await?;
+        let mut store = SqliteStore::migrated(pool, Some(path.to_path_buf())).await?;
+        store.dialect.lock = Some(lock);
+        Ok(store)
+    }
+
     /// Open (creating if missing) the database at `path` and bring its schema up to
-    /// [`SCHEMA_VERSION`].
+    /// [`SCHEMA_VERSION`], without the writer lock: for commands that read (or import
+    /// priors) beside a running daemon. SQLite itself serialises their statements.
     pub async fn open(path: &Path) -> Result<SqliteStore, StoreError> {
-        // SQLite's own error for this is "unable to open database file", which does not
-        // say that the directory is what is missing.
-        if let Some(dir) = path.parent()
-            && !dir.as_os_str().is_empty()
-            && !dir.is_dir()
-        {
-            return Err(StoreError::MissingDirectory {
-                path: path.to_path_buf(),
-                dir: dir.to_path_buf(),
-            });
-        }
+        check_directory(path)?;
+        let pool = Self::pool(path).await?;
+        SqliteStore::migrated(pool, Some(path.to_path_buf())).await
+    }
+
+    async fn pool(path: &Path) -> Result<SqlitePool, StoreError> {
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
@@ -61,15 +77,30 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
+        SqlitePoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
+            .after_release(|conn, _| {
+                Box::pin(async move {
+                    // A transaction whose COMMIT or statement failed (SQLITE_FULL, an
+                    // I/O error) may have been rolled back by SQLite already; sqlx's
+                    // ROLLBACK then fails and it still counts the transaction as open,
+                    // so every later `begin` on this connection would fail. A dropped
+                    // transaction queues its rollback: the ping waits for it (only then,
+                    // so a normal release costs nothing). A connection still in a
+                    // transaction after that is closed, not pooled.
+                    if !conn.is_in_transaction() {
+                        return Ok(true);
+                    }
+                    conn.ping().await?;
+                    Ok(!conn.is_in_transaction())
+                })
+            })
             .connect_with(options)
             .await
             .map_err(|source| StoreError::Open {
                 path: path.to_path_buf(),
-                source,
-            })?;
-        SqliteStore::migrated(pool, Some(path.to_path_buf())).await
+                source: source.into(),
+            })
     }
 
     /// A store that lives in memory and vanishes when dropped: for tests, demos and
@@ -89,7 +120,7 @@ impl SqliteStore {
             .await
             .map_err(|source| StoreError::Open {
                 path: PathBuf::from(":memory:"),
-                source,
+                source: source.into(),
             })?;
         SqliteStore::migrated(pool, None).await
     }
@@ -106,6 +137,7 @@ impl SqliteStore {
             dialect: SqliteDialect {
                 path,
                 alert_queue: Arc::default(),
+                lock: None,
             },
         };
         store.migrate().await?;
@@ -120,10 +152,10 @@ impl SqliteStore {
         )
         .execute(&self.pool)
         .await
-        .map_err(|source| StoreError::Migrate {
+        .map_err(|source: sqlx::Error| StoreError::Migrate {
             version: 0,
             description: "schema version table",
-            source,
+            source: source.into(),
         })?;
         let found = self.schema_version().await?;
         if found > SCHEMA_VERSION {
@@ -139,10 +171,10 @@ impl SqliteStore {
     }
 
     async fn apply(&self, migration: &Migration) -> Result<(), StoreError> {
-        let err = |source| StoreError::Migrate {
+        let err = |source: sqlx::Error| StoreError::Migrate {
             version: migration.version,
             description: migration.description,
-            source,
+            source: source.into(),
         };
         // IMMEDIATE takes the write lock up front: two processes opening a fresh file at
         // once queue here, and the second sees the version the first wrote.
@@ -154,6 +186,48 @@ impl SqliteStore {
             .await
             .map_err(err)?;
         tx.commit().await.map_err(err)
+    }
+}
+
+/// SQLite's own error for a missing directory is "unable to open database file",
+/// which does not say that the directory is what is missing.
+fn check_directory(path: &Path) -> Result<(), StoreError> {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() && !dir.is_dir() => {
+            Err(StoreError::MissingDirectory {
+                path: path.to_path_buf(),
+                dir: dir.to_path_buf(),
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The most problems `quick_check` is asked to list.
+const QUICK_CHECK_ROWS: u32 = 10;
+
+/// `PRAGMA quick_check` on the file behind `pool`: `Err(Corrupt)` unless it says `ok`.
+/// A check that cannot run at all ("database disk image is malformed", "file is not a
+/// database") is a corrupted store too.
+async fn quick_check(pool: &SqlitePool, path: &Path) -> Result<(), StoreError> {
+    let corrupt = |report: String| StoreError::Corrupt {
+        path: path.to_path_buf(),
+        report,
+    };
+    let rows: Vec<String> = sqlx::query_scalar(&format!("PRAGMA quick_check({QUICK_CHECK_ROWS})"))
+        .fetch_all(pool)
+        .await
+        .map_err(|e| corrupt(crate::error::DbError(e).to_string()))?;
+    match rows.as_slice() {
+        [ok] if ok == "ok" => Ok(()),
+        [] => Err(corrupt("no answer".into())),
+        problems => Err(corrupt(
+            problems
+                .iter()
+                .map(|p| p.replace(['\n', '\r'], " "))
+                .collect::<Vec<_>>()
+                .join("; "),
+        )),
     }
 }
 
@@ -182,6 +256,10 @@ impl Dialect for SqliteDialect {
         alerts: &[Alert],
     ) -> Result<Vec<bool>, StoreError> {
         alerts::save(pool, &self.alert_queue, alerts).await
+    }
+
+    fn write_status(&self) -> Result<(), String> {
+        self.alert_queue.write_status()
     }
 
     async fn close(&self, pool: &SqlitePool) {

@@ -163,6 +163,27 @@ pub trait GuardStore: Send + Sync {
         since: Timestamp,
     ) -> Result<Vec<(String, ActionKind, Timestamp)>, StoreError>;
 
+    /// [`GuardStore::actions_since`] judged at `now`: an action stored "in the future"
+    /// (the clock stepped back, or the store was written by a run whose virtual time
+    /// was later) is taken as done at `now`, with a warning saying how far ahead it
+    /// was. So a cooldown or rate window that counts it ends at most its own length
+    /// after `now`, never at a time the clock has not reached.
+    async fn actions_as_of(
+        &self,
+        now: Timestamp,
+        since: Timestamp,
+    ) -> Result<Vec<(String, ActionKind, Timestamp)>, StoreError> {
+        let mut actions = self.actions_since(since).await?;
+        crate::records::clamp_to_now(&mut actions, now);
+        Ok(actions)
+    }
+
+    /// When the latest record the loop wrote is dated (incidents, violations,
+    /// diagnoses, policies, executions, the journal, outcomes, the audit log,
+    /// guardrail actions; not alerts, which carry the sender's clock); `None` for an
+    /// empty store. Where a later run must start its clock to continue after it.
+    async fn last_record_at(&self) -> Result<Option<Timestamp>, StoreError>;
+
     /// Set one entry of the guardrail state (a small key/value of JSON documents that
     /// must survive a restart); durable when it returns.
     async fn put_guard_state(&self, key: &str, value: &serde_json::Value)
@@ -307,4 +328,11 @@ pub trait Store:
 {
     /// Flush and close. Later calls fail with [`StoreError::Query`].
     async fn close(&self);
+
+    /// Whether the store can write: `Err(why)` from a write that failed because the
+    /// database cannot write (disk full, I/O error, read-only) until a later write
+    /// succeeds. For `/readyz`. The default (and PostgreSQL's) always says yes.
+    fn write_status(&self) -> Result<(), String> {
+        Ok(())
+    }
 }

@@ -39,6 +39,9 @@ pub const ALERTS_PATH: &str = "/api/v1/alerts";
 /// The only Alertmanager webhook payload version understood.
 const PAYLOAD_VERSION: &str = "4";
 
+/// `Retry-After` of a 503 (the store cannot write for now), in seconds.
+pub(crate) const RETRY_AFTER_SECS: &str = "10";
+
 /// Alerts listed by `GET` when the request gives no `limit`.
 const DEFAULT_LIST_LIMIT: usize = 100;
 
@@ -207,6 +210,8 @@ impl IntoResponse for Rejection {
         let body = Json(json!({ "error": self.message }));
         if self.status == StatusCode::UNAUTHORIZED {
             (self.status, [(header::WWW_AUTHENTICATE, "Bearer")], body).into_response()
+        } else if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            (self.status, [(header::RETRY_AFTER, RETRY_AFTER_SECS)], body).into_response()
         } else {
             (self.status, body).into_response()
         }
@@ -251,9 +256,16 @@ async fn accept(
         Ok(new) => new.iter().filter(|&&n| n).count(),
         Err(e) => {
             tracing::error!(error = %error_chain(&e), alerts = alerts.len(), "cannot store webhook alerts");
+            // The store cannot write for now (disk full, I/O error): 503 and a
+            // Retry-After, so Alertmanager keeps the notification and sends it again.
+            let status = if e.is_unavailable() {
+                StatusCode::SERVICE_UNAVAILABLE
+            } else {
+                StatusCode::INTERNAL_SERVER_ERROR
+            };
             return Err(Rejection::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                format!("cannot store alerts: {e}"),
+                status,
+                format!("cannot store alerts: {}", error_chain(&e)),
             ));
         }
     };

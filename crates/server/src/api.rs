@@ -122,12 +122,23 @@ impl ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, message)
     }
 
-    /// A controller's error: a follower's refusal is 503 (ask the leader), anything
-    /// else a 500.
+    /// A controller's error: a follower's refusal is 503 (ask the leader), a store that
+    /// cannot write for now (disk full) 503 with `Retry-After` — the command did not take
+    /// effect — anything else a 500.
     fn controller(e: &ControllerError) -> ApiError {
         match e {
             ControllerError::NotLeader(_) => {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+            }
+            ControllerError::Store(store) if store.is_unavailable() => {
+                tracing::error!(error = %error_chain(e), "control command not persisted");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!(
+                        "not done: the knowledge store cannot write ({}); retry later",
+                        error_chain(store)
+                    ),
+                )
             }
             _ => ApiError::internal(e),
         }
@@ -162,6 +173,9 @@ impl IntoResponse for ApiError {
         let body = Json(json!({ "error": self.message }));
         if self.status == StatusCode::UNAUTHORIZED {
             (self.status, [(header::WWW_AUTHENTICATE, "Bearer")], body).into_response()
+        } else if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            let retry = [(header::RETRY_AFTER, crate::alerts::RETRY_AFTER_SECS)];
+            (self.status, retry, body).into_response()
         } else {
             (self.status, body).into_response()
         }

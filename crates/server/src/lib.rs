@@ -113,7 +113,20 @@ async fn readyz(State(s): State<ServerState>) -> impl IntoResponse {
         charter_orchestrator::Role::Single => String::new(),
         role => format!(": {role}"),
     };
-    match s.health.readiness() {
+    // A store that cannot write (disk full) loses what it is sent: not ready until a
+    // write succeeds again.
+    let store = s
+        .alerts
+        .as_ref()
+        .map(|a| &a.store)
+        .or(s.knowledge.as_ref().map(|k| &k.store));
+    let readiness = s.health.readiness().and_then(|()| match store {
+        Some(store) => store
+            .write_status()
+            .map_err(|why| format!("the knowledge store is not writable: {why}")),
+        None => Ok(()),
+    });
+    match readiness {
         Ok(()) => (StatusCode::OK, format!("ready{role}\n")),
         Err(why) => (
             StatusCode::SERVICE_UNAVAILABLE,

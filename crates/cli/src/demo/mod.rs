@@ -13,7 +13,7 @@ mod story;
 mod summary;
 
 use crate::wiring;
-use charter_knowledge::Store;
+use charter_knowledge::prelude::*;
 use charter_model::{
     ActionKind, Approval, ApprovalState, PolicyId, Timestamp, fmt_duration_secs, parse_charter,
 };
@@ -34,6 +34,9 @@ pub const EPOCH: Timestamp = Timestamp(1_767_225_600_000);
 pub const OPERATOR: &str = "alice";
 /// How long the operator takes to approve a pending policy, in virtual time.
 pub const APPROVAL_DELAY: Duration = Duration::from_secs(45);
+/// The least virtual time between a store's latest record and the start of the next
+/// run on it: longer than the hourly action limit's window.
+pub const RESUME_GAP: Duration = Duration::from_secs(2 * 3600);
 
 /// Options of `charter demo`.
 #[derive(clap::Args)]
@@ -90,25 +93,31 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         .collect();
     let needs_approval = needs_approval.join(", ");
     let charter = Arc::new(charter);
-    let (sim, scenario, seed) = wiring::simulator(
-        &charter,
-        "demo",
-        args.scenario.as_deref(),
-        Some(args.seed),
-        EPOCH,
-    )?;
     let tmp = tempfile::tempdir()?;
     let db = args
         .db
         .clone()
         .unwrap_or_else(|| tmp.path().join("charter-demo.db"));
+    // The demo runs the loop on the file: it is its one writer.
+    let store = wiring::open_writer(&db).await?;
+    // Virtual time continues after what the store remembers, so a second run on one
+    // file does not find its guardrail history "in the future".
+    let last = store.last_record_at().await?;
+    let epoch = start_after(last);
+    let (sim, scenario, seed) = wiring::simulator(
+        &charter,
+        "demo",
+        args.scenario.as_deref(),
+        Some(args.seed),
+        epoch,
+    )?;
     let actuators = wiring::actuators(&charter, Some(&sim))?;
-    let (mut controller, store) = wiring::controller(
+    let mut controller = wiring::controller_on(
         charter.clone(),
         Arc::new(sim.clone()),
         actuators,
-        &db,
-        EPOCH,
+        store.clone(),
+        epoch,
     )
     .await?;
 
@@ -159,6 +168,11 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             "  operator {OPERATOR} approves pending policies after {}",
             fmt_duration_secs(APPROVAL_DELAY.as_secs_f64())
         );
+        if let Some(last) = last {
+            println!(
+                "  the knowledge database's latest record is at {last}: virtual time starts at {epoch}"
+            );
+        }
         println!();
     }
     let started = Instant::now();
@@ -166,7 +180,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let step = charter.interval;
     let mut t = Duration::ZERO;
     while t <= duration {
-        let now = EPOCH.plus(t);
+        let now = epoch.plus(t);
         let rel = t.as_secs_f64();
         // The operator acts first, so an approved policy's first step runs this tick.
         let due: Vec<PolicyId> = story
@@ -287,7 +301,43 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// Where a run's virtual time starts: [`EPOCH`] on an empty store; else the first
+/// whole day after [`EPOCH`] that is at least [`RESUME_GAP`] after the store's
+/// latest record.
+fn start_after(last: Option<Timestamp>) -> Timestamp {
+    let Some(last) = last else {
+        return EPOCH;
+    };
+    const DAY_MS: i64 = 86_400_000;
+    let earliest = last.plus(RESUME_GAP);
+    if earliest <= EPOCH {
+        return EPOCH;
+    }
+    let span = i128::from(earliest.millis()) - i128::from(EPOCH.millis());
+    let days = (span + i128::from(DAY_MS) - 1) / i128::from(DAY_MS);
+    let start = i128::from(EPOCH.millis()) + days * i128::from(DAY_MS);
+    Timestamp(i64::try_from(start).unwrap_or(i64::MAX))
+}
+
 fn clock(secs: f64) -> String {
     let s = secs.max(0.0) as u64;
     format!("{:02}:{:02}:{:02}", s / 3600, (s % 3600) / 60, s % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn virtual_time_continues_a_whole_day_after_the_store() {
+        const DAY: Duration = Duration::from_secs(86_400);
+        assert_eq!(start_after(None), EPOCH);
+        assert_eq!(start_after(Some(EPOCH.minus(DAY))), EPOCH);
+        assert_eq!(
+            start_after(Some(EPOCH.plus(Duration::from_secs(1200)))),
+            EPOCH.plus(DAY)
+        );
+        assert_eq!(start_after(Some(EPOCH.plus(DAY))), EPOCH.plus(DAY * 2));
+        assert!(start_after(Some(Timestamp(i64::MAX))) > EPOCH);
+    }
 }

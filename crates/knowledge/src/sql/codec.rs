@@ -147,7 +147,10 @@ pub(crate) fn decode_err(
 }
 
 pub(crate) fn query_err(what: &'static str) -> impl Fn(sqlx::Error) -> StoreError + Copy {
-    move |source| StoreError::Query { what, source }
+    move |source| StoreError::Query {
+        what,
+        source: source.into(),
+    }
 }
 
 /// A `LIMIT` as the database's integer; `usize::MAX` means no limit.

@@ -90,6 +90,27 @@ where
             .collect()
     }
 
+    async fn last_record_at(&self) -> Result<Option<Timestamp>, StoreError> {
+        let latest: Option<i64> = sqlx::query_scalar(
+            "SELECT MAX(t) FROM (\
+                 SELECT MAX(opened_at_ms) AS t FROM incidents \
+                 UNION ALL SELECT MAX(resolved_at_ms) FROM incidents \
+                 UNION ALL SELECT MAX(at_ms) FROM violations \
+                 UNION ALL SELECT MAX(at_ms) FROM diagnoses \
+                 UNION ALL SELECT MAX(created_at_ms) FROM policies \
+                 UNION ALL SELECT MAX(started_at_ms) FROM executions \
+                 UNION ALL SELECT MAX(finished_at_ms) FROM executions \
+                 UNION ALL SELECT MAX(at_ms) FROM journal \
+                 UNION ALL SELECT MAX(at_ms) FROM outcomes \
+                 UNION ALL SELECT MAX(at_ms) FROM audit_log \
+                 UNION ALL SELECT MAX(at_ms) FROM guardrail_actions) AS latest",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(query_err("read the time of the latest record"))?;
+        Ok(latest.map(Timestamp))
+    }
+
     async fn put_guard_state(
         &self,
         key: &str,

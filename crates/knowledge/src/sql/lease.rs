@@ -42,7 +42,7 @@ where
                 // Taken and dropped between the two statements: try again next time.
                 None => Err(StoreError::Query {
                     what: "acquire the leader lease",
-                    source: sqlx::Error::RowNotFound,
+                    source: sqlx::Error::RowNotFound.into(),
                 }),
             },
         }

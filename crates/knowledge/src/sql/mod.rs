@@ -81,6 +81,11 @@ pub trait Dialect: Debug + Clone + Send + Sync + 'static {
 
     /// Flush and close the pool.
     async fn close(&self, pool: &Pool<Self::DB>);
+
+    /// [`Store::write_status`] on this database.
+    fn write_status(&self) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// The knowledge store on the database of dialect `D`: [`crate::SqliteStore`] or
@@ -225,6 +230,10 @@ where
 {
     async fn close(&self) {
         self.dialect.close(&self.pool).await;
+    }
+
+    fn write_status(&self) -> Result<(), String> {
+        self.dialect.write_status()
     }
 }
 

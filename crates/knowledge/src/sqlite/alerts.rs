@@ -53,6 +53,9 @@ const CHECKPOINT_EVERY_ROWS: usize = 500;
 #[derive(Debug, Default)]
 pub(super) struct AlertQueue {
     state: Mutex<QueueState>,
+    /// Why the last write failed, while the database cannot write (disk full, I/O
+    /// error, read-only); cleared by the next write that succeeds.
+    unwritable: Mutex<Option<String>>,
 }
 
 #[derive(Debug, Default)]
@@ -110,6 +113,43 @@ impl AlertQueue {
         // panic elsewhere while it was held leaves nothing half-done.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
+
+    /// `Err(why)` while the last write failed because the database cannot write.
+    pub(super) fn write_status(&self) -> Result<(), String> {
+        match &*self
+            .unwritable
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+        {
+            Some(why) => Err(why.clone()),
+            None => Ok(()),
+        }
+    }
+
+    /// Remember how a write ended, for [`AlertQueue::write_status`].
+    fn note<T>(&self, result: &Result<T, StoreError>) {
+        let mut unwritable = self
+            .unwritable
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match result {
+            Ok(_) => *unwritable = None,
+            Err(e) if e.is_unavailable() => *unwritable = Some(chain(e)),
+            Err(_) => {}
+        }
+    }
+}
+
+/// An error and its causes on one line.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
 }
 
 /// [`crate::AlertInbox::save_alerts`] for SQLite: queue the batch, make sure a writer runs,
@@ -132,10 +172,13 @@ pub(super) async fn save(
     if start_writer {
         tokio::spawn(write_queue(pool.clone(), queue.clone()));
     }
-    answer.await.map_err(|_| StoreError::Query {
+    let result = answer.await.map_err(|_| StoreError::Query {
         what: "save alerts",
-        source: sqlx::Error::WorkerCrashed,
-    })?
+        source: sqlx::Error::WorkerCrashed.into(),
+    });
+    let result = result.and_then(|r| r);
+    queue.note(&result);
+    result
 }
 
 /// Clears the `writing` flag if the writer ends abnormally (a panic, or its runtime

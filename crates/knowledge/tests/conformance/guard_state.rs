@@ -56,6 +56,33 @@ pub async fn actions_since_filters_by_time(backend: Arc<dyn Backend>) -> TestRes
     Ok(())
 }
 
+/// `last_record_at`: the latest time any record of the loop is dated, across tables
+/// (where `charter demo --db` continues its virtual time).
+pub async fn the_latest_record_is_found_across_tables(backend: Arc<dyn Backend>) -> TestResult {
+    let store = backend.open().await?;
+    assert_eq!(store.last_record_at().await?, None);
+    store
+        .record_action("api", ActionKind::ScaleOut, t(10))
+        .await?;
+    assert_eq!(store.last_record_at().await?, Some(t(10)));
+    store
+        .audit(t(40), "pause", &serde_json::json!({"by": "bob"}))
+        .await?;
+    store
+        .record_action("db", ActionKind::Restart, t(30))
+        .await?;
+    assert_eq!(store.last_record_at().await?, Some(t(40)));
+    // Judged at t(20), the action dated t(30) counts as taken at t(20).
+    assert_eq!(
+        store.actions_as_of(t(20), t(0)).await?,
+        vec![
+            ("api".to_string(), ActionKind::ScaleOut, t(10)),
+            ("db".to_string(), ActionKind::Restart, t(20)),
+        ]
+    );
+    Ok(())
+}
+
 pub async fn guard_state_is_a_durable_key_value_of_json(backend: Arc<dyn Backend>) -> TestResult {
     let store = backend.open().await?;
     assert_eq!(store.guard_state("anything").await?, None);

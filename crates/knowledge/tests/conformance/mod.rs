@@ -102,6 +102,7 @@ macro_rules! conformance_tests {
             outcomes_round_trip_in_order,
             audit_log_returns_newest_first_up_to_the_limit,
             actions_since_filters_by_time,
+            the_latest_record_is_found_across_tables,
             guard_state_is_a_durable_key_value_of_json,
             pause_and_quarantine_survive_a_reopen,
             a_corrupt_pause_record_is_an_error_not_a_resume,

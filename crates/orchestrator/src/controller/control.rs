@@ -48,11 +48,11 @@ impl Controller {
             reason: reason.to_string(),
             at: now,
         };
-        // Safety first: paused in memory even if persisting fails.
+        // Persisted first: a pause the store cannot keep is refused, not half-taken.
+        self.store.save_pause(&record).await?;
         self.guard.paused = true;
         self.pause = Some(record.clone());
         self.health.set_pause(self.pause.clone());
-        self.store.save_pause(&record).await?;
         self.store
             .audit(
                 now,

@@ -208,7 +208,8 @@ impl Controller {
             run_recovery(&charter, &actuators, store.as_ref(), now, epoch).await?;
         }
         let recent_actions = store
-            .actions_since(
+            .actions_as_of(
+                now,
                 now.minus(Duration::from_secs(3600).max(charter.guardrails.oscillation_window)),
             )
             .await?;

@@ -25,6 +25,12 @@
 //! Every decision is written to the audit log (`recovery`), logged, and returned in
 //! the [`RecoveryReport`] with the loop's own [`Event`]s. Recovery learns nothing:
 //! undoing a step because the process died says nothing about the step.
+//!
+//! In shadow mode (`mode: shadow`) no actuator is called, not even to ask: each step
+//! is reported as what would be done ([`StepDecision::WouldCompensate`],
+//! [`StepDecision::NotLookedUp`]), audited, and nothing in the journal, the execution
+//! records, the quarantine or the incidents changes — a later run that may act
+//! settles them.
 
 mod report;
 
@@ -38,7 +44,7 @@ use charter_execute::{Actuator, Applied};
 use charter_knowledge::{
     AuditKind, ExecutionRecord, JournalRecord, JournalStatus, Store, StoreError,
 };
-use charter_model::{Action, Charter, IdempotencyKey, IncidentState, StepRef, Timestamp};
+use charter_model::{Action, Charter, IdempotencyKey, IncidentState, Mode, StepRef, Timestamp};
 use charter_model::{ExecutionId, IncidentId};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -111,7 +117,11 @@ pub async fn recover_as(
         now,
         epoch,
         paused,
-        report: RecoveryReport::default(),
+        shadow: charter.mode == Mode::Shadow,
+        report: RecoveryReport {
+            shadow: charter.mode == Mode::Shadow,
+            ..RecoveryReport::default()
+        },
     };
     for id in ids {
         r.execution(id, records.remove(&id)).await?;
@@ -142,6 +152,8 @@ struct Recovery<'a> {
     epoch: u64,
     /// Why nothing may be compensated, when the kill switch is on.
     paused: Option<String>,
+    /// Shadow mode: report only; no actuator call, no journal or record change.
+    shadow: bool,
     report: RecoveryReport,
 }
 
@@ -228,6 +240,10 @@ impl Recovery<'_> {
             self.compensate(&mut cur, fwd, rows).await?;
         }
 
+        if self.shadow {
+            return self.defer(cur).await;
+        }
+
         // 3. Finish the record; escalate once.
         let outcome = if cur.unknown || cur.failed_now || cur.failed_before {
             RecoveryOutcome::RecoveryFailed
@@ -236,10 +252,11 @@ impl Recovery<'_> {
         };
         let was_unfinished = record.as_ref().is_none_or(|r| r.finished_at.is_none());
         if let Some(mut rec) = record
-            && (rec.finished_at.is_none() || rec.state != outcome.state())
+            && let Some(state) = outcome.state()
+            && (rec.finished_at.is_none() || rec.state != state)
         {
             rec.finished_at = rec.finished_at.or(Some(self.now));
-            rec.state = outcome.state();
+            rec.state = state;
             self.store.save_execution(&rec).await?;
         }
         self.store
@@ -276,6 +293,36 @@ impl Recovery<'_> {
         Ok(())
     }
 
+    /// Shadow mode: report the execution as left for a run that may act; audit only.
+    async fn defer(&mut self, cur: Current) -> Result<(), StoreError> {
+        let outcome = RecoveryOutcome::Deferred;
+        self.store
+            .audit(
+                self.now,
+                AuditKind::Recovery.as_str(),
+                &serde_json::json!({
+                    "execution": cur.id,
+                    "incident": cur.incident,
+                    "state": outcome.as_str(),
+                    "detail": "shadow mode: no actuator called, nothing settled",
+                }),
+            )
+            .await?;
+        tracing::warn!(
+            execution_id = cur.id.get(),
+            incident_id = ?cur.incident.map(IncidentId::get),
+            "shadow mode: unfinished execution left as it is; a run that may act settles it"
+        );
+        self.report.executions.push(ExecutionRecovery {
+            execution_id: cur.id,
+            incident_id: cur.incident,
+            outcome,
+            steps: cur.steps,
+            escalated: false,
+        });
+        Ok(())
+    }
+
     /// Look up a forward step that has an intent and no result; the applied row if it
     /// was applied.
     async fn settle_intent(
@@ -285,6 +332,11 @@ impl Recovery<'_> {
     ) -> Result<Option<JournalRecord>, StoreError> {
         let key = intent.idempotency_key.clone();
         let action = intent.action.clone();
+        if self.shadow {
+            self.decide(cur, intent.step, &key, &action, StepDecision::NotLookedUp)
+                .await?;
+            return Ok(None);
+        }
         match self.ask(&key, &action.component).await {
             Known::Applied(a) => {
                 let row = JournalRecord {
@@ -365,6 +417,17 @@ impl Recovery<'_> {
             return self
                 .decide(cur, step, &failed.idempotency_key, action, decision)
                 .await;
+        }
+        if self.shadow {
+            let key = fwd.idempotency_key.clone();
+            let decision = match by_status(JournalStatus::Intent) {
+                Some(_) => StepDecision::NotLookedUp,
+                None if !action.kind.is_reversible() => StepDecision::Irreversible,
+                None => StepDecision::WouldCompensate {
+                    inverse: action.inverse(&fwd.prior),
+                },
+            };
+            return self.decide(cur, step, &key, action, decision).await;
         }
         let intent = match by_status(JournalStatus::Intent) {
             Some(intent) => {
@@ -524,7 +587,10 @@ impl Recovery<'_> {
             )
             .await?;
         match &s.decision {
-            StepDecision::Unknown { .. } | StepDecision::CompensationFailed { .. } => {
+            StepDecision::Unknown { .. }
+            | StepDecision::CompensationFailed { .. }
+            | StepDecision::WouldCompensate { .. }
+            | StepDecision::NotLookedUp => {
                 tracing::warn!(execution_id = cur.id.get(), key, "recovery: {s}")
             }
             _ => tracing::info!(execution_id = cur.id.get(), key, "recovery: {s}"),
@@ -565,7 +631,10 @@ impl Recovery<'_> {
                     ok: false,
                     detail: format!("{} is irreversible", action.kind),
                 }),
-                StepDecision::Unknown { .. } | StepDecision::Compensated { now: false, .. } => None,
+                StepDecision::Unknown { .. }
+                | StepDecision::Compensated { now: false, .. }
+                | StepDecision::WouldCompensate { .. }
+                | StepDecision::NotLookedUp => None,
             };
             if let Some(event) = event {
                 self.report.events.push(Timed {

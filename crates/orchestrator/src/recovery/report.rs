@@ -18,20 +18,28 @@ pub enum RecoveryOutcome {
     Recovered,
     /// A compensation failed or a step's status is unknown: an operator must look.
     RecoveryFailed,
+    /// Shadow mode: nothing was asked, sent or settled; the report says what a run
+    /// that may act would do, and the execution stays unfinished for that run.
+    Deferred,
 }
 
 impl RecoveryOutcome {
-    /// The execution state stored for it.
-    pub fn state(self) -> ExecutionState {
+    /// The execution state stored for it; `None` for [`RecoveryOutcome::Deferred`],
+    /// which stores nothing.
+    pub fn state(self) -> Option<ExecutionState> {
         match self {
-            RecoveryOutcome::Recovered => ExecutionState::Recovered,
-            RecoveryOutcome::RecoveryFailed => ExecutionState::RecoveryFailed,
+            RecoveryOutcome::Recovered => Some(ExecutionState::Recovered),
+            RecoveryOutcome::RecoveryFailed => Some(ExecutionState::RecoveryFailed),
+            RecoveryOutcome::Deferred => None,
         }
     }
 
-    /// Its name, as stored.
+    /// Its name, as stored (or audited).
     pub fn as_str(self) -> &'static str {
-        self.state().as_str()
+        match self.state() {
+            Some(state) => state.as_str(),
+            None => "deferred",
+        }
     }
 }
 
@@ -60,6 +68,12 @@ pub enum StepDecision {
     },
     /// The step's kind cannot be undone; it stays applied.
     Irreversible,
+    /// Shadow mode: the step is journaled applied and would be undone with `inverse`
+    /// (`None`: its prior state is missing); nothing was sent.
+    WouldCompensate { inverse: Option<Action> },
+    /// Shadow mode: whether the step (or its compensation) was applied would be asked
+    /// of the actuator; it was not asked.
+    NotLookedUp,
 }
 
 impl StepDecision {
@@ -72,6 +86,8 @@ impl StepDecision {
             StepDecision::Compensated { .. } => "compensated",
             StepDecision::CompensationFailed { .. } => "compensation_failed",
             StepDecision::Irreversible => "irreversible",
+            StepDecision::WouldCompensate { .. } => "would_compensate",
+            StepDecision::NotLookedUp => "not_looked_up",
         }
     }
 }
@@ -113,6 +129,16 @@ impl fmt::Display for StepRecovery {
             StepDecision::Irreversible => {
                 write!(f, "{} is irreversible: not compensated", self.action.kind)
             }
+            StepDecision::WouldCompensate { inverse: Some(inv) } => {
+                write!(f, "would be compensated with {inv} (shadow mode: not sent)")
+            }
+            StepDecision::WouldCompensate { inverse: None } => f.write_str(
+                "would need a compensation, but its prior state is not in the journal \
+                 (shadow mode: nothing sent)",
+            ),
+            StepDecision::NotLookedUp => f.write_str(
+                "whether it was applied would be asked of the actuator (shadow mode: not asked)",
+            ),
         }
     }
 }
@@ -139,6 +165,8 @@ pub struct RecoveryReport {
     pub quarantined: BTreeSet<String>,
     /// The same decisions as loop events, for the live log.
     pub events: Vec<Timed>,
+    /// Shadow mode: the report says what would be done; nothing was done.
+    pub shadow: bool,
 }
 
 impl RecoveryReport {
@@ -161,13 +189,22 @@ impl fmt::Display for RecoveryReport {
         if self.is_empty() {
             return f.write_str("startup recovery: no unfinished executions");
         }
-        write!(
-            f,
-            "startup recovery: {} unfinished execution(s), {} recovered, {} recovery failed",
-            self.executions.len(),
-            self.executions.len() - self.failed(),
-            self.failed()
-        )?;
+        if self.shadow {
+            write!(
+                f,
+                "startup recovery in shadow mode: {} unfinished execution(s) left as they \
+                 are; no actuator was called",
+                self.executions.len()
+            )?;
+        } else {
+            write!(
+                f,
+                "startup recovery: {} unfinished execution(s), {} recovered, {} recovery failed",
+                self.executions.len(),
+                self.executions.len() - self.failed(),
+                self.failed()
+            )?;
+        }
         if !self.quarantined.is_empty() {
             let names: Vec<&str> = self.quarantined.iter().map(String::as_str).collect();
             write!(f, "; quarantined: {}", names.join(", "))?;
