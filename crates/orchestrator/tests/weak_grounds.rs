@@ -687,3 +687,33 @@ async fn an_undo_that_landed_without_an_answer_is_sent_again_and_journaled_undon
     assert!(l.store.quarantined().await.expect("read").is_empty());
     assert_eq!(l.count(|e| matches!(e, Event::IncidentEscalated { .. })), 0);
 }
+
+#[tokio::test]
+async fn a_clock_stepped_back_mid_run_does_not_hold_the_cooldown_until_it_catches_up() {
+    let c = charter("scale_out", "guardrails: { cooldown: 5m }\n");
+    let mut l = start(c, Answer::Normal, 0.8).await;
+    l.t = Duration::from_secs(2 * 3600);
+    l.until("a step applied", 10, |e| {
+        matches!(e, Event::StepApplied { .. })
+    })
+    .await;
+    // It helps: the incident resolves.
+    *l.dial.value.lock().expect("lock") = 0.0;
+    l.until("the incident resolved", 40, |e| {
+        matches!(e, Event::IncidentResolved { .. })
+    })
+    .await;
+    // The wall clock steps back an hour, and the fault comes back.
+    l.t -= Duration::from_secs(3600);
+    *l.dial.value.lock().expect("lock") = 0.8;
+    let policies = l.count(|e| matches!(e, Event::PolicyDecided { .. }));
+    // Within the cooldown (5 min) and a few cycles, not an hour later.
+    l.until("a new policy", 40, |e| {
+        matches!(e, Event::PolicyDecided { .. })
+    })
+    .await;
+    assert_eq!(
+        l.count(|e| matches!(e, Event::PolicyDecided { .. })),
+        policies + 1
+    );
+}

@@ -330,7 +330,15 @@ impl Controller {
         }
         stages.analyze = t.elapsed();
 
-        // Plan.
+        // Plan. Time only moves forward for decisions: an action dated after `now`
+        // (the clock stepped back) counts as taken now, so a cooldown or a window
+        // never holds longer than its own length.
+        for (component, kind, at) in &mut self.guard.recent_actions {
+            if *at > now {
+                tracing::warn!(%component, %kind, ahead_secs = at.since(now).as_secs(), "an action is dated after now (the clock stepped back): counted as taken now");
+                *at = now;
+            }
+        }
         let t = std::time::Instant::now();
         self.resolve_incidents(now, &mut emit).await?;
         self.plan(now, &mut emit).await?;
@@ -458,7 +466,7 @@ impl Controller {
         .await?;
         self.recovery_waits = false;
         let keep = Duration::from_secs(3600).max(self.charter.guardrails.oscillation_window);
-        self.guard.recent_actions = self.store.actions_since(now.minus(keep)).await?;
+        self.guard.recent_actions = self.store.actions_as_of(now, now.minus(keep)).await?;
         self.guard.quarantined = self.store.quarantined().await?.into_iter().collect();
         self.close_left_open(now).await?;
         Ok(())
