@@ -32,7 +32,7 @@ pub mod vocab;
 
 pub use action::{Action, ActionKind};
 pub use charter::{
-    ActionCommands, ActionSpec, ActuatorSpec, AlertsSpec, ApiSpec, Approval, ArgPiece, ArgTemplate,
+    ActionCommands, ActionSpec, ActuatorSpec, AlertTrust, AlertsSpec, ApiSpec, Approval, ArgPiece, ArgTemplate,
     Charter, CommandSpec, Component, Direction, Guardrails, KnowledgeSpec, KubernetesSpec,
     LeaseSpec, Mode, Objective, ObjectiveSource, PrometheusSpec, Signal, SourceSpec, Thresholds,
     command_params,
