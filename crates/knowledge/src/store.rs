@@ -262,6 +262,11 @@ pub trait AlertInbox: Send + Sync {
     /// The newest `limit` alerts (by `seq`, so a status change counts as new), newest
     /// first.
     async fn recent_alerts(&self, limit: usize) -> Result<Vec<Alert>, StoreError>;
+
+    /// Delete the alerts received before `before` (the charter's `alerts.retention`);
+    /// returns how many. Sequence numbers are never reused, so a cursor of
+    /// [`AlertInbox::alerts_since`] stays valid across a prune.
+    async fn prune_alerts(&self, before: Timestamp) -> Result<u64, StoreError>;
 }
 
 /// The leader lease of replicas sharing one store (see [`crate::lease`]), whose epoch

@@ -249,6 +249,28 @@ impl Observer {
         self.reopened.clear();
     }
 
+    /// Drop the stored alerts received longer ago than `alerts.retention` (its default
+    /// without an `alerts:` block). The cursor stays valid: the store never reuses a
+    /// sequence number, and retention is at least `alerts.expire_after`, so nothing
+    /// pruned still counts.
+    pub async fn prune_alerts(
+        &self,
+        charter: &Charter,
+        store: &dyn Store,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let retention = charter
+            .alerts
+            .as_ref()
+            .map_or(defaults::ALERTS_RETENTION, |a| a.retention);
+        let before = now.minus(retention);
+        let rows = store.prune_alerts(before).await?;
+        if rows > 0 {
+            tracing::info!(rows, before = %before, "alerts pruned to alerts.retention");
+        }
+        Ok(())
+    }
+
     /// Components with an Unknown objective: new actions on them are frozen.
     pub fn frozen(&self) -> HashSet<String> {
         self.detector
