@@ -10,7 +10,7 @@ use charter_knowledge::{AlertInbox, GuardStore, SqliteStore};
 use charter_model::{Alert, AlertStatus, Charter, Severity, Timestamp};
 use charter_orchestrator::{Controller, Event};
 use charter_sim::{Scenario, Simulator};
-use charter_testkit::{EPOCH, actuators, simulator, westworld};
+use charter_testkit::{EPOCH, WESTWORLD, actuators, charter_from, simulator, westworld};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -56,6 +56,27 @@ async fn start(scenario: &str, charter: Arc<Charter>) -> Run {
     }
 }
 
+/// A firing alert as the webhook stores it, received at `now`.
+fn forged(objective: &str, component: &str, severity: Severity, now: Timestamp) -> Alert {
+    Alert {
+        fingerprint: format!("{objective}-{component}"),
+        status: AlertStatus::Firing,
+        starts_at: now.minus(Duration::from_secs(60)),
+        ends_at: None,
+        labels: BTreeMap::from([
+            ("alertname".to_string(), objective.to_string()),
+            ("service".to_string(), component.to_string()),
+            ("severity".to_string(), severity.to_string()),
+        ]),
+        annotations: BTreeMap::new(),
+        objective: Some(objective.into()),
+        component: Some(component.into()),
+        severity: Some(severity),
+        received_at: now,
+        seq: 0,
+    }
+}
+
 impl Run {
     fn now(&self) -> Timestamp {
         EPOCH.plus(self.t)
@@ -73,24 +94,7 @@ impl Run {
 
     /// Post a firing alert as the webhook stores it (received now).
     async fn alert(&self, objective: &str, component: &str, severity: Severity) {
-        let now = self.now();
-        let alert = Alert {
-            fingerprint: format!("{objective}-{component}"),
-            status: AlertStatus::Firing,
-            starts_at: now.minus(Duration::from_secs(60)),
-            ends_at: None,
-            labels: BTreeMap::from([
-                ("alertname".to_string(), objective.to_string()),
-                ("service".to_string(), component.to_string()),
-                ("severity".to_string(), severity.to_string()),
-            ]),
-            annotations: BTreeMap::new(),
-            objective: Some(objective.into()),
-            component: Some(component.into()),
-            severity: Some(severity),
-            received_at: now,
-            seq: 0,
-        };
+        let alert = forged(objective, component, severity, self.now());
         assert_eq!(
             self.store.save_alerts(&[alert]).await.expect("save"),
             vec![true]
@@ -102,6 +106,14 @@ impl Run {
         self.sim
             .with_world(|w| w.metric("westworld_error_ratio", "db"))
             .expect("the simulator has db's error ratio")
+    }
+
+    async fn unconfirmed(&self) -> usize {
+        let audit = self.store.audit_log(1000).await.expect("audit");
+        audit
+            .iter()
+            .filter(|a| a.kind == "alert_unconfirmed")
+            .count()
     }
 
     fn count(&self, f: impl Fn(&Event) -> bool) -> usize {
@@ -184,4 +196,25 @@ async fn an_alert_the_query_agrees_with_joins_the_measured_violation() {
         "the alert never joined the measured violation: {:#?}",
         run.events
     );
+}
+
+#[tokio::test]
+async fn alerts_older_than_their_retention_are_pruned_and_new_ones_still_judged() {
+    let text = format!("alerts:\n  auth: none\n  expire_after: 1h\n  retention: 2h\n{WESTWORLD}");
+    let charter = Arc::new(charter_from(&text));
+    let mut run = start("no-fault", charter).await;
+    // Received before the loop started: 3 h and 1 h ago.
+    let old = forged("error_ratio", "db", Severity::Critical, EPOCH.minus(Duration::from_secs(3 * 3600)));
+    let mut recent = forged("error_ratio", "orders", Severity::Critical, EPOCH.minus(Duration::from_secs(3600)));
+    recent.fingerprint = "recent".into();
+    run.store.save_alerts(&[old, recent]).await.expect("save");
+    run.ticks(1).await;
+    let left = run.store.recent_alerts(10).await.expect("alerts");
+    assert_eq!(left.len(), 1, "{left:#?}");
+    assert_eq!(left[0].fingerprint, "recent");
+    // The observer's cursor survived the prune: a new alert is still judged.
+    run.ticks(2).await;
+    run.alert("error_ratio", "auth", Severity::Warning).await;
+    run.ticks(2).await;
+    assert_eq!(run.unconfirmed().await, 1);
 }
