@@ -219,9 +219,7 @@ impl Detector {
                     series.claim = None;
                     self.claims.remove(&slot);
                 }
-                (Some(claim), None)
-                    if trust == AlertTrust::Alone && series.violation.is_none() =>
-                {
+                (Some(claim), None) if trust == AlertTrust::Alone && series.violation.is_none() => {
                     let claim = *claim;
                     out.push(open_alone(series, obj, &s.component, &claim, now));
                 }
@@ -330,10 +328,7 @@ impl Detector {
         let slot = self.series.slot(&objective.name, component);
         let series = self.series.slot_mut(slot)?;
         if !alert.firing {
-            if series
-                .claim
-                .is_some_and(|c| c.starts_at <= alert.starts_at)
-            {
+            if series.claim.is_some_and(|c| c.starts_at <= alert.starts_at) {
                 series.claim = None;
                 self.claims.remove(&slot);
                 let t = end_alone(series, now);

@@ -167,9 +167,7 @@ async fn an_alert_the_query_agrees_with_joins_the_measured_violation() {
     let mut alerted = false;
     for _ in 0..200 {
         run.ticks(1).await;
-        if !alerted
-            && run.db_errors() > 0.02
-        {
+        if !alerted && run.db_errors() > 0.02 {
             run.alert("error_ratio", "db", Severity::Critical).await;
             alerted = true;
         }
@@ -204,8 +202,18 @@ async fn alerts_older_than_their_retention_are_pruned_and_new_ones_still_judged(
     let charter = Arc::new(charter_from(&text));
     let mut run = start("no-fault", charter).await;
     // Received before the loop started: 3 h and 1 h ago.
-    let old = forged("error_ratio", "db", Severity::Critical, EPOCH.minus(Duration::from_secs(3 * 3600)));
-    let mut recent = forged("error_ratio", "orders", Severity::Critical, EPOCH.minus(Duration::from_secs(3600)));
+    let old = forged(
+        "error_ratio",
+        "db",
+        Severity::Critical,
+        EPOCH.minus(Duration::from_secs(3 * 3600)),
+    );
+    let mut recent = forged(
+        "error_ratio",
+        "orders",
+        Severity::Critical,
+        EPOCH.minus(Duration::from_secs(3600)),
+    );
     recent.fingerprint = "recent".into();
     run.store.save_alerts(&[old, recent]).await.expect("save");
     run.ticks(1).await;

@@ -80,7 +80,10 @@ pub struct OpenReceiverError {
 
 /// Refuse to serve the alert receiver without a token on a non-loopback address
 /// (`0.0.0.0` and `::` included: they listen on every interface).
-pub fn check_listener(spec: Option<&AlertsSpec>, addr: SocketAddr) -> Result<(), OpenReceiverError> {
+pub fn check_listener(
+    spec: Option<&AlertsSpec>,
+    addr: SocketAddr,
+) -> Result<(), OpenReceiverError> {
     match spec {
         Some(a) if a.token_file.is_none() && !addr.ip().is_loopback() => {
             Err(OpenReceiverError { addr })
@@ -690,12 +693,24 @@ mod tests {
         for ok in ["127.0.0.1:9464", "127.8.0.1:1", "[::1]:9464"] {
             assert_eq!(check_listener(Some(&open), at(ok)), Ok(()), "{ok}");
         }
-        for refused in ["0.0.0.0:9464", "[::]:9464", "10.0.0.7:9464", "[2001:db8::1]:80"] {
+        for refused in [
+            "0.0.0.0:9464",
+            "[::]:9464",
+            "10.0.0.7:9464",
+            "[2001:db8::1]:80",
+        ] {
             let e = check_listener(Some(&open), at(refused)).expect_err(refused);
-            assert!(e.to_string().contains(&format!("listen address is {refused}")), "{e}");
+            assert!(
+                e.to_string()
+                    .contains(&format!("listen address is {refused}")),
+                "{e}"
+            );
         }
         // With a token, or without an `alerts:` block, any address will do.
-        assert_eq!(check_listener(Some(&spec(Some("t"))), at("0.0.0.0:1")), Ok(()));
+        assert_eq!(
+            check_listener(Some(&spec(Some("t"))), at("0.0.0.0:1")),
+            Ok(())
+        );
         assert_eq!(check_listener(None, at("0.0.0.0:1")), Ok(()));
     }
 

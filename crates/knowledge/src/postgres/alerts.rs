@@ -9,8 +9,8 @@
 //! first, then the duplicates in order, so both backends assign the same order.
 
 use crate::error::StoreError;
-use crate::store::ALERT_RESEND_AFTER_MS;
 use crate::sql::codec::{query_err, to_json};
+use crate::store::ALERT_RESEND_AFTER_MS;
 use charter_model::{Alert, Timestamp};
 use sqlx::PgConnection;
 use sqlx::postgres::PgPool;

@@ -277,14 +277,19 @@ pub async fn a_firing_alert_re_sent_later_is_refiled_with_its_new_receipt(
     backend: Arc<dyn Backend>,
 ) -> TestResult {
     let store = backend.open().await?;
-    store.save_alerts(&[alert("a1", 100), alert("b2", 110)]).await?;
+    store
+        .save_alerts(&[alert("a1", 100), alert("b2", 110)])
+        .await?;
     let last = store.alerts_since(0).await?.iter().map(|a| a.seq).max();
     let last = last.unwrap_or(0);
     // Alertmanager re-sends the firing alert after its repeat interval: not new, but
     // pollers see it again, received at the re-send.
     let mut resent = alert("a1", 100);
     resent.received_at = t(100 + 4 * 3600);
-    assert_eq!(store.save_alerts(&[resent.clone()]).await?, vec![false]);
+    assert_eq!(
+        store.save_alerts(std::slice::from_ref(&resent)).await?,
+        vec![false]
+    );
     let changed = store.alerts_since(last).await?;
     assert_eq!(changed.len(), 1, "{changed:?}");
     assert_eq!(changed[0], with_seq(resent.clone(), changed[0].seq));
@@ -296,7 +301,7 @@ pub async fn a_firing_alert_re_sent_later_is_refiled_with_its_new_receipt(
     assert!(store.alerts_since(changed[0].seq).await?.is_empty());
     // A resolved alert re-sent later is no news.
     let done = resolved(alert("b2", 110), 500);
-    store.save_alerts(&[done.clone()]).await?;
+    store.save_alerts(std::slice::from_ref(&done)).await?;
     let seen = store.alerts_since(0).await?.iter().map(|a| a.seq).max();
     let mut late = done.clone();
     late.received_at = done.received_at.plus(std::time::Duration::from_secs(3600));

@@ -4,8 +4,8 @@ use super::defaults;
 use super::issues::Issues;
 use super::raw::{AlertsConfig, S};
 use crate::charter::{AlertTrust, AlertsSpec};
-use std::time::Duration;
 use std::path::Path;
+use std::time::Duration;
 
 /// Compile `alerts:`; `None` when the charter has no such block.
 pub(super) fn compile(
@@ -59,7 +59,10 @@ pub(super) fn compile(
         &a.value.retention,
         "alerts.retention",
         defaults::ALERTS_RETENTION,
-        (defaults::MIN_ALERTS_RETENTION, defaults::MAX_ALERTS_RETENTION),
+        (
+            defaults::MIN_ALERTS_RETENTION,
+            defaults::MAX_ALERTS_RETENTION,
+        ),
         "must be between 1h and 366d",
     );
     if let Some(r) = &a.value.retention
