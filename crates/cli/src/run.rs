@@ -61,6 +61,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     for w in &warnings {
         tracing::warn!("{w}");
     }
+    // Before anything else starts: an open alert receiver must not face the network.
+    charter_server::alerts::check_listener(charter.alerts.as_ref(), args.listen)?;
     let charter = Arc::new(charter);
     let clock: Arc<dyn Clock> = Arc::new(WallClock);
     let now = clock.now();

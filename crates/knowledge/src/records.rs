@@ -119,6 +119,10 @@ pub struct JournalRecord {
 /// What an audit entry records; its `kind` in the audit log is the snake_case name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AuditKind {
+    /// A firing alert that the objective's query contradicted: never acted on.
+    AlertUnconfirmed,
+    /// A firing alert that was not re-sent within `alerts.expire_after`.
+    AlertExpired,
     /// A human approved or rejected a policy.
     Approval,
     /// A pending policy expired (its approval timed out, or an earlier run left it).
@@ -155,6 +159,8 @@ impl AuditKind {
     /// The kind as the audit log stores it.
     pub fn as_str(self) -> &'static str {
         match self {
+            AuditKind::AlertUnconfirmed => "alert_unconfirmed",
+            AuditKind::AlertExpired => "alert_expired",
             AuditKind::Approval => "approval",
             AuditKind::ApprovalExpired => "approval_expired",
             AuditKind::Change => "change",

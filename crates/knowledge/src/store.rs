@@ -264,6 +264,12 @@ pub trait LearningStore: Send + Sync {
 
 /// The alerts received from Alertmanager's webhook: stored by the API, polled by the
 /// loop.
+/// A firing duplicate received this much later than the stored copy is Alertmanager
+/// re-sending a firing alert (every `repeat_interval`), not a retry or an HA peer: it is
+/// refiled under a new `seq` with its new `received_at`, so that pollers see the alert
+/// is still firing (an alert not re-sent expires after `alerts.expire_after`).
+pub const ALERT_RESEND_AFTER_MS: i64 = 60_000;
+
 #[async_trait]
 pub trait AlertInbox: Send + Sync {
     /// Store a batch of webhook alerts in one transaction, committed (durable) before it
@@ -271,8 +277,10 @@ pub trait AlertInbox: Send + Sync {
     ///
     /// An alert is identified by (fingerprint, `starts_at`). A duplicate with the same
     /// status (an Alertmanager retry, an HA peer) changes nothing. A duplicate with a
-    /// different status (firing → resolved) replaces the stored alert and takes a new
-    /// `seq`, so [`AlertInbox::alerts_since`] returns it again. The `seq` of the given alerts
+    /// different status (firing → resolved), or a firing one received at least
+    /// [`ALERT_RESEND_AFTER_MS`] after the stored copy (Alertmanager's re-send every
+    /// `repeat_interval`), replaces the stored alert and takes a new `seq`, so
+    /// [`AlertInbox::alerts_since`] returns it again (it is still reported not new). The `seq` of the given alerts
     /// is ignored; the store assigns it.
     async fn save_alerts(&self, alerts: &[Alert]) -> Result<Vec<bool>, StoreError>;
 
@@ -283,6 +291,11 @@ pub trait AlertInbox: Send + Sync {
     /// The newest `limit` alerts (by `seq`, so a status change counts as new), newest
     /// first.
     async fn recent_alerts(&self, limit: usize) -> Result<Vec<Alert>, StoreError>;
+
+    /// Delete the alerts received before `before` (the charter's `alerts.retention`);
+    /// returns how many. Sequence numbers are never reused, so a cursor of
+    /// [`AlertInbox::alerts_since`] stays valid across a prune.
+    async fn prune_alerts(&self, before: Timestamp) -> Result<u64, StoreError>;
 }
 
 /// The leader lease of replicas sharing one store (see [`crate::lease`]), whose epoch

@@ -65,6 +65,38 @@ pub struct AlertsSpec {
     pub component_label: String,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
+    /// What a firing alert may do without the objective's query.
+    pub trust: AlertTrust,
+    /// A firing alert that Alertmanager has not re-sent for this long no longer counts
+    /// (it re-sends every `repeat_interval`, 4h by default).
+    pub expire_after: Duration,
+    /// Stored alerts received longer ago than this are pruned.
+    pub retention: Duration,
+}
+
+/// `alerts.trust`: how far an alert is believed. An alert is a claim, the objective's
+/// query the measurement: a reading that contradicts the alert always ends it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertTrust {
+    /// A firing alert opens or keeps a violation only once the query's next reading
+    /// of the series agrees; while the query has no reading the alert waits.
+    #[default]
+    Confirm,
+    /// While the query has no reading of the series (no data, or it never reports
+    /// it), a firing alert opens a violation by itself until it resolves, expires or
+    /// a reading contradicts it.
+    Alone,
+}
+
+impl AlertTrust {
+    /// The name the charter uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertTrust::Confirm => "confirm",
+            AlertTrust::Alone => "alone",
+        }
+    }
 }
 
 /// `api:` — the REST API's mutating endpoints (approve, reject, pause, resume).

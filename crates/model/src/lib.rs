@@ -32,10 +32,10 @@ pub mod vocab;
 
 pub use action::{Action, ActionKind};
 pub use charter::{
-    ActionCommands, ActionSpec, ActuatorSpec, AlertsSpec, ApiSpec, Approval, ArgPiece, ArgTemplate,
-    Charter, CommandSpec, Component, Direction, Guardrails, KnowledgeSpec, KubernetesSpec,
-    LeaseSpec, Mode, Objective, ObjectiveSource, PrometheusSpec, Signal, SourceSpec, Thresholds,
-    command_params,
+    ActionCommands, ActionSpec, ActuatorSpec, AlertTrust, AlertsSpec, ApiSpec, Approval, ArgPiece,
+    ArgTemplate, Charter, CommandSpec, Component, Direction, Guardrails, KnowledgeSpec,
+    KubernetesSpec, LeaseSpec, Mode, Objective, ObjectiveSource, PrometheusSpec, Signal,
+    SourceSpec, Thresholds, command_params,
 };
 pub use config::{CharterConfig, ConfigError, ValidationIssue, load_charter, parse_charter};
 pub use ids::{ExecutionId, IncidentId, PolicyId};

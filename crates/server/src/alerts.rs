@@ -25,11 +25,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use charter_knowledge::Store;
 use charter_model::config::defaults;
-use charter_model::{Alert, AlertStatus, Charter, Clock, Severity, Timestamp};
+use charter_model::{Alert, AlertStatus, AlertsSpec, Charter, Clock, Severity, Timestamp};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde::Deserialize;
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::sync::Notify;
 
@@ -66,6 +67,32 @@ pub struct AlertIngest {
     pub max_body_bytes: usize,
     /// Stamps each alert's `received_at`.
     pub clock: Arc<dyn Clock>,
+}
+
+/// `alerts.auth: none` on a listener that other hosts can reach: anyone who can reach
+/// the port could post alerts.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "alerts.auth: none accepts webhooks without a token, so it is for a loopback listener \
+     only, but the listen address is {addr}; listen on 127.0.0.1 or ::1, or set \
+     alerts.auth: token with alerts.token_file"
+)]
+pub struct OpenReceiverError {
+    pub addr: SocketAddr,
+}
+
+/// Refuse to serve the alert receiver without a token on a non-loopback address
+/// (`0.0.0.0` and `::` included: they listen on every interface).
+pub fn check_listener(
+    spec: Option<&AlertsSpec>,
+    addr: SocketAddr,
+) -> Result<(), OpenReceiverError> {
+    match spec {
+        Some(a) if a.token_file.is_none() && !addr.ip().is_loopback() => {
+            Err(OpenReceiverError { addr })
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The receiver's routes (`POST` and `GET` on [`ALERTS_PATH`]), to merge into the
@@ -660,6 +687,43 @@ mod tests {
         ] {
             assert_eq!(parse_rfc3339(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn auth_none_is_served_on_loopback_only() {
+        let spec = |token: Option<&str>| AlertsSpec {
+            token_file: token.map(Into::into),
+            objective_label: "alertname".into(),
+            component_label: "service".into(),
+            max_body_bytes: 1024,
+            trust: Default::default(),
+            expire_after: std::time::Duration::from_secs(3600),
+            retention: std::time::Duration::from_secs(7200),
+        };
+        let at = |a: &str| a.parse::<SocketAddr>().expect("address");
+        let open = spec(None);
+        for ok in ["127.0.0.1:9464", "127.8.0.1:1", "[::1]:9464"] {
+            assert_eq!(check_listener(Some(&open), at(ok)), Ok(()), "{ok}");
+        }
+        for refused in [
+            "0.0.0.0:9464",
+            "[::]:9464",
+            "10.0.0.7:9464",
+            "[2001:db8::1]:80",
+        ] {
+            let e = check_listener(Some(&open), at(refused)).expect_err(refused);
+            assert!(
+                e.to_string()
+                    .contains(&format!("listen address is {refused}")),
+                "{e}"
+            );
+        }
+        // With a token, or without an `alerts:` block, any address will do.
+        assert_eq!(
+            check_listener(Some(&spec(Some("t"))), at("0.0.0.0:1")),
+            Ok(())
+        );
+        assert_eq!(check_listener(None, at("0.0.0.0:1")), Ok(()));
     }
 
     #[test]

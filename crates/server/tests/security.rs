@@ -543,14 +543,23 @@ async fn hostile_alert_labels_reach_no_command_line_and_no_undeclared_url() -> T
         alert["endsAt"] = json!(rfc3339(end));
         (end, webhook(vec![alert]), 0)
     };
+    // The well-formed alerts arrive while their objective's query breaches (an alert is
+    // a claim the query must confirm): orders' memory at 645 s, catalog's CPU at 1230 s.
+    let secs = Duration::from_secs;
     let schedule = vec![
         hostile_batch("early", Duration::ZERO),
-        well_formed("orders-memory", "memory_utilization", "orders", min(3)),
         hostile_batch("leak", min(4)),
-        resolved("orders-memory", "memory_utilization", "orders", min(3), 5),
-        well_formed("catalog-cpu", "cpu_utilization", "catalog", min(21)),
+        well_formed("orders-memory", "memory_utilization", "orders", secs(645)),
+        resolved(
+            "orders-memory",
+            "memory_utilization",
+            "orders",
+            secs(645),
+            5,
+        ),
+        well_formed("catalog-cpu", "cpu_utilization", "catalog", secs(1230)),
         hostile_batch("surge", min(22)),
-        resolved("catalog-cpu", "cpu_utilization", "catalog", min(21), 9),
+        resolved("catalog-cpu", "cpu_utilization", "catalog", secs(1230), 9),
         hostile_batch("late", min(32)),
     ];
     lab.run(min(40), &schedule).await?;

@@ -10,6 +10,7 @@
 
 use crate::error::StoreError;
 use crate::sql::codec::{query_err, to_json};
+use crate::store::ALERT_RESEND_AFTER_MS;
 use charter_model::{Alert, Timestamp};
 use sqlx::PgConnection;
 use sqlx::postgres::PgPool;
@@ -63,8 +64,9 @@ async fn write_in(
         .await?;
         new.push(inserted.is_some());
     }
-    // A duplicate with another status (firing -> resolved) moves to a fresh seq so
-    // that pollers see it again; a plain retry matches no row and changes nothing.
+    // A duplicate with another status (firing -> resolved), or a firing alert re-sent
+    // later than a retry would come (`ALERT_RESEND_AFTER_MS`), moves to a fresh seq so that
+    // pollers see it again; a plain retry matches no row and changes nothing.
     for ((alert, body), _) in alerts
         .iter()
         .zip(bodies)
@@ -75,7 +77,8 @@ async fn write_in(
             "UPDATE alerts SET seq = nextval(pg_get_serial_sequence('alerts', 'seq')), \
                status = $3, ends_at_ms = $4, received_at_ms = $5, objective = $6, \
                component = $7, body = $8 \
-             WHERE fingerprint = $1 AND starts_at_ms = $2 AND status <> $3",
+             WHERE fingerprint = $1 AND starts_at_ms = $2 \
+               AND (status <> $3 OR (status = 'firing' AND received_at_ms <= $5 - $9))",
         )
         .bind(&alert.fingerprint)
         .bind(alert.starts_at.millis())
@@ -85,6 +88,7 @@ async fn write_in(
         .bind(&alert.objective)
         .bind(&alert.component)
         .bind(body)
+        .bind(ALERT_RESEND_AFTER_MS)
         .execute(&mut *conn)
         .await?;
     }

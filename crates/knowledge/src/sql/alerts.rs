@@ -5,7 +5,7 @@ use super::{Dialect, SqlStore};
 use crate::error::StoreError;
 use crate::store::AlertInbox;
 use async_trait::async_trait;
-use charter_model::Alert;
+use charter_model::{Alert, Timestamp};
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Type};
 
 #[async_trait]
@@ -39,5 +39,16 @@ where
                 .await
                 .map_err(query_err("read recent alerts"))?;
         rows.into_iter().map(alert_row).collect()
+    }
+
+    async fn prune_alerts(&self, before: Timestamp) -> Result<u64, StoreError> {
+        // `seq` is AUTOINCREMENT (SQLite) or a sequence (PostgreSQL): deleting the
+        // newest rows never lets a later alert take a number a poller has seen.
+        let deleted = sqlx::query("DELETE FROM alerts WHERE received_at_ms < $1")
+            .bind(before.millis())
+            .execute(&self.pool)
+            .await
+            .map_err(query_err("prune alerts"))?;
+        Ok(D::rows_affected(&deleted))
     }
 }

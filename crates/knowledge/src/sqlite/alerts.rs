@@ -28,7 +28,8 @@
 
 use crate::error::StoreError;
 use crate::sql::codec::{query_err, to_json};
-use charter_model::{Alert, Timestamp};
+use crate::store::ALERT_RESEND_AFTER_MS;
+use charter_model::{Alert, AlertStatus, Timestamp};
 use sqlx::query::QueryAs;
 use sqlx::sqlite::{SqliteArguments, SqlitePool};
 use sqlx::{Sqlite, SqliteConnection};
@@ -309,27 +310,34 @@ async fn write_in(conn: &mut SqliteConnection, rows: &[&Row]) -> Result<Vec<bool
         }
     }
 
-    // A duplicate with another status (firing -> resolved) is re-filed under a fresh
+    // A duplicate with another status (firing -> resolved) is refiled under a fresh
     // seq (delete, then insert) rather than updated in place, so pollers of
     // `alerts_since` see it again. Plain retries, the common case, cost one read.
-    let mut stored: HashMap<(String, i64), String> = HashMap::new();
+    // A firing alert re-sent later than a retry would come (see `ALERT_RESEND_AFTER_MS`) is
+    // refiled the same way, with its new receipt.
+    let mut stored: HashMap<(String, i64), (String, i64)> = HashMap::new();
     for chunk in duplicates.chunks(ROWS_PER_STATEMENT) {
         let sql = format!(
-            "SELECT fingerprint, starts_at_ms, status FROM alerts \
+            "SELECT fingerprint, starts_at_ms, status, received_at_ms FROM alerts \
              WHERE (fingerprint, starts_at_ms) IN (VALUES {})",
             placeholders(chunk.len(), 2)
         );
-        let mut query = sqlx::query_as::<_, (String, i64, String)>(&sql);
+        let mut query = sqlx::query_as::<_, (String, i64, String, i64)>(&sql);
         for row in chunk {
             query = query.bind(&row.fingerprint).bind(row.starts_at_ms);
         }
-        for (fingerprint, starts_at_ms, status) in query.fetch_all(&mut *conn).await? {
-            stored.insert((fingerprint, starts_at_ms), status);
+        for (fingerprint, starts_at_ms, status, received) in query.fetch_all(&mut *conn).await? {
+            stored.insert((fingerprint, starts_at_ms), (status, received));
         }
     }
     for row in duplicates {
         let key = row.key();
-        if stored.get(&key).map(String::as_str) == Some(row.status) {
+        let unchanged = stored.get(&key).is_some_and(|(status, received)| {
+            status == row.status
+                && (row.status != AlertStatus::Firing.as_str()
+                    || row.received_at_ms < received.saturating_add(ALERT_RESEND_AFTER_MS))
+        });
+        if unchanged {
             continue;
         }
         sqlx::query("DELETE FROM alerts WHERE fingerprint = $1 AND starts_at_ms = $2")
@@ -344,7 +352,7 @@ async fn write_in(conn: &mut SqliteConnection, rows: &[&Row]) -> Result<Vec<bool
         bind_row(sqlx::query_as::<_, (i64,)>(&sql), row)
             .fetch_one(&mut *conn)
             .await?;
-        stored.insert(key, row.status.to_string());
+        stored.insert(key, (row.status.to_string(), row.received_at_ms));
     }
     Ok(new)
 }

@@ -42,10 +42,10 @@ pub async fn a_retried_batch_of_alerts_changes_nothing(backend: Arc<dyn Backend>
     store.save_alerts(&batch).await?;
     let before = store.alerts_since(0).await?;
 
-    // An Alertmanager retry or an HA peer: same episodes, received later.
+    // An Alertmanager retry or an HA peer: same episodes, received a little later.
     let mut again = batch.clone();
     for a in &mut again {
-        a.received_at = t(999);
+        a.received_at = a.received_at.plus(std::time::Duration::from_secs(10));
     }
     assert_eq!(store.save_alerts(&again).await?, vec![false, false]);
     assert_eq!(store.alerts_since(0).await?, before);
@@ -240,5 +240,72 @@ pub async fn alerts_survive_a_restart_and_seq_keeps_growing(
     let changed = reopened.alerts_since(last).await?;
     assert_eq!(changed.len(), 1);
     assert_eq!(changed[0].status, AlertStatus::Resolved);
+    Ok(())
+}
+
+pub async fn pruning_alerts_drops_old_receipts_and_keeps_the_cursor_valid(
+    backend: Arc<dyn Backend>,
+) -> TestResult {
+    let store = backend.open().await?;
+    // Received at 130, 140 and 530 (`alert` receives 30 s after the start).
+    store
+        .save_alerts(&[alert("a1", 100), alert("b2", 110), alert("c3", 500)])
+        .await?;
+    let seen = store.alerts_since(0).await?;
+    let cursor = seen.iter().map(|a| a.seq).max().unwrap_or(0);
+    // Nothing received before the cut-off: nothing pruned.
+    assert_eq!(store.prune_alerts(t(130)).await?, 0);
+    assert_eq!(store.prune_alerts(t(141)).await?, 2);
+    let left = store.alerts_since(0).await?;
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].fingerprint, "c3");
+    // Pruning the newest row too never lets a new alert reuse a number the cursor
+    // has passed: the poller still sees what comes next.
+    assert_eq!(store.prune_alerts(t(10_000)).await?, 1);
+    assert!(store.recent_alerts(10).await?.is_empty());
+    assert_eq!(store.save_alerts(&[alert("d4", 900)]).await?, vec![true]);
+    let next = store.alerts_since(cursor).await?;
+    assert_eq!(next.len(), 1);
+    assert_eq!(next[0].fingerprint, "d4");
+    assert!(next[0].seq > cursor);
+    // A pruned episode that Alertmanager re-sends is stored again as new.
+    assert_eq!(store.save_alerts(&[alert("a1", 100)]).await?, vec![true]);
+    Ok(())
+}
+
+pub async fn a_firing_alert_re_sent_later_is_refiled_with_its_new_receipt(
+    backend: Arc<dyn Backend>,
+) -> TestResult {
+    let store = backend.open().await?;
+    store
+        .save_alerts(&[alert("a1", 100), alert("b2", 110)])
+        .await?;
+    let last = store.alerts_since(0).await?.iter().map(|a| a.seq).max();
+    let last = last.unwrap_or(0);
+    // Alertmanager re-sends the firing alert after its repeat interval: not new, but
+    // pollers see it again, received at the re-send.
+    let mut resent = alert("a1", 100);
+    resent.received_at = t(100 + 4 * 3600);
+    assert_eq!(
+        store.save_alerts(std::slice::from_ref(&resent)).await?,
+        vec![false]
+    );
+    let changed = store.alerts_since(last).await?;
+    assert_eq!(changed.len(), 1, "{changed:?}");
+    assert_eq!(changed[0], with_seq(resent.clone(), changed[0].seq));
+    assert_eq!(store.recent_alerts(10).await?.len(), 2);
+    // A retry of the re-send shortly after changes nothing.
+    let mut retry = resent.clone();
+    retry.received_at = resent.received_at.plus(std::time::Duration::from_secs(5));
+    assert_eq!(store.save_alerts(&[retry]).await?, vec![false]);
+    assert!(store.alerts_since(changed[0].seq).await?.is_empty());
+    // A resolved alert re-sent later is no news.
+    let done = resolved(alert("b2", 110), 500);
+    store.save_alerts(std::slice::from_ref(&done)).await?;
+    let seen = store.alerts_since(0).await?.iter().map(|a| a.seq).max();
+    let mut late = done.clone();
+    late.received_at = done.received_at.plus(std::time::Duration::from_secs(3600));
+    assert_eq!(store.save_alerts(&[late]).await?, vec![false]);
+    assert!(store.alerts_since(seen.unwrap_or(0)).await?.is_empty());
     Ok(())
 }

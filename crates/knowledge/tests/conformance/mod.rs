@@ -123,6 +123,8 @@ macro_rules! conformance_tests {
             concurrent_batches_of_alerts_are_all_stored,
             the_same_batch_from_two_senders_at_once_is_new_once,
             alerts_survive_a_restart_and_seq_keeps_growing,
+            pruning_alerts_drops_old_receipts_and_keeps_the_cursor_valid,
+            a_firing_alert_re_sent_later_is_refiled_with_its_new_receipt,
             imported_priors_replace_their_source_and_come_back_sorted,
             the_lease_goes_to_one_replica_and_passes_on_expiry,
             a_restarted_replica_retakes_its_lease_under_a_new_epoch,

@@ -38,6 +38,20 @@ pub const OBJECTIVE_LABEL: &str = "alertname";
 pub const COMPONENT_LABEL: &str = "service";
 /// `alerts.max_body_bytes`: the largest webhook body accepted.
 pub const ALERTS_MAX_BODY_BYTES: usize = 1 << 20;
+/// `alerts.expire_after`: a firing alert not re-sent for this long no longer counts;
+/// three of Alertmanager's default `repeat_interval` (4h), so two lost re-sends are
+/// tolerated.
+pub const ALERTS_EXPIRE_AFTER: Duration = Duration::from_secs(12 * HOUR);
+/// The shortest `alerts.expire_after`.
+pub const MIN_ALERTS_EXPIRE_AFTER: Duration = Duration::from_secs(MINUTE);
+/// The longest `alerts.expire_after`.
+pub const MAX_ALERTS_EXPIRE_AFTER: Duration = Duration::from_secs(7 * DAY);
+/// `alerts.retention`: stored alerts received longer ago are pruned.
+pub const ALERTS_RETENTION: Duration = Duration::from_secs(7 * DAY);
+/// The shortest `alerts.retention`: an alert must outlive its expiry.
+pub const MIN_ALERTS_RETENTION: Duration = Duration::from_secs(HOUR);
+/// The longest `alerts.retention`.
+pub const MAX_ALERTS_RETENTION: Duration = Duration::from_secs(366 * DAY);
 
 /// `knowledge.retention`: history older than this is pruned.
 pub const RETENTION: Duration = Duration::from_secs(30 * DAY);

@@ -87,6 +87,15 @@ pub struct AlertsConfig {
     pub component_label: Option<String>,
     #[serde(default)]
     pub max_body_bytes: Option<usize>,
+    /// `confirm` (the default: the objective's query must agree) or `alone`.
+    #[serde(default)]
+    pub trust: Option<S<String>>,
+    /// A firing alert not re-sent for this long no longer counts.
+    #[serde(default)]
+    pub expire_after: Option<S<String>>,
+    /// Stored alerts older than this are pruned.
+    #[serde(default)]
+    pub retention: Option<S<String>>,
 }
 
 /// `api:` — the REST API.

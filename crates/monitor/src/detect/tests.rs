@@ -140,94 +140,197 @@ fn keep_firing_for_holds_the_episode_and_counts_flaps() {
     assert_eq!(t[0].violation.since, Timestamp::from_secs(0));
 }
 
-#[test]
-fn an_alert_and_the_query_collapse_into_one_violation() {
-    let c = charter("60s");
+fn alert(firing: bool, sev: Option<Severity>, starts: i64, received: i64) -> AlertEvidence {
+    AlertEvidence {
+        firing,
+        severity: sev,
+        starts_at: Timestamp::from_secs(starts),
+        received_at: Timestamp::from_secs(received),
+    }
+}
+
+/// Post a firing (or resolved) alert for `latency@api` at `t`.
+fn claim(d: &mut Detector, c: &Charter, firing: bool, t: i64) -> Option<Transition> {
     let obj = c.objective("latency").expect("objective").clone();
-    let mut d = Detector::new();
-    // The query sees a breach first: pending.
-    feed(&mut d, &c, "latency", 0, Some(1.5));
-    // Alertmanager says the rule fired: the same episode is promoted, not duplicated.
-    let t = d
-        .observe_alert(
-            &obj,
-            "api",
-            true,
-            Some(Severity::Critical),
-            Timestamp::from_secs(0),
-            Timestamp::from_secs(20),
-        )
-        .expect("transition");
-    assert_eq!(t.violation.state, ViolationState::Firing);
-    assert!(t.violation.alerted);
-    assert_eq!(d.active().count(), 1);
-    // A duplicate alert changes nothing.
-    assert!(
-        d.observe_alert(
-            &obj,
-            "api",
-            true,
-            Some(Severity::Critical),
-            Timestamp::from_secs(0),
-            Timestamp::from_secs(25)
-        )
-        .is_none()
-    );
-    // The query says clear, but the alert still fires: not resolved.
-    assert!(feed(&mut d, &c, "latency", 30, Some(0.5)).is_empty());
-    // Alert resolved: still only the query can end it.
     d.observe_alert(
+        c,
         &obj,
         "api",
-        false,
-        None,
-        Timestamp::from_secs(0),
-        Timestamp::from_secs(35),
-    );
-    assert_eq!(d.active().count(), 1);
-    let t = feed(&mut d, &c, "latency", 40, Some(0.5));
-    assert_eq!(t[0].violation.state, ViolationState::Resolved);
+        alert(firing, Some(Severity::Critical), 0, t),
+        Timestamp::from_secs(t),
+    )
+}
+
+fn with_alerts(c: Charter, extra: &str) -> Charter {
+    let mut text = String::from("alerts:\n  auth: none\n");
+    text.push_str(extra);
+    let mut with = charter_from(&format!(
+        "{text}name: t\ncomponents: [{{ name: api }}]\nobjectives:\n  - name: latency\n    metric: lat\n    above: {{ warning: 1.0, critical: 2.0, clear: 0.8 }}\n    remedies: [scale_out]\n"
+    ));
+    with.objectives = c.objectives;
+    with
 }
 
 #[test]
-fn an_alert_alone_opens_a_firing_violation_that_the_query_confirms_closed() {
+fn an_alert_and_the_query_collapse_into_one_violation() {
     let c = charter("60s");
-    let obj = c.objective("latency").expect("objective").clone();
     let mut d = Detector::new();
-    let t = d
-        .observe_alert(
-            &obj,
-            "api",
-            true,
-            None,
-            Timestamp::from_secs(0),
-            Timestamp::from_secs(5),
-        )
-        .expect("transition");
+    // The query sees a breach first: pending.
+    feed(&mut d, &c, "latency", 0, Some(1.5));
+    // Alertmanager says the rule fired: a claim, nothing moves before the query reads.
+    assert!(claim(&mut d, &c, true, 20).is_none());
+    // The next reading agrees: the same episode fires at once (the rule waited for its
+    // `for`), marked as alerted and with the query's value and severity.
+    let t = feed(&mut d, &c, "latency", 25, Some(1.5));
+    assert_eq!(t.len(), 1);
+    assert_eq!(t[0].violation.state, ViolationState::Firing);
+    assert_eq!(t[0].violation.severity, Some(Severity::Warning));
+    assert_eq!(t[0].violation.value, Some(1.5));
+    assert!(t[0].violation.alerted);
+    assert_eq!(d.active().count(), 1);
+    // A duplicate alert changes nothing.
+    assert!(claim(&mut d, &c, true, 26).is_none());
+    assert!(feed(&mut d, &c, "latency", 28, Some(1.5)).is_empty());
+    // The query says clear: the alert no longer holds the episode open.
+    let t = feed(&mut d, &c, "latency", 30, Some(0.5));
+    assert_eq!(t[0].violation.state, ViolationState::Resolved);
+    assert!(!d.has_claim("latency", "api"));
+    // A confirmed claim that the query later contradicts is no unconfirmed alert.
+    assert!(d.take_verdicts().is_empty());
+}
+
+#[test]
+fn an_alert_the_query_contradicts_opens_nothing_and_is_recorded_unconfirmed() {
+    let c = charter("0s");
+    let mut d = Detector::new();
+    feed(&mut d, &c, "latency", 0, Some(0.3));
+    assert!(claim(&mut d, &c, true, 5).is_none());
+    assert_eq!(d.active().count(), 0);
+    // The query's next reading is healthy: the claim ends, nothing opens.
+    assert!(feed(&mut d, &c, "latency", 10, Some(0.3)).is_empty());
+    assert_eq!(d.active().count(), 0);
+    assert!(!d.has_claim("latency", "api"));
     assert_eq!(
-        (t.violation.state, t.violation.severity),
-        (ViolationState::Firing, Some(Severity::Warning))
+        d.take_verdicts(),
+        vec![ClaimVerdict::Unconfirmed {
+            objective: "latency".into(),
+            component: "api".into(),
+            severity: Some(Severity::Critical),
+            starts_at: Timestamp::from_secs(0),
+            received_at: Timestamp::from_secs(5),
+            value: 0.3,
+        }]
     );
-    // The query keeps it (still breaching), then the alert resolves and the query clears.
+    // The claim is gone: a later breach goes through `for` as usual, unalerted.
+    let t = feed(&mut d, &c, "latency", 20, Some(1.5));
+    assert!(!t[0].violation.alerted);
+}
+
+#[test]
+fn an_alert_without_a_reading_waits_and_never_acts() {
+    let c = charter("60s");
+    let mut d = Detector::new();
+    // No reading yet, then an unknown one: the claim waits.
+    assert!(claim(&mut d, &c, true, 0).is_none());
+    assert!(feed(&mut d, &c, "latency", 10, None).is_empty());
+    assert_eq!(d.active().count(), 0);
+    assert!(d.has_claim("latency", "api"));
+    assert!(d.take_verdicts().is_empty());
+    // The first reading that agrees confirms it: firing without waiting for `for`.
+    let t = feed(&mut d, &c, "latency", 20, Some(2.5));
+    assert_eq!(t.len(), 1);
+    assert_eq!(
+        (t[0].violation.state, t[0].violation.severity),
+        (ViolationState::Firing, Some(Severity::Critical))
+    );
+    assert!(t[0].violation.alerted);
+}
+
+#[test]
+fn a_firing_alert_not_re_sent_expires() {
+    let c = with_alerts(charter("0s"), "  expire_after: 10m\n");
+    let mut d = Detector::new();
+    assert!(claim(&mut d, &c, true, 0).is_none());
+    // A re-send refreshes the claim.
+    assert!(d.expire_claims(&c, Timestamp::from_secs(300)).is_empty());
+    claim(&mut d, &c, true, 300);
+    assert!(d.expire_claims(&c, Timestamp::from_secs(600)).is_empty());
+    assert!(d.has_claim("latency", "api"));
+    // Ten minutes after the last receipt it no longer counts.
+    assert!(d.expire_claims(&c, Timestamp::from_secs(900)).is_empty());
+    assert!(!d.has_claim("latency", "api"));
+    assert_eq!(
+        d.take_verdicts(),
+        vec![ClaimVerdict::Expired {
+            objective: "latency".into(),
+            component: "api".into(),
+            starts_at: Timestamp::from_secs(0),
+            received_at: Timestamp::from_secs(300),
+            confirmed: false,
+        }]
+    );
+    // An expired claim is no claim: the breach that follows waits like any other.
+    let obj = c.objective("latency").expect("objective").clone();
+    let stale = alert(true, None, 0, 1_000);
     assert!(
-        feed(&mut d, &c, "latency", 10, Some(1.5))
-            .iter()
-            .all(|t| t.violation.state == ViolationState::Firing)
+        d.observe_alert(&c, &obj, "api", stale, Timestamp::from_secs(1_600))
+            .is_none()
     );
-    d.observe_alert(
-        &obj,
-        "api",
-        false,
-        None,
-        Timestamp::from_secs(0),
-        Timestamp::from_secs(15),
-    );
+    assert!(!d.has_claim("latency", "api"));
+    assert!(matches!(
+        d.take_verdicts()[..],
+        [ClaimVerdict::Expired { .. }]
+    ));
+}
+
+#[test]
+fn trust_alone_acts_without_a_reading_until_expiry_or_a_contradiction() {
+    let c = with_alerts(charter("0s"), "  trust: alone\n  expire_after: 10m\n");
+    let mut d = Detector::new();
+    // No reading of the series: the alert opens a firing episode by itself.
+    let t = claim(&mut d, &c, true, 0).expect("opened alone");
     assert_eq!(
-        feed(&mut d, &c, "latency", 20, Some(0.5))[0]
-            .violation
-            .state,
-        ViolationState::Resolved
+        (t.violation.state, t.violation.severity, t.violation.value),
+        (ViolationState::Firing, Some(Severity::Critical), None)
     );
+    assert_eq!(d.active().count(), 1);
+    // Expiry ends the claim and the episode it alone held.
+    let t = d.expire_claims(&c, Timestamp::from_secs(600));
+    assert_eq!(t[0].violation.state, ViolationState::Resolved);
+    assert_eq!(d.active().count(), 0);
+    // With a healthy reading, even trust `alone` waits for the query, which disagrees.
+    feed(&mut d, &c, "latency", 700, Some(0.3));
+    d.take_verdicts();
+    assert!(claim(&mut d, &c, true, 710).is_none());
+    assert!(feed(&mut d, &c, "latency", 720, Some(0.3)).is_empty());
+    assert!(matches!(
+        d.take_verdicts()[..],
+        [ClaimVerdict::Unconfirmed { value, .. }] if value == 0.3
+    ));
+    // An unknown reading lets it act alone; the resolved alert ends that episode.
+    feed(&mut d, &c, "latency", 730, None);
+    claim(&mut d, &c, true, 740).expect("opened alone");
+    let t = claim(&mut d, &c, false, 750).expect("ended with its claim");
+    assert_eq!(t.violation.state, ViolationState::Resolved);
+    // Under the default trust the same unknown reading opens nothing.
+    let confirm = charter("0s");
+    let mut d = Detector::new();
+    feed(&mut d, &confirm, "latency", 730, None);
+    assert!(claim(&mut d, &confirm, true, 740).is_none());
+    assert_eq!(d.active().count(), 0);
+}
+
+#[test]
+fn a_resolved_alert_does_not_end_an_episode_the_query_measures() {
+    let c = charter("0s");
+    let mut d = Detector::new();
+    feed(&mut d, &c, "latency", 0, Some(1.5));
+    claim(&mut d, &c, true, 5);
+    feed(&mut d, &c, "latency", 10, Some(1.5));
+    assert!(claim(&mut d, &c, false, 15).is_none());
+    assert_eq!(d.active().count(), 1);
+    let t = feed(&mut d, &c, "latency", 20, Some(0.5));
+    assert_eq!(t[0].violation.state, ViolationState::Resolved);
 }
 
 #[test]
@@ -290,16 +393,16 @@ fn active_and_unknown_follow_every_path_in_first_seen_order() {
         Timestamp::from_secs(0),
     );
     assert!(active(&d).is_empty() && unknown(&d).is_empty());
-    // An alert opens latency's episode; hit breaches by query.
+    // An alert claims latency's episode: nothing opens before the query agrees.
     d.observe_alert(
+        &c,
         &obj,
         "api",
-        true,
-        None,
-        Timestamp::from_secs(5),
+        alert(true, None, 5, 5),
         Timestamp::from_secs(5),
     );
-    assert_eq!(active(&d), vec!["latency@api"]);
+    assert!(active(&d).is_empty());
+    // The query agrees on latency; hit breaches by query.
     d.update(
         &c,
         &batch(Some(1.5), Some(0.1), 10),
@@ -312,11 +415,10 @@ fn active_and_unknown_follow_every_path_in_first_seen_order() {
     assert_eq!(unknown(&d), vec![("hit".to_string(), "api".to_string())]);
     // Latency clears once the alert is gone; hit comes back healthy and resolves.
     d.observe_alert(
+        &c,
         &obj,
         "api",
-        false,
-        None,
-        Timestamp::from_secs(5),
+        alert(false, None, 5, 25),
         Timestamp::from_secs(25),
     );
     d.update(

@@ -518,6 +518,9 @@ impl Controller {
         if rows > 0 {
             tracing::info!(rows, before = %before, "history pruned to the charter's retention");
         }
+        self.observer
+            .prune_alerts(&self.charter, self.store.as_ref(), now)
+            .await?;
         Ok(())
     }
 

@@ -10,7 +10,7 @@ use charter_model::config::defaults;
 use charter_model::{
     AlertStatus, Change, Charter, Sample, SourceSpec, Timestamp, Violation, ViolationState,
 };
-use charter_monitor::detect::Transition;
+use charter_monitor::detect::{AlertEvidence, ClaimVerdict, Transition};
 use charter_monitor::{Detector, MetricSource, Observation};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
@@ -179,7 +179,8 @@ impl Observer {
         let horizon = now.minus(CHANGE_HORIZON);
         self.changes.retain(|c| c.at >= horizon);
 
-        // Alertmanager's evidence first, so that the query of this cycle confirms it.
+        // Alertmanager's claims first, so that the query of this cycle judges them: an
+        // alert opens or keeps a violation only when the reading agrees.
         let mut transitions = Vec::new();
         for a in store.alerts_since(self.alerts_seen).await? {
             self.alerts_seen = self.alerts_seen.max(a.seq);
@@ -193,17 +194,22 @@ impl Observer {
             if !objective.components.iter().any(|c| c == comp) {
                 continue;
             }
-            let firing = a.status == AlertStatus::Firing;
-            transitions.extend(self.detector.observe_alert(
-                objective,
-                comp,
-                firing,
-                a.severity,
-                a.starts_at,
-                now,
-            ));
+            let evidence = AlertEvidence {
+                firing: a.status == AlertStatus::Firing,
+                severity: a.severity,
+                starts_at: a.starts_at,
+                received_at: a.received_at,
+            };
+            transitions.extend(
+                self.detector
+                    .observe_alert(charter, objective, comp, evidence, now),
+            );
         }
         transitions.extend(self.detector.update(charter, samples, now));
+        transitions.extend(self.detector.expire_claims(charter, now));
+        for verdict in self.detector.take_verdicts() {
+            record_verdict(store, &verdict, now).await?;
+        }
         transitions.sort_by_cached_key(|t| topology.height(&t.violation.component));
         self.log_episodes(&transitions, analysis, now);
         Ok(transitions)
@@ -243,6 +249,28 @@ impl Observer {
         self.reopened.clear();
     }
 
+    /// Drop the stored alerts received longer ago than `alerts.retention` (its default
+    /// without an `alerts:` block). The cursor stays valid: the store never reuses a
+    /// sequence number, and retention is at least `alerts.expire_after`, so nothing
+    /// pruned still counts.
+    pub async fn prune_alerts(
+        &self,
+        charter: &Charter,
+        store: &dyn Store,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let retention = charter
+            .alerts
+            .as_ref()
+            .map_or(defaults::ALERTS_RETENTION, |a| a.retention);
+        let before = now.minus(retention);
+        let rows = store.prune_alerts(before).await?;
+        if rows > 0 {
+            tracing::info!(rows, before = %before, "alerts pruned to alerts.retention");
+        }
+        Ok(())
+    }
+
     /// Components with an Unknown objective: new actions on them are frozen.
     pub fn frozen(&self) -> HashSet<String> {
         self.detector
@@ -250,6 +278,73 @@ impl Observer {
             .map(|(_, c)| c.to_string())
             .collect()
     }
+}
+
+/// Leave a claim that ended without becoming evidence in the audit log and the log: an
+/// unconfirmed alert is something an operator may want to look at (a rule that
+/// disagrees with its objective, or a forged alert); it never reaches the incidents.
+async fn record_verdict(
+    store: &dyn Store,
+    verdict: &ClaimVerdict,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let (kind, body) = match verdict {
+        ClaimVerdict::Unconfirmed {
+            objective,
+            component,
+            severity,
+            starts_at,
+            received_at,
+            value,
+        } => {
+            tracing::warn!(
+                objective = %objective,
+                component = %component,
+                severity = ?severity,
+                value,
+                received_at = %received_at,
+                "alert unconfirmed: the objective's query reads {value} on {objective}@{component}, \
+                 which does not violate it; the alert is not acted on"
+            );
+            (
+                AuditKind::AlertUnconfirmed,
+                serde_json::json!({
+                    "objective": objective,
+                    "component": component,
+                    "severity": severity,
+                    "starts_at": starts_at,
+                    "received_at": received_at,
+                    "value": value,
+                }),
+            )
+        }
+        ClaimVerdict::Expired {
+            objective,
+            component,
+            starts_at,
+            received_at,
+            confirmed,
+        } => {
+            tracing::info!(
+                objective = %objective,
+                component = %component,
+                received_at = %received_at,
+                confirmed,
+                "alert expired: not re-sent within alerts.expire_after"
+            );
+            (
+                AuditKind::AlertExpired,
+                serde_json::json!({
+                    "objective": objective,
+                    "component": component,
+                    "starts_at": starts_at,
+                    "received_at": received_at,
+                    "confirmed": confirmed,
+                }),
+            )
+        }
+    };
+    store.audit(now, kind.as_str(), &body).await
 }
 
 /// The episode log as recorded violations tell it: the onset of every episode (a
