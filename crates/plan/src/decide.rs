@@ -3,7 +3,8 @@
 use crate::knowledge::KnowledgeView;
 use charter_model::{
     Action, ActionKind, Approval, ApprovalState, CauseClass, Charter, ComponentState, Diagnosis,
-    Incident, Mode, Policy, PolicyContext, PolicyId, Rejected, Timestamp, Violation, ViolationState,
+    Incident, Mode, Policy, PolicyContext, PolicyId, Rejected, Timestamp, Violation,
+    ViolationState,
 };
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;

@@ -435,7 +435,12 @@ impl Controller {
         if let Some(action) = &first {
             // Credited to the (objective, cause) the policy was decided for; a policy
             // stored without it falls back to the first target on the acted-on component.
-            let (objective, cause) = match self.store.policy(e.policy_id).await?.and_then(|p| p.context) {
+            let (objective, cause) = match self
+                .store
+                .policy(e.policy_id)
+                .await?
+                .and_then(|p| p.context)
+            {
                 Some(c) => (c.objective, Some(c.cause)),
                 None => (
                     e.targets

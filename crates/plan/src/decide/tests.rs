@@ -279,8 +279,12 @@ fn tried_actions_are_not_repeated() {
         }
         Decision::NoAction { rejected, .. } | Decision::Stop { rejected, .. } => rejected,
     };
-    assert!(rejected.iter().any(|r| r.action.kind == ActionKind::ScaleOut
-        && r.reason == "already tried in this incident"));
+    assert!(
+        rejected
+            .iter()
+            .any(|r| r.action.kind == ActionKind::ScaleOut
+                && r.reason == "already tried in this incident")
+    );
     // With the floor lowered, the weak restart (p 0.15, score 0.24) acts instead.
     f.charter.guardrails.min_success_probability_irreversible = 0.1;
     f.charter.guardrails.min_margin = 0.0;
@@ -605,7 +609,9 @@ fn the_floor_lets_a_weaker_reversible_remedy_act_instead() {
         "the restart scored higher: {p:#?}"
     );
     assert!(
-        restart.reason.starts_with("success probability 0.12 below the floor 0.5"),
+        restart
+            .reason
+            .starts_with("success probability 0.12 below the floor 0.5"),
         "{}",
         restart.reason
     );
@@ -633,7 +639,9 @@ fn a_multi_step_policy_must_clear_its_cost_by_the_margin() {
         .find(|r| r.reason.contains("policy of 3 steps"))
         .expect("the bridge is rejected");
     assert!(
-        bridge.reason.contains(&format!("below the margin {margin}")),
+        bridge
+            .reason
+            .contains(&format!("below the margin {margin}")),
         "{}",
         bridge.reason
     );
@@ -666,7 +674,10 @@ fn exploration_never_carries_an_irreversible_action_over_the_floor() {
             panic!("seed {seed}: explored into {p:#?}");
         }
     }
-    assert!(high_draws > 0, "no draw reached the floor: the test proves nothing");
+    assert!(
+        high_draws > 0,
+        "no draw reached the floor: the test proves nothing"
+    );
 }
 
 /// Issue 16, item 7: a failover decided for "error_ratio, cause outage" carries that
