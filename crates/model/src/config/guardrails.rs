@@ -79,7 +79,7 @@ pub(super) fn compile(is: &mut Issues<'_>, raw: Option<&GuardrailsConfig>) -> Gu
             is.at(
                 sp,
                 "guardrails.min_success_probability_irreversible",
-                "must be a probability in [0, 1] (0.5: an irreversible action must be likelier to work than not)",
+                "must be a probability in [0, 1] (the estimated chance an irreversible action works)",
             );
         }
         guardrails.min_success_probability_irreversible = v;

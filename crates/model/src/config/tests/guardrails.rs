@@ -56,7 +56,7 @@ fn the_floor_for_acting_is_bounded() {
     assert_eq!(
         located(&text),
         [
-            "25:41: guardrails.min_success_probability_irreversible: must be a probability in [0, 1] (0.5: an irreversible action must be likelier to work than not)",
+            "25:41: guardrails.min_success_probability_irreversible: must be a probability in [0, 1] (the estimated chance an irreversible action works)",
             "26:15: guardrails.min_margin: must be a finite number >= 0 (how far expected benefit must exceed cost)",
         ]
     );
@@ -73,6 +73,6 @@ fn the_floor_for_acting_is_bounded() {
     assert_eq!(c.guardrails.min_success_probability_irreversible, 0.8);
     assert_eq!(c.guardrails.min_margin, 2.0);
     let (c, _) = parse_charter(VALID, "shop.yaml", Path::new(".")).expect("valid");
-    assert_eq!(c.guardrails.min_success_probability_irreversible, 0.5);
+    assert_eq!(c.guardrails.min_success_probability_irreversible, 0.25);
     assert_eq!(c.guardrails.min_margin, 0.5);
 }
