@@ -640,6 +640,12 @@ pub struct Guardrails {
     pub max_reversals: u32,
     /// How much risk weighs against disruption and resource cost.
     pub risk_weight: f64,
+    /// The floor for acting: no policy with an irreversible step is chosen when the
+    /// estimated probability of success is below this.
+    pub min_success_probability_irreversible: f64,
+    /// The floor for acting: a policy's expected benefit must exceed its cost by at
+    /// least this much.
+    pub min_margin: f64,
 }
 
 impl Default for Guardrails {
@@ -659,6 +665,8 @@ impl Default for Guardrails {
             oscillation_window: defaults::OSCILLATION_WINDOW,
             max_reversals: defaults::MAX_REVERSALS,
             risk_weight: defaults::RISK_WEIGHT,
+            min_success_probability_irreversible: defaults::MIN_SUCCESS_PROBABILITY_IRREVERSIBLE,
+            min_margin: defaults::MIN_MARGIN,
         }
     }
 }

@@ -232,6 +232,40 @@ impl KnowledgeView {
             .or(levels[0])
     }
 
+    /// The Beta posterior (a, b) of `kind` on `component` for `objective` at `now`,
+    /// and the evidence it was built from.
+    fn posterior(
+        &self,
+        kind: ActionKind,
+        objective: &str,
+        component: &str,
+        prior: f64,
+        now: Timestamp,
+    ) -> (f64, f64, Evidence) {
+        let e = self
+            .backed_off(kind, objective, component, now)
+            .unwrap_or_default();
+        let prior = prior.clamp(1e-6, 1.0 - 1e-6);
+        let a = prior * PRIOR_STRENGTH + e.successes();
+        let b = (1.0 - prior) * PRIOR_STRENGTH + (e.weight() - e.successes());
+        (a, b, e)
+    }
+
+    /// The posterior mean of P(success), whatever the exploration: what the floor for
+    /// acting judges, so that a lucky exploratory draw never carries an irreversible
+    /// action over it.
+    pub fn success_mean(
+        &self,
+        kind: ActionKind,
+        objective: &str,
+        component: &str,
+        prior: f64,
+        now: Timestamp,
+    ) -> f64 {
+        let (a, b, _) = self.posterior(kind, objective, component, prior, now);
+        a / (a + b)
+    }
+
     /// P(success) of `kind` on `component` for `objective` at `now` — the posterior
     /// mean (Beta prior with mean `prior`) or, with Thompson exploration, a draw from
     /// the posterior — and the (successes, outcomes) it used, decayed, rounded to
@@ -244,12 +278,7 @@ impl KnowledgeView {
         prior: f64,
         now: Timestamp,
     ) -> (f64, (f64, f64)) {
-        let e = self
-            .backed_off(kind, objective, component, now)
-            .unwrap_or_default();
-        let prior = prior.clamp(1e-6, 1.0 - 1e-6);
-        let a = prior * PRIOR_STRENGTH + e.successes();
-        let b = (1.0 - prior) * PRIOR_STRENGTH + (e.weight() - e.successes());
+        let (a, b, e) = self.posterior(kind, objective, component, prior, now);
         let p = match self.learning.exploration {
             Exploration::None => a / (a + b),
             Exploration::Thompson => {

@@ -333,6 +333,19 @@ pub struct Policy {
     pub rationale: String,
     pub rejected: Vec<Rejected>,
     pub approval: ApprovalState,
+    /// What the policy was decided for; its outcome is learned and stored under
+    /// this context. `None` in policies stored before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<PolicyContext>,
+}
+
+/// The context a policy was decided for: the symptom objective its main action was
+/// chosen to restore and the root cause class it treats. Outcomes are credited to
+/// it, not to whatever the incident's targets or diagnosis say when the policy ends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyContext {
+    pub objective: String,
+    pub cause: CauseClass,
 }
 
 /// How an execution turned out.

@@ -3,7 +3,8 @@
 use crate::knowledge::KnowledgeView;
 use charter_model::{
     Action, ActionKind, Approval, ApprovalState, CauseClass, Charter, ComponentState, Diagnosis,
-    Incident, Mode, Policy, PolicyId, Rejected, Timestamp, Violation, ViolationState,
+    Incident, Mode, Policy, PolicyContext, PolicyId, Rejected, Timestamp, Violation,
+    ViolationState,
 };
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -44,6 +45,9 @@ pub struct PlanInput<'a> {
 }
 
 /// What to do about an incident.
+// One decision per incident and tick, moved once to its caller: boxing the policy
+// would buy nothing and change every caller's match.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Decision {
     /// A policy: `policy.approval` says whether it runs now (auto-approved), waits for
@@ -111,6 +115,9 @@ struct Candidate {
     main: usize,
     objective: String,
     p: f64,
+    /// The posterior mean of `p` (equal to it without exploration): what the floor
+    /// for irreversible actions judges.
+    p_mean: f64,
     evidence: (f64, f64),
     benefit: f64,
     /// (disruption, resource, weighted risk) summed over the steps.
@@ -246,6 +253,10 @@ pub fn decide(input: PlanInput<'_>) -> Decision {
                 input
                     .knowledge
                     .success(kind, &objective, &component.name, prior, input.now);
+            let p_mean =
+                input
+                    .knowledge
+                    .success_mean(kind, &objective, &component.name, prior, input.now);
             let benefit = p * h.confidence * value * relief(spec.time_to_effect);
             let terms = (
                 spec.disruption,
@@ -259,6 +270,7 @@ pub fn decide(input: PlanInput<'_>) -> Decision {
                 main: 0,
                 objective,
                 p,
+                p_mean,
                 evidence,
                 benefit,
                 terms,
@@ -287,6 +299,9 @@ pub fn decide(input: PlanInput<'_>) -> Decision {
         .filter(|(_, _, t)| input.now.since(*t) < Duration::from_secs(3600))
         .collect();
     let mut chosen = None;
+    // The first candidate the floor for acting turned down, in words, for the
+    // rationale of a decision the floor made.
+    let mut below_floor: Option<String> = None;
     for c in cands {
         if chosen.is_some() {
             c.reject("lower score".into(), &mut rejected);
@@ -297,6 +312,17 @@ pub fn decide(input: PlanInput<'_>) -> Decision {
                 "not worth its cost (benefit {:.1} <= cost {:.1})",
                 c.benefit, c.cost
             );
+            c.reject(reason, &mut rejected);
+            continue;
+        }
+        if let Some(reason) = floor(&c, rails) {
+            if below_floor.is_none() {
+                let main = c.main();
+                below_floor = Some(format!(
+                    "{}({}) not taken: {reason}",
+                    main.kind, main.component
+                ));
+            }
             c.reject(reason, &mut rejected);
             continue;
         }
@@ -316,7 +342,9 @@ pub fn decide(input: PlanInput<'_>) -> Decision {
         chosen = Some(c);
     }
     let Some(c) = chosen else {
-        let reason = if rejected.is_empty() {
+        let reason = if let Some(why) = below_floor {
+            format!("no candidate clears the floor for acting: {why}")
+        } else if rejected.is_empty() {
             "no remedy applies to the diagnosed root cause".to_string()
         } else {
             "every candidate was rejected".to_string()
@@ -371,7 +399,12 @@ pub fn decide(input: PlanInput<'_>) -> Decision {
         if irreversible.is_empty() {
             String::new()
         } else {
-            format!("; irreversible: {}", irreversible.join(", "))
+            format!(
+                "; irreversible: {} (success probability {:.2} >= floor {})",
+                irreversible.join(", "),
+                c.p_mean,
+                rails.min_success_probability_irreversible
+            )
         },
         c.objective,
     );
@@ -395,6 +428,10 @@ pub fn decide(input: PlanInput<'_>) -> Decision {
         rationale,
         rejected,
         approval,
+        context: Some(PolicyContext {
+            objective: c.objective,
+            cause: c.cause,
+        }),
     })
 }
 
@@ -431,6 +468,7 @@ fn bridge(singles: &[Candidate], state: &ComponentState, value: f64) -> Option<C
         main: 1,
         objective: scale.objective.clone(),
         p: scale.p,
+        p_mean: scale.p_mean,
         evidence: scale.evidence,
         benefit,
         terms,
@@ -445,6 +483,47 @@ fn bridge(singles: &[Candidate], state: &ComponentState, value: f64) -> Option<C
             tte_t.as_secs()
         ),
     })
+}
+
+/// The floor for acting a candidate falls below, if any: a policy with an
+/// irreversible step needs an estimated probability of success of at least
+/// `min_success_probability_irreversible`, and every policy's expected benefit must
+/// exceed its cost by `min_margin`. The reason names the floor and its value.
+fn floor(c: &Candidate, rails: &charter_model::Guardrails) -> Option<String> {
+    let irreversible = c.actions.iter().find(|a| !a.kind.is_reversible());
+    if let Some(a) = irreversible
+        && c.p_mean < rails.min_success_probability_irreversible
+    {
+        return Some(format!(
+            "success probability {} below the floor {} for irreversible actions ({} cannot be undone; guardrails.min_success_probability_irreversible)",
+            below(c.p_mean, rails.min_success_probability_irreversible, 2),
+            rails.min_success_probability_irreversible,
+            a.kind
+        ));
+    }
+    if c.score < rails.min_margin {
+        return Some(format!(
+            "score {} (benefit {:.1} - cost {:.1}) below the margin {} (guardrails.min_margin)",
+            below(c.score, rails.min_margin, 1),
+            c.benefit,
+            c.cost,
+            rails.min_margin
+        ));
+    }
+    None
+}
+
+/// `value`, known to be below `floor`, with at least `decimals` decimals and as many
+/// more as it takes not to print it as the floor itself (0.499 is not "0.50").
+fn below(value: f64, floor: f64, decimals: usize) -> String {
+    let mut d = decimals;
+    loop {
+        let s = format!("{value:.d$}");
+        if d >= 6 || s.parse::<f64>().is_ok_and(|x| x < floor) {
+            return s;
+        }
+        d += 1;
+    }
 }
 
 /// The guardrail a candidate breaks, if any (DESIGN.md §3).

@@ -77,6 +77,10 @@ struct RailsGen {
     window_secs: u64,
     reversals: u64,
     risk_weight: u64,
+    /// `min_success_probability_irreversible`, in tenths.
+    floor: u64,
+    /// `min_margin`, in tenths.
+    margin: u64,
 }
 
 /// A generated charter, written out by [`CharterGen::yaml`].
@@ -148,7 +152,7 @@ impl CharterGen {
             .collect();
         let _ = writeln!(
             y,
-            "guardrails: {{ max_actions_per_hour: {}, cooldown: {}s, max_concurrent: {}, auto_approve_max_cost: {}, auto_approve_kinds: [{}], auto_approve_max_severity: {}, max_restart_share: {}, max_scale_step: {}, oscillation_window: {}s, max_reversals: {}, risk_weight: {} }}",
+            "guardrails: {{ max_actions_per_hour: {}, cooldown: {}s, max_concurrent: {}, auto_approve_max_cost: {}, auto_approve_kinds: [{}], auto_approve_max_severity: {}, max_restart_share: {}, max_scale_step: {}, oscillation_window: {}s, max_reversals: {}, risk_weight: {}, min_success_probability_irreversible: {}, min_margin: {} }}",
             r.per_hour,
             r.cooldown_secs,
             r.concurrent,
@@ -160,6 +164,8 @@ impl CharterGen {
             r.window_secs,
             r.reversals,
             r.risk_weight as f64 / 10.0,
+            r.floor as f64 / 10.0,
+            r.margin as f64 / 10.0,
         );
         y
     }
@@ -199,6 +205,7 @@ fn charter_gen() -> impl Strategy<Value = CharterGen> {
         prop::collection::vec(prop::bool::weighted(0.7), ActionKind::ALL.len()),
         select(vec!["warning", "critical"]),
         (1u64..=10, 1u64..=4, 60u64..7260, 1u64..=3, 0u64..30),
+        (0u64..=9, 0u64..=30),
     )
         .prop_map(
             |(
@@ -206,6 +213,7 @@ fn charter_gen() -> impl Strategy<Value = CharterGen> {
                 kinds,
                 max_severity,
                 (restart_share, scale_step, window_secs, reversals, risk_weight),
+                (floor, margin),
             )| RailsGen {
                 per_hour,
                 cooldown_secs,
@@ -218,6 +226,8 @@ fn charter_gen() -> impl Strategy<Value = CharterGen> {
                 window_secs,
                 reversals,
                 risk_weight,
+                floor,
+                margin,
             },
         );
     (
@@ -455,6 +465,26 @@ fn check(c: &Case, d: &Decision) -> Result<(), String> {
             }
             _ => {}
         }
+    }
+    // The floor for acting: every policy clears its cost by the margin, and one with
+    // an irreversible step is likely enough to work (no exploration here, so the
+    // policy's P(success) is the estimate the floor judges).
+    if !(p.score > 0.0 && p.score >= rails.min_margin) {
+        return fail(format!(
+            "score {} below the margin {}",
+            p.score, rails.min_margin
+        ));
+    }
+    if (p.expected_benefit - p.cost - p.score).abs() > 1e-9 {
+        return fail("score is not benefit - cost".into());
+    }
+    if p.actions.iter().any(|a| !a.kind.is_reversible())
+        && p.p_success < rails.min_success_probability_irreversible
+    {
+        return fail(format!(
+            "irreversible step at p {} below the floor {}",
+            p.p_success, rails.min_success_probability_irreversible
+        ));
     }
     // Oscillation: the main action never makes max_reversals reversals.
     let main = &p.actions[p.main];

@@ -234,7 +234,7 @@ pub fn diagnosis(
 
 /// Policy 1 of incident 1 with these actions, auto-approved: created at
 /// `Timestamp(0)`, no waits, the first action main, no targets, P(success) 0.5,
-/// benefit 1, cost 1, score 0, no rationale, nothing rejected.
+/// benefit 1, cost 1, score 0, no rationale, nothing rejected, no decision context.
 pub fn policy(actions: Vec<Action>) -> PolicyBuilder {
     PolicyBuilder(Policy {
         id: PolicyId(1),
@@ -251,6 +251,7 @@ pub fn policy(actions: Vec<Action>) -> PolicyBuilder {
         rationale: String::new(),
         rejected: vec![],
         approval: ApprovalState::AutoApproved,
+        context: None,
     })
 }
 

@@ -37,7 +37,7 @@ use charter_knowledge::{
 use charter_model::{
     Action, ActionKind, Alert, AlertStatus, ApprovalState, CauseClass, Diagnosis, ExecutionId,
     Hypothesis, Incident, IncidentId, IncidentState, Outcome, OutcomeClass, Pattern, Policy,
-    PolicyId, Rejected, Severity, Signal, Timestamp, Violation, ViolationState,
+    PolicyContext, PolicyId, Rejected, Severity, Signal, Timestamp, Violation, ViolationState,
 };
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -243,6 +243,10 @@ fn policy(id: u64, incident_id: u64, approval: ApprovalState) -> Policy {
             reason: "irreversible and less likely to help".into(),
         }],
         approval,
+        context: Some(PolicyContext {
+            objective: "latency_p99".into(),
+            cause: CauseClass::Overload,
+        }),
     }
 }
 

@@ -118,6 +118,16 @@ pub const OSCILLATION_WINDOW: Duration = Duration::from_secs(HOUR);
 pub const MAX_REVERSALS: u32 = 2;
 /// `guardrails.risk_weight`.
 pub const RISK_WEIGHT: f64 = 1.0;
+/// `guardrails.min_success_probability_irreversible`: an irreversible action (restart,
+/// flush_cache) whose estimated probability of success is below this is not taken.
+/// Low enough that a remedy the charter lists for a cause the diagnosis cannot
+/// classify (prior 0.3, less for later remedies) can still be tried and learned —
+/// a floor no prior reaches would make it unlearnable — and high enough to refuse a
+/// restart or a flush for a cause it does not fit (prior 0.15 or 0.1).
+pub const MIN_SUCCESS_PROBABILITY_IRREVERSIBLE: f64 = 0.25;
+/// `guardrails.min_margin`: a policy's expected benefit must exceed its cost by at
+/// least this much (in the unit of action costs).
+pub const MIN_MARGIN: f64 = 0.5;
 
 /// The catalogue entry of an action kind: what `actions.KIND` is when the charter
 /// does not configure it (see [`ActionSpec::default_for`]).

@@ -76,6 +76,28 @@ pub(super) fn compile(is: &mut Issues<'_>, raw: Option<&GuardrailsConfig>) -> Gu
         }
         guardrails.risk_weight = v;
     }
+    if let Some(sp) = &g.min_success_probability_irreversible {
+        let v = sp.value;
+        if !(0.0..=1.0).contains(&v) {
+            is.at(
+                sp,
+                "guardrails.min_success_probability_irreversible",
+                "must be a probability in [0, 1] (the estimated chance an irreversible action works)",
+            );
+        }
+        guardrails.min_success_probability_irreversible = v;
+    }
+    if let Some(sp) = &g.min_margin {
+        let v = sp.value;
+        if !(v.is_finite() && v >= 0.0) {
+            is.at(
+                sp,
+                "guardrails.min_margin",
+                "must be a finite number >= 0 (how far expected benefit must exceed cost)",
+            );
+        }
+        guardrails.min_margin = v;
+    }
     guardrails.oscillation_window = is.duration(
         &g.oscillation_window,
         "guardrails.oscillation_window",

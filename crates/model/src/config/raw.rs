@@ -354,4 +354,8 @@ pub struct GuardrailsConfig {
     pub max_reversals: Option<S<u32>>,
     #[serde(default)]
     pub risk_weight: Option<S<f64>>,
+    #[serde(default)]
+    pub min_success_probability_irreversible: Option<S<f64>>,
+    #[serde(default)]
+    pub min_margin: Option<S<f64>>,
 }

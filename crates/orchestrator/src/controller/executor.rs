@@ -683,15 +683,25 @@ impl Controller {
             detail: format!("{} step(s)", e.steps.len()),
         };
         if let Some(action) = &first {
-            // The symptom objective: the first target on the acted-on component, else the first target.
-            let objective = e
-                .targets
-                .iter()
-                .find(|t| t.component == action.component)
-                .or(e.targets.first())
-                .map(|t| t.objective.clone())
-                .unwrap_or_default();
-            let cause = self.book.root_cause(e.incident_id);
+            // Credited to the (objective, cause) the policy was decided for; a policy
+            // stored without it falls back to the first target on the acted-on component.
+            let (objective, cause) = match self
+                .store
+                .policy(e.policy_id)
+                .await?
+                .and_then(|p| p.context)
+            {
+                Some(c) => (c.objective, Some(c.cause)),
+                None => (
+                    e.targets
+                        .iter()
+                        .find(|t| t.component == action.component)
+                        .or(e.targets.first())
+                        .map(|t| t.objective.clone())
+                        .unwrap_or_default(),
+                    self.book.root_cause(e.incident_id),
+                ),
+            };
             self.knowledge.observe(
                 action.kind,
                 &objective,

@@ -1,5 +1,5 @@
 use super::*;
-use charter_model::{IncidentState, Severity, Signal};
+use charter_model::{IncidentState, PolicyContext, Severity, Signal};
 use charter_testkit::{charter_from, diagnosis, hypothesis, incident, violation};
 
 const CHARTER: &str = r#"name: t
@@ -121,9 +121,18 @@ fn scale_step_is_clipped_to_max_replicas() {
     let p = policy(f.decide());
     assert_eq!(p.actions[0].param("step"), Some("1"));
     f.states.get_mut("api").expect("state").replicas = Some(6);
-    let p = policy(f.decide());
-    assert_ne!(p.actions[0].kind, ActionKind::ScaleOut);
-    assert!(p.rejected.iter().any(|r| r.reason.contains("max replicas")));
+    // At max replicas the next remedy is a restart at p 0.15 for an overload: below
+    // the floor for irreversible actions, so nothing is done.
+    match f.decide() {
+        Decision::NoAction { reason, rejected } => {
+            assert!(
+                reason.starts_with("no candidate clears the floor for acting: restart(api)"),
+                "{reason}"
+            );
+            assert!(rejected.iter().any(|r| r.reason.contains("max replicas")));
+        }
+        d => panic!("{d:#?}"),
+    }
 }
 
 #[test]
@@ -263,8 +272,23 @@ fn learned_failures_change_the_choice() {
 fn tried_actions_are_not_repeated() {
     let mut f = Fixture::new("api", CauseClass::Overload, "latency");
     f.tried.push(Action::new(ActionKind::ScaleOut, "api"));
-    let p = policy(f.decide());
-    assert_ne!(p.actions[0].kind, ActionKind::ScaleOut);
+    let rejected = match f.decide() {
+        Decision::Act(p) => {
+            assert_ne!(p.actions[0].kind, ActionKind::ScaleOut);
+            p.rejected
+        }
+        Decision::NoAction { rejected, .. } | Decision::Stop { rejected, .. } => rejected,
+    };
+    assert!(
+        rejected
+            .iter()
+            .any(|r| r.action.kind == ActionKind::ScaleOut
+                && r.reason == "already tried in this incident")
+    );
+    // With the floor lowered, the weak restart (p 0.15, score 0.24) acts instead.
+    f.charter.guardrails.min_success_probability_irreversible = 0.1;
+    f.charter.guardrails.min_margin = 0.0;
+    assert_eq!(policy(f.decide()).actions[0].kind, ActionKind::Restart);
 }
 
 const BRIDGE: &str = r#"name: t
@@ -461,4 +485,262 @@ fn exploration_never_bypasses_guardrails_or_approvals() {
         }
     }
     assert!(chosen.len() >= 2, "exploration never varied: {chosen:?}");
+}
+
+/// Issue 16, item 3: an incident where the only applicable remedy is an irreversible
+/// restart of orders with P(success) 0.12 and a score of 0.1 (benefit 3.1 - cost
+/// 3.0). Rollback and failover come first in the remedies but have no previous
+/// version or standby zone, so restart is third: prior 0.15 × 0.8 = 0.12.
+const WEAK_RESTART: &str = r#"name: weak
+mode: autonomous
+components:
+  - { name: orders, replicas: { min: 2, max: 6 } }
+objectives:
+  - name: error_ratio
+    metric: err
+    signal: errors
+    above: { warning: 0.05, critical: 0.2 }
+    remedies: [rollback, failover, restart]
+actions:
+  restart: { cost: 3, time_to_effect: 90s }
+guardrails: { GUARDRAILS }
+"#;
+
+fn weak_restart(guardrails: &str) -> Fixture {
+    let mut f = Fixture::new("orders", CauseClass::Overload, "errors");
+    f.charter = charter_from(&WEAK_RESTART.replace("GUARDRAILS", guardrails));
+    let v = violation("error_ratio", "orders")
+        .signal(Signal::Errors)
+        .firing(Severity::Critical)
+        .since(Timestamp::from_secs(0))
+        .value(0.3)
+        .build();
+    let mut h = hypothesis("orders", CauseClass::Overload, 0.96);
+    h.symptoms = vec![v.key()];
+    f.incident = incident(7)
+        .state(IncidentState::Diagnosed)
+        .violations([v.key()])
+        .root_cause("orders")
+        .build();
+    f.diagnosis = diagnosis(7, Timestamp::from_secs(60), vec![h]);
+    f.violations = vec![v];
+    f.states = HashMap::from([(
+        "orders".to_string(),
+        ComponentState {
+            replicas: Some(4),
+            ..Default::default()
+        },
+    )]);
+    f
+}
+
+#[test]
+fn an_irreversible_restart_below_the_success_floor_is_not_taken() {
+    // With the floor switched off the reproduction holds: the restart is chosen at
+    // p 0.12, score 0.1.
+    let off = weak_restart("min_success_probability_irreversible: 0, min_margin: 0");
+    let p = policy(off.decide());
+    assert_eq!(p.actions[0].kind, ActionKind::Restart);
+    assert!((p.p_success - 0.12).abs() < 1e-9, "{}", p.p_success);
+    assert!(
+        (p.expected_benefit - 3.1).abs() < 0.05 && (p.cost - 3.0).abs() < 1e-9,
+        "{p:?}"
+    );
+    // The charter's defaults: the irreversible floor decides, and says so.
+    let (reason, rejected) = match weak_restart("").decide() {
+        Decision::NoAction { reason, rejected } => (reason, rejected),
+        d => panic!("the weak restart was taken: {d:#?}"),
+    };
+    assert!(
+        reason.starts_with(
+            "no candidate clears the floor for acting: restart(orders) not taken: success probability 0.12 below the floor 0.25 for irreversible actions"
+        ),
+        "{reason}"
+    );
+    let restart = rejected
+        .iter()
+        .find(|r| r.action.kind == ActionKind::Restart)
+        .expect("restart is among the rejected");
+    assert!(
+        restart
+            .reason
+            .contains("guardrails.min_success_probability_irreversible"),
+        "{}",
+        restart.reason
+    );
+    // Below the probability floor lowered to 0.1, the margin decides.
+    match weak_restart("min_success_probability_irreversible: 0.1").decide() {
+        Decision::NoAction { reason, .. } => assert!(
+            reason.contains(
+                "restart(orders) not taken: score 0.1 (benefit 3.1 - cost 3.0) below the margin 0.5"
+            ),
+            "{reason}"
+        ),
+        d => panic!("the weak restart was taken: {d:#?}"),
+    }
+}
+
+#[test]
+fn the_floor_lets_a_weaker_reversible_remedy_act_instead() {
+    // Scale-out scores below the restart here but is reversible: once the restart is
+    // turned down by the floor, the next candidate is judged on its own.
+    let mut f = weak_restart("");
+    f.charter = charter_from(
+        &WEAK_RESTART
+            .replace(
+                "remedies: [rollback, failover, restart]",
+                "remedies: [rollback, failover, restart, scale_out]",
+            )
+            .replace(
+                "restart: { cost: 3, time_to_effect: 90s }",
+                "restart: { cost: 0.5, time_to_effect: 90s }\n  scale_out: { cost: 13, time_to_effect: 60s }",
+            )
+            .replace("GUARDRAILS", ""),
+    );
+    let p = policy(f.decide());
+    assert_eq!(p.actions[0].kind, ActionKind::ScaleOut, "{p:#?}");
+    let restart = p
+        .rejected
+        .iter()
+        .find(|r| r.action.kind == ActionKind::Restart)
+        .expect("restart is among the rejected");
+    assert!(
+        restart.score > Some(p.score),
+        "the restart scored higher: {p:#?}"
+    );
+    assert!(
+        restart
+            .reason
+            .starts_with("success probability 0.12 below the floor 0.25"),
+        "{}",
+        restart.reason
+    );
+}
+
+#[test]
+fn a_multi_step_policy_must_clear_its_cost_by_the_margin() {
+    let mut f = bridge_fixture();
+    let p = policy(f.decide());
+    assert_eq!(p.actions.len(), 3, "the bridge is chosen: {p:#?}");
+    let margin = p.score + 0.5;
+    f.charter.guardrails.min_margin = margin;
+    let rejected = match f.decide() {
+        Decision::NoAction { reason, rejected } => {
+            assert!(
+                reason.starts_with("no candidate clears the floor for acting:"),
+                "{reason}"
+            );
+            rejected
+        }
+        d => panic!("acted below the margin {margin}: {d:#?}"),
+    };
+    let bridge = rejected
+        .iter()
+        .find(|r| r.reason.contains("policy of 3 steps"))
+        .expect("the bridge is rejected");
+    assert!(
+        bridge
+            .reason
+            .contains(&format!("below the margin {margin}")),
+        "{}",
+        bridge.reason
+    );
+}
+
+#[test]
+fn exploration_never_carries_an_irreversible_action_over_the_floor() {
+    use charter_model::charter::{Exploration, Learning};
+    // Thompson draws for the weak restart (mean 0.12) land above the floor for some
+    // seeds; the floor judges the posterior mean, so none of them acts.
+    let mut f = weak_restart("min_margin: 0");
+    let mut high_draws = 0;
+    for seed in 0..200 {
+        f.knowledge = KnowledgeView::with_learning(Learning {
+            exploration: Exploration::Thompson,
+            seed,
+            ..Learning::default()
+        });
+        let (p, _) = f.knowledge.success(
+            ActionKind::Restart,
+            "error_ratio",
+            "orders",
+            0.12,
+            Timestamp::from_secs(60),
+        );
+        if p >= f.charter.guardrails.min_success_probability_irreversible {
+            high_draws += 1;
+        }
+        if let Decision::Act(p) = f.decide() {
+            panic!("seed {seed}: explored into {p:#?}");
+        }
+    }
+    assert!(
+        high_draws > 0,
+        "no draw reached the floor: the test proves nothing"
+    );
+}
+
+/// Issue 16, item 7: a failover decided for "error_ratio, cause outage" carries that
+/// context, although another objective of the same component sorts first among the
+/// targets.
+#[test]
+fn the_policy_carries_the_objective_and_cause_it_was_decided_for() {
+    const CTX: &str = r#"name: ctx
+mode: autonomous
+components:
+  - { name: db, replicas: { min: 2, max: 4 } }
+objectives:
+  - name: availability
+    metric: up
+    signal: availability
+    below: { warning: 0.9, critical: 0.5 }
+    remedies: [scale_out]
+  - name: error_ratio
+    metric: err
+    signal: errors
+    above: { warning: 0.05, critical: 0.2 }
+    remedies: [failover]
+actions:
+  scale_out: { cost: 40 }
+guardrails: { auto_approve_max_cost: 10 }
+"#;
+    let mut f = Fixture::new("db", CauseClass::Outage, "errors");
+    f.charter = charter_from(CTX);
+    let errors = violation("error_ratio", "db")
+        .signal(Signal::Errors)
+        .firing(Severity::Critical)
+        .since(Timestamp::from_secs(0))
+        .value(0.3)
+        .build();
+    let availability = violation("availability", "db")
+        .signal(Signal::Availability)
+        .firing(Severity::Warning)
+        .since(Timestamp::from_secs(0))
+        .value(0.8)
+        .build();
+    let mut h = hypothesis("db", CauseClass::Outage, 0.9);
+    h.symptoms = vec![availability.key(), errors.key()];
+    f.diagnosis = diagnosis(7, Timestamp::from_secs(60), vec![h]);
+    f.incident = incident(7)
+        .state(IncidentState::Diagnosed)
+        .violations([availability.key(), errors.key()])
+        .root_cause("db")
+        .build();
+    // In the order the incident book hands them over: by key, alphabetically.
+    f.violations = vec![availability, errors];
+    let p = policy(f.decide());
+    assert_eq!(p.actions[p.main].kind, ActionKind::Failover, "{p:#?}");
+    assert_eq!(
+        p.targets.first().map(String::as_str),
+        Some("availability@db"),
+        "the alphabetically first target is another objective"
+    );
+    assert_eq!(
+        p.context,
+        Some(PolicyContext {
+            objective: "error_ratio".into(),
+            cause: CauseClass::Outage,
+        })
+    );
+    assert!(p.rationale.contains("symptom objective error_ratio"));
 }

@@ -46,3 +46,33 @@ fn guardrails_left_out_keep_their_defaults() {
         }
     );
 }
+
+#[test]
+fn the_floor_for_acting_is_bounded() {
+    let text = VALID.replace(
+        "guardrails:\n  cooldown: 5m\n",
+        "guardrails:\n  min_success_probability_irreversible: 1.2\n  min_margin: -0.5\n",
+    );
+    assert_eq!(
+        located(&text),
+        [
+            "25:41: guardrails.min_success_probability_irreversible: must be a probability in [0, 1] (the estimated chance an irreversible action works)",
+            "26:15: guardrails.min_margin: must be a finite number >= 0 (how far expected benefit must exceed cost)",
+        ]
+    );
+    let text = VALID.replace(
+        "guardrails:\n  cooldown: 5m\n",
+        "guardrails:\n  min_success_probability_irreversible: .nan\n  min_margin: .inf\n",
+    );
+    assert_eq!(located(&text).len(), 2, "{:?}", located(&text));
+    let text = VALID.replace(
+        "guardrails:\n  cooldown: 5m\n",
+        "guardrails:\n  min_success_probability_irreversible: 0.8\n  min_margin: 2\n",
+    );
+    let (c, _) = parse_charter(&text, "shop.yaml", Path::new(".")).expect("valid");
+    assert_eq!(c.guardrails.min_success_probability_irreversible, 0.8);
+    assert_eq!(c.guardrails.min_margin, 2.0);
+    let (c, _) = parse_charter(VALID, "shop.yaml", Path::new(".")).expect("valid");
+    assert_eq!(c.guardrails.min_success_probability_irreversible, 0.25);
+    assert_eq!(c.guardrails.min_margin, 0.5);
+}
