@@ -453,7 +453,6 @@ impl Prometheus {
         let child = Command::new(&bin)
             .arg("--config.file=prometheus.yml")
             .arg("--storage.tsdb.path=prom-data")
-            .arg("--storage.tsdb.no-lockfile")
             .arg(format!("--web.listen-address=127.0.0.1:{}", self.port))
             .current_dir(&self.dir)
             .stdin(Stdio::null())
