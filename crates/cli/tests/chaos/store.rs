@@ -223,6 +223,10 @@ async fn corrupted_store_is_refused_before_any_actuator_call() {
         ],
     );
     let status = second.wait_exit(REFUSAL);
+    let said = second.text().to_lowercase();
+    let names_corruption = ["corrupt", "malformed", "quick_check", "integrity"]
+        .iter()
+        .any(|w| said.contains(w));
     // Whatever recovery sent is answered after the server's delay: wait it out.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let ledger = sim.ledger(&http).await;
@@ -255,6 +259,23 @@ async fn corrupted_store_is_refused_before_any_actuator_call() {
         !status.success(),
         "the daemon exited successfully on a corrupted store\n{logs}"
     );
+    // Refused for the corruption, not for something else (a stale lock, say).
+    assert!(
+        names_corruption,
+        "the refusal does not say the store is corrupted\n{logs}"
+    );
+}
+
+/// HTTP statuses counted: `3×201 2×503` (0: no answer).
+fn histogram(codes: &[u16]) -> String {
+    let mut n: std::collections::BTreeMap<u16, usize> = std::collections::BTreeMap::new();
+    for c in codes {
+        *n.entry(*c).or_default() += 1;
+    }
+    n.iter()
+        .map(|(c, k)| format!("{k}×{c}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// A tmpfs mounted for the scenario, unmounted when dropped.
@@ -420,8 +441,10 @@ async fn disk_fills_and_frees_ingest_resumes_nothing_acknowledged_lost() {
     tally(
         "disk fills and frees",
         &format!(
-            "{refused} refused while full ({errors_500} not 503), ingest resumed: {}, {} of {} \
+            "answers while full {}, after freeing {}; ingest resumed: {}, {} of {} \
              acknowledged alerts lost",
+            histogram(&full_answers),
+            histogram(&after_answers),
             if resumed { "yes" } else { "no" },
             lost.len(),
             acked.len()
