@@ -100,9 +100,7 @@ async fn actuator_slower_than_its_timeout_every_landed_action_journaled_and_coun
             landed.len() - unjournaled.len(),
             counted.len()
         ),
-        &format!(
-            "all landed journaled and counted, at most {MAX_ACTIONS_PER_HOUR} landed"
-        ),
+        &format!("all landed journaled and counted, at most {MAX_ACTIONS_PER_HOUR} landed"),
     );
     assert!(
         unjournaled.is_empty(),

@@ -92,7 +92,11 @@ async fn forged_alert_against_a_healthy_query_takes_no_action() {
         "forged alerts",
         &format!(
             "{actions} actions, violation {}",
-            if firing.is_some() { "kept firing" } else { "not kept" }
+            if firing.is_some() {
+                "kept firing"
+            } else {
+                "not kept"
+            }
         ),
         "0 actions, violation not kept",
     );
@@ -118,7 +122,11 @@ async fn stale_alert_never_resent_takes_no_action() {
         "stale alerts",
         &format!(
             "{actions} actions, violation {}",
-            if firing.is_some() { "kept firing" } else { "not kept" }
+            if firing.is_some() {
+                "kept firing"
+            } else {
+                "not kept"
+            }
         ),
         "0 actions, violation not kept",
     );

@@ -89,6 +89,8 @@ impl Spawned {
         let err = out.try_clone().expect("log file");
         let child = Command::new(charter_bin())
             .args(args)
+            // Plain logs: they end up in failure messages.
+            .env("NO_COLOR", "1")
             .current_dir(dir)
             .stdin(Stdio::null())
             .stdout(Stdio::from(out))
@@ -174,7 +176,12 @@ impl Daemon {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Some(rest) = wait_for_line(&run.log, "http on ", Duration::from_millis(200)) {
-                let addr = rest.split(';').next().unwrap_or_default().trim().to_string();
+                let addr = rest
+                    .split(';')
+                    .next()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string();
                 return Daemon {
                     run,
                     url: format!("http://{addr}"),

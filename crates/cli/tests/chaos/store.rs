@@ -70,7 +70,9 @@ async fn second_daemon_on_the_same_store_is_refused() {
         "refused, non-zero exit naming the holder",
     );
     let status = status.unwrap_or_else(|| {
-        panic!("a second `charter run` on the same store was still running after {REFUSAL:?}\n{logs}")
+        panic!(
+            "a second `charter run` on the same store was still running after {REFUSAL:?}\n{logs}"
+        )
     });
     assert!(
         !status.success(),
@@ -203,7 +205,11 @@ async fn corrupted_store_is_refused_before_any_actuator_call() {
     // Corrupt the history the loop writes most (violation transitions, diagnoses)
     // and leave the journal readable: what a torn write or a bad sector does.
     let (page_size, roots) = root_pages(&db, &["violations", "diagnoses"]).await;
-    assert!(!roots.is_empty(), "no table to corrupt found in {}", db.display());
+    assert!(
+        !roots.is_empty(),
+        "no table to corrupt found in {}",
+        db.display()
+    );
     for (_, page) in &roots {
         corrupt_page(&db, page_size, *page);
     }
@@ -459,7 +465,10 @@ async fn disk_fills_and_frees_ingest_resumes_nothing_acknowledged_lost() {
         errors_500, 0,
         "the webhook answered something other than 503 while the store could not write\n{logs}"
     );
-    assert!(resumed, "ingest did not resume after the disk was freed\n{logs}");
+    assert!(
+        resumed,
+        "ingest did not resume after the disk was freed\n{logs}"
+    );
     assert!(
         lost.is_empty(),
         "acknowledged alerts are not in the store: {lost:?}\n{logs}"

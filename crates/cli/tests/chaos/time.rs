@@ -145,7 +145,9 @@ impl Score {
             .enumerate()
         {
             match (now, then) {
-                (None, Some(t)) => why.push(format!("fault {i} recovered in {t}s first, never now")),
+                (None, Some(t)) => {
+                    why.push(format!("fault {i} recovered in {t}s first, never now"))
+                }
                 (Some(n), Some(t)) if *n > t * 1.5 + 60.0 => {
                     why.push(format!("fault {i} took {n}s to recover, first {t}s"))
                 }
