@@ -80,6 +80,18 @@ async fn prometheus_stopped_mid_policy_no_step_while_blind() {
     let why = daemon.wait_ready(&http, 503, Duration::from_secs(15)).await;
     let blind_at = Instant::now();
     let at_blind = sim.ledger(&http).await;
+    // The scenario is only a test if the lift was still to come when the daemon went
+    // blind.
+    for key in at_blind.landed() {
+        let a = sim.action(&http, &key).await.unwrap_or(Value::Null);
+        assert!(
+            !(a["kind"] == "throttle" && a["params"]["rate"] == "none"),
+            "the throttle was lifted before the daemon reported itself blind ({:.1}s after \
+             the scale-out): the scenario could not test a step while blind\n{}",
+            scaled_at.elapsed().as_secs_f64(),
+            logs("")
+        );
+    }
     // Past the time the lift was scheduled for, with a margin.
     let due = scaled_at + Duration::from_secs(SCALE_TTE_SECS + 5);
     tokio::time::sleep(due.saturating_duration_since(Instant::now())).await;
