@@ -5,7 +5,8 @@
 //! alpha and the rest to beta of three contexts: (kind, objective, component),
 //! (kind, objective) and (kind). Evidence halves every `half_life`, so a system that
 //! changes is re-learned. A query takes the most specific context whose decayed
-//! evidence reaches [`MIN_EVIDENCE`], adds the cause-class prior as
+//! evidence reaches [`MIN_EVIDENCE`] (a coarser level counting less, [`LEVEL_RELEVANCE`]),
+//! adds the cause-class prior as
 //! [`PRIOR_STRENGTH`] pseudo-outcomes, and returns the posterior mean — or, with
 //! `exploration: thompson`, a reproducible draw from the posterior. Imported priors
 //! (`charter knowledge import`) are pseudo-evidence that does not decay.
@@ -19,6 +20,12 @@ use std::time::Duration;
 pub const MIN_EVIDENCE: f64 = 2.0;
 /// Pseudo-counts given to the cause-class prior.
 pub const PRIOR_STRENGTH: f64 = 2.0;
+/// How much one outcome of each level counts in a posterior: the same objective fully
+/// (on this component or another: the same symptom); the kind on other objectives
+/// (other symptoms) a quarter. Evidence borrowed across symptoms informs, but cannot
+/// outweigh what the diagnosis says fits the cause: a kind that resolved latency
+/// elsewhere is not thereby right for a memory leak here.
+pub const LEVEL_RELEVANCE: [f64; 3] = [1.0, 1.0, 0.25];
 
 /// A learning context; `None` fields are the coarser back-off levels.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -215,25 +222,25 @@ impl KnowledgeView {
         v
     }
 
-    /// The most specific level with enough evidence, else the exact one if any.
+    /// The most specific level with enough evidence, else the exact one if any;
+    /// with the relevance its outcomes count with ([`LEVEL_RELEVANCE`]).
     fn backed_off(
         &self,
         kind: ActionKind,
         objective: &str,
         component: &str,
         now: Timestamp,
-    ) -> Option<Evidence> {
+    ) -> Option<(Evidence, f64)> {
         let levels = Context::levels(kind, objective, component).map(|c| self.evidence(&c, now));
         levels
             .iter()
-            .flatten()
-            .find(|e| e.weight() >= MIN_EVIDENCE)
-            .copied()
-            .or(levels[0])
+            .zip(LEVEL_RELEVANCE)
+            .find_map(|(e, r)| e.filter(|e| e.weight() >= MIN_EVIDENCE).map(|e| (e, r)))
+            .or(levels[0].map(|e| (e, 1.0)))
     }
 
     /// The Beta posterior (a, b) of `kind` on `component` for `objective` at `now`,
-    /// and the evidence it was built from.
+    /// and the (successes, outcomes) it counted (decayed, weighed by relevance).
     fn posterior(
         &self,
         kind: ActionKind,
@@ -241,14 +248,15 @@ impl KnowledgeView {
         component: &str,
         prior: f64,
         now: Timestamp,
-    ) -> (f64, f64, Evidence) {
-        let e = self
+    ) -> (f64, f64, (f64, f64)) {
+        let (e, relevance) = self
             .backed_off(kind, objective, component, now)
             .unwrap_or_default();
+        let (s, n) = (relevance * e.successes(), relevance * e.weight());
         let prior = prior.clamp(1e-6, 1.0 - 1e-6);
-        let a = prior * PRIOR_STRENGTH + e.successes();
-        let b = (1.0 - prior) * PRIOR_STRENGTH + (e.weight() - e.successes());
-        (a, b, e)
+        let a = prior * PRIOR_STRENGTH + s;
+        let b = (1.0 - prior) * PRIOR_STRENGTH + (n - s);
+        (a, b, (s, n))
     }
 
     /// The posterior mean of P(success), whatever the exploration: what the floor for
@@ -268,7 +276,7 @@ impl KnowledgeView {
 
     /// P(success) of `kind` on `component` for `objective` at `now` — the posterior
     /// mean (Beta prior with mean `prior`) or, with Thompson exploration, a draw from
-    /// the posterior — and the (successes, outcomes) it used, decayed, rounded to
+    /// the posterior — and the (successes, outcomes) it counted, decayed and weighed by relevance, rounded to
     /// hundredths.
     pub fn success(
         &self,
@@ -291,7 +299,7 @@ impl KnowledgeView {
             }
         };
         let round = |x: f64| (x * 100.0).round() / 100.0;
-        (p, (round(e.successes()), round(e.weight())))
+        (p, (round(e.0), round(e.1)))
     }
 
     /// Learned time to effect of `kind` on `component` for `objective`, backing off
@@ -494,6 +502,30 @@ mod tests {
         let (p, (_, n)) = k.success(ActionKind::ScaleOut, "latency", "d", 0.5, T0);
         assert_eq!(n, 3.0);
         assert!(p > 0.75);
+    }
+
+    #[test]
+    fn evidence_from_other_objectives_does_not_outweigh_the_cause_prior() {
+        let mut k = KnowledgeView::new();
+        // scale_out resolved latency three times, on other components.
+        for c in ["a", "b", "c"] {
+            k.observe(
+                ActionKind::ScaleOut,
+                "latency",
+                c,
+                OutcomeClass::Resolved,
+                1.0,
+                T0,
+            );
+        }
+        // For a memory objective it has never been tried on, with a low prior (it
+        // does not fit the cause), the borrowed successes count a quarter each.
+        let (p, (s, n)) = k.success(ActionKind::ScaleOut, "memory", "d", 0.2, T0);
+        assert_eq!((s, n), (0.75, 0.75));
+        assert!(p < 0.45, "{p}");
+        // A restart that fits the cause (prior 0.6) stays ahead of it.
+        let (restart, _) = k.success(ActionKind::Restart, "memory", "d", 0.6, T0);
+        assert!(restart > p, "{restart} vs {p}");
     }
 
     #[test]
