@@ -41,10 +41,11 @@ pub(super) fn compile(
                     ActuatorSpec::Http {
                         url: url.value.trim_end_matches('/').to_string(),
                         token_file: token_file.as_ref().map(|t| base.join(t)),
-                        timeout: is.duration(
+                        timeout: is.duration_in(
                             timeout,
                             &format!("{p}.timeout"),
                             defaults::HTTP_TIMEOUT,
+                            defaults::REQUEST_TIMEOUT_RANGE,
                         ),
                     }
                 }

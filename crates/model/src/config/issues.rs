@@ -29,6 +29,15 @@ impl fmt::Display for ValidationIssue {
     }
 }
 
+/// A bound as a charter would write it (`0s`, `500ms`, `1h`, `3650days`).
+fn fmt_bound(d: Duration) -> String {
+    if d.is_zero() {
+        "0s".into()
+    } else {
+        humantime::format_duration(d).to_string()
+    }
+}
+
 /// Why a charter could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -127,6 +136,58 @@ impl<'a> Issues<'a> {
                 default
             }
         }
+    }
+
+    /// [`Issues::duration`] within `[min, max]`: a value outside is reported with the
+    /// range and `default` returned, so no later pass (or `run`) sees it.
+    pub(super) fn duration_in(
+        &mut self,
+        v: &Option<S<String>>,
+        path: &str,
+        default: Duration,
+        (min, max): (Duration, Duration),
+    ) -> Duration {
+        let d = self.duration(v, path, default);
+        match v {
+            Some(s) if d < min || d > max => {
+                self.at(
+                    s,
+                    path,
+                    format!(
+                        "`{}` is out of range: must be between {} and {}",
+                        s.value.trim(),
+                        fmt_bound(min),
+                        fmt_bound(max)
+                    ),
+                );
+                default
+            }
+            _ => d,
+        }
+    }
+
+    /// A count within `[min, max]`; outside it is reported and `default` returned.
+    pub(super) fn count_in<T>(&mut self, v: &Option<S<T>>, path: &str, default: T, (min, max): (T, T)) -> T
+    where
+        T: Copy + PartialOrd + fmt::Display,
+    {
+        match v {
+            Some(s) if s.value < min || s.value > max => {
+                self.at(
+                    s,
+                    path,
+                    format!("{} is out of range: must be between {min} and {max}", s.value),
+                );
+                default
+            }
+            Some(s) => s.value,
+            None => default,
+        }
+    }
+
+    /// How many issues were reported so far.
+    pub(super) fn len(&self) -> usize {
+        self.list.len()
     }
 
     /// Every issue in file order (a stable sort, so issues at one position keep the
