@@ -131,7 +131,10 @@ mod tests {
         assert!(matches!(e, TokenFileError::TooLarge { .. }), "{e}");
         let fits = dir.join("fits");
         std::fs::write(&fits, vec![b'a'; MAX_TOKEN_FILE_BYTES as usize]).expect("write");
-        assert_eq!(read_token_file(&fits).expect("at the limit").len(), MAX_TOKEN_FILE_BYTES as usize);
+        assert_eq!(
+            read_token_file(&fits).expect("at the limit").len(),
+            MAX_TOKEN_FILE_BYTES as usize
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

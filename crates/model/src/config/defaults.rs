@@ -23,7 +23,8 @@ pub const INTERVAL: Duration = Duration::from_secs(30);
 
 /// The range of `interval`: at least a second (each cycle queries every objective),
 /// at most an hour (a violation waits a cycle to be seen).
-pub const INTERVAL_RANGE: (Duration, Duration) = (Duration::from_secs(1), Duration::from_secs(HOUR));
+pub const INTERVAL_RANGE: (Duration, Duration) =
+    (Duration::from_secs(1), Duration::from_secs(HOUR));
 /// The range of every request timeout (`source.prometheus.timeout`,
 /// `actuators.NAME.http.timeout`, `actuators.NAME.kubernetes.timeout`).
 pub const REQUEST_TIMEOUT_RANGE: (Duration, Duration) =
@@ -32,8 +33,7 @@ pub const REQUEST_TIMEOUT_RANGE: (Duration, Duration) =
 pub const COMMAND_TIMEOUT_RANGE: (Duration, Duration) =
     (Duration::from_millis(100), Duration::from_secs(HOUR));
 /// The range of `knowledge.retention`: at least a day, at most ten years.
-pub const RETENTION_RANGE: (Duration, Duration) =
-    (MIN_RETENTION, Duration::from_secs(3650 * DAY));
+pub const RETENTION_RANGE: (Duration, Duration) = (MIN_RETENTION, Duration::from_secs(3650 * DAY));
 /// The range of `knowledge.lease.ttl`.
 pub const LEASE_TTL_RANGE: (Duration, Duration) = (MIN_LEASE_TTL, Duration::from_secs(HOUR));
 /// The range of `knowledge.learning.half_life`.
@@ -179,7 +179,13 @@ mod tests {
         assert!(within(RETENTION, RETENTION_RANGE));
         assert!(within(LEASE_TTL, LEASE_TTL_RANGE));
         assert!(within(HALF_LIFE, HALF_LIFE_RANGE));
-        for d in [OBJECTIVE_FOR, OBJECTIVE_KEEP_FIRING_FOR, COOLDOWN, APPROVAL_TIMEOUT, OSCILLATION_WINDOW] {
+        for d in [
+            OBJECTIVE_FOR,
+            OBJECTIVE_KEEP_FIRING_FOR,
+            COOLDOWN,
+            APPROVAL_TIMEOUT,
+            OSCILLATION_WINDOW,
+        ] {
             assert!(within(d, SPAN_RANGE));
         }
     }
