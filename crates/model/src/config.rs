@@ -22,6 +22,7 @@ mod alerts;
 mod api;
 mod components;
 pub mod defaults;
+mod files;
 mod general;
 mod guardrails;
 mod issues;
@@ -36,6 +37,18 @@ pub use raw::*;
 use crate::charter::Charter;
 use issues::Issues;
 use std::path::{Path, PathBuf};
+
+/// [`load_charter`], and every file the charter names must exist and be readable
+/// (token files as `run` reads them): what `charter validate` runs.
+pub fn load_charter_checked(path: &Path) -> Result<(Charter, Vec<ValidationIssue>), ConfigError> {
+    let text = read_charter_text(path).map_err(|cause| ConfigError::Read {
+        path: path.display().to_string(),
+        cause,
+    })?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    let file = path.display().to_string();
+    compile(parse_raw(&text, &file)?, &file, base, true)
+}
 
 /// Read and validate a charter file. Returns the charter and its warnings.
 pub fn load_charter(path: &Path) -> Result<(Charter, Vec<ValidationIssue>), ConfigError> {
@@ -91,6 +104,11 @@ pub fn parse_charter(
     file: &str,
     base: &Path,
 ) -> Result<(Charter, Vec<ValidationIssue>), ConfigError> {
+    validate(parse_raw(text, file)?, file, base)
+}
+
+/// The serde parse of [`parse_charter`], with structural errors located and worded.
+fn parse_raw(text: &str, file: &str) -> Result<CharterConfig, ConfigError> {
     let mut path = None;
     let parsed = serde_saphyr::with_deserializer_from_str(text, |de| {
         serde_path_to_error::deserialize::<_, CharterConfig>(de).map_err(|e| {
@@ -112,7 +130,7 @@ pub fn parse_charter(
             warning: false,
         }])
     })?;
-    validate(raw, file, base)
+    Ok(raw)
 }
 
 /// A deserializer's path in the charter's notation (`components[0].replicas.min`),
@@ -221,6 +239,16 @@ pub fn validate(
     file: &str,
     base: &Path,
 ) -> Result<(Charter, Vec<ValidationIssue>), ConfigError> {
+    compile(raw, file, base, false)
+}
+
+/// [`validate`], checking the files the charter names when `check_files`.
+fn compile(
+    raw: CharterConfig,
+    file: &str,
+    base: &Path,
+    check_files: bool,
+) -> Result<(Charter, Vec<ValidationIssue>), ConfigError> {
     let mut is = Issues::new(file);
     let general = general::compile(&mut is, &raw);
     let source = sources::compile(&mut is, raw.source.as_ref(), base);
@@ -233,6 +261,9 @@ pub fn validate(
     let actions = actions::compile(&mut is, &raw.actions);
     let objectives = objectives::compile(&mut is, &raw.objectives, &components);
     let guardrails = guardrails::compile(&mut is, raw.guardrails.as_ref());
+    if check_files {
+        files::check(&mut is, &raw, base);
+    }
     let warnings = is.finish()?;
     let charter = Charter {
         name: general.name,

@@ -301,3 +301,103 @@ fn an_unreadable_charter_says_why() {
     let e = load_charter(Path::new("/dev/zero")).expect_err("a device");
     assert!(e.to_string().contains("not a regular file"), "{e}");
 }
+
+// Item 15: a missing token file passed validate and failed run.
+#[test]
+fn validate_checks_every_named_file() {
+    use charter_model::load_charter_checked;
+    let dir = tempfile_dir("named-files");
+    std::fs::write(dir.join("api-token"), "s3cret\n").expect("write");
+    std::fs::write(dir.join("empty"), "\n").expect("write");
+    let charter = dir.join("shop.yaml");
+    std::fs::write(
+        &charter,
+        "name: shop\n\
+         components: [{ name: api }]\n\
+         alerts: { token_file: missing-token }\n\
+         api: { token_file: api-token }\n\
+         source: { prometheus: { url: 'http://p:9090', bearer_token_file: /dev/zero } }\n\
+         knowledge: { postgres: { url_file: empty } }\n\
+         actuators:\n\
+         \x20 web: { http: { url: 'http://a', token_file: nowhere/token } }\n\
+         \x20 k8s: { kubernetes: { namespace: shop, kubeconfig: no-kubeconfig } }\n",
+    )
+    .expect("write");
+    let f = charter.display().to_string();
+    let d = dir.display().to_string();
+    // The plain load does not look at files (tests and tools compile charters that
+    // name files elsewhere).
+    load_charter(&charter).expect("valid without looking at files");
+    let out = match load_charter_checked(&charter) {
+        Err(ConfigError::Invalid(list)) => list,
+        other => panic!("{other:?}"),
+    };
+    let out: Vec<String> = out.iter().map(ToString::to_string).collect();
+    let expect = [
+        format!(
+            "{f}:3:23: alerts.token_file: cannot read token file {d}/missing-token: No such file"
+        ),
+        format!(
+            "{f}:5:9: source.prometheus.bearer_token_file: token file /dev/zero is not a regular file"
+        ),
+        format!("{f}:6:36: knowledge.postgres.url_file: token file {d}/empty is empty"),
+        format!(
+            "{f}:8:8: actuators.web.http.token_file: cannot read token file {d}/nowhere/token: No such file"
+        ),
+        format!(
+            "{f}:9:53: actuators.k8s.kubernetes.kubeconfig: cannot read {d}/no-kubeconfig: No such file"
+        ),
+    ];
+    for e in &expect {
+        assert!(
+            out.iter().any(|l| l.starts_with(e.as_str())),
+            "missing {e:?} in {out:#?}"
+        );
+    }
+    assert_eq!(out.len(), expect.len(), "{out:#?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+// Item 15: credentials in an actuator URL passed validate and failed run.
+#[test]
+fn actuator_url_credentials_are_refused() {
+    for (url, says) in [
+        (
+            "http://user:pass@act:8700",
+            "must not carry a user name or password",
+        ),
+        (
+            "https://token@act",
+            "must not carry a user name or password",
+        ),
+        (
+            "http://act:8700/x?key=1",
+            "must not have a query or a fragment",
+        ),
+    ] {
+        let out = lines(&format!(
+            "{BASE}actuators: {{ a: {{ http: {{ url: '{url}' }} }} }}\n"
+        ));
+        assert!(
+            out.contains(&format!("actuators.a.http.url: {says}")),
+            "{url}: {out}"
+        );
+        assert!(
+            !out.contains("@act"),
+            "the message does not echo the URL: {out}"
+        );
+    }
+    parse_charter(
+        &format!("{BASE}actuators: {{ a: {{ http: {{ url: 'http://act:8700/base' }} }} }}\n"),
+        "shop.yaml",
+        Path::new("."),
+    )
+    .expect("a plain URL is fine");
+}
+
+fn tempfile_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("charter-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    dir
+}
