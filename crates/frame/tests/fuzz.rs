@@ -29,8 +29,15 @@ fn use_frame(frame: &Frame) {
 fn fuzz_replay_csv() {
     Fuzz::new("replay_csv")
         .dictionary(&[
-            "ts", "time", "_latency_p99_seconds", "_error_ratio", "\"\"", ",,,",
-            "2026-01-01T00:00:00Z", "10000-01-01T00:00:00Z", "1e300",
+            "ts",
+            "time",
+            "_latency_p99_seconds",
+            "_error_ratio",
+            "\"\"",
+            ",,,",
+            "2026-01-01T00:00:00Z",
+            "10000-01-01T00:00:00Z",
+            "1e300",
         ])
         .run(|| {
             let path = scratch("csv");
@@ -50,9 +57,24 @@ fn fuzz_replay_csv() {
 fn fuzz_replay_prometheus_json() {
     Fuzz::new("replay_prometheus")
         .dictionary(&[
-            "\"status\"", "\"success\"", "\"error\"", "\"data\"", "\"resultType\"", "\"matrix\"",
-            "\"vector\"", "\"result\"", "\"metric\"", "\"values\"", "\"value\"", "\"__name__\"",
-            "\"service\"", "\"job\"", "[1767225600,\"1\"]", "null", "{}", "[]",
+            "\"status\"",
+            "\"success\"",
+            "\"error\"",
+            "\"data\"",
+            "\"resultType\"",
+            "\"matrix\"",
+            "\"vector\"",
+            "\"result\"",
+            "\"metric\"",
+            "\"values\"",
+            "\"value\"",
+            "\"__name__\"",
+            "\"service\"",
+            "\"job\"",
+            "[1767225600,\"1\"]",
+            "null",
+            "{}",
+            "[]",
         ])
         .run(|| {
             let path = scratch("prom");

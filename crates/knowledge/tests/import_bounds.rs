@@ -20,8 +20,16 @@ const OK: &str = r#"{"kind":"restart","objective":"mem","component":"orders","al
 #[test]
 fn absurd_values_are_refused_with_the_context_and_field() {
     for (from, to, field) in [
-        (r#""time_to_effect_secs":90"#, r#""time_to_effect_secs":1e300"#, "time_to_effect_secs 1e300"),
-        (r#""time_to_effect_secs":90"#, r#""time_to_effect_secs":-1"#, "time_to_effect_secs -1"),
+        (
+            r#""time_to_effect_secs":90"#,
+            r#""time_to_effect_secs":1e300"#,
+            "time_to_effect_secs 1e300",
+        ),
+        (
+            r#""time_to_effect_secs":90"#,
+            r#""time_to_effect_secs":-1"#,
+            "time_to_effect_secs -1",
+        ),
         (r#""alpha":9"#, r#""alpha":1e300"#, "alpha 1e300"),
         (r#""beta":1"#, r#""beta":1e12"#, "beta 1e12"),
     ] {

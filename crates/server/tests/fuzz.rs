@@ -9,8 +9,8 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use charter_knowledge::SqliteStore;
 use charter_model::Timestamp;
-use charter_orchestrator::daemon::{self as control, ControlHandle};
 use charter_orchestrator::Controller;
+use charter_orchestrator::daemon::{self as control, ControlHandle};
 use charter_server::{AlertIngest, PolicyApi, alerts_router, policy_router};
 use charter_sim::Scenario;
 use charter_testkit::{EPOCH, Fuzz, WESTWORLD, actuators, charter_from, simulator};
@@ -28,7 +28,10 @@ async fn answer(router: &axum::Router, req: Request<Body>) -> Result<(), String>
     let status = resp.status();
     let body = resp.into_body().collect().await.expect("body").to_bytes();
     let text = String::from_utf8_lossy(&body).to_string();
-    assert!(!status.is_server_error(), "{status} on a client's input: {text}");
+    assert!(
+        !status.is_server_error(),
+        "{status} on a client's input: {text}"
+    );
     if status.is_success() {
         Ok(())
     } else {
@@ -43,20 +46,38 @@ async fn answer(router: &axum::Router, req: Request<Body>) -> Result<(), String>
 fn fuzz_webhook_body() {
     Fuzz::new("webhook")
         .dictionary(&[
-            "\"alerts\"", "\"status\"", "\"firing\"", "\"resolved\"", "\"labels\"",
-            "\"alertname\"", "\"service\"", "\"severity\"", "\"critical\"", "\"startsAt\"",
-            "\"endsAt\"", "\"fingerprint\"", "\"error_ratio\"", "\"latency_p99\"", "\"db\"",
-            "\"2026-01-01T00:00:00Z\"", "\"0001-01-01T00:00:00Z\"", "\"99999-01-01T00:00:00Z\"",
-            "\"2026-02-30T25:61:61Z\"", "null", "{}", "[]",
+            "\"alerts\"",
+            "\"status\"",
+            "\"firing\"",
+            "\"resolved\"",
+            "\"labels\"",
+            "\"alertname\"",
+            "\"service\"",
+            "\"severity\"",
+            "\"critical\"",
+            "\"startsAt\"",
+            "\"endsAt\"",
+            "\"fingerprint\"",
+            "\"error_ratio\"",
+            "\"latency_p99\"",
+            "\"db\"",
+            "\"2026-01-01T00:00:00Z\"",
+            "\"0001-01-01T00:00:00Z\"",
+            "\"99999-01-01T00:00:00Z\"",
+            "\"2026-02-30T25:61:61Z\"",
+            "null",
+            "{}",
+            "[]",
         ])
         .run(|| {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .expect("runtime");
-            let charter = Arc::new(charter_from(
-                &WESTWORLD.replace("name: westworld", "name: westworld\nalerts: { token_file: t }"),
-            ));
+            let charter = Arc::new(charter_from(&WESTWORLD.replace(
+                "name: westworld",
+                "name: westworld\nalerts: { token_file: t }",
+            )));
             let store = rt.block_on(SqliteStore::open_in_memory()).expect("store");
             let router = alerts_router(AlertIngest {
                 store: Arc::new(store),
@@ -81,8 +102,17 @@ fn fuzz_webhook_body() {
 fn fuzz_control_bodies() {
     Fuzz::new("control")
         .dictionary(&[
-            "\"by\"", "\"reason\"", "/approve", "/reject", "/api/v1/pause", "/api/v1/resume",
-            "/api/v1/policies/", "%00", "%2F..%2F", "\"\\n\"", "\"\\u0000\"",
+            "\"by\"",
+            "\"reason\"",
+            "/approve",
+            "/reject",
+            "/api/v1/pause",
+            "/api/v1/resume",
+            "/api/v1/policies/",
+            "%00",
+            "%2F..%2F",
+            "\"\\n\"",
+            "\"\\u0000\"",
         ])
         .case_bound(Duration::from_secs(3))
         .run(|| {
@@ -117,7 +147,10 @@ fn fuzz_control_bodies() {
             });
             move |input: &[u8]| {
                 // The first line is the path, the rest the body.
-                let split = input.iter().position(|&b| b == b'\n').unwrap_or(input.len());
+                let split = input
+                    .iter()
+                    .position(|&b| b == b'\n')
+                    .unwrap_or(input.len());
                 let path = String::from_utf8_lossy(&input[..split]).to_string();
                 let body = input.get(split + 1..).unwrap_or_default().to_vec();
                 let Ok(req) = Request::post(path.as_str())
@@ -131,7 +164,13 @@ fn fuzz_control_bodies() {
                     assert_ne!(e.trim(), "", "an empty refusal for {path:?}");
                 }
                 // A 404 from the router has no body: say so rather than nothing.
-                out.map_err(|e| if e.is_empty() { format!("no route {path:?}") } else { e })
+                out.map_err(|e| {
+                    if e.is_empty() {
+                        format!("no route {path:?}")
+                    } else {
+                        e
+                    }
+                })
             }
         });
 }

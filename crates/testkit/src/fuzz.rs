@@ -47,17 +47,71 @@ pub struct Fuzz {
 
 /// Extreme values for number slots, in every target's dictionary.
 const EXTREMES: &[&str] = &[
-    "0", "-0", "-1", "1e300", "-1e300", "1e-320", "NaN", "nan", "+Inf", "-Inf", "inf",
-    "18446744073709551616", "9223372036854775807", "-9223372036854775808", "4294967296",
-    "99999999999999999999999999", "0.0000000001", "1.7976931348623157e308", "0x10", "1_000",
-    "253402300800", "253402300800000", "9999999999999", "584000000000y", "1ns", "0s", "1e309",
+    "0",
+    "-0",
+    "-1",
+    "1e300",
+    "-1e300",
+    "1e-320",
+    "NaN",
+    "nan",
+    "+Inf",
+    "-Inf",
+    "inf",
+    "18446744073709551616",
+    "9223372036854775807",
+    "-9223372036854775808",
+    "4294967296",
+    "99999999999999999999999999",
+    "0.0000000001",
+    "1.7976931348623157e308",
+    "0x10",
+    "1_000",
+    "253402300800",
+    "253402300800000",
+    "9999999999999",
+    "584000000000y",
+    "1ns",
+    "0s",
+    "1e309",
 ];
 
 /// Bytes that break text formats, inserted as they are.
 const BREAKERS: &[&str] = &[
-    "\n", "\r\n", "\0", "\u{1b}[31m", "\"", "'", "`", "\\", ",", ":", "{", "}", "[", "]",
-    "(", ")", "#", "&a", "*a", "<<", "---\n", "...\n", "\u{feff}", "\u{202e}", "é", "🦀",
-    "\t", "  ", "- ", "? ", "!!str ", "~", "null", "true",
+    "\n",
+    "\r\n",
+    "\0",
+    "\u{1b}[31m",
+    "\"",
+    "'",
+    "`",
+    "\\",
+    ",",
+    ":",
+    "{",
+    "}",
+    "[",
+    "]",
+    "(",
+    ")",
+    "#",
+    "&a",
+    "*a",
+    "<<",
+    "---\n",
+    "...\n",
+    "\u{feff}",
+    "\u{202e}",
+    "é",
+    "🦀",
+    "\t",
+    "  ",
+    "- ",
+    "? ",
+    "!!str ",
+    "~",
+    "null",
+    "true",
 ];
 
 impl Fuzz {
@@ -66,7 +120,8 @@ impl Fuzz {
         let dir = corpus_dir(name);
         let mut seeds = Vec::new();
         if let Ok(entries) = std::fs::read_dir(&dir) {
-            let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+            let mut paths: Vec<PathBuf> =
+                entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
             paths.sort();
             for p in paths {
                 if let Ok(b) = std::fs::read(&p) {
@@ -87,7 +142,8 @@ impl Fuzz {
     /// Tokens of the target's format (keys, enum names, field names), inserted and
     /// swapped in by mutations.
     pub fn dictionary(mut self, words: &[&str]) -> Fuzz {
-        self.dictionary.extend(words.iter().map(|w| w.as_bytes().to_vec()));
+        self.dictionary
+            .extend(words.iter().map(|w| w.as_bytes().to_vec()));
         self
     }
 
@@ -127,8 +183,12 @@ impl Fuzz {
         } = self;
         let t0 = Instant::now();
         let worker = {
-            let (started_case, done, current, name) =
-                (started_case.clone(), done.clone(), current.clone(), name.clone());
+            let (started_case, done, current, name) = (
+                started_case.clone(),
+                done.clone(),
+                current.clone(),
+                name.clone(),
+            );
             std::thread::Builder::new()
                 .name(format!("fuzz-{name}"))
                 .stack_size(stack)
@@ -164,10 +224,7 @@ impl Fuzz {
                         if let Ok(mut c) = current.lock() {
                             c.clone_from(&input);
                         }
-                        started_case.store(
-                            t0.elapsed().as_millis() as u64,
-                            Ordering::SeqCst,
-                        );
+                        started_case.store(t0.elapsed().as_millis() as u64, Ordering::SeqCst);
                         let out = catch_unwind(AssertUnwindSafe(|| target(&input)));
                         started_case.store(u64::MAX, Ordering::SeqCst);
                         report.cases += 1;
@@ -212,7 +269,9 @@ impl Fuzz {
             let started = started_case.load(Ordering::SeqCst);
             if started != u64::MAX {
                 let running = (t0.elapsed().as_millis() as u64).saturating_sub(started);
-                if running > case_bound.as_millis() as u64 && started_case.load(Ordering::SeqCst) == started {
+                if running > case_bound.as_millis() as u64
+                    && started_case.load(Ordering::SeqCst) == started
+                {
                     let input = current.lock().map(|c| c.clone()).unwrap_or_default();
                     let at = save(&name, "hang", &input);
                     panic!(
@@ -242,7 +301,9 @@ impl Fuzz {
 
 /// `(Some(cases), _)` from `CHARTER_FUZZ_CASES`, else `(None, budget)`.
 fn run_length() -> (Option<u64>, Duration) {
-    let cases = std::env::var("CHARTER_FUZZ_CASES").ok().and_then(|s| s.parse().ok());
+    let cases = std::env::var("CHARTER_FUZZ_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok());
     let secs = std::env::var("CHARTER_FUZZ_SECS")
         .ok()
         .and_then(|s| s.parse::<f64>().ok())
@@ -296,7 +357,9 @@ impl Mutator<'_> {
         } else if i < self.dictionary.len() + EXTREMES.len() {
             EXTREMES[i - self.dictionary.len()].as_bytes().to_vec()
         } else {
-            BREAKERS[i - self.dictionary.len() - EXTREMES.len()].as_bytes().to_vec()
+            BREAKERS[i - self.dictionary.len() - EXTREMES.len()]
+                .as_bytes()
+                .to_vec()
         }
     }
 
