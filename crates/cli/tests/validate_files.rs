@@ -52,7 +52,11 @@ fn validate_opens_the_files_the_charter_names() {
         .args(["validate", &file.display().to_string()])
         .output()
         .expect("run");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]

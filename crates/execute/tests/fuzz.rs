@@ -90,20 +90,22 @@ fn fuzz_actuator_responses() {
                     *c = split_case(input);
                 }
                 rt.block_on(async {
-                    let mut refusals = Vec::new();
-                    if let Err(e) = actuator.apply("k-1", &action).await {
-                        refusals.push(e.to_string());
-                    }
-                    if let Err(e) = actuator.status("k-1").await {
-                        refusals.push(e.to_string());
-                    }
-                    if let Err(e) = actuator.describe("orders").await {
-                        refusals.push(e.to_string());
-                    }
+                    // Accepted when any of the three calls used the answer; every
+                    // refusal still needs its message.
+                    let results = [
+                        actuator.apply("k-1", &action).await.map(|_| ()),
+                        actuator.status("k-1").await.map(|_| ()),
+                        actuator.describe("orders").await.map(|_| ()),
+                    ];
+                    let used = results.iter().any(Result::is_ok);
+                    let refusals: Vec<String> = results
+                        .into_iter()
+                        .filter_map(|r| r.err().map(|e| e.to_string()))
+                        .collect();
                     for r in &refusals {
                         assert!(!r.trim().is_empty(), "an empty refusal");
                     }
-                    if refusals.is_empty() {
+                    if used {
                         Ok(())
                     } else {
                         Err(refusals.join("; "))

@@ -16,10 +16,18 @@ fn a_fifo_is_refused_at_once_not_waited_on() {
     let (tx, rx) = std::sync::mpsc::channel();
     let f = fifo.clone();
     std::thread::spawn(move || {
-        let csv = CsvTable::read(&f).err().map(|e| format!("{e}: {:?}", std::error::Error::source(&e).map(ToString::to_string)));
-        let prom = load_prometheus(&f, "service", None)
-            .err()
-            .map(|e| format!("{e}: {:?}", std::error::Error::source(&e).map(ToString::to_string)));
+        let csv = CsvTable::read(&f).err().map(|e| {
+            format!(
+                "{e}: {:?}",
+                std::error::Error::source(&e).map(ToString::to_string)
+            )
+        });
+        let prom = load_prometheus(&f, "service", None).err().map(|e| {
+            format!(
+                "{e}: {:?}",
+                std::error::Error::source(&e).map(ToString::to_string)
+            )
+        });
         let _ = tx.send((csv, prom));
     });
     let (csv, prom) = rx
@@ -27,13 +35,20 @@ fn a_fifo_is_refused_at_once_not_waited_on() {
         .expect("reading a FIFO returned within 5 s");
     for e in [csv, prom] {
         let e = e.expect("refused");
-        assert!(e.contains("metrics.csv") && e.contains("not a regular file"), "{e}");
+        assert!(
+            e.contains("metrics.csv") && e.contains("not a regular file"),
+            "{e}"
+        );
     }
 }
 
 #[test]
 fn a_device_is_refused_without_reading_it() {
-    let e = CsvTable::read(std::path::Path::new("/dev/zero")).err().expect("refused");
-    let cause = std::error::Error::source(&e).map(ToString::to_string).unwrap_or_default();
+    let e = CsvTable::read(std::path::Path::new("/dev/zero"))
+        .err()
+        .expect("refused");
+    let cause = std::error::Error::source(&e)
+        .map(ToString::to_string)
+        .unwrap_or_default();
     assert!(cause.contains("not a regular file"), "{e}: {cause}");
 }
