@@ -6,7 +6,7 @@
 //! `CHARTER_FUZZ_CASES` / `CHARTER_FUZZ_SECS` (see `charter_testkit::fuzz`).
 
 use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::Request;
 use charter_knowledge::SqliteStore;
 use charter_model::Timestamp;
 use charter_orchestrator::Controller;
