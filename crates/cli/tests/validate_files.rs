@@ -34,7 +34,7 @@ fn validate_opens_the_files_the_charter_names() {
             "{f}:3:23: alerts.token_file: cannot read token file {}: No such file",
             dir.path().join("alert-token").display()
         ),
-        format!("{f}:5:22: actuators.web.http.url: must not carry a user name or password"),
+        format!("{f}:5:23: actuators.web.http.url: must not carry a user name or password"),
     ] {
         assert!(err.contains(&expected), "missing {expected:?} in:\n{err}");
     }
