@@ -2,7 +2,7 @@
 //! with the case's status and body (mutated from `fuzz/corpus/actuator_response/`,
 //! first line the status), and the real HTTP client reads it as the answer to
 //! `apply`, `status(key)` and `describe`. No panic, each case answered in bounded
-//! time (the driver's watchdog, 3 s; the client's own timeout is 2 s), every refusal
+//! time (the driver's watchdog, 7 s: three requests under the client's 2 s timeout), every refusal
 //! an error with a message. Run length: `CHARTER_FUZZ_CASES` / `CHARTER_FUZZ_SECS`
 //! (see `charter_testkit::fuzz`).
 
@@ -62,7 +62,7 @@ fn fuzz_actuator_responses() {
             "{}",
             "[]",
         ])
-        .case_bound(Duration::from_secs(3))
+        .case_bound(Duration::from_secs(7))
         .run(|| {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()

@@ -2,7 +2,7 @@
 //! query with the case's status and body (mutated from
 //! `fuzz/corpus/prometheus_response/`, first line the status), and the real source
 //! reads it through `observe` (instant queries) and `query_range`. No panic, each
-//! case answered in bounded time (the driver's watchdog, 3 s; the source's own
+//! case answered in bounded time (the driver's watchdog, 5 s: two requests under the source's own
 //! timeout is 2 s), every refusal an error with a message. Run length:
 //! `CHARTER_FUZZ_CASES` / `CHARTER_FUZZ_SECS` (see `charter_testkit::fuzz`).
 
@@ -52,7 +52,7 @@ fn fuzz_prometheus_responses() {
             "\"NaN\"", "\"+Inf\"", "\"-Inf\"", "\"1e400\"", "[1767225600,\"1\"]", "null", "{}",
             "[]",
         ])
-        .case_bound(Duration::from_secs(3))
+        .case_bound(Duration::from_secs(5))
         .run(|| {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
