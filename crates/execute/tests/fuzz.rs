@@ -2,8 +2,8 @@
 //! with the case's status and body (mutated from `fuzz/corpus/actuator_response/`,
 //! first line the status), and the real HTTP client reads it as the answer to
 //! `apply`, `status(key)` and `describe`. No panic, each case answered in bounded
-//! time (the driver's watchdog, 7 s: three requests under the client's 2 s timeout), every refusal
-//! an error with a message. Run length: `CHARTER_FUZZ_CASES` / `CHARTER_FUZZ_SECS`
+//! time (the driver's watchdog, 7 s: three requests, each under the client's 2 s
+//! timeout), every refusal an error with a message. Run length: `CHARTER_FUZZ_CASES` / `CHARTER_FUZZ_SECS`
 //! (see `charter_testkit::fuzz`).
 
 use charter_execute::{Actuator, HttpActuator};

@@ -2,8 +2,8 @@
 //! query with the case's status and body (mutated from
 //! `fuzz/corpus/prometheus_response/`, first line the status), and the real source
 //! reads it through `observe` (instant queries) and `query_range`. No panic, each
-//! case answered in bounded time (the driver's watchdog, 5 s: two requests under the source's own
-//! timeout is 2 s), every refusal an error with a message. Run length:
+//! case answered in bounded time (the driver's watchdog, 5 s: two requests, each
+//! under the source's 2 s timeout), every refusal an error with a message. Run length:
 //! `CHARTER_FUZZ_CASES` / `CHARTER_FUZZ_SECS` (see `charter_testkit::fuzz`).
 
 use charter_model::{SourceSpec, Timestamp};
