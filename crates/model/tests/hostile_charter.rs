@@ -401,3 +401,44 @@ fn tempfile_dir(name: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).expect("dir");
     dir
 }
+
+// Found by the charter fuzz target: promql-parser converts a bare-number duration
+// with `Duration::from_secs_f64`, which panics past u64 seconds or on Inf/NaN; on
+// base `validate` panicked on `rate(x[59223372036854775807])`.
+#[test]
+fn bare_number_durations_out_of_range_are_refused_not_a_panic() {
+    for expr in [
+        "sum(rate(requests_total[59223372036854775807]))",
+        "rate(x[Inf])",
+        "x offset 1e300",
+        "x offset -1e300",
+        "max_over_time(x[5m:1e300])",
+        "rate(x[0xFFFFFFFFFFFFFFFFFF])",
+    ] {
+        let text = with_expr(expr);
+        let out = within(Duration::from_secs(2), move || lines(&text));
+        assert!(
+            out.contains("objectives[0].expr: the duration `"),
+            "{expr}: {out}"
+        );
+        assert!(out.contains("is out of range"), "{expr}: {out}");
+    }
+    for expr in [
+        "rate(x[300])",
+        "x offset 5m",
+        "max_over_time(x[5m:30])",
+        "x offset -90",
+    ] {
+        let text = with_expr(expr);
+        let out = within(Duration::from_secs(2), move || lines_or_valid(&text));
+        assert_eq!(out, "", "{expr}");
+    }
+}
+
+/// The issues, or nothing when the charter is valid.
+fn lines_or_valid(text: &str) -> String {
+    match parse_charter(text, "shop.yaml", Path::new(".")) {
+        Ok(_) => String::new(),
+        Err(e) => e.to_string(),
+    }
+}

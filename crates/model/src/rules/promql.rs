@@ -22,7 +22,38 @@ pub const MAX_EXPR_TOKENS: usize = 2_000;
 /// linear pre-scan before the parser sees it. The error says which bound and where.
 pub fn parse_bounded(text: &str) -> Result<Expr, String> {
     check_bounds(text)?;
-    parse(text).map_err(|e| format!("invalid PromQL: {}", e.trim()))
+    // The parser panics on some inputs the pre-scan cannot foresee; a panic there is
+    // a refusal of the expression, not of the charter.
+    match std::panic::catch_unwind(|| parse(text)) {
+        Ok(parsed) => parsed.map_err(|e| format!("invalid PromQL: {}", e.trim())),
+        Err(_) => Err("invalid PromQL: the parser failed on this expression".into()),
+    }
+}
+
+/// The longest bare-number duration accepted (`x[N]`, `[N:M]`, `offset N`), in
+/// seconds: the parser converts it with a conversion that panics past `u64` seconds,
+/// and no range or offset is anywhere near this long.
+const MAX_NUMBER_DURATION_SECS: f64 = 1e15;
+
+/// Whether `part`, a token where the parser reads a duration, is a bare number the
+/// parser cannot convert (too large, infinite, not a number).
+fn bad_number_duration(part: &str) -> bool {
+    let p = part.trim_start_matches(['+', '-']).to_ascii_lowercase();
+    if p == "inf" || p == "nan" || p == "infinity" {
+        return true;
+    }
+    if !p.starts_with(|c: char| c.is_ascii_digit() || c == '.') {
+        return false;
+    }
+    let value = if let Some(hex) = p.strip_prefix("0x") {
+        u128::from_str_radix(hex, 16).map_or(f64::INFINITY, |v| v as f64)
+    } else {
+        match p.parse::<f64>() {
+            Ok(v) => v,
+            Err(_) => return false, // a duration with units (`5m`): checked by the parser
+        }
+    };
+    !(value.is_finite() && value < MAX_NUMBER_DURATION_SECS)
 }
 
 /// The linear pre-scan of [`parse_bounded`]: size, bracket depth and token count.
@@ -38,6 +69,8 @@ pub fn check_bounds(text: &str) -> Result<(), String> {
     }
     let b = text.as_bytes();
     let (mut depth, mut tokens, mut i) = (0usize, 0usize, 0usize);
+    // Whether the previous token puts a duration next: `[`, `:` or `offset`.
+    let mut duration_next = false;
     while i < b.len() {
         let c = b[i];
         match c {
@@ -73,6 +106,7 @@ pub fn check_bounds(text: &str) -> Result<(), String> {
             c if c.is_ascii_whitespace() => {}
             c if c.is_ascii_alphanumeric() || matches!(c, b'_' | b':' | b'.') || c >= 0x80 => {
                 tokens += 1;
+                let start = i;
                 while i + 1 < b.len()
                     && (b[i + 1].is_ascii_alphanumeric()
                         || matches!(b[i + 1], b'_' | b':' | b'.')
@@ -80,8 +114,28 @@ pub fn check_bounds(text: &str) -> Result<(), String> {
                 {
                     i += 1;
                 }
+                let word = &text[start..=i];
+                if duration_next && let Some(bad) = word.split(':').find(|p| bad_number_duration(p))
+                {
+                    return Err(format!(
+                        "the duration `{bad}` (at byte {start}) is out of range; write a \
+                         range or offset with units (`5m`, `1h`)"
+                    ));
+                }
+                duration_next = word.eq_ignore_ascii_case("offset") || word.ends_with(':');
+                i += 1;
+                if tokens > MAX_EXPR_TOKENS {
+                    return Err(format!(
+                        "the expression has more than {MAX_EXPR_TOKENS} tokens (at byte {start}); \
+                         at most {MAX_EXPR_TOKENS} are accepted (split it into recording rules)"
+                    ));
+                }
+                continue;
             }
             _ => tokens += 1,
+        }
+        if !c.is_ascii_whitespace() {
+            duration_next = matches!(c, b'[' | b':') || (duration_next && matches!(c, b'+' | b'-'));
         }
         if tokens > MAX_EXPR_TOKENS {
             return Err(format!(
