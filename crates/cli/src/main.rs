@@ -142,7 +142,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 fn validate(file: &std::path::Path, deny_warnings: bool) -> ExitCode {
-    match charter_model::load_charter(file) {
+    match charter_model::load_charter_checked(file) {
         Ok((charter, warnings)) => {
             for w in &warnings {
                 eprintln!("{w}");

@@ -297,7 +297,7 @@ impl Actuator for HttpActuator {
 pub fn read_token_file(path: impl AsRef<Path>) -> Result<String, ActuatorError> {
     charter_model::read_token_file(path).map_err(|e| match &e {
         charter_model::TokenFileError::Read { source, .. } => failed(format!("{e}: {source}")),
-        charter_model::TokenFileError::Empty { .. } => failed(e.to_string()),
+        _ => failed(e.to_string()),
     })
 }
 

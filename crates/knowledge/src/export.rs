@@ -19,6 +19,16 @@ pub const EXPORT_FORMAT: &str = "charter-knowledge";
 /// The version this build writes and reads.
 pub const EXPORT_VERSION: u32 = 1;
 
+/// The most evidence (alpha or beta) one context may carry: a million outcomes,
+/// far past what decayed learning keeps, and small enough that the arithmetic of
+/// the credible intervals stays exact.
+pub const MAX_EVIDENCE: f64 = 1e6;
+/// The longest time to effect an export may carry: a week (the longest verification
+/// a charter can set is shorter).
+pub const MAX_TIME_TO_EFFECT_SECS: f64 = 7.0 * 86_400.0;
+/// The longest half-life an export may name: ten years, as the charter allows.
+pub const MAX_HALF_LIFE_SECS: f64 = 3650.0 * 86_400.0;
+
 /// A knowledge export file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct KnowledgeExport {
@@ -58,6 +68,24 @@ pub enum ImportError {
     Weight(f64),
     #[error("context {0} has a negative or non-finite alpha or beta")]
     Evidence(String),
+    /// A value outside what any installation can have learned.
+    #[error("{at}: {field} {} is out of range (must be a number from 0 to {max})", num(*.value))]
+    OutOfRange {
+        /// `contexts[i] (kind/objective/component)`, or `half_life_secs`.
+        at: String,
+        field: &'static str,
+        value: f64,
+        max: f64,
+    },
+}
+
+/// A number as a person reads it: scientific notation when it is huge or tiny.
+fn num(v: f64) -> String {
+    if v != 0.0 && !(1e-6..1e9).contains(&v.abs()) {
+        format!("{v:e}")
+    } else {
+        v.to_string()
+    }
 }
 
 /// Export the own outcomes' decayed evidence at `now`.
@@ -110,16 +138,41 @@ pub fn import(
     if !(weight > 0.0 && weight <= 1.0) {
         return Err(ImportError::Weight(weight));
     }
+    let range = |at: &dyn Fn() -> String, field, value: f64, max| {
+        if (0.0..=max).contains(&value) {
+            Ok(())
+        } else {
+            Err(ImportError::OutOfRange {
+                at: at(),
+                field,
+                value,
+                max,
+            })
+        }
+    };
+    range(
+        &|| "export".into(),
+        "half_life_secs",
+        file.half_life_secs,
+        MAX_HALF_LIFE_SECS,
+    )?;
     let source = format!("{}@{}", file.source, file.exported_at.millis());
     file.contexts
         .iter()
-        .map(|c| {
+        .enumerate()
+        .map(|(i, c)| {
             let ok = |x: f64| x.is_finite() && x >= 0.0;
             if !ok(c.alpha) || !ok(c.beta) {
                 return Err(ImportError::Evidence(format!(
                     "{}/{}/{}",
                     c.kind, c.objective, c.component
                 )));
+            }
+            let at = || format!("contexts[{i}] ({}/{}/{})", c.kind, c.objective, c.component);
+            range(&at, "alpha", c.alpha, MAX_EVIDENCE)?;
+            range(&at, "beta", c.beta, MAX_EVIDENCE)?;
+            if let Some(t) = c.time_to_effect_secs {
+                range(&at, "time_to_effect_secs", t, MAX_TIME_TO_EFFECT_SECS)?;
             }
             Ok(LearnedPrior {
                 kind: c.kind,
@@ -128,7 +181,7 @@ pub fn import(
                 source: source.clone(),
                 alpha: c.alpha,
                 beta: c.beta,
-                time_to_effect_secs: c.time_to_effect_secs.filter(|t| ok(*t)),
+                time_to_effect_secs: c.time_to_effect_secs,
                 weight,
                 imported_at: now,
             })

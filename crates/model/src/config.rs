@@ -22,6 +22,7 @@ mod alerts;
 mod api;
 mod components;
 pub mod defaults;
+mod files;
 mod general;
 mod guardrails;
 mod issues;
@@ -30,31 +31,92 @@ mod objectives;
 mod raw;
 mod sources;
 
-pub use issues::{ConfigError, ValidationIssue};
+pub use issues::{ConfigError, OneLine, ValidationIssue};
 pub use raw::*;
 
 use crate::charter::Charter;
 use issues::Issues;
 use std::path::{Path, PathBuf};
 
+/// [`load_charter`], and every file the charter names must exist and be readable
+/// (token files as `run` reads them): what `charter validate` runs.
+pub fn load_charter_checked(path: &Path) -> Result<(Charter, Vec<ValidationIssue>), ConfigError> {
+    let text = read_charter_text(path).map_err(|cause| ConfigError::Read {
+        path: path.display().to_string(),
+        cause,
+    })?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    let file = path.display().to_string();
+    compile(parse_raw(&text, &file)?, &file, base, true)
+}
+
 /// Read and validate a charter file. Returns the charter and its warnings.
 pub fn load_charter(path: &Path) -> Result<(Charter, Vec<ValidationIssue>), ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+    let text = read_charter_text(path).map_err(|cause| ConfigError::Read {
         path: path.display().to_string(),
-        source,
+        cause,
     })?;
     let base = path.parent().unwrap_or(Path::new("."));
     parse_charter(&text, &path.display().to_string(), base)
 }
 
+/// The largest charter file read, in bytes.
+pub const MAX_CHARTER_BYTES: u64 = 4 << 20;
+
+/// A charter's text: a regular file (a FIFO would block, a device never end) of at
+/// most [`MAX_CHARTER_BYTES`], in UTF-8.
+fn read_charter_text(path: &Path) -> std::io::Result<String> {
+    use std::io::{Error, ErrorKind, Read};
+    if !std::fs::metadata(path)?.is_file() {
+        return Err(Error::new(ErrorKind::InvalidInput, "not a regular file"));
+    }
+    let file = std::fs::File::open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(Error::new(ErrorKind::InvalidInput, "not a regular file"));
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_CHARTER_BYTES + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_CHARTER_BYTES {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            format!("larger than {MAX_CHARTER_BYTES} bytes"),
+        ));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        Error::new(
+            ErrorKind::InvalidData,
+            format!(
+                "not UTF-8 text (invalid byte at offset {})",
+                e.utf8_error().valid_up_to()
+            ),
+        )
+    })
+}
+
 /// Parse and validate charter text. `file` names it in messages; relative paths in
 /// the charter are resolved against `base`.
+///
+/// A structural error names the key path it was found at (tracked while
+/// deserializing) and says what is wrong in the charter's words, never in the YAML
+/// library's (`set DuplicateKeyPolicy in Options`, `budget breached: ...`).
 pub fn parse_charter(
     text: &str,
     file: &str,
     base: &Path,
 ) -> Result<(Charter, Vec<ValidationIssue>), ConfigError> {
-    let raw: CharterConfig = serde_saphyr::from_str(text).map_err(|e| {
+    validate(parse_raw(text, file)?, file, base)
+}
+
+/// The serde parse of [`parse_charter`], with structural errors located and worded.
+fn parse_raw(text: &str, file: &str) -> Result<CharterConfig, ConfigError> {
+    let mut path = None;
+    let parsed = serde_saphyr::with_deserializer_from_str(text, |de| {
+        serde_path_to_error::deserialize::<_, CharterConfig>(de).map_err(|e| {
+            path = key_path(e.path());
+            e.into_inner()
+        })
+    });
+    let raw = parsed.map_err(|e| {
         let (line, column) = e
             .location()
             .map(|l| (l.line(), l.column()))
@@ -63,21 +125,109 @@ pub fn parse_charter(
             file: file.to_string(),
             line: line.max(1),
             column: column.max(1),
-            path: "(document)".into(),
+            path: path.unwrap_or_else(|| "(document)".into()),
             message: structural_message(&e),
             warning: false,
         }])
     })?;
-    validate(raw, file, base)
+    Ok(raw)
 }
 
-/// serde-saphyr's message without its snippet or trailing location, since we print
-/// the location ourselves.
+/// A deserializer's path in the charter's notation (`components[0].replicas.min`),
+/// without the `value` step of a located value ([`raw::S`]) or unknown steps; `None`
+/// at the top of the document.
+fn key_path(path: &serde_path_to_error::Path) -> Option<String> {
+    use serde_path_to_error::Segment;
+    let mut out = String::new();
+    for seg in path {
+        match seg {
+            Segment::Seq { index } => out.push_str(&format!("[{index}]")),
+            Segment::Map { key } if key == "value" => {}
+            Segment::Map { key } | Segment::Enum { variant: key } => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(key);
+            }
+            Segment::Unknown => {}
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+/// A structural error in the charter's words: the cases whose library message names
+/// library APIs or internals are rewritten; the rest keep the library's first line,
+/// without its snippet or trailing location (we print the location ourselves).
 fn structural_message(e: &serde_saphyr::Error) -> String {
-    let full = e.without_snippet().to_string();
-    let first = full.lines().next().unwrap_or("invalid document").trim();
-    let cut = first.find(" at line ").map_or(first, |i| &first[..i]);
-    cut.trim_end_matches('.').to_string()
+    use serde_saphyr::Error as E;
+    match e.without_snippet() {
+        E::AliasError { error, .. } | E::WithSnippet { error, .. } => structural_message(error),
+        E::DuplicateMappingKey { key: Some(k), .. } => {
+            format!("duplicate key `{k}`: each key may appear once in a mapping")
+        }
+        E::DuplicateMappingKey { key: None, .. } => {
+            "duplicate key: each key may appear once in a mapping".into()
+        }
+        E::MultipleDocuments { .. } => {
+            "more than one YAML document (a `---` after content): a charter is one document".into()
+        }
+        E::Budget { breach, .. } => budget_message(breach),
+        E::InvalidScalar { ty, .. } => scalar_message(ty),
+        other => {
+            let full = other.to_string();
+            let first = full.lines().next().unwrap_or("invalid document").trim();
+            let cut = first.find(" at line ").map_or(first, |i| &first[..i]);
+            cut.trim_end_matches('.').to_string()
+        }
+    }
+}
+
+/// What a budget breach means for a charter: the document is too large or too
+/// nested for a configuration file, usually by an alias bomb.
+fn budget_message(breach: &serde_saphyr::budget::BudgetBreach) -> String {
+    use serde_saphyr::budget::BudgetBreach as B;
+    let what = match breach {
+        B::Aliases { aliases } => format!("{aliases} aliases (`*name`)"),
+        B::Anchors { anchors } => format!("{anchors} anchors (`&name`)"),
+        B::AliasAnchorRatio { aliases, anchors } => {
+            format!("{aliases} aliases for {anchors} anchors")
+        }
+        B::Depth { depth } => format!("nesting {depth} deep"),
+        B::Events { events } => format!("{events} YAML events"),
+        B::Nodes { nodes } => format!("{nodes} nodes"),
+        B::Documents { documents } => format!("{documents} documents"),
+        B::ScalarBytes { total_scalar_bytes } => format!("{total_scalar_bytes} bytes of values"),
+        B::InputBytes { input_bytes } => format!("{input_bytes} bytes"),
+        B::MergeKeys { merge_keys } => format!("{merge_keys} merge keys (`<<`)"),
+        _ => "a structure past the parser's limits".into(),
+    };
+    format!(
+        "the document is too large or too nested to be a charter ({what}); \
+         write it out without alias expansion or deep nesting"
+    )
+}
+
+/// A scalar of the wrong form, said as what the key needs.
+fn scalar_message(ty: &str) -> String {
+    match ty {
+        "u8" | "u16" | "u32" | "u64" | "u128" | "usize" => {
+            format!("must be a whole number from 0 to {}", unsigned_max(ty))
+        }
+        "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => "must be a whole number".into(),
+        "f32" | "f64" => "must be a number".into(),
+        "bool" => "must be `true` or `false`".into(),
+        "char" => "must be a single character".into(),
+        other => format!("must be a valid {other}"),
+    }
+}
+
+fn unsigned_max(ty: &str) -> String {
+    match ty {
+        "u8" => u8::MAX.to_string(),
+        "u16" => u16::MAX.to_string(),
+        "u32" => u32::MAX.to_string(),
+        _ => u64::MAX.to_string(),
+    }
 }
 
 /// Compile a parsed charter, collecting every issue: one pass per section, each
@@ -88,6 +238,16 @@ pub fn validate(
     raw: CharterConfig,
     file: &str,
     base: &Path,
+) -> Result<(Charter, Vec<ValidationIssue>), ConfigError> {
+    compile(raw, file, base, false)
+}
+
+/// [`validate`], checking the files the charter names when `check_files`.
+fn compile(
+    raw: CharterConfig,
+    file: &str,
+    base: &Path,
+    check_files: bool,
 ) -> Result<(Charter, Vec<ValidationIssue>), ConfigError> {
     let mut is = Issues::new(file);
     let general = general::compile(&mut is, &raw);
@@ -101,6 +261,9 @@ pub fn validate(
     let actions = actions::compile(&mut is, &raw.actions);
     let objectives = objectives::compile(&mut is, &raw.objectives, &components);
     let guardrails = guardrails::compile(&mut is, raw.guardrails.as_ref());
+    if check_files {
+        files::check(&mut is, &raw, base);
+    }
     let warnings = is.finish()?;
     let charter = Charter {
         name: general.name,

@@ -91,8 +91,17 @@ impl Evidence {
     }
 
     /// Mean time to effect when the action helped, if it ever did.
+    /// Total for any stored sums: a mean that is not a number or negative is no
+    /// mean, one past what a [`Duration`] holds is its largest value.
     pub fn time_to_effect(&self) -> Option<Duration> {
-        (self.tte_weight > 1e-9).then(|| Duration::from_secs_f64(self.tte_sum / self.tte_weight))
+        if self.tte_weight.is_nan() || self.tte_weight <= 1e-9 {
+            return None;
+        }
+        let mean = self.tte_sum / self.tte_weight;
+        if mean.is_nan() || mean < 0.0 {
+            return None;
+        }
+        Some(Duration::try_from_secs_f64(mean).unwrap_or(Duration::MAX))
     }
 
     /// The same evidence seen from `now` (never rejuvenated by an earlier `now`).
@@ -465,6 +474,33 @@ mod tests {
 
     fn observe(k: &mut KnowledgeView, kind: ActionKind, c: &str, class: OutcomeClass) {
         k.observe(kind, "mem", c, class, 60.0, T0);
+    }
+
+    /// Issue 16 item 15: an imported `time_to_effect_secs: 1e300` reached
+    /// `Duration::from_secs_f64`, which panics, and `/api/v1/knowledge` with it.
+    #[test]
+    fn time_to_effect_is_total_for_any_stored_sums() {
+        for (sum, weight) in [
+            (1e300, 1.0),
+            (f64::INFINITY, 1.0),
+            (f64::NAN, 1.0),
+            (1.0, f64::NAN),
+            (-5.0, 1.0),
+            (1e300, 1e-300),
+        ] {
+            let e = Evidence {
+                tte_sum: sum,
+                tte_weight: weight,
+                ..Evidence::default()
+            };
+            let _ = e.time_to_effect();
+        }
+        let huge = Evidence {
+            tte_sum: 1e300,
+            tte_weight: 1.0,
+            ..Evidence::default()
+        };
+        assert_eq!(huge.time_to_effect(), Some(Duration::MAX));
     }
 
     #[test]

@@ -37,7 +37,9 @@ pub use charter::{
     KubernetesSpec, LeaseSpec, Mode, Objective, ObjectiveSource, PrometheusSpec, Signal,
     SourceSpec, Thresholds, command_params,
 };
-pub use config::{CharterConfig, ConfigError, ValidationIssue, load_charter, parse_charter};
+pub use config::{
+    CharterConfig, ConfigError, ValidationIssue, load_charter, load_charter_checked, parse_charter,
+};
 pub use ids::{ExecutionId, IncidentId, PolicyId};
 pub use series::{SeriesKey, SeriesMap};
 pub use step::{IdempotencyKey, StepRef};

@@ -42,6 +42,10 @@ use std::time::Duration;
 mod promql;
 mod render;
 
+pub use promql::{
+    MAX_EXPR_BYTES, MAX_EXPR_DEPTH, MAX_EXPR_TOKENS, check_bounds as check_promql_bounds,
+    parse_bounded as parse_promql,
+};
 pub use render::render_objectives;
 
 /// How rules are imported.

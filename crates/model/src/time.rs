@@ -28,14 +28,15 @@ impl Timestamp {
         self.0 as f64 / 1000.0
     }
 
-    /// `self + d`, saturating.
+    /// `self + d`, saturating: never earlier than `self`, whatever `d`.
     pub fn plus(self, d: Duration) -> Self {
-        Timestamp(self.0.saturating_add(d.as_millis() as i64))
+        Timestamp(self.0.saturating_add(millis_saturating(d)))
     }
 
-    /// `self - d`, saturating.
+    /// `self - d`, saturating: never later than `self`, whatever `d` (a cut-off
+    /// computed from a huge retention lands at the earliest time, not in the future).
     pub fn minus(self, d: Duration) -> Self {
-        Timestamp(self.0.saturating_sub(d.as_millis() as i64))
+        Timestamp(self.0.saturating_sub(millis_saturating(d)))
     }
 
     /// The duration from `earlier` to `self`, zero if `earlier` is later.
@@ -58,6 +59,12 @@ impl Timestamp {
 pub trait Clock: Send + Sync + fmt::Debug {
     /// The current time.
     fn now(&self) -> Timestamp;
+}
+
+/// `d` in whole milliseconds, `i64::MAX` when it does not fit (a plain `as i64` of
+/// the `u128` wraps, and a wrapped duration is negative).
+fn millis_saturating(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
 /// The system's wall clock.
@@ -114,9 +121,15 @@ pub fn fmt_duration(d: Duration) -> String {
     }
 }
 
-/// [`fmt_duration`] for a number of seconds (negative counts as zero).
+/// [`fmt_duration`] for a number of seconds: total, for any `f64` (negative and NaN
+/// count as zero, values past what a [`Duration`] holds show as its largest value).
 pub fn fmt_duration_secs(secs: f64) -> String {
-    fmt_duration(Duration::from_secs_f64(secs.max(0.0)))
+    let d = if secs.is_nan() || secs <= 0.0 {
+        Duration::ZERO
+    } else {
+        Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX)
+    };
+    fmt_duration(d)
 }
 
 #[cfg(test)]
@@ -156,6 +169,47 @@ mod tests {
         assert_eq!(t.minus(Duration::from_secs(5)), Timestamp::from_secs(95));
         assert_eq!(t.since(Timestamp::from_secs(200)), Duration::ZERO);
         assert_eq!(Timestamp::from_secs(130).since(t), Duration::from_secs(30));
+    }
+
+    /// Issue 16 item 12: `minus` of a duration whose milliseconds do not fit an `i64`
+    /// wrapped to a negative number, so a prune cut-off `now - retention` landed in
+    /// the future and every record was older than it.
+    #[test]
+    fn huge_durations_saturate_instead_of_wrapping() {
+        let now = Timestamp::from_secs(1_800_000_000);
+        let huge = [
+            Duration::MAX,
+            Duration::from_secs(u64::MAX / 1000 + 1),
+            humantime::parse_duration("584000000000y").expect("parses"),
+        ];
+        for d in huge {
+            assert!(
+                now.minus(d) <= now,
+                "{d:?}: cut-off {:?} after now",
+                now.minus(d)
+            );
+            assert!(now.minus(d) < Timestamp(0), "{d:?}");
+            assert!(now.plus(d) >= now, "{d:?}");
+            assert_eq!(now.plus(d), Timestamp(i64::MAX), "{d:?}");
+        }
+    }
+
+    /// `/api/v1/knowledge` formats stored seconds; no value may panic there.
+    #[test]
+    fn duration_formatting_is_total() {
+        for s in [
+            1e300,
+            f64::INFINITY,
+            f64::NAN,
+            -1e300,
+            f64::MAX,
+            1.8e19,
+            -0.0,
+        ] {
+            let _ = fmt_duration_secs(s);
+        }
+        assert_eq!(fmt_duration_secs(f64::NAN), "0s");
+        assert_eq!(fmt_duration_secs(90.0), "1m30s");
     }
 
     #[test]

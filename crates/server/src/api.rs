@@ -354,10 +354,19 @@ async fn resume(
     Ok(Json(record))
 }
 
+/// A policy id as stores keep them (up to `i64::MAX`); a larger number names no
+/// policy and is refused here instead of failing in the store as a 500.
 fn policy_id(text: &str) -> Result<PolicyId, ApiError> {
-    text.parse::<u64>().map(PolicyId).map_err(|_| {
-        ApiError::bad_request(format!("policy id must be a whole number, not `{text}`"))
-    })
+    text.parse::<u64>()
+        .ok()
+        .filter(|id| i64::try_from(*id).is_ok())
+        .map(PolicyId)
+        .ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "policy id must be a whole number from 0 to {}, not `{text}`",
+                i64::MAX
+            ))
+        })
 }
 
 /// Who decided: the trimmed `by`, or [`DEFAULT_BY`].

@@ -10,6 +10,8 @@
 //!   data that must be the same on every run.
 //! - [`strategies`]: `proptest` strategies for the vocabulary (action kinds,
 //!   severities, violation states, causes, violations, component and guard states).
+//! - [`fuzz`]: [`Fuzz`], the structure-aware fuzz driver of the crates' `tests/fuzz.rs`
+//!   (seed corpus, mutations, a watchdog per case, run length from the environment).
 //! - [`sim`]: [`EPOCH`], a simulator over a scenario and a charter's actuators all
 //!   pointed at one actuator.
 //!
@@ -22,6 +24,7 @@
 
 pub mod builders;
 pub mod charters;
+pub mod fuzz;
 pub mod rng;
 pub mod sim;
 pub mod strategies;
@@ -31,5 +34,6 @@ pub use builders::{
     topology, violation,
 };
 pub use charters::{WESTWORLD, WESTWORLD_COMPONENTS, charter_from, westworld};
+pub use fuzz::Fuzz;
 pub use rng::Rng;
 pub use sim::{EPOCH, actuators, simulator};

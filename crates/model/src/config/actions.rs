@@ -62,10 +62,11 @@ pub(super) fn compile(
             }
             spec.step = s;
         }
-        spec.time_to_effect = is.duration(
+        spec.time_to_effect = is.duration_in(
             &a.value.time_to_effect,
             &format!("{p}.time_to_effect"),
             spec.time_to_effect,
+            defaults::SPAN_RANGE,
         );
         if let Some(ap) = a.value.approval {
             spec.approval = ap;

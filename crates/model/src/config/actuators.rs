@@ -37,14 +37,17 @@ pub(super) fn compile(
                             format!("{p}.url"),
                             "must start with http:// or https://",
                         );
+                    } else if let Some(why) = url_refusal(url.value.trim()) {
+                        is.at(url, format!("{p}.url"), why);
                     }
                     ActuatorSpec::Http {
                         url: url.value.trim_end_matches('/').to_string(),
                         token_file: token_file.as_ref().map(|t| base.join(t)),
-                        timeout: is.duration(
+                        timeout: is.duration_in(
                             timeout,
                             &format!("{p}.timeout"),
                             defaults::HTTP_TIMEOUT,
+                            defaults::REQUEST_TIMEOUT_RANGE,
                         ),
                     }
                 }
@@ -58,4 +61,21 @@ pub(super) fn compile(
             (name.clone(), spec)
         })
         .collect()
+}
+
+/// Why `run` would refuse an actuator URL that starts well: credentials in it
+/// (`user:pass@`), or a query or fragment (requests append paths to it).
+fn url_refusal(url: &str) -> Option<&'static str> {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if authority.contains('@') {
+        return Some(
+            "must not carry a user name or password (`user:pass@`); put a bearer token in \
+             a file named by `token_file`",
+        );
+    }
+    if rest.contains(['?', '#']) {
+        return Some("must not have a query or a fragment (request paths are appended to it)");
+    }
+    None
 }

@@ -21,6 +21,35 @@ const DAY: u64 = 24 * HOUR;
 /// `interval`: how often the loop reads its sources.
 pub const INTERVAL: Duration = Duration::from_secs(30);
 
+/// The range of `interval`: at least a second (each cycle queries every objective),
+/// at most an hour (a violation waits a cycle to be seen).
+pub const INTERVAL_RANGE: (Duration, Duration) =
+    (Duration::from_secs(1), Duration::from_secs(HOUR));
+/// The range of every request timeout (`source.prometheus.timeout`,
+/// `actuators.NAME.http.timeout`, `actuators.NAME.kubernetes.timeout`).
+pub const REQUEST_TIMEOUT_RANGE: (Duration, Duration) =
+    (Duration::from_millis(100), Duration::from_secs(5 * MINUTE));
+/// The range of `actuators.NAME.command.timeout`.
+pub const COMMAND_TIMEOUT_RANGE: (Duration, Duration) =
+    (Duration::from_millis(100), Duration::from_secs(HOUR));
+/// The range of `knowledge.retention`: at least a day, at most ten years.
+pub const RETENTION_RANGE: (Duration, Duration) = (MIN_RETENTION, Duration::from_secs(3650 * DAY));
+/// The range of `knowledge.lease.ttl`.
+pub const LEASE_TTL_RANGE: (Duration, Duration) = (MIN_LEASE_TTL, Duration::from_secs(HOUR));
+/// The range of `knowledge.learning.half_life`.
+pub const HALF_LIFE_RANGE: (Duration, Duration) =
+    (Duration::from_secs(MINUTE), Duration::from_secs(3650 * DAY));
+/// The range of every span of time a charter may set for objectives, actions and
+/// guardrails (`for`, `keep_firing_for`, `time_to_effect`, `cooldown`,
+/// `oscillation_window`, `approval_timeout`): at most a week.
+pub const SPAN_RANGE: (Duration, Duration) = (Duration::ZERO, Duration::from_secs(7 * DAY));
+/// The range of `source.prometheus.max_in_flight`.
+pub const MAX_IN_FLIGHT_RANGE: (usize, usize) = (1, 1024);
+/// The range of `source.prometheus.retries`.
+pub const RETRIES_RANGE: (u32, u32) = (0, 10);
+/// The range of `source.prometheus.blind_after`.
+pub const BLIND_AFTER_RANGE: (u32, u32) = (1, 1000);
+
 /// `source.prometheus.timeout`: bound on each query.
 pub const PROMETHEUS_TIMEOUT: Duration = Duration::from_secs(10);
 /// `source.prometheus.max_in_flight`: queries in flight at once.
@@ -165,5 +194,24 @@ mod tests {
     fn limits_are_the_values_their_messages_name() {
         assert_eq!(humantime::parse_duration("1d").ok(), Some(MIN_RETENTION));
         assert_eq!(humantime::parse_duration("500ms").ok(), Some(MIN_LEASE_TTL));
+        // Every default lies within its range.
+        let within = |d: Duration, (lo, hi): (Duration, Duration)| lo <= d && d <= hi;
+        assert!(within(INTERVAL, INTERVAL_RANGE));
+        assert!(within(PROMETHEUS_TIMEOUT, REQUEST_TIMEOUT_RANGE));
+        assert!(within(HTTP_TIMEOUT, REQUEST_TIMEOUT_RANGE));
+        assert!(within(KUBERNETES_TIMEOUT, REQUEST_TIMEOUT_RANGE));
+        assert!(within(COMMAND_TIMEOUT, COMMAND_TIMEOUT_RANGE));
+        assert!(within(RETENTION, RETENTION_RANGE));
+        assert!(within(LEASE_TTL, LEASE_TTL_RANGE));
+        assert!(within(HALF_LIFE, HALF_LIFE_RANGE));
+        for d in [
+            OBJECTIVE_FOR,
+            OBJECTIVE_KEEP_FIRING_FOR,
+            COOLDOWN,
+            APPROVAL_TIMEOUT,
+            OSCILLATION_WINDOW,
+        ] {
+            assert!(within(d, SPAN_RANGE));
+        }
     }
 }

@@ -18,12 +18,12 @@ pub(super) fn compile(is: &mut Issues<'_>, raw: &CharterConfig) -> General {
     if raw.name.value.trim().is_empty() {
         is.at(&raw.name, "name", "must not be empty");
     }
-    let interval = is.duration(&raw.interval, "interval", defaults::INTERVAL);
-    if let Some(iv) = &raw.interval
-        && interval.is_zero()
-    {
-        is.at(iv, "interval", "must be greater than zero");
-    }
+    let interval = is.duration_in(
+        &raw.interval,
+        "interval",
+        defaults::INTERVAL,
+        defaults::INTERVAL_RANGE,
+    );
     General {
         name: raw.name.value.clone(),
         interval,

@@ -98,16 +98,23 @@ pub(super) fn compile(is: &mut Issues<'_>, raw: Option<&GuardrailsConfig>) -> Gu
         }
         guardrails.min_margin = v;
     }
-    guardrails.oscillation_window = is.duration(
+    guardrails.oscillation_window = is.duration_in(
         &g.oscillation_window,
         "guardrails.oscillation_window",
         guardrails.oscillation_window,
+        super::defaults::SPAN_RANGE,
     );
-    guardrails.cooldown = is.duration(&g.cooldown, "guardrails.cooldown", guardrails.cooldown);
-    guardrails.approval_timeout = is.duration(
+    guardrails.cooldown = is.duration_in(
+        &g.cooldown,
+        "guardrails.cooldown",
+        guardrails.cooldown,
+        super::defaults::SPAN_RANGE,
+    );
+    guardrails.approval_timeout = is.duration_in(
         &g.approval_timeout,
         "guardrails.approval_timeout",
         guardrails.approval_timeout,
+        super::defaults::SPAN_RANGE,
     );
     guardrails
 }

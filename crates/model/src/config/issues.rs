@@ -24,20 +24,51 @@ impl fmt::Display for ValidationIssue {
         write!(
             f,
             "{}:{}:{}: {level}{}: {}",
-            self.file, self.line, self.column, self.path, self.message
+            OneLine(&self.file),
+            self.line,
+            self.column,
+            OneLine(&self.path),
+            OneLine(&self.message)
         )
+    }
+}
+
+/// Text echoed into a one-line message: control characters (a newline in a value
+/// the charter wrote, an escape sequence) are shown escaped (`\n`, `\u{1b}`), so one
+/// issue is always one line and a value cannot forge another.
+pub struct OneLine<'a>(pub &'a str);
+
+impl fmt::Display for OneLine<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for c in self.0.chars() {
+            if c.is_control() {
+                write!(f, "{}", c.escape_default())?;
+            } else {
+                write!(f, "{c}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A bound as a charter would write it, in its largest whole unit (`0s`, `500ms`,
+/// `5m`, `1h`, `3650d`).
+fn fmt_bound(d: Duration) -> String {
+    let (s, ms) = (d.as_secs(), d.subsec_millis());
+    match () {
+        _ if ms != 0 || (s == 0 && d.as_nanos() != 0) => format!("{}ms", d.as_millis()),
+        _ if s >= 86_400 && s % 86_400 == 0 => format!("{}d", s / 86_400),
+        _ if s >= 3600 && s % 3600 == 0 => format!("{}h", s / 3600),
+        _ if s >= 60 && s % 60 == 0 => format!("{}m", s / 60),
+        _ => format!("{s}s"),
     }
 }
 
 /// Why a charter could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read charter {path}")]
-    Read {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("cannot read charter {path}: {cause}")]
+    Read { path: String, cause: std::io::Error },
     #[error("{}", fmt_issues(.0))]
     Invalid(Vec<ValidationIssue>),
 }
@@ -127,6 +158,67 @@ impl<'a> Issues<'a> {
                 default
             }
         }
+    }
+
+    /// [`Issues::duration`] within `[min, max]`: a value outside is reported with the
+    /// range and `default` returned, so no later pass (or `run`) sees it.
+    pub(super) fn duration_in(
+        &mut self,
+        v: &Option<S<String>>,
+        path: &str,
+        default: Duration,
+        (min, max): (Duration, Duration),
+    ) -> Duration {
+        let d = self.duration(v, path, default);
+        match v {
+            Some(s) if d < min || d > max => {
+                self.at(
+                    s,
+                    path,
+                    format!(
+                        "`{}` is out of range: must be between {} and {}",
+                        s.value.trim(),
+                        fmt_bound(min),
+                        fmt_bound(max)
+                    ),
+                );
+                default
+            }
+            _ => d,
+        }
+    }
+
+    /// A count within `[min, max]`; outside it is reported and `default` returned.
+    pub(super) fn count_in<T>(
+        &mut self,
+        v: &Option<S<T>>,
+        path: &str,
+        default: T,
+        (min, max): (T, T),
+    ) -> T
+    where
+        T: Copy + PartialOrd + fmt::Display,
+    {
+        match v {
+            Some(s) if s.value < min || s.value > max => {
+                self.at(
+                    s,
+                    path,
+                    format!(
+                        "{} is out of range: must be between {min} and {max}",
+                        s.value
+                    ),
+                );
+                default
+            }
+            Some(s) => s.value,
+            None => default,
+        }
+    }
+
+    /// How many issues were reported so far.
+    pub(super) fn len(&self) -> usize {
+        self.list.len()
     }
 
     /// Every issue in file order (a stable sort, so issues at one position keep the

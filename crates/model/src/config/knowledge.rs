@@ -24,17 +24,12 @@ pub(super) fn compile(is: &mut Issues<'_>, k: Option<&KnowledgeConfig>, base: &P
         .and_then(|k| k.learning.as_ref())
         .map(|l| learning_spec(is, l))
         .unwrap_or_default();
-    let mut retention = defaults::RETENTION;
-    if let Some(r) = k.and_then(|k| k.retention.as_ref()) {
-        retention = is.duration(&Some(r.clone()), "knowledge.retention", retention);
-        if retention < defaults::MIN_RETENTION {
-            is.at(
-                r,
-                "knowledge.retention",
-                "must be at least 1d (guardrails look back an hour and more; incidents need their evidence)",
-            );
-        }
-    }
+    let retention = is.duration_in(
+        &k.and_then(|k| k.retention.clone()),
+        "knowledge.retention",
+        defaults::RETENTION,
+        defaults::RETENTION_RANGE,
+    );
     let lease = k
         .and_then(|k| k.lease.as_ref())
         .map(|l| lease_spec(is, l))
@@ -128,14 +123,17 @@ fn url_has_password(url: &str) -> bool {
 /// lease can expire, so `renew` is at most half of `ttl`.
 fn lease_spec(is: &mut Issues<'_>, l: &LeaseConfig) -> LeaseSpec {
     let default = LeaseSpec::default();
-    let ttl = is.duration(&l.ttl, "knowledge.lease.ttl", default.ttl);
-    let renew = is.duration(&l.renew, "knowledge.lease.renew", default.renew);
-    if let Some(t) = &l.ttl
-        && ttl < defaults::MIN_LEASE_TTL
-    {
-        is.at(t, "knowledge.lease.ttl", "must be at least 500ms");
+    let before = is.len();
+    let ttl = is.duration_in(
+        &l.ttl,
+        "knowledge.lease.ttl",
+        default.ttl,
+        defaults::LEASE_TTL_RANGE,
+    );
+    if is.len() > before {
         return default;
     }
+    let renew = is.duration(&l.renew, "knowledge.lease.renew", default.renew);
     if renew.is_zero() || renew.saturating_mul(2) > ttl {
         let why = format!(
             "must be longer than zero and at most half of the ttl ({}): a leader must be \
@@ -156,17 +154,12 @@ fn lease_spec(is: &mut Issues<'_>, l: &LeaseConfig) -> LeaseSpec {
 /// range is reported and the default kept.
 fn learning_spec(is: &mut Issues<'_>, l: &LearningConfig) -> Learning {
     let mut out = Learning::default();
-    out.half_life = is.duration(&l.half_life, "knowledge.learning.half_life", out.half_life);
-    if let Some(h) = &l.half_life
-        && out.half_life.is_zero()
-    {
-        is.at(
-            h,
-            "knowledge.learning.half_life",
-            "must be longer than zero",
-        );
-        out.half_life = defaults::HALF_LIFE;
-    }
+    out.half_life = is.duration_in(
+        &l.half_life,
+        "knowledge.learning.half_life",
+        out.half_life,
+        defaults::HALF_LIFE_RANGE,
+    );
     if let Some(e) = l.exploration {
         out.exploration = e;
     }

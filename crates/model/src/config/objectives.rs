@@ -47,12 +47,8 @@ pub(super) fn compile(
             (None, Some(e)) => {
                 if e.value.trim().is_empty() {
                     is.at(e, format!("{p}.expr"), "must not be empty");
-                } else if let Err(msg) = promql_parser::parser::parse(&e.value) {
-                    is.at(
-                        e,
-                        format!("{p}.expr"),
-                        format!("invalid PromQL: {}", msg.trim()),
-                    );
+                } else if let Err(msg) = crate::rules::parse_promql(&e.value) {
+                    is.at(e, format!("{p}.expr"), msg);
                 }
                 ObjectiveSource::Expr(e.value.clone())
             }
@@ -112,11 +108,17 @@ pub(super) fn compile(
                 "no remedies: violations will be reported, never acted on",
             );
         }
-        let for_ = is.duration(&o.for_, &format!("{p}.for"), defaults::OBJECTIVE_FOR);
-        let keep_firing_for = is.duration(
+        let for_ = is.duration_in(
+            &o.for_,
+            &format!("{p}.for"),
+            defaults::OBJECTIVE_FOR,
+            defaults::SPAN_RANGE,
+        );
+        let keep_firing_for = is.duration_in(
             &o.keep_firing_for,
             &format!("{p}.keep_firing_for"),
             defaults::OBJECTIVE_KEEP_FIRING_FOR,
+            defaults::SPAN_RANGE,
         );
         if let Some(thresholds) = thresholds {
             objectives.push(Objective {

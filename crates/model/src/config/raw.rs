@@ -66,7 +66,7 @@ pub enum SourceConfig {
         #[serde(default)]
         max_in_flight: Option<S<usize>>,
         #[serde(default)]
-        retries: Option<u32>,
+        retries: Option<S<u32>>,
         #[serde(default)]
         blind_after: Option<S<u32>>,
     },

@@ -39,33 +39,38 @@ pub(super) fn compile(
                     "must start with http:// or https://",
                 );
             }
-            if let Some(m) = max_in_flight
-                && m.value == 0
-            {
-                is.at(m, "source.prometheus.max_in_flight", "must be at least 1");
-            }
-            if let Some(b) = blind_after
-                && b.value == 0
-            {
-                is.at(b, "source.prometheus.blind_after", "must be at least 1");
-            }
-            let timeout = is.duration(
+            let timeout = is.duration_in(
                 timeout,
                 "source.prometheus.timeout",
                 defaults::PROMETHEUS_TIMEOUT,
+                defaults::REQUEST_TIMEOUT_RANGE,
+            );
+            let max_in_flight = is.count_in(
+                max_in_flight,
+                "source.prometheus.max_in_flight",
+                defaults::PROMETHEUS_MAX_IN_FLIGHT,
+                defaults::MAX_IN_FLIGHT_RANGE,
+            );
+            let retries = is.count_in(
+                retries,
+                "source.prometheus.retries",
+                defaults::PROMETHEUS_RETRIES,
+                defaults::RETRIES_RANGE,
+            );
+            let blind_after = is.count_in(
+                blind_after,
+                "source.prometheus.blind_after",
+                defaults::BLIND_AFTER,
+                defaults::BLIND_AFTER_RANGE,
             );
             SourceSpec::Prometheus(PrometheusSpec {
                 url: url.value.trim_end_matches('/').to_string(),
                 timeout,
                 headers: headers.clone(),
                 bearer_token_file: bearer_token_file.as_ref().map(|p| base.join(p)),
-                max_in_flight: max_in_flight
-                    .as_ref()
-                    .map_or(defaults::PROMETHEUS_MAX_IN_FLIGHT, |m| m.value),
-                retries: retries.unwrap_or(defaults::PROMETHEUS_RETRIES),
-                blind_after: blind_after
-                    .as_ref()
-                    .map_or(defaults::BLIND_AFTER, |b| b.value),
+                max_in_flight,
+                retries,
+                blind_after,
             })
         }
     }

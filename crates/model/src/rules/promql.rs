@@ -9,6 +9,145 @@ use promql_parser::parser::token::{
 };
 use promql_parser::parser::{Expr, VectorSelector, parse};
 
+/// The longest PromQL expression accepted, in bytes.
+pub const MAX_EXPR_BYTES: usize = 64 * 1024;
+/// The deepest nesting of brackets (`(`, `[`, `{`) accepted.
+pub const MAX_EXPR_DEPTH: usize = 64;
+/// The most tokens (names, numbers, strings, operators, brackets) accepted.
+pub const MAX_EXPR_TOKENS: usize = 2_000;
+
+/// Parse `text` as PromQL, within bounds: the parser recurses per nesting level and
+/// takes time quadratic in the number of operands, so an expression past
+/// [`MAX_EXPR_BYTES`], [`MAX_EXPR_DEPTH`] or [`MAX_EXPR_TOKENS`] is refused by a
+/// linear pre-scan before the parser sees it. The error says which bound and where.
+pub fn parse_bounded(text: &str) -> Result<Expr, String> {
+    check_bounds(text)?;
+    // The parser panics on some inputs the pre-scan cannot foresee; a panic there is
+    // a refusal of the expression, not of the charter.
+    match std::panic::catch_unwind(|| parse(text)) {
+        Ok(parsed) => parsed.map_err(|e| format!("invalid PromQL: {}", e.trim())),
+        Err(_) => Err("invalid PromQL: the parser failed on this expression".into()),
+    }
+}
+
+/// The longest bare-number duration accepted (`x[N]`, `[N:M]`, `offset N`), in
+/// seconds: the parser converts it with a conversion that panics past `u64` seconds,
+/// and no range or offset is anywhere near this long.
+const MAX_NUMBER_DURATION_SECS: f64 = 1e15;
+
+/// Whether `part`, a token where the parser reads a duration, is a bare number the
+/// parser cannot convert (too large, infinite, not a number).
+fn bad_number_duration(part: &str) -> bool {
+    let p = part.trim_start_matches(['+', '-']).to_ascii_lowercase();
+    if p == "inf" || p == "nan" || p == "infinity" {
+        return true;
+    }
+    if !p.starts_with(|c: char| c.is_ascii_digit() || c == '.') {
+        return false;
+    }
+    let value = if let Some(hex) = p.strip_prefix("0x") {
+        u128::from_str_radix(hex, 16).map_or(f64::INFINITY, |v| v as f64)
+    } else {
+        match p.parse::<f64>() {
+            Ok(v) => v,
+            Err(_) => return false, // a duration with units (`5m`): checked by the parser
+        }
+    };
+    !(value.is_finite() && value < MAX_NUMBER_DURATION_SECS)
+}
+
+/// The linear pre-scan of [`parse_bounded`]: size, bracket depth and token count.
+/// Quoted strings (with `\` escapes, none in backquotes) and `#` comments count as
+/// one token or none, so brackets and operators inside them do not count.
+pub fn check_bounds(text: &str) -> Result<(), String> {
+    if text.len() > MAX_EXPR_BYTES {
+        return Err(format!(
+            "the expression is {} bytes long; at most {MAX_EXPR_BYTES} are accepted \
+             (split it into recording rules)",
+            text.len()
+        ));
+    }
+    let b = text.as_bytes();
+    let (mut depth, mut tokens, mut i) = (0usize, 0usize, 0usize);
+    // Whether the previous token puts a duration next: `[`, `:` or `offset`.
+    let mut duration_next = false;
+    while i < b.len() {
+        let c = b[i];
+        match c {
+            b'"' | b'\'' | b'`' => {
+                tokens += 1;
+                i += 1;
+                while i < b.len() && b[i] != c {
+                    if b[i] == b'\\' && c != b'`' {
+                        i += 1;
+                    }
+                    i += 1;
+                }
+            }
+            b'#' => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'(' | b'[' | b'{' => {
+                tokens += 1;
+                depth += 1;
+                if depth > MAX_EXPR_DEPTH {
+                    return Err(format!(
+                        "brackets are nested more than {MAX_EXPR_DEPTH} deep (at byte {i}); \
+                         at most {MAX_EXPR_DEPTH} levels are accepted"
+                    ));
+                }
+            }
+            b')' | b']' | b'}' => {
+                tokens += 1;
+                depth = depth.saturating_sub(1);
+            }
+            c if c.is_ascii_whitespace() => {}
+            c if c.is_ascii_alphanumeric() || matches!(c, b'_' | b':' | b'.') || c >= 0x80 => {
+                tokens += 1;
+                let start = i;
+                while i + 1 < b.len()
+                    && (b[i + 1].is_ascii_alphanumeric()
+                        || matches!(b[i + 1], b'_' | b':' | b'.')
+                        || b[i + 1] >= 0x80)
+                {
+                    i += 1;
+                }
+                let word = &text[start..=i];
+                if duration_next && let Some(bad) = word.split(':').find(|p| bad_number_duration(p))
+                {
+                    return Err(format!(
+                        "the duration `{bad}` (at byte {start}) is out of range; write a \
+                         range or offset with units (`5m`, `1h`)"
+                    ));
+                }
+                duration_next = word.eq_ignore_ascii_case("offset") || word.ends_with(':');
+                i += 1;
+                if tokens > MAX_EXPR_TOKENS {
+                    return Err(format!(
+                        "the expression has more than {MAX_EXPR_TOKENS} tokens (at byte {start}); \
+                         at most {MAX_EXPR_TOKENS} are accepted (split it into recording rules)"
+                    ));
+                }
+                continue;
+            }
+            _ => tokens += 1,
+        }
+        if !c.is_ascii_whitespace() {
+            duration_next = matches!(c, b'[' | b':') || (duration_next && matches!(c, b'+' | b'-'));
+        }
+        if tokens > MAX_EXPR_TOKENS {
+            return Err(format!(
+                "the expression has more than {MAX_EXPR_TOKENS} tokens (at byte {i}); at most \
+                 {MAX_EXPR_TOKENS} are accepted (split it into recording rules)"
+            ));
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
 /// An alert expression `EXPR <op> NUMBER` read as an objective's threshold.
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct Threshold {
@@ -23,7 +162,7 @@ pub(super) struct Threshold {
 
 /// Read `text` as `EXPR <op> NUMBER` (or `NUMBER <op> EXPR`); the error says why not.
 pub(super) fn read_threshold(text: &str, alert: &str) -> Result<Threshold, String> {
-    let parsed = parse(text).map_err(|e| format!("invalid PromQL: {}", e.trim()))?;
+    let parsed = parse_bounded(text)?;
     let top = unparen(&parsed);
     let Expr::Binary(b) = top else {
         return Err(format!(

@@ -20,16 +20,12 @@ pub(super) fn compile(
     action_configs: &BTreeMap<String, S<ActionConfig>>,
 ) -> CommandSpec {
     let p = format!("actuators.{name}.command");
-    let timeout = is.duration(
+    let timeout = is.duration_in(
         &c.timeout,
         &format!("{p}.timeout"),
         defaults::COMMAND_TIMEOUT,
+        defaults::COMMAND_TIMEOUT_RANGE,
     );
-    if let Some(t) = &c.timeout
-        && timeout.is_zero()
-    {
-        is.at(t, format!("{p}.timeout"), "must be positive");
-    }
     let mut env = Vec::new();
     for v in &c.env {
         let ok = v

@@ -39,16 +39,12 @@ pub(super) fn compile(
     {
         is.at(c, format!("{p}.context"), "must name a kubeconfig context");
     }
-    let timeout = is.duration(
+    let timeout = is.duration_in(
         &k.timeout,
         &format!("{p}.timeout"),
         defaults::KUBERNETES_TIMEOUT,
+        defaults::REQUEST_TIMEOUT_RANGE,
     );
-    if let Some(t) = &k.timeout
-        && timeout.is_zero()
-    {
-        is.at(t, format!("{p}.timeout"), "must be positive");
-    }
     let mut names = |field: &str, map: &BTreeMap<String, S<String>>, what: &str| {
         let mut out = BTreeMap::new();
         for (component, object) in map {

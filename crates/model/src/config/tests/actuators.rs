@@ -135,7 +135,11 @@ fn command_actuator_settings_are_checked() {
             "[CHARTER_IDEMPOTENCY_KEY]",
             "set by Charter for each invocation",
         ),
-        ("timeout: 5s", "timeout: 0s", "must be positive"),
+        (
+            "timeout: 5s",
+            "timeout: 0s",
+            "`0s` is out of range: must be between 100ms and 1h",
+        ),
         ("timeout: 5s", "timeout: soon", "invalid duration"),
         (
             "{ apply: [\"/bin/throttle\", \"{component}\", \"{rate}\", \"{{literal}}\"] }",
@@ -223,7 +227,7 @@ fn kubernetes_actuator_errors_name_the_field() {
             "timeout: 5s",
             "timeout: 0s",
             "actuators.k8s.kubernetes.timeout",
-            "must be positive",
+            "is out of range: must be between 100ms and 5m",
         ),
         (
             "timeout: 5s",

@@ -133,8 +133,8 @@ fn a_short_retention_and_a_lease_that_cannot_miss_a_renewal_are_errors() {
     assert_eq!(
         located(&text),
         [
-            "27:14: knowledge.retention: must be at least 1d (guardrails look back an hour and more; incidents need their evidence)",
-            "28:17: knowledge.lease.ttl: must be at least 500ms",
+            "27:14: knowledge.retention: `12h` is out of range: must be between 1d and 3650d",
+            "28:17: knowledge.lease.ttl: `100ms` is out of range: must be between 500ms and 1h",
         ]
     );
     let why = |ttl: &str| {

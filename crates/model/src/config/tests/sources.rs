@@ -45,8 +45,8 @@ fn prometheus_source_settings_are_checked() {
         located(&text),
         [
             "5:22: source.prometheus.url: must start with http:// or https://",
-            "5:51: source.prometheus.max_in_flight: must be at least 1",
-            "5:67: source.prometheus.blind_after: must be at least 1",
+            "5:51: source.prometheus.max_in_flight: 0 is out of range: must be between 1 and 1024",
+            "5:67: source.prometheus.blind_after: 0 is out of range: must be between 1 and 1000",
         ]
     );
 }
