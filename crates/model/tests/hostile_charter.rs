@@ -141,22 +141,17 @@ fn ordinary_expressions_still_validate_and_the_bounds_are_generous() {
 // 750 cycles a second.
 #[test]
 fn out_of_range_intervals_are_located_errors() {
-    for (v, col) in [
-        ("584000000000y", 11),
-        ("1ns", 11),
-        ("500ms", 11),
-        ("2h", 11),
-    ] {
+    for (v, col) in [("584000000000y", 11), ("1ns", 11), ("50ms", 11), ("2h", 11)] {
         let text = format!("name: shop\ninterval: {v}\ncomponents: [{{ name: api }}]\n");
         let out = lines(&text);
         assert_eq!(
             out,
             format!(
-                "shop.yaml:2:{col}: interval: `{v}` is out of range: must be between 1s and 1h"
+                "shop.yaml:2:{col}: interval: `{v}` is out of range: must be between 100ms and 1h"
             )
         );
     }
-    for v in ["1s", "30s", "1h"] {
+    for v in ["100ms", "1s", "30s", "1h"] {
         let text = format!("name: shop\ninterval: {v}\ncomponents: [{{ name: api }}]\n");
         parse_charter(&text, "shop.yaml", Path::new(".")).expect(v);
     }

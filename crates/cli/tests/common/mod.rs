@@ -108,7 +108,7 @@ pub fn write_charter(
 interval: {interval}ms
 mode: autonomous
 source:
-  prometheus: {{ url: \"{base}\", timeout: 2s, blind_after: 100000 }}
+  prometheus: {{ url: \"{base}\", timeout: 2s, blind_after: 1000 }}
 {knowledge}actuators:
   sim: {{ http: {{ url: \"{base}\", timeout: 2s }} }}
 components:
