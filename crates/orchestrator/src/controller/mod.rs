@@ -195,7 +195,9 @@ impl Controller {
         // `guardrails.recover_while_blind`), and nothing is planned until it ran.
         let unsettled = !store.unfinished_executions().await?.is_empty()
             || !store.unfinished_journal().await?.is_empty();
+        // (In shadow mode recovery only reports, so it has nothing to wait for.)
         let recovery_waits = unsettled
+            && charter.mode != charter_model::Mode::Shadow
             && !charter.guardrails.recover_while_blind
             && match source.observe(&charter, now).await {
                 Ok(_) => false,
