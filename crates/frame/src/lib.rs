@@ -54,36 +54,8 @@ pub const MAX_FILE_BYTES: u64 = 1 << 30;
 /// (a FIFO would block, a device never end), of at most [`MAX_FILE_BYTES`].
 fn read_file(path: &Path) -> Result<(String, String), LoadError> {
     let file = path.display().to_string();
-    match read_bounded(path) {
+    match charter_model::files::read_text_bounded(path, MAX_FILE_BYTES) {
         Ok(text) => Ok((file, text)),
         Err(source) => Err(LoadError::Read { file, source }),
     }
-}
-
-fn read_bounded(path: &Path) -> std::io::Result<String> {
-    use std::io::{Error, ErrorKind, Read};
-    if !std::fs::metadata(path)?.is_file() {
-        return Err(Error::new(ErrorKind::InvalidInput, "not a regular file"));
-    }
-    let f = std::fs::File::open(path)?;
-    if !f.metadata()?.is_file() {
-        return Err(Error::new(ErrorKind::InvalidInput, "not a regular file"));
-    }
-    let mut bytes = Vec::new();
-    f.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(Error::new(
-            ErrorKind::InvalidInput,
-            format!("larger than {MAX_FILE_BYTES} bytes"),
-        ));
-    }
-    String::from_utf8(bytes).map_err(|e| {
-        Error::new(
-            ErrorKind::InvalidData,
-            format!(
-                "not UTF-8 text (invalid byte at offset {})",
-                e.utf8_error().valid_up_to()
-            ),
-        )
-    })
 }

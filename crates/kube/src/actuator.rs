@@ -172,15 +172,7 @@ impl KubernetesActuator {
         what: impl FnOnce() -> String,
         request: impl Future<Output = kube::Result<T>>,
     ) -> Result<T, ActuatorError> {
-        match tokio::time::timeout(self.spec.timeout, request).await {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => Err(failed(format!("{}: {}", what(), kube_error(&e)))),
-            Err(_) => Err(failed(format!(
-                "{}: no answer within {}",
-                what(),
-                fmt_duration(self.spec.timeout)
-            ))),
-        }
+        self.timed(what, request, false).await
     }
 
     /// [`Self::call`] for a write: one without an answer in time may have been made,
@@ -190,14 +182,30 @@ impl KubernetesActuator {
         what: impl FnOnce() -> String,
         request: impl Future<Output = kube::Result<T>>,
     ) -> Result<T, ActuatorError> {
+        self.timed(what, request, true).await
+    }
+
+    async fn timed<T>(
+        &self,
+        what: impl FnOnce() -> String,
+        request: impl Future<Output = kube::Result<T>>,
+        writes: bool,
+    ) -> Result<T, ActuatorError> {
         match tokio::time::timeout(self.spec.timeout, request).await {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(failed(format!("{}: {}", what(), kube_error(&e)))),
-            Err(_) => Err(ActuatorError::Indeterminate(format!(
-                "{}: no answer within {}; the write may have been made",
-                what(),
-                fmt_duration(self.spec.timeout)
-            ))),
+            Err(_) => {
+                let m = format!(
+                    "{}: no answer within {}",
+                    what(),
+                    fmt_duration(self.spec.timeout)
+                );
+                Err(if writes {
+                    ActuatorError::Indeterminate(format!("{m}; the write may have been made"))
+                } else {
+                    failed(m)
+                })
+            }
         }
     }
 

@@ -66,31 +66,7 @@ pub const MAX_CHARTER_BYTES: u64 = 4 << 20;
 /// A charter's text: a regular file (a FIFO would block, a device never end) of at
 /// most [`MAX_CHARTER_BYTES`], in UTF-8.
 fn read_charter_text(path: &Path) -> std::io::Result<String> {
-    use std::io::{Error, ErrorKind, Read};
-    if !std::fs::metadata(path)?.is_file() {
-        return Err(Error::new(ErrorKind::InvalidInput, "not a regular file"));
-    }
-    let file = std::fs::File::open(path)?;
-    if !file.metadata()?.is_file() {
-        return Err(Error::new(ErrorKind::InvalidInput, "not a regular file"));
-    }
-    let mut bytes = Vec::new();
-    file.take(MAX_CHARTER_BYTES + 1).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > MAX_CHARTER_BYTES {
-        return Err(Error::new(
-            ErrorKind::InvalidInput,
-            format!("larger than {MAX_CHARTER_BYTES} bytes"),
-        ));
-    }
-    String::from_utf8(bytes).map_err(|e| {
-        Error::new(
-            ErrorKind::InvalidData,
-            format!(
-                "not UTF-8 text (invalid byte at offset {})",
-                e.utf8_error().valid_up_to()
-            ),
-        )
-    })
+    crate::files::read_text_bounded(path, MAX_CHARTER_BYTES)
 }
 
 /// Parse and validate charter text. `file` names it in messages; relative paths in

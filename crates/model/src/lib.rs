@@ -20,6 +20,7 @@ pub mod action;
 pub mod charter;
 pub mod config;
 pub mod csv;
+pub mod files;
 pub mod ids;
 pub mod learning;
 pub mod rules;

@@ -8,7 +8,8 @@ use crate::journal::{self, Actuators, Sent};
 use crate::lease::Fence;
 use charter_execute::{Execution, MAX_STATUS_ASKS, Move, StepStatus};
 use charter_knowledge::{
-    ExecutionRecord, ExecutionState, GuardStore, Journal, JournalStatus, OutcomeRecord,
+    ExecutionRecord, ExecutionState, GuardStore, Journal, JournalRecord, JournalStatus,
+    OutcomeRecord,
 };
 use charter_model::{
     Action, Charter, IncidentState, Mode, Outcome, OutcomeClass, Policy, SeriesKey, Severity,
@@ -271,15 +272,7 @@ impl Executor {
         let e = &self.executions[i];
         let s = &e.steps[step];
         let (eid, iid, action, key) = (e.id, e.incident_id, s.action.clone(), s.key.clone());
-        let intent = journal::intent(
-            eid,
-            StepRef::Forward(step as u32),
-            &key,
-            cx.epoch(),
-            action.clone(),
-            "",
-            now,
-        );
+        let intent = forward_intent(e, step, cx.epoch(), now);
         let answer = match cx.actuators.for_component(&action.component) {
             Some(act) => act.status(key.as_str()).await.map_err(|e| e.to_string()),
             None => Err(format!("no actuator is bound to {}", action.component)),
@@ -306,15 +299,7 @@ impl Executor {
             Err(reason) => {
                 let gave_up = self.executions[i].status_unknown(step, &reason, now);
                 if gave_up {
-                    emit.emit(Event::StepFailed {
-                        execution_id: eid,
-                        incident_id: iid,
-                        action,
-                        error: format!(
-                            "outcome still unknown after {MAX_STATUS_ASKS} asks ({reason}): counted as applied, an operator must look"
-                        ),
-                    })
-                    .await?;
+                    emit.emit(gave_up_on(eid, iid, action, &reason)).await?;
                 }
                 Ok(gave_up)
             }
@@ -348,15 +333,7 @@ impl Executor {
         // With a lease: nothing starts once it may have ended (the claim is fenced in
         // the store as well).
         check_lease(cx.fence, "apply a step")?;
-        let intent = journal::intent(
-            eid,
-            StepRef::Forward(step as u32),
-            &s.key,
-            cx.epoch(),
-            action.clone(),
-            "",
-            now,
-        );
+        let intent = forward_intent(e, step, cx.epoch(), now);
         // A step whose earlier send had no answer is sent again under the same key:
         // its intent is already journaled (the claim is idempotent on the key).
         let (_, sent) =
@@ -394,15 +371,7 @@ impl Executor {
                 })
                 .await?;
                 if self.executions[i].step_indeterminate(step, detail.clone(), now) {
-                    emit.emit(Event::StepFailed {
-                        execution_id: eid,
-                        incident_id: iid,
-                        action,
-                        error: format!(
-                            "outcome still unknown after {MAX_STATUS_ASKS} tries ({detail}): counted as applied, an operator must look"
-                        ),
-                    })
-                    .await?;
+                    emit.emit(gave_up_on(eid, iid, action, &detail)).await?;
                 }
                 Ok(false)
             }
@@ -504,6 +473,37 @@ impl Executor {
         .await?;
         self.executions[i].compensated(step, result, now);
         Ok(true)
+    }
+}
+
+/// The intent row of forward step `step` of `e` (sent, or sent again, under its key).
+fn forward_intent(e: &Execution, step: usize, epoch: u64, now: Timestamp) -> JournalRecord {
+    let s = &e.steps[step];
+    journal::intent(
+        e.id,
+        StepRef::Forward(step as u32),
+        &s.key,
+        epoch,
+        s.action.clone(),
+        "",
+        now,
+    )
+}
+
+/// The failure of a step whose outcome stayed unknown after [`MAX_STATUS_ASKS`] tries.
+fn gave_up_on(
+    execution_id: ExecutionId,
+    incident_id: IncidentId,
+    action: Action,
+    reason: &str,
+) -> Event {
+    Event::StepFailed {
+        execution_id,
+        incident_id,
+        action,
+        error: format!(
+            "outcome still unknown after {MAX_STATUS_ASKS} tries ({reason}): counted as applied, an operator must look"
+        ),
     }
 }
 
