@@ -229,7 +229,7 @@ impl Execution {
     /// answer (see [`Execution::status_unknown`]); returns whether the driver gives up.
     pub fn step_indeterminate(&mut self, i: usize, reason: String, now: Timestamp) -> bool {
         self.steps[i].status = StepStatus::Indeterminate(reason.clone());
-        self.unknown_answer(i, &reason, now)
+        self.status_unknown(i, &reason, now)
     }
 
     /// The actuator said what became of indeterminate step `i`: applied (with what
@@ -242,25 +242,17 @@ impl Execution {
         }
     }
 
-    /// The actuator could not say what became of indeterminate step `i`. Returns
-    /// whether the driver gives up: see [`Execution::unknown_answer`].
-    pub fn status_unknown(&mut self, i: usize, reason: &str, now: Timestamp) -> bool {
-        self.unknown_answer(i, reason, now)
-    }
-
     /// One more answer that left step `i`'s outcome unknown (a send without an answer,
-    /// or a status that could not tell). After [`MAX_STATUS_ASKS`] the driver stops
-    /// trying: the step is taken as applied and not undone, the execution fails and
-    /// compensates the steps before it, and [`Execution::compensation_failed`] sends
-    /// its components to an operator.
-    fn unknown_answer(&mut self, i: usize, reason: &str, now: Timestamp) -> bool {
-        let s = &mut self.steps[i];
-        s.asks += 1;
-        if s.asks < MAX_STATUS_ASKS {
+    /// or a status that could not tell); returns whether the driver gives up. After
+    /// [`MAX_STATUS_ASKS`] it stops trying: the step is taken as applied and not
+    /// undone, the execution fails and compensates the steps before it, and
+    /// [`Execution::compensation_failed`] sends its components to an operator.
+    pub fn status_unknown(&mut self, i: usize, reason: &str, now: Timestamp) -> bool {
+        let Some(tries) = self.one_more_unknown(i) else {
             return false;
-        }
-        s.status =
-            StepStatus::NotCompensated(format!("outcome unknown after {} tries: {reason}", s.asks));
+        };
+        self.steps[i].status =
+            StepStatus::NotCompensated(format!("outcome unknown after {tries} tries: {reason}"));
         self.compensation_failed = true;
         self.outcome = Some(OutcomeClass::Failed);
         self.phase = ExecutionPhase::Compensating;
@@ -322,11 +314,9 @@ impl Execution {
     /// [`MAX_STATUS_ASKS`] unknown answers the undo counts as failed. Returns whether
     /// it gave up.
     pub fn compensation_unknown(&mut self, i: usize, reason: &str, now: Timestamp) -> bool {
-        self.steps[i].asks += 1;
-        let tries = self.steps[i].asks;
-        if tries < MAX_STATUS_ASKS {
+        let Some(tries) = self.one_more_unknown(i) else {
             return false;
-        }
+        };
         self.compensated(
             i,
             Err(format!(
@@ -335,6 +325,14 @@ impl Execution {
             now,
         );
         true
+    }
+
+    /// Count one more unknown answer about step `i`; the count once it reaches
+    /// [`MAX_STATUS_ASKS`] (time to give up).
+    fn one_more_unknown(&mut self, i: usize) -> Option<u32> {
+        let s = &mut self.steps[i];
+        s.asks += 1;
+        (s.asks >= MAX_STATUS_ASKS).then_some(s.asks)
     }
 
     /// Result of undoing step `i`.
@@ -392,6 +390,18 @@ mod tests {
         .targets(["lat@c0"])
         .scored(0.8, 10.0, 1.0, 9.0)
         .build()
+    }
+
+    /// Execution `id` of an `n`-step policy, started at 0, verified after a minute.
+    fn running(id: u64, n: usize) -> Execution {
+        Execution::new(
+            ExecutionId(id),
+            &policy(n),
+            vec![],
+            Duration::from_secs(60),
+            3.0,
+            Timestamp::from_secs(0),
+        )
     }
 
     fn applied(replicas: u32) -> Applied {
@@ -517,14 +527,7 @@ mod tests {
     #[test]
     fn an_indeterminate_step_holds_the_execution_until_its_status_is_known() {
         let t0 = Timestamp::from_secs(0);
-        let mut e = Execution::new(
-            ExecutionId(3),
-            &policy(2),
-            vec![],
-            Duration::from_secs(60),
-            3.0,
-            t0,
-        );
+        let mut e = running(3, 2);
         assert!(!e.step_indeterminate(0, "timed out".into(), t0));
         // Nothing else moves (the next step waits) until the actuator is asked.
         assert_eq!(e.next_move(t0), Move::AskStatus(0));
@@ -543,14 +546,7 @@ mod tests {
     #[test]
     fn an_outcome_that_stays_unknown_fails_the_execution_and_flags_it_for_an_operator() {
         let t0 = Timestamp::from_secs(0);
-        let mut e = Execution::new(
-            ExecutionId(4),
-            &policy(2),
-            vec![],
-            Duration::from_secs(60),
-            3.0,
-            t0,
-        );
+        let mut e = running(4, 2);
         e.step_applied(0, applied(3), t0);
         assert!(!e.step_indeterminate(1, "timed out".into(), t0));
         for n in 2..MAX_STATUS_ASKS {
@@ -567,14 +563,7 @@ mod tests {
     #[test]
     fn a_no_effect_execution_undoes_its_steps_except_those_kept() {
         let t0 = Timestamp::from_secs(0);
-        let mut e = Execution::new(
-            ExecutionId(5),
-            &policy(2),
-            vec![],
-            Duration::from_secs(60),
-            3.0,
-            t0,
-        );
+        let mut e = running(5, 2);
         e.step_applied(0, applied(3), t0);
         e.step_applied(1, applied(2), t0);
         assert_eq!(
@@ -590,14 +579,7 @@ mod tests {
         assert_eq!(e.steps[0].status, StepStatus::Kept("kept".into()));
         assert_eq!(e.outcome, Some(OutcomeClass::NoEffect));
         // Only a no_effect outcome is undone this way.
-        let mut r = Execution::new(
-            ExecutionId(6),
-            &policy(1),
-            vec![],
-            Duration::from_secs(60),
-            3.0,
-            t0,
-        );
+        let mut r = running(6, 1);
         r.step_applied(0, applied(3), t0);
         r.verified(0.0, true, Timestamp::from_secs(61));
         assert!(!r.undo_no_effect(|_| None));

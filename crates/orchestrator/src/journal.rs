@@ -92,12 +92,7 @@ pub(crate) async fn send(
         )),
     };
     let row = match &sent {
-        Sent::Applied(a) => JournalRecord {
-            status: done,
-            detail: a.detail.clone(),
-            prior: a.prior.clone(),
-            ..intent.clone()
-        },
+        Sent::Applied(a) => applied_row(intent, a, done),
         Sent::Refused(e) => JournalRecord {
             status: JournalStatus::Failed,
             detail: e.clone(),
@@ -129,14 +124,22 @@ pub(crate) async fn settle(
     at: Timestamp,
 ) -> Result<JournalRecord, StoreError> {
     let row = JournalRecord {
-        status: done,
-        detail: applied.detail.clone(),
-        prior: applied.prior.clone(),
         at,
-        ..intent.clone()
+        ..applied_row(intent, applied, done)
     };
     store.journal_step(&row).await?;
     Ok(row)
+}
+
+/// The result row of `intent` that applied: `done`, with the actuator's detail and the
+/// prior state an inverse needs.
+fn applied_row(intent: &JournalRecord, applied: &Applied, done: JournalStatus) -> JournalRecord {
+    JournalRecord {
+        status: done,
+        detail: applied.detail.clone(),
+        prior: applied.prior.clone(),
+        ..intent.clone()
+    }
 }
 
 /// Journal `intent`, then [`send`] it.
