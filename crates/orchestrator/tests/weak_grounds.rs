@@ -18,13 +18,14 @@ use charter_knowledge::{JournalStatus, SqliteStore};
 use charter_model::{Action, ActionKind, Charter, ExecutionId, Sample, Timestamp, parse_charter};
 use charter_monitor::{MetricSource, Observation, SourceError};
 use charter_orchestrator::{Controller, Event};
+use charter_testkit::actuators;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-const T0: Timestamp = Timestamp(1_767_225_600_000);
+const T0: Timestamp = charter_testkit::EPOCH;
 
 /// One component, one objective with `remedies`; `actions` is spliced in.
 fn charter(remedies: &str, actions: &str) -> Arc<Charter> {
@@ -32,6 +33,15 @@ fn charter(remedies: &str, actions: &str) -> Arc<Charter> {
         "  - {{ name: api, actuator: fake, replicas: {{ min: 1, max: 20 }} }}",
         remedies,
         actions,
+    )
+}
+
+/// A charter whose surge gets the bridge policy: throttle, scale out, and lift the
+/// throttle once the new capacity has had its time to effect (4 minutes later).
+fn bridge_charter() -> Arc<Charter> {
+    charter(
+        "scale_out, throttle",
+        "actions:\n  throttle: { cost: 0.1, params: { rate: \"50\" } }\n  scale_out: { time_to_effect: 4m }\n",
     )
 }
 
@@ -254,11 +264,7 @@ async fn start_with(charter: Arc<Charter>, fake: Fake, value: f64) -> Loop {
     let dial = Arc::new(Dial::default());
     *dial.value.lock().expect("lock") = value;
     let act = Arc::new(fake);
-    let actuators: BTreeMap<String, Arc<dyn Actuator>> = charter
-        .actuators
-        .keys()
-        .map(|k| (k.clone(), act.clone() as Arc<dyn Actuator>))
-        .collect();
+    let actuators = actuators(&charter, act.clone());
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Arc::new(
         SqliteStore::open(&dir.path().join("k.db"))
@@ -299,6 +305,21 @@ impl Loop {
         panic!("never saw {what}; events: {:#?}", self.events);
     }
 
+    /// A new process on the same store, source and actuator (the first one died), its
+    /// controller built at offset `t`.
+    async fn next_process(&self, charter: Arc<Charter>, t: Duration) -> Controller {
+        let actuators = actuators(&charter, self.act.clone());
+        Controller::new(
+            charter,
+            self.dial.clone(),
+            actuators,
+            self.store.clone(),
+            T0.plus(t),
+        )
+        .await
+        .expect("second controller")
+    }
+
     fn count(&self, f: impl Fn(&Event) -> bool) -> usize {
         self.events.iter().filter(|(_, e)| f(e)).count()
     }
@@ -308,10 +329,7 @@ impl Loop {
 async fn no_step_is_sent_while_the_monitor_is_blind_and_the_policy_goes_on_after() {
     // The bridge policy: throttle, scale out, and lift the throttle once the new
     // capacity has had its time to effect (4 minutes later).
-    let c = charter(
-        "scale_out, throttle",
-        "actions:\n  throttle: { cost: 0.1, params: { rate: \"50\" } }\n  scale_out: { time_to_effect: 4m }\n",
-    );
+    let c = bridge_charter();
     let mut l = start(c, Answer::Normal, 0.8).await;
     l.until(
         "the scale-out applied",
@@ -492,10 +510,7 @@ async fn a_lost_request_is_sent_again_under_the_same_key_and_nothing_is_planned_
 
 #[tokio::test]
 async fn a_paused_execution_waits_and_goes_on_after_resume_without_quarantine() {
-    let c = charter(
-        "scale_out, throttle",
-        "actions:\n  throttle: { cost: 0.1, params: { rate: \"50\" } }\n  scale_out: { time_to_effect: 4m }\n",
-    );
+    let c = bridge_charter();
     let mut l = start(c, Answer::Normal, 0.8).await;
     l.until(
         "the scale-out applied",
@@ -582,15 +597,7 @@ async fn incidents_left_open_by_an_earlier_run_are_closed_with_a_reason_at_start
     assert_eq!(open[0].state, charter_model::IncidentState::Remediating);
     // A new process on the same store (the first one died).
     let store = l.store.clone();
-    let act: Arc<dyn Actuator> = l.act.clone();
-    let actuators: BTreeMap<String, Arc<dyn Actuator>> = c
-        .actuators
-        .keys()
-        .map(|k| (k.clone(), act.clone()))
-        .collect();
-    let _c2 = Controller::new(c, l.dial.clone(), actuators, store.clone(), T0.plus(l.t))
-        .await
-        .expect("second controller");
+    let _c2 = l.next_process(c, l.t).await;
     assert!(store.open_incidents().await.expect("incidents").is_empty());
     let all = store.incidents().await.expect("incidents");
     assert_eq!(all[0].state, charter_model::IncidentState::Closed);
@@ -615,16 +622,8 @@ async fn startup_recovery_waits_for_sight_before_it_compensates() {
     // The process dies with its execution unfinished; the next one starts blind.
     let sends = l.act.sends().len();
     l.dial.failing.store(true, Ordering::SeqCst);
-    let act: Arc<dyn Actuator> = l.act.clone();
-    let actuators: BTreeMap<String, Arc<dyn Actuator>> = c
-        .actuators
-        .keys()
-        .map(|k| (k.clone(), act.clone()))
-        .collect();
     let mut t = l.t;
-    let mut c2 = Controller::new(c, l.dial.clone(), actuators, l.store.clone(), T0.plus(t))
-        .await
-        .expect("second controller");
+    let mut c2 = l.next_process(c, t).await;
     for _ in 0..6 {
         c2.tick(T0.plus(t)).await.expect("tick");
         t += Duration::from_secs(15);
