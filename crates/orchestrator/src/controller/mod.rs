@@ -335,12 +335,8 @@ impl Controller {
         // Plan. Time only moves forward for decisions: an action dated after `now`
         // (the clock stepped back) counts as taken now, so a cooldown or a window
         // never holds longer than its own length.
-        for (component, kind, at) in &mut self.guard.recent_actions {
-            if *at > now {
-                tracing::warn!(%component, %kind, ahead_secs = at.since(now).as_secs(), "an action is dated after now (the clock stepped back): counted as taken now");
-                *at = now;
-            }
-        }
+        // (The rule the store applies when it loads them: `GuardStore::actions_as_of`.)
+        charter_knowledge::records::clamp_to_now(&mut self.guard.recent_actions, now);
         let t = std::time::Instant::now();
         self.resolve_incidents(now, &mut emit).await?;
         self.plan(now, &mut emit).await?;
