@@ -451,7 +451,11 @@ pub struct Component {
     pub depends_on: Vec<String>,
     pub actuator: Option<String>,
     pub replicas: Option<ReplicaLimits>,
+    /// The zone it runs in: components of one zone share a common-cause hypothesis.
     pub zone: Option<String>,
+    /// The node (host, machine) it runs on: components of one node share a
+    /// common-cause hypothesis.
+    pub node: Option<String>,
 }
 
 /// Which way an objective is violated.

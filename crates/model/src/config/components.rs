@@ -90,6 +90,7 @@ pub(super) fn compile<'r>(
                 max: r.value.max,
             }),
             zone: c.zone.clone(),
+            node: c.node.clone(),
         })
         .collect();
     let topology = Topology::new(

@@ -246,6 +246,8 @@ pub struct ComponentConfig {
     pub replicas: Option<S<ReplicasConfig>>,
     #[serde(default)]
     pub zone: Option<String>,
+    #[serde(default)]
+    pub node: Option<String>,
 }
 
 /// `components[i].replicas`.
