@@ -40,8 +40,9 @@ pub struct PlanInput<'a> {
     pub states: &'a HashMap<String, ComponentState>,
     /// Actions already tried in this incident that did not resolve it.
     pub tried: &'a [Action],
-    /// Hypotheses this incident's verified outcomes refuted: not acted on again, and
-    /// a remedy for another cause on their component passes its cooldown.
+    /// Hypotheses this incident's verified outcomes refuted (the diagnosis has already
+    /// lowered them): a remedy for another cause on their component passes its
+    /// cooldown.
     pub refuted: &'a [Refutation],
     pub policy_id: PolicyId,
     pub now: Timestamp,
@@ -202,44 +203,17 @@ pub fn decide(input: PlanInput<'_>) -> Decision {
         * VALUE_PER_VIOLATION;
     let severity = active.iter().filter_map(|v| v.severity).max();
     let mut cands: Vec<Candidate> = Vec::new();
-    let refuted_by = |h: &Hypothesis| -> Vec<String> {
-        input
-            .refuted
-            .iter()
-            .filter(|r| r.component == h.component && r.cause == h.cause)
-            .map(Refutation::describe)
-            .collect()
-    };
-    // Hypotheses the incident refuted are not acted on again, whatever their score.
-    let mut passed_over: Vec<String> = Vec::new();
-    let live: Vec<&Hypothesis> = input
-        .diagnosis
-        .hypotheses
-        .iter()
-        .filter(|h| {
-            let by = refuted_by(h);
-            if by.is_empty() {
-                return true;
-            }
-            passed_over.push(format!(
-                "{} on {} was refuted ({})",
-                h.cause,
-                h.component,
-                by.join(", ")
-            ));
-            false
-        })
-        .collect();
+    let hypotheses = &input.diagnosis.hypotheses;
     // When no hypothesis reaches the minimum, the most likely declared one may still
     // get a safe action whose expected value is positive under the doubt.
-    let doubt: Option<&Hypothesis> = if live.iter().any(|h| h.confidence >= MIN_CONFIDENCE) {
+    let doubt: Option<&Hypothesis> = if hypotheses.iter().any(|h| h.confidence >= MIN_CONFIDENCE) {
         None
     } else {
-        live.iter()
-            .copied()
+        hypotheses
+            .iter()
             .find(|h| charter.component(&h.component).is_some())
     };
-    for h in live.iter().copied() {
+    for h in hypotheses {
         let cautious = doubt.is_some_and(|d| std::ptr::eq(d, h));
         if h.confidence < MIN_CONFIDENCE && !cautious {
             continue;
@@ -408,11 +382,6 @@ pub fn decide(input: PlanInput<'_>) -> Decision {
                 )
             };
             format!("{}; {instead}: nothing done", low_confidence(h))
-        } else if live.is_empty() && !passed_over.is_empty() {
-            format!(
-                "every hypothesis was refuted in this incident: {}",
-                passed_over.join("; ")
-            )
         } else if let Some(why) = below_floor {
             format!("no candidate clears the floor for acting: {why}")
         } else if rejected.is_empty() {
@@ -660,7 +629,8 @@ fn guardrail(
 /// Why a candidate may pass its component's cooldown, if it may: the cooldown keeps
 /// the same kind of action from being repeated, not the remedy a revised diagnosis
 /// calls for. It passes when no action of its kinds was taken on the component
-/// within the cooldown and the incident refuted another cause there.
+/// within the cooldown, the incident refuted another cause there, and not the
+/// candidate's own.
 fn revised_cooldown(
     c: &Candidate,
     input: PlanInput<'_>,
@@ -673,7 +643,17 @@ fn revised_cooldown(
         .filter(|(x, _, t)| x == comp && input.now.since(*t) < cooldown)
         .map(|(_, k, _)| *k)
         .collect();
-    if within.is_empty() || c.actions.iter().any(|a| within.contains(&a.kind)) {
+    let refuted_here = |cause: CauseClass| {
+        input
+            .refuted
+            .iter()
+            .any(|r| r.component == *comp && r.cause == cause)
+    };
+    // A cause the incident refuted too is no revision.
+    if within.is_empty()
+        || c.actions.iter().any(|a| within.contains(&a.kind))
+        || refuted_here(c.cause)
+    {
         return None;
     }
     let refuted: Vec<String> = input
