@@ -879,15 +879,19 @@ fn weigh_change(
     let own_only = c.is_some_and(|c| {
         c.signals.contains(&Signal::Memory) || c.signals.contains(&Signal::Cache)
     });
-    // Its utilization or saturation rise, among its abnormal metrics.
-    let used = c.and_then(|c| {
-        c.metrics
-            .iter()
-            .filter(|m| m.score >= thr)
-            .filter(|m| matches!(m.signal, Some(Signal::Utilization | Signal::Saturation)))
-            .filter_map(|m| rise(m).map(|r| (r, m.signal)))
-            .max_by(|a, b| a.0.total_cmp(&b.0))
-    });
+    // Its utilization rise, among its abnormal metrics; saturation when it shows no
+    // utilization (queueing grows faster than load: utilization is the measure that
+    // moves with it).
+    let rise_of = |signal: Signal| {
+        c.and_then(|c| {
+            c.metrics
+                .iter()
+                .filter(|m| m.score >= thr && m.signal == Some(signal))
+                .filter_map(|m| rise(m).map(|r| (r, Some(signal))))
+                .max_by(|a, b| a.0.total_cmp(&b.0))
+        })
+    };
+    let used = rise_of(Signal::Utilization).or_else(|| rise_of(Signal::Saturation));
     let (explained, mut words) = match (&load, used) {
         (None, _) => (0.0, "no traffic seen to weigh it against".to_string()),
         (Some((r, what)), _) if *r < LOAD_RISE => {
