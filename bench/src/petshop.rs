@@ -267,6 +267,7 @@ fn rank(
         topology: Some(graph),
         zones: None,
         changes: &[],
+        refuted: &[],
         episodes: EpisodeLog::none(),
         observed_since: Timestamp(0),
         unobserved: &[],

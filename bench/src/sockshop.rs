@@ -167,6 +167,7 @@ pub fn run_case(case: &Case, settings: &Settings, options: &RankOptions) -> Resu
         topology: None,
         zones: None,
         changes: &[],
+        refuted: &[],
         episodes: EpisodeLog::none(),
         observed_since: Timestamp(0),
         unobserved: &[],

@@ -232,6 +232,7 @@ impl Case<'_> {
             topology: self.topology,
             zones: None,
             changes: self.changes,
+            refuted: &[],
             episodes: EpisodeLog::none(),
             observed_since: Timestamp::from_secs(ONSET_SECS - 7 * 24 * 3600),
             unobserved: &[],

@@ -166,6 +166,9 @@ pub struct MetricScore {
     pub peak: f64,
     /// Median of the normal window.
     pub median: f64,
+    /// Median of the anomalous window, whatever the direction judged harmful: with
+    /// `median`, how far the level moved (offered load against utilization, say).
+    pub level: f64,
     /// Robust standard deviation of the normal window.
     pub scale: f64,
     /// How the scale was obtained.
@@ -255,6 +258,8 @@ pub struct WindowScore {
     pub score: f64,
     pub peak: f64,
     pub median: f64,
+    /// Median of the anomalous window.
+    pub level: f64,
     pub scale: f64,
     pub scale_kind: ScaleKind,
     pub onset: Option<Timestamp>,
@@ -270,6 +275,7 @@ impl WindowScore {
             score: self.score,
             peak: self.peak,
             median: self.median,
+            level: self.level,
             scale: self.scale,
             scale_kind: self.scale_kind,
             signal,
@@ -339,10 +345,16 @@ pub fn score_window(
     } else {
         (None, None)
     };
+    let level = {
+        let mut v: Vec<f64> = finite().collect();
+        let mid = v.len() / 2;
+        *v.select_nth_unstable_by(mid, f64::total_cmp).1
+    };
     Some(WindowScore {
         score,
         peak,
         median,
+        level,
         scale,
         scale_kind,
         onset,

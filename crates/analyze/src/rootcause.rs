@@ -23,9 +23,16 @@
 //!    can explain it (×0.15 for inheritable symptoms, ×0.5
 //!    for its own), when it turned abnormal after a caller it would explain (×0.6),
 //!    when all its violations are chronic (×0.5), and raised by a deploy or config
-//!    change shortly before its onset (×1.5). Its confidence is its share of the
-//!    total, weighted by how clear its own anomaly is, then calibrated
-//!    ([`crate::calibration`]).
+//!    change shortly before its onset by ×(1 + w/2). The change's weight w is the
+//!    share of the symptom that offered load does not explain ([`weigh_change`]):
+//!    traffic (its own, or its nearest callers') rising as much as its utilization
+//!    explains the rise, so a change that came with a surge is no longer the cause;
+//!    a change long before the onset counts less. Below w = 1/2 the component is not
+//!    called a bad change. A hypothesis refuted in the incident (an action that
+//!    assumed it was verified `no_effect` or `worsened`) gives way to the next cause
+//!    class the component's signals name, and counts ×[`REFUTED_WEIGHT`] when no
+//!    other is left. Its confidence is its share of the total, weighted by how clear
+//!    its own anomaly is, then calibrated ([`crate::calibration`]).
 //!
 //! No abnormal component means no root cause: an empty ranking.
 //!
@@ -39,8 +46,8 @@ use crate::patterns::cluster::{Shared, find_clusters};
 use crate::patterns::frequency::{EpisodeLog, FrequencyFinding, Verdict};
 use crate::patterns::propagation::{Node, propagate};
 use charter_model::{
-    CauseClass, Change, ChangeKind, Diagnosis, Hypothesis, IncidentId, Pattern, Signal, Timestamp,
-    Topology, Violation, ViolationState, fmt_duration_secs,
+    CauseClass, Change, ChangeKind, Diagnosis, Hypothesis, IncidentId, Pattern, Refutation, Signal,
+    Timestamp, Topology, Violation, ViolationState, fmt_duration_secs,
 };
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -68,6 +75,9 @@ pub struct DiagnosisInput<'a> {
     /// Components whose metrics are missing (Unknown or never read): chains pass
     /// through them, but they are never blamed for want of data.
     pub unobserved: &'a [String],
+    /// Hypotheses the incident's verified outcomes refuted (empty when none or
+    /// unknown): each lowers its (component, cause) in this diagnosis.
+    pub refuted: &'a [Refutation],
     /// The component where the symptom was seen (an alert's target). With a graph,
     /// only abnormal components it reaches through abnormal dependencies are
     /// candidates, and a target that is not abnormal yields no root cause.
@@ -88,6 +98,17 @@ const MAX_CREDITED_CALLERS: usize = 20;
 /// Most hypotheses reported, and most symptoms, names or keys listed in one.
 const MAX_HYPOTHESES: usize = 20;
 const MAX_LISTED: usize = 32;
+/// What a refuted hypothesis' score is multiplied by when its component's signals
+/// name no other cause.
+const REFUTED_WEIGHT: f64 = 0.25;
+/// The least weight a change keeps however well load explains the symptom: load
+/// and a bad change can come together.
+const MIN_CHANGE_WEIGHT: f64 = 0.1;
+/// Below this weight a change does not make its component a bad change.
+const BAD_CHANGE_WEIGHT: f64 = 0.5;
+/// A traffic ratio below this is no rise of load.
+const LOAD_RISE: f64 = 1.1;
+
 /// Most signal keys per component given to the cluster detector (two make a
 /// cluster; the rest only lengthen its member list).
 const MAX_CLUSTER_KEYS: usize = 8;
@@ -323,11 +344,42 @@ pub fn diagnose_scored(input: DiagnosisInput<'_>, scores: Vec<MetricScore>) -> D
                 .map(|ch| (ch, onset))
         })
         .collect();
+    // How much of each changed component's symptom its change may explain that load
+    // does not, and whether the incident already refuted it as a bad change.
+    let refuted_on = |name: &str, cause: CauseClass| {
+        input
+            .refuted
+            .iter()
+            .any(|r| r.component == name && r.cause == cause)
+    };
+    let weight_of: Vec<Option<Weighing>> = all
+        .iter()
+        .zip(&change_of)
+        .map(|(&name, change)| {
+            let (ch, onset) = (*change)?;
+            Some(weigh_change(
+                name,
+                &comps,
+                input.topology,
+                ch,
+                onset,
+                opts,
+            ))
+        })
+        .collect();
+    let suspect: Vec<bool> = all
+        .iter()
+        .zip(&weight_of)
+        .map(|(&name, w)| {
+            w.as_ref().is_some_and(|w| w.weight >= BAD_CHANGE_WEIGHT)
+                && !refuted_on(name, CauseClass::BadChange)
+        })
+        .collect();
     let nodes: Vec<Node<'_>> = all
         .iter()
         .zip(&own)
-        .zip(&change_of)
-        .map(|((&name, own), change)| {
+        .zip(&suspect)
+        .map(|((&name, own), &changed)| {
             let c = &comps[name];
             Node {
                 name,
@@ -335,7 +387,7 @@ pub fn diagnose_scored(input: DiagnosisInput<'_>, scores: Vec<MetricScore>) -> D
                 onset: c.onset,
                 intrinsic: own,
                 symptom: !any_violation || !c.violations.is_empty(),
-                changed: change.is_some(),
+                changed,
                 unobserved: false,
             }
         })
@@ -397,6 +449,9 @@ pub fn diagnose_scored(input: DiagnosisInput<'_>, scores: Vec<MetricScore>) -> D
         node: usize,
         score: f64,
         change: Option<(&'c Change, Timestamp)>,
+        cause: CauseClass,
+        /// The refuted classes passed over (or the one kept, lowered).
+        skipped: Option<Vec<CauseClass>>,
     }
     let mut scored: Vec<Scored<'_>> = Vec::with_capacity(is_candidate.len());
     for (i, node) in nodes.iter().enumerate() {
@@ -425,8 +480,21 @@ pub fn diagnose_scored(input: DiagnosisInput<'_>, scores: Vec<MetricScore>) -> D
             score *= 0.6;
         }
         let change = change_of[i];
-        if change.is_some() {
-            score *= 1.5;
+        // A change refuted as the cause adds nothing.
+        if let Some(w) = &weight_of[i]
+            && !refuted_on(node.name, CauseClass::BadChange)
+        {
+            score *= 1.0 + w.weight / 2.0;
+        }
+        // The cause class its signals name, past the ones the incident refuted.
+        let changed = weight_of[i]
+            .as_ref()
+            .is_some_and(|w| w.weight >= BAD_CHANGE_WEIGHT);
+        let (cause, skipped) = cause_class(c, changed, !link.explained_by.is_empty(), |k| {
+            refuted_on(node.name, k)
+        });
+        if skipped.is_some() && refuted_on(node.name, cause) {
+            score *= REFUTED_WEIGHT;
         }
         let chronic = !c.violations.is_empty()
             && c.violations
@@ -439,6 +507,8 @@ pub fn diagnose_scored(input: DiagnosisInput<'_>, scores: Vec<MetricScore>) -> D
             node: i,
             score,
             change,
+            cause,
+            skipped,
         });
     }
     scored.sort_by(|a, b| {
@@ -533,6 +603,9 @@ pub fn diagnose_scored(input: DiagnosisInput<'_>, scores: Vec<MetricScore>) -> D
                 )
                 .to_lowercase(),
             );
+            if let Some(w) = &weight_of[i] {
+                evidence.push(w.words.clone());
+            }
         }
         for f in c.violations.iter().filter_map(|v| verdict_of(v)) {
             match f.verdict {
@@ -566,12 +639,33 @@ pub fn diagnose_scored(input: DiagnosisInput<'_>, scores: Vec<MetricScore>) -> D
                 ));
             }
         }
-        let cause = cause_class(
-            c,
-            sc.change.is_some(),
-            !link.explained_by.is_empty(),
-            &mut evidence,
-        );
+        let cause = sc.cause;
+        if cause == CauseClass::Leak {
+            leak_evidence(c, &mut evidence);
+        }
+        if let Some(skipped) = &sc.skipped {
+            for k in skipped {
+                let by: Vec<String> = input
+                    .refuted
+                    .iter()
+                    .filter(|r| r.component == node.name && r.cause == *k)
+                    .map(Refutation::describe)
+                    .collect();
+                if *k == cause {
+                    evidence.push(format!(
+                        "{k} on {} was refuted in this incident ({}) and no other cause fits its signals: weighted ×{REFUTED_WEIGHT}",
+                        node.name,
+                        by.join(", ")
+                    ));
+                } else {
+                    evidence.push(format!(
+                        "{k} on {} was refuted in this incident ({}): {cause} is the next cause its signals name",
+                        node.name,
+                        by.join(", ")
+                    ));
+                }
+            }
+        }
         let mut symptoms: Vec<String> = c
             .violations
             .iter()
@@ -674,51 +768,206 @@ fn reachable<'a>(
     seen.into_iter().collect()
 }
 
-/// Name the cause class from the component's own signals, a trend, recent changes
-/// and whether a dependency can explain it.
+/// Name the cause class from the component's own signals, a suspect change and
+/// whether a dependency can explain it: the first class they name that the incident
+/// has not refuted, with the refuted ones passed over (`None` when none was). When
+/// every class they name is refuted, the first is kept and listed as passed over.
 fn cause_class(
     c: &Comp<'_>,
     changed: bool,
     inherited: bool,
-    evidence: &mut Vec<String>,
-) -> CauseClass {
-    if changed {
-        return CauseClass::BadChange;
-    }
+    refuted: impl Fn(CauseClass) -> bool,
+) -> (CauseClass, Option<Vec<CauseClass>>) {
     let has = |s: Signal| c.signals.contains(&s);
+    let mut named = Vec::with_capacity(4);
+    if changed {
+        named.push(CauseClass::BadChange);
+    }
     if has(Signal::Memory) {
-        if let Some(m) = c.metrics.iter().find(|m| {
-            m.signal == Some(Signal::Memory) && m.slope_per_minute.is_some_and(|s| s > 0.0)
-        }) {
-            evidence.push(format!(
-                "{} on {} has been rising {}/min",
-                m.metric,
-                m.component,
-                short(m.slope_per_minute.unwrap_or_default())
-            ));
-        }
-        return CauseClass::Leak;
+        named.push(CauseClass::Leak);
     }
     if has(Signal::Cache) {
-        return CauseClass::CacheFailure;
+        named.push(CauseClass::CacheFailure);
     }
     // A component out of CPU fills its pool as a consequence: overload comes first.
     if has(Signal::Utilization) || has(Signal::Saturation) || has(Signal::Traffic) {
-        return CauseClass::Overload;
+        named.push(CauseClass::Overload);
     }
     if has(Signal::Pool) {
-        return CauseClass::PoolExhaustion;
+        named.push(CauseClass::PoolExhaustion);
     }
     if inherited {
-        return CauseClass::DependencyFailure;
+        named.push(CauseClass::DependencyFailure);
     }
     if has(Signal::Errors) || has(Signal::Availability) {
-        return CauseClass::Outage;
+        named.push(CauseClass::Outage);
     }
     if has(Signal::Latency) {
-        return CauseClass::Overload;
+        named.push(CauseClass::Overload);
     }
-    CauseClass::Unknown
+    let mut uniq: Vec<CauseClass> = Vec::with_capacity(named.len());
+    for k in named {
+        if !uniq.contains(&k) {
+            uniq.push(k);
+        }
+    }
+    let named = uniq;
+    let Some(&first) = named.first() else {
+        return (CauseClass::Unknown, None);
+    };
+    let passed: Vec<CauseClass> = named.iter().copied().take_while(|k| refuted(*k)).collect();
+    if passed.is_empty() {
+        return (first, None);
+    }
+    match named.iter().copied().find(|k| !refuted(*k)) {
+        Some(k) => (k, Some(passed)),
+        None => (first, Some(vec![first])),
+    }
+}
+
+/// Evidence of a leak: the memory metric's rise per minute.
+fn leak_evidence(c: &Comp<'_>, evidence: &mut Vec<String>) {
+    if let Some(m) = c
+        .metrics
+        .iter()
+        .find(|m| m.signal == Some(Signal::Memory) && m.slope_per_minute.is_some_and(|s| s > 0.0))
+    {
+        evidence.push(format!(
+            "{} on {} has been rising {}/min",
+            m.metric,
+            m.component,
+            short(m.slope_per_minute.unwrap_or_default())
+        ));
+    }
+}
+
+/// A change weighed against load: how much of the symptom it may explain, and why.
+struct Weighing {
+    /// In [[`MIN_CHANGE_WEIGHT`], 1].
+    weight: f64,
+    words: String,
+}
+
+/// The rise of a metric's level over its normal median (`None` when the median is
+/// not positive: no ratio to take).
+fn rise(m: &MetricScore) -> Option<f64> {
+    (m.median > 0.0 && m.level.is_finite() && m.median.is_finite()).then(|| m.level / m.median)
+}
+
+/// Weigh a change on `name` (at `ch.at`, its onset at `onset`) against offered load.
+///
+/// Load is the rise of the component's own traffic or, when it has none, of its
+/// nearest callers' (offered load comes from them). What load explains: the part of
+/// its utilization or saturation rise that the traffic rise covers, on a log scale
+/// (traffic ×3 explains a ×3 CPU rise fully, ×1.7 half of it); with no utilization
+/// to compare, load explains at most half. Memory or cache symptoms are not load's:
+/// the change keeps its weight. A change more than a third of the change window
+/// before the onset counts less, down to half at the window's edge.
+fn weigh_change(
+    name: &str,
+    comps: &HashMap<&str, Comp<'_>>,
+    topology: Option<&Topology>,
+    ch: &Change,
+    onset: Timestamp,
+    opts: &RankOptions,
+) -> Weighing {
+    let thr = opts.threshold;
+    let traffic = |c: &str| -> Option<f64> {
+        comps
+            .get(c)?
+            .metrics
+            .iter()
+            .filter(|m| m.signal == Some(Signal::Traffic))
+            .filter_map(|m| rise(m))
+            .max_by(f64::total_cmp)
+    };
+    // Offered load: its own traffic, else the nearest callers' that have any.
+    let mut load: Option<(f64, String)> = traffic(name).map(|r| (r, "traffic".to_string()));
+    if load.is_none()
+        && let Some(topo) = topology
+    {
+        let mut seen = BTreeSet::from([name]);
+        let mut level: Vec<&str> = vec![name];
+        while load.is_none() && !level.is_empty() {
+            let mut next = Vec::new();
+            for c in level {
+                for caller in topo.callers(c) {
+                    if seen.insert(caller) {
+                        next.push(caller);
+                    }
+                }
+            }
+            load = next
+                .iter()
+                .filter_map(|c| traffic(c).map(|r| (r, *c)))
+                .max_by(|a, b| a.0.total_cmp(&b.0))
+                .map(|(r, c)| (r, format!("{c}'s traffic")));
+            level = next;
+        }
+    }
+    let c = comps.get(name);
+    let own_only = c.is_some_and(|c| {
+        c.signals.contains(&Signal::Memory) || c.signals.contains(&Signal::Cache)
+    });
+    // Its utilization rise, among its abnormal metrics; saturation when it shows no
+    // utilization (queueing grows faster than load: utilization is the measure that
+    // moves with it).
+    let rise_of = |signal: Signal| {
+        c.and_then(|c| {
+            c.metrics
+                .iter()
+                .filter(|m| m.score >= thr && m.signal == Some(signal))
+                .filter_map(|m| rise(m).map(|r| (r, Some(signal))))
+                .max_by(|a, b| a.0.total_cmp(&b.0))
+        })
+    };
+    let used = rise_of(Signal::Utilization).or_else(|| rise_of(Signal::Saturation));
+    let (explained, mut words) = match (&load, used) {
+        (None, _) => (0.0, "no traffic seen to weigh it against".to_string()),
+        (Some((r, what)), _) if *r < LOAD_RISE => {
+            (0.0, format!("{what} ×{r:.1} (flat) explains none of it"))
+        }
+        (Some((r, what)), _) if own_only => (
+            0.0,
+            format!("{what} ×{r:.1} does not explain its memory or cache symptoms"),
+        ),
+        (Some((r, what)), Some((u, signal))) if u > 1.0 => {
+            let share = (r.ln() / u.ln()).clamp(0.0, 1.0);
+            let signal = match signal {
+                Some(Signal::Saturation) => "saturation",
+                _ => "utilization",
+            };
+            let how = if share >= 0.95 { "explains" } else { "explains part of" };
+            (share, format!("{what} ×{r:.1} {how} the {signal} rise ×{u:.1}"))
+        }
+        (Some((r, what)), _) => {
+            let share = 0.5 * (r.ln() / 3f64.ln()).clamp(0.0, 1.0);
+            (
+                share,
+                format!("{what} ×{r:.1} with no utilization rise to compare may explain some of it"),
+            )
+        }
+    };
+    let mut weight = (1.0 - explained).max(MIN_CHANGE_WEIGHT);
+    let window = opts.change_window.as_secs_f64();
+    let lead = if ch.at <= onset {
+        onset.since(ch.at).as_secs_f64()
+    } else {
+        0.0
+    };
+    if window > 0.0 && lead > window / 3.0 {
+        let late = ((lead - window / 3.0) / (window * 2.0 / 3.0)).clamp(0.0, 1.0);
+        let timing = 1.0 - 0.5 * late;
+        weight = (weight * timing).max(MIN_CHANGE_WEIGHT);
+        words.push_str(&format!(
+            "; it came {} before onset (×{timing:.2})",
+            fmt_duration_secs(lead)
+        ));
+    }
+    Weighing {
+        weight,
+        words: format!("{words}: change weighted {weight:.2}"),
+    }
 }
 
 #[cfg(test)]

@@ -162,6 +162,7 @@ pub fn run(args: &ReplayArgs) -> Result<ExitCode> {
         topology: topology.as_ref(),
         zones: None,
         changes: &[],
+        refuted: &[],
         episodes: EpisodeLog::none(),
         observed_since: Timestamp(0),
         unobserved: &[],

@@ -400,6 +400,30 @@ pub struct Outcome {
     pub detail: String,
 }
 
+/// A hypothesis an action's verified outcome spoke against: the action assumed
+/// `cause` on `component`, and verification found it `no_effect` or `worsened`. Kept
+/// on the open incident; its next diagnosis lowers that hypothesis, and the planner
+/// lets a remedy for a revised cause through the component's cooldown.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Refutation {
+    pub component: String,
+    pub cause: CauseClass,
+    /// The action whose outcome refuted it.
+    pub action: crate::action::ActionKind,
+    pub outcome: OutcomeClass,
+    pub at: Timestamp,
+}
+
+impl Refutation {
+    /// `rollback(api) verified no_effect`, for evidence and rationales.
+    pub fn describe(&self) -> String {
+        format!(
+            "{}({}) verified {}",
+            self.action, self.component, self.outcome.as_str()
+        )
+    }
+}
+
 /// What a component looks like now, for preconditions.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ComponentState {

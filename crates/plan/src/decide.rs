@@ -3,8 +3,8 @@
 use crate::knowledge::KnowledgeView;
 use charter_model::{
     Action, ActionKind, Approval, ApprovalState, CauseClass, Charter, ComponentState, Diagnosis,
-    Incident, Mode, Policy, PolicyContext, PolicyId, Rejected, Timestamp, Violation,
-    ViolationState,
+    Hypothesis, Incident, Mode, Policy, PolicyContext, PolicyId, Refutation, Rejected, Timestamp,
+    Violation, ViolationState,
 };
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -40,6 +40,10 @@ pub struct PlanInput<'a> {
     pub states: &'a HashMap<String, ComponentState>,
     /// Actions already tried in this incident that did not resolve it.
     pub tried: &'a [Action],
+    /// Hypotheses this incident's verified outcomes refuted (the diagnosis has already
+    /// lowered them): a remedy for another cause on their component passes its
+    /// cooldown.
+    pub refuted: &'a [Refutation],
     pub policy_id: PolicyId,
     pub now: Timestamp,
 }
@@ -69,8 +73,12 @@ pub enum Decision {
 
 /// Value of removing one severity-weighted violation, in the unit of action costs.
 const VALUE_PER_VIOLATION: f64 = 10.0;
-/// Hypotheses below this confidence are not acted on.
-const MIN_CONFIDENCE: f64 = 0.15;
+/// Hypotheses below this confidence are not acted on, except by a safe action
+/// ([`SAFE_UNDER_DOUBT`]) on the most likely one when none reaches it.
+pub const MIN_CONFIDENCE: f64 = 0.15;
+/// What may be done when no hypothesis reaches [`MIN_CONFIDENCE`]: reversible,
+/// bounded actions that relieve most causes a little and harm none for long.
+const SAFE_UNDER_DOUBT: [ActionKind; 2] = [ActionKind::ScaleOut, ActionKind::Throttle];
 /// The horizon over which the benefit of an action is counted: an action that takes
 /// effect after `t` removes the violation for `HORIZON - t` of it.
 const HORIZON: Duration = Duration::from_secs(15 * 60);
@@ -195,8 +203,19 @@ pub fn decide(input: PlanInput<'_>) -> Decision {
         * VALUE_PER_VIOLATION;
     let severity = active.iter().filter_map(|v| v.severity).max();
     let mut cands: Vec<Candidate> = Vec::new();
-    for h in &input.diagnosis.hypotheses {
-        if h.confidence < MIN_CONFIDENCE {
+    let hypotheses = &input.diagnosis.hypotheses;
+    // When no hypothesis reaches the minimum, the most likely declared one may still
+    // get a safe action whose expected value is positive under the doubt.
+    let doubt: Option<&Hypothesis> = if hypotheses.iter().any(|h| h.confidence >= MIN_CONFIDENCE) {
+        None
+    } else {
+        hypotheses
+            .iter()
+            .find(|h| charter.component(&h.component).is_some())
+    };
+    for h in hypotheses {
+        let cautious = doubt.is_some_and(|d| std::ptr::eq(d, h));
+        if h.confidence < MIN_CONFIDENCE && !cautious {
             continue;
         }
         // Targets come only from the charter.
@@ -223,6 +242,9 @@ pub fn decide(input: PlanInput<'_>) -> Decision {
             .cloned()
             .unwrap_or_default();
         let first_new = cands.len();
+        if cautious {
+            remedies.retain(|(k, _, _)| SAFE_UNDER_DOUBT.contains(k));
+        }
         for (kind, rank, objective) in remedies {
             let spec = charter.action(kind);
             let action = match build_action(kind, component, &state, &spec, &active, charter) {
@@ -342,7 +364,25 @@ pub fn decide(input: PlanInput<'_>) -> Decision {
         chosen = Some(c);
     }
     let Some(c) = chosen else {
-        let reason = if let Some(why) = below_floor {
+        let reason = if let Some(h) = doubt {
+            let safe: Vec<&str> = SAFE_UNDER_DOUBT.iter().map(|k| k.as_str()).collect();
+            let instead = if rejected.iter().any(|r| {
+                r.action.component == h.component && SAFE_UNDER_DOUBT.contains(&r.action.kind)
+            }) {
+                format!(
+                    "no safe reversible action ({}) on {} is worth taking under that doubt",
+                    safe.join(", "),
+                    h.component
+                )
+            } else {
+                format!(
+                    "no safe reversible action ({}) is among the remedies for {}",
+                    safe.join(", "),
+                    h.component
+                )
+            };
+            format!("{}; {instead}: nothing done", low_confidence(h))
+        } else if let Some(why) = below_floor {
             format!("no candidate clears the floor for acting: {why}")
         } else if rejected.is_empty() {
             "no remedy applies to the diagnosed root cause".to_string()
@@ -378,8 +418,18 @@ pub fn decide(input: PlanInput<'_>) -> Decision {
         .filter(|a| !a.kind.is_reversible())
         .map(|a| a.kind.to_string())
         .collect();
+    let mut notes = String::new();
+    if let Some(h) = doubt {
+        notes.push_str(&format!(
+            "; {}: a safe, reversible action with positive expected value under that doubt",
+            low_confidence(h)
+        ));
+    }
+    if let Some(note) = revised_cooldown(&c, input, &recent) {
+        notes.push_str(&format!("; {note}"));
+    }
     let rationale = format!(
-        "{}: cause {} (confidence {:.2}); p(success) {:.2} ({learned}); effect in {}s; benefit {:.1} - cost {:.1} (disruption {:.1} + resource {:.1} + risk {:.1}) = score {:.1}{}{}; symptom objective {}; {why_approval}",
+        "{}: cause {} (confidence {:.2}){notes}; p(success) {:.2} ({learned}); effect in {}s; benefit {:.1} - cost {:.1} (disruption {:.1} + resource {:.1} + risk {:.1}) = score {:.1}{}{}; symptom objective {}; {why_approval}",
         steps.join(" -> "),
         c.cause,
         c.confidence,
@@ -553,6 +603,7 @@ fn guardrail(
         .map(|(_, _, t)| *t)
         .max()
         && input.now.since(last) < rails.cooldown
+        && revised_cooldown(c, input, recent).is_none()
     {
         let until = last.plus(rails.cooldown);
         return Some(format!("cooldown on {comp} until {until}"));
@@ -573,6 +624,68 @@ fn guardrail(
         ));
     }
     None
+}
+
+/// Why a candidate may pass its component's cooldown, if it may: the cooldown keeps
+/// the same kind of action from being repeated, not the remedy a revised diagnosis
+/// calls for. It passes when no action of its kinds was taken on the component
+/// within the cooldown, the incident refuted another cause there, and not the
+/// candidate's own.
+fn revised_cooldown(
+    c: &Candidate,
+    input: PlanInput<'_>,
+    recent: &[&(String, ActionKind, Timestamp)],
+) -> Option<String> {
+    let comp = &c.main().component;
+    let cooldown = input.charter.guardrails.cooldown;
+    let within: Vec<ActionKind> = recent
+        .iter()
+        .filter(|(x, _, t)| x == comp && input.now.since(*t) < cooldown)
+        .map(|(_, k, _)| *k)
+        .collect();
+    let refuted_here = |cause: CauseClass| {
+        input
+            .refuted
+            .iter()
+            .any(|r| r.component == *comp && r.cause == cause)
+    };
+    // A cause the incident refuted too is no revision.
+    if within.is_empty()
+        || c.actions.iter().any(|a| within.contains(&a.kind))
+        || refuted_here(c.cause)
+    {
+        return None;
+    }
+    let refuted: Vec<String> = input
+        .refuted
+        .iter()
+        .filter(|r| r.component == *comp && r.cause != c.cause)
+        .map(|r| format!("{} ({})", r.describe(), r.cause))
+        .collect();
+    if refuted.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "passes the cooldown on {comp}: the diagnosis was revised to {} after {} refuted the earlier cause, and the cooldown only keeps {} from being repeated",
+        c.cause,
+        refuted.join(", "),
+        within
+            .iter()
+            .map(|k| k.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
+}
+
+/// `best hypothesis api (overload, confidence 0.12) is below the planner's minimum
+/// 0.15`.
+fn low_confidence(h: &Hypothesis) -> String {
+    format!(
+        "best hypothesis {} ({}, confidence {}) is below the planner's minimum {MIN_CONFIDENCE}",
+        h.component,
+        h.cause,
+        below(h.confidence, MIN_CONFIDENCE, 2)
+    )
 }
 
 /// Opposite kinds: taking one after the other on a component is a reversal.

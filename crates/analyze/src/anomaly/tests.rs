@@ -20,6 +20,7 @@ fn rank_root_causes(
         topology: graph,
         zones: None,
         changes: &[],
+        refuted: &[],
         episodes: EpisodeLog::none(),
         observed_since: Timestamp(0),
         unobserved: &[],

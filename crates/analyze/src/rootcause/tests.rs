@@ -34,6 +34,7 @@ fn run(violations: &[Violation], changes: &[Change]) -> Diagnosis {
         topology: Some(&t),
         zones: None,
         changes,
+        refuted: &[],
         episodes: EpisodeLog::none(),
         observed_since: Timestamp(0),
         unobserved: &[],
@@ -182,6 +183,7 @@ fn input<'a>(
         topology,
         zones: None,
         changes: &[],
+        refuted: &[],
         episodes,
         observed_since: Timestamp(0),
         unobserved: &[],
@@ -469,4 +471,194 @@ fn a_fault_below_a_component_without_data_is_blamed_below_it_not_above() {
     );
     // The blind component is never a hypothesis.
     assert!(d.hypotheses.iter().all(|h| h.component != "api"), "{d:#?}");
+}
+
+/// A metric at `normal` that moves to `anomalous` from `onset` (1 % noise).
+fn levels(
+    comp: &str,
+    metric: &str,
+    signal: Signal,
+    worse: crate::anomaly::Worse,
+    (normal, anomalous): (f64, f64),
+    onset: i64,
+) -> MetricSeries {
+    let noise = |i: usize| ((i * 7919) % 13) as f64 / 13.0 - 0.5;
+    MetricSeries {
+        component: comp.into(),
+        metric: metric.into(),
+        signal: Some(signal),
+        normal: (0..60).map(|i| normal * (1.0 + 0.02 * noise(i))).collect(),
+        anomalous: (0..20)
+            .map(|i| anomalous * (1.0 + 0.02 * noise(i + 3)))
+            .collect(),
+        times: (0..20)
+            .map(|i| Timestamp::from_secs(onset + 15 * i))
+            .collect(),
+        worse,
+        baseline: None,
+    }
+}
+
+const ONSET: i64 = 1000;
+
+/// auth's CPU goes from 0.5 to `cpu` and its errors up at ONSET, api's errors with
+/// it; frontend's request rate (judged only when it drops) goes from 100 to
+/// `traffic`; auth was deployed two minutes before.
+fn deployed_before(cpu: f64, traffic: f64) -> (Vec<Violation>, Vec<MetricSeries>, Vec<Change>) {
+    use crate::anomaly::Worse;
+    let vs = vec![
+        v("cpu", "auth", Signal::Utilization, ONSET),
+        v("errors", "auth", Signal::Errors, ONSET),
+        v("errors", "api", Signal::Errors, ONSET),
+    ];
+    let series = vec![
+        levels("auth", "cpu", Signal::Utilization, Worse::Up, (0.5, cpu), ONSET),
+        levels("auth", "errors", Signal::Errors, Worse::Up, (0.01, 0.2), ONSET),
+        levels("api", "errors", Signal::Errors, Worse::Up, (0.01, 0.1), ONSET),
+        levels(
+            "frontend",
+            "request_rate",
+            Signal::Traffic,
+            Worse::Down,
+            (100.0, traffic),
+            ONSET,
+        ),
+    ];
+    let changes = vec![Change {
+        at: Timestamp::from_secs(ONSET - 120),
+        component: "auth".into(),
+        kind: ChangeKind::Deploy,
+        description: "v2".into(),
+        by: "ci".into(),
+    }];
+    (vs, series, changes)
+}
+
+fn diagnose_with(
+    (vs, series, changes): &(Vec<Violation>, Vec<MetricSeries>, Vec<Change>),
+    refuted: &[Refutation],
+) -> Diagnosis {
+    let t = topo();
+    let opts = RankOptions::default();
+    diagnose(DiagnosisInput {
+        changes,
+        refuted,
+        ..input(vs, series, Some(&t), EpisodeLog::none(), &opts)
+    })
+}
+
+#[test]
+fn a_deploy_just_before_a_surge_is_weighed_against_the_load_and_overload_wins() {
+    // Traffic ×3 at the edge, auth's CPU ×3: the load explains the rise.
+    let d = diagnose_with(&deployed_before(1.5, 300.0), &[]);
+    let root = d.root().expect("root");
+    assert_eq!(
+        (root.component.as_str(), root.cause),
+        ("auth", CauseClass::Overload),
+        "{d:#?}"
+    );
+    assert!(
+        root.evidence
+            .iter()
+            .any(|e| e == "frontend's traffic ×3.0 explains the utilization rise ×3.0: change weighted 0.10"),
+        "{:#?}",
+        root.evidence
+    );
+    assert!(
+        root.evidence
+            .iter()
+            .any(|e| e.contains("deploy on auth 2m00s before onset: v2")),
+        "{:#?}",
+        root.evidence
+    );
+}
+
+#[test]
+fn a_bad_deploy_under_flat_traffic_stays_a_bad_change() {
+    let d = diagnose_with(&deployed_before(1.5, 100.0), &[]);
+    let root = d.root().expect("root");
+    assert_eq!(
+        (root.component.as_str(), root.cause),
+        ("auth", CauseClass::BadChange),
+        "{d:#?}"
+    );
+    assert!(
+        root.evidence
+            .iter()
+            .any(|e| e == "frontend's traffic ×1.0 (flat) explains none of it: change weighted 1.00"),
+        "{:#?}",
+        root.evidence
+    );
+    // Traffic ×1.5 under a CPU ×3: load explains little more than a third of it; the
+    // change keeps most of its weight and stays the cause.
+    let d = diagnose_with(&deployed_before(1.5, 150.0), &[]);
+    let root = d.root().expect("root");
+    assert_eq!(root.cause, CauseClass::BadChange, "{d:#?}");
+    assert!(
+        root.evidence.iter().any(|e| e
+            == "frontend's traffic ×1.5 explains part of the utilization rise ×3.0: change weighted 0.63"),
+        "{:#?}",
+        root.evidence
+    );
+}
+
+#[test]
+fn a_refuted_bad_change_gives_way_to_the_next_cause_its_signals_name() {
+    let case = deployed_before(1.5, 100.0);
+    let refuted = [Refutation {
+        component: "auth".into(),
+        cause: CauseClass::BadChange,
+        action: charter_model::ActionKind::Rollback,
+        outcome: charter_model::OutcomeClass::NoEffect,
+        at: Timestamp::from_secs(ONSET + 300),
+    }];
+    let d = diagnose_with(&case, &refuted);
+    let root = d.root().expect("root");
+    assert_eq!(
+        (root.component.as_str(), root.cause),
+        ("auth", CauseClass::Overload),
+        "{d:#?}"
+    );
+    assert!(
+        root.evidence.iter().any(|e| e
+            == "bad change on auth was refuted in this incident (rollback(auth) verified no_effect): overload is the next cause its signals name"),
+        "{:#?}",
+        root.evidence
+    );
+    // Refuting overload too leaves the errors' outage.
+    let mut both = refuted.to_vec();
+    both.push(Refutation {
+        cause: CauseClass::Overload,
+        action: charter_model::ActionKind::ScaleOut,
+        ..refuted[0].clone()
+    });
+    let d = diagnose_with(&case, &both);
+    let auth = d.hypotheses.iter().find(|h| h.component == "auth").expect("auth");
+    assert_eq!(auth.cause, CauseClass::Outage, "{d:#?}");
+}
+
+#[test]
+fn a_hypothesis_refuted_with_no_other_cause_left_is_lowered_and_says_so() {
+    // auth's latency alone names overload and nothing else.
+    let vs = [v("latency", "auth", Signal::Latency, ONSET)];
+    let before = diagnose_with(&(vs.to_vec(), vec![], vec![]), &[]);
+    let h0 = before.hypotheses.iter().find(|h| h.component == "auth").expect("auth");
+    assert_eq!(h0.cause, CauseClass::Overload);
+    let refuted = [Refutation {
+        component: "auth".into(),
+        cause: CauseClass::Overload,
+        action: charter_model::ActionKind::ScaleOut,
+        outcome: charter_model::OutcomeClass::Worsened,
+        at: Timestamp::from_secs(ONSET + 300),
+    }];
+    let after = diagnose_with(&(vs.to_vec(), vec![], vec![]), &refuted);
+    let h1 = after.hypotheses.iter().find(|h| h.component == "auth").expect("auth");
+    assert_eq!(h1.cause, CauseClass::Overload);
+    assert!(h1.confidence < h0.confidence, "{h0:#?} {h1:#?}");
+    assert!(
+        h1.evidence.iter().any(|e| e
+            == "overload on auth was refuted in this incident (scale_out(auth) verified worsened) and no other cause fits its signals: weighted ×0.25"),
+        "{:#?}",
+        h1.evidence
+    );
 }

@@ -727,6 +727,7 @@ impl Controller {
             violations_after: e.badness_after.unwrap_or(e.badness_before),
             detail: format!("{} step(s)", e.steps.len()),
         };
+        let mut assumed = None;
         if let Some(action) = &first {
             // Credited to the (objective, cause) the policy was decided for; a policy
             // stored without it falls back to the first target on the acted-on component.
@@ -747,6 +748,7 @@ impl Controller {
                     self.book.root_cause(e.incident_id),
                 ),
             };
+            assumed = cause;
             self.knowledge.observe(
                 action.kind,
                 &objective,
@@ -782,6 +784,7 @@ impl Controller {
             if class != OutcomeClass::Resolved
                 && let Some(a) = first
             {
+                rt.refute(&a, assumed, class, now);
                 rt.tried.push(a);
             }
             if rt.incident.state != IncidentState::Escalated {

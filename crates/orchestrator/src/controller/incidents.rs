@@ -8,8 +8,9 @@ use charter_analyze::{
     DiagnosisInput, EpisodeLog, RankOptions, diagnose_scored, related_incidents,
 };
 use charter_model::{
-    Action, Charter, Diagnosis, Incident, IncidentState, Policy, SeriesKey, Timestamp, Topology,
-    Violation, ViolationState,
+    Action, CauseClass, Charter, Diagnosis, Incident, IncidentState, OutcomeClass, Policy,
+    Refutation, SeriesKey, Timestamp,
+    Topology, Violation, ViolationState,
 };
 use charter_model::{IncidentId, PolicyId};
 use charter_monitor::Detector;
@@ -37,10 +38,43 @@ pub(crate) struct IncidentRt {
     pub dirty: bool,
     /// Actions tried in it that did not resolve it.
     pub tried: Vec<Action>,
+    /// Hypotheses its verified outcomes refuted, oldest first: its next diagnoses
+    /// lower them and the planner lets a revised cause's remedy through a cooldown.
+    /// In memory only, like `tried`: a restarted controller starts it empty.
+    pub refuted: Vec<Refutation>,
     /// A policy waiting for a human.
     pub pending: Option<Policy>,
     /// The last "no action" reason recorded, so that it is recorded once.
     pub last_no_action: Option<String>,
+}
+
+impl IncidentRt {
+    /// A finished execution's verdict on the hypothesis it assumed: `no_effect` or
+    /// `worsened` refutes `cause` on the main action's component (recorded, and the
+    /// incident is diagnosed again); any other outcome, or no known cause, says
+    /// nothing.
+    pub fn refute(
+        &mut self,
+        action: &Action,
+        cause: Option<CauseClass>,
+        outcome: OutcomeClass,
+        at: Timestamp,
+    ) {
+        let Some(cause) = cause else {
+            return;
+        };
+        if !matches!(outcome, OutcomeClass::NoEffect | OutcomeClass::Worsened) {
+            return;
+        }
+        self.refuted.push(Refutation {
+            component: action.component.clone(),
+            cause,
+            action: action.kind,
+            outcome,
+            at,
+        });
+        self.dirty = true;
+    }
 }
 
 /// What grouping a cycle's transitions changed, for the store.
@@ -181,6 +215,7 @@ impl IncidentBook {
                 diagnosis: None,
                 dirty: true,
                 tried: Vec::new(),
+                refuted: Vec::new(),
                 pending: None,
                 last_no_action: None,
             },
@@ -266,6 +301,7 @@ impl IncidentBook {
                     topology: Some(&charter.topology),
                     zones: Some(zones),
                     changes: &observer.changes,
+                    refuted: &rt.refuted,
                     episodes: &observer.episodes,
                     observed_since: observer.started,
                     unobserved: &scored.unobserved,

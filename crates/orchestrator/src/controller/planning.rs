@@ -6,7 +6,9 @@
 use super::{Controller, ControllerError};
 use crate::event::{Emitter, Event};
 use charter_knowledge::AuditKind;
-use charter_model::{ApprovalState, ComponentState, IncidentState, Timestamp, Violation};
+use charter_model::{
+    ApprovalState, ComponentState, IncidentState, Rejected, Timestamp, Violation,
+};
 use charter_model::{IncidentId, PolicyId};
 use charter_plan::{Decision, PlanInput, decide};
 use std::collections::HashMap;
@@ -80,6 +82,7 @@ impl Controller {
                 guard: &self.guard,
                 states: &states,
                 tried: &rt.tried,
+                refuted: &rt.refuted,
                 policy_id: self.next_policy,
                 now,
             });
@@ -104,11 +107,7 @@ impl Controller {
                     let Some(rt) = self.book.incidents.get_mut(&id) else {
                         continue;
                     };
-                    let first = rejected
-                        .first()
-                        .map(|r| format!(": {} {}", r.action.kind, r.reason))
-                        .unwrap_or_default();
-                    let reason = format!("{reason}{first}");
+                    let reason = with_rejections(&reason, &rejected);
                     if rt.last_no_action.as_deref() != Some(reason.as_str()) {
                         emit.emit(Event::NoAction {
                             incident_id: id,
@@ -147,5 +146,76 @@ impl Controller {
             }
         }
         Ok(())
+    }
+}
+
+/// Most distinct rejection reasons a "no action" line lists.
+const MAX_REASONS: usize = 8;
+
+/// `reason: why1 (a(x), b(x)); why2 (c(y))`: every rejection, grouped by reason in
+/// the order met, each action once; past [`MAX_REASONS`] reasons, how many more.
+fn with_rejections(reason: &str, rejected: &[Rejected]) -> String {
+    let mut groups: Vec<(&str, Vec<String>)> = Vec::new();
+    for r in rejected {
+        let action = format!("{}({})", r.action.kind, r.action.component);
+        match groups.iter_mut().find(|(why, _)| *why == r.reason) {
+            Some((_, actions)) => {
+                if !actions.contains(&action) {
+                    actions.push(action);
+                }
+            }
+            None => groups.push((&r.reason, vec![action])),
+        }
+    }
+    if groups.is_empty() {
+        return reason.to_string();
+    }
+    let more = groups.len().saturating_sub(MAX_REASONS);
+    let mut listed: Vec<String> = groups
+        .iter()
+        .take(MAX_REASONS)
+        .map(|(why, actions)| format!("{why} ({})", actions.join(", ")))
+        .collect();
+    if more > 0 {
+        listed.push(format!("and {more} more"));
+    }
+    format!("{reason}: {}", listed.join("; "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use charter_model::{Action, ActionKind};
+
+    fn rejection(kind: ActionKind, component: &str, reason: &str) -> Rejected {
+        Rejected {
+            action: Action::new(kind, component),
+            score: None,
+            reason: reason.into(),
+        }
+    }
+
+    #[test]
+    fn a_no_action_line_lists_every_rejection_once_grouped_by_reason() {
+        let cooldown = "cooldown on api until 1970-01-01T00:05:00Z";
+        let rejected = [
+            rejection(ActionKind::ScaleOut, "api", cooldown),
+            rejection(ActionKind::Throttle, "api", cooldown),
+            rejection(ActionKind::Rollback, "api", "precondition: api has no previous version"),
+            rejection(ActionKind::ScaleOut, "api", cooldown),
+        ];
+        assert_eq!(
+            with_rejections("every candidate was rejected", &rejected),
+            "every candidate was rejected: cooldown on api until 1970-01-01T00:05:00Z (scale_out(api), throttle(api)); precondition: api has no previous version (rollback(api))"
+        );
+        assert_eq!(with_rejections("paused", &[]), "paused");
+        let many: Vec<Rejected> = (0..10)
+            .map(|i| rejection(ActionKind::Restart, "db", &format!("reason {i}")))
+            .collect();
+        assert!(
+            with_rejections("x", &many).ends_with("reason 7 (restart(db)); and 2 more"),
+            "{}",
+            with_rejections("x", &many)
+        );
     }
 }

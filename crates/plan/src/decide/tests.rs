@@ -1,5 +1,5 @@
 use super::*;
-use charter_model::{IncidentState, PolicyContext, Severity, Signal};
+use charter_model::{IncidentState, PolicyContext, Refutation, Severity, Signal};
 use charter_testkit::{charter_from, diagnosis, hypothesis, incident, violation};
 
 const CHARTER: &str = r#"name: t
@@ -32,6 +32,7 @@ struct Fixture {
     guard: GuardState,
     states: HashMap<String, ComponentState>,
     tried: Vec<Action>,
+    refuted: Vec<Refutation>,
 }
 
 impl Fixture {
@@ -69,6 +70,7 @@ impl Fixture {
                 },
             )]),
             tried: vec![],
+            refuted: vec![],
         }
     }
 
@@ -82,6 +84,7 @@ impl Fixture {
             guard: &self.guard,
             states: &self.states,
             tried: &self.tried,
+            refuted: &self.refuted,
             policy_id: PolicyId(1),
             now: Timestamp::from_secs(60),
         })
@@ -743,4 +746,114 @@ guardrails: { auto_approve_max_cost: 10 }
         })
     );
     assert!(p.rationale.contains("symptom objective error_ratio"));
+}
+
+fn refutation(component: &str, cause: CauseClass, action: ActionKind) -> Refutation {
+    Refutation {
+        component: component.into(),
+        cause,
+        action,
+        outcome: charter_model::OutcomeClass::NoEffect,
+        at: Timestamp::from_secs(50),
+    }
+}
+
+#[test]
+fn a_revised_cause_passes_the_cooldown_that_a_repeat_or_an_unrevised_one_does_not() {
+    // A rollback 40s ago was verified no_effect: bad change on api is refuted, and the
+    // revised diagnosis (overload) calls for a scale-out inside the 5m cooldown.
+    let mut f = Fixture::new("api", CauseClass::Overload, "latency");
+    f.guard
+        .recent_actions
+        .push(("api".into(), ActionKind::Rollback, Timestamp::from_secs(20)));
+    f.tried = vec![Action::new(ActionKind::Rollback, "api")];
+    // Without the refutation the cooldown holds.
+    match f.decide() {
+        Decision::NoAction { rejected, .. } => assert!(
+            rejected
+                .iter()
+                .any(|r| r.action.kind == ActionKind::ScaleOut
+                    && r.reason.starts_with("cooldown on api until")),
+            "{rejected:#?}"
+        ),
+        d => panic!("acted inside the cooldown: {d:?}"),
+    }
+    f.refuted = vec![refutation("api", CauseClass::BadChange, ActionKind::Rollback)];
+    let p = policy(f.decide());
+    assert_eq!(p.actions[0].kind, ActionKind::ScaleOut);
+    assert!(
+        p.rationale.contains(
+            "passes the cooldown on api: the diagnosis was revised to overload after rollback(api) verified no_effect (bad change) refuted the earlier cause, and the cooldown only keeps rollback from being repeated"
+        ),
+        "{}",
+        p.rationale
+    );
+    // A cause the incident refuted as well is no revision: the cooldown holds.
+    f.refuted
+        .push(refutation("api", CauseClass::Overload, ActionKind::Throttle));
+    assert!(
+        matches!(f.decide(), Decision::NoAction { .. }),
+        "acted inside the cooldown on a refuted cause"
+    );
+    f.refuted.pop();
+    // The same kind of action inside the cooldown is still held back.
+    f.guard
+        .recent_actions
+        .push(("api".into(), ActionKind::ScaleOut, Timestamp::from_secs(30)));
+    match f.decide() {
+        Decision::NoAction { rejected, .. } => assert!(
+            rejected
+                .iter()
+                .any(|r| r.action.kind == ActionKind::ScaleOut
+                    && r.reason.starts_with("cooldown on api until")),
+            "{rejected:#?}"
+        ),
+        d => panic!("repeated scale_out inside the cooldown: {d:?}"),
+    }
+}
+
+#[test]
+fn under_low_confidence_a_safe_action_with_positive_value_is_taken_and_says_why() {
+    let mut f = Fixture::new("api", CauseClass::Overload, "latency");
+    f.diagnosis.hypotheses[0].confidence = 0.14;
+    let p = policy(f.decide());
+    assert_eq!(p.actions[0].kind, ActionKind::ScaleOut);
+    assert!(p.actions.iter().all(|a| a.kind.is_reversible()));
+    assert!(
+        p.rationale.contains(
+            "; best hypothesis api (overload, confidence 0.14) is below the planner's minimum 0.15: a safe, reversible action with positive expected value under that doubt;"
+        ),
+        "{}",
+        p.rationale
+    );
+    // Restart (irreversible) is never considered under that doubt.
+    assert!(
+        !p.rejected.iter().any(|r| r.action.kind == ActionKind::Restart),
+        "{:#?}",
+        p.rejected
+    );
+}
+
+#[test]
+fn under_low_confidence_with_no_safe_remedy_the_message_names_the_confidence() {
+    let mut f = Fixture::new("api", CauseClass::BadChange, "errors");
+    f.states.get_mut("api").expect("api").previous_version = Some("v1".into());
+    f.diagnosis.hypotheses[0].confidence = 0.12;
+    match f.decide() {
+        Decision::NoAction { reason, .. } => assert_eq!(
+            reason,
+            "best hypothesis api (bad change, confidence 0.12) is below the planner's minimum 0.15; no safe reversible action (scale_out, throttle) is among the remedies for api: nothing done"
+        ),
+        d => panic!("acted under low confidence with an unsafe remedy: {d:?}"),
+    }
+    // A safe remedy that is not worth its cost under that doubt: said so.
+    let mut f = Fixture::new("api", CauseClass::Overload, "latency");
+    f.diagnosis.hypotheses[0].confidence = 0.02;
+    match f.decide() {
+        Decision::NoAction { reason, .. } => assert_eq!(
+            reason,
+            "best hypothesis api (overload, confidence 0.02) is below the planner's minimum 0.15; no safe reversible action (scale_out, throttle) on api is worth taking under that doubt: nothing done"
+        ),
+        d => panic!("{d:?}"),
+    }
 }
