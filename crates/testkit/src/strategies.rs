@@ -43,6 +43,7 @@ pub fn cause_class() -> impl Strategy<Value = CauseClass> {
             CauseClass::CacheFailure,
             CauseClass::PoolExhaustion,
             CauseClass::DependencyFailure,
+            CauseClass::Infrastructure,
             CauseClass::Unknown,
         ]
         .to_vec(),
