@@ -231,6 +231,7 @@ impl Case<'_> {
             series: self.series,
             topology: self.topology,
             zones: None,
+            nodes: None,
             changes: self.changes,
             episodes: EpisodeLog::none(),
             observed_since: Timestamp::from_secs(ONSET_SECS - 7 * 24 * 3600),

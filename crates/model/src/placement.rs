@@ -4,6 +4,7 @@
 //! policy over the services placed there.
 
 use crate::charter::{Charter, Component};
+use std::collections::BTreeMap;
 use std::fmt;
 
 /// What kind of place a common-cause hypothesis names.
@@ -25,6 +26,15 @@ impl PlacementKind {
             PlacementKind::Zone => "zone",
             PlacementKind::Node => "node",
         }
+    }
+
+    /// Each declared component placed somewhere of this kind, with its place.
+    pub fn placed(self, charter: &Charter) -> BTreeMap<String, String> {
+        charter
+            .components
+            .iter()
+            .filter_map(|c| Some((c.name.clone(), self.of(c)?.to_string())))
+            .collect()
     }
 
     /// The component's place of this kind, as the charter declares it.

@@ -19,6 +19,7 @@ fn rank_root_causes(
         series,
         topology: graph,
         zones: None,
+        nodes: None,
         changes: &[],
         episodes: EpisodeLog::none(),
         observed_since: Timestamp(0),

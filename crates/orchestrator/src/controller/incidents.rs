@@ -11,7 +11,7 @@ use charter_model::{
     Action, Charter, Diagnosis, Incident, IncidentState, Policy, SeriesKey, Timestamp, Topology,
     Violation, ViolationState,
 };
-use charter_model::{IncidentId, PolicyId};
+use charter_model::{IncidentId, PlacementKind, PolicyId};
 use charter_monitor::Detector;
 use charter_monitor::detect::Transition;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -219,6 +219,7 @@ impl IncidentBook {
         let (mut diagnoses, mut windows) = (0, 0);
         let mut changed_roots = Vec::new();
         let refresh = charter.interval * REFRESH_INTERVALS;
+        let nodes = PlacementKind::Node.placed(charter);
         for rt in self.incidents.values_mut() {
             let every = refresh.max(now.since(rt.incident.opened_at) / REFRESH_AGE_SHARE);
             let stale = rt
@@ -263,6 +264,7 @@ impl IncidentBook {
                     series: &[],
                     topology: Some(&charter.topology),
                     zones: Some(zones),
+                    nodes: Some(&nodes),
                     changes: &observer.changes,
                     episodes: &observer.episodes,
                     observed_since: observer.started,
