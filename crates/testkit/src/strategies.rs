@@ -110,6 +110,22 @@ pub fn component_state() -> impl Strategy<Value = ComponentState> {
         })
 }
 
+/// A [`component_state`] of a component the charter places in `zone`: its actuator
+/// reports that zone nine times in ten, and zone `moved` (it already failed over)
+/// otherwise; it has a standby zone (`moved`) nine times in ten.
+pub fn component_state_in(zone: String) -> impl Strategy<Value = ComponentState> {
+    (
+        component_state(),
+        prop::bool::weighted(0.9),
+        prop::bool::weighted(0.9),
+    )
+        .prop_map(move |(mut s, here, standby)| {
+            s.zone = Some(if here { zone.clone() } else { "moved".into() });
+            s.standby_zone = standby.then(|| "moved".into());
+            s
+        })
+}
+
 /// The guardrails' memory at `now` over `components`: paused or blind one time in
 /// twenty, up to seven recent actions of `kinds` on them in the last two hours (most
 /// recent last, as [`GuardState::recent_actions`] promises), and each component
