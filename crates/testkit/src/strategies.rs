@@ -32,7 +32,8 @@ pub fn violation_state() -> impl Strategy<Value = ViolationState> {
     ]
 }
 
-/// Every class of cause, `Unknown` included.
+/// Every class of cause a service's hypothesis can name, `Unknown` included
+/// (`Infrastructure` names a zone or node, not a service).
 pub fn cause_class() -> impl Strategy<Value = CauseClass> {
     select(
         [
@@ -43,7 +44,6 @@ pub fn cause_class() -> impl Strategy<Value = CauseClass> {
             CauseClass::CacheFailure,
             CauseClass::PoolExhaustion,
             CauseClass::DependencyFailure,
-            CauseClass::Infrastructure,
             CauseClass::Unknown,
         ]
         .to_vec(),
