@@ -220,3 +220,201 @@ pub(super) fn candidate(
         why,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use charter_model::{IncidentState, Severity, Signal};
+    use charter_testkit::{charter_from, diagnosis, hypothesis, incident, violation};
+
+    const CHARTER: &str = r#"name: g
+mode: autonomous
+components:
+  - { name: edge, depends_on: [cat, ord, pay], zone: a, node: n1 }
+  - { name: cat, zone: b, node: n2 }
+  - { name: ord, zone: b, node: n2 }
+  - { name: pay, zone: b, node: n3 }
+objectives:
+  - name: cpu
+    metric: cpu
+    signal: utilization
+    above: { warning: 0.8, critical: 0.95 }
+    remedies: [failover, scale_out]
+actions:
+  failover: { disruption: 1, resource: 1, risk: 1 }
+guardrails: { cooldown: 5m, max_actions_per_hour: 10, max_concurrent: 2, auto_approve_max_cost: 10 }
+"#;
+
+    struct Fixture {
+        charter: Charter,
+        incident: Incident,
+        diagnosis: Diagnosis,
+        violations: Vec<Violation>,
+        guard: GuardState,
+        states: HashMap<String, ComponentState>,
+        knowledge: crate::KnowledgeView,
+    }
+
+    const NOW: Timestamp = Timestamp(1_000_000);
+
+    fn fixture(root: &str) -> Fixture {
+        let violations: Vec<Violation> = ["cat", "ord", "pay"]
+            .iter()
+            .map(|c| {
+                violation("cpu", c)
+                    .signal(Signal::Utilization)
+                    .firing(Severity::Warning)
+                    .value(0.9)
+                    .build()
+            })
+            .collect();
+        let states = ["edge", "cat", "ord", "pay"]
+            .iter()
+            .map(|c| {
+                let zone = if *c == "edge" { "a" } else { "b" };
+                (
+                    c.to_string(),
+                    ComponentState {
+                        replicas: Some(3),
+                        zone: Some(zone.into()),
+                        standby_zone: Some("c".into()),
+                        ..Default::default()
+                    },
+                )
+            })
+            .collect();
+        Fixture {
+            charter: charter_from(CHARTER),
+            incident: incident(1)
+                .state(IncidentState::Diagnosed)
+                .violations(violations.iter().map(Violation::key))
+                .build(),
+            diagnosis: diagnosis(
+                1,
+                NOW,
+                vec![hypothesis(root, CauseClass::Infrastructure, 0.9)],
+            ),
+            violations,
+            guard: GuardState::default(),
+            states,
+            knowledge: crate::KnowledgeView::new(),
+        }
+    }
+
+    impl Fixture {
+        fn decide(&self) -> Decision {
+            decide(PlanInput {
+                charter: &self.charter,
+                incident: &self.incident,
+                diagnosis: &self.diagnosis,
+                violations: &self.violations,
+                knowledge: &self.knowledge,
+                guard: &self.guard,
+                states: &self.states,
+                tried: &[],
+                policy_id: PolicyId(1),
+                now: NOW,
+            })
+        }
+    }
+
+    fn steps(d: &Decision) -> Vec<String> {
+        match d {
+            Decision::Act(p) => p.actions.iter().map(ToString::to_string).collect(),
+            other => panic!("no policy: {other:#?}"),
+        }
+    }
+
+    #[test]
+    fn a_zone_fails_over_as_one_auto_approved_policy() {
+        let f = fixture("zone:b");
+        let d = f.decide();
+        assert_eq!(
+            steps(&d),
+            ["failover(cat)", "failover(ord)", "failover(pay)"]
+        );
+        let Decision::Act(p) = d else { unreachable!() };
+        assert_eq!(p.approval, ApprovalState::AutoApproved);
+        assert!((p.cost - 9.0).abs() < 1e-9, "{}", p.cost);
+        assert_eq!(p.context.map(|c| c.cause), Some(CauseClass::Infrastructure));
+        assert!(p.waits_secs.is_empty());
+    }
+
+    #[test]
+    fn a_node_fails_over_the_services_placed_on_it() {
+        let f = fixture("node:n2");
+        assert_eq!(steps(&f.decide()), ["failover(cat)", "failover(ord)"]);
+    }
+
+    #[test]
+    fn the_approval_judges_the_total_cost_of_the_group() {
+        let mut f = fixture("zone:b");
+        // Each step costs 3, within the limit of 5 alone; three of them are not.
+        f.charter.guardrails.auto_approve_max_cost = 5.0;
+        let Decision::Act(p) = f.decide() else {
+            panic!("no policy")
+        };
+        assert_eq!(p.approval, ApprovalState::Pending);
+        assert!(
+            p.rationale.contains("cost 9.0 > auto_approve_max_cost 5.0"),
+            "{}",
+            p.rationale
+        );
+    }
+
+    #[test]
+    fn held_back_members_are_left_out_by_name_and_a_group_of_none_is_refused() {
+        let mut f = fixture("zone:b");
+        f.guard.frozen.insert("cat".into());
+        f.guard
+            .recent_actions
+            .push(("ord".into(), ActionKind::ScaleOut, NOW.minus(Duration::from_secs(60))));
+        let d = f.decide();
+        assert_eq!(steps(&d), ["failover(pay)"]);
+        let Decision::Act(p) = d else { unreachable!() };
+        let left: Vec<&str> = p
+            .rejected
+            .iter()
+            .filter(|r| r.reason.starts_with("left out of the zone:b group"))
+            .map(|r| r.action.component.as_str())
+            .collect();
+        assert_eq!(left, ["cat", "ord"], "{:#?}", p.rejected);
+        assert!(
+            p.rationale.contains("left out: cat (an objective on cat is Unknown")
+                && p.rationale.contains("ord (cooldown on ord until"),
+            "{}",
+            p.rationale
+        );
+        // With pay running too, nobody can move: the group is refused, saying so.
+        f.guard.running.insert("pay".into());
+        f.charter.guardrails.max_concurrent = 3;
+        let Decision::NoAction { rejected, .. } = f.decide() else {
+            panic!("acted with every member held back")
+        };
+        assert!(
+            rejected
+                .iter()
+                .any(|r| r.reason.contains("none of its 3 components can take a step")),
+            "{rejected:#?}"
+        );
+    }
+
+    #[test]
+    fn a_member_already_moved_or_without_a_standby_is_left_out() {
+        let mut f = fixture("zone:b");
+        f.states.get_mut("cat").expect("cat").zone = Some("c".into());
+        f.states.get_mut("ord").expect("ord").standby_zone = None;
+        assert_eq!(steps(&f.decide()), ["failover(pay)"]);
+    }
+
+    #[test]
+    fn the_members_states_are_asked_for() {
+        let f = fixture("zone:b");
+        let mut d = f.diagnosis.clone();
+        d.hypotheses.push(hypothesis("edge", CauseClass::Overload, 0.1));
+        assert_eq!(
+            components_to_describe(&f.charter, &d),
+            ["cat", "ord", "pay", "edge"]
+        );
+    }
+}
