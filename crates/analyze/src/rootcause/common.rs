@@ -78,7 +78,8 @@ pub(super) fn common_causes(
 /// Why a member is not explained by a single service, or `None` when it may be.
 fn own_reason(seen: &Seen<'_, '_>, i: usize) -> Option<String> {
     let node = &seen.nodes[i];
-    let c = &seen.comps[node.name];
+    // A component without data (none of its metrics scored) is no evidence either way.
+    let c = seen.comps.get(node.name)?;
     if node.changed || c.signals.contains(&Signal::Traffic) || node.onset.is_none() {
         return None;
     }

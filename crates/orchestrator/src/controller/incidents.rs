@@ -219,7 +219,6 @@ impl IncidentBook {
         let (mut diagnoses, mut windows) = (0, 0);
         let mut changed_roots = Vec::new();
         let refresh = charter.interval * REFRESH_INTERVALS;
-        let nodes = PlacementKind::Node.placed(charter);
         for rt in self.incidents.values_mut() {
             let every = refresh.max(now.since(rt.incident.opened_at) / REFRESH_AGE_SHARE);
             let stale = rt
@@ -264,7 +263,7 @@ impl IncidentBook {
                     series: &[],
                     topology: Some(&charter.topology),
                     zones: Some(zones),
-                    nodes: Some(&nodes),
+                    nodes: Some(&PlacementKind::Node.placed(charter)),
                     changes: &observer.changes,
                     episodes: &observer.episodes,
                     observed_since: observer.started,
