@@ -231,6 +231,7 @@ impl Case<'_> {
             series: self.series,
             topology: self.topology,
             zones: None,
+            nodes: None,
             changes: self.changes,
             refuted: &[],
             episodes: EpisodeLog::none(),

@@ -18,7 +18,10 @@
 //!    violate far more than their history (new); [`burst`] finds the burst the
 //!    incident's onsets belong to; [`cluster`] reports components sharing a
 //!    dependency or a zone.
-//! 4. Each candidate scores `(1 + explained) · (1 + ln(strength / threshold))`,
+//! 4. Zones and nodes are candidates too ([`common`]): one whose components turned
+//!    abnormal together, each for reasons no single service explains, scores like a
+//!    candidate explaining them all.
+//! 5. Each candidate scores `(1 + explained) · (1 + ln(strength / threshold))`,
 //!    doubled when one of its own objectives is violated, reduced when a dependency
 //!    can explain it (×0.15 for inheritable symptoms, ×0.5
 //!    for its own), when it turned abnormal after a caller it would explain (×0.6),
@@ -46,8 +49,8 @@ use crate::patterns::cluster::{Shared, find_clusters};
 use crate::patterns::frequency::{EpisodeLog, FrequencyFinding, Verdict};
 use crate::patterns::propagation::{Node, propagate};
 use charter_model::{
-    CauseClass, Change, ChangeKind, Diagnosis, Hypothesis, IncidentId, Pattern, Refutation, Signal,
-    Timestamp, Topology, Violation, ViolationState, fmt_duration_secs,
+    CauseClass, Change, ChangeKind, Diagnosis, Hypothesis, IncidentId, Pattern, PlacementKind,
+    Refutation, Signal, Timestamp, Topology, Violation, ViolationState, fmt_duration_secs,
 };
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -65,6 +68,8 @@ pub struct DiagnosisInput<'a> {
     pub topology: Option<&'a Topology>,
     /// Each component's zone.
     pub zones: Option<&'a BTreeMap<String, String>>,
+    /// Each component's node (host).
+    pub nodes: Option<&'a BTreeMap<String, String>>,
     /// Recent changes on any component.
     pub changes: &'a [Change],
     /// Past violation episodes of any series (for the frequency and burst tests);
@@ -516,9 +521,26 @@ pub fn diagnose_scored(input: DiagnosisInput<'_>, scores: Vec<MetricScore>) -> D
             .total_cmp(&a.score)
             .then_with(|| nodes[a.node].name.cmp(nodes[b.node].name))
     });
+    // Zones and nodes compete with the services ([`common`]).
+    let common = common::common_causes(
+        &common::Seen {
+            comps: &comps,
+            nodes: &nodes,
+            links: &links,
+            threshold: thr,
+            tolerance: opts.onset_tolerance,
+            candidate: &|c| is_candidate.contains(c),
+        },
+        [
+            (PlacementKind::Zone, input.zones),
+            (PlacementKind::Node, input.nodes),
+        ],
+    );
     // The share goes to the candidates and to "something not observed", which scores
     // like an unremarkable candidate: one weak candidate is not certainty.
-    let total: f64 = scored.iter().map(|s| s.score).sum::<f64>() + UNOBSERVED_SCORE;
+    let total: f64 = scored.iter().map(|s| s.score).sum::<f64>()
+        + common.iter().map(|c| c.score).sum::<f64>()
+        + UNOBSERVED_SCORE;
 
     // Pass 2: evidence and symptoms for the hypotheses reported.
     let mut hypotheses: Vec<Hypothesis> = Vec::with_capacity(MAX_HYPOTHESES);
@@ -716,6 +738,7 @@ pub fn diagnose_scored(input: DiagnosisInput<'_>, scores: Vec<MetricScore>) -> D
             });
         }
     }
+    common::rank(&mut hypotheses, common, total);
     if let (Some(b), Some(top)) = (&burst, hypotheses.first_mut()) {
         top.evidence.push(format!(
             "{} violations began within {} (burst; {:.2} expected at the usual rate)",
@@ -970,5 +993,6 @@ fn weigh_change(
     }
 }
 
+mod common;
 #[cfg(test)]
 mod tests;

@@ -161,6 +161,7 @@ pub fn run(args: &ReplayArgs) -> Result<ExitCode> {
         series: &series,
         topology: topology.as_ref(),
         zones: None,
+        nodes: None,
         changes: &[],
         refuted: &[],
         episodes: EpisodeLog::none(),

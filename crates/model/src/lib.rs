@@ -7,6 +7,8 @@
 //!   `file:line:col` and the key path; [`config::defaults`] holds every default.
 //! - [`charter`]: the validated charter — components, objectives, actions, guardrails.
 //! - [`topology`]: the dependency graph of components, with reachability queries.
+//! - [`placement`]: zones and nodes, the names of common-cause hypotheses
+//!   (`zone:b`, `node:x`) and the components placed there.
 //! - [`action`]: the nine action kinds, actions and their inverses.
 //! - [`vocab`]: samples, violations, changes, patterns, diagnoses, incidents,
 //!   policies and outcomes (DESIGN.md §2).
@@ -23,6 +25,7 @@ pub mod csv;
 pub mod files;
 pub mod ids;
 pub mod learning;
+pub mod placement;
 pub mod rules;
 pub mod series;
 pub mod step;
@@ -42,6 +45,7 @@ pub use config::{
     CharterConfig, ConfigError, ValidationIssue, load_charter, load_charter_checked, parse_charter,
 };
 pub use ids::{ExecutionId, IncidentId, PolicyId};
+pub use placement::{Placement, PlacementKind};
 pub use series::{SeriesKey, SeriesMap};
 pub use step::{IdempotencyKey, StepRef};
 pub use time::{Clock, Timestamp, WallClock, fmt_duration, fmt_duration_secs};

@@ -171,6 +171,9 @@ pub enum CauseClass {
     PoolExhaustion,
     /// Symptoms passed on by a failing dependency.
     DependencyFailure,
+    /// A zone or node losing capacity: a cause shared by the components placed
+    /// there (the hypothesis names a [`crate::Placement`]).
+    Infrastructure,
     /// Something the signals do not name.
     Unknown,
 }
@@ -185,6 +188,7 @@ impl fmt::Display for CauseClass {
             CauseClass::CacheFailure => "cache failure",
             CauseClass::PoolExhaustion => "pool exhaustion",
             CauseClass::DependencyFailure => "dependency failure",
+            CauseClass::Infrastructure => "infrastructure",
             CauseClass::Unknown => "unknown",
         })
     }

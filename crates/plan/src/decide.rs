@@ -104,6 +104,7 @@ pub fn prior_success(cause: CauseClass, kind: ActionKind, rank: usize) -> f64 {
         (C::Outage, K::Failover) => 0.8,
         (C::Outage, K::CircuitBreak) => 0.5,
         (C::Outage, K::Restart) => 0.25,
+        (C::Infrastructure, K::Failover) => 0.8,
         (C::CacheFailure, K::FlushCache) => 0.85,
         (C::PoolExhaustion, K::Reconfigure) => 0.8,
         (C::PoolExhaustion, K::ScaleOut) => 0.3,
@@ -216,6 +217,11 @@ pub fn decide(input: PlanInput<'_>) -> Decision {
     for h in hypotheses {
         let cautious = doubt.is_some_and(|d| std::ptr::eq(d, h));
         if h.confidence < MIN_CONFIDENCE && !cautious {
+            continue;
+        }
+        // A zone or node: one group policy over its members (group.rs).
+        if let Some(group) = group::candidate(h, input, &active, value, &mut rejected) {
+            cands.extend(group);
             continue;
         }
         // Targets come only from the charter.
@@ -879,5 +885,6 @@ fn build_action(
     Ok(a)
 }
 
+pub mod group;
 #[cfg(test)]
 mod tests;

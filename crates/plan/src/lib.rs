@@ -6,7 +6,9 @@
 //! cause class and the charter's order of remedies are the prior until outcomes
 //! exist), scores expected benefit against cost, checks preconditions and
 //! guardrails, and decides: execute, ask for approval, record only (shadow), or do
-//! nothing — always with the rationale and every rejected alternative.
+//! nothing — always with the rationale and every rejected alternative. A zone or
+//! node hypothesis is remedied by one group policy over its members
+//! ([`decide::group`]).
 
 pub mod decide;
 pub mod targets;
@@ -14,5 +16,6 @@ pub mod targets;
 /// with it without depending on the planner.
 pub use charter_model::learning as knowledge;
 
+pub use decide::group::components_to_describe;
 pub use decide::{Decision, GuardState, PlanInput, decide, prior_success};
 pub use knowledge::KnowledgeView;

@@ -32,7 +32,8 @@ pub fn violation_state() -> impl Strategy<Value = ViolationState> {
     ]
 }
 
-/// Every class of cause, `Unknown` included.
+/// Every class of cause a service's hypothesis can name, `Unknown` included
+/// (`Infrastructure` names a zone or node, not a service).
 pub fn cause_class() -> impl Strategy<Value = CauseClass> {
     select(
         [
@@ -106,6 +107,22 @@ pub fn component_state() -> impl Strategy<Value = ComponentState> {
             standby_zone: standby.then(|| "b".into()),
             open_circuits: vec![],
             throttle_rate: throttled.then_some(50.0),
+        })
+}
+
+/// A [`component_state`] of a component the charter places in `zone`: its actuator
+/// reports that zone nine times in ten, and zone `moved` (it already failed over)
+/// otherwise; it has a standby zone (`moved`) nine times in ten.
+pub fn component_state_in(zone: String) -> impl Strategy<Value = ComponentState> {
+    (
+        component_state(),
+        prop::bool::weighted(0.9),
+        prop::bool::weighted(0.9),
+    )
+        .prop_map(move |(mut s, here, standby)| {
+            s.zone = Some(if here { zone.clone() } else { "moved".into() });
+            s.standby_zone = standby.then(|| "moved".into());
+            s
         })
 }
 

@@ -19,6 +19,7 @@ fn rank_root_causes(
         series,
         topology: graph,
         zones: None,
+        nodes: None,
         changes: &[],
         refuted: &[],
         episodes: EpisodeLog::none(),

@@ -3,6 +3,7 @@
 use super::issues::Issues;
 use super::raw::ComponentConfig;
 use crate::charter::{ActuatorSpec, Component, ReplicaLimits};
+use crate::placement::{Placement, PlacementKind};
 use crate::topology::Topology;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -15,7 +16,8 @@ pub(super) struct Components<'r> {
 }
 
 /// Compile `components:`: names, duplicates, dependencies, actuators (which must be
-/// declared under `actuators:`), replica limits and dependency cycles.
+/// declared under `actuators:`), replica limits, zones and nodes, and dependency
+/// cycles.
 pub(super) fn compile<'r>(
     is: &mut Issues<'_>,
     components: &'r [ComponentConfig],
@@ -79,6 +81,7 @@ pub(super) fn compile<'r>(
             );
         }
     }
+    placements(is, components);
     let list: Vec<Component> = components
         .iter()
         .map(|c| Component {
@@ -89,8 +92,8 @@ pub(super) fn compile<'r>(
                 min: r.value.min,
                 max: r.value.max,
             }),
-            zone: c.zone.clone(),
-            node: c.node.clone(),
+            zone: c.zone.as_ref().map(|z| z.value.clone()),
+            node: c.node.as_ref().map(|n| n.value.clone()),
         })
         .collect();
     let topology = Topology::new(
@@ -117,5 +120,45 @@ pub(super) fn compile<'r>(
         list,
         topology,
         declared: seen.into_keys().collect(),
+    }
+}
+
+/// `components[i].zone` and `.node`: a place has a name without spaces or `:`, and no
+/// component may be named like the hypothesis of a declared place (`zone:b`), so a
+/// diagnosis naming one is never read as the other.
+fn placements(is: &mut Issues<'_>, components: &[ComponentConfig]) {
+    let mut places: HashSet<String> = HashSet::new();
+    for (i, c) in components.iter().enumerate() {
+        for (kind, place) in [
+            (PlacementKind::Zone, &c.zone),
+            (PlacementKind::Node, &c.node),
+        ] {
+            let Some(place) = place else { continue };
+            let path = format!("components[{i}].{}", kind.as_str());
+            let name = place.value.as_str();
+            if name.trim().is_empty() {
+                is.at(place, path, "must not be empty");
+            } else if name.contains(':') || name.contains(char::is_whitespace) {
+                is.at(
+                    place,
+                    path,
+                    format!("`{name}` must not contain `:` or spaces"),
+                );
+            } else {
+                places.insert(Placement::new(kind, name).to_string());
+            }
+        }
+    }
+    for (i, c) in components.iter().enumerate() {
+        if places.contains(c.name.value.as_str()) {
+            is.at(
+                &c.name,
+                format!("components[{i}].name"),
+                format!(
+                    "`{}` names the common-cause hypothesis of a declared zone or node: rename the component",
+                    c.name.value
+                ),
+            );
+        }
     }
 }

@@ -245,9 +245,9 @@ pub struct ComponentConfig {
     #[serde(default)]
     pub replicas: Option<S<ReplicasConfig>>,
     #[serde(default)]
-    pub zone: Option<String>,
+    pub zone: Option<S<String>>,
     #[serde(default)]
-    pub node: Option<String>,
+    pub node: Option<S<String>>,
 }
 
 /// `components[i].replicas`.

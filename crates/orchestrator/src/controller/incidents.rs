@@ -12,7 +12,7 @@ use charter_model::{
     Refutation, SeriesKey, Timestamp,
     Topology, Violation, ViolationState,
 };
-use charter_model::{IncidentId, PolicyId};
+use charter_model::{IncidentId, PlacementKind, PolicyId};
 use charter_monitor::Detector;
 use charter_monitor::detect::Transition;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -300,6 +300,7 @@ impl IncidentBook {
                     series: &[],
                     topology: Some(&charter.topology),
                     zones: Some(zones),
+                    nodes: Some(&PlacementKind::Node.placed(charter)),
                     changes: &observer.changes,
                     refuted: &rt.refuted,
                     episodes: &observer.episodes,

@@ -10,7 +10,7 @@ use charter_model::{
     ApprovalState, ComponentState, IncidentState, Rejected, Timestamp, Violation,
 };
 use charter_model::{IncidentId, PolicyId};
-use charter_plan::{Decision, PlanInput, decide};
+use charter_plan::{Decision, PlanInput, components_to_describe, decide};
 use std::collections::HashMap;
 
 impl Controller {
@@ -65,11 +65,11 @@ impl Controller {
                 continue;
             }
             let mut states: HashMap<String, ComponentState> = HashMap::new();
-            for h in &diagnosis.hypotheses {
-                if let Some(act) = self.actuators().for_component(&h.component)
-                    && let Ok(s) = act.describe(&h.component).await
+            for c in components_to_describe(&self.charter, &diagnosis) {
+                if let Some(act) = self.actuators().for_component(&c)
+                    && let Ok(s) = act.describe(&c).await
                 {
-                    states.insert(h.component.clone(), s);
+                    states.insert(c, s);
                 }
             }
             let members: Vec<Violation> = rt.members.values().cloned().collect();

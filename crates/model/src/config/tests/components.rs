@@ -62,3 +62,38 @@ fn self_dependencies_unknown_actuators_and_empty_names_are_errors() {
         ]
     );
 }
+
+#[test]
+fn zones_and_nodes_compile_onto_components() {
+    let text = VALID.replace(
+        "  - name: db\n",
+        "  - name: db\n    zone: b\n    node: host-1\n",
+    );
+    let (c, _) = parse_charter(&text, "shop.yaml", Path::new(".")).expect("valid");
+    let db = c.component("db").expect("db");
+    assert_eq!(db.zone.as_deref(), Some("b"));
+    assert_eq!(db.node.as_deref(), Some("host-1"));
+}
+
+#[test]
+fn an_empty_or_spaced_zone_or_node_is_located() {
+    let text = VALID.replace("  - name: db\n", "  - name: db\n    zone: \"\"\n");
+    let e = one(&text, "must not be empty");
+    assert_eq!(e.path, "components[2].zone");
+    assert_eq!((e.line, e.column), (11, 11));
+    let text = VALID.replace("  - name: db\n", "  - name: db\n    node: \"rack 1:a\"\n");
+    let e = one(&text, "must not contain `:` or spaces");
+    assert_eq!(e.path, "components[2].node");
+    assert_eq!(e.line, 11);
+}
+
+#[test]
+fn a_component_named_like_a_zone_hypothesis_is_refused() {
+    let text = VALID.replace(
+        "  - name: db\n",
+        "  - name: db\n    zone: b\n  - name: \"zone:b\"\n",
+    );
+    let e = one(&text, "common-cause hypothesis");
+    assert_eq!(e.path, "components[3].name");
+    assert!(e.message.starts_with("`zone:b` names"), "{}", e.message);
+}
