@@ -118,6 +118,6 @@ fn prometheus_change_queries_are_checked() {
     );
     assert_eq!(
         issues[1],
-        "7:41: source.prometheus.changes.info: must be a PromQL query, not empty"
+        "7:40: source.prometheus.changes.info: must be a PromQL query, not empty"
     );
 }
