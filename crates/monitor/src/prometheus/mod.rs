@@ -13,8 +13,9 @@
 //!
 //! Here: the source, its range queries and the [`MetricSource`] implementation. Then
 //! `query` builds the PromQL and the API's time parameters, `client` does HTTP with
-//! retries and backoff, `response` parses the API's envelope and values, and `read`
-//! maps one objective's instant query onto its components.
+//! retries and backoff, `response` parses the API's envelope and values, `read`
+//! maps one objective's instant query onto its components, and `changes` turns the
+//! optional change queries into deploys.
 
 mod changes;
 mod client;
