@@ -52,6 +52,26 @@ pub struct PrometheusSpec {
     pub retries: u32,
     /// Consecutive failed cycles after which the monitor is blind.
     pub blind_after: u32,
+    /// Queries that reveal deploys (`source.prometheus.changes`); `None`: the source
+    /// reports no changes.
+    pub changes: Option<ChangeQueries>,
+}
+
+/// How the Prometheus source sees deploys: a query per component whose value moves
+/// with every deploy, and/or one whose version label names what runs. A value or
+/// version that differs from the previous read is reported as a deploy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChangeQueries {
+    /// PromQL with one series per component whose value changes with every deploy (a
+    /// revision counter, a build timestamp).
+    pub revision: Option<String>,
+    /// PromQL with one series per component whose `version_label` names the running
+    /// version (an info metric); it gives a deploy its from/to versions.
+    pub info: Option<String>,
+    /// The label naming the component in both queries' results.
+    pub component_label: String,
+    /// The label of `info`'s series naming the version.
+    pub version_label: String,
 }
 
 /// How Alertmanager webhooks are received and mapped.

@@ -36,7 +36,7 @@ pub mod vocab;
 
 pub use action::{Action, ActionKind};
 pub use charter::{
-    ActionCommands, ActionSpec, ActuatorSpec, AlertTrust, AlertsSpec, ApiSpec, Approval, ArgPiece,
+    ActionCommands, ActionSpec, ChangeQueries, ActuatorSpec, AlertTrust, AlertsSpec, ApiSpec, Approval, ArgPiece,
     ArgTemplate, Charter, CommandSpec, Component, Direction, Guardrails, KnowledgeSpec,
     KubernetesSpec, LeaseSpec, Mode, Objective, ObjectiveSource, PrometheusSpec, Signal,
     SourceSpec, Thresholds, command_params,

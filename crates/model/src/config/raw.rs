@@ -69,7 +69,23 @@ pub enum SourceConfig {
         retries: Option<S<u32>>,
         #[serde(default)]
         blind_after: Option<S<u32>>,
+        #[serde(default)]
+        changes: Option<S<ChangesConfig>>,
     },
+}
+
+/// `source.prometheus.changes:` — queries that reveal deploys.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangesConfig {
+    #[serde(default)]
+    pub revision: Option<S<String>>,
+    #[serde(default)]
+    pub info: Option<S<String>>,
+    #[serde(default)]
+    pub component_label: Option<String>,
+    #[serde(default)]
+    pub version_label: Option<String>,
 }
 
 /// `alerts:` — the Alertmanager webhook receiver.

@@ -13,19 +13,23 @@
 //!
 //! Here: the source, its range queries and the [`MetricSource`] implementation. Then
 //! `query` builds the PromQL and the API's time parameters, `client` does HTTP with
-//! retries and backoff, `response` parses the API's envelope and values, and `read`
-//! maps one objective's instant query onto its components.
+//! retries and backoff, `response` parses the API's envelope and values, `read`
+//! maps one objective's instant query onto its components, and `changes` turns the
+//! optional change queries into deploys.
 
+mod changes;
 mod client;
 mod query;
 mod read;
 mod response;
 
+pub use changes::CHANGE_BY;
 pub use query::{query_for, step_for};
 
 use crate::source::{MetricSource, Observation, SourceError};
 use async_trait::async_trait;
-use charter_model::{Charter, PrometheusSpec, Sample, Timestamp};
+use changes::Deploys;
+use charter_model::{ChangeQueries, Charter, PrometheusSpec, Sample, Timestamp};
 use futures::stream::{self, StreamExt};
 use query::{seconds, unix_seconds};
 use read::{ObjectiveReading, Reported};
@@ -54,6 +58,10 @@ pub struct PrometheusSource {
     /// components and components with several series. Re-reporting them every cycle
     /// would bury the problems that change.
     reported: Mutex<HashSet<Reported>>,
+    /// `source.prometheus.changes`: the queries that reveal deploys.
+    changes: Option<ChangeQueries>,
+    /// What those queries last said, to tell a deploy from the previous read.
+    deploys: Mutex<Deploys>,
 }
 
 impl PrometheusSource {
@@ -97,6 +105,8 @@ impl PrometheusSource {
             max_in_flight: spec.max_in_flight.max(1),
             retries: spec.retries,
             reported: Mutex::new(HashSet::new()),
+            changes: spec.changes.clone(),
+            deploys: Mutex::new(Deploys::default()),
         })
     }
 
@@ -247,6 +257,9 @@ impl MetricSource for PrometheusSource {
             observation.samples.extend(r.samples);
             observation.problems.extend(r.problems);
         }
+        let (changes, problems) = self.read_changes(charter, now).await;
+        observation.changes = changes;
+        observation.problems.extend(problems);
         Ok(observation)
     }
 }

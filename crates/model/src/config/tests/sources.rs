@@ -63,3 +63,61 @@ fn without_a_source_samples_come_from_the_simulator() {
     );
     assert_eq!(c.alerts, None);
 }
+
+#[test]
+fn prometheus_change_queries_are_parsed_with_default_labels() {
+    let text = VALID.replace(
+        "mode: autonomous\n",
+        "mode: autonomous\nsource:\n  prometheus:\n    url: http://prom:9090\n    changes:\n      revision: max by (service) (deploy_revision)\n      info: build_info\n",
+    );
+    let (c, _) = parse_charter(&text, "shop.yaml", Path::new(".")).expect("valid");
+    let SourceSpec::Prometheus(p) = &c.source else {
+        panic!("prometheus source")
+    };
+    let q = p.changes.as_ref().expect("changes");
+    assert_eq!(
+        q.revision.as_deref(),
+        Some("max by (service) (deploy_revision)")
+    );
+    assert_eq!(q.info.as_deref(), Some("build_info"));
+    assert_eq!(
+        (q.component_label.as_str(), q.version_label.as_str()),
+        ("service", "version")
+    );
+
+    let without = VALID.replace(
+        "mode: autonomous\n",
+        "mode: autonomous\nsource:\n  prometheus: { url: \"http://prom:9090\" }\n",
+    );
+    let (c, _) = parse_charter(&without, "shop.yaml", Path::new(".")).expect("valid");
+    let SourceSpec::Prometheus(p) = &c.source else {
+        panic!("prometheus source")
+    };
+    assert_eq!(p.changes, None);
+}
+
+#[test]
+fn prometheus_change_queries_are_checked() {
+    let neither = VALID.replace(
+        "mode: autonomous\n",
+        "mode: autonomous\nsource:\n  prometheus:\n    url: http://prom:9090\n    changes: { version_label: v }\n",
+    );
+    assert_eq!(
+        located(&neither),
+        ["7:14: source.prometheus.changes: needs `revision` (a query whose value changes with every deploy) or `info` (a query whose version label names what runs), or both"]
+    );
+    let bad = VALID.replace(
+        "mode: autonomous\n",
+        "mode: autonomous\nsource:\n  prometheus:\n    url: http://prom:9090\n    changes: { revision: \"sum(\", info: \" \" }\n",
+    );
+    let issues = located(&bad);
+    assert_eq!(issues.len(), 2, "{issues:?}");
+    assert!(
+        issues[0].starts_with("7:26: source.prometheus.changes.revision: "),
+        "{issues:?}"
+    );
+    assert_eq!(
+        issues[1],
+        "7:40: source.prometheus.changes.info: must be a PromQL query, not empty"
+    );
+}
