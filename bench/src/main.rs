@@ -5,6 +5,8 @@
 //! - [`petshop`]: the PetShop adapter (the dataset's own protocol).
 //! - [`scenarios`]: the remediation benchmark (none, static, charter, oracle on every
 //!   scenario × seed).
+//! - [`generalize`]: the generated benchmark (random topologies, charters and
+//!   situations by category, tuning and validation seed ranges).
 //! - [`scale`]: loop cycle cost, peak memory and simulator speed as the system grows.
 //!
 //! Adapters only know each dataset's layout and protocol: they load their files with
@@ -12,6 +14,7 @@
 //! `charter_analyze::anomaly`, the code the controller runs.
 
 mod calibrate;
+mod generalize;
 mod petshop;
 mod pool;
 mod scale;
@@ -45,6 +48,9 @@ enum Command {
     Scale(scale::ScaleArgs),
     /// Remediation benchmark: every scenario × seed under none, static, charter and oracle.
     Scenarios(scenarios::ScenariosArgs),
+    /// Generated benchmark: random topologies and situations by category, per-category
+    /// report against issue 17's targets.
+    Generalize(generalize::GeneralizeArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -129,6 +135,13 @@ fn run(cli: Cli) -> Result<()> {
         Command::Scale(args) => return scale::run(&args),
         Command::Scenarios(args) => {
             if !scenarios::run(&args)? {
+                // --check: a Done-means target is not met (reported above).
+                std::process::exit(1);
+            }
+            return Ok(());
+        }
+        Command::Generalize(args) => {
+            if !generalize::run(&args)? {
                 // --check: a Done-means target is not met (reported above).
                 std::process::exit(1);
             }

@@ -213,7 +213,7 @@ fn run_all(
 
 /// A progress bar on stderr: runs done of total, elapsed, ETA. On a terminal it
 /// redraws one line; otherwise it prints a line every 5 %.
-struct Progress {
+pub(crate) struct Progress {
     total: usize,
     started: Instant,
     tty: bool,
@@ -221,7 +221,7 @@ struct Progress {
 }
 
 impl Progress {
-    fn new(total: usize) -> Self {
+    pub(crate) fn new(total: usize) -> Self {
         Progress {
             total,
             started: Instant::now(),
@@ -231,6 +231,14 @@ impl Progress {
     }
 
     fn update(&self, done: usize, run: &Run) {
+        self.update_with(
+            done,
+            &format!("{} {} seed {}", run.scenario, run.strategy, run.seed),
+        );
+    }
+
+    /// Redraw with `done` runs finished, the last one described by `last`.
+    pub(crate) fn update_with(&self, done: usize, last: &str) {
         let pct = done * 100 / self.total.max(1);
         if !self.tty {
             let step = pct / 5;
@@ -243,15 +251,12 @@ impl Progress {
         let width = 30;
         let filled = done * width / self.total.max(1);
         let line = format!(
-            "[{}{}] {done}/{} runs, {} elapsed, ETA {} — {} {} seed {}",
+            "[{}{}] {done}/{} runs, {} elapsed, ETA {} — {last}",
             "#".repeat(filled),
             "-".repeat(width - filled),
             self.total,
             clock(elapsed),
             clock(eta),
-            run.scenario,
-            run.strategy,
-            run.seed
         );
         let mut err = std::io::stderr().lock();
         if self.tty {
@@ -262,7 +267,7 @@ impl Progress {
         let _ = err.flush();
     }
 
-    fn finish(&self) {
+    pub(crate) fn finish(&self) {
         if self.tty {
             eprintln!();
         }
