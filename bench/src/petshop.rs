@@ -266,6 +266,7 @@ fn rank(
         series,
         topology: Some(graph),
         zones: None,
+        nodes: None,
         changes: &[],
         refuted: &[],
         episodes: EpisodeLog::none(),

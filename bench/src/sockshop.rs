@@ -166,6 +166,7 @@ pub fn run_case(case: &Case, settings: &Settings, options: &RankOptions) -> Resu
         series: &series,
         topology: None,
         zones: None,
+        nodes: None,
         changes: &[],
         refuted: &[],
         episodes: EpisodeLog::none(),

@@ -285,6 +285,8 @@ mod tests {
             changes: &[],
             episodes: EpisodeLog::none(),
             observed_since: Timestamp(0),
+            refuted: &[],
+            unobserved: &[],
             target: None,
             options: &RankOptions::default(),
         })
