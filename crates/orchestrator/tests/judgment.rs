@@ -81,7 +81,10 @@ struct Script {
 
 impl Script {
     fn set(&self, objective: &str, v: f64) {
-        self.values.lock().expect("lock").insert(objective.into(), v);
+        self.values
+            .lock()
+            .expect("lock")
+            .insert(objective.into(), v);
     }
 }
 
@@ -286,7 +289,9 @@ async fn a_deploy_just_before_a_visible_surge_is_not_rolled_back_first() {
     let mut l = Loop::start(charter(true)).await;
     l.run_surge(SURGE + Duration::from_secs(4 * 60)).await;
     let policies = l.policies();
-    let (_, first) = policies.first().unwrap_or_else(|| panic!("no policy:\n{}", l.log()));
+    let (_, first) = policies
+        .first()
+        .unwrap_or_else(|| panic!("no policy:\n{}", l.log()));
     assert!(
         relieves_load(first),
         "first policy: {} ({})\n{}",
@@ -344,12 +349,7 @@ async fn a_rollback_verified_no_effect_is_followed_by_the_revised_remedy_inside_
         .find(|(t, _)| *t >= refuted_at)
         .cloned()
         .unwrap_or_else(|| panic!("nothing after the no_effect rollback:\n{}", l.log()));
-    assert!(
-        relieves_load(&next),
-        "{}\n{}",
-        next.rationale,
-        l.log()
-    );
+    assert!(relieves_load(&next), "{}\n{}", next.rationale, l.log());
     assert!(
         next.actions.iter().all(|a| a.component == "api"),
         "{:?}",
