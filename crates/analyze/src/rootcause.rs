@@ -362,14 +362,7 @@ pub fn diagnose_scored(input: DiagnosisInput<'_>, scores: Vec<MetricScore>) -> D
         .zip(&change_of)
         .map(|(&name, change)| {
             let (ch, onset) = (*change)?;
-            Some(weigh_change(
-                name,
-                &comps,
-                input.topology,
-                ch,
-                onset,
-                opts,
-            ))
+            Some(weigh_change(name, &comps, input.topology, ch, onset, opts))
         })
         .collect();
     let suspect: Vec<bool> = all
@@ -929,9 +922,8 @@ fn weigh_change(
         }
     }
     let c = comps.get(name);
-    let own_only = c.is_some_and(|c| {
-        c.signals.contains(&Signal::Memory) || c.signals.contains(&Signal::Cache)
-    });
+    let own_only = c
+        .is_some_and(|c| c.signals.contains(&Signal::Memory) || c.signals.contains(&Signal::Cache));
     // Its utilization rise, among its abnormal metrics; saturation when it shows no
     // utilization (queueing grows faster than load: utilization is the measure that
     // moves with it).
@@ -960,14 +952,23 @@ fn weigh_change(
                 Some(Signal::Saturation) => "saturation",
                 _ => "utilization",
             };
-            let how = if share >= 0.95 { "explains" } else { "explains part of" };
-            (share, format!("{what} ×{r:.1} {how} the {signal} rise ×{u:.1}"))
+            let how = if share >= 0.95 {
+                "explains"
+            } else {
+                "explains part of"
+            };
+            (
+                share,
+                format!("{what} ×{r:.1} {how} the {signal} rise ×{u:.1}"),
+            )
         }
         (Some((r, what)), _) => {
             let share = 0.5 * (r.ln() / 3f64.ln()).clamp(0.0, 1.0);
             (
                 share,
-                format!("{what} ×{r:.1} with no utilization rise to compare may explain some of it"),
+                format!(
+                    "{what} ×{r:.1} with no utilization rise to compare may explain some of it"
+                ),
             )
         }
     };

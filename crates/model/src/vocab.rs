@@ -423,7 +423,9 @@ impl Refutation {
     pub fn describe(&self) -> String {
         format!(
             "{}({}) verified {}",
-            self.action, self.component, self.outcome.as_str()
+            self.action,
+            self.component,
+            self.outcome.as_str()
         )
     }
 }

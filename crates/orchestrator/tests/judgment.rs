@@ -7,6 +7,8 @@
 //! - when it is not, the rollback that comes first is verified `no_effect`, which
 //!   refutes "bad change"; the incident is diagnosed again and the scale-out or
 //!   throttle its revised cause calls for runs inside the component's cooldown.
+//!
+//! And a "no action" line names every reason the candidates were turned down.
 
 use async_trait::async_trait;
 use charter_execute::{Actuator, ActuatorError, Applied, ComponentState};
@@ -81,7 +83,10 @@ struct Script {
 
 impl Script {
     fn set(&self, objective: &str, v: f64) {
-        self.values.lock().expect("lock").insert(objective.into(), v);
+        self.values
+            .lock()
+            .expect("lock")
+            .insert(objective.into(), v);
     }
 }
 
@@ -115,14 +120,19 @@ struct Fake {
 }
 
 impl Fake {
+    /// Two replicas of v2, deployed over v1.
     fn new() -> Self {
+        Fake::with(ComponentState {
+            replicas: Some(2),
+            version: Some("v2".into()),
+            previous_version: Some("v1".into()),
+            ..Default::default()
+        })
+    }
+
+    fn with(state: ComponentState) -> Self {
         Fake {
-            state: Mutex::new(ComponentState {
-                replicas: Some(2),
-                version: Some("v2".into()),
-                previous_version: Some("v1".into()),
-                ..Default::default()
-            }),
+            state: Mutex::new(state),
             applied: Mutex::new(BTreeMap::new()),
         }
     }
@@ -204,10 +214,14 @@ struct Loop {
 
 impl Loop {
     async fn start(charter: Arc<Charter>) -> Loop {
+        Loop::start_with(charter, Fake::new()).await
+    }
+
+    async fn start_with(charter: Arc<Charter>, fake: Fake) -> Loop {
         let script = Arc::new(Script::default());
         script.set("cpu", 0.5);
         script.set("requests", 100.0);
-        let act = Arc::new(Fake::new());
+        let act = Arc::new(fake);
         let actuators = actuators(&charter, act);
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Arc::new(
@@ -286,7 +300,9 @@ async fn a_deploy_just_before_a_visible_surge_is_not_rolled_back_first() {
     let mut l = Loop::start(charter(true)).await;
     l.run_surge(SURGE + Duration::from_secs(4 * 60)).await;
     let policies = l.policies();
-    let (_, first) = policies.first().unwrap_or_else(|| panic!("no policy:\n{}", l.log()));
+    let (_, first) = policies
+        .first()
+        .unwrap_or_else(|| panic!("no policy:\n{}", l.log()));
     assert!(
         relieves_load(first),
         "first policy: {} ({})\n{}",
@@ -344,12 +360,7 @@ async fn a_rollback_verified_no_effect_is_followed_by_the_revised_remedy_inside_
         .find(|(t, _)| *t >= refuted_at)
         .cloned()
         .unwrap_or_else(|| panic!("nothing after the no_effect rollback:\n{}", l.log()));
-    assert!(
-        relieves_load(&next),
-        "{}\n{}",
-        next.rationale,
-        l.log()
-    );
+    assert!(relieves_load(&next), "{}\n{}", next.rationale, l.log());
     assert!(
         next.actions.iter().all(|a| a.component == "api"),
         "{:?}",
@@ -373,6 +384,60 @@ async fn a_rollback_verified_no_effect_is_followed_by_the_revised_remedy_inside_
             .iter()
             .filter(|(t, _)| *t > t_first && *t < t_next)
             .all(|(_, p)| relieves_load(p)),
+        "{}",
+        l.log()
+    );
+}
+
+#[tokio::test]
+async fn a_no_action_line_names_every_reason_not_only_the_first() {
+    // No previous version to roll back to, no replica to add, no throttle rate:
+    // three reasons, each its own.
+    let (c, _) = parse_charter(
+        r#"name: judgment
+interval: 15s
+mode: autonomous
+source:
+  prometheus: { url: "http://127.0.0.1:9", blind_after: 2 }
+actuators:
+  fake: { http: { url: "http://127.0.0.1:9" } }
+components:
+  - { name: api, actuator: fake, replicas: { min: 1, max: 2 } }
+objectives:
+  - name: cpu
+    metric: cpu
+    signal: utilization
+    above: { warning: 0.85, critical: 1.0, clear: 0.75 }
+    for: 30s
+    remedies: [rollback, scale_out, throttle]
+"#,
+        "judgment.yaml",
+        Path::new("."),
+    )
+    .expect("valid charter");
+    let mut l = Loop::start_with(
+        Arc::new(c),
+        Fake::with(ComponentState {
+            replicas: Some(2),
+            version: Some("v1".into()),
+            ..Default::default()
+        }),
+    )
+    .await;
+    l.run_surge(SURGE + Duration::from_secs(2 * 60)).await;
+    let reasons: Vec<&str> = l
+        .events
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Event::NoAction { reason, .. } => Some(reason.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            "every candidate was rejected: precondition: api has no previous version (rollback(api)); precondition: api is at max replicas (2) (scale_out(api)); precondition: throttle needs `actions.throttle.params.rate` (throttle(api))"
+        ],
         "{}",
         l.log()
     );

@@ -514,9 +514,30 @@ fn deployed_before(cpu: f64, traffic: f64) -> (Vec<Violation>, Vec<MetricSeries>
         v("errors", "api", Signal::Errors, ONSET),
     ];
     let series = vec![
-        levels("auth", "cpu", Signal::Utilization, Worse::Up, (0.5, cpu), ONSET),
-        levels("auth", "errors", Signal::Errors, Worse::Up, (0.01, 0.2), ONSET),
-        levels("api", "errors", Signal::Errors, Worse::Up, (0.01, 0.1), ONSET),
+        levels(
+            "auth",
+            "cpu",
+            Signal::Utilization,
+            Worse::Up,
+            (0.5, cpu),
+            ONSET,
+        ),
+        levels(
+            "auth",
+            "errors",
+            Signal::Errors,
+            Worse::Up,
+            (0.01, 0.2),
+            ONSET,
+        ),
+        levels(
+            "api",
+            "errors",
+            Signal::Errors,
+            Worse::Up,
+            (0.01, 0.1),
+            ONSET,
+        ),
         levels(
             "frontend",
             "request_rate",
@@ -560,9 +581,8 @@ fn a_deploy_just_before_a_surge_is_weighed_against_the_load_and_overload_wins() 
         "{d:#?}"
     );
     assert!(
-        root.evidence
-            .iter()
-            .any(|e| e == "frontend's traffic ×3.0 explains the utilization rise ×3.0: change weighted 0.10"),
+        root.evidence.iter().any(|e| e
+            == "frontend's traffic ×3.0 explains the utilization rise ×3.0: change weighted 0.10"),
         "{:#?}",
         root.evidence
     );
@@ -585,9 +605,9 @@ fn a_bad_deploy_under_flat_traffic_stays_a_bad_change() {
         "{d:#?}"
     );
     assert!(
-        root.evidence
-            .iter()
-            .any(|e| e == "frontend's traffic ×1.0 (flat) explains none of it: change weighted 1.00"),
+        root.evidence.iter().any(
+            |e| e == "frontend's traffic ×1.0 (flat) explains none of it: change weighted 1.00"
+        ),
         "{:#?}",
         root.evidence
     );
@@ -635,7 +655,11 @@ fn a_refuted_bad_change_gives_way_to_the_next_cause_its_signals_name() {
         ..refuted[0].clone()
     });
     let d = diagnose_with(&case, &both);
-    let auth = d.hypotheses.iter().find(|h| h.component == "auth").expect("auth");
+    let auth = d
+        .hypotheses
+        .iter()
+        .find(|h| h.component == "auth")
+        .expect("auth");
     assert_eq!(auth.cause, CauseClass::Outage, "{d:#?}");
 }
 
@@ -644,7 +668,11 @@ fn a_hypothesis_refuted_with_no_other_cause_left_is_lowered_and_says_so() {
     // auth's latency alone names overload and nothing else.
     let vs = [v("latency", "auth", Signal::Latency, ONSET)];
     let before = diagnose_with(&(vs.to_vec(), vec![], vec![]), &[]);
-    let h0 = before.hypotheses.iter().find(|h| h.component == "auth").expect("auth");
+    let h0 = before
+        .hypotheses
+        .iter()
+        .find(|h| h.component == "auth")
+        .expect("auth");
     assert_eq!(h0.cause, CauseClass::Overload);
     let refuted = [Refutation {
         component: "auth".into(),
@@ -654,7 +682,11 @@ fn a_hypothesis_refuted_with_no_other_cause_left_is_lowered_and_says_so() {
         at: Timestamp::from_secs(ONSET + 300),
     }];
     let after = diagnose_with(&(vs.to_vec(), vec![], vec![]), &refuted);
-    let h1 = after.hypotheses.iter().find(|h| h.component == "auth").expect("auth");
+    let h1 = after
+        .hypotheses
+        .iter()
+        .find(|h| h.component == "auth")
+        .expect("auth");
     assert_eq!(h1.cause, CauseClass::Overload);
     assert!(h1.confidence < h0.confidence, "{h0:#?} {h1:#?}");
     assert!(

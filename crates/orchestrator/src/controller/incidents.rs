@@ -9,8 +9,7 @@ use charter_analyze::{
 };
 use charter_model::{
     Action, CauseClass, Charter, Diagnosis, Incident, IncidentState, OutcomeClass, Policy,
-    Refutation, SeriesKey, Timestamp,
-    Topology, Violation, ViolationState,
+    Refutation, SeriesKey, Timestamp, Topology, Violation, ViolationState,
 };
 use charter_model::{IncidentId, PlacementKind, PolicyId};
 use charter_monitor::Detector;

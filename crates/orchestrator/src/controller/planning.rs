@@ -6,9 +6,7 @@
 use super::{Controller, ControllerError};
 use crate::event::{Emitter, Event};
 use charter_knowledge::AuditKind;
-use charter_model::{
-    ApprovalState, ComponentState, IncidentState, Rejected, Timestamp, Violation,
-};
+use charter_model::{ApprovalState, ComponentState, IncidentState, Rejected, Timestamp, Violation};
 use charter_model::{IncidentId, PolicyId};
 use charter_plan::{Decision, PlanInput, components_to_describe, decide};
 use std::collections::HashMap;
@@ -201,7 +199,11 @@ mod tests {
         let rejected = [
             rejection(ActionKind::ScaleOut, "api", cooldown),
             rejection(ActionKind::Throttle, "api", cooldown),
-            rejection(ActionKind::Rollback, "api", "precondition: api has no previous version"),
+            rejection(
+                ActionKind::Rollback,
+                "api",
+                "precondition: api has no previous version",
+            ),
             rejection(ActionKind::ScaleOut, "api", cooldown),
         ];
         assert_eq!(

@@ -778,7 +778,11 @@ fn a_revised_cause_passes_the_cooldown_that_a_repeat_or_an_unrevised_one_does_no
         ),
         d => panic!("acted inside the cooldown: {d:?}"),
     }
-    f.refuted = vec![refutation("api", CauseClass::BadChange, ActionKind::Rollback)];
+    f.refuted = vec![refutation(
+        "api",
+        CauseClass::BadChange,
+        ActionKind::Rollback,
+    )];
     let p = policy(f.decide());
     assert_eq!(p.actions[0].kind, ActionKind::ScaleOut);
     assert!(
@@ -789,8 +793,11 @@ fn a_revised_cause_passes_the_cooldown_that_a_repeat_or_an_unrevised_one_does_no
         p.rationale
     );
     // A cause the incident refuted as well is no revision: the cooldown holds.
-    f.refuted
-        .push(refutation("api", CauseClass::Overload, ActionKind::Throttle));
+    f.refuted.push(refutation(
+        "api",
+        CauseClass::Overload,
+        ActionKind::Throttle,
+    ));
     assert!(
         matches!(f.decide(), Decision::NoAction { .. }),
         "acted inside the cooldown on a refuted cause"
@@ -828,7 +835,9 @@ fn under_low_confidence_a_safe_action_with_positive_value_is_taken_and_says_why(
     );
     // Restart (irreversible) is never considered under that doubt.
     assert!(
-        !p.rejected.iter().any(|r| r.action.kind == ActionKind::Restart),
+        !p.rejected
+            .iter()
+            .any(|r| r.action.kind == ActionKind::Restart),
         "{:#?}",
         p.rejected
     );
