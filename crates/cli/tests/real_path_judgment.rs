@@ -105,8 +105,7 @@ async fn a_traffic_surge_is_met_with_capacity_not_a_failover() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_deploy_is_rolled_back() {
-    let (stack, policy) =
-        first_policy(8, json!({"kind": "bad_deploy", "target": "auth"})).await;
+    let (stack, policy) = first_policy(8, json!({"kind": "bad_deploy", "target": "auth"})).await;
     let (kind, component) = main_action(&policy);
     assert!(
         kind == "rollback" && component == "auth",
