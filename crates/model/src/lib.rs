@@ -36,10 +36,10 @@ pub mod vocab;
 
 pub use action::{Action, ActionKind};
 pub use charter::{
-    ActionCommands, ActionSpec, ChangeQueries, ActuatorSpec, AlertTrust, AlertsSpec, ApiSpec, Approval, ArgPiece,
-    ArgTemplate, Charter, CommandSpec, Component, Direction, Guardrails, KnowledgeSpec,
-    KubernetesSpec, LeaseSpec, Mode, Objective, ObjectiveSource, PrometheusSpec, Signal,
-    SourceSpec, Thresholds, command_params,
+    ActionCommands, ActionSpec, ActuatorSpec, AlertTrust, AlertsSpec, ApiSpec, Approval, ArgPiece,
+    ArgTemplate, ChangeQueries, Charter, CommandSpec, Component, Direction, Guardrails,
+    KnowledgeSpec, KubernetesSpec, LeaseSpec, Mode, Objective, ObjectiveSource, PrometheusSpec,
+    Signal, SourceSpec, Thresholds, command_params,
 };
 pub use config::{
     CharterConfig, ConfigError, ValidationIssue, load_charter, load_charter_checked, parse_charter,

@@ -135,7 +135,11 @@ impl PrometheusSource {
     }
 
     /// An instant query that must return a vector.
-    async fn instant_vector(&self, query: &str, now: Timestamp) -> Result<Vec<VectorSeries>, String> {
+    async fn instant_vector(
+        &self,
+        query: &str,
+        now: Timestamp,
+    ) -> Result<Vec<VectorSeries>, String> {
         let params = [
             ("query", query.to_string()),
             ("time", unix_seconds(now)),
@@ -279,10 +283,7 @@ mod tests {
         let mut d = Deploys::default();
         d.update(reading(&[("auth", "1")], &[]), Timestamp(0));
         // auth missing from this read: nothing is concluded.
-        assert!(
-            d.update(reading(&[], &[]), Timestamp(10_000))
-                .is_empty()
-        );
+        assert!(d.update(reading(&[], &[]), Timestamp(10_000)).is_empty());
         let c = d.update(reading(&[("auth", "3")], &[]), Timestamp(20_000));
         assert_eq!(c.len(), 1);
         assert_eq!(c[0].description, "deployed revision 3 (was 1)");

@@ -104,7 +104,9 @@ fn prometheus_change_queries_are_checked() {
     );
     assert_eq!(
         located(&neither),
-        ["7:14: source.prometheus.changes: needs `revision` (a query whose value changes with every deploy) or `info` (a query whose version label names what runs), or both"]
+        [
+            "7:14: source.prometheus.changes: needs `revision` (a query whose value changes with every deploy) or `info` (a query whose version label names what runs), or both"
+        ]
     );
     let bad = VALID.replace(
         "mode: autonomous\n",
