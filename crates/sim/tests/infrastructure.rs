@@ -365,3 +365,26 @@ async fn a_charter_bounds_replica_cost_through_the_in_process_source() {
     assert!((after - 0.60).abs() < 1e-9, "{after}");
     assert!(after > 0.45);
 }
+
+#[test]
+fn zone_and_node_faults_can_be_injected_while_the_world_runs() {
+    let mut w = World::new(&scenario(""), 9);
+    w.advance_to(secs(30));
+    let bad = charter_sim::Fault::new(FaultKind::ZoneDegraded, "z", secs(0));
+    let e = w.inject(bad).expect_err("no service runs in zone z");
+    assert!(e.to_string().contains("no service runs in zone `z`"), "{e}");
+    let id = w
+        .inject(charter_sim::Fault::new(
+            FaultKind::NodeStress,
+            "a-2",
+            secs(0),
+        ))
+        .expect("api runs on a-2");
+    let report = &w.fault_reports()[id];
+    assert_eq!(report.truth.root_cause, "a-2");
+    assert_eq!(report.truth.affected, ["api"]);
+    assert_eq!(report.truth.at, secs(30));
+    assert!(report.acting);
+    w.advance_to(secs(90));
+    assert!(w.metric("westworld_cpu_utilization", "api").expect("cpu") > 0.9);
+}
