@@ -689,8 +689,9 @@ mod tests {
         }
     }
 
-    /// Severity-weighted violation-seconds of a scenario with nothing done.
-    fn untouched(s: &Situation, seed: u64) -> f64 {
+    /// Severity-weighted violation-seconds of a scenario with nothing done, and the
+    /// series that fired.
+    fn untouched(s: &Situation, seed: u64) -> (f64, BTreeMap<String, f64>) {
         let charter = &s.charter;
         let sim = Simulator::new(World::new(&s.scenario, seed), charter_evaluate::EPOCH);
         let step = charter.interval;
@@ -705,7 +706,7 @@ mod tests {
             meter.observe(charter, &samples, now, t.as_secs_f64(), replicas);
             t += step;
         }
-        measure::violation_seconds(&meter.ticks, step)
+        (measure::violation_seconds(&meter.ticks, step), meter.per_series)
     }
 
     #[test]
@@ -714,15 +715,30 @@ mod tests {
         for s in all.iter().filter(|s| s.category == Category::Control) {
             // Flaps are shorter than every `for`; diurnal traffic stays in bounds.
             for seed in s.run_seeds(2) {
-                assert_eq!(untouched(s, seed), 0.0, "{} seed {seed}", s.name);
+                let (vs, series) = untouched(s, seed);
+                assert_eq!(vs, 0.0, "{} seed {seed}: {series:?}", s.name);
             }
         }
         for s in all.iter().filter(|s| s.category == Category::Single) {
             let mut healthy = s.clone();
             healthy.scenario.faults.clear();
-            assert_eq!(untouched(&healthy, 7), 0.0, "{} without its fault", s.name);
-            assert!(untouched(s, 7) > 0.0, "{}: the fault violates nothing", s.name);
+            let (vs, series) = untouched(&healthy, 7);
+            assert_eq!(vs, 0.0, "{} without its fault: {series:?}", s.name);
+            assert!(untouched(s, 7).0 > 0.0, "{}: the fault violates nothing", s.name);
         }
         assert_eq!(DURATION, Duration::from_secs(1800));
+    }
+
+    #[test]
+    fn thresholds_hold_on_a_hundred_healthy_topologies() {
+        for i in 0..100 {
+            let mut s = super::situations::draw(Range::Tune, i);
+            s.scenario.faults.clear();
+            s.scenario.deploys.clear();
+            s.scenario.flaps.clear();
+            s.scenario.traffic.pattern = charter_sim::TrafficPattern::Diurnal;
+            let (vs, series) = untouched(&s, 11);
+            assert_eq!(vs, 0.0, "{} healthy: {series:?}", s.name);
+        }
     }
 }
