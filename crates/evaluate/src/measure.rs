@@ -68,16 +68,25 @@ pub struct Recovery {
     pub recovered: bool,
 }
 
+/// Where a fault's window ends: at the first start after `start` (faults that start
+/// together share one window), else at `end`.
+pub fn window_end(starts_secs: &[f64], start: f64, end: f64) -> f64 {
+    starts_secs
+        .iter()
+        .copied()
+        .filter(|&s| s > start)
+        .fold(end, f64::min)
+}
+
 /// Time to recover from each fault. A fault's window runs from its start to the next
-/// fault's start (or the end of the run); `starts_secs` must be sorted.
+/// start after it (or the end of the run), so faults that start together share it.
 pub fn time_to_recover(ticks: &[Tick], step: Duration, starts_secs: &[f64]) -> Vec<Recovery> {
     let step = step.as_secs_f64();
     let end = ticks.last().map_or(0.0, |t| t.at_secs + step);
     starts_secs
         .iter()
-        .enumerate()
-        .map(|(i, &start)| {
-            let until = starts_secs.get(i + 1).copied().unwrap_or(end);
+        .map(|&start| {
+            let until = window_end(starts_secs, start, end);
             let window: Vec<&Tick> = ticks
                 .iter()
                 .filter(|t| t.at_secs >= start && t.at_secs < until)
@@ -113,7 +122,7 @@ pub fn samples_of(world: &World, charter: &Charter, now: Timestamp) -> Vec<Sampl
                 objective: o.name.clone(),
                 component: c.clone(),
                 at: now,
-                value: world.metric(name, c),
+                value: world.actual_metric(name, c),
             });
         }
     }

@@ -7,7 +7,7 @@
 //! `oracle` act on it through the same actuator the controller uses.
 
 use crate::measure::{self, Meter, Recovery, Tick};
-use crate::strategy::{StaticScript, Strategy, concrete_action, oracle_action};
+use crate::strategy::{OracleState, StaticScript, Strategy, concrete_action, oracle_action};
 use charter_execute::Actuator;
 use charter_knowledge::{SqliteStore, Store, StoreError};
 use charter_model::{
@@ -124,10 +124,11 @@ impl Run {
 }
 
 /// The incident log the root-cause attribution needs.
-struct IncidentLog {
-    opened_secs: f64,
+#[derive(Debug, Clone, Default)]
+pub struct IncidentLog {
+    pub opened_secs: f64,
     /// The top component of each diagnosis, in order.
-    tops: Vec<String>,
+    pub tops: Vec<String>,
 }
 
 /// Run one scenario with one seed under one strategy.
@@ -141,8 +142,11 @@ pub async fn run_one(
     let sim = Simulator::new(World::new(scenario, seed), EPOCH);
     let step = charter.interval;
     let mut meter = Meter::new(&charter, step, options.record);
-    let mut truth = scenario.ground_truth();
-    truth.sort_by_key(|g| g.at);
+    // Ground truth in time order, each with its fault's id in the world.
+    let mut order: Vec<usize> = (0..scenario.faults.len()).collect();
+    let all_truth = scenario.ground_truth();
+    order.sort_by_key(|&i| all_truth[i].at);
+    let truth: Vec<GroundTruth> = order.iter().map(|&i| all_truth[i].clone()).collect();
     let mut log: Vec<LogLine> = Vec::new();
     if options.log {
         log_faults(&truth, &mut log);
@@ -176,7 +180,7 @@ pub async fn run_one(
     }
 
     let mut script = StaticScript::new();
-    let mut oracle_done = vec![false; truth.len()];
+    let mut oracle = OracleState::new(&truth);
     let mut actions: Vec<ActionRecord> = Vec::new();
     let mut incidents: BTreeMap<IncidentId, IncidentLog> = BTreeMap::new();
     // execution id → (harmful, reverted)
@@ -245,19 +249,40 @@ pub async fn run_one(
             Strategy::Oracle | Strategy::OracleDetect => {
                 let failing = meter.troubled();
                 let detected = meter.ticks.last().is_some_and(|k| k.violated());
-                for (g, done) in truth.iter().zip(oracle_done.iter_mut()) {
-                    if *done || t < g.at || (strategy == Strategy::OracleDetect && !detected) {
+                let acting: Vec<bool> = sim.with_world(|w| {
+                    let reports = w.fault_reports();
+                    order
+                        .iter()
+                        .map(|&id| reports.get(id).is_some_and(|r| r.acting))
+                        .collect()
+                });
+                for (k, g) in truth.iter().enumerate() {
+                    if t < g.at || (strategy == Strategy::OracleDetect && !detected) {
                         continue;
                     }
-                    *done = true;
-                    let state = sim
-                        .with_world(|w| w.describe(&g.root_cause))
-                        .unwrap_or_default();
-                    todo.push((
-                        oracle_action(&charter, g, &state, &failing)
-                            .map_err(|e| format!("{} on {}: {e}", g.remedy, g.root_cause)),
-                        format!("{strategy}: the right remedy for the {} fault", g.kind),
-                    ));
+                    for component in oracle.due(k, g, t, acting[k]) {
+                        let state = sim
+                            .with_world(|w| w.describe(&component))
+                            .unwrap_or_default();
+                        let declared = scenario
+                            .services
+                            .iter()
+                            .find(|s| s.name == component)
+                            .map(|s| s.replicas);
+                        let action =
+                            oracle_action(&charter, g, &component, &state, &failing, declared)
+                                .map_err(|e| format!("{} on {component}: {e}", g.remedy));
+                        if g.remedy == ActionKind::ScaleIn && action.is_ok() {
+                            // A scale-in steps like a controller's: the next step once
+                            // this one has taken effect, while the overrun lasts.
+                            let tte = charter.action(ActionKind::ScaleIn).time_to_effect;
+                            oracle.again(k, &component, t + tte);
+                        }
+                        todo.push((
+                            action,
+                            format!("{strategy}: the right remedy for the {} fault", g.kind),
+                        ));
+                    }
                 }
             }
             Strategy::None | Strategy::Charter => {}
@@ -464,35 +489,60 @@ fn record_event(
     }
 }
 
-/// The first diagnosis's top component for each fault, as `charter-bench calibrate`
-/// attributes them: an incident belongs to the fault active when it opened
-/// (`[fault.at, next fault.at)`); a fault's incident is the one whose first diagnosis
-/// names its root cause, else its first incident.
-fn attribute(
+/// The first diagnosis's top component for each fault (`truth` sorted by start).
+///
+/// By target first: a fault's incident is the first one opened since the fault
+/// started (and before another fault on the same target started) whose first
+/// diagnosis names the fault's root cause or one of the services it affects. Else by
+/// time: the first incident opened in the fault's window — from its start to the
+/// next start after it, so faults that start together share one — that no other
+/// fault of that window claims by target, else the window's first incident.
+pub fn attribute(
     truth: &[GroundTruth],
     incidents: &BTreeMap<IncidentId, IncidentLog>,
 ) -> Vec<Option<String>> {
-    let owner = |opened: f64| {
-        truth.iter().enumerate().rev().find_map(|(i, g)| {
-            let end = truth.get(i + 1).map_or(f64::MAX, |n| n.at.as_secs_f64());
-            (opened >= g.at.as_secs_f64() && opened < end).then_some(i)
-        })
-    };
-    let mut mine: Vec<Vec<&IncidentLog>> = vec![Vec::new(); truth.len()];
-    for log in incidents.values() {
-        if let Some(i) = owner(log.opened_secs) {
-            mine[i].push(log);
-        }
-    }
+    let starts: Vec<f64> = truth.iter().map(|g| g.at.as_secs_f64()).collect();
+    let names = |g: &GroundTruth, c: &str| g.root_cause == c || g.affected.iter().any(|a| a == c);
+    let top = |l: &IncidentLog| l.tops.first().cloned();
+    let mut logs: Vec<&IncidentLog> = incidents.values().collect();
+    logs.sort_by(|a, b| a.opened_secs.total_cmp(&b.opened_secs));
     truth
         .iter()
-        .zip(&mine)
-        .map(|(g, mine)| {
-            let chosen = mine
+        .enumerate()
+        .map(|(i, g)| {
+            let start = starts[i];
+            // By target, until another fault on the same target starts.
+            let same_target_next = truth
                 .iter()
-                .find(|l| l.tops.first().is_some_and(|c| *c == g.root_cause))
-                .or(mine.first());
-            chosen.and_then(|l| l.tops.first().cloned())
+                .filter(|o| o.at.as_secs_f64() > start && o.root_cause == g.root_cause)
+                .map(|o| o.at.as_secs_f64())
+                .fold(f64::MAX, f64::min);
+            let by_target = logs.iter().find(|l| {
+                l.opened_secs >= start
+                    && l.opened_secs < same_target_next
+                    && top(l).is_some_and(|c| names(g, &c))
+            });
+            if let Some(l) = by_target {
+                return top(l);
+            }
+            let end = measure::window_end(&starts, start, f64::MAX);
+            let window: Vec<&&IncidentLog> = logs
+                .iter()
+                .filter(|l| l.opened_secs >= start && l.opened_secs < end)
+                .collect();
+            let claimed_by_other = |l: &IncidentLog| {
+                top(l).is_some_and(|c| {
+                    truth
+                        .iter()
+                        .enumerate()
+                        .any(|(j, o)| j != i && starts[j] == start && names(o, &c))
+                })
+            };
+            window
+                .iter()
+                .find(|l| !claimed_by_other(l))
+                .or(window.first())
+                .and_then(|l| top(l))
         })
         .collect()
 }
@@ -518,5 +568,56 @@ pub fn judge_against_none(run: &mut Run, none: &Run) {
         .collect();
     for (a, h) in run.actions.iter_mut().zip(harmful) {
         a.harmful = h;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use charter_sim::{Fault, FaultKind};
+
+    fn truth(faults: &[(FaultKind, &str, u64)]) -> Vec<GroundTruth> {
+        let mut s = Scenario::default_shop("t", Duration::from_secs(1800));
+        for &(kind, target, at) in faults {
+            s = s.with_fault(Fault::new(kind, target, Duration::from_secs(at)));
+        }
+        let mut t = s.ground_truth();
+        t.sort_by_key(|g| g.at);
+        t
+    }
+
+    fn incidents(list: &[(f64, &str)]) -> BTreeMap<IncidentId, IncidentLog> {
+        list.iter()
+            .enumerate()
+            .map(|(i, &(opened_secs, top))| {
+                (
+                    IncidentId(i as u64 + 1),
+                    IncidentLog {
+                        opened_secs,
+                        tops: vec![top.to_string()],
+                    },
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn faults_that_start_together_are_each_attributed_their_incident() {
+        let t = truth(&[
+            (FaultKind::BadDeploy, "auth", 300),
+            (FaultKind::CachePoisoning, "cache", 300),
+        ]);
+        let got = attribute(&t, &incidents(&[(330.0, "cache"), (345.0, "auth")]));
+        assert_eq!(got, vec![Some("auth".into()), Some("cache".into())]);
+    }
+
+    #[test]
+    fn an_incident_opened_after_the_next_fault_started_is_attributed_by_target() {
+        let t = truth(&[
+            (FaultKind::CachePoisoning, "cache", 300),
+            (FaultKind::BadDeploy, "auth", 340),
+        ]);
+        let got = attribute(&t, &incidents(&[(350.0, "cache"), (360.0, "auth")]));
+        assert_eq!(got, vec![Some("cache".into()), Some("auth".into())]);
     }
 }

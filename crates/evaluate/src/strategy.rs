@@ -7,7 +7,10 @@
 //!   diagnosis, no verification, no rollback.
 //! - `charter`: the full loop with the given charter.
 //! - `oracle`: at each fault's start, the scenario's right remedy on its true root
-//!   cause — the limit no controller can beat.
+//!   cause (on every service of the zone or node for an infrastructure fault) — the
+//!   limit no controller can beat. Its actions go through the same actuator calls a
+//!   controller makes and take the same time to act; a scale-in steps like a
+//!   controller's, one step per time-to-effect while the overrun lasts.
 //! - `oracle_detect` (not in the four): the same right remedy on the true root
 //!   cause, but only once the meter sees a firing violation after the fault started —
 //!   the limit for any controller that waits for its objectives' `for`.
@@ -143,25 +146,90 @@ fn oracle_scale_step(charter: &Charter) -> u32 {
     charter.guardrails.max_scale_step.max(1)
 }
 
-/// The oracle's action for one fault, if the fault has a remedy.
+/// The oracle's action for one fault on one of the services it affects (the root
+/// cause itself for a service fault), if the fault has a remedy.
+///
+/// A scale-out takes the largest step the guardrails allow. A scale-in steps like a
+/// controller's: the charter's step within `max_scale_step`, and never below the
+/// replicas the scenario declared for the service (`declared`), since the oracle knows
+/// what the overrun added.
 pub fn oracle_action(
     charter: &Charter,
     truth: &GroundTruth,
+    component: &str,
     state: &ComponentState,
     failing: &[String],
+    declared: Option<u32>,
 ) -> Result<Action, String> {
-    let mut spec_step = None;
-    if truth.remedy == ActionKind::ScaleOut {
-        spec_step = Some(oracle_scale_step(charter));
+    let step = match truth.remedy {
+        ActionKind::ScaleOut => Some(oracle_scale_step(charter)),
+        ActionKind::ScaleIn => {
+            let step = charter
+                .action(ActionKind::ScaleIn)
+                .step
+                .min(charter.guardrails.max_scale_step)
+                .max(1);
+            match (state.replicas, declared) {
+                (Some(cur), Some(d)) if cur <= d => {
+                    return Err(format!("{component} is back at its {d} declared replicas"));
+                }
+                (Some(cur), Some(d)) => Some(step.min(cur - d)),
+                _ => Some(step),
+            }
+        }
+        _ => None,
+    };
+    concrete_action(charter, truth.remedy, component, state, failing, step)
+}
+
+/// When the oracle acts on each fault, and on which services.
+///
+/// Every remedy is applied once on each service the fault affects (the root cause
+/// itself for a service fault; every service of the zone or node otherwise) — one
+/// actuator call each, as a controller would make them. A scale-in is repeated, one
+/// step at a time, while the fault still acts ([`OracleState::again`]).
+#[derive(Debug, Default)]
+pub struct OracleState {
+    /// Per fault: whether its first actions were taken.
+    started: Vec<bool>,
+    /// Per fault: (service, when) of the next step of a stepped remedy.
+    next: Vec<Vec<(String, Duration)>>,
+}
+
+impl OracleState {
+    /// Nothing done yet for these faults.
+    pub fn new(truth: &[GroundTruth]) -> Self {
+        OracleState {
+            started: vec![false; truth.len()],
+            next: vec![Vec::new(); truth.len()],
+        }
     }
-    concrete_action(
-        charter,
-        truth.remedy,
-        &truth.root_cause,
-        state,
-        failing,
-        spec_step,
-    )
+
+    /// The services to act on now for fault `k` (whose ground truth is `truth`), at
+    /// `t` from the start, while the fault `acting` or not.
+    pub fn due(&mut self, k: usize, truth: &GroundTruth, t: Duration, acting: bool) -> Vec<String> {
+        if !self.started[k] {
+            self.started[k] = true;
+            if truth.affected.is_empty() {
+                return vec![truth.root_cause.clone()];
+            }
+            return truth.affected.clone();
+        }
+        if !acting {
+            self.next[k].clear();
+            return Vec::new();
+        }
+        let (now, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.next[k])
+            .into_iter()
+            .partition(|(_, at)| *at <= t);
+        self.next[k] = later;
+        now.into_iter().map(|(c, _)| c).collect()
+    }
+
+    /// Step the remedy of fault `k` on `component` again at `at`.
+    pub fn again(&mut self, k: usize, component: &str, at: Duration) {
+        self.next[k].push((component.to_string(), at));
+    }
 }
 
 /// A kind made concrete for a component from the charter's `actions:` — parameters,

@@ -119,11 +119,26 @@ impl World {
             ActionKind::Reconfigure => self.reconfigure(i, action),
         }?;
         let t = self.now_secs();
-        for f in &mut self.faults {
-            let hits_target =
-                f.target == i || (action.kind == ActionKind::FlushCache && f.owners.contains(&i));
-            if hits_target && f.in_effect(t) && f.fault.cured_by(action.kind) {
-                f.cured = true;
+        let settle = self.settle_secs(i, action.kind);
+        for k in 0..self.faults.len() {
+            let f = &self.faults[k];
+            let hits_target = f.target == Some(i)
+                || (action.kind == ActionKind::FlushCache && f.owners.contains(&i));
+            if !(hits_target && f.in_effect(t) && f.fault.cured_by(action.kind)) {
+                continue;
+            }
+            if f.fault.remedy == f.fault.kind().default_remedy() {
+                // A restart ends a leak and a flush a poisoning; their symptoms still go
+                // through the model (memory resets replica by replica, the cache warms).
+                self.faults[k].cured = true;
+            } else {
+                // A declared remedy ends its fault once the action has taken effect
+                // through the model, as it would for any controller, not at once.
+                self.pending.push(Pending {
+                    at: t + settle,
+                    service: i,
+                    effect: Effect::Cure(k),
+                });
             }
         }
         let description = format!("{action}: {}", result.detail);
@@ -139,6 +154,30 @@ impl World {
         };
         self.record(i, kind, description, "charter");
         Ok(result)
+    }
+
+    /// Seconds until an action of `kind` just applied to service `i` has taken effect
+    /// in the model: new or restarted replicas ready, a version rolled out, traffic
+    /// moved, a cache warm; 0 for what acts at once.
+    fn settle_secs(&self, i: usize, kind: ActionKind) -> f64 {
+        let svc = &self.services[i];
+        let startup = svc.spec.startup_delay.as_secs_f64();
+        let t = self.now_secs();
+        match kind {
+            ActionKind::ScaleOut | ActionKind::Rollback => startup,
+            ActionKind::Restart => svc
+                .replicas
+                .iter()
+                .filter_map(|r| r.restart_at)
+                .map(|at| at + startup - t)
+                .fold(0.0, f64::max),
+            ActionKind::Failover => startup + FAILOVER_DRAIN_SECS,
+            ActionKind::FlushCache => crate::world::CACHE_WARMUP_SECS,
+            ActionKind::ScaleIn
+            | ActionKind::Throttle
+            | ActionKind::CircuitBreak
+            | ActionKind::Reconfigure => 0.0,
+        }
     }
 
     fn scale_out(&mut self, i: usize, action: &Action) -> Outcome {

@@ -1,8 +1,8 @@
 //! The world's metrics in the Prometheus text exposition format, version 0.0.4.
 //!
 //! Each of the [`METRICS`] gets a `# HELP` and a `# TYPE` line and one sample per
-//! service, labelled `service`; `westworld_info` carries each service's version and
-//! zone as labels. A value that is not finite is left out rather than written as
+//! service, labelled `service`; `westworld_info` carries each service's version,
+//! zone and node as labels. A value that is not finite is left out rather than written as
 //! `NaN` or `+Inf`, so a scrape never records a value the world did not mean.
 
 use crate::world::{METRICS, World};
@@ -54,16 +54,17 @@ pub fn render(world: &World) -> String {
             }
         }
     }
-    out.push_str("# HELP westworld_info Version and zone of each service (always 1).\n");
+    out.push_str("# HELP westworld_info Version, zone and node of each service (always 1).\n");
     out.push_str("# TYPE westworld_info gauge\n");
     for s in &services {
         if let Ok(state) = world.describe(s) {
             let _ = writeln!(
                 out,
-                "westworld_info{{service=\"{}\",version=\"{}\",zone=\"{}\"}} 1",
+                "westworld_info{{service=\"{}\",version=\"{}\",zone=\"{}\",node=\"{}\"}} 1",
                 escape(s),
                 escape(state.version.as_deref().unwrap_or_default()),
                 escape(state.zone.as_deref().unwrap_or_default()),
+                escape(&world.node(s).unwrap_or_default()),
             );
         }
     }

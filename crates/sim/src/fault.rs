@@ -16,11 +16,35 @@ pub enum FaultKind {
     PoolExhaustion,
     ZoneOutage,
     NoisyNeighbour,
+    ZoneDegraded,
+    NodeStress,
+    CostOverrun,
+}
+
+/// What a fault's `target` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TargetScope {
+    Service,
+    /// A zone: every service running in it is affected.
+    Zone,
+    /// A node (host): every service running on it is affected.
+    Node,
+}
+
+impl TargetScope {
+    /// The word for it in messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetScope::Service => "service",
+            TargetScope::Zone => "zone",
+            TargetScope::Node => "node",
+        }
+    }
 }
 
 impl FaultKind {
     /// Every kind, in documentation order.
-    pub const ALL: [FaultKind; 8] = [
+    pub const ALL: [FaultKind; 11] = [
         FaultKind::TrafficSurge,
         FaultKind::MemoryLeak,
         FaultKind::BadDeploy,
@@ -29,6 +53,9 @@ impl FaultKind {
         FaultKind::PoolExhaustion,
         FaultKind::ZoneOutage,
         FaultKind::NoisyNeighbour,
+        FaultKind::ZoneDegraded,
+        FaultKind::NodeStress,
+        FaultKind::CostOverrun,
     ];
 
     /// The snake_case name used in scenario files.
@@ -42,6 +69,19 @@ impl FaultKind {
             FaultKind::PoolExhaustion => "pool_exhaustion",
             FaultKind::ZoneOutage => "zone_outage",
             FaultKind::NoisyNeighbour => "noisy_neighbour",
+            FaultKind::ZoneDegraded => "zone_degraded",
+            FaultKind::NodeStress => "node_stress",
+            FaultKind::CostOverrun => "cost_overrun",
+        }
+    }
+
+    /// What the fault's `target` names: a service, or a zone or node for the
+    /// infrastructure-wide kinds.
+    pub fn scope(self) -> TargetScope {
+        match self {
+            FaultKind::ZoneDegraded => TargetScope::Zone,
+            FaultKind::NodeStress => TargetScope::Node,
+            _ => TargetScope::Service,
         }
     }
 
@@ -51,7 +91,11 @@ impl FaultKind {
             FaultKind::TrafficSurge | FaultKind::NoisyNeighbour => ActionKind::ScaleOut,
             FaultKind::MemoryLeak => ActionKind::Restart,
             FaultKind::BadDeploy => ActionKind::Rollback,
-            FaultKind::DependencyOutage | FaultKind::ZoneOutage => ActionKind::Failover,
+            FaultKind::DependencyOutage
+            | FaultKind::ZoneOutage
+            | FaultKind::ZoneDegraded
+            | FaultKind::NodeStress => ActionKind::Failover,
+            FaultKind::CostOverrun => ActionKind::ScaleIn,
             FaultKind::CachePoisoning => ActionKind::FlushCache,
             FaultKind::PoolExhaustion => ActionKind::Reconfigure,
         }
@@ -66,14 +110,20 @@ impl FaultKind {
             FaultKind::DependencyOutage | FaultKind::ZoneOutage => &[],
             FaultKind::CachePoisoning => &["hit_ratio"],
             FaultKind::PoolExhaustion => &["pool_size"],
-            FaultKind::NoisyNeighbour => &["loss"],
+            FaultKind::NoisyNeighbour | FaultKind::ZoneDegraded | FaultKind::NodeStress => {
+                &["loss"]
+            }
+            FaultKind::CostOverrun => &["factor"],
         }
     }
 
     /// Whether the fault is a persistent state change that ignores `duration`
     /// (a deploy or a configuration drift stays until someone reverts it).
     pub fn is_persistent(self) -> bool {
-        matches!(self, FaultKind::BadDeploy | FaultKind::PoolExhaustion)
+        matches!(
+            self,
+            FaultKind::BadDeploy | FaultKind::PoolExhaustion | FaultKind::CostOverrun
+        )
     }
 }
 
@@ -86,7 +136,7 @@ impl fmt::Display for FaultKind {
 /// The name is not a fault kind.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown fault kind `{0}` (expected one of: traffic_surge, memory_leak, bad_deploy, dependency_outage, cache_poisoning, pool_exhaustion, zone_outage, noisy_neighbour)"
+    "unknown fault kind `{0}` (expected one of: traffic_surge, memory_leak, bad_deploy, dependency_outage, cache_poisoning, pool_exhaustion, zone_outage, noisy_neighbour, zone_degraded, node_stress, cost_overrun)"
 )]
 pub struct UnknownFaultKind(pub String);
 
@@ -120,6 +170,14 @@ pub enum FaultEffect {
     ZoneOutage,
     /// A noisy neighbour steals `loss` of the target's capacity.
     NoisyNeighbour { loss: f64 },
+    /// Every service running in the target zone loses `loss` of its capacity.
+    ZoneDegraded { loss: f64 },
+    /// Every service running on the target node loses `loss` of its capacity to CPU
+    /// contention.
+    NodeStress { loss: f64 },
+    /// An autoscaler left the target with `factor` × its replicas (rounded up) after
+    /// load that has passed: nothing is broken, the replicas cost.
+    CostOverrun { factor: f64 },
 }
 
 impl FaultEffect {
@@ -134,6 +192,9 @@ impl FaultEffect {
             FaultEffect::PoolExhaustion { .. } => FaultKind::PoolExhaustion,
             FaultEffect::ZoneOutage => FaultKind::ZoneOutage,
             FaultEffect::NoisyNeighbour { .. } => FaultKind::NoisyNeighbour,
+            FaultEffect::ZoneDegraded { .. } => FaultKind::ZoneDegraded,
+            FaultEffect::NodeStress { .. } => FaultKind::NodeStress,
+            FaultEffect::CostOverrun { .. } => FaultKind::CostOverrun,
         }
     }
 
@@ -148,6 +209,9 @@ impl FaultEffect {
             FaultKind::PoolExhaustion => FaultEffect::PoolExhaustion { pool_size: 1 },
             FaultKind::ZoneOutage => FaultEffect::ZoneOutage,
             FaultKind::NoisyNeighbour => FaultEffect::NoisyNeighbour { loss: 0.6 },
+            FaultKind::ZoneDegraded => FaultEffect::ZoneDegraded { loss: 0.5 },
+            FaultKind::NodeStress => FaultEffect::NodeStress { loss: 0.6 },
+            FaultKind::CostOverrun => FaultEffect::CostOverrun { factor: 2.0 },
         }
     }
 }
@@ -156,7 +220,8 @@ impl FaultEffect {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Fault {
     pub effect: FaultEffect,
-    /// The service where the fault lives: the ground-truth root cause.
+    /// Where the fault lives, the ground-truth root cause: a service, or a zone or a
+    /// node for the kinds whose [`FaultKind::scope`] says so.
     pub target: String,
     /// When it starts, from the start of the run.
     pub at: Duration,
@@ -225,8 +290,15 @@ impl Fault {
 #[derive(Debug, Clone, PartialEq)]
 pub struct GroundTruth {
     pub kind: FaultKind,
-    /// The service where the fault lives.
+    /// Where the fault lives: a service, a zone or a node (see `scope`).
     pub root_cause: String,
+    /// What `root_cause` names.
+    pub scope: TargetScope,
+    /// The services the fault acts on: the root cause itself for a service fault,
+    /// every service in the zone or on the node for the others (as placed when the
+    /// fault starts, or at the start of the run for a scenario's ground truth). The
+    /// right remedy applies to each of them.
+    pub affected: Vec<String>,
     /// The action that fixes it.
     pub remedy: ActionKind,
     pub at: Duration,

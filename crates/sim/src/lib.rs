@@ -37,9 +37,9 @@ pub mod simulator;
 pub mod topology;
 pub mod world;
 
-pub use fault::{Fault, FaultEffect, FaultKind, GroundTruth, UnknownFaultKind};
+pub use fault::{Fault, FaultEffect, FaultKind, GroundTruth, TargetScope, UnknownFaultKind};
 pub use flap::{FLAPPABLE, Flap};
-pub use scenario::{Scenario, ScenarioError, ScenarioIssue, Traffic, TrafficPattern};
+pub use scenario::{MetricGap, Scenario, ScenarioError, ScenarioIssue, Traffic, TrafficPattern};
 pub use simulator::Simulator;
-pub use topology::{CacheSpec, Dependency, PoolSpec, ServiceSpec, default_shop};
+pub use topology::{CacheSpec, Dependency, PoolSpec, ServiceSpec, default_shop, node_of_zone};
 pub use world::{FaultReport, InjectError, METRICS, World};

@@ -143,6 +143,7 @@ impl Selector {
                 };
                 labels.insert("version".into(), state.version.unwrap_or_default());
                 labels.insert("zone".into(), state.zone.unwrap_or_default());
+                labels.insert("node".into(), world.node(&service).unwrap_or_default());
                 Some(1.0)
             } else if METRICS.contains(&self.name.as_str()) {
                 world.metric(&self.name, &service)

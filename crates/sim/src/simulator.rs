@@ -66,6 +66,18 @@ impl MetricSource for Simulator {
             let mut unknown = false;
             for c in &o.components {
                 let value = name.and_then(|n| world.metric(n, c));
+                if value.is_none() && world.unobserved(c) {
+                    if !obs.problems.contains(&gap_problem(c)) {
+                        obs.problems.push(gap_problem(c));
+                    }
+                    obs.samples.push(Sample {
+                        objective: o.name.clone(),
+                        component: c.clone(),
+                        at: now,
+                        value: None,
+                    });
+                    continue;
+                }
                 unknown |= name.is_some() && value.is_none();
                 obs.samples.push(Sample {
                     objective: o.name.clone(),
@@ -84,6 +96,11 @@ impl MetricSource for Simulator {
         obs.changes = world.drain_changes();
         Ok(obs)
     }
+}
+
+/// The problem reported while a metric gap hides a component.
+fn gap_problem(component: &str) -> String {
+    format!("component `{component}`: its metrics are missing (a metric gap of the scenario)")
 }
 
 #[async_trait]

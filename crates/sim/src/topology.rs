@@ -49,6 +49,9 @@ pub struct ServiceSpec {
     pub zone: String,
     /// The zone a failover moves it to.
     pub standby_zone: String,
+    /// The node (host) it runs on in its own zone; `node-<zone>` unless the scenario
+    /// names one. In any other zone (after a failover) it runs on `node-<that zone>`.
+    pub node: String,
     pub version: String,
     /// Memory utilization of a fresh replica (fraction of its limit).
     pub memory_baseline: f64,
@@ -73,6 +76,7 @@ impl ServiceSpec {
             startup_delay: Duration::from_secs(20),
             zone: "a".into(),
             standby_zone: "b".into(),
+            node: node_of_zone("a"),
             version: "v1".into(),
             memory_baseline: 0.45,
             cache: None,
@@ -128,10 +132,38 @@ impl ServiceSpec {
         self
     }
 
+    /// Run it in `zone`, on that zone's default node.
+    pub fn zone(mut self, zone: &str) -> Self {
+        self.zone = zone.to_string();
+        self.node = node_of_zone(zone);
+        self
+    }
+
+    /// Run it on a named node of its zone.
+    pub fn node(mut self, node: &str) -> Self {
+        self.node = node.to_string();
+        self
+    }
+
+    /// The node it runs on when it runs in `zone`: its own node in its own zone, else
+    /// the zone's default node.
+    pub fn node_in(&self, zone: &str) -> String {
+        if zone == self.zone {
+            self.node.clone()
+        } else {
+            node_of_zone(zone)
+        }
+    }
+
     /// Names of the dependencies.
     pub fn dependency_names(&self) -> Vec<String> {
         self.depends_on.iter().map(|d| d.name.clone()).collect()
     }
+}
+
+/// The default node of a zone: `node-<zone>`.
+pub fn node_of_zone(zone: &str) -> String {
+    format!("node-{zone}")
 }
 
 /// The default shop: frontend → api → {catalog, orders, auth}; catalog → {db, cache};
@@ -211,6 +243,9 @@ pub(crate) fn check_services(services: &[ServiceSpec]) -> Vec<(usize, String)> {
         }
         if !(s.memory_baseline > 0.0 && s.memory_baseline < 1.0) {
             problems.push((i, "memory_baseline must be in (0, 1)".into()));
+        }
+        if s.node.is_empty() {
+            problems.push((i, "node must not be empty".into()));
         }
         if s.zone == s.standby_zone {
             problems.push((i, "standby_zone must differ from zone".into()));

@@ -85,6 +85,15 @@ impl FaultRequest {
             FaultEffect::NoisyNeighbour { loss } => FaultEffect::NoisyNeighbour {
                 loss: self.loss.unwrap_or(loss),
             },
+            FaultEffect::ZoneDegraded { loss } => FaultEffect::ZoneDegraded {
+                loss: self.loss.unwrap_or(loss),
+            },
+            FaultEffect::NodeStress { loss } => FaultEffect::NodeStress {
+                loss: self.loss.unwrap_or(loss),
+            },
+            FaultEffect::CostOverrun { factor } => FaultEffect::CostOverrun {
+                factor: self.factor.unwrap_or(factor),
+            },
             e @ (FaultEffect::DependencyOutage | FaultEffect::ZoneOutage) => e,
         };
         let mut fault = Fault::new(kind, &self.target, Duration::ZERO).with_effect(effect);

@@ -32,6 +32,17 @@ pub struct ScenarioConfig {
     pub deploys: Vec<DeployConfig>,
     #[serde(default)]
     pub flaps: Vec<FlapConfig>,
+    #[serde(default)]
+    pub metric_gaps: Vec<MetricGapConfig>,
+}
+
+/// One metric gap as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricGapConfig {
+    pub target: S<String>,
+    pub at: S<String>,
+    pub duration: S<String>,
 }
 
 /// One flap as written.
@@ -123,6 +134,9 @@ pub struct ServiceConfig {
     pub zone: Option<String>,
     #[serde(default)]
     pub standby_zone: Option<String>,
+    /// The node (host) in its zone; default `node-<zone>`.
+    #[serde(default)]
+    pub node: Option<String>,
     #[serde(default)]
     pub version: Option<String>,
     #[serde(default)]

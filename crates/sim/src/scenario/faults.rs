@@ -3,7 +3,7 @@
 
 use super::config::{FaultConfig, S};
 use super::validate::{Issues, check_target, start_time};
-use crate::fault::{Fault, FaultEffect, FaultKind};
+use crate::fault::{Fault, FaultEffect, FaultKind, TargetScope};
 use crate::topology::ServiceSpec;
 use charter_model::ActionKind;
 use std::time::Duration;
@@ -23,7 +23,13 @@ pub(super) fn validate_fault(
             None
         }
     };
-    check_target(is, &f.target, &format!("{p}.target"), services);
+    let scope = kind.map_or(TargetScope::Service, FaultKind::scope);
+    let target_ok = match scope {
+        TargetScope::Service => check_target(is, &f.target, &format!("{p}.target"), services),
+        TargetScope::Zone | TargetScope::Node => {
+            check_place(is, &f.target, &format!("{p}.target"), services, scope)
+        }
+    };
     let target = services.iter().find(|s| s.name == f.target.value);
     let at = start_time(is, &f.at, &format!("{p}.at"), scenario_duration);
     let duration = f
@@ -150,20 +156,35 @@ pub(super) fn validate_fault(
             };
             FaultEffect::PoolExhaustion { pool_size }
         }
-        FaultEffect::NoisyNeighbour { loss } => {
-            let loss = match &f.loss {
-                Some(v) if !(0.0..1.0).contains(&v.value) => {
-                    is.at(v, format!("{p}.loss"), "must be in [0, 1)");
-                    loss
+        FaultEffect::NoisyNeighbour { loss } => FaultEffect::NoisyNeighbour {
+            loss: loss_of(is, f, &p, loss),
+        },
+        FaultEffect::ZoneDegraded { loss } => FaultEffect::ZoneDegraded {
+            loss: loss_of(is, f, &p, loss),
+        },
+        FaultEffect::NodeStress { loss } => FaultEffect::NodeStress {
+            loss: loss_of(is, f, &p, loss),
+        },
+        FaultEffect::CostOverrun { factor } => {
+            let factor = match &f.factor {
+                Some(v) if !(v.value.is_finite() && v.value > 1.0) => {
+                    is.at(
+                        v,
+                        format!("{p}.factor"),
+                        "must be above 1 (the replicas are multiplied by it)",
+                    );
+                    factor
                 }
                 Some(v) => v.value,
-                None => loss,
+                None => factor,
             };
-            FaultEffect::NoisyNeighbour { loss }
+            FaultEffect::CostOverrun { factor }
         }
         e @ (FaultEffect::DependencyOutage | FaultEffect::ZoneOutage) => e,
     };
-    target?;
+    if !target_ok {
+        return None;
+    }
     Some(Fault {
         effect,
         target: f.target.value.clone(),
@@ -171,4 +192,50 @@ pub(super) fn validate_fault(
         duration,
         remedy: remedy.unwrap_or(kind.default_remedy()),
     })
+}
+
+/// A capacity share lost, in [0, 1).
+fn loss_of(is: &mut Issues<'_>, f: &FaultConfig, p: &str, default: f64) -> f64 {
+    match &f.loss {
+        Some(v) if !(0.0..1.0).contains(&v.value) => {
+            is.at(v, format!("{p}.loss"), "must be in [0, 1)");
+            default
+        }
+        Some(v) => v.value,
+        None => default,
+    }
+}
+
+/// Whether `target` names a zone or a node some service runs in (or, for a zone, may
+/// fail over to); reports it if not.
+fn check_place(
+    is: &mut Issues<'_>,
+    target: &S<String>,
+    path: &str,
+    services: &[ServiceSpec],
+    scope: TargetScope,
+) -> bool {
+    let mut known: Vec<&str> = services
+        .iter()
+        .flat_map(|s| match scope {
+            TargetScope::Zone => vec![s.zone.as_str(), s.standby_zone.as_str()],
+            _ => vec![s.node.as_str()],
+        })
+        .collect();
+    known.sort_unstable();
+    known.dedup();
+    if known.contains(&target.value.as_str()) {
+        return true;
+    }
+    let what = scope.as_str();
+    is.at(
+        target,
+        path,
+        format!(
+            "unknown {what} `{}` ({what}s: {})",
+            target.value,
+            known.join(", ")
+        ),
+    );
+    false
 }

@@ -16,8 +16,8 @@ mod faults;
 mod validate;
 
 pub use config::{
-    CacheConfig, DeployConfig, FaultConfig, FlapConfig, PoolConfig, ScenarioConfig, ServiceConfig,
-    ServicesConfig, TrafficConfig,
+    CacheConfig, DeployConfig, FaultConfig, FlapConfig, MetricGapConfig, PoolConfig,
+    ScenarioConfig, ServiceConfig, ServicesConfig, TrafficConfig,
 };
 pub use validate::{ScenarioError, ScenarioIssue};
 
@@ -78,6 +78,27 @@ pub struct Scenario {
     pub deploys: Vec<Deploy>,
     /// Short spikes of a metric that are not faults (nothing to fix).
     pub flaps: Vec<Flap>,
+    /// Windows during which a service's metrics cannot be read.
+    pub metric_gaps: Vec<MetricGap>,
+}
+
+/// A window during which every metric of `target` is missing from every read (the
+/// in-process source, `/metrics`, the query endpoint); the world keeps running.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricGap {
+    /// The service whose metrics are missing.
+    pub target: String,
+    /// When the gap starts, from the start of the run.
+    pub at: Duration,
+    /// How long it lasts.
+    pub duration: Duration,
+}
+
+impl MetricGap {
+    /// Whether the gap covers `t` (from the start of the run): `[at, at + duration)`.
+    pub fn covers(&self, t: Duration) -> bool {
+        t >= self.at && t < self.at + self.duration
+    }
 }
 
 /// A deploy that is not a fault: at `at`, `ci` rolls out the next version of
@@ -109,6 +130,7 @@ impl Scenario {
             faults: Vec::new(),
             deploys: Vec::new(),
             flaps: Vec::new(),
+            metric_gaps: Vec::new(),
         }
     }
 
@@ -127,6 +149,12 @@ impl Scenario {
     /// Add a flap (a short periodic spike of a metric, not a fault).
     pub fn with_flap(mut self, flap: Flap) -> Self {
         self.flaps.push(flap);
+        self
+    }
+
+    /// Add a metric gap.
+    pub fn with_metric_gap(mut self, gap: MetricGap) -> Self {
+        self.metric_gaps.push(gap);
         self
     }
 
@@ -177,12 +205,29 @@ impl Scenario {
             .map(|f| GroundTruth {
                 kind: f.kind(),
                 root_cause: f.target.clone(),
+                scope: f.kind().scope(),
+                affected: affected_services(&self.services, f),
                 remedy: f.remedy,
                 at: f.at,
                 until: f.until(),
             })
             .collect()
     }
+}
+
+/// The services a fault acts on, as placed at the start of the run: its target, or
+/// every service in its zone or on its node, in declaration order.
+pub fn affected_services(services: &[ServiceSpec], fault: &Fault) -> Vec<String> {
+    use crate::fault::TargetScope;
+    services
+        .iter()
+        .filter(|s| match fault.kind().scope() {
+            TargetScope::Service => s.name == fault.target,
+            TargetScope::Zone => s.zone == fault.target,
+            TargetScope::Node => s.node == fault.target,
+        })
+        .map(|s| s.name.clone())
+        .collect()
 }
 
 #[cfg(test)]

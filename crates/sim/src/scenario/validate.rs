@@ -3,7 +3,7 @@
 
 use super::config::{FlapConfig, S, ScenarioConfig, ServiceConfig, ServicesConfig, TrafficConfig};
 use super::faults::validate_fault;
-use super::{Deploy, Scenario, Traffic, TrafficPattern};
+use super::{Deploy, MetricGap, Scenario, Traffic, TrafficPattern};
 use crate::flap::{FLAPPABLE, Flap};
 use crate::topology::{CacheSpec, Dependency, PoolSpec, ServiceSpec, check_services, default_shop};
 use std::fmt;
@@ -188,6 +188,24 @@ pub(super) fn validate(raw: ScenarioConfig, file: &str) -> Result<Scenario, Scen
         }
     }
 
+    let mut metric_gaps = Vec::new();
+    for (i, g) in raw.metric_gaps.iter().enumerate() {
+        let p = format!("metric_gaps[{i}]");
+        let known = check_target(&mut is, &g.target, &format!("{p}.target"), &services);
+        let at = start_time(&mut is, &g.at, &format!("{p}.at"), duration);
+        let length = is.duration(&g.duration, &format!("{p}.duration"));
+        if length.is_some_and(|l| l.is_zero()) {
+            is.at(&g.duration, format!("{p}.duration"), "must be positive");
+        }
+        if let (true, Some(at), Some(length)) = (known, at, length.filter(|l| !l.is_zero())) {
+            metric_gaps.push(MetricGap {
+                target: g.target.value.clone(),
+                at,
+                duration: length,
+            });
+        }
+    }
+
     if !is.list.is_empty() {
         is.list.sort_by_key(|i| (i.line, i.column));
         return Err(ScenarioError::Invalid(is.list));
@@ -203,6 +221,7 @@ pub(super) fn validate(raw: ScenarioConfig, file: &str) -> Result<Scenario, Scen
         faults,
         deploys,
         flaps,
+        metric_gaps,
     })
 }
 
@@ -383,7 +402,10 @@ fn validate_services(is: &mut Issues<'_>, list: &[ServiceConfig]) -> Vec<Service
                 .unwrap_or(s.startup_delay);
         }
         if let Some(z) = &c.zone {
-            s.zone = z.clone();
+            s = s.zone(z);
+        }
+        if let Some(n) = &c.node {
+            s.node = n.clone();
         }
         if let Some(z) = &c.standby_zone {
             s.standby_zone = z.clone();

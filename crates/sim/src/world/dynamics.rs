@@ -63,6 +63,12 @@ impl World {
                 continue;
             }
             let p = self.pending.swap_remove(k);
+            if let Effect::Cure(f) = p.effect {
+                if let Some(f) = self.faults.get_mut(f) {
+                    f.cured = true;
+                }
+                continue;
+            }
             let svc = &mut self.services[p.service];
             match p.effect {
                 Effect::Version(to) => {
@@ -90,6 +96,7 @@ impl World {
                         }
                     }
                 }
+                Effect::Cure(_) => {}
                 Effect::Zone(to) => {
                     if to != svc.zone {
                         let old = std::mem::replace(&mut svc.zone, to);

@@ -4,7 +4,7 @@
 use super::World;
 use super::dynamics::next_version;
 use super::state::Svc;
-use crate::fault::{Fault, FaultEffect, GroundTruth};
+use crate::fault::{Fault, FaultEffect, GroundTruth, TargetScope};
 use charter_model::ChangeKind;
 
 /// Fault effects on one service during one step.
@@ -36,7 +36,13 @@ impl Default for Fx {
 #[derive(Debug, Clone)]
 pub(crate) struct FaultState {
     pub(crate) fault: Fault,
-    pub(crate) target: usize,
+    /// The target service; `None` for a zone or node fault.
+    pub(crate) target: Option<usize>,
+    /// The services it acts on: the target, or those in the zone or on the node,
+    /// placed as at the start of the run, then as when it started.
+    pub(crate) affected: Vec<usize>,
+    /// Replicas of a cost overrun's target before the autoscaler added some.
+    baseline_replicas: Option<u32>,
     started: bool,
     pub(crate) cured: bool,
     /// The version a bad deploy introduced.
@@ -50,15 +56,22 @@ pub(crate) struct FaultState {
 }
 
 impl FaultState {
-    pub(super) fn new(fault: Fault, target: usize, services: &[Svc], injected: bool) -> Self {
-        let owners = if matches!(fault.effect, FaultEffect::CachePoisoning { .. }) {
-            cache_owners(services, target)
-        } else {
-            Vec::new()
+    pub(super) fn new(
+        fault: Fault,
+        target: Option<usize>,
+        services: &[Svc],
+        injected: bool,
+    ) -> Self {
+        let owners = match (fault.effect, target) {
+            (FaultEffect::CachePoisoning { .. }, Some(t)) => cache_owners(services, t),
+            _ => Vec::new(),
         };
+        let affected = placed(services, &fault);
         FaultState {
             fault,
             target,
+            affected,
+            baseline_replicas: None,
             started: false,
             cured: false,
             bad_version: None,
@@ -86,6 +99,21 @@ impl FaultState {
                 .duration
                 .is_none_or(|d| t < (self.fault.at + d).as_secs_f64())
     }
+}
+
+/// The services a fault acts on where they run now: its target, or every service
+/// running in its zone or on its node.
+fn placed(services: &[Svc], fault: &Fault) -> Vec<usize> {
+    (0..services.len())
+        .filter(|&i| {
+            let s = &services[i];
+            match fault.kind().scope() {
+                TargetScope::Service => s.spec.name == fault.target,
+                TargetScope::Zone => s.zone == fault.target,
+                TargetScope::Node => s.node() == fault.target,
+            }
+        })
+        .collect()
 }
 
 /// The services whose cache is `target` or belongs to `target`.
@@ -145,8 +173,15 @@ fn check_effect(effect: &FaultEffect) -> Result<(), InjectError> {
             invalid("`hit_ratio` must be in [0, 1]")
         }
         FaultEffect::PoolExhaustion { pool_size: 0 } => invalid("`pool_size` must be at least 1"),
-        FaultEffect::NoisyNeighbour { loss } if !(0.0..1.0).contains(&loss) => {
+        FaultEffect::NoisyNeighbour { loss }
+        | FaultEffect::ZoneDegraded { loss }
+        | FaultEffect::NodeStress { loss }
+            if !(0.0..1.0).contains(&loss) =>
+        {
             invalid("`loss` must be in [0, 1)")
+        }
+        FaultEffect::CostOverrun { factor } if !(factor.is_finite() && factor > 1.0) => {
+            invalid("`factor` must be above 1 (the replicas are multiplied by it)")
         }
         _ => Ok(()),
     }
@@ -160,26 +195,43 @@ impl World {
     /// new version, a pool's new size) happens at once; the effect on load, latency and
     /// errors shows in the metrics from the next step.
     pub fn inject(&mut self, mut fault: Fault) -> Result<usize, InjectError> {
-        let Some(&target) = self.index.get(&fault.target) else {
-            return Err(InjectError::UnknownTarget {
-                target: fault.target,
-                services: self.services().join(", "),
-            });
+        let scope = fault.kind().scope();
+        let target = match scope {
+            TargetScope::Service => match self.index.get(&fault.target) {
+                Some(&t) => Some(t),
+                None => {
+                    return Err(InjectError::UnknownTarget {
+                        target: fault.target,
+                        services: self.services().join(", "),
+                    });
+                }
+            },
+            TargetScope::Zone | TargetScope::Node => {
+                if placed(&self.services, &fault).is_empty() {
+                    return Err(InjectError::Invalid(format!(
+                        "no service runs in {} `{}`",
+                        scope.as_str(),
+                        fault.target
+                    )));
+                }
+                None
+            }
         };
         check_effect(&fault.effect)?;
         if fault.duration.is_some_and(|d| d.is_zero()) {
             return Err(InjectError::Invalid("`duration` must be positive".into()));
         }
-        let name = &self.services[target].spec.name;
+        let name = target.map_or(fault.target.as_str(), |t| &self.services[t].spec.name);
+        let target_pool = target.and_then(|t| self.services[t].pool.as_ref());
         match fault.effect {
             FaultEffect::CachePoisoning { .. }
-                if cache_owners(&self.services, target).is_empty() =>
+                if target.is_none_or(|t| cache_owners(&self.services, t).is_empty()) =>
             {
                 return Err(InjectError::Invalid(format!(
                     "`{name}` neither has nor is a cache"
                 )));
             }
-            FaultEffect::PoolExhaustion { .. } if self.services[target].pool.is_none() => {
+            FaultEffect::PoolExhaustion { .. } if target_pool.is_none() => {
                 return Err(InjectError::Invalid(format!(
                     "`{name}` has no connection pool"
                 )));
@@ -206,6 +258,12 @@ impl World {
                 truth: GroundTruth {
                     kind: f.fault.kind(),
                     root_cause: f.fault.target.clone(),
+                    scope: f.fault.kind().scope(),
+                    affected: f
+                        .affected
+                        .iter()
+                        .map(|&i| self.services[i].spec.name.clone())
+                        .collect(),
                     remedy: f.fault.remedy,
                     at: f.fault.at,
                     until: f.fault.until(),
@@ -221,7 +279,11 @@ impl World {
     /// Whether a fault changes the world at `t`; mirrors [`World::collect_effects`]:
     /// a rolled-back version or a zone failed over from no longer suffers.
     fn acting(&self, f: &FaultState, t: f64) -> bool {
-        let svc = &self.services[f.target];
+        let Some(target) = f.target else {
+            // A zone or node fault acts while some service still runs there.
+            return f.active(t) && !placed(&self.services, &f.fault).is_empty();
+        };
+        let svc = &self.services[target];
         match f.fault.effect {
             FaultEffect::BadDeploy { .. } => {
                 f.started && !f.cured && f.bad_version.as_ref() == Some(&svc.version)
@@ -231,6 +293,11 @@ impl World {
             }
             FaultEffect::PoolExhaustion { pool_size } => {
                 f.in_effect(t) && svc.pool.as_ref().is_some_and(|p| p.size == pool_size)
+            }
+            FaultEffect::CostOverrun { .. } => {
+                f.in_effect(t)
+                    && f.baseline_replicas
+                        .is_some_and(|b| svc.replicas.len() as u32 > b)
             }
             _ => f.active(t),
         }
@@ -242,9 +309,12 @@ impl World {
             if f.started || f.fault.at.as_secs_f64() > t {
                 continue;
             }
-            let target = f.target;
             let effect = f.fault.effect;
             self.faults[k].started = true;
+            self.faults[k].affected = placed(&self.services, &self.faults[k].fault);
+            let Some(target) = self.faults[k].target else {
+                continue;
+            };
             match effect {
                 FaultEffect::BadDeploy { .. } => {
                     let svc = &mut self.services[target];
@@ -276,6 +346,22 @@ impl World {
                         );
                     }
                 }
+                FaultEffect::CostOverrun { factor } => {
+                    let before = self.services[target].replicas.len() as u32;
+                    let after = (f64::from(before) * factor).ceil() as u32;
+                    self.faults[k].baseline_replicas = Some(before);
+                    for _ in before..after {
+                        // Started earlier by the autoscaler: ready at once.
+                        let r = self.new_replica(t);
+                        self.services[target].replicas.push(r);
+                    }
+                    self.record(
+                        target,
+                        ChangeKind::Scale,
+                        format!("{before} → {after} replicas"),
+                        "autoscaler",
+                    );
+                }
                 _ => {}
             }
         }
@@ -284,8 +370,23 @@ impl World {
     pub(super) fn collect_effects(&mut self, t: f64) {
         self.fx.fill(Fx::default());
         for f in &self.faults {
-            let svc = &self.services[f.target];
-            let fx = &mut self.fx[f.target];
+            let Some(target) = f.target else {
+                if !f.active(t) {
+                    continue;
+                }
+                let loss = match f.fault.effect {
+                    FaultEffect::ZoneDegraded { loss } | FaultEffect::NodeStress { loss } => loss,
+                    _ => continue,
+                };
+                // Whoever runs there now: a service failed over away escapes it.
+                for i in placed(&self.services, &f.fault) {
+                    let fx = &mut self.fx[i];
+                    fx.loss = 1.0 - (1.0 - fx.loss) * (1.0 - loss);
+                }
+                continue;
+            };
+            let svc = &self.services[target];
+            let fx = &mut self.fx[target];
             match f.fault.effect {
                 FaultEffect::BadDeploy { error_ratio } => {
                     if f.started && !f.cured && f.bad_version.as_ref() == Some(&svc.version) {
@@ -307,7 +408,10 @@ impl World {
                         self.fx[o].poisoned_hit = Some(hit_ratio);
                     }
                 }
-                FaultEffect::PoolExhaustion { .. } => {}
+                FaultEffect::PoolExhaustion { .. }
+                | FaultEffect::CostOverrun { .. }
+                | FaultEffect::ZoneDegraded { .. }
+                | FaultEffect::NodeStress { .. } => {}
             }
         }
     }

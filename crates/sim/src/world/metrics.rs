@@ -50,19 +50,34 @@ const BASE_ERROR: f64 = 0.0003;
 /// Latencies are cut off here, as a client timeout would.
 const MAX_LATENCY: f64 = 30.0;
 /// Time for a flushed cache to warm back up to its hit ratio.
-const CACHE_WARMUP_SECS: f64 = 30.0;
+pub(crate) const CACHE_WARMUP_SECS: f64 = 30.0;
 
 impl World {
-    /// The value of a metric for a service; `None` for an unknown name or service.
+    /// The value of a metric for a service as a reader sees it; `None` for an unknown
+    /// name or service, and while a metric gap hides the service.
     pub fn metric(&self, name: &str, service: &str) -> Option<f64> {
+        let i = *self.index.get(service)?;
+        if self.in_gap(i) {
+            return None;
+        }
+        self.actual_metric(name, service)
+    }
+
+    /// The value of a metric for a service whether or not a metric gap hides it: what
+    /// the world is, for a yardstick; `None` for an unknown name or service.
+    pub fn actual_metric(&self, name: &str, service: &str) -> Option<f64> {
         let m = METRICS.iter().position(|n| *n == name)?;
         let i = *self.index.get(service)?;
         Some(self.services[i].metrics[m])
     }
 
-    /// Every metric of a service, in [`METRICS`] order.
+    /// Every metric of a service, in [`METRICS`] order; `None` for an unknown service
+    /// and while a metric gap hides it.
     pub fn metrics(&self, service: &str) -> Option<Vec<(&'static str, f64)>> {
         let i = *self.index.get(service)?;
+        if self.in_gap(i) {
+            return None;
+        }
         Some(
             METRICS
                 .iter()

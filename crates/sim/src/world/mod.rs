@@ -22,12 +22,13 @@ mod metrics;
 mod state;
 
 pub use faults::{FaultReport, InjectError};
+pub(crate) use metrics::CACHE_WARMUP_SECS;
 pub use metrics::METRICS;
 pub(crate) use state::{Effect, Pending, Replica, Stored};
 
 use crate::flap::Flap;
 use crate::rng::{Rng, hash_str, mix};
-use crate::scenario::{Deploy, Scenario, Traffic};
+use crate::scenario::{Deploy, MetricGap, Scenario, Traffic};
 use crate::topology::topological_order;
 use charter_model::{Change, ChangeKind, Timestamp};
 use faults::{FaultState, Fx};
@@ -57,6 +58,8 @@ pub struct World {
     deploys_done: usize,
     /// The scenario's flaps, with their service and metric index.
     flaps: Vec<(usize, usize, Flap)>,
+    /// The scenario's metric gaps, with their service index.
+    gaps: Vec<(usize, MetricGap)>,
     pub(crate) pending: Vec<Pending>,
     changes: Vec<Recorded>,
     pub(crate) applied: HashMap<String, Stored>,
@@ -173,7 +176,10 @@ impl World {
             .faults
             .iter()
             .filter_map(|f| {
-                let target = *index.get(&f.target)?;
+                let target = match f.kind().scope() {
+                    crate::fault::TargetScope::Service => Some(*index.get(&f.target)?),
+                    _ => None,
+                };
                 Some(FaultState::new(f.clone(), target, &services, false))
             })
             .collect();
@@ -190,6 +196,11 @@ impl World {
                 let m = METRICS.iter().position(|n| *n == f.metric)?;
                 Some((*index.get(&f.target)?, m, f.clone()))
             })
+            .collect();
+        let gaps = scenario
+            .metric_gaps
+            .iter()
+            .filter_map(|g| Some((*index.get(&g.target)?, g.clone())))
             .collect();
         let n = services.len();
         let mut world = World {
@@ -209,6 +220,7 @@ impl World {
             deploys,
             deploys_done: 0,
             flaps,
+            gaps,
             pending: Vec::new(),
             changes: Vec::new(),
             applied: HashMap::new(),
@@ -255,6 +267,29 @@ impl World {
     pub fn depends_on(&self, service: &str) -> Option<Vec<String>> {
         let i = *self.index.get(service)?;
         Some(self.services[i].spec.dependency_names())
+    }
+
+    /// The zone a service runs in now, `None` if it is unknown.
+    pub fn zone(&self, service: &str) -> Option<String> {
+        let i = *self.index.get(service)?;
+        Some(self.services[i].zone.clone())
+    }
+
+    /// The node (host) a service runs on now, `None` if it is unknown: its declared
+    /// node in its own zone, `node-<zone>` elsewhere (after a failover).
+    pub fn node(&self, service: &str) -> Option<String> {
+        let i = *self.index.get(service)?;
+        Some(self.services[i].node())
+    }
+
+    /// Whether the service's metrics are missing now (a metric gap covers it).
+    pub fn unobserved(&self, service: &str) -> bool {
+        self.index.get(service).is_some_and(|&i| self.in_gap(i))
+    }
+
+    pub(crate) fn in_gap(&self, i: usize) -> bool {
+        let now = self.elapsed();
+        self.gaps.iter().any(|(s, g)| *s == i && g.covers(now))
     }
 
     /// The changes recorded since the last call, stamped `epoch + virtual time`.

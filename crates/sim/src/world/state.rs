@@ -90,11 +90,20 @@ pub(crate) struct Svc {
     pub(super) metrics: [f64; METRICS.len()],
 }
 
+impl Svc {
+    /// The node it runs on now (its zone may have changed by a failover).
+    pub(crate) fn node(&self) -> String {
+        self.spec.node_in(&self.zone)
+    }
+}
+
 /// An effect of an action that lands later.
 #[derive(Debug, Clone)]
 pub(crate) enum Effect {
     Version(String),
     Zone(String),
+    /// A fault (by index) ends: its declared remedy has taken effect.
+    Cure(usize),
 }
 
 #[derive(Debug, Clone)]
