@@ -641,8 +641,19 @@ mod tests {
             .collect();
         assert_eq!(
             kinds,
-            FaultKind::ALL.iter().map(|k| k.as_str()).collect::<BTreeSet<_>>()
+            situations::single_kinds()
+                .iter()
+                .map(|k| k.as_str())
+                .collect::<BTreeSet<_>>()
         );
+        // Every kind the simulator has is drawn by some category.
+        let drawn: BTreeSet<String> = all
+            .iter()
+            .flat_map(|s| s.scenario.faults.iter().map(|f| f.kind().as_str().to_string()))
+            .collect();
+        for k in FaultKind::ALL {
+            assert!(drawn.contains(k.as_str()), "{k} is never drawn");
+        }
         for s in &all {
             let t = &s.topology;
             let known = |x: &str| {
@@ -657,7 +668,17 @@ mod tests {
                 assert!(known(&truth.target), "{}: {} not in the topology", s.name, truth.target);
             }
             for f in &s.scenario.faults {
-                assert!(t.index(&f.target).is_some(), "{}: fault on {}", s.name, f.target);
+                assert!(known(&f.target), "{}: fault on {}", s.name, f.target);
+            }
+            if s.category == Category::MetricGap {
+                let blind = s.blind.as_ref().expect("a blind service");
+                let gap = &s.scenario.metric_gaps[0];
+                assert_eq!(&gap.target, blind);
+                // The fault sits below the blind service, inside the gap.
+                let m = t.index(blind).expect("in the topology");
+                let f = t.index(&s.truth[0].target).expect("a service");
+                assert!(t.descendants(m).contains(&f), "{}", s.name);
+                assert!(gap.covers(Duration::from_secs_f64(s.truth[0].at_secs)));
             }
             for x in s.innocent.iter().chain(&s.group).chain(&s.blind) {
                 assert!(t.index(x).is_some(), "{}: {x}", s.name);
@@ -668,7 +689,13 @@ mod tests {
                     assert_eq!(s.scenario.deploys[0].target, *x);
                     assert!(s.scenario.deploys[0].at.as_secs_f64() < s.truth[0].at_secs);
                 }
-                Category::Infrastructure => assert!(s.group.len() >= 2, "{}: {:?}", s.name, s.group),
+                Category::Infrastructure => {
+                    assert!(s.group.len() >= 2, "{}: {:?}", s.name, s.group);
+                    // The simulator's ground truth hits exactly the drawn group.
+                    let gt = s.scenario.ground_truth();
+                    assert_eq!(gt[0].affected, s.group, "{}", s.name);
+                    assert_eq!(gt[0].root_cause, s.truth[0].target);
+                }
                 Category::Simultaneous => assert_eq!(s.truth.len(), 2),
                 _ => {}
             }

@@ -330,6 +330,7 @@ pub fn generate(seed: u64) -> Topology {
     // Edges, caches, replicas, latencies.
     let mut limits = Vec::with_capacity(n);
     for (i, spec) in specs.iter_mut().enumerate() {
+        spec.node = node_of[i].clone();
         for &(to, ratio) in &edges[i] {
             spec.depends_on.push(charter_sim::Dependency {
                 name: names[to].clone(),
