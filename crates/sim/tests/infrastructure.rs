@@ -331,3 +331,60 @@ fn a_declared_remedy_ends_its_fault_only_once_the_action_has_taken_effect() {
         show(&after, "store")
     );
 }
+
+#[tokio::test]
+async fn a_charter_bounds_replica_cost_through_the_in_process_source() {
+    let s = Scenario::builtin("no-fault")
+        .expect("built in")
+        .with_fault(charter_sim::Fault::new(
+            FaultKind::CostOverrun,
+            "catalog",
+            secs(60),
+        ));
+    let epoch = Timestamp(1_000_000);
+    let sim = Simulator::new(World::new(&s, 8), epoch);
+    let charter = charter_testkit::charter_from(
+        "name: cost\ninterval: 15s\nsource:\n  simulator: {}\nactuators:\n  sim: { simulator: {} }\ncomponents:\n  - { name: catalog, actuator: sim, replicas: { min: 2, max: 10 } }\nobjectives:\n  - name: catalog_cost\n    metric: westworld_cost_per_hour\n    components: [catalog]\n    signal: cost\n    above: { warning: 0.45, critical: 0.9, clear: 0.35 }\n    for: 1m\n    remedies: [scale_in]\n",
+    );
+    let cost_at = |secs_from_start: u64| {
+        let sim = sim.clone();
+        let charter = charter.clone();
+        async move {
+            let obs = sim
+                .observe(&charter, epoch.plus(secs(secs_from_start)))
+                .await
+                .expect("observed");
+            assert!(obs.problems.is_empty(), "{:?}", obs.problems);
+            obs.samples[0].value.expect("a cost")
+        }
+    };
+    let before = cost_at(30).await;
+    let after = cost_at(90).await;
+    // 3 replicas at $0.10/h, then the autoscaler's 6: over the warning bound.
+    assert!((before - 0.30).abs() < 1e-9, "{before}");
+    assert!((after - 0.60).abs() < 1e-9, "{after}");
+    assert!(after > 0.45);
+}
+
+#[test]
+fn zone_and_node_faults_can_be_injected_while_the_world_runs() {
+    let mut w = World::new(&scenario(""), 9);
+    w.advance_to(secs(30));
+    let bad = charter_sim::Fault::new(FaultKind::ZoneDegraded, "z", secs(0));
+    let e = w.inject(bad).expect_err("no service runs in zone z");
+    assert!(e.to_string().contains("no service runs in zone `z`"), "{e}");
+    let id = w
+        .inject(charter_sim::Fault::new(
+            FaultKind::NodeStress,
+            "a-2",
+            secs(0),
+        ))
+        .expect("api runs on a-2");
+    let report = &w.fault_reports()[id];
+    assert_eq!(report.truth.root_cause, "a-2");
+    assert_eq!(report.truth.affected, ["api"]);
+    assert_eq!(report.truth.at, secs(30));
+    assert!(report.acting);
+    w.advance_to(secs(90));
+    assert!(w.metric("westworld_cpu_utilization", "api").expect("cpu") > 0.9);
+}
