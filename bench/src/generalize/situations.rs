@@ -34,7 +34,10 @@ impl Range {
     pub fn seed(self, i: u64) -> u64 {
         match self {
             Range::Tune => {
-                assert!(i < VALIDATE_BASE, "the tuning range has {VALIDATE_BASE} seeds");
+                assert!(
+                    i < VALIDATE_BASE,
+                    "the tuning range has {VALIDATE_BASE} seeds"
+                );
                 TUNE_BASE + i
             }
             Range::Validate => VALIDATE_BASE + i,
@@ -180,7 +183,7 @@ pub fn draw(range: Range, i: u64) -> Situation {
                 let members = of(&name);
                 (name, members)
             };
-            let (level, (target, members)) = if variant_index % 2 == 0 {
+            let (level, (target, members)) = if variant_index.is_multiple_of(2) {
                 ("zone", busiest(&t.zones, &mut r, &|z| t.in_zone(z)))
             } else {
                 ("node", busiest(&t.nodes(), &mut r, &|n| t.on_node(n)))
@@ -205,7 +208,7 @@ pub fn draw(range: Range, i: u64) -> Situation {
             let x = *r.pick(&candidates);
             let name = s.topology.services[x].name.clone();
             let before = t0 - secs(r.int(90, 150));
-            if variant_index % 2 == 0 {
+            if variant_index.is_multiple_of(2) {
                 s.variant = "deploy_then_surge".into();
                 s.scenario.deploys.push(Deploy {
                     target: name.clone(),
@@ -240,11 +243,8 @@ pub fn draw(range: Range, i: u64) -> Situation {
                 .filter(|&i| !t.layers[0].contains(&i))
                 .collect();
             let a = *r.pick(&pool);
-            let unrelated: Vec<usize> = pool
-                .iter()
-                .copied()
-                .filter(|&b| !t.related(a, b))
-                .collect();
+            let unrelated: Vec<usize> =
+                pool.iter().copied().filter(|&b| !t.related(a, b)).collect();
             let b = if unrelated.is_empty() {
                 *r.pick(&pool.iter().copied().filter(|&b| b != a).collect::<Vec<_>>())
             } else {
@@ -282,7 +282,7 @@ pub fn draw(range: Range, i: u64) -> Situation {
             }
         }
         Category::Control => {
-            if variant_index % 2 == 0 {
+            if variant_index.is_multiple_of(2) {
                 s.variant = "flapping".into();
                 let t = &s.topology;
                 let n = t.services.len() as u64;
@@ -317,14 +317,23 @@ pub fn draw(range: Range, i: u64) -> Situation {
             let x = *r.pick(&candidates);
             let name = s.topology.services[x].name.clone();
             let at = secs(180 + r.int(0, 60));
-            let surge = secs(r.int(if variant_index % 2 == 0 { 8 } else { 4 }, 10) * 60);
+            let surge = secs(
+                r.int(
+                    if variant_index.is_multiple_of(2) {
+                        8
+                    } else {
+                        4
+                    },
+                    10,
+                ) * 60,
+            );
             let f = Fault::new(FaultKind::TrafficSurge, &name, at)
                 .with_effect(FaultEffect::TrafficSurge {
                     factor: round2(r.float(2.8, 3.2)),
                 })
                 .lasting(surge);
             s.add(f);
-            if variant_index % 2 == 0 {
+            if variant_index.is_multiple_of(2) {
                 // Whatever scaled out for the surge must scale back in after it.
                 s.variant = "surge_then_idle".into();
             } else {
@@ -404,7 +413,8 @@ fn single_target(t: &Topology, kind: FaultKind, r: &mut Draw) -> usize {
             *t.exhausted_pool
                 .iter()
                 .max_by(|a, b| {
-                    let u = |(&i, &size): (&usize, &u32)| t.profile.pool_demand[i] / f64::from(size);
+                    let u =
+                        |(&i, &size): (&usize, &u32)| t.profile.pool_demand[i] / f64::from(size);
                     u(*a).total_cmp(&u(*b))
                 })
                 .map(|(i, _)| i)

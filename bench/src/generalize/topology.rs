@@ -27,7 +27,7 @@ pub struct Draw(u64);
 
 impl Draw {
     pub fn new(seed: u64) -> Self {
-        Draw(seed ^ 0x5EED_0F_C4A7_7E12)
+        Draw(seed ^ 0x005E_ED0F_C4A7_7E12)
     }
 
     pub fn next_u64(&mut self) -> u64 {
@@ -297,7 +297,10 @@ pub fn generate(seed: u64) -> Topology {
             .collect();
         let (owner, store) = *r.pick(&candidates);
         edges[owner].push((c, 1.0));
-        cache_of.insert(owner, (c, store, (r.float(0.8, 0.95) * 100.0).round() / 100.0));
+        cache_of.insert(
+            owner,
+            (c, store, (r.float(0.8, 0.95) * 100.0).round() / 100.0),
+        );
     }
     layers[depth - 1].extend(core..n);
 
@@ -371,7 +374,10 @@ pub fn generate(seed: u64) -> Topology {
         load[e] = rps;
     }
     for &i in &order {
-        let backend = specs[i].cache.as_ref().map(|c| (c.backend.clone(), c.hit_ratio));
+        let backend = specs[i]
+            .cache
+            .as_ref()
+            .map(|c| (c.backend.clone(), c.hit_ratio));
         for d in specs[i].depends_on.clone() {
             let Some(to) = names.iter().position(|x| *x == d.name) else {
                 continue;
@@ -393,11 +399,10 @@ pub fn generate(seed: u64) -> Topology {
     }
 
     // Pools: up to 1 + n/12 of the busiest services that call a store (or anything).
-    let mut by_load: Vec<usize> = (0..core)
-        .filter(|&i| !edges[i].is_empty())
-        .collect();
+    let mut by_load: Vec<usize> = (0..core).filter(|&i| !edges[i].is_empty()).collect();
     by_load.sort_by(|&a, &b| {
-        (load[b] / f64::from(specs[b].replicas)).total_cmp(&(load[a] / f64::from(specs[a].replicas)))
+        (load[b] / f64::from(specs[b].replicas))
+            .total_cmp(&(load[a] / f64::from(specs[a].replicas)))
     });
     let pools = 1 + n / 12;
     for &i in by_load.iter().take(pools) {
