@@ -144,7 +144,11 @@ fn outcome(s: &Situation, run: &Run) -> Outcome {
         }),
         group_policy: (s.category == Category::Infrastructure)
             .then(|| first_policy_is_group(run, &s.group)),
-        top1: if charter { top1(&s.truth, run) } else { Vec::new() },
+        top1: if charter {
+            top1(&s.truth, run)
+        } else {
+            Vec::new()
+        },
     }
 }
 
@@ -373,9 +377,17 @@ pub fn markdown(r: &Report) -> String {
                 row.charter_actions,
                 row.harmful_unreverted,
                 fmt_opt(row.innocent_rollback_share.map(|x| x * 100.0), 0)
-                    + if row.innocent_rollback_share.is_some() { "%" } else { "" },
+                    + if row.innocent_rollback_share.is_some() {
+                        "%"
+                    } else {
+                        ""
+                    },
                 fmt_opt(row.group_policy_share.map(|x| x * 100.0), 0)
-                    + if row.group_policy_share.is_some() { "%" } else { "" },
+                    + if row.group_policy_share.is_some() {
+                        "%"
+                    } else {
+                        ""
+                    },
                 fmt_opt(row.top1, 2),
             ));
         }
@@ -420,6 +432,12 @@ pub fn run(args: &GeneralizeArgs) -> Result<bool> {
     if args.seeds == 0 || args.situations == 0 {
         bail!("--seeds and --situations must be at least 1");
     }
+    if args.range == Range::Tune && args.situations > situations::VALIDATE_BASE {
+        bail!(
+            "--range tune has {} situations; more would reach the validation seeds",
+            situations::VALIDATE_BASE
+        );
+    }
     let mut strategies = args.strategies.clone();
     strategies.sort();
     strategies.dedup();
@@ -452,14 +470,19 @@ pub fn run(args: &GeneralizeArgs) -> Result<bool> {
             );
             async move {
                 let run = run.await.map_err(|e| {
-                    anyhow::Error::new(e)
-                        .context(format!("situation {} seed {seed} strategy {strategy}", s.name))
+                    anyhow::Error::new(e).context(format!(
+                        "situation {} seed {seed} strategy {strategy}",
+                        s.name
+                    ))
                 })?;
                 Ok(outcome(s, &run))
             }
         },
         |n, o: &Outcome| {
-            progress.update_with(n, &format!("{} {} seed {}", o.situation, o.strategy, o.seed))
+            progress.update_with(
+                n,
+                &format!("{} {} seed {}", o.situation, o.strategy, o.seed),
+            )
         },
     )?;
     progress.finish();
@@ -519,7 +542,10 @@ pub fn run(args: &GeneralizeArgs) -> Result<bool> {
     let failed: Vec<&Target> = report.targets.iter().filter(|t| !t.pass).collect();
     if args.check && !failed.is_empty() {
         for t in &failed {
-            eprintln!("charter-bench generalize: target not met: {}: {}", t.name, t.detail);
+            eprintln!(
+                "charter-bench generalize: target not met: {}: {}",
+                t.name, t.detail
+            );
         }
         return Ok(false);
     }
@@ -547,7 +573,12 @@ struct SituationInfo<'a> {
     blind: Option<&'a str>,
 }
 
-fn write_out(dir: &Path, report: &Report, outcomes: &[Outcome], situations: &[Situation]) -> Result<()> {
+fn write_out(
+    dir: &Path,
+    report: &Report,
+    outcomes: &[Outcome],
+    situations: &[Situation],
+) -> Result<()> {
     use anyhow::Context;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let infos = situations
@@ -596,7 +627,9 @@ mod tests {
     fn tune_and_validate_seeds_never_give_the_same_topology() {
         assert!(Range::Tune.seed(VALIDATE_BASE - 1) < Range::Validate.seed(0));
         let prints = |range: Range| -> BTreeSet<String> {
-            (0..40).map(|i| generate(range.seed(i)).fingerprint()).collect()
+            (0..40)
+                .map(|i| generate(range.seed(i)).fingerprint())
+                .collect()
         };
         let tune = prints(Range::Tune);
         let validate = prints(Range::Validate);
@@ -623,7 +656,11 @@ mod tests {
                 let (min, max) = t.limits[k];
                 assert!(min <= s.replicas && s.replicas < max);
                 if k > 0 && !t.layers[0].contains(&k) {
-                    assert!(!t.callers(k).is_empty(), "seed {i}: {} is never called", s.name);
+                    assert!(
+                        !t.callers(k).is_empty(),
+                        "seed {i}: {} is never called",
+                        s.name
+                    );
                 }
             }
         }
@@ -641,23 +678,60 @@ mod tests {
             .collect();
         assert_eq!(
             kinds,
-            FaultKind::ALL.iter().map(|k| k.as_str()).collect::<BTreeSet<_>>()
+            situations::single_kinds()
+                .iter()
+                .map(|k| k.as_str())
+                .collect::<BTreeSet<_>>()
         );
+        // Every kind the simulator has is drawn by some category.
+        let drawn: BTreeSet<String> = all
+            .iter()
+            .flat_map(|s| {
+                s.scenario
+                    .faults
+                    .iter()
+                    .map(|f| f.kind().as_str().to_string())
+            })
+            .collect();
+        for k in FaultKind::ALL {
+            assert!(drawn.contains(k.as_str()), "{k} is never drawn");
+        }
         for s in &all {
             let t = &s.topology;
             let known = |x: &str| {
-                t.index(x).is_some() || t.zones.iter().any(|z| z == x) || t.nodes().iter().any(|n| n == x)
+                t.index(x).is_some()
+                    || t.zones.iter().any(|z| z == x)
+                    || t.nodes().iter().any(|n| n == x)
             };
             if s.category == Category::Control {
-                assert!(s.truth.is_empty() && s.scenario.faults.is_empty(), "{}", s.name);
+                assert!(
+                    s.truth.is_empty() && s.scenario.faults.is_empty(),
+                    "{}",
+                    s.name
+                );
             } else {
                 assert!(!s.truth.is_empty(), "{}", s.name);
             }
             for truth in &s.truth {
-                assert!(known(&truth.target), "{}: {} not in the topology", s.name, truth.target);
+                assert!(
+                    known(&truth.target),
+                    "{}: {} not in the topology",
+                    s.name,
+                    truth.target
+                );
             }
             for f in &s.scenario.faults {
-                assert!(t.index(&f.target).is_some(), "{}: fault on {}", s.name, f.target);
+                assert!(known(&f.target), "{}: fault on {}", s.name, f.target);
+            }
+            if s.category == Category::MetricGap {
+                let blind = s.blind.as_ref().expect("a blind service");
+                let gap = &s.scenario.metric_gaps[0];
+                assert_eq!(&gap.target, blind);
+                // The fault sits below the blind service, inside the gap.
+                let m = t.index(blind).expect("in the topology");
+                let f = t.index(&s.truth[0].target).expect("a service");
+                assert!(t.descendants(m).contains(&f), "{}", s.name);
+                assert!(gap.covers(Duration::from_secs_f64(s.truth[0].at_secs)));
             }
             for x in s.innocent.iter().chain(&s.group).chain(&s.blind) {
                 assert!(t.index(x).is_some(), "{}: {x}", s.name);
@@ -668,7 +742,13 @@ mod tests {
                     assert_eq!(s.scenario.deploys[0].target, *x);
                     assert!(s.scenario.deploys[0].at.as_secs_f64() < s.truth[0].at_secs);
                 }
-                Category::Infrastructure => assert!(s.group.len() >= 2, "{}: {:?}", s.name, s.group),
+                Category::Infrastructure => {
+                    assert!(s.group.len() >= 2, "{}: {:?}", s.name, s.group);
+                    // The simulator's ground truth hits exactly the drawn group.
+                    let gt = s.scenario.ground_truth();
+                    assert_eq!(gt[0].affected, s.group, "{}", s.name);
+                    assert_eq!(gt[0].root_cause, s.truth[0].target);
+                }
                 Category::Simultaneous => assert_eq!(s.truth.len(), 2),
                 _ => {}
             }
@@ -679,7 +759,9 @@ mod tests {
     fn generated_charters_validate_and_declare_zones_and_nodes() {
         for i in 0..20 {
             let t = generate(Range::Validate.seed(i));
-            let c = t.charter().unwrap_or_else(|e| panic!("seed {i}: {e}\n{}", t.charter_yaml));
+            let c = t
+                .charter()
+                .unwrap_or_else(|e| panic!("seed {i}: {e}\n{}", t.charter_yaml));
             assert_eq!(c.components.len(), t.services.len());
             for (k, s) in t.services.iter().enumerate() {
                 let comp = c.component(&s.name).expect("declared");
@@ -689,8 +771,9 @@ mod tests {
         }
     }
 
-    /// Severity-weighted violation-seconds of a scenario with nothing done.
-    fn untouched(s: &Situation, seed: u64) -> f64 {
+    /// Severity-weighted violation-seconds of a scenario with nothing done, and the
+    /// series that fired.
+    fn untouched(s: &Situation, seed: u64) -> (f64, BTreeMap<String, f64>) {
         let charter = &s.charter;
         let sim = Simulator::new(World::new(&s.scenario, seed), charter_evaluate::EPOCH);
         let step = charter.interval;
@@ -700,12 +783,18 @@ mod tests {
             let now = charter_evaluate::EPOCH.plus(t);
             let (samples, replicas) = sim.with_world(|w| {
                 w.advance_to(t);
-                (measure::samples_of(w, charter, now), measure::total_replicas(w))
+                (
+                    measure::samples_of(w, charter, now),
+                    measure::total_replicas(w),
+                )
             });
             meter.observe(charter, &samples, now, t.as_secs_f64(), replicas);
             t += step;
         }
-        measure::violation_seconds(&meter.ticks, step)
+        (
+            measure::violation_seconds(&meter.ticks, step),
+            meter.per_series,
+        )
     }
 
     #[test]
@@ -714,15 +803,34 @@ mod tests {
         for s in all.iter().filter(|s| s.category == Category::Control) {
             // Flaps are shorter than every `for`; diurnal traffic stays in bounds.
             for seed in s.run_seeds(2) {
-                assert_eq!(untouched(s, seed), 0.0, "{} seed {seed}", s.name);
+                let (vs, series) = untouched(s, seed);
+                assert_eq!(vs, 0.0, "{} seed {seed}: {series:?}", s.name);
             }
         }
         for s in all.iter().filter(|s| s.category == Category::Single) {
             let mut healthy = s.clone();
             healthy.scenario.faults.clear();
-            assert_eq!(untouched(&healthy, 7), 0.0, "{} without its fault", s.name);
-            assert!(untouched(s, 7) > 0.0, "{}: the fault violates nothing", s.name);
+            let (vs, series) = untouched(&healthy, 7);
+            assert_eq!(vs, 0.0, "{} without its fault: {series:?}", s.name);
+            assert!(
+                untouched(s, 7).0 > 0.0,
+                "{}: the fault violates nothing",
+                s.name
+            );
         }
         assert_eq!(DURATION, Duration::from_secs(1800));
+    }
+
+    #[test]
+    fn thresholds_hold_on_a_hundred_healthy_topologies() {
+        for i in 0..100 {
+            let mut s = super::situations::draw(Range::Tune, i);
+            s.scenario.faults.clear();
+            s.scenario.deploys.clear();
+            s.scenario.flaps.clear();
+            s.scenario.traffic.pattern = charter_sim::TrafficPattern::Diurnal;
+            let (vs, series) = untouched(&s, 11);
+            assert_eq!(vs, 0.0, "{} healthy: {series:?}", s.name);
+        }
     }
 }

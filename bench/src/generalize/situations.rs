@@ -8,7 +8,9 @@
 use super::topology::{Draw, Topology, generate};
 use charter_model::Charter;
 use charter_sim::scenario::Deploy;
-use charter_sim::{Fault, FaultEffect, FaultKind, Flap, Scenario, TrafficPattern};
+use charter_sim::{
+    Fault, FaultEffect, FaultKind, Flap, MetricGap, Scenario, TargetScope, TrafficPattern,
+};
 use serde::Serialize;
 use std::fmt;
 use std::sync::Arc;
@@ -32,7 +34,10 @@ impl Range {
     pub fn seed(self, i: u64) -> u64 {
         match self {
             Range::Tune => {
-                assert!(i < VALIDATE_BASE, "the tuning range has {VALIDATE_BASE} seeds");
+                assert!(
+                    i < VALIDATE_BASE,
+                    "the tuning range has {VALIDATE_BASE} seeds"
+                );
                 TUNE_BASE + i
             }
             Range::Validate => VALIDATE_BASE + i,
@@ -158,7 +163,8 @@ pub fn draw(range: Range, i: u64) -> Situation {
     };
     match category {
         Category::Single => {
-            let kind = FaultKind::ALL[(variant_index % FaultKind::ALL.len() as u64) as usize];
+            let kinds = single_kinds();
+            let kind = kinds[(variant_index % kinds.len() as u64) as usize];
             let target = single_target(&s.topology, kind, &mut r);
             let f = fault(&s.topology, kind, target, t0, &mut r);
             s.variant = kind.as_str().into();
@@ -177,42 +183,32 @@ pub fn draw(range: Range, i: u64) -> Situation {
                 let members = of(&name);
                 (name, members)
             };
-            let (level, (target, members)) = if variant_index % 2 == 0 {
+            let (level, (target, members)) = if variant_index.is_multiple_of(2) {
                 ("zone", busiest(&t.zones, &mut r, &|z| t.in_zone(z)))
             } else {
                 ("node", busiest(&t.nodes(), &mut r, &|n| t.on_node(n)))
             };
-            s.variant = format!("{level}_degraded");
             s.group = members
                 .iter()
                 .map(|&m| s.topology.services[m].name.clone())
                 .collect();
-            // Until the simulator has zone- and node-wide faults, an infrastructure
-            // fault is every service of the zone/node losing the same share of capacity
-            // at the same moment (a noisy neighbour on each).
-            let loss = (r.float(0.6, 0.7) * 100.0).round() / 100.0;
-            for &m in &members {
-                let f = Fault::new(
-                    FaultKind::NoisyNeighbour,
-                    &s.topology.services[m].name,
-                    t0,
-                )
-                .with_effect(FaultEffect::NoisyNeighbour { loss })
-                .lasting(secs(15 * 60));
-                s.scenario.faults.push(f);
-            }
-            s.truth.push(Truth {
-                kind: s.variant.clone(),
-                target,
-                at_secs: t0.as_secs_f64(),
-            });
+            let loss = round2(r.float(0.5, 0.7));
+            let f = if level == "zone" {
+                Fault::new(FaultKind::ZoneDegraded, &target, t0)
+                    .with_effect(FaultEffect::ZoneDegraded { loss })
+            } else {
+                Fault::new(FaultKind::NodeStress, &target, t0)
+                    .with_effect(FaultEffect::NodeStress { loss })
+            };
+            s.variant = f.kind().as_str().into();
+            s.add(f.lasting(secs(15 * 60)));
         }
         Category::Confounder => {
             let candidates = services_with_room(&s.topology);
             let x = *r.pick(&candidates);
             let name = s.topology.services[x].name.clone();
             let before = t0 - secs(r.int(90, 150));
-            if variant_index % 2 == 0 {
+            if variant_index.is_multiple_of(2) {
                 s.variant = "deploy_then_surge".into();
                 s.scenario.deploys.push(Deploy {
                     target: name.clone(),
@@ -247,11 +243,8 @@ pub fn draw(range: Range, i: u64) -> Situation {
                 .filter(|&i| !t.layers[0].contains(&i))
                 .collect();
             let a = *r.pick(&pool);
-            let unrelated: Vec<usize> = pool
-                .iter()
-                .copied()
-                .filter(|&b| !t.related(a, b))
-                .collect();
+            let unrelated: Vec<usize> =
+                pool.iter().copied().filter(|&b| !t.related(a, b)).collect();
             let b = if unrelated.is_empty() {
                 *r.pick(&pool.iter().copied().filter(|&b| b != a).collect::<Vec<_>>())
             } else {
@@ -289,7 +282,7 @@ pub fn draw(range: Range, i: u64) -> Situation {
             }
         }
         Category::Control => {
-            if variant_index % 2 == 0 {
+            if variant_index.is_multiple_of(2) {
                 s.variant = "flapping".into();
                 let t = &s.topology;
                 let n = t.services.len() as u64;
@@ -323,14 +316,36 @@ pub fn draw(range: Range, i: u64) -> Situation {
             let candidates = services_with_room(&s.topology);
             let x = *r.pick(&candidates);
             let name = s.topology.services[x].name.clone();
-            s.variant = "surge_then_idle".into();
             let at = secs(180 + r.int(0, 60));
+            let surge = secs(
+                r.int(
+                    if variant_index.is_multiple_of(2) {
+                        8
+                    } else {
+                        4
+                    },
+                    10,
+                ) * 60,
+            );
             let f = Fault::new(FaultKind::TrafficSurge, &name, at)
                 .with_effect(FaultEffect::TrafficSurge {
                     factor: round2(r.float(2.8, 3.2)),
                 })
-                .lasting(secs(r.int(8, 10) * 60));
+                .lasting(surge);
             s.add(f);
+            if variant_index.is_multiple_of(2) {
+                // Whatever scaled out for the surge must scale back in after it.
+                s.variant = "surge_then_idle".into();
+            } else {
+                // An autoscaler that followed the surge leaves the replicas behind.
+                s.variant = "surge_then_overrun".into();
+                let f = Fault::new(FaultKind::CostOverrun, &name, at + surge).with_effect(
+                    FaultEffect::CostOverrun {
+                        factor: round2(r.float(1.8, 2.5)),
+                    },
+                );
+                s.add(f);
+            }
         }
     }
     s
@@ -353,8 +368,22 @@ impl Situation {
 }
 
 /// Hide a service's metrics for a window; false when the simulator cannot.
-fn add_metric_gap(_scenario: &mut Scenario, _service: &str, _at: Duration, _d: Duration) -> bool {
-    false
+fn add_metric_gap(scenario: &mut Scenario, service: &str, at: Duration, d: Duration) -> bool {
+    scenario.metric_gaps.push(MetricGap {
+        target: service.to_string(),
+        at,
+        duration: d,
+    });
+    true
+}
+
+/// The kinds of the `single` category: every kind that targets one service, except
+/// the cost overrun (the `cost` category's).
+pub fn single_kinds() -> Vec<FaultKind> {
+    FaultKind::ALL
+        .into_iter()
+        .filter(|k| k.scope() == TargetScope::Service && *k != FaultKind::CostOverrun)
+        .collect()
 }
 
 fn round2(x: f64) -> f64 {
@@ -384,7 +413,8 @@ fn single_target(t: &Topology, kind: FaultKind, r: &mut Draw) -> usize {
             *t.exhausted_pool
                 .iter()
                 .max_by(|a, b| {
-                    let u = |(&i, &size): (&usize, &u32)| t.profile.pool_demand[i] / f64::from(size);
+                    let u =
+                        |(&i, &size): (&usize, &u32)| t.profile.pool_demand[i] / f64::from(size);
                     u(*a).total_cmp(&u(*b))
                 })
                 .map(|(i, _)| i)
@@ -450,5 +480,7 @@ fn fault(t: &Topology, kind: FaultKind, i: usize, at: Duration, r: &mut Draw) ->
                 loss: round2(r.float(0.6, 0.75)),
             })
             .lasting(secs(15 * 60)),
+        // Zone- and node-wide faults and cost overruns are drawn by their categories.
+        FaultKind::ZoneDegraded | FaultKind::NodeStress | FaultKind::CostOverrun => f,
     }
 }

@@ -27,7 +27,7 @@ pub struct Draw(u64);
 
 impl Draw {
     pub fn new(seed: u64) -> Self {
-        Draw(seed ^ 0x5EED_0F_C4A7_7E12)
+        Draw(seed ^ 0x005E_ED0F_C4A7_7E12)
     }
 
     pub fn next_u64(&mut self) -> u64 {
@@ -74,6 +74,7 @@ pub struct Profile {
     pub pool_demand: Vec<f64>,
     pub memory: Vec<f64>,
     pub error: Vec<f64>,
+    pub dep_error: Vec<f64>,
 }
 
 /// A generated topology with its charter.
@@ -103,6 +104,8 @@ pub const INTERVAL_SECS: u64 = 15;
 /// The healthy cost of every service per hour: prices are set per topology so that
 /// each service's initial replicas cost this much.
 pub const HEALTHY_COST: f64 = 0.3;
+/// The most calls per request a service makes, over all its dependencies.
+const MAX_CALLS: f64 = 1.6;
 /// How long the healthy run that sets thresholds lasts.
 const PROFILE_SECS: u64 = 600;
 
@@ -257,7 +260,7 @@ pub fn generate(seed: u64) -> Topology {
                     *r.pick(&deeper)
                 };
                 if !edges[s].iter().any(|(t, _)| *t == to) {
-                    edges[s].push((to, round1(r.float(0.3, 1.5))));
+                    edges[s].push((to, round1(r.float(0.2, 1.2))));
                 }
             }
         }
@@ -265,7 +268,17 @@ pub fn generate(seed: u64) -> Topology {
         for &t in &layers[k + 1] {
             if !edges.iter().any(|e| e.iter().any(|(x, _)| *x == t)) {
                 let from = *r.pick(&layers[k]);
-                edges[from].push((t, round1(r.float(0.3, 1.5))));
+                edges[from].push((t, round1(r.float(0.2, 1.2))));
+            }
+        }
+    }
+    // Calls fan out but do not multiply: a service's call ratios add up to at most
+    // MAX_CALLS, so load and latency stay within reason down a deep graph.
+    for e in &mut edges {
+        let sum: f64 = e.iter().map(|(_, x)| x).sum();
+        if sum > MAX_CALLS {
+            for (_, x) in e.iter_mut() {
+                *x = round1(*x * MAX_CALLS / sum).max(0.1);
             }
         }
     }
@@ -284,7 +297,10 @@ pub fn generate(seed: u64) -> Topology {
             .collect();
         let (owner, store) = *r.pick(&candidates);
         edges[owner].push((c, 1.0));
-        cache_of.insert(owner, (c, store, (r.float(0.8, 0.95) * 100.0).round() / 100.0));
+        cache_of.insert(
+            owner,
+            (c, store, (r.float(0.8, 0.95) * 100.0).round() / 100.0),
+        );
     }
     layers[depth - 1].extend(core..n);
 
@@ -317,6 +333,7 @@ pub fn generate(seed: u64) -> Topology {
     // Edges, caches, replicas, latencies.
     let mut limits = Vec::with_capacity(n);
     for (i, spec) in specs.iter_mut().enumerate() {
+        spec.node = node_of[i].clone();
         for &(to, ratio) in &edges[i] {
             spec.depends_on.push(charter_sim::Dependency {
                 name: names[to].clone(),
@@ -336,7 +353,7 @@ pub fn generate(seed: u64) -> Topology {
         let ms = if is_cache {
             r.int(1, 3)
         } else if is_store {
-            r.int(10, 35)
+            r.int(8, 25)
         } else {
             r.int(4, 20)
         };
@@ -357,7 +374,10 @@ pub fn generate(seed: u64) -> Topology {
         load[e] = rps;
     }
     for &i in &order {
-        let backend = specs[i].cache.as_ref().map(|c| (c.backend.clone(), c.hit_ratio));
+        let backend = specs[i]
+            .cache
+            .as_ref()
+            .map(|c| (c.backend.clone(), c.hit_ratio));
         for d in specs[i].depends_on.clone() {
             let Some(to) = names.iter().position(|x| *x == d.name) else {
                 continue;
@@ -379,11 +399,10 @@ pub fn generate(seed: u64) -> Topology {
     }
 
     // Pools: up to 1 + n/12 of the busiest services that call a store (or anything).
-    let mut by_load: Vec<usize> = (0..core)
-        .filter(|&i| !edges[i].is_empty())
-        .collect();
+    let mut by_load: Vec<usize> = (0..core).filter(|&i| !edges[i].is_empty()).collect();
     by_load.sort_by(|&a, &b| {
-        (load[b] / f64::from(specs[b].replicas)).total_cmp(&(load[a] / f64::from(specs[a].replicas)))
+        (load[b] / f64::from(specs[b].replicas))
+            .total_cmp(&(load[a] / f64::from(specs[a].replicas)))
     });
     let pools = 1 + n / 12;
     for &i in by_load.iter().take(pools) {
@@ -471,6 +490,7 @@ fn profile(t: &Topology, seed: u64) -> Profile {
         pool_demand: vec![0.0; n],
         memory: vec![0.0; n],
         error: vec![0.0; n],
+        dep_error: vec![0.0; n],
     };
     for sec in 1..=PROFILE_SECS {
         world.advance_to(Duration::from_secs(sec));
@@ -484,6 +504,7 @@ fn profile(t: &Topology, seed: u64) -> Profile {
             p.hit[i] = p.hit[i].min(m("westworld_cache_hit_ratio"));
             p.memory[i] = p.memory[i].max(m("westworld_memory_utilization"));
             p.error[i] = p.error[i].max(m("westworld_error_ratio"));
+            p.dep_error[i] = p.dep_error[i].max(m("westworld_dependency_error_ratio"));
             // Connections held per ready replica: utilisation × size per replica.
             if let Some(pool) = &s.pool {
                 let u = m("westworld_pool_utilization");
@@ -553,13 +574,28 @@ fn charter_yaml(t: &Topology) -> String {
         .filter(|&i| t.services[i].cache.is_some())
         .chain(t.caches())
         .collect();
+    // Errors: the usual 2% / 5% warnings, or 3× the healthy maximum where calls
+    // through many services add up to more.
+    let worst = |v: &[f64]| v.iter().copied().fold(0.0, f64::max);
+    let err = (3.0 * worst(&t.profile.error)).max(0.02);
+    let error_th = format!(
+        "above: {{ warning: {err:.4}, critical: {:.4}, clear: {:.4} }}",
+        (err * 5.0).max(0.1),
+        err / 2.0
+    );
+    let dep = (3.0 * worst(&t.profile.dep_error)).max(0.05);
+    let dep_error_th = format!(
+        "above: {{ warning: {dep:.4}, critical: {:.4}, clear: {:.4} }}",
+        (dep * 4.0).max(0.2),
+        dep * 0.4
+    );
     let fixed = [
         (
             "error_ratio",
             "westworld_error_ratio",
             None,
             "errors",
-            "above: { warning: 0.02, critical: 0.1, clear: 0.01 }",
+            error_th.as_str(),
             "30s",
             "[rollback, failover, restart, circuit_break]",
         ),
@@ -568,7 +604,7 @@ fn charter_yaml(t: &Topology) -> String {
             "westworld_dependency_error_ratio",
             Some(&callers),
             "errors",
-            "above: { warning: 0.05, critical: 0.2, clear: 0.02 }",
+            dep_error_th.as_str(),
             "30s",
             "[circuit_break, failover]",
         ),
