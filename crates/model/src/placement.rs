@@ -67,7 +67,9 @@ impl Placement {
     /// else (a service).
     pub fn parse(s: &str) -> Option<Placement> {
         let (kind, name) = s.split_once(':')?;
-        let kind = PlacementKind::ALL.into_iter().find(|k| k.as_str() == kind)?;
+        let kind = PlacementKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == kind)?;
         (!name.is_empty()).then(|| Placement::new(kind, name))
     }
 

@@ -95,14 +95,7 @@ impl MetricSource for Scripted {
                 let edge_slow = c.name == "edge" && callee_slow;
                 [
                     ("cpu", if bad { 0.97 } else { 0.45 + wobble }),
-                    (
-                        "latency",
-                        if bad || edge_slow {
-                            0.9
-                        } else {
-                            0.2 + wobble
-                        },
-                    ),
+                    ("latency", if bad || edge_slow { 0.9 } else { 0.2 + wobble }),
                 ]
                 .map(|(o, v)| Sample {
                     objective: o.into(),
@@ -272,8 +265,5 @@ async fn a_single_service_fault_in_the_zone_is_still_the_service() {
     assert_eq!(d.root().expect("a root").component, "ord", "{d:#?}");
     assert!(d.hypotheses.iter().all(|h| h.component != "zone:b"));
     let p = r.policies().into_iter().next().expect("a policy");
-    assert!(
-        p.actions.iter().all(|a| a.component == "ord"),
-        "{p:#?}"
-    );
+    assert!(p.actions.iter().all(|a| a.component == "ord"), "{p:#?}");
 }

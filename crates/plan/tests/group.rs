@@ -54,7 +54,9 @@ struct Gen {
 
 impl Gen {
     fn names(&self) -> Vec<String> {
-        (0..self.components.len()).map(|i| format!("c{i}")).collect()
+        (0..self.components.len())
+            .map(|i| format!("c{i}"))
+            .collect()
     }
 
     fn yaml(&self) -> String {
@@ -192,7 +194,11 @@ fn case() -> impl Strategy<Value = Case> {
                 .chain(names.iter().cloned())
                 .collect();
             let violations = prop::collection::vec(
-                (select(names.clone()), select(vec!["lat", "err"]), severity()),
+                (
+                    select(names.clone()),
+                    select(vec!["lat", "err"]),
+                    severity(),
+                ),
                 1..8,
             );
             let hypotheses = prop::collection::vec((select(places), 10u32..=100), 1..3);
@@ -331,15 +337,23 @@ fn check(c: &Case, d: &Decision) -> Result<(), String> {
         .filter_map(|h| Placement::parse(&h.component))
         .collect();
     let Some(place) = places.iter().find(|pl| {
-        let members: Vec<&str> = pl.members(&c.charter).iter().map(|m| m.name.as_str()).collect();
-        p.actions.iter().all(|a| members.contains(&a.component.as_str()))
+        let members: Vec<&str> = pl
+            .members(&c.charter)
+            .iter()
+            .map(|m| m.name.as_str())
+            .collect();
+        p.actions
+            .iter()
+            .all(|a| members.contains(&a.component.as_str()))
     }) else {
         return fail("steps outside every hypothesised zone or node".into());
     };
     let mut seen = HashSet::new();
     for a in &p.actions {
         if a.kind != ActionKind::Failover || !seen.insert(a.component.clone()) {
-            return fail(format!("step {a} is not one failover per member of {place}"));
+            return fail(format!(
+                "step {a} is not one failover per member of {place}"
+            ));
         }
     }
     if p.waits_secs.iter().any(|w| *w > 0) {
@@ -375,15 +389,20 @@ fn check(c: &Case, d: &Decision) -> Result<(), String> {
         if reversals(c, comp) >= rails.max_reversals as usize {
             return fail(format!("failover of {comp} oscillates"));
         }
-        let declares = c.charter.objectives.iter().any(|o| {
-            o.components.contains(comp) && o.remedies.contains(&ActionKind::Failover)
-        });
+        let declares = c
+            .charter
+            .objectives
+            .iter()
+            .any(|o| o.components.contains(comp) && o.remedies.contains(&ActionKind::Failover));
         if !declares {
             return fail(format!("{comp} does not declare failover"));
         }
     }
     // The floor, and the cost of every step in the total.
-    let step_cost = c.charter.action(ActionKind::Failover).weighted_cost(rails.risk_weight);
+    let step_cost = c
+        .charter
+        .action(ActionKind::Failover)
+        .weighted_cost(rails.risk_weight);
     if (p.cost - step_cost * p.actions.len() as f64).abs() > 1e-6 {
         return fail(format!("cost {} is not the sum of its steps", p.cost));
     }
@@ -454,6 +473,8 @@ fn the_cases_make_group_policies() {
         }
     }
     assert!(groups > CASES as usize / 20, "only {groups} group policies");
-    assert!(multi > CASES as usize / 40 && auto > 0 && pending > 0 && left_out > 0,
-        "multi {multi}, auto {auto}, pending {pending}, left out {left_out}");
+    assert!(
+        multi > CASES as usize / 40 && auto > 0 && pending > 0 && left_out > 0,
+        "multi {multi}, auto {auto}, pending {pending}, left out {left_out}"
+    );
 }

@@ -125,7 +125,11 @@ fn score_place(seen: &Seen<'_, '_>, place: &Placement, members: &[&str]) -> Opti
         }
     }
     let sync = &own[best.0..best.1];
-    if sync.len() < 2 || !sync.iter().any(|(i, _)| (seen.candidate)(seen.nodes[*i].name)) {
+    if sync.len() < 2
+        || !sync
+            .iter()
+            .any(|(i, _)| (seen.candidate)(seen.nodes[*i].name))
+    {
         return None;
     }
     let in_sync: BTreeSet<usize> = sync.iter().map(|(i, _)| *i).collect();
@@ -201,9 +205,7 @@ fn score_place(seen: &Seen<'_, '_>, place: &Placement, members: &[&str]) -> Opti
         ));
     }
     if against.is_empty() {
-        evidence.push(format!(
-            "nothing outside {place} is abnormal on its own"
-        ));
+        evidence.push(format!("nothing outside {place} is abnormal on its own"));
     } else {
         evidence.push(format!(
             "abnormal outside {place} on their own, which it does not explain: {}",
@@ -381,14 +383,21 @@ mod tests {
             v("cpu", "pay", Signal::Utilization, 700),
         ];
         let d = run(&vs, &TWO_ZONES);
-        assert!(d.hypotheses.iter().all(|h| h.component != "zone:b"), "{d:#?}");
+        assert!(
+            d.hypotheses.iter().all(|h| h.component != "zone:b"),
+            "{d:#?}"
+        );
     }
 
     #[test]
     fn with_a_single_zone_there_is_no_zone_hypothesis() {
         let one: Vec<(&str, &str)> = TWO_ZONES.iter().map(|(c, _)| (*c, "a")).collect();
         let d = run(&zone_b_lost_capacity(), &one);
-        assert!(d.hypotheses.iter().all(|h| !h.component.starts_with("zone:")));
+        assert!(
+            d.hypotheses
+                .iter()
+                .all(|h| !h.component.starts_with("zone:"))
+        );
     }
 
     #[test]
@@ -398,7 +407,10 @@ mod tests {
             vs.push(v("rps", c, Signal::Traffic, 100));
         }
         let d = run(&vs, &TWO_ZONES);
-        assert!(d.hypotheses.iter().all(|h| h.component != "zone:b"), "{d:#?}");
+        assert!(
+            d.hypotheses.iter().all(|h| h.component != "zone:b"),
+            "{d:#?}"
+        );
     }
 
     #[test]

@@ -52,9 +52,11 @@ fn held_back(
     let g = input.guard;
     let rails = &input.charter.guardrails;
     let name = &member.name;
-    let declares = input.charter.objectives.iter().any(|o| {
-        o.components.iter().any(|c| c == name) && o.remedies.contains(&GROUP_KIND)
-    });
+    let declares = input
+        .charter
+        .objectives
+        .iter()
+        .any(|o| o.components.iter().any(|c| c == name) && o.remedies.contains(&GROUP_KIND));
     if !declares {
         return Err(format!(
             "no objective on {name} lists {GROUP_KIND} among its remedies"
@@ -87,7 +89,9 @@ fn held_back(
         .iter()
         .any(|t| t.kind == GROUP_KIND && t.component == *name)
     {
-        return Err(format!("{GROUP_KIND} of {name} already tried in this incident"));
+        return Err(format!(
+            "{GROUP_KIND} of {name} already tried in this incident"
+        ));
     }
     let state = input.states.get(name).cloned().unwrap_or_default();
     if place.kind == charter_model::PlacementKind::Zone
@@ -366,9 +370,11 @@ guardrails: { cooldown: 5m, max_actions_per_hour: 10, max_concurrent: 2, auto_ap
     fn held_back_members_are_left_out_by_name_and_a_group_of_none_is_refused() {
         let mut f = fixture("zone:b");
         f.guard.frozen.insert("cat".into());
-        f.guard
-            .recent_actions
-            .push(("ord".into(), ActionKind::ScaleOut, NOW.minus(Duration::from_secs(60))));
+        f.guard.recent_actions.push((
+            "ord".into(),
+            ActionKind::ScaleOut,
+            NOW.minus(Duration::from_secs(60)),
+        ));
         let d = f.decide();
         assert_eq!(steps(&d), ["failover(pay)"]);
         let Decision::Act(p) = d else { unreachable!() };
@@ -380,7 +386,8 @@ guardrails: { cooldown: 5m, max_actions_per_hour: 10, max_concurrent: 2, auto_ap
             .collect();
         assert_eq!(left, ["cat", "ord"], "{:#?}", p.rejected);
         assert!(
-            p.rationale.contains("left out: cat (an objective on cat is Unknown")
+            p.rationale
+                .contains("left out: cat (an objective on cat is Unknown")
                 && p.rationale.contains("ord (cooldown on ord until"),
             "{}",
             p.rationale
@@ -392,9 +399,9 @@ guardrails: { cooldown: 5m, max_actions_per_hour: 10, max_concurrent: 2, auto_ap
             panic!("acted with every member held back")
         };
         assert!(
-            rejected
-                .iter()
-                .any(|r| r.reason.contains("none of its 3 components can take a step")),
+            rejected.iter().any(|r| r
+                .reason
+                .contains("none of its 3 components can take a step")),
             "{rejected:#?}"
         );
     }
@@ -411,7 +418,8 @@ guardrails: { cooldown: 5m, max_actions_per_hour: 10, max_concurrent: 2, auto_ap
     fn the_members_states_are_asked_for() {
         let f = fixture("zone:b");
         let mut d = f.diagnosis.clone();
-        d.hypotheses.push(hypothesis("edge", CauseClass::Overload, 0.1));
+        d.hypotheses
+            .push(hypothesis("edge", CauseClass::Overload, 0.1));
         assert_eq!(
             components_to_describe(&f.charter, &d),
             ["cat", "ord", "pay", "edge"]
