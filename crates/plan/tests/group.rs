@@ -271,6 +271,7 @@ fn run(c: &Case) -> Decision {
         guard: &c.guard,
         states: &c.states,
         tried: &[],
+        refuted: &[],
         policy_id: PolicyId(1),
         now: Timestamp::from_secs(NOW_SECS),
     })

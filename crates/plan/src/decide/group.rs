@@ -316,6 +316,7 @@ guardrails: { cooldown: 5m, max_actions_per_hour: 10, max_concurrent: 2, auto_ap
                 guard: &self.guard,
                 states: &self.states,
                 tried: &[],
+                refuted: &[],
                 policy_id: PolicyId(1),
                 now: NOW,
             })
