@@ -254,10 +254,9 @@ pub(super) fn rank(hypotheses: &mut Vec<Hypothesis>, common: Vec<Scored>, total:
 mod tests {
     use crate::anomaly::RankOptions;
     use crate::patterns::frequency::EpisodeLog;
+    use crate::rootcause::tests::input;
     use crate::rootcause::{DiagnosisInput, diagnose};
-    use charter_model::{
-        CauseClass, Diagnosis, IncidentId, Severity, Signal, Timestamp, Violation,
-    };
+    use charter_model::{CauseClass, Diagnosis, Severity, Signal, Timestamp, Violation};
     use charter_testkit::{topology, violation};
     use std::collections::BTreeMap;
 
@@ -276,21 +275,10 @@ mod tests {
             .iter()
             .map(|(c, z)| (c.to_string(), z.to_string()))
             .collect();
+        let opts = RankOptions::default();
         diagnose(DiagnosisInput {
-            incident_id: IncidentId(1),
-            now: Timestamp::from_secs(1000),
-            violations,
-            series: &[],
-            topology: Some(&t),
             zones: Some(&zones),
-            nodes: None,
-            changes: &[],
-            episodes: EpisodeLog::none(),
-            observed_since: Timestamp(0),
-            refuted: &[],
-            unobserved: &[],
-            target: None,
-            options: &RankOptions::default(),
+            ..input(violations, &[], Some(&t), EpisodeLog::none(), &opts)
         })
     }
 

@@ -169,7 +169,8 @@ fn order_of_violations_does_not_change_the_ranking() {
     assert_eq!(a, b);
 }
 
-fn input<'a>(
+/// The input of a diagnosis with nothing but these; the rest not known.
+pub(super) fn input<'a>(
     violations: &'a [Violation],
     series: &'a [MetricSeries],
     topology: Option<&'a Topology>,

@@ -10,8 +10,9 @@
 //!
 //! Guardrails hold for every step, not only the main one: a member that is
 //! quarantined, frozen (an Unknown objective), running, cooling down (any action on
-//! it within `guardrails.cooldown`), already failed over in this incident, or whose
-//! failover would be one reversal too many is left out of the group, and the
+//! it within `guardrails.cooldown`), already failed over in this incident or within
+//! `oscillation_window` (another failover would move it back), or whose failover
+//! would be one reversal too many is left out of the group, and the
 //! decision's rejections say which and why. Every step counts against
 //! `max_actions_per_hour`; the floor, `max_concurrent` and the approval limits judge
 //! the policy as a whole (`auto_approve_max_cost` on its total cost,
@@ -82,6 +83,21 @@ fn held_back(
         return Err(format!(
             "cooldown on {name} until {}",
             last.plus(rails.cooldown)
+        ));
+    }
+    // A member moved by an earlier group (only the first step is recorded as tried)
+    // would move back: a node's group has no zone to tell it by.
+    if let Some(at) = g
+        .recent_actions
+        .iter()
+        .filter(|(c, k, t)| {
+            c == name && *k == GROUP_KIND && input.now.since(*t) < rails.oscillation_window
+        })
+        .map(|(_, _, t)| *t)
+        .max()
+    {
+        return Err(format!(
+            "{name} already failed over at {at}: another {GROUP_KIND} would move it back"
         ));
     }
     if input
@@ -404,6 +420,25 @@ guardrails: { cooldown: 5m, max_actions_per_hour: 10, max_concurrent: 2, auto_ap
                 .reason
                 .contains("none of its 3 components can take a step")),
             "{rejected:#?}"
+        );
+    }
+
+    #[test]
+    fn a_member_failed_over_within_the_oscillation_window_is_not_moved_back() {
+        let mut f = fixture("node:n2");
+        // Past the cooldown, within the oscillation window.
+        f.guard.recent_actions.push((
+            "cat".into(),
+            ActionKind::Failover,
+            NOW.minus(Duration::from_secs(600)),
+        ));
+        let d = f.decide();
+        assert_eq!(steps(&d), ["failover(ord)"]);
+        let Decision::Act(p) = d else { unreachable!() };
+        assert!(
+            p.rationale.contains("cat (cat already failed over at"),
+            "{}",
+            p.rationale
         );
     }
 
