@@ -269,6 +269,7 @@ fn rank(
         changes: &[],
         episodes: EpisodeLog::none(),
         observed_since: Timestamp(0),
+        unobserved: &[],
         target: Some(&target.node),
         options,
     })

@@ -169,6 +169,7 @@ pub fn run_case(case: &Case, settings: &Settings, options: &RankOptions) -> Resu
         changes: &[],
         episodes: EpisodeLog::none(),
         observed_since: Timestamp(0),
+        unobserved: &[],
         target: None,
         options,
     })

@@ -234,6 +234,7 @@ impl Case<'_> {
             changes: self.changes,
             episodes: EpisodeLog::none(),
             observed_since: Timestamp::from_secs(ONSET_SECS - 7 * 24 * 3600),
+            unobserved: &[],
             target: None,
             options: self.options,
         })

@@ -93,6 +93,7 @@ impl History {
         &mut self,
         charter: &Charter,
         members: &[Violation],
+        unknown: &HashSet<String>,
         options: &RankOptions,
     ) -> IncidentScores {
         let mut out = IncidentScores::default();
@@ -111,6 +112,10 @@ impl History {
                 continue;
             }
             let mut abnormal = member_components.contains(c);
+            // Whether any of its series has a point since the cut: one without any
+            // is unobserved, and the walk goes on through it (a failure below it
+            // can reach the members above it unseen).
+            let mut seen_since_cut = false;
             for o in &charter.objectives {
                 let Some(series) = self.series.get_mut(&o.name, c) else {
                     continue;
@@ -120,6 +125,7 @@ impl History {
                 }
                 // Points are in time order: one split, then straight copies.
                 let split = series.points.partition_point(|(t, _)| *t < cut);
+                seen_since_cut |= split < series.points.len();
                 let baseline = match series.baselines.iter().find(|(at, _)| *at == cut) {
                     Some((_, b)) => Some(*b),
                     None => {
@@ -153,7 +159,11 @@ impl History {
                     out.scores.push(s.into_metric(c, &o.name, Some(o.signal)));
                 }
             }
-            if abnormal {
+            let unobserved = (unknown.contains(c) || !seen_since_cut) && !abnormal;
+            if unobserved {
+                out.unobserved.push(c.to_string());
+            }
+            if abnormal || unobserved {
                 queue.extend(charter.topology.dependencies(c));
             }
         }
@@ -168,6 +178,9 @@ pub struct IncidentScores {
     pub scores: Vec<MetricScore>,
     /// Windows read (with or without a score).
     pub windows: usize,
+    /// Components the walk passed through without a point since the cut (their
+    /// metrics are missing): the diagnosis reasons through them.
+    pub unobserved: Vec<String>,
 }
 
 #[cfg(test)]
@@ -198,5 +211,67 @@ mod tests {
         let pts = h.points("m", "c").expect("series");
         assert_eq!(pts.len(), 1);
         assert_eq!(pts[0].1, 2.0);
+    }
+
+    #[test]
+    fn the_walk_goes_on_through_a_component_without_data() {
+        let charter = charter_testkit::charter_from(
+            r#"name: t
+interval: 15s
+source:
+  prometheus: { url: "http://127.0.0.1:9" }
+components:
+  - { name: frontend, depends_on: [api] }
+  - { name: api, depends_on: [db] }
+  - { name: db }
+objectives:
+  - name: m
+    metric: m
+    signal: latency
+    above: { warning: 0.5 }
+    for: 0s
+"#,
+        );
+        let mut h = History::new(Duration::from_secs(3600));
+        for i in 0..60 {
+            let t = i * 15;
+            let bad = t >= 600;
+            let samples: Vec<Sample> = ["frontend", "api", "db"]
+                .iter()
+                .map(|c| Sample {
+                    objective: "m".into(),
+                    component: (*c).into(),
+                    at: Timestamp::from_secs(t),
+                    // api's data stops with the fault; the others' jumps.
+                    value: match (bad, *c) {
+                        (true, "api") => None,
+                        (true, _) => Some(1.0 + (i % 3) as f64 * 0.01),
+                        (false, _) => Some(0.1 + (i % 5) as f64 * 0.01),
+                    },
+                })
+                .collect();
+            h.record(&samples, Timestamp::from_secs(t));
+        }
+        let member = charter_testkit::violation("m", "frontend")
+            .since(Timestamp::from_secs(600))
+            .build();
+        let opts = RankOptions::default();
+        let scored_components = |unknown: &HashSet<String>| {
+            let out =
+                h.clone()
+                    .incident_scores(&charter, std::slice::from_ref(&member), unknown, &opts);
+            let mut c: Vec<String> = out.scores.iter().map(|s| s.component.clone()).collect();
+            c.sort();
+            c.dedup();
+            (c, out.unobserved)
+        };
+        // Not known to be blind: api's last points look normal and the walk stops there.
+        let (seen, unobserved) = scored_components(&HashSet::new());
+        assert_eq!(seen, ["api", "frontend"]);
+        assert!(unobserved.is_empty());
+        // Known to be blind: the walk goes on to db.
+        let (seen, unobserved) = scored_components(&HashSet::from(["api".to_string()]));
+        assert_eq!(seen, ["api", "db", "frontend"]);
+        assert_eq!(unobserved, ["api"]);
     }
 }

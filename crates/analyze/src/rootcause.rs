@@ -65,6 +65,9 @@ pub struct DiagnosisInput<'a> {
     pub episodes: &'a EpisodeLog,
     /// When observation began (the frequency test's history cannot predate it).
     pub observed_since: Timestamp,
+    /// Components whose metrics are missing (Unknown or never read): chains pass
+    /// through them, but they are never blamed for want of data.
+    pub unobserved: &'a [String],
     /// The component where the symptom was seen (an alert's target). With a graph,
     /// only abnormal components it reaches through abnormal dependencies are
     /// candidates, and a target that is not abnormal yields no root cause.
@@ -226,7 +229,8 @@ pub fn diagnose_scored(input: DiagnosisInput<'_>, scores: Vec<MetricScore>) -> D
             if !abnormal.contains(t) {
                 return diagnosis;
             }
-            reachable(topo, t, &abnormal)
+            let unobserved: BTreeSet<&str> = input.unobserved.iter().map(String::as_str).collect();
+            reachable(topo, t, &abnormal, &unobserved)
         }
         _ => abnormal.iter().copied().collect(),
     };
@@ -332,9 +336,27 @@ pub fn diagnose_scored(input: DiagnosisInput<'_>, scores: Vec<MetricScore>) -> D
                 intrinsic: own,
                 symptom: !any_violation || !c.violations.is_empty(),
                 changed: change.is_some(),
+                unobserved: false,
             }
         })
         .collect();
+    // Unobserved components carry chains between the abnormal ones around them.
+    let mut nodes = nodes;
+    if input.topology.is_some() {
+        for name in input.unobserved {
+            if !comps.contains_key(name.as_str()) {
+                nodes.push(Node {
+                    name: name.as_str(),
+                    strength: 0.0,
+                    onset: None,
+                    intrinsic: &[],
+                    symptom: false,
+                    changed: false,
+                    unobserved: true,
+                });
+            }
+        }
+    }
     let links = match input.topology {
         Some(topo) => propagate(&nodes, topo, opts.onset_tolerance, 2.0 * thr),
         None => vec![Default::default(); nodes.len()],
@@ -369,7 +391,7 @@ pub fn diagnose_scored(input: DiagnosisInput<'_>, scores: Vec<MetricScore>) -> D
         zones.and_then(|z| z.get(c)).map(String::as_str)
     });
 
-    let n = nodes.len();
+    let n = all.len();
     // Pass 1: a score for every candidate (cheap: numbers only).
     struct Scored<'c> {
         node: usize,
@@ -461,6 +483,13 @@ pub fn diagnose_scored(input: DiagnosisInput<'_>, scores: Vec<MetricScore>) -> D
                 node.name,
                 link.explains.len() + 1,
                 n,
+                listed(&names)
+            ));
+        }
+        if !link.through.is_empty() && !link.explains.is_empty() {
+            let names: Vec<&str> = link.through.iter().map(|&j| nodes[j].name).collect();
+            evidence.push(format!(
+                "reasoned through {} without data (unobserved: a failure is assumed to pass through; never blamed, never acted on)",
                 listed(&names)
             ));
         }
@@ -624,23 +653,24 @@ fn min_opt(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
 }
 
 /// Abnormal components reachable from `target` (included) along dependencies,
-/// passing only through abnormal components. O(V + E).
+/// passing only through abnormal and unobserved components (only abnormal ones are
+/// returned). O(V + E).
 fn reachable<'a>(
     topo: &'a Topology,
     target: &'a str,
     abnormal: &BTreeSet<&'a str>,
+    unobserved: &BTreeSet<&str>,
 ) -> Vec<&'a str> {
     let mut seen = BTreeSet::from([target]);
     let mut queue = std::collections::VecDeque::from([target]);
     while let Some(c) = queue.pop_front() {
         for d in topo.dependencies(c) {
-            if let Some(&d) = abnormal.get(d)
-                && seen.insert(d)
-            {
+            if (abnormal.contains(d) || unobserved.contains(d)) && seen.insert(d) {
                 queue.push_back(d);
             }
         }
     }
+    seen.retain(|c| abnormal.contains(c));
     seen.into_iter().collect()
 }
 

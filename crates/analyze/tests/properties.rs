@@ -59,6 +59,7 @@ impl Incident {
             changes: &[],
             episodes: EpisodeLog::none(),
             observed_since: Timestamp::from_secs(START_SECS - 7 * 24 * 3600),
+            unobserved: &[],
             target: None,
             options,
         })
@@ -579,6 +580,7 @@ fn a_leaf_behind_a_hub_is_blamed_not_the_hub() {
         changes: &[],
         episodes: EpisodeLog::none(),
         observed_since: Timestamp::from_secs(START_SECS - 3600),
+        unobserved: &[],
         target: None,
         options: &RankOptions::default(),
     });
@@ -608,6 +610,7 @@ fn a_violation_alone_and_a_clearer_anomaly_rank_in_confidence_order() {
         changes: &[],
         episodes: EpisodeLog::none(),
         observed_since: Timestamp::from_secs(START_SECS - 3600),
+        unobserved: &[],
         target: None,
         options: &RankOptions::default(),
     });

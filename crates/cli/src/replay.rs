@@ -164,6 +164,7 @@ pub fn run(args: &ReplayArgs) -> Result<ExitCode> {
         changes: &[],
         episodes: EpisodeLog::none(),
         observed_since: Timestamp(0),
+        unobserved: &[],
         target: args.target.as_deref(),
         options: &options,
     });

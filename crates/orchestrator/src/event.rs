@@ -24,6 +24,16 @@ pub enum Event {
         consecutive: u32,
     },
     SourceRecovered,
+    /// A component's objectives have no data (Unknown): nothing acts on it and
+    /// diagnoses reason through it, until data returns.
+    Unobserved {
+        component: String,
+        objectives: Vec<String>,
+    },
+    /// Data returned for a component that was unobserved.
+    ObservedAgain {
+        component: String,
+    },
     Violation {
         violation: Violation,
         from: Option<ViolationState>,
@@ -54,12 +64,17 @@ pub enum Event {
         action: Action,
         error: String,
     },
+    /// An execution verified on its targets: the violations its actions were
+    /// expected to relieve. `context`: the incident's other members still breaching,
+    /// reported but not judged.
     Verified {
         execution_id: ExecutionId,
         incident_id: IncidentId,
         outcome: OutcomeClass,
         before: f64,
         after: f64,
+        targets: Vec<String>,
+        context: Vec<String>,
     },
     Compensated {
         execution_id: ExecutionId,
@@ -206,6 +221,17 @@ impl Event {
                 tracing::error!(consecutive, "monitor is blind: new actions frozen")
             }
             Event::SourceRecovered => tracing::info!("metric source recovered"),
+            Event::Unobserved {
+                component,
+                objectives,
+            } => tracing::warn!(
+                component = %component,
+                objectives = %objectives.join(","),
+                "component unobserved: no data, no actions on it"
+            ),
+            Event::ObservedAgain { component } => {
+                tracing::info!(component = %component, "component observed again")
+            }
             Event::Violation { .. } => {}
             Event::IncidentOpened { incident_id, first } => {
                 tracing::info!(
@@ -398,6 +424,17 @@ impl fmt::Display for Event {
                 "monitor is BLIND after {consecutive} failed reads: new actions frozen"
             ),
             Event::SourceRecovered => write!(f, "metric source recovered"),
+            Event::Unobserved {
+                component,
+                objectives,
+            } => write!(
+                f,
+                "{component} is UNOBSERVED: no data for {}; no action on it until data returns (diagnoses reason through it, never blame it)",
+                listed(objectives)
+            ),
+            Event::ObservedAgain { component } => {
+                write!(f, "{component} observed again: data returned")
+            }
             Event::Violation { violation: v, .. } => {
                 let sev = v.severity.map(|s| format!(" {s}")).unwrap_or_default();
                 let val = v.value.map(|x| format!(" = {x:.3}")).unwrap_or_default();
@@ -464,10 +501,28 @@ impl fmt::Display for Event {
                 outcome,
                 before,
                 after,
-            } => write!(
-                f,
-                "execution #{execution_id} (incident #{incident_id}) verified: {outcome} (badness {before:.1} -> {after:.1})"
-            ),
+                targets,
+                context,
+            } => {
+                let on = if targets.len() == 1 {
+                    "target"
+                } else {
+                    "targets"
+                };
+                write!(
+                    f,
+                    "execution #{execution_id} (incident #{incident_id}) verified: {outcome} on its {on} {} (badness {before:.1} -> {after:.1})",
+                    listed(targets)
+                )?;
+                if !context.is_empty() {
+                    write!(
+                        f,
+                        "; not judged on the incident's others, still breaching: {}",
+                        listed(context)
+                    )?;
+                }
+                Ok(())
+            }
             Event::Compensated {
                 execution_id,
                 action,
@@ -538,4 +593,18 @@ impl fmt::Display for Event {
 pub struct Timed {
     pub at: Timestamp,
     pub event: Event,
+}
+
+/// `a, b, c and 12 more`: a list in a log line stays one line.
+fn listed(items: &[String]) -> String {
+    const SHOWN: usize = 6;
+    if items.len() <= SHOWN {
+        items.join(", ")
+    } else {
+        format!(
+            "{} and {} more",
+            items[..SHOWN].join(", "),
+            items.len() - SHOWN
+        )
+    }
 }

@@ -79,6 +79,8 @@ objectives:
 struct Dial {
     value: Mutex<f64>,
     on: Mutex<BTreeMap<String, f64>>,
+    /// Components whose samples come back without a value.
+    missing: Mutex<Vec<String>>,
     failing: AtomicBool,
 }
 
@@ -90,6 +92,7 @@ impl MetricSource for Dial {
         }
         let v = *self.value.lock().expect("lock");
         let on = self.on.lock().expect("lock").clone();
+        let missing = self.missing.lock().expect("lock").clone();
         Ok(Observation {
             at: Some(now),
             samples: charter
@@ -100,7 +103,7 @@ impl MetricSource for Dial {
                     objective: o.name.clone(),
                     component: c.clone(),
                     at: now,
-                    value: Some(on.get(c).copied().unwrap_or(v)),
+                    value: (!missing.contains(c)).then(|| on.get(c).copied().unwrap_or(v)),
                 })
                 .collect(),
             changes: Vec::new(),
@@ -714,5 +717,111 @@ async fn a_clock_stepped_back_mid_run_does_not_hold_the_cooldown_until_it_catche
     assert_eq!(
         l.count(|e| matches!(e, Event::PolicyDecided { .. })),
         policies + 1
+    );
+}
+
+/// Issue 17, item 5: an action is judged on what it was meant to relieve — its
+/// component and the callers its effect reaches — not on the whole incident.
+#[tokio::test]
+async fn an_action_that_helped_its_target_is_not_rolled_back_because_an_unrelated_member_worsened()
+{
+    // Three components with nothing between them, turning bad in the same tick: one
+    // incident (a burst). The planner scales api, the strongest; then api recovers
+    // while the two others get much worse.
+    let c = charter_of(
+        "  - {{ name: api, actuator: fake, replicas: {{ min: 1, max: 20 }} }}
+  - {{ name: batch, actuator: fake, replicas: {{ min: 1, max: 20 }} }}
+  - {{ name: worker, actuator: fake, replicas: {{ min: 1, max: 20 }} }}",
+        "scale_out",
+        "",
+    );
+    let mut l = start(c, Answer::Normal, 0.0).await;
+    l.tick().await;
+    let set = |l: &Loop, api: f64, others: f64| {
+        let mut on = l.dial.on.lock().expect("lock");
+        on.insert("api".into(), api);
+        on.insert("batch".into(), others);
+        on.insert("worker".into(), others);
+    };
+    set(&l, 0.9, 0.2);
+    l.until(
+        "api scaled out",
+        12,
+        |e| matches!(e, Event::StepApplied { action, .. } if action.kind == ActionKind::ScaleOut && action.component == "api"),
+    )
+    .await;
+    set(&l, 0.0, 0.9);
+    l.until("the verification", 20, |e| {
+        matches!(e, Event::Verified { .. })
+    })
+    .await;
+    let (outcome, targets, context, line) = l
+        .events
+        .iter()
+        .find_map(|(_, e)| match e {
+            Event::Verified {
+                outcome,
+                targets,
+                context,
+                ..
+            } => Some((*outcome, targets.clone(), context.clone(), e.to_string())),
+            _ => None,
+        })
+        .expect("verified");
+    assert_eq!(targets, ["saturation@api"], "judged on api only: {line}");
+    assert_eq!(
+        outcome,
+        charter_model::OutcomeClass::Resolved,
+        "api recovered: {line}"
+    );
+    assert_eq!(context, ["saturation@batch", "saturation@worker"], "{line}");
+    assert!(
+        line.contains("verified: resolved on its target saturation@api")
+            && line.contains("still breaching: saturation@batch, saturation@worker"),
+        "the line says what was judged and what still breaches: {line}"
+    );
+    l.tick().await;
+    assert_eq!(
+        l.count(|e| matches!(e, Event::Compensated { .. })),
+        0,
+        "nothing rolled back: {:#?}",
+        l.events
+    );
+}
+
+/// Issue 17, items 6 and 7: a component without data is said so, once, and when its
+/// data returns.
+#[tokio::test]
+async fn a_component_without_data_is_announced_once_and_when_data_returns() {
+    let c = charter_of(
+        "  - {{ name: api, actuator: fake, replicas: {{ min: 1, max: 20 }} }}
+  - {{ name: worker, actuator: fake, replicas: {{ min: 1, max: 20 }} }}",
+        "scale_out",
+        "",
+    );
+    let mut l = start(c, Answer::Normal, 0.0).await;
+    l.dial.missing.lock().expect("lock").push("worker".into());
+    for _ in 0..8 {
+        l.tick().await;
+    }
+    let lines: Vec<String> = l
+        .events
+        .iter()
+        .filter(|(_, e)| matches!(e, Event::Unobserved { .. }))
+        .map(|(_, e)| e.to_string())
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "worker is UNOBSERVED: no data for saturation; no action on it until data returns (diagnoses reason through it, never blame it)"
+        ]
+    );
+    l.dial.missing.lock().expect("lock").clear();
+    l.tick().await;
+    assert_eq!(
+        l.count(|e| matches!(e, Event::ObservedAgain { component } if component == "worker")),
+        1,
+        "{:#?}",
+        l.events
     );
 }

@@ -408,7 +408,7 @@ pub fn decide(input: PlanInput<'_>) -> Decision {
         },
         c.objective,
     );
-    let targets = active.iter().map(|v| v.key()).collect();
+    let targets = crate::targets::relieved(charter, &c.actions, &active);
     Decision::Act(Policy {
         id: input.policy_id,
         incident_id: input.incident.id,

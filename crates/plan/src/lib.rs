@@ -9,6 +9,7 @@
 //! nothing — always with the rationale and every rejected alternative.
 
 pub mod decide;
+pub mod targets;
 /// The learning model lives in `charter-model`, so that the knowledge store can report
 /// with it without depending on the planner.
 pub use charter_model::learning as knowledge;

@@ -22,6 +22,7 @@ fn rank_root_causes(
         changes: &[],
         episodes: EpisodeLog::none(),
         observed_since: Timestamp(0),
+        unobserved: &[],
         target,
         options,
     })

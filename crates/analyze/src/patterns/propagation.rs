@@ -12,7 +12,12 @@
 //!   is a cause of its own);
 //! - whether it turned abnormal before the callers it explains, or after one of them.
 //!
-//! Searches only walk abnormal components (pruning): cost O(A · (A + E_A)) for A
+//! A component whose metrics are missing (Unknown, or never read) is *unobserved*:
+//! it carries chains — a dependency below it can explain a caller above it — but it
+//! explains nothing and is explained by nothing itself, and its callers count as
+//! the dependency's direct callers, as if it were not there.
+//!
+//! Searches only walk abnormal and unobserved components (pruning): cost O(A · (A + E_A)) for A
 //! abnormal components and E_A edges among them — A is the size of the incident, not
 //! of the system.
 
@@ -38,6 +43,8 @@ pub struct Node<'a> {
     /// cause of its own, so a dependency explains it only by being at least as
     /// abnormal, not by timing alone.
     pub changed: bool,
+    /// Its metrics are missing: a carrier of chains, never a symptom or a cause.
+    pub unobserved: bool,
 }
 
 /// What the graph says of one node; indices refer to the input slice.
@@ -47,8 +54,12 @@ pub struct Link {
     pub explains: Vec<usize>,
     /// Abnormal dependencies (transitively) that can explain this node's symptoms.
     pub explained_by: Vec<usize>,
-    /// How many of `explains` call this node directly.
+    /// How many of `explains` call this node directly, or through unobserved
+    /// components only.
     pub direct_callers: usize,
+    /// Unobserved components on the paths from this node to the symptoms it
+    /// explains: the explanation assumes what could not be seen.
+    pub through: Vec<usize>,
     /// The earliest onset among `explains`, if known.
     pub first_caller_onset: Option<Timestamp>,
     /// Whether this node turned abnormal after a caller it explains, by more than the
@@ -109,11 +120,20 @@ pub fn propagate(
         .enumerate()
         .map(|(i, n)| {
             let mut explains = walk(i, &up);
-            explains.retain(|&j| nodes[j].symptom);
+            let through: Vec<usize> = explains
+                .iter()
+                .copied()
+                .filter(|&j| nodes[j].unobserved)
+                .collect();
+            // An unobserved node explains nothing: it is not a suspect.
+            explains.retain(|&j| !n.unobserved && nodes[j].symptom && !nodes[j].unobserved);
             let explained_by: Vec<usize> = walk(i, &down)
                 .into_iter()
                 .filter(|&d| {
                     let dep = &nodes[d];
+                    if dep.unobserved {
+                        return false;
+                    }
                     let earlier = match (dep.onset, n.onset) {
                         (Some(a), Some(b)) => a <= b.plus(tolerance),
                         _ => false,
@@ -133,12 +153,10 @@ pub fn propagate(
                 (Some(mine), Some(first)) => mine > first.plus(tolerance),
                 _ => false,
             };
-            let direct_callers = up[i]
-                .iter()
-                .filter(|&&j| j != i && nodes[j].symptom)
-                .count();
+            let direct_callers = direct(i, &up, nodes);
             Link {
                 direct_callers,
+                through,
                 explains,
                 explained_by,
                 first_caller_onset,
@@ -146,6 +164,30 @@ pub fn propagate(
             }
         })
         .collect()
+}
+
+/// The symptoms among `i`'s callers, reached directly or through unobserved
+/// components only (they would have been its direct callers had the unobserved one
+/// been seen to pass the failure on).
+fn direct(i: usize, up: &[Vec<usize>], nodes: &[Node<'_>]) -> usize {
+    let mut seen = vec![false; nodes.len()];
+    seen[i] = true;
+    let mut stack = vec![i];
+    let mut count = 0;
+    while let Some(x) = stack.pop() {
+        for &j in &up[x] {
+            if seen[j] {
+                continue;
+            }
+            seen[j] = true;
+            if nodes[j].unobserved {
+                stack.push(j);
+            } else if nodes[j].symptom {
+                count += 1;
+            }
+        }
+    }
+    count
 }
 
 #[cfg(test)]
@@ -170,6 +212,20 @@ mod tests {
             intrinsic,
             symptom: true,
             changed: false,
+            unobserved: false,
+        }
+    }
+
+    /// A component with no data: no strength, no onset.
+    fn blind(name: &str) -> Node<'_> {
+        Node {
+            name,
+            strength: 0.0,
+            onset: None,
+            intrinsic: &[],
+            symptom: false,
+            changed: false,
+            unobserved: true,
         }
     }
 
@@ -234,5 +290,23 @@ mod tests {
         let links = propagate(&nodes, &topo(), Duration::from_secs(5), 0.0);
         assert!(links[1].explains.is_empty());
         assert!(links[0].explained_by.is_empty());
+    }
+
+    #[test]
+    fn an_unobserved_component_carries_the_chain_without_being_part_of_it() {
+        // api has no data: db still explains frontend, through api, as a direct caller.
+        let nodes = [
+            node("frontend", 10.0, 30, &[]),
+            blind("api"),
+            node("db", 10.0, 0, &[]),
+        ];
+        let links = propagate(&nodes, &topo(), Duration::from_secs(5), 0.0);
+        assert_eq!(links[2].explains, vec![0]);
+        assert_eq!(links[2].direct_callers, 1);
+        assert_eq!(links[2].through, vec![1]);
+        assert_eq!(links[0].explained_by, vec![2]);
+        // The blind component explains nothing and nothing explains it.
+        assert!(links[1].explains.is_empty());
+        assert!(!links[0].explained_by.contains(&1));
     }
 }

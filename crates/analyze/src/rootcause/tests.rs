@@ -36,6 +36,7 @@ fn run(violations: &[Violation], changes: &[Change]) -> Diagnosis {
         changes,
         episodes: EpisodeLog::none(),
         observed_since: Timestamp(0),
+        unobserved: &[],
         target: None,
         options: &RankOptions::default(),
     })
@@ -183,6 +184,7 @@ fn input<'a>(
         changes: &[],
         episodes,
         observed_since: Timestamp(0),
+        unobserved: &[],
         target: None,
         options,
     }
@@ -426,4 +428,45 @@ fn a_deploy_before_onset_is_not_explained_away_by_a_slightly_slower_dependency()
         ("auth", CauseClass::BadChange),
         "{d:#?}"
     );
+}
+
+#[test]
+fn a_fault_below_a_component_without_data_is_blamed_below_it_not_above() {
+    // frontend -> api -> catalog -> db; api's metrics are missing. db fails first and
+    // frontend shows it: the chain runs through api, unseen.
+    let t = topology(&[
+        ("frontend", &["api"]),
+        ("api", &["catalog"]),
+        ("catalog", &["db"]),
+        ("db", &[]),
+    ]);
+    let vs = [
+        v("errors", "frontend", Signal::Errors, 130),
+        v("errors", "catalog", Signal::Errors, 110),
+        v("errors", "db", Signal::Errors, 100),
+    ];
+    let opts = RankOptions::default();
+    let blind = ["api".to_string()];
+    let diagnose_with = |unobserved: &[String]| {
+        diagnose(DiagnosisInput {
+            unobserved,
+            target: Some("frontend"),
+            ..input(&vs, &[], Some(&t), EpisodeLog::none(), &opts)
+        })
+    };
+    // Without knowing api is blind, the chain breaks at api: frontend is all there is.
+    let d = diagnose_with(&[]);
+    assert_eq!(d.root().map(|h| h.component.as_str()), Some("frontend"));
+    let d = diagnose_with(&blind);
+    let root = d.root().expect("root");
+    assert_eq!(root.component, "db", "{d:#?}");
+    assert!(
+        root.evidence
+            .iter()
+            .any(|e| e.starts_with("reasoned through api without data")),
+        "{:?}",
+        root.evidence
+    );
+    // The blind component is never a hypothesis.
+    assert!(d.hypotheses.iter().all(|h| h.component != "api"), "{d:#?}");
 }

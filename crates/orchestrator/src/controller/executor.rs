@@ -13,13 +13,13 @@ use charter_knowledge::{
 };
 use charter_model::{
     Action, Charter, IncidentState, Mode, Outcome, OutcomeClass, Policy, SeriesKey, Severity,
-    StepRef, Timestamp,
+    StepRef, Timestamp, Violation, ViolationState,
 };
 use charter_model::{ExecutionId, IncidentId};
 use charter_monitor::Detector;
 use charter_monitor::detect::{is_clear, severity_of};
 use charter_plan::GuardState;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 /// The executions in progress.
@@ -28,6 +28,9 @@ pub(crate) struct Executor {
     next_id: ExecutionId,
     /// Executions whose next move waits for the monitor to see again (announced once).
     held: BTreeSet<ExecutionId>,
+    /// Each execution's context: the members of its incident it is not judged on,
+    /// read at verification only to say which of them still breach.
+    context: BTreeMap<ExecutionId, Vec<SeriesKey>>,
 }
 
 /// What a tick's moves of one execution did that its incident must know.
@@ -66,6 +69,7 @@ impl Executor {
             executions: Vec::new(),
             next_id,
             held: BTreeSet::new(),
+            context: BTreeMap::new(),
         }
     }
 
@@ -75,12 +79,16 @@ impl Executor {
         &mut self,
         policy: &Policy,
         targets: Vec<SeriesKey>,
+        context: Vec<SeriesKey>,
         time_to_effect: Duration,
         badness_before: f64,
         now: Timestamp,
     ) -> Execution {
         let id = self.next_id;
         self.next_id = ExecutionId(id.get() + 1);
+        if !context.is_empty() {
+            self.context.insert(id, context);
+        }
         Execution::new(id, policy, targets, time_to_effect, badness_before, now)
     }
 
@@ -179,12 +187,19 @@ impl Executor {
                     };
                     let e = &mut self.executions[i];
                     let class = e.verified(after, resolved, now);
+                    let context = self
+                        .context
+                        .get(&e.id)
+                        .map(|keys| breaching(cx.charter, cx.detector, keys))
+                        .unwrap_or_default();
                     emit.emit(Event::Verified {
                         execution_id: e.id,
                         incident_id: e.incident_id,
                         outcome: class,
                         before: e.badness_before,
                         after,
+                        targets: e.targets.iter().map(SeriesKey::to_string).collect(),
+                        context,
                     })
                     .await?;
                     if class == OutcomeClass::NoEffect {
@@ -205,6 +220,7 @@ impl Executor {
         out.done = self.executions[i].is_done();
         if out.done {
             self.held.remove(&self.executions[i].id);
+            self.context.remove(&self.executions[i].id);
         }
         Ok(out)
     }
@@ -563,6 +579,19 @@ pub(crate) fn badness(
     (total, Some(all_clear))
 }
 
+/// Which of `keys` breach a threshold on their latest sample (Unknown ones are left
+/// out: nothing can be said of them).
+fn breaching(charter: &Charter, detector: &Detector, keys: &[SeriesKey]) -> Vec<String> {
+    keys.iter()
+        .filter(|k| {
+            let objective = charter.objective(&k.objective);
+            let value = detector.latest(&k.objective, &k.component);
+            matches!((objective, value), (Some(o), Some(v)) if severity_of(o, v).is_some())
+        })
+        .map(SeriesKey::to_string)
+        .collect()
+}
+
 impl Controller {
     /// Start carrying out an approved policy: the incident is remediating and the
     /// execution's record is saved before its first step.
@@ -578,8 +607,24 @@ impl Controller {
             .max()
             .unwrap_or(Duration::from_secs(60));
         let targets = self.book.series_of(policy.incident_id, &policy.targets);
+        // The incident's other active members: context, not judged.
+        let context: Vec<SeriesKey> = self
+            .book
+            .incidents
+            .get(&policy.incident_id)
+            .map(|rt| {
+                rt.members
+                    .values()
+                    .filter(|v| matches!(v.state, ViolationState::Firing | ViolationState::Pending))
+                    .map(Violation::series)
+                    .filter(|k| !targets.contains(k))
+                    .collect()
+            })
+            .unwrap_or_default();
         let (before, _) = badness(&self.charter, &self.observer.detector, &targets);
-        let e = self.executor.prepare(policy, targets, tte, before, now);
+        let e = self
+            .executor
+            .prepare(policy, targets, context, tte, before, now);
         if let Some(rt) = self.book.incidents.get_mut(&policy.incident_id) {
             rt.incident.state = IncidentState::Remediating;
             self.store.save_incident(&rt.incident).await?;

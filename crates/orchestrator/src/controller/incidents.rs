@@ -219,6 +219,8 @@ impl IncidentBook {
         let (mut diagnoses, mut windows) = (0, 0);
         let mut changed_roots = Vec::new();
         let refresh = charter.interval * REFRESH_INTERVALS;
+        // Components with an Unknown objective: diagnoses reason through them.
+        let unknown = observer.frozen();
         for rt in self.incidents.values_mut() {
             let every = refresh.max(now.since(rt.incident.opened_at) / REFRESH_AGE_SHARE);
             let stale = rt
@@ -252,7 +254,7 @@ impl IncidentBook {
             }
             let scored = observer
                 .history
-                .incident_scores(charter, &members, analysis);
+                .incident_scores(charter, &members, &unknown, analysis);
             diagnoses += 1;
             windows += scored.windows;
             let d = diagnose_scored(
@@ -266,6 +268,7 @@ impl IncidentBook {
                     changes: &observer.changes,
                     episodes: &observer.episodes,
                     observed_since: observer.started,
+                    unobserved: &scored.unobserved,
                     target: None,
                     options: analysis,
                 },

@@ -378,7 +378,33 @@ impl Controller {
                 now,
             )
             .await?;
-        self.guard.frozen = self.observer.frozen();
+        let frozen = self.observer.frozen();
+        let mut gone: Vec<&String> = frozen.difference(&self.guard.frozen).collect();
+        gone.sort();
+        for c in gone {
+            let mut objectives: Vec<String> = self
+                .observer
+                .detector
+                .unknown()
+                .filter(|(_, x)| *x == c.as_str())
+                .map(|(o, _)| o.to_string())
+                .collect();
+            objectives.sort();
+            emit.emit(Event::Unobserved {
+                component: c.clone(),
+                objectives,
+            })
+            .await?;
+        }
+        let mut back: Vec<&String> = self.guard.frozen.difference(&frozen).collect();
+        back.sort();
+        for c in back {
+            emit.emit(Event::ObservedAgain {
+                component: c.clone(),
+            })
+            .await?;
+        }
+        self.guard.frozen = frozen;
         let grouped = self.book.group(
             transitions,
             &self.charter,
