@@ -295,7 +295,20 @@ pub fn generate(seed: u64) -> Topology {
                     .map(move |(t, _)| (o, *t))
             })
             .collect();
-        let (owner, store) = *r.pick(&candidates);
+        let (owner, store) = if candidates.is_empty() {
+            // Every caller of a store already owns a cache: another service starts
+            // calling a store.
+            let free: Vec<usize> = (0..core)
+                .filter(|o| !cache_of.contains_key(o) && !stores.contains(o))
+                .collect();
+            let (o, b) = (*r.pick(&free), *r.pick(&stores));
+            if !edges[o].iter().any(|(t, _)| *t == b) {
+                edges[o].push((b, 0.5));
+            }
+            (o, b)
+        } else {
+            *r.pick(&candidates)
+        };
         edges[owner].push((c, 1.0));
         cache_of.insert(
             owner,
