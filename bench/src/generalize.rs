@@ -57,6 +57,10 @@ pub struct GeneralizeArgs {
     /// Exit with 1 when a Done-means target of issue 17 is not met (and say which).
     #[arg(long)]
     check: bool,
+    /// Seconds after which a simulated on-call approves a policy left pending
+    /// (a group failover above `auto_approve_max_cost`, say); 0: nobody answers.
+    #[arg(long, default_value_t = 180)]
+    approve_after: u64,
 }
 
 /// What one run of one situation gave.
@@ -455,6 +459,7 @@ pub fn run(args: &GeneralizeArgs) -> Result<bool> {
     // The slow `charter` runs first, so the pool ends evenly.
     work.sort_by_key(|(_, _, st)| *st != Strategy::Charter);
     let jobs = args.jobs.unwrap_or_else(default_jobs).max(1);
+    let approve_after = args.approve_after;
     let progress = Progress::new(work.len());
     let outcomes = run_pool(
         &work,
@@ -466,7 +471,11 @@ pub fn run(args: &GeneralizeArgs) -> Result<bool> {
                 &s.scenario,
                 seed,
                 strategy,
-                RunOptions::default(),
+                RunOptions {
+                    approve_after: (approve_after > 0)
+                        .then(|| std::time::Duration::from_secs(approve_after)),
+                    ..RunOptions::default()
+                },
             );
             async move {
                 let run = run.await.map_err(|e| {

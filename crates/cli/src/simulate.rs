@@ -47,6 +47,7 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
         log: !args.json,
         verbose: args.verbose,
         record: false,
+        approve_after: None,
     };
     let run = run_one(Arc::new(charter), &scenario, seed, args.strategy, options).await?;
     if args.json {

@@ -42,6 +42,9 @@ pub struct RunOptions {
     pub log: bool,
     /// Also log every violation transition of the controller.
     pub verbose: bool,
+    /// `charter`: an on-call human who approves every policy left pending this long
+    /// after it was decided (`None`: nobody answers, as before).
+    pub approve_after: Option<Duration>,
 }
 
 /// One action a strategy took.
@@ -195,6 +198,15 @@ pub async fn run_one(
         let tick_index = meter.ticks.len();
         match controller.as_mut() {
             Some(c) => {
+                if let Some(delay) = options.approve_after {
+                    for p in c.pending_policies() {
+                        if now.since(p.created_at) >= delay {
+                            // A refusal (the guardrails changed meanwhile) is the
+                            // controller's to report; the on-call only answers.
+                            let _ = c.approve(p.id, "on-call", now).await;
+                        }
+                    }
+                }
                 let report = c.tick(now).await.map_err(EvalError::Controller)?;
                 for timed in report.events {
                     let e = &timed.event;
