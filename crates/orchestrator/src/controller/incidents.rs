@@ -255,18 +255,6 @@ impl IncidentBook {
         let refresh = charter.interval * REFRESH_INTERVALS;
         // Components with an Unknown objective: diagnoses reason through them.
         let unknown = observer.frozen();
-        // Pending violations, by component: a member component's are its symptoms
-        // too (an alert can fire one objective a cycle before the component's own
-        // objectives pass their `for`; the diagnosis must not miss them).
-        let mut pending_on: HashMap<String, Vec<Violation>> = HashMap::new();
-        for v in observer.detector.active() {
-            if v.state == ViolationState::Pending {
-                pending_on
-                    .entry(v.component.clone())
-                    .or_default()
-                    .push(v.clone());
-            }
-        }
         for rt in self.incidents.values_mut() {
             let every = refresh.max(now.since(rt.incident.opened_at) / REFRESH_AGE_SHARE);
             let stale = rt
@@ -280,7 +268,7 @@ impl IncidentBook {
             // Members that resolved long ago describe the past, not what is wrong
             // now: a long incident that keeps taking new violations is diagnosed on
             // its recent ones.
-            let mut members: Vec<Violation> = rt
+            let members: Vec<Violation> = rt
                 .members
                 .values()
                 .filter(|v| {
@@ -289,15 +277,6 @@ impl IncidentBook {
                 })
                 .cloned()
                 .collect();
-            let components: BTreeSet<&str> =
-                rt.members.values().map(|v| v.component.as_str()).collect();
-            for c in components {
-                for p in pending_on.get(c).into_iter().flatten() {
-                    if !rt.members.contains_key(&p.key()) {
-                        members.push(p.clone());
-                    }
-                }
-            }
             // No symptom left to explain (the incident is clearing): keep the diagnosis
             // that explained them rather than rank the leftovers in the metrics.
             if rt.diagnosis.is_some()
