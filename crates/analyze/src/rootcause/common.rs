@@ -83,6 +83,18 @@ fn own_reason(seen: &Seen<'_, '_>, i: usize) -> Option<String> {
     if node.changed || c.signals.contains(&Signal::Traffic) || node.onset.is_none() {
         return None;
     }
+    // Lost capacity shows as work done slowly or not at all; a cost, a cache hit
+    // ratio or a pool alone is not a sign of it.
+    let capacity = [
+        Signal::Utilization,
+        Signal::Saturation,
+        Signal::Latency,
+        Signal::Errors,
+        Signal::Availability,
+    ];
+    if !capacity.iter().any(|s| c.signals.contains(s)) {
+        return None;
+    }
     if seen.links[i].explained_by.is_empty() {
         return Some(format!("{}: no abnormal dependency", node.name));
     }
@@ -335,6 +347,24 @@ mod tests {
         assert!(root.symptoms.contains(&"latency@edge".to_string()));
         // The services remain, below it.
         assert!(d.hypotheses.iter().any(|h| h.component == "cat"));
+    }
+
+    #[test]
+    fn services_of_a_zone_that_only_cost_more_together_are_not_a_lost_zone() {
+        // Replicas left behind after a surge: every service of zone b over its cost
+        // objective at once. Nothing runs slowly or fails: no capacity was lost.
+        let vs = [
+            v("cost", "cat", Signal::Cost, 100),
+            v("cost", "ord", Signal::Cost, 100),
+            v("cost", "pay", Signal::Cost, 110),
+        ];
+        let d = run(&vs, &TWO_ZONES);
+        assert!(
+            d.hypotheses
+                .iter()
+                .all(|h| !h.component.starts_with("zone:")),
+            "{d:#?}"
+        );
     }
 
     #[test]
