@@ -7,6 +7,7 @@
 //! rollback of the deployed service — what `charter demo` does in process.
 
 mod real_path;
+mod servers;
 
 use real_path::{Ports, Stack};
 use serde_json::{Value, json};

@@ -10,52 +10,12 @@
 //! CHARTER_ALERTMANAGER_BIN override their paths. A missing binary fails the test: it
 //! is never skipped.
 
+use crate::servers::{Proc, bin, free_port};
 use serde_json::Value;
-use std::fs::File;
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The webhook's bearer token.
 pub const TOKEN: &str = "real-path-token";
-
-struct Proc {
-    name: &'static str,
-    child: Child,
-    log: PathBuf,
-}
-
-impl Proc {
-    fn start(name: &'static str, dir: &Path, program: &str, args: &[String]) -> Proc {
-        let log = dir.join(format!("{name}.log"));
-        let out = File::create(&log).expect("log file");
-        let err = out.try_clone().expect("log file");
-        let child = Command::new(program)
-            .args(args)
-            .current_dir(dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(out))
-            .stderr(Stdio::from(err))
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot start {name} ({program}): {e}; scripts/test installs it")
-            });
-        Proc { name, child, log }
-    }
-
-    fn tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        let from = lines.len().saturating_sub(60);
-        format!(
-            "--- {} ({}) ---\n{}",
-            self.name,
-            self.log.display(),
-            lines[from..].join("\n")
-        )
-    }
-}
 
 impl Drop for Stack {
     /// With REAL_PATH_KEEP set, the directory (configs, logs, Charter's store) is kept
@@ -66,25 +26,6 @@ impl Drop for Stack {
             eprintln!("kept {}", dir.keep().display());
         }
     }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
-fn bin(env: &str, default: &str) -> String {
-    std::env::var(env).unwrap_or_else(|_| default.to_string())
 }
 
 /// Ports of the stack's servers.
@@ -251,7 +192,7 @@ receivers:
     pub fn logs(&self) -> String {
         self.procs
             .iter()
-            .map(Proc::tail)
+            .map(|p| p.tail(60))
             .collect::<Vec<_>>()
             .join("\n")
     }
