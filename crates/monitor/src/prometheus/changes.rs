@@ -6,8 +6,8 @@
 //!
 //! The first read only learns what runs; a read that fails, or a component missing
 //! from a result, keeps what was known, so a deploy during a gap is reported on the
-//! next good read. The source cannot tell who deployed: Charter's own rollbacks are
-//! reported too, by `prometheus`.
+//! next good read. The source cannot tell who deployed: every change is reported by
+//! `prometheus`, and the controller takes those close to its own actions for its own.
 
 use super::PrometheusSource;
 use super::query::{seconds, unix_seconds};

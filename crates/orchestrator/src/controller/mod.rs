@@ -373,7 +373,11 @@ impl Controller {
                 &self.charter,
                 self.store.as_ref(),
                 &obs.samples,
-                obs.changes,
+                own_changes(
+                    obs.changes,
+                    &self.guard.recent_actions,
+                    self.charter.interval,
+                ),
                 &self.analysis,
                 now,
             )
@@ -623,5 +627,73 @@ fn check_lease(fence: Option<&Fence>, what: &str) -> Result<(), ControllerError>
             f.epoch()
         ))),
         _ => Ok(()),
+    }
+}
+
+/// Changes a source saw on components Charter itself acted on close to when the
+/// change is dated (within four intervals: a scrape and a rule evaluation may come
+/// between the action and the read that sees it) are Charter's own: a source that
+/// reads deploys from metrics (a revision, a generation) cannot tell who deployed,
+/// and a diagnosis must never take Charter's rollback or scale-out for a bad change.
+fn own_changes(
+    mut changes: Vec<charter_model::Change>,
+    recent_actions: &[(String, charter_model::ActionKind, Timestamp)],
+    interval: Duration,
+) -> Vec<charter_model::Change> {
+    let near = interval * 4;
+    for ch in &mut changes {
+        if ch.by == "charter" {
+            continue;
+        }
+        if let Some((_, kind, _)) = recent_actions
+            .iter()
+            .rev()
+            .find(|(c, _, t)| *c == ch.component && *t <= ch.at.plus(near) && ch.at <= t.plus(near))
+        {
+            ch.description = format!(
+                "{} (Charter's own {kind}, seen by {})",
+                ch.description, ch.by
+            );
+            ch.by = "charter".to_string();
+        }
+    }
+    changes
+}
+
+#[cfg(test)]
+mod own_change_tests {
+    use super::*;
+    use charter_model::{ActionKind, Change, ChangeKind};
+
+    fn deploy(component: &str, at: i64) -> Change {
+        Change {
+            at: Timestamp::from_secs(at),
+            component: component.into(),
+            kind: ChangeKind::Deploy,
+            description: "deployed v1 (was v2)".into(),
+            by: "prometheus".into(),
+        }
+    }
+
+    #[test]
+    fn a_deploy_seen_right_after_charters_own_action_there_is_charters() {
+        let recent = [(
+            "api".to_string(),
+            ActionKind::Rollback,
+            Timestamp::from_secs(100),
+        )];
+        let out = own_changes(
+            vec![deploy("api", 107), deploy("db", 107), deploy("api", 400)],
+            &recent,
+            Duration::from_secs(15),
+        );
+        assert_eq!(out[0].by, "charter");
+        assert_eq!(
+            out[0].description,
+            "deployed v1 (was v2) (Charter's own rollback, seen by prometheus)"
+        );
+        // Another component, or long after: somebody else's.
+        assert_eq!(out[1].by, "prometheus");
+        assert_eq!(out[2].by, "prometheus");
     }
 }
