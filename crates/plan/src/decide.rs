@@ -591,27 +591,12 @@ fn guardrail(
     let g = input.guard;
     let rails = &input.charter.guardrails;
     let comp = &c.main().component;
-    if g.quarantined.contains(comp) {
-        return Some(format!(
-            "{comp} is quarantined: automation stopped there until an operator clears it"
-        ));
+    if let Some(reason) = component_hold(comp, g) {
+        return Some(reason);
     }
-    if g.frozen.contains(comp) {
-        return Some(format!("an objective on {comp} is Unknown: actions frozen"));
-    }
-    if g.running.contains(comp) {
-        return Some(format!("an execution is already running on {comp}"));
-    }
-    // The latest action on the component, whatever the order it was handed in.
-    if let Some(last) = recent
-        .iter()
-        .filter(|(x, _, _)| x == comp)
-        .map(|(_, _, t)| *t)
-        .max()
-        && input.now.since(last) < rails.cooldown
+    if let Some(until) = cooling_until(comp, recent.iter().copied(), input.now, rails.cooldown)
         && revised_cooldown(c, input, recent).is_none()
     {
-        let until = last.plus(rails.cooldown);
         return Some(format!("cooldown on {comp} until {until}"));
     }
     if recent.len() + c.actions.len() > rails.max_actions_per_hour as usize {
@@ -630,6 +615,40 @@ fn guardrail(
         ));
     }
     None
+}
+
+/// Why nothing new may start on `comp`, whatever the action: quarantined, an
+/// Unknown objective, an execution already running there. (The cooldown is the
+/// caller's: a revised cause may pass it.)
+fn component_hold(comp: &str, g: &GuardState) -> Option<String> {
+    if g.quarantined.contains(comp) {
+        return Some(format!(
+            "{comp} is quarantined: automation stopped there until an operator clears it"
+        ));
+    }
+    if g.frozen.contains(comp) {
+        return Some(format!("an objective on {comp} is Unknown: actions frozen"));
+    }
+    if g.running.contains(comp) {
+        return Some(format!("an execution is already running on {comp}"));
+    }
+    None
+}
+
+/// When `comp`'s cooldown ends, if it is still cooling down: `cooldown` after the
+/// latest of `actions` on it, whatever the order they come in.
+fn cooling_until<'a>(
+    comp: &str,
+    actions: impl IntoIterator<Item = &'a (String, ActionKind, Timestamp)>,
+    now: Timestamp,
+    cooldown: Duration,
+) -> Option<Timestamp> {
+    let last = actions
+        .into_iter()
+        .filter(|(x, _, _)| x == comp)
+        .map(|(_, _, t)| *t)
+        .max()?;
+    (now.since(last) < cooldown).then(|| last.plus(cooldown))
 }
 
 /// Why a candidate may pass its component's cooldown, if it may: the cooldown keeps

@@ -63,27 +63,12 @@ fn held_back(
             "no objective on {name} lists {GROUP_KIND} among its remedies"
         ));
     }
-    if g.quarantined.contains(name) {
-        return Err(format!("{name} is quarantined"));
+    if let Some(reason) = component_hold(name, g) {
+        return Err(reason);
     }
-    if g.frozen.contains(name) {
-        return Err(format!("an objective on {name} is Unknown: actions frozen"));
-    }
-    if g.running.contains(name) {
-        return Err(format!("an execution is already running on {name}"));
-    }
-    if let Some(last) = g
-        .recent_actions
-        .iter()
-        .filter(|(c, _, t)| c == name && *t <= input.now)
-        .map(|(_, _, t)| *t)
-        .max()
-        && input.now.since(last) < rails.cooldown
-    {
-        return Err(format!(
-            "cooldown on {name} until {}",
-            last.plus(rails.cooldown)
-        ));
+    let actions = g.recent_actions.iter().filter(|(_, _, t)| *t <= input.now);
+    if let Some(until) = cooling_until(name, actions, input.now, rails.cooldown) {
+        return Err(format!("cooldown on {name} until {until}"));
     }
     // A member moved by an earlier group (only the first step is recorded as tried)
     // would move back: a node's group has no zone to tell it by.
