@@ -118,18 +118,12 @@ const LOAD_RISE: f64 = 1.1;
 /// cluster; the rest only lengthen its member list).
 const MAX_CLUSTER_KEYS: usize = 8;
 
+/// Most names listed in one line of evidence.
+const SHOWN: usize = 10;
+
 /// `a, b, c and 12 more`.
 fn listed(names: &[&str]) -> String {
-    const SHOWN: usize = 10;
-    if names.len() <= SHOWN {
-        names.join(", ")
-    } else {
-        format!(
-            "{} and {} more",
-            names[..SHOWN].join(", "),
-            names.len() - SHOWN
-        )
-    }
+    charter_model::text::listed(names, SHOWN)
 }
 
 /// Symptoms a caller inherits from a failing dependency; anything else is the

@@ -29,6 +29,7 @@ pub mod placement;
 pub mod rules;
 pub mod series;
 pub mod step;
+pub mod text;
 pub mod time;
 pub mod token;
 pub mod topology;

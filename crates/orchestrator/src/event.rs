@@ -597,14 +597,5 @@ pub struct Timed {
 
 /// `a, b, c and 12 more`: a list in a log line stays one line.
 fn listed(items: &[String]) -> String {
-    const SHOWN: usize = 6;
-    if items.len() <= SHOWN {
-        items.join(", ")
-    } else {
-        format!(
-            "{} and {} more",
-            items[..SHOWN].join(", "),
-            items.len() - SHOWN
-        )
-    }
+    charter_model::text::listed(items, 6)
 }
