@@ -268,8 +268,7 @@ fn result(
     truth: String,
     ranking: &[Hypothesis],
     judged: bool,
-    wall_ms: f64,
-    analysis_ms: f64,
+    (wall_ms, analysis_ms): (f64, f64),
 ) -> CaseResult {
     CaseResult {
         case: name.to_string(),
@@ -370,8 +369,7 @@ pub fn run(root: &Path, settings: &Settings, options: &RankOptions) -> Result<Re
             service_truth,
             &ranking,
             !s.is_empty(),
-            load_ms + analysis_ms,
-            analysis_ms,
+            (load_ms + analysis_ms, analysis_ms),
         ));
         if let Some(pod) = &truth.root_cause_pod {
             let analysis_started = Instant::now();
@@ -391,8 +389,7 @@ pub fn run(root: &Path, settings: &Settings, options: &RankOptions) -> Result<Re
                 pod.clone(),
                 &ranking,
                 !s.is_empty(),
-                load_ms + analysis_ms,
-                analysis_ms,
+                (load_ms + analysis_ms, analysis_ms),
             ));
         }
     }
