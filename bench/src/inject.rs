@@ -14,11 +14,12 @@
 pub mod fault;
 
 use crate::generalize::topology::Draw;
-use crate::{petshop, sockshop};
+use crate::{nezha, petshop, sockshop};
 use anyhow::{Context, Result, bail};
 use charter_analyze::{DiagnosisInput, EpisodeLog, MetricSeries, RankOptions, diagnose};
 use charter_frame::{Frame, load_adjacency_matrix, split_by_rows};
 use charter_model::{IncidentId, Timestamp, Topology};
+use std::time::Duration;
 use fault::{Class, Fault};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -37,6 +38,7 @@ const WINDOW_TRIES: usize = 20;
 pub enum InjectDataset {
     Petshop,
     Sockshop,
+    Nezha,
 }
 
 #[derive(clap::Args)]
@@ -152,19 +154,76 @@ enum Harness {
     Petshop { graph: Topology, window: usize },
     /// No graph, no target; RCAEval's windows around a split in the middle third.
     Sockshop,
+    /// The graph and the pods' placement on nodes, no target; judged rows as long as
+    /// a fault and the minute after it (240 s), split from half of the normal data
+    /// onwards, the rows before the split as baseline (the harness's specificity
+    /// windows).
+    Nezha { graph: Topology, window_secs: f64 },
+}
+
+/// A recording of normal operation: one frame, or one per file on its own time axis
+/// (Nezha's pods), and where the components run when known.
+struct Recording {
+    frames: Vec<Frame>,
+    nodes: Option<BTreeMap<String, String>>,
+}
+
+/// A cut window as times: baseline `[from, split)`, judged `[split, end)`.
+#[derive(Debug, Clone, Copy)]
+struct Cut {
+    from: Timestamp,
+    split: Timestamp,
+    end: Timestamp,
+}
+
+impl Cut {
+    /// The baseline and judged rows of `frame`.
+    fn rows(&self, frame: &Frame) -> (Range<usize>, Range<usize>) {
+        let at = |t: Timestamp| frame.times.partition_point(|x| *x < t);
+        let (a, b, c) = (at(self.from), at(self.split), at(self.end));
+        (a..b, b..c)
+    }
+
+    fn judged(&self) -> impl Fn(Timestamp) -> bool {
+        let (split, end) = (self.split, self.end);
+        move |t| t >= split && t < end
+    }
+
+    fn baseline(&self) -> impl Fn(Timestamp) -> bool {
+        let (from, split) = (self.from, self.split);
+        move |t| t >= from && t < split
+    }
 }
 
 /// One system: its normal recordings, the graph faults spread along, its harness.
 struct System {
     name: String,
-    recordings: Vec<Frame>,
+    recordings: Vec<Recording>,
     graph: Option<Topology>,
     harness: Harness,
 }
 
 impl System {
-    /// The baseline and judged rows of a window cut from a recording of `len` rows.
-    fn cut(&self, draw: &mut Draw, len: usize) -> (Range<usize>, Range<usize>) {
+    /// A window cut from a recording, as times of its first frame's rows.
+    fn cut(&self, draw: &mut Draw, recording: &Recording) -> Cut {
+        let times = &recording.frames[0].times;
+        let (baseline, window) = self.cut_rows(draw, times);
+        let after = |i: usize| {
+            times
+                .get(i)
+                .copied()
+                .unwrap_or_else(|| times[times.len() - 1].plus(Duration::from_millis(1)))
+        };
+        Cut {
+            from: times[baseline.start],
+            split: times[window.start],
+            end: after(window.end),
+        }
+    }
+
+    /// The baseline and judged rows of a window cut from rows at `times`.
+    fn cut_rows(&self, draw: &mut Draw, times: &[Timestamp]) -> (Range<usize>, Range<usize>) {
+        let len = times.len();
         match &self.harness {
             Harness::Petshop { window, .. } => {
                 let lo = len / 2;
@@ -176,19 +235,28 @@ impl System {
                 let split = draw.int((len / 3) as u64, (2 * len / 3) as u64) as usize;
                 split_by_rows(len, split, sockshop::WINDOW_ROWS)
             }
+            Harness::Nezha { window_secs, .. } => {
+                let split = draw.int((len / 2) as u64, len.saturating_sub(4).max(len / 2) as u64)
+                    as usize;
+                let at = times[split].as_secs_f64();
+                let end = times.partition_point(|t| t.as_secs_f64() < at + window_secs);
+                (0..split, split..end.max(split + 1).min(len))
+            }
         }
     }
 
-    /// The harness's ranking of `frame`'s `window` against its `baseline` rows (the
-    /// first five components), with the alert on `target` where the harness takes one.
+    /// The harness's ranking of `recording`'s judged rows against its baseline rows
+    /// (the first five components), with the alert on `target` where the harness
+    /// takes one.
     fn rank(
         &self,
-        frame: &Frame,
-        baseline: Range<usize>,
-        window: Range<usize>,
+        recording: &Recording,
+        cut: Cut,
         target: Option<&petshop::Target>,
         options: &RankOptions,
     ) -> Vec<String> {
+        let frame = &recording.frames[0];
+        let (baseline, window) = cut.rows(frame);
         let ranking = match (&self.harness, target) {
             (Harness::Petshop { graph, .. }, Some(target)) => {
                 let settings = petshop::Settings {
@@ -198,7 +266,19 @@ impl System {
                 let s = petshop::series(frame, baseline, frame, window, target, &settings);
                 petshop::rank(&s, graph, target, options)
             }
+            (Harness::Nezha { graph, .. }, _) => {
+                let s = nezha::series(
+                    &recording.frames,
+                    &cut.judged(),
+                    &recording.frames,
+                    &cut.baseline(),
+                );
+                nezha::rank(&s, graph, recording.nodes.as_ref(), options)
+            }
             _ => {
+                if window.is_empty() {
+                    return Vec::new();
+                }
                 let s = frame.series(baseline, window.clone());
                 rank_without_graph(&s, frame.times[window.end - 1], options)
             }
@@ -253,15 +333,19 @@ impl System {
             .iter()
             .flat_map(|g| g.names().iter().cloned())
             .collect();
-        let first = &self.recordings[0];
-        nodes.extend(first.columns.iter().map(|c| c.component.clone()));
+        let first: Vec<&charter_frame::Column> = self.recordings[0]
+            .frames
+            .iter()
+            .flat_map(|f| &f.columns)
+            .collect();
+        nodes.extend(first.iter().map(|c| c.component.clone()));
         let mut roots = Vec::new();
         let mut none = Vec::new();
         for node in nodes {
             let classes: Vec<Class> = Class::ALL
                 .into_iter()
                 .filter(|class| {
-                    first.columns.iter().any(|c| {
+                    first.iter().any(|c| {
                         c.component == node && class.primary(c.signal) && usable(&c.values)
                     })
                 })
@@ -346,7 +430,10 @@ fn petshop_systems(root: &Path) -> Result<Vec<System>> {
                 .and_then(|n| n.to_str())
                 .unwrap_or("")
                 .to_string(),
-            recordings: vec![normal],
+            recordings: vec![Recording {
+                frames: vec![normal],
+                nodes: None,
+            }],
             graph: Some(graph.clone()),
             harness: Harness::Petshop { graph, window },
         });
@@ -362,7 +449,10 @@ fn petshop_systems(root: &Path) -> Result<Vec<System>> {
 fn sockshop_systems(root: &Path) -> Result<Vec<System>> {
     let mut recordings = Vec::new();
     for case in sockshop::find_cases(root)? {
-        recordings.push(sockshop::load(&case.dir.join("normal.csv"))?);
+        recordings.push(Recording {
+            frames: vec![sockshop::load(&case.dir.join("normal.csv"))?],
+            nodes: None,
+        });
     }
     Ok(vec![System {
         name: "sockshop".to_string(),
@@ -372,11 +462,67 @@ fn sockshop_systems(root: &Path) -> Result<Vec<System>> {
     }])
 }
 
+/// Nezha: one system per folder with `graph.csv` and `normal/`, every
+/// `normal/<day>/` a recording (its pods, and its nodes where placed).
+fn nezha_systems(root: &Path) -> Result<Vec<System>> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(root)
+        .with_context(|| format!("cannot list {}", root.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("graph.csv").is_file() && p.join("normal").is_dir())
+        .collect();
+    if root.join("graph.csv").is_file() && root.join("normal").is_dir() {
+        dirs.push(root.to_path_buf());
+    }
+    dirs.sort();
+    let mut systems = Vec::new();
+    for dir in dirs {
+        let graph = nezha::load_edges(&dir.join("graph.csv"))?;
+        let normal = dir.join("normal");
+        let mut days: Vec<PathBuf> = std::fs::read_dir(&normal)
+            .with_context(|| format!("cannot list {}", normal.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_dir())
+            .collect();
+        days.sort();
+        let mut recordings = Vec::new();
+        for day in days {
+            let pods = nezha::load_pods(&day)?;
+            recordings.push(Recording {
+                frames: pods.frames,
+                nodes: pods.nodes,
+            });
+        }
+        if recordings.is_empty() {
+            bail!("{}: no normal/<day>/ folder", normal.display());
+        }
+        systems.push(System {
+            name: dir
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("")
+                .to_string(),
+            recordings,
+            graph: Some(graph.clone()),
+            harness: Harness::Nezha {
+                graph,
+                // Each fault lasts 3 minutes; the harness judges it and the minute
+                // that holds its end.
+                window_secs: 240.0,
+            },
+        });
+    }
+    if systems.is_empty() {
+        bail!("{}: no system folder with graph.csv and normal/", root.display());
+    }
+    Ok(systems)
+}
+
 /// Inject every fault, score every root node.
 pub fn evaluate(dataset: InjectDataset, path: &Path, seeds: u64) -> Result<Report> {
     let systems = match dataset {
         InjectDataset::Petshop => petshop_systems(path)?,
         InjectDataset::Sockshop => sockshop_systems(path)?,
+        InjectDataset::Nezha => nezha_systems(path)?,
     };
     let options = RankOptions::default();
     let mut trials = Vec::new();
@@ -394,46 +540,30 @@ pub fn evaluate(dataset: InjectDataset, path: &Path, seeds: u64) -> Result<Repor
                 for &class in classes {
                     // A window where the root has data to show the fault in (a
                     // fault nobody can see is not the ranking's miss).
-                    let mut cut = None;
+                    let mut found = None;
                     for _ in 0..WINDOW_TRIES {
                         let recording = draw.next_u64() as usize % system.recordings.len();
-                        let normal = &system.recordings[recording];
-                        let (baseline, window) = system.cut(&mut draw, normal.times.len());
-                        if observed(normal, root, class, window.clone()) {
-                            cut = Some((recording, baseline, window));
+                        let cut = system.cut(&mut draw, &system.recordings[recording]);
+                        if observed(&system.recordings[recording], root, class, cut) {
+                            found = Some((recording, cut));
                             break;
                         }
                     }
-                    let Some((recording, baseline, window)) = cut else {
+                    let Some((recording, cut)) = found else {
                         unobservable.push(format!("{root} ({})", class.name()));
                         continue;
                     };
                     let normal = &system.recordings[recording];
                     let fault = Fault::draw(&mut draw, system.graph.as_ref(), root, class);
-                    let mut faulty = normal.clone();
-                    fault.apply(&mut faulty, baseline.clone(), window.clone());
-                    let mut control = normal.clone();
-                    fault
-                        .sized(0.0)
-                        .apply(&mut control, baseline.clone(), window.clone());
-                    let target = system.target(&mut draw, &faulty, &fault);
+                    let faulty = injected(normal, &fault, cut);
+                    let control = injected(normal, &fault.sized(0.0), cut);
+                    let target = system.target(&mut draw, &faulty.frames[0], &fault);
                     let started = Instant::now();
-                    let top = system.rank(
-                        &faulty,
-                        baseline.clone(),
-                        window.clone(),
-                        target.as_ref(),
-                        &options,
-                    );
-                    let control_top = system.rank(
-                        &control,
-                        baseline.clone(),
-                        window.clone(),
-                        target.as_ref(),
-                        &options,
-                    );
+                    let top = system.rank(&faulty, cut, target.as_ref(), &options);
+                    let control_top = system.rank(&control, cut, target.as_ref(), &options);
                     rank_time += started.elapsed().as_secs_f64() * 1e3;
                     rankings += 2;
+                    let (baseline, window) = cut.rows(&normal.frames[0]);
                     system_trials.push(Trial {
                         system: system.name.clone(),
                         seed,
@@ -522,14 +652,35 @@ fn row(system: &str, nodes: &[NodeScore], trials: &[Trial], not_injectable: Vec<
     }
 }
 
-/// Whether `frame` has a value in `window` of a series a fault of `class` at `root`
-/// moves.
-fn observed(frame: &Frame, root: &str, class: Class, window: Range<usize>) -> bool {
-    frame.columns.iter().any(|c| {
-        c.component == root
-            && class.primary(c.signal)
-            && c.values[window.clone()].iter().any(|v| v.is_finite())
+/// Whether `recording` has a value in the judged rows of `cut` of a series a fault
+/// of `class` at `root` moves.
+fn observed(recording: &Recording, root: &str, class: Class, cut: Cut) -> bool {
+    recording.frames.iter().any(|frame| {
+        let (_, window) = cut.rows(frame);
+        frame.columns.iter().any(|c| {
+            c.component == root
+                && class.primary(c.signal)
+                && c.values[window.clone()].iter().any(|v| v.is_finite())
+        })
     })
+}
+
+/// A copy of `recording` with `fault` in the judged rows of `cut`.
+fn injected(recording: &Recording, fault: &Fault, cut: Cut) -> Recording {
+    let frames = recording
+        .frames
+        .iter()
+        .map(|f| {
+            let mut f = f.clone();
+            let (baseline, window) = cut.rows(&f);
+            fault.apply(&mut f, baseline, window);
+            f
+        })
+        .collect();
+    Recording {
+        frames,
+        nodes: recording.nodes.clone(),
+    }
 }
 
 /// Whether a column is populated enough to size a fault in: a unit, and values in
