@@ -78,9 +78,9 @@ pub struct Report {
 }
 
 /// A loaded file: its frame (components are pods, or `node:<name>`), and its name.
-struct File {
-    name: String,
-    frame: Frame,
+pub(crate) struct File {
+    pub(crate) name: String,
+    pub(crate) frame: Frame,
 }
 
 fn read_csv_rows(path: &Path) -> Result<Vec<Vec<String>>> {
@@ -98,7 +98,7 @@ fn read_csv_rows(path: &Path) -> Result<Vec<Vec<String>>> {
 }
 
 /// IP → machine name from `nodes.csv`.
-fn machines(root: &Path) -> Result<BTreeMap<String, String>> {
+pub(crate) fn machines(root: &Path) -> Result<BTreeMap<String, String>> {
     let path = root.join("nodes.csv");
     let rows = read_csv_rows(&path)?;
     let header = rows.first().cloned().unwrap_or_default();
@@ -117,7 +117,10 @@ fn machines(root: &Path) -> Result<BTreeMap<String, String>> {
 }
 
 /// Every `metric-pod-*.csv` and `metric-node-*.csv` of `dir`, sorted by name.
-fn load_files(dir: &Path, ip_names: &BTreeMap<String, String>) -> Result<(Vec<File>, Vec<String>)> {
+pub(crate) fn load_files(
+    dir: &Path,
+    ip_names: &BTreeMap<String, String>,
+) -> Result<(Vec<File>, Vec<String>)> {
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
         .with_context(|| format!("cannot list {}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -178,7 +181,7 @@ fn component(c: &str, pods: bool) -> String {
 
 /// The series of every column: judged rows `[split, end)` of the case's files
 /// against the baseline (see [`Baseline`]).
-fn series(
+pub(crate) fn series(
     files: &[File],
     normal: &HashMap<String, Frame>,
     split: f64,
@@ -236,7 +239,11 @@ fn pod_graph(graph: &Topology, pods: &[String]) -> Topology {
     Topology::new(deps.iter().map(|(k, v)| (k.as_str(), v.as_slice())))
 }
 
-fn rank(series: &[MetricSeries], graph: &Topology, options: &RankOptions) -> Vec<Hypothesis> {
+pub(crate) fn rank(
+    series: &[MetricSeries],
+    graph: &Topology,
+    options: &RankOptions,
+) -> Vec<Hypothesis> {
     diagnose(DiagnosisInput {
         incident_id: IncidentId(0),
         now: series

@@ -14,17 +14,18 @@
 pub mod fault;
 
 use crate::generalize::topology::Draw;
-use crate::{nezha, petshop, sockshop};
+use crate::records::service_of_pod;
+use crate::{chaos, nezha, petshop, sockshop};
 use anyhow::{Context, Result, bail};
 use charter_analyze::{DiagnosisInput, EpisodeLog, MetricSeries, RankOptions, diagnose};
 use charter_frame::{Frame, load_adjacency_matrix, split_by_rows};
 use charter_model::{IncidentId, Timestamp, Topology};
-use std::time::Duration;
 use fault::{Class, Fault};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 use std::time::Instant;
 
 /// The target for the synthetic validation's top-1 (`--check`).
@@ -39,6 +40,7 @@ pub enum InjectDataset {
     Petshop,
     Sockshop,
     Nezha,
+    SockshopChaos,
 }
 
 #[derive(clap::Args)]
@@ -88,6 +90,8 @@ pub struct Trial {
     pub system: String,
     pub seed: u64,
     pub fault: Fault,
+    /// The component the ranking should name first (the root, or a pod's service).
+    pub truth: String,
     /// Which recording the window was cut from, and its rows.
     pub recording: usize,
     pub baseline_rows: (usize, usize),
@@ -159,6 +163,10 @@ enum Harness {
     /// onwards, the rows before the split as baseline (the harness's specificity
     /// windows).
     Nezha { graph: Topology, window_secs: f64 },
+    /// Files of pods, judged as services (a pod counts as its service) with the
+    /// service graph, no target; windows as Nezha's (300 s of fault and a minute),
+    /// the rows before the split as baseline (the harness's default baseline).
+    Chaos { graph: Topology, window_secs: f64 },
 }
 
 /// A recording of normal operation: one frame, or one per file on its own time axis
@@ -235,9 +243,9 @@ impl System {
                 let split = draw.int((len / 3) as u64, (2 * len / 3) as u64) as usize;
                 split_by_rows(len, split, sockshop::WINDOW_ROWS)
             }
-            Harness::Nezha { window_secs, .. } => {
-                let split = draw.int((len / 2) as u64, len.saturating_sub(4).max(len / 2) as u64)
-                    as usize;
+            Harness::Nezha { window_secs, .. } | Harness::Chaos { window_secs, .. } => {
+                let split =
+                    draw.int((len / 2) as u64, len.saturating_sub(4).max(len / 2) as u64) as usize;
                 let at = times[split].as_secs_f64();
                 let end = times.partition_point(|t| t.as_secs_f64() < at + window_secs);
                 (0..split, split..end.max(split + 1).min(len))
@@ -275,6 +283,24 @@ impl System {
                 );
                 nezha::rank(&s, graph, recording.nodes.as_ref(), options)
             }
+            (Harness::Chaos { graph, .. }, _) => {
+                let files: Vec<chaos::File> = recording
+                    .frames
+                    .iter()
+                    .map(|f| chaos::File {
+                        name: f.source.clone(),
+                        frame: f.clone(),
+                    })
+                    .collect();
+                let s = chaos::series(
+                    &files,
+                    &std::collections::HashMap::new(),
+                    cut.split.as_secs_f64(),
+                    cut.end.as_secs_f64(),
+                    false,
+                );
+                chaos::rank(&s, graph, options)
+            }
             _ => {
                 if window.is_empty() {
                     return Vec::new();
@@ -284,6 +310,17 @@ impl System {
             }
         };
         ranking.into_iter().take(5).map(|h| h.component).collect()
+    }
+
+    /// What the ranking should name for a fault at `root`: the root, or for a pod
+    /// judged as its service, the service.
+    fn truth(&self, root: &str) -> String {
+        match self.harness {
+            Harness::Chaos { .. } if !root.starts_with("node:") => {
+                service_of_pod(root).unwrap_or(root).to_string()
+            }
+            _ => root.to_string(),
+        }
     }
 
     /// The alert a fault raises, for a harness that takes one: on the affected
@@ -512,9 +549,37 @@ fn nezha_systems(root: &Path) -> Result<Vec<System>> {
         });
     }
     if systems.is_empty() {
-        bail!("{}: no system folder with graph.csv and normal/", root.display());
+        bail!(
+            "{}: no system folder with graph.csv and normal/",
+            root.display()
+        );
     }
     Ok(systems)
+}
+
+/// Sock Shop chaos: one system, `normal/`'s pod files the recording (six hours
+/// before the faults; the machines' files of that period are not in the dataset, so
+/// machines cannot be roots here). Roots are pods, one replica at a time, as the
+/// dataset's container faults; the ranking names services. The dataset has no
+/// latency or error series, so a fault shows only in the root pod's own series and
+/// is not spread (nothing a caller measures would move).
+fn chaos_systems(root: &Path) -> Result<Vec<System>> {
+    let graph = nezha::load_edges(&root.join("graph.csv"))?;
+    let ip_names = chaos::machines(root)?;
+    let (files, _) = chaos::load_files(&root.join("normal"), &ip_names)?;
+    Ok(vec![System {
+        name: "sockshop-chaos".to_string(),
+        recordings: vec![Recording {
+            frames: files.into_iter().map(|f| f.frame).collect(),
+            nodes: None,
+        }],
+        graph: None,
+        harness: Harness::Chaos {
+            graph,
+            // Each fault lasts 5 minutes; the harness judges it and the minute after.
+            window_secs: 360.0,
+        },
+    }])
 }
 
 /// Inject every fault, score every root node.
@@ -523,6 +588,7 @@ pub fn evaluate(dataset: InjectDataset, path: &Path, seeds: u64) -> Result<Repor
         InjectDataset::Petshop => petshop_systems(path)?,
         InjectDataset::Sockshop => sockshop_systems(path)?,
         InjectDataset::Nezha => nezha_systems(path)?,
+        InjectDataset::SockshopChaos => chaos_systems(path)?,
     };
     let options = RankOptions::default();
     let mut trials = Vec::new();
@@ -567,6 +633,7 @@ pub fn evaluate(dataset: InjectDataset, path: &Path, seeds: u64) -> Result<Repor
                     system_trials.push(Trial {
                         system: system.name.clone(),
                         seed,
+                        truth: system.truth(&fault.root),
                         fault,
                         recording,
                         baseline_rows: (baseline.start, baseline.end),
@@ -608,8 +675,8 @@ fn node_scores(system: &str, trials: &[Trial]) -> Vec<NodeScore> {
     for t in trials {
         let e = by_node.entry(t.fault.root.as_str()).or_default();
         e.0 += 1;
-        e.1 += usize::from(t.top.first() == Some(&t.fault.root));
-        e.2 += usize::from(t.top.iter().take(3).any(|c| *c == t.fault.root));
+        e.1 += usize::from(t.top.first() == Some(&t.truth));
+        e.2 += usize::from(t.top.iter().take(3).any(|c| *c == t.truth));
     }
     by_node
         .into_iter()

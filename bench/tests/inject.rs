@@ -158,7 +158,10 @@ fn same_seed_same_table() {
 
     let petshop = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/petshop");
     if !petshop.is_dir() {
-        eprintln!("skipped the PetShop sample: {} is absent", petshop.display());
+        eprintln!(
+            "skipped the PetShop sample: {} is absent",
+            petshop.display()
+        );
         return;
     }
     let (a, _) = inject(&petshop, 2);
