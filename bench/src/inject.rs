@@ -154,7 +154,7 @@ pub struct Report {
 enum Harness {
     /// The dataset's graph and the alert's node, series of the alert's metric only;
     /// windows as long as the dataset's issues, split from half of the normal data
-    /// onwards (the specificity protocol's windows).
+    /// onwards (the baseline is every normal row before the split).
     Petshop { graph: Topology, window: usize },
     /// No graph, no target; RCAEval's windows around a split in the middle third.
     Sockshop,
