@@ -371,28 +371,36 @@ fn drift_warning(normal: &[Timestamp], anomalous: &[Timestamp]) -> Option<String
     ))
 }
 
-/// `diagnosis` with every evidence line's "(normal → peak)" values in the unit
-/// their column is recorded in (`(1.2 GiB → 3.4 GiB)`), when its name or the map
-/// states one; the incident's columns first, then the baseline's.
+/// `diagnosis` with the values of its evidence in the unit their column is
+/// recorded in, when its name or the map states one (the incident's columns first,
+/// then the baseline's): "(1.2 GiB → 3.4 GiB)", "rising 1.9 MiB/min".
 fn with_units(mut diagnosis: Diagnosis, frame: &Frame, baseline: &Frame) -> Diagnosis {
-    let units: Vec<(String, Unit)> = frame
+    let units: Vec<(&Column, Unit)> = frame
         .columns
         .iter()
         .chain(&baseline.columns)
-        .filter_map(|c| Some((format!("{}: {} ", c.component, c.metric), c.unit?)))
+        .filter_map(|c| Some((c, c.unit?)))
         .collect();
     for h in &mut diagnosis.hypotheses {
         for e in &mut h.evidence {
-            // The longest prefix: a metric named like the start of another's.
-            let Some((_, unit)) = units
+            // The longest match: a metric may be named like the start of another.
+            let levels = units
                 .iter()
+                .map(|(c, u)| (format!("{}: {} ", c.component, c.metric), *u))
                 .filter(|(prefix, _)| e.starts_with(prefix.as_str()))
-                .max_by_key(|(prefix, _)| prefix.len())
-            else {
-                continue;
+                .max_by_key(|(prefix, _)| prefix.len());
+            let trend = units
+                .iter()
+                .map(|(c, u)| (format!("{} on {} has been ", c.metric, c.component), *u))
+                .filter(|(prefix, _)| e.starts_with(prefix.as_str()))
+                .max_by_key(|(prefix, _)| prefix.len());
+            let rewritten = match (levels, trend) {
+                (Some((_, unit)), _) => values_in_unit(e, unit),
+                (None, Some((_, unit))) => rate_in_unit(e, unit),
+                (None, None) => None,
             };
-            if let Some(rewritten) = values_in_unit(e, *unit) {
-                *e = rewritten;
+            if let Some(r) = rewritten {
+                *e = r;
             }
         }
     }
@@ -412,6 +420,14 @@ fn values_in_unit(line: &str, unit: Unit) -> Option<String> {
         unit.format(a),
         unit.format(b)
     ))
+}
+
+/// `line` with its trailing `<rate>/min` written in `unit`, or `None` without one.
+fn rate_in_unit(line: &str, unit: Unit) -> Option<String> {
+    let body = line.strip_suffix("/min")?;
+    let space = body.rfind(' ')?;
+    let rate = body[space + 1..].parse::<f64>().ok()?;
+    Some(format!("{} {}/min", &body[..space], unit.format(rate)))
 }
 
 /// A loading error as `charter replay` prints it: where a flag fixes the input, the

@@ -2,8 +2,6 @@
 //! some scale — read from its name or from a column map, so that evidence can say
 //! "1.2 GiB → 3.4 GiB" instead of "1.289e9 → 3.651e9".
 
-use std::fmt;
-
 /// What a value measures, in its base unit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Quantity {
@@ -74,8 +72,8 @@ impl Unit {
     }
 
     /// One name of each unit [`Unit::parse`] accepts, for error messages.
-    pub fn names() -> Vec<&'static str> {
-        NAMES.iter().map(|(n, _, _)| n[n.len() - 1]).collect()
+    pub fn names() -> &'static [&'static str] {
+        &["bytes", "KiB", "MiB", "GiB", "KB", "MB", "GB", "s", "ms", "us", "ns", "ratio", "%"]
     }
 
     /// The unit a column's name states, if any:
@@ -146,16 +144,6 @@ impl Unit {
             Quantity::Ratio => format!("{} %", sig(v * 100.0)),
             Quantity::Percent => format!("{} %", sig(v)),
         }
-    }
-}
-
-impl fmt::Display for Unit {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = NAMES
-            .iter()
-            .find(|&&(_, q, s)| q == self.quantity && s == self.scale)
-            .map_or("?", |(n, _, _)| n[n.len() - 1]);
-        f.write_str(name)
     }
 }
 
