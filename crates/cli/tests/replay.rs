@@ -875,3 +875,27 @@ fn a_sock_shop_case_replays_from_its_normal_and_anomalous_files() {
     assert!(run.stdout.contains("components"), "{}", run.stdout);
     assert!(run.stdout.contains("13 components"), "carts-db is one: {}", run.stdout);
 }
+
+#[test]
+fn a_prometheus_baseline_apart_is_read_like_the_incident_data() {
+    let f = Files::new();
+    let full: Value = serde_json::from_str(&prometheus_response()).expect("json");
+    // The same series cut at the fault: rows before it, and rows from it.
+    let part = |before: bool| {
+        let mut j = full.clone();
+        for s in j["data"]["result"].as_array_mut().expect("result") {
+            s["values"]
+                .as_array_mut()
+                .expect("values")
+                .retain(|v| (v[0].as_i64().expect("time") < T0 + STEP * 40) == before);
+        }
+        j.to_string()
+    };
+    let normal = f.write("normal.json", &part(true));
+    let incident = f.write("incident.json", &part(false));
+    let run = replay(&["--normal", &normal, "--prometheus", &incident, "--json"]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let j = run.json();
+    assert_eq!((j["normal_rows"].as_u64(), j["anomalous_rows"].as_u64()), (Some(80), Some(60)));
+    assert_eq!(run.ranking()[0], "db", "{}", run.stdout);
+}
