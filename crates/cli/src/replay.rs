@@ -613,9 +613,10 @@ fn render_text(r: &Report, min_segment: usize) -> String {
         _ => String::new(),
     };
     let _ = writeln!(out, "onset: {} (row {}{line}), {how}", r.onset, r.onset_row);
-    let normal = match &r.normal {
-        Some(n) => format!("of {}", n.source),
-        None => "before the onset".to_string(),
+    let normal = if r.normal.is_some() {
+        "of the normal data"
+    } else {
+        "before the onset"
     };
     let _ = writeln!(
         out,
