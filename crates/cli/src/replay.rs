@@ -176,6 +176,27 @@ pub fn run(args: &ReplayArgs) -> Result<ExitCode> {
                 .any(|b| b.component == c.component && b.metric == c.metric)
     };
     let analysed: Vec<&Column> = frame.columns.iter().filter(|c| in_baseline(c)).collect();
+    if analysed.is_empty() {
+        let names = |f: &Frame| {
+            let names: Vec<String> = f
+                .columns
+                .iter()
+                .map(|c| format!("{}@{}", c.metric, c.component))
+                .collect();
+            listed(&names, NOTE_ITEMS)
+        };
+        bail!(
+            "no series of {} is in the normal data {} (series are matched by component and \
+             metric; the incident has {}, the normal data {})",
+            frame.source,
+            baseline.frame.source,
+            names(&frame),
+            names(baseline.frame)
+        );
+    }
+    if baseline.rows.is_empty() {
+        bail!("no rows of the normal data {} within the window", baseline.frame.source);
+    }
     let series = match &normal_frame {
         Some(b) => frame.series_against(anomalous.clone(), b, baseline.rows.clone(), in_baseline),
         None => frame.series(baseline.rows.clone(), anomalous.clone()),
@@ -264,12 +285,24 @@ pub fn run(args: &ReplayArgs) -> Result<ExitCode> {
         threshold: options.threshold,
         diagnosis,
     };
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+    let text = if args.json {
+        format!("{}\n", serde_json::to_string_pretty(&report)?)
     } else {
-        print!("{}", render_text(&report, args.min_segment));
-    }
+        render_text(&report, args.min_segment)
+    };
+    write_stdout(&text)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Write `text` to stdout. A reader that closed the pipe early (`| head`) has what
+/// it wanted: that is not an error, and must not panic as `print!` does.
+fn write_stdout(text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
 }
 /// Read `path` in the format of the incident data (`--csv` or `--prometheus`).
 fn load(path: &Path, args: &ReplayArgs) -> Result<Frame> {

@@ -899,3 +899,53 @@ fn a_prometheus_baseline_apart_is_read_like_the_incident_data() {
     assert_eq!((j["normal_rows"].as_u64(), j["anomalous_rows"].as_u64()), (Some(80), Some(60)));
     assert_eq!(run.ranking()[0], "db", "{}", run.stdout);
 }
+
+#[test]
+fn normal_data_without_a_matching_series_or_row_is_an_input_error() {
+    let f = Files::new();
+    let (normal, anomalous) = cut(&Shop::incident().csv(), 50, 0);
+    // The same data under other component names.
+    let (header, rows) = normal.split_once('\n').expect("header");
+    let other = f.write(
+        "other.csv",
+        &format!("{}\n{rows}", header.replace(",", ",other-")),
+    );
+    let anomalous = f.write("anomalous.csv", &anomalous);
+    let run = replay(&["--normal", &other, "--csv", &anomalous]);
+    assert_eq!(run.code, Some(2), "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains(&format!("error: no series of {anomalous} is in the normal data {other}")),
+        "{}",
+        run.stderr
+    );
+    let normal = f.write("normal.csv", &normal);
+    let run = replay(&["--normal", &normal, "--csv", &anomalous, "--window", "0s"]);
+    assert_eq!(run.code, Some(2), "{}", run.stdout);
+    assert!(
+        run.stderr.contains(&format!("no rows of the normal data {normal} within the window")),
+        "{}",
+        run.stderr
+    );
+}
+
+/// Regression: `charter replay ... | head` made replay panic (exit 101) writing to
+/// the closed pipe.
+#[test]
+fn a_reader_closing_the_pipe_early_is_not_a_panic() {
+    let f = Files::new();
+    let shop = Shop::incident();
+    let csv = f.write("shop.csv", &shop.csv());
+    for _ in 0..3 {
+        let mut child = charter()
+            .args(["replay", "--csv", &csv, "--at", &shop.fault_time(), "--json"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run charter");
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("wait");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
