@@ -195,7 +195,10 @@ pub fn run(args: &ReplayArgs) -> Result<ExitCode> {
         );
     }
     if baseline.rows.is_empty() {
-        bail!("no rows of the normal data {} within the window", baseline.frame.source);
+        bail!(
+            "no rows of the normal data {} within the window",
+            baseline.frame.source
+        );
     }
     let series = match &normal_frame {
         Some(b) => frame.series_against(anomalous.clone(), b, baseline.rows.clone(), in_baseline),

@@ -552,7 +552,9 @@ fn a_normal_file_given_apart_is_the_baseline_and_the_incident_starts_with_its_da
     let anomalous = f.write("anomalous.csv", &anomalous);
     let graph = f.write("graph.yaml", GRAPH);
 
-    let run = replay(&["--normal", &normal, "--csv", &anomalous, "--graph", &graph, "--json"]);
+    let run = replay(&[
+        "--normal", &normal, "--csv", &anomalous, "--graph", &graph, "--json",
+    ]);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     let j = run.json();
     assert_eq!(j["found"], "start");
@@ -583,10 +585,15 @@ fn a_normal_file_given_apart_is_the_baseline_and_the_incident_starts_with_its_da
 
     // --at picks the onset inside the incident data; its earlier rows are not used.
     let at = (T0 + STEP * 60).to_string();
-    let run = replay(&["--normal", &normal, "--csv", &anomalous, "--at", &at, "--json"]);
+    let run = replay(&[
+        "--normal", &normal, "--csv", &anomalous, "--at", &at, "--json",
+    ]);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     let j = run.json();
-    assert_eq!((j["found"].as_str(), j["onset_row"].as_u64()), (Some("given"), Some(11)));
+    assert_eq!(
+        (j["found"].as_str(), j["onset_row"].as_u64()),
+        (Some("given"), Some(11))
+    );
     assert_eq!(j["anomalous_rows"], 20);
     assert_eq!(j["normal_rows"], 50);
 }
@@ -594,20 +601,36 @@ fn a_normal_file_given_apart_is_the_baseline_and_the_incident_starts_with_its_da
 #[test]
 fn normal_data_far_from_the_incident_warns_of_drift() {
     let f = Files::new();
-    for (shift, warned) in [(0, false), (2 * DAY, true), (-3 * DAY, true), (DAY / 2, true)] {
+    for (shift, warned) in [
+        (0, false),
+        (2 * DAY, true),
+        (-3 * DAY, true),
+        (DAY / 2, true),
+    ] {
         let (normal, anomalous) = cut(&Shop::incident().csv(), 50, shift);
         let normal = f.write("normal.csv", &normal);
         let anomalous = f.write("anomalous.csv", &anomalous);
         let run = replay(&["--normal", &normal, "--csv", &anomalous, "--json"]);
         assert_eq!(run.code, Some(0), "{}", run.stderr);
-        let warnings = run.json()["warnings"].as_array().cloned().unwrap_or_default();
+        let warnings = run.json()["warnings"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         assert_eq!(!warnings.is_empty(), warned, "shift {shift}: {warnings:?}");
         if warned {
             let w = warnings[0].as_str().expect("text");
             assert!(w.contains("drift"), "{w}");
-            let side = if shift > 0 { "before the incident data begins" } else { "after the incident data ends" };
+            let side = if shift > 0 {
+                "before the incident data begins"
+            } else {
+                "after the incident data ends"
+            };
             assert!(w.contains(side), "{w}");
-            assert!(run.stderr.contains("warning: the normal data"), "{}", run.stderr);
+            assert!(
+                run.stderr.contains("warning: the normal data"),
+                "{}",
+                run.stderr
+            );
         }
     }
     // Text output shows it under the windows.
@@ -616,7 +639,8 @@ fn normal_data_far_from_the_incident_warns_of_drift() {
     let anomalous = f.write("anomalous.csv", &anomalous);
     let run = replay(&["--normal", &normal, "--csv", &anomalous]);
     assert!(
-        run.stdout.contains("warning: the normal data") && run.stdout.contains("ends 2 days before"),
+        run.stdout.contains("warning: the normal data")
+            && run.stdout.contains("ends 2 days before"),
         "{}",
         run.stdout
     );
@@ -641,7 +665,10 @@ fn levels_csv(shop: &Shop) -> String {
         metrics.push_str(&format!(",{m}"));
         stats.push_str(",p99");
     }
-    let mut out = format!("{services}\n{metrics}\n{stats}\nunix_timestamp{}\n", ",".repeat(header.len()));
+    let mut out = format!(
+        "{services}\n{metrics}\n{stats}\nunix_timestamp{}\n",
+        ",".repeat(header.len())
+    );
     for (i, row) in lines.enumerate() {
         // A missing value in one row of every column.
         if i == 3 {
@@ -668,7 +695,14 @@ fn a_csv_with_several_header_lines_names_component_metric_and_statistic() {
     let graph = f.write("graph.yaml", LEVELS_GRAPH);
     let at = shop.fault_time();
     for declared in [None, Some("4")] {
-        let mut args = vec!["--csv", &csv, "--time-column", "unix_timestamp", "--graph", &graph];
+        let mut args = vec![
+            "--csv",
+            &csv,
+            "--time-column",
+            "unix_timestamp",
+            "--graph",
+            &graph,
+        ];
         args.extend(["--at", &at, "--json"]);
         if let Some(n) = declared {
             args.extend(["--header-rows", n]);
@@ -684,11 +718,20 @@ fn a_csv_with_several_header_lines_names_component_metric_and_statistic() {
     }
     // One header line too few: the time column's header line is read as data.
     let run = replay(&[
-        "--csv", &csv, "--time-column", "microservice", "--header-rows", "3", "--at", &at,
+        "--csv",
+        &csv,
+        "--time-column",
+        "microservice",
+        "--header-rows",
+        "3",
+        "--at",
+        &at,
     ]);
     assert_eq!(run.code, Some(2));
     assert!(
-        run.stderr.contains(&format!("{csv}:4:1: not a time (unix seconds or RFC 3339 in UTC): \"unix_timestamp\"")),
+        run.stderr.contains(&format!(
+            "{csv}:4:1: not a time (unix seconds or RFC 3339 in UTC): \"unix_timestamp\""
+        )),
         "{}",
         run.stderr
     );
@@ -701,13 +744,25 @@ fn a_bad_cell_under_several_header_lines_names_its_line_and_column() {
     let f = Files::new();
     let shop = Shop::incident();
     let text = levels_csv(&shop).replacen(",10.", ",1x.", 1);
-    let line = text.lines().position(|l| l.contains(",1x.")).expect("bad cell") + 1;
-    let column = text.lines().nth(line - 1).expect("line").find(",1x.").expect("cell") + 2;
+    let line = text
+        .lines()
+        .position(|l| l.contains(",1x."))
+        .expect("bad cell")
+        + 1;
+    let column = text
+        .lines()
+        .nth(line - 1)
+        .expect("line")
+        .find(",1x.")
+        .expect("cell")
+        + 2;
     let csv = f.write("levels.csv", &text);
     let run = replay(&["--csv", &csv, "--time-column", "unix_timestamp", "--detect"]);
     assert_eq!(run.code, Some(2), "{}", run.stdout);
     assert!(
-        run.stderr.contains(&format!("{csv}:{line}:{column}: column `db_svc::ECS/latency/p99`: not a number:")),
+        run.stderr.contains(&format!(
+            "{csv}:{line}:{column}: column `db_svc::ECS/latency/p99`: not a number:"
+        )),
         "{}",
         run.stderr
     );
@@ -730,7 +785,15 @@ fn component_names_with_underscores_keep_them_in_single_line_headers() {
             .replace("[db]", "[orders_db]")
             .replace("name: web,", "name: web_front,"),
     );
-    let run = replay(&["--csv", &csv, "--graph", &graph, "--at", &shop.fault_time(), "--json"]);
+    let run = replay(&[
+        "--csv",
+        &csv,
+        "--graph",
+        &graph,
+        "--at",
+        &shop.fault_time(),
+        "--json",
+    ]);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     let ranking = run.ranking();
     assert_eq!(ranking[0], "orders_db", "{}", run.stdout);
@@ -744,11 +807,15 @@ fn evidence_shows_values_in_their_units() {
     let mut csv = String::from("time,cart_mem,cart_latency_ms,cart_error_ratio,cart_requests\n");
     for i in 0..60_usize {
         let faulty = i >= 40;
-        let mem = 1.2 * 1024f64.powi(3) * (1.0 + 0.01 * noise(i, 0)) + if faulty { 2.2 * 1024f64.powi(3) } else { 0.0 };
+        let mem = 1.2 * 1024f64.powi(3) * (1.0 + 0.01 * noise(i, 0))
+            + if faulty { 2.2 * 1024f64.powi(3) } else { 0.0 };
         let lat = 40.0 + 2.0 * noise(i, 1) + if faulty { 300.0 } else { 0.0 };
         let err = 0.001 + 0.0001 * noise(i, 2) + if faulty { 0.05 } else { 0.0 };
         let hits = 100.0 + 5.0 * noise(i, 3) + if faulty { 400.0 } else { 0.0 };
-        csv.push_str(&format!("{},{mem:.0},{lat:.3},{err:.6},{hits:.2}\n", T0 + STEP * i as i64));
+        csv.push_str(&format!(
+            "{},{mem:.0},{lat:.3},{err:.6},{hits:.2}\n",
+            T0 + STEP * i as i64
+        ));
     }
     let path = f.write("units.csv", &csv);
     let at = (T0 + STEP * 40).to_string();
@@ -763,7 +830,10 @@ fn evidence_shows_values_in_their_units() {
     };
     let (mem, lat, err) = (line("mem"), line("latency_ms"), line("error_ratio"));
     assert!(mem.contains(" GiB → 3.") && mem.ends_with(" GiB)"), "{mem}");
-    assert!(lat.contains("(40") && lat.contains(" ms → 3") && lat.ends_with(" ms)"), "{lat}");
+    assert!(
+        lat.contains("(40") && lat.contains(" ms → 3") && lat.ends_with(" ms)"),
+        "{lat}"
+    );
     assert!(err.contains(" % → 5.") && err.ends_with(" %)"), "{err}");
     assert!(
         run.stdout.contains("mem on cart has been rising ") && run.stdout.contains(" MiB/min"),
@@ -779,11 +849,16 @@ fn evidence_shows_values_in_their_units() {
     let run = replay(&["--csv", &path, "--map", &map, "--at", &at]);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert!(run.stdout.contains("(1.2 TiB → 3.4"), "{}", run.stdout);
-    let map = f.write("bad.yaml", "columns:\n  cart_requests: { component: cart, unit: furlongs }\n");
+    let map = f.write(
+        "bad.yaml",
+        "columns:\n  cart_requests: { component: cart, unit: furlongs }\n",
+    );
     let run = replay(&["--csv", &path, "--map", &map, "--at", &at]);
     assert_eq!(run.code, Some(2));
     assert!(
-        run.stderr.contains(&format!("{map}:2:43: columns.cart_requests.unit: unknown unit \"furlongs\"")),
+        run.stderr.contains(&format!(
+            "{map}:2:43: columns.cart_requests.unit: unknown unit \"furlongs\""
+        )),
         "{}",
         run.stderr
     );
@@ -791,11 +866,16 @@ fn evidence_shows_values_in_their_units() {
 
 /// The shared datasets, read as a user would (`../shared/data` from the repo root).
 fn shared_data(rel: &str) -> Option<String> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data").join(rel);
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data")
+        .join(rel);
     if p.exists() {
         Some(p.display().to_string())
     } else {
-        eprintln!("skipped: no {} (the shared data folder is absent)", p.display());
+        eprintln!(
+            "skipped: no {} (the shared data folder is absent)",
+            p.display()
+        );
         None
     }
 }
@@ -821,7 +901,12 @@ fn a_petshop_issue_replays_from_its_own_files() {
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     let j = run.json();
     // target.json: root cause PetSearch_AWS::ECS::Fargate.
-    assert_eq!(run.ranking()[0], "PetSearch_AWS::ECS::Fargate", "{}", run.stdout);
+    assert_eq!(
+        run.ranking()[0],
+        "PetSearch_AWS::ECS::Fargate",
+        "{}",
+        run.stdout
+    );
     assert_eq!(j["components"], 42);
     // The noissue data was recorded four months after the issue.
     let w = j["warnings"][0].as_str().expect("a drift warning");
@@ -848,7 +933,8 @@ fn the_petshop_graph_matrix_reads_as_calls_from_row_to_column() {
     ]);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert!(
-        run.stdout.contains("PetSearch_client, PetSite depend on it"),
+        run.stdout
+            .contains("PetSearch_client, PetSite depend on it"),
         "{}",
         run.stdout
     );
@@ -873,7 +959,11 @@ fn a_sock_shop_case_replays_from_its_normal_and_anomalous_files() {
         run.stdout
     );
     assert!(run.stdout.contains("components"), "{}", run.stdout);
-    assert!(run.stdout.contains("13 components"), "carts-db is one: {}", run.stdout);
+    assert!(
+        run.stdout.contains("13 components"),
+        "carts-db is one: {}",
+        run.stdout
+    );
 }
 
 #[test]
@@ -896,7 +986,10 @@ fn a_prometheus_baseline_apart_is_read_like_the_incident_data() {
     let run = replay(&["--normal", &normal, "--prometheus", &incident, "--json"]);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     let j = run.json();
-    assert_eq!((j["normal_rows"].as_u64(), j["anomalous_rows"].as_u64()), (Some(80), Some(60)));
+    assert_eq!(
+        (j["normal_rows"].as_u64(), j["anomalous_rows"].as_u64()),
+        (Some(80), Some(60))
+    );
     assert_eq!(run.ranking()[0], "db", "{}", run.stdout);
 }
 
@@ -914,7 +1007,9 @@ fn normal_data_without_a_matching_series_or_row_is_an_input_error() {
     let run = replay(&["--normal", &other, "--csv", &anomalous]);
     assert_eq!(run.code, Some(2), "{}\n{}", run.stdout, run.stderr);
     assert!(
-        run.stderr.contains(&format!("error: no series of {anomalous} is in the normal data {other}")),
+        run.stderr.contains(&format!(
+            "error: no series of {anomalous} is in the normal data {other}"
+        )),
         "{}",
         run.stderr
     );
@@ -922,7 +1017,9 @@ fn normal_data_without_a_matching_series_or_row_is_an_input_error() {
     let run = replay(&["--normal", &normal, "--csv", &anomalous, "--window", "0s"]);
     assert_eq!(run.code, Some(2), "{}", run.stdout);
     assert!(
-        run.stderr.contains(&format!("no rows of the normal data {normal} within the window")),
+        run.stderr.contains(&format!(
+            "no rows of the normal data {normal} within the window"
+        )),
         "{}",
         run.stderr
     );
@@ -937,7 +1034,14 @@ fn a_reader_closing_the_pipe_early_is_not_a_panic() {
     let csv = f.write("shop.csv", &shop.csv());
     for _ in 0..3 {
         let mut child = charter()
-            .args(["replay", "--csv", &csv, "--at", &shop.fault_time(), "--json"])
+            .args([
+                "replay",
+                "--csv",
+                &csv,
+                "--at",
+                &shop.fault_time(),
+                "--json",
+            ])
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()

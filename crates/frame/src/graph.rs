@@ -265,7 +265,10 @@ mod tests {
 
     #[test]
     fn a_graph_csv_is_an_edge_list_or_a_matrix() {
-        let (_dir, path) = write("g.csv", "caller,callee,spans\nfront,cart,10\nfront,cart,3\ncart,db,1\n");
+        let (_dir, path) = write(
+            "g.csv",
+            "caller,callee,spans\nfront,cart,10\nfront,cart,3\ncart,db,1\n",
+        );
         let g = load_graph(&path).expect("edge list");
         assert!(g.depends_on("front", "cart"));
         assert!(g.depends_on("cart", "db"));

@@ -242,14 +242,17 @@ mod tests {
 
     #[test]
     fn units_are_read_and_an_unknown_unit_is_an_error_at_its_place() {
-        let (_, map) = load("columns:\n  a: { component: db, unit: MiB }\n  b: { component: db }\n");
+        let (_, map) =
+            load("columns:\n  a: { component: db, unit: MiB }\n  b: { component: db }\n");
         let map = map.expect("valid map");
         assert_eq!(map.unit("a").map(|u| u.scale), Some(1_048_576.0));
         assert_eq!(map.unit("b"), None);
         let (file, map) = load("columns:\n  a: { component: db, unit: parsecs }\n");
         let text = map.expect_err("unknown unit").to_string();
         assert!(
-            text.starts_with(&format!("{file}:2:29: columns.a.unit: unknown unit \"parsecs\" (one of: ")),
+            text.starts_with(&format!(
+                "{file}:2:29: columns.a.unit: unknown unit \"parsecs\" (one of: "
+            )),
             "{text}"
         );
     }

@@ -7,8 +7,8 @@ use crate::frame::{Column, ColumnMeta, Frame};
 use crate::map::ColumnMap;
 use crate::signal::infer_signal;
 use crate::{LoadError, read_file};
-use charter_model::{Signal, Timestamp};
 use charter_model::csv::{Field, Record, parse_csv};
+use charter_model::{Signal, Timestamp};
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::SystemTime;
@@ -126,7 +126,9 @@ impl CsvTable {
                 let mut count = 0;
                 for r in records.iter().take(MAX_HEADER_ROWS) {
                     if let Some(i) = time_idx
-                        && r.fields.get(i).is_some_and(|f: &Field| parse_time(&f.text).is_some())
+                        && r.fields
+                            .get(i)
+                            .is_some_and(|f: &Field| parse_time(&f.text).is_some())
                     {
                         break;
                     }
@@ -147,7 +149,12 @@ impl CsvTable {
         Ok(table)
     }
 
-    fn build(file: String, header: Vec<Record>, time_idx: Option<usize>, rows: Vec<Record>) -> Self {
+    fn build(
+        file: String,
+        header: Vec<Record>,
+        time_idx: Option<usize>,
+        rows: Vec<Record>,
+    ) -> Self {
         let header_line = header.first().map_or(1, |r| r.line);
         let width = header.first().map_or(0, |r| r.fields.len());
         // Lines that name no column besides the time column's are skipped.
@@ -379,10 +386,38 @@ impl CsvTable {
 /// Words a metric's name starts with, besides the stems of [`infer_signal`]: what
 /// a `_<metric>` suffix of a column name commonly is.
 const METRIC_WORDS: &[&str] = &[
-    "load", "rps", "qps", "tps", "req", "reqs", "request", "requests", "throughput",
-    "traffic", "count", "rate", "usage", "util", "utilization", "net", "network", "rx",
-    "tx", "disk", "io", "fs", "gc", "heap", "threads", "conn", "connections", "queue",
-    "saturation", "pool", "bytes", "response",
+    "load",
+    "rps",
+    "qps",
+    "tps",
+    "req",
+    "reqs",
+    "request",
+    "requests",
+    "throughput",
+    "traffic",
+    "count",
+    "rate",
+    "usage",
+    "util",
+    "utilization",
+    "net",
+    "network",
+    "rx",
+    "tx",
+    "disk",
+    "io",
+    "fs",
+    "gc",
+    "heap",
+    "threads",
+    "conn",
+    "connections",
+    "queue",
+    "saturation",
+    "pool",
+    "bytes",
+    "response",
 ];
 
 /// How strongly `suffix` (what follows a `_` in a column name) reads as a metric:
@@ -587,7 +622,11 @@ mod tests {
         assert_eq!(f.lines, Some(vec![2]));
     }
 
-    fn table_with(text: &str, rows: HeaderRows, time: &str) -> (tempfile::TempDir, Result<CsvTable, LoadError>) {
+    fn table_with(
+        text: &str,
+        rows: HeaderRows,
+        time: &str,
+    ) -> (tempfile::TempDir, Result<CsvTable, LoadError>) {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("m.csv");
         std::fs::write(&path, text).expect("write");
@@ -630,18 +669,33 @@ mod tests {
             described,
             [
                 ("Pet_Search::ECS", "latency/p99", Signal::Latency, Worse::Up),
-                ("web_client", "availability/Average", Signal::Availability, Worse::Down),
-                ("Pet_Search::ECS", "requests/Sum", Signal::Other, Worse::Either),
+                (
+                    "web_client",
+                    "availability/Average",
+                    Signal::Availability,
+                    Worse::Down
+                ),
+                (
+                    "Pet_Search::ECS",
+                    "requests/Sum",
+                    Signal::Other,
+                    Worse::Either
+                ),
             ]
         );
-        assert_eq!(f.times, [Timestamp::from_secs(100), Timestamp::from_secs(400)]);
+        assert_eq!(
+            f.times,
+            [Timestamp::from_secs(100), Timestamp::from_secs(400)]
+        );
         assert_eq!(f.lines, Some(vec![5, 6]));
         assert!(f.columns[1].values[0].is_nan(), "an empty cell is missing");
         assert_eq!(f.columns[2].values[0], 12.0);
 
         // Declared: the same frame.
         let (_dir, t) = table_with(LEVELS, HeaderRows::Exactly(4), "unix_timestamp");
-        let g = t.expect("readable").into_frame("unix_timestamp", Naming::Convention);
+        let g = t
+            .expect("readable")
+            .into_frame("unix_timestamp", Naming::Convention);
         assert_eq!(g.expect("valid").columns.len(), 3);
     }
 
@@ -654,7 +708,9 @@ mod tests {
             .expect_err("line 4 is not data");
         let text = err.to_string();
         assert!(
-            text.contains("m.csv:4:1: not a time (unix seconds or RFC 3339 in UTC): \"unix_timestamp\""),
+            text.contains(
+                "m.csv:4:1: not a time (unix seconds or RFC 3339 in UTC): \"unix_timestamp\""
+            ),
             "{text}"
         );
     }
@@ -668,7 +724,9 @@ mod tests {
         );
         let t = t.expect("readable");
         let file = t.file().to_string();
-        let err = t.into_frame("time", Naming::Convention).expect_err("no component");
+        let err = t
+            .into_frame("time", Naming::Convention)
+            .expect_err("no component");
         assert_eq!(
             err.to_string(),
             format!("{file}:1:11: column 3 has no component name in this header row")
@@ -679,7 +737,10 @@ mod tests {
     fn no_time_column_in_any_header_line_is_an_error_naming_the_first() {
         let (_dir, t) = table_with("a,b\n1,2\n", HeaderRows::Detect, "time");
         let text = t.err().expect("no time column").to_string();
-        assert!(text.ends_with(":1:1: no time column `time` (the header has: a, b)"), "{text}");
+        assert!(
+            text.ends_with(":1:1: no time column `time` (the header has: a, b)"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -688,8 +749,15 @@ mod tests {
         assert_eq!(split_name("carts_lat_50"), Some(("carts", "lat_50")));
         assert_eq!(split_name("carts-db_mem"), Some(("carts-db", "mem")));
         assert_eq!(split_name("api_gw_p99"), Some(("api_gw", "p99")));
-        assert_eq!(split_name("order_svc_latency_p99_ms"), Some(("order_svc", "latency_p99_ms")));
-        assert_eq!(split_name("db_query_ms"), Some(("db", "query_ms")), "no known metric: first _");
+        assert_eq!(
+            split_name("order_svc_latency_p99_ms"),
+            Some(("order_svc", "latency_p99_ms"))
+        );
+        assert_eq!(
+            split_name("db_query_ms"),
+            Some(("db", "query_ms")),
+            "no known metric: first _"
+        );
         assert_eq!(split_name("db_cpu_pct"), Some(("db", "cpu_pct")));
         assert_eq!(split_name("x"), None);
         assert_eq!(split_name("_cpu"), None);

@@ -28,16 +28,32 @@ const NAMES: &[(&[&str], Quantity, f64)] = &[
     (&["b", "byte", "bytes"], Quantity::Bytes, 1.0),
     (&["ki", "kib", "kibibytes"], Quantity::Bytes, 1024.0),
     (&["mi", "mib", "mebibytes"], Quantity::Bytes, 1_048_576.0),
-    (&["gi", "gib", "gibibytes"], Quantity::Bytes, 1_073_741_824.0),
+    (
+        &["gi", "gib", "gibibytes"],
+        Quantity::Bytes,
+        1_073_741_824.0,
+    ),
     (&["kb", "kilobytes"], Quantity::Bytes, 1e3),
     (&["mb", "megabytes"], Quantity::Bytes, 1e6),
     (&["gb", "gigabytes"], Quantity::Bytes, 1e9),
-    (&["s", "sec", "secs", "second", "seconds"], Quantity::Seconds, 1.0),
-    (&["ms", "msec", "millis", "milliseconds"], Quantity::Seconds, 1e-3),
+    (
+        &["s", "sec", "secs", "second", "seconds"],
+        Quantity::Seconds,
+        1.0,
+    ),
+    (
+        &["ms", "msec", "millis", "milliseconds"],
+        Quantity::Seconds,
+        1e-3,
+    ),
     (&["us", "µs", "microseconds"], Quantity::Seconds, 1e-6),
     (&["ns", "nanoseconds"], Quantity::Seconds, 1e-9),
     (&["ratio", "fraction"], Quantity::Ratio, 1.0),
-    (&["%", "pct", "percent", "percentage"], Quantity::Percent, 1.0),
+    (
+        &["%", "pct", "percent", "percentage"],
+        Quantity::Percent,
+        1.0,
+    ),
 ];
 
 /// Names accepted after a `_` at the end of a column name (`db_query_ms`,
@@ -73,7 +89,9 @@ impl Unit {
 
     /// One name of each unit [`Unit::parse`] accepts, for error messages.
     pub fn names() -> &'static [&'static str] {
-        &["bytes", "KiB", "MiB", "GiB", "KB", "MB", "GB", "s", "ms", "us", "ns", "ratio", "%"]
+        &[
+            "bytes", "KiB", "MiB", "GiB", "KB", "MB", "GB", "s", "ms", "us", "ns", "ratio", "%",
+        ]
     }
 
     /// The unit a column's name states, if any:
@@ -169,7 +187,10 @@ mod tests {
     #[test]
     fn units_come_from_markers_suffixes_and_memory_names() {
         let u = |n: &str| Unit::from_name(n);
-        assert_eq!(u("CpuUsageRate(%)").map(|u| u.quantity), Some(Quantity::Percent));
+        assert_eq!(
+            u("CpuUsageRate(%)").map(|u| u.quantity),
+            Some(Quantity::Percent)
+        );
         assert_eq!(
             u("MemoryUsage(Mi)"),
             Some(Unit {
@@ -200,9 +221,18 @@ mod tests {
         assert_eq!(ms.format(340.0), "340 ms");
         assert_eq!(ms.format(1234.6), "1.235 s");
         assert_eq!(Unit::parse("s").expect("unit").format(0.000_012), "12 µs");
-        assert_eq!(Unit::parse("ratio").expect("unit").format(0.99241), "99.24 %");
+        assert_eq!(
+            Unit::parse("ratio").expect("unit").format(0.99241),
+            "99.24 %"
+        );
         assert_eq!(Unit::parse("%").expect("unit").format(45.0), "45 %");
-        assert_eq!(Unit::parse("GB"), Some(Unit { quantity: Quantity::Bytes, scale: 1e9 }));
+        assert_eq!(
+            Unit::parse("GB"),
+            Some(Unit {
+                quantity: Quantity::Bytes,
+                scale: 1e9
+            })
+        );
         assert_eq!(Unit::parse("furlongs"), None);
         assert_eq!(bytes.format(f64::NAN), "NaN");
     }

@@ -95,7 +95,15 @@ fn fuzz_replay_csv_levels() {
 #[test]
 fn fuzz_replay_graph_csv() {
     Fuzz::new("replay_graph_csv")
-        .dictionary(&["caller", "callee", "source,target", ",0,1", "1.0", "NaN", "\"\""])
+        .dictionary(&[
+            "caller",
+            "callee",
+            "source,target",
+            ",0,1",
+            "1.0",
+            "NaN",
+            "\"\"",
+        ])
         .run(|| {
             let dir = scratch("graph");
             let path = dir.with_file_name("graph.csv");
