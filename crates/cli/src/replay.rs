@@ -35,8 +35,8 @@ pub struct ReplayArgs {
     /// the incident data, unless --at or --detect says otherwise.
     #[arg(long, value_name = "FILE")]
     normal: Option<PathBuf>,
-    /// How many lines of each CSV are its header (default: the lines before the
-    /// first whose time cell is a time).
+    /// How many lines of each CSV name its columns, besides a line naming only the
+    /// time column (default: the lines before the first whose time cell is a time).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=16))]
     header_rows: Option<u16>,
     /// A Prometheus range-query response (`/api/v1/query_range` JSON).

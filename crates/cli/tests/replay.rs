@@ -694,7 +694,7 @@ fn a_csv_with_several_header_lines_names_component_metric_and_statistic() {
     let csv = f.write("levels.csv", &levels_csv(&shop));
     let graph = f.write("graph.yaml", LEVELS_GRAPH);
     let at = shop.fault_time();
-    for declared in [None, Some("4")] {
+    for declared in [None, Some("3"), Some("4")] {
         let mut args = vec![
             "--csv",
             &csv,
@@ -716,21 +716,21 @@ fn a_csv_with_several_header_lines_names_component_metric_and_statistic() {
         let root = &j["diagnosis"]["hypotheses"][0];
         assert_eq!(root["symptoms"][0], "latency/p99@db_svc::ECS");
     }
-    // One header line too few: the time column's header line is read as data.
+    // A header line too few: the statistic line is read as data.
     let run = replay(&[
         "--csv",
         &csv,
         "--time-column",
         "microservice",
         "--header-rows",
-        "3",
+        "2",
         "--at",
         &at,
     ]);
     assert_eq!(run.code, Some(2));
     assert!(
         run.stderr.contains(&format!(
-            "{csv}:4:1: not a time (unix seconds or RFC 3339 in UTC): \"unix_timestamp\""
+            "{csv}:3:1: not a time (unix seconds or RFC 3339 in UTC): \"statistic\""
         )),
         "{}",
         run.stderr

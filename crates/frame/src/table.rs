@@ -60,13 +60,25 @@ pub enum Naming<'a> {
     Rule(&'a dyn Fn(&str) -> ColumnMeta),
 }
 
+/// Whether `r` names the time column `time_column` and nothing else: the line
+/// pandas writes for its index's name under a header of several levels.
+fn is_index_line(r: &Record, time_column: &str) -> bool {
+    let mut cells = r
+        .fields
+        .iter()
+        .map(|f| f.text.trim())
+        .filter(|t| !t.is_empty());
+    cells.next() == Some(time_column) && cells.next().is_none()
+}
+
 /// How many lines of a CSV file are its header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HeaderRows {
     /// The lines before the first whose time cell is a time (at most
     /// [`MAX_HEADER_ROWS`]).
     Detect,
-    /// Exactly this many.
+    /// This many lines of column names (and a line naming only the time column,
+    /// if one follows them).
     Exactly(usize),
 }
 
@@ -118,7 +130,15 @@ impl CsvTable {
         let named = |r: &Record| r.fields.iter().position(|f| f.text.trim() == time_column);
         let (count, time_idx) = match header_rows {
             HeaderRows::Exactly(n) => {
-                let n = n.clamp(1, records.len());
+                let mut n = n.clamp(1, records.len());
+                // A line after them that names the time column alone (pandas' index
+                // line) belongs to the header too.
+                if records
+                    .get(n)
+                    .is_some_and(|r| is_index_line(r, time_column))
+                {
+                    n += 1;
+                }
                 (n, records[..n].iter().find_map(named))
             }
             HeaderRows::Detect => {
@@ -701,16 +721,20 @@ mod tests {
 
     #[test]
     fn a_header_line_too_few_declares_a_header_line_as_data() {
-        let (_dir, t) = table_with(LEVELS, HeaderRows::Exactly(3), "microservice");
+        // Three lines of names: the index line after them is header too.
+        let (_dir, t) = table_with(LEVELS, HeaderRows::Exactly(3), "unix_timestamp");
+        let f = t
+            .expect("readable")
+            .into_frame("unix_timestamp", Naming::Convention);
+        assert_eq!(f.expect("valid").lines, Some(vec![5, 6]));
+        let (_dir, t) = table_with(LEVELS, HeaderRows::Exactly(2), "microservice");
         let err = t
             .expect("readable")
             .into_frame("microservice", Naming::Convention)
-            .expect_err("line 4 is not data");
+            .expect_err("line 3 is not data");
         let text = err.to_string();
         assert!(
-            text.contains(
-                "m.csv:4:1: not a time (unix seconds or RFC 3339 in UTC): \"unix_timestamp\""
-            ),
+            text.contains("m.csv:3:1: not a time (unix seconds or RFC 3339 in UTC): \"statistic\""),
             "{text}"
         );
     }
