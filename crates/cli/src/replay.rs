@@ -117,7 +117,7 @@ pub fn run(args: &ReplayArgs) -> Result<ExitCode> {
         if !missing.is_empty() {
             eprintln!(
                 "note: not in the graph (no dependencies known): {}",
-                missing.join(", ")
+                listed(&missing, NOTE_ITEMS)
             );
         }
         let unobserved: Vec<&str> = topo
@@ -131,7 +131,7 @@ pub fn run(args: &ReplayArgs) -> Result<ExitCode> {
             // a component without data is never abnormal.
             eprintln!(
                 "note: no data for (counted as normal, so propagation stops there): {}",
-                unobserved.join(", ")
+                listed(&unobserved, NOTE_ITEMS)
             );
         }
     }
