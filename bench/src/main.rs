@@ -230,7 +230,20 @@ fn run(cli: Cli) -> Result<()> {
             if args.json {
                 serde_json::to_string_pretty(&table)?
             } else {
-                format!("{}{}", table.render(), table.render_cases())
+                let reversed = table
+                    .cases
+                    .iter()
+                    .filter(|c| {
+                        c.note
+                            .as_ref()
+                            .is_some_and(|n| n.contains("recorded after"))
+                    })
+                    .count();
+                format!(
+                    "{}{}{reversed} case(s) with normal.csv recorded after anomalous.csv (used as the baseline)\n",
+                    table.render(),
+                    table.render_cases()
+                )
             }
         }
         Dataset::Petshop => {

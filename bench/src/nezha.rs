@@ -21,6 +21,9 @@
 //!   judged rows are those stamped from the injection time (plus `--delay`) to the
 //!   end of the fault plus the minute that holds its end (a row aggregates the minute
 //!   ending at its stamp).
+//! - Not read: `front_service.csv` (the entry point's view, not a component's own
+//!   metrics; which component it stands for is not given) and Online Boutique's
+//!   `source_50.csv`/`destination_50.csv` (undocumented per-edge P50 latencies).
 //! - Specificity: from each `normal/<day>/`, windows as long as a fault's are cut at
 //!   split points from half of the data onwards every 10 % (as PetShop's reference
 //!   protocol), the rows before the split as baseline; the answer should be empty.

@@ -10,12 +10,14 @@
 use anyhow::{Result, anyhow, bail};
 use charter_analyze::{DiagnosisInput, EpisodeLog, RankOptions, diagnose};
 use charter_frame::{
-    ColumnMap, CsvTable, Frame, LoadError, Naming, Problem, load_graph, load_prometheus,
-    parse_time, split_by_duration,
+    Column, ColumnMap, CsvTable, Frame, HeaderRows, LoadError, Naming, Problem, Unit, load_graph,
+    load_prometheus, parse_time, split_by_duration,
 };
+use charter_model::text::listed;
 use charter_model::{Diagnosis, IncidentId, Pattern, Timestamp, fmt_duration_secs};
 use serde::Serialize;
 use std::collections::BTreeSet;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -23,15 +25,25 @@ use std::time::Duration;
 /// Options of `charter replay`.
 #[derive(clap::Args)]
 #[command(group(clap::ArgGroup::new("input").required(true).args(["csv", "prometheus"])))]
-#[command(group(clap::ArgGroup::new("when").required(true).args(["at", "detect"])))]
+#[command(group(clap::ArgGroup::new("when").args(["at", "detect"])))]
 pub struct ReplayArgs {
     /// A wide CSV: a time column and one column per component metric.
     #[arg(long, value_name = "FILE")]
     csv: Option<PathBuf>,
+    /// Normal data recorded apart, in the same format as the incident's: the
+    /// baseline, whatever its timestamps. The incident then begins at the start of
+    /// the incident data, unless --at or --detect says otherwise.
+    #[arg(long, value_name = "FILE")]
+    normal: Option<PathBuf>,
+    /// How many lines of each CSV name its columns, besides a line naming only the
+    /// time column (default: the lines before the first whose time cell is a time).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=16))]
+    header_rows: Option<u16>,
     /// A Prometheus range-query response (`/api/v1/query_range` JSON).
     #[arg(long, value_name = "FILE")]
     prometheus: Option<PathBuf>,
-    /// The CSV's time column (unix seconds or RFC 3339 in UTC).
+    /// The CSV's time column (unix seconds or RFC 3339 in UTC), named in any header
+    /// line.
     #[arg(long, value_name = "NAME", default_value = "time")]
     time_column: String,
     /// YAML mapping CSV columns to components and metrics; without it a column is
@@ -81,14 +93,19 @@ pub fn run(args: &ReplayArgs) -> Result<ExitCode> {
         }
         options.threshold = t;
     }
-    let frame = match (&args.csv, &args.prometheus) {
-        (Some(csv), _) => load_csv(csv, args)?,
-        (None, Some(prom)) => {
-            load_prometheus(prom, &args.component_label, args.metric_name.as_deref())
-                .map_err(with_hints)?
-        }
+    let input = match (&args.csv, &args.prometheus) {
+        (Some(csv), _) => csv,
+        (None, Some(prom)) => prom,
         (None, None) => bail!("give --csv FILE or --prometheus FILE"),
     };
+    let frame = load(input, args)?;
+    let normal_frame = args.normal.as_deref().map(|p| load(p, args)).transpose()?;
+    if normal_frame.is_none() && args.at.is_none() && !args.detect {
+        bail!(
+            "say when the incident began with --at TIME or --detect, or give the normal data \
+             apart with --normal FILE"
+        );
+    }
     let components: BTreeSet<&str> = frame.columns.iter().map(|c| c.component.as_str()).collect();
     let topology = args.graph.as_deref().map(load_graph).transpose()?;
     if let Some(topo) = &topology {
@@ -100,7 +117,7 @@ pub fn run(args: &ReplayArgs) -> Result<ExitCode> {
         if !missing.is_empty() {
             eprintln!(
                 "note: not in the graph (no dependencies known): {}",
-                missing.join(", ")
+                listed(&missing, NOTE_ITEMS)
             );
         }
         let unobserved: Vec<&str> = topo
@@ -114,7 +131,7 @@ pub fn run(args: &ReplayArgs) -> Result<ExitCode> {
             // a component without data is never abnormal.
             eprintln!(
                 "note: no data for (counted as normal, so propagation stops there): {}",
-                unobserved.join(", ")
+                listed(&unobserved, NOTE_ITEMS)
             );
         }
     }
@@ -130,17 +147,77 @@ pub fn run(args: &ReplayArgs) -> Result<ExitCode> {
         }
     }
 
-    let onset = find_onset(&frame, args)?;
+    let onset = find_onset(&frame, args, normal_frame.is_some())?;
     let (normal, anomalous) = split_by_duration(&frame.times, onset.index, args.window);
-    if normal.is_empty() {
+    let baseline = match &normal_frame {
+        Some(b) => Baseline {
+            frame: b,
+            rows: last_window(&b.times, args.window),
+        },
+        None => {
+            if normal.is_empty() {
+                bail!(
+                    "no rows before the onset {} within the window",
+                    frame.times[onset.index]
+                );
+            }
+            Baseline {
+                frame: &frame,
+                rows: normal,
+            }
+        }
+    };
+    let in_baseline = |c: &Column| {
+        normal_frame.is_none()
+            || baseline
+                .frame
+                .columns
+                .iter()
+                .any(|b| b.component == c.component && b.metric == c.metric)
+    };
+    let analysed: Vec<&Column> = frame.columns.iter().filter(|c| in_baseline(c)).collect();
+    if analysed.is_empty() {
+        let names = |f: &Frame| {
+            let names: Vec<String> = f
+                .columns
+                .iter()
+                .map(|c| format!("{}@{}", c.metric, c.component))
+                .collect();
+            listed(&names, NOTE_ITEMS)
+        };
         bail!(
-            "no rows before the onset {} within the window",
-            frame.times[onset.index]
+            "no series of {} is in the normal data {} (series are matched by component and \
+             metric; the incident has {}, the normal data {})",
+            frame.source,
+            baseline.frame.source,
+            names(&frame),
+            names(baseline.frame)
         );
     }
-    let series = frame.series(normal.clone(), anomalous.clone());
-    let empty: Vec<&str> = frame
-        .columns
+    if baseline.rows.is_empty() {
+        bail!(
+            "no rows of the normal data {} within the window",
+            baseline.frame.source
+        );
+    }
+    let series = match &normal_frame {
+        Some(b) => frame.series_against(anomalous.clone(), b, baseline.rows.clone(), in_baseline),
+        None => frame.series(baseline.rows.clone(), anomalous.clone()),
+    };
+    if analysed.len() < frame.columns.len() {
+        let missing: Vec<&str> = frame
+            .columns
+            .iter()
+            .filter(|c| !in_baseline(c))
+            .map(|c| c.name.as_str())
+            .collect();
+        eprintln!(
+            "note: not analysed, no such column in {}: {}",
+            baseline.frame.source,
+            listed(&missing, NOTE_ITEMS)
+        );
+    }
+    let empty: Vec<&str> = analysed
         .iter()
         .zip(&series)
         .filter(|(_, s)| {
@@ -151,8 +228,20 @@ pub fn run(args: &ReplayArgs) -> Result<ExitCode> {
     if !empty.is_empty() {
         eprintln!(
             "note: not analysed, no value on one side of the onset: {}",
-            empty.join(", ")
+            listed(&empty, NOTE_ITEMS)
         );
+    }
+    let warnings: Vec<String> = drift_warning(
+        &baseline.frame.times[baseline.rows.clone()],
+        &frame.times[anomalous.clone()],
+    )
+    .into_iter()
+    .collect();
+    if args.json {
+        // Text output shows them under the windows.
+        for w in &warnings {
+            eprintln!("warning: {w}");
+        }
     }
     let diagnosis = diagnose(DiagnosisInput {
         incident_id: IncidentId(0),
@@ -170,6 +259,7 @@ pub fn run(args: &ReplayArgs) -> Result<ExitCode> {
         target: args.target.as_deref(),
         options: &options,
     });
+    let diagnosis = with_units(diagnosis, &frame, baseline.frame);
     let report = Report {
         source: frame.source.clone(),
         rows: frame.times.len(),
@@ -184,25 +274,58 @@ pub fn run(args: &ReplayArgs) -> Result<ExitCode> {
         found: onset.found,
         requested: args.at.clone(),
         strength: onset.strength,
-        normal_rows: normal.len(),
+        normal: normal_frame.as_ref().map(|b| NormalData {
+            source: b.source.clone(),
+            rows: b.times.len(),
+            first: b.times[0].to_string(),
+            last: b.times[b.times.len() - 1].to_string(),
+        }),
+        normal_rows: baseline.rows.len(),
         anomalous_rows: anomalous.len(),
+        warnings,
         graph: args.graph.as_ref().map(|g| g.display().to_string()),
         target: args.target.clone(),
         threshold: options.threshold,
         diagnosis,
     };
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+    let text = if args.json {
+        format!("{}\n", serde_json::to_string_pretty(&report)?)
     } else {
-        print!("{}", render_text(&report, args.min_segment));
-    }
+        render_text(&report, args.min_segment)
+    };
+    write_stdout(&text)?;
     Ok(ExitCode::SUCCESS)
 }
-/// Read `--csv`, its columns named by `--map` or by the `<component>_<metric>`
-/// convention.
+
+/// Write `text` to stdout. A reader that closed the pipe early (`| head`) has what
+/// it wanted: that is not an error, and must not panic as `print!` does.
+fn write_stdout(text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
+}
+/// Read `path` in the format of the incident data (`--csv` or `--prometheus`).
+fn load(path: &Path, args: &ReplayArgs) -> Result<Frame> {
+    if args.csv.is_some() {
+        load_csv(path, args)
+    } else {
+        load_prometheus(path, &args.component_label, args.metric_name.as_deref())
+            .map_err(with_hints)
+    }
+}
+
+/// Read a CSV, its header of `--header-rows` lines (else detected), its columns
+/// named by `--map` or by the `<component>_<metric>` convention.
 fn load_csv(path: &Path, args: &ReplayArgs) -> Result<Frame> {
     let map = args.map.as_deref().map(ColumnMap::load).transpose()?;
-    let table = CsvTable::read(path)?;
+    let header_rows = match args.header_rows {
+        Some(n) => HeaderRows::Exactly(usize::from(n)),
+        None => HeaderRows::Detect,
+    };
+    let table = CsvTable::read_with(path, header_rows, &args.time_column).map_err(with_hints)?;
     let naming = match &map {
         Some(map) => {
             let time = table.time_index(&args.time_column).map_err(with_hints)?;
@@ -221,6 +344,126 @@ fn load_csv(path: &Path, args: &ReplayArgs) -> Result<Frame> {
     table
         .into_frame(&args.time_column, naming)
         .map_err(with_hints)
+}
+
+/// The rows the baseline is taken from.
+struct Baseline<'a> {
+    frame: &'a Frame,
+    rows: Range<usize>,
+}
+
+/// The last `window` of `times` (all of them without one).
+fn last_window(times: &[Timestamp], window: Option<Duration>) -> Range<usize> {
+    match (window, times.last()) {
+        (Some(w), Some(&last)) => times.partition_point(|t| *t <= last.minus(w))..times.len(),
+        _ => 0..times.len(),
+    }
+}
+
+/// Columns named in one note at most (a wide export may leave hundreds out).
+const NOTE_ITEMS: usize = 12;
+
+/// Normal data further than this from the incident's is reported as a drift risk…
+const DRIFT_GAP_SECS: f64 = 86_400.0;
+/// …and so is a gap more than this many times the longer window's span.
+const DRIFT_GAP_SPANS: f64 = 10.0;
+
+/// A warning when the `normal` and `anomalous` windows (their rows' times) are far
+/// apart: more than a day, or more than [`DRIFT_GAP_SPANS`] times the longer
+/// window. Over such a gap traffic, deployments and capacity drift, and a
+/// comparison may find half the graph abnormal for reasons unrelated to the
+/// incident.
+fn drift_warning(normal: &[Timestamp], anomalous: &[Timestamp]) -> Option<String> {
+    let (&n0, &n1) = (normal.first()?, normal.last()?);
+    let (&a0, &a1) = (anomalous.first()?, anomalous.last()?);
+    let secs = |from: Timestamp, to: Timestamp| (to.0 - from.0) as f64 / 1000.0;
+    let (gap, order) = if n1 <= a0 {
+        (secs(n1, a0), "ends {gap} before the incident data begins")
+    } else if a1 <= n0 {
+        (secs(a1, n0), "begins {gap} after the incident data ends")
+    } else {
+        return None;
+    };
+    let span = secs(n0, n1).max(secs(a0, a1));
+    if gap <= DRIFT_GAP_SECS && gap <= DRIFT_GAP_SPANS * span {
+        return None;
+    }
+    let round = |s: f64| {
+        if s >= 2.0 * 86_400.0 {
+            format!("{:.0} days", s / 86_400.0)
+        } else {
+            let unit = if s >= 3600.0 { 60.0 } else { 1.0 };
+            fmt_duration_secs((s / unit).round() * unit)
+        }
+    };
+    Some(format!(
+        "the normal data ({} to {}) {} (windows of {} and {}): drift over that time may make \
+         much of the graph look abnormal; prefer normal data recorded just before the incident",
+        n0,
+        n1,
+        order.replace("{gap}", &round(gap)),
+        round(secs(n0, n1)),
+        round(secs(a0, a1)),
+    ))
+}
+
+/// `diagnosis` with the values of its evidence in the unit their column is
+/// recorded in, when its name or the map states one (the incident's columns first,
+/// then the baseline's): "(1.2 GiB → 3.4 GiB)", "rising 1.9 MiB/min".
+fn with_units(mut diagnosis: Diagnosis, frame: &Frame, baseline: &Frame) -> Diagnosis {
+    let units: Vec<(&Column, Unit)> = frame
+        .columns
+        .iter()
+        .chain(&baseline.columns)
+        .filter_map(|c| Some((c, c.unit?)))
+        .collect();
+    for h in &mut diagnosis.hypotheses {
+        for e in &mut h.evidence {
+            // The longest match: a metric may be named like the start of another.
+            let levels = units
+                .iter()
+                .map(|(c, u)| (format!("{}: {} ", c.component, c.metric), *u))
+                .filter(|(prefix, _)| e.starts_with(prefix.as_str()))
+                .max_by_key(|(prefix, _)| prefix.len());
+            let trend = units
+                .iter()
+                .map(|(c, u)| (format!("{} on {} has been ", c.metric, c.component), *u))
+                .filter(|(prefix, _)| e.starts_with(prefix.as_str()))
+                .max_by_key(|(prefix, _)| prefix.len());
+            let rewritten = match (levels, trend) {
+                (Some((_, unit)), _) => values_in_unit(e, unit),
+                (None, Some((_, unit))) => rate_in_unit(e, unit),
+                (None, None) => None,
+            };
+            if let Some(r) = rewritten {
+                *e = r;
+            }
+        }
+    }
+    diagnosis
+}
+
+/// `line` with its trailing `(a → b)` written in `unit`, or `None` when it has no
+/// such pair of numbers.
+fn values_in_unit(line: &str, unit: Unit) -> Option<String> {
+    let body = line.strip_suffix(')')?;
+    let open = body.rfind(" (")?;
+    let (a, b) = body[open + 2..].split_once(" → ")?;
+    let (a, b) = (a.trim().parse::<f64>().ok()?, b.trim().parse::<f64>().ok()?);
+    Some(format!(
+        "{} ({} → {})",
+        &body[..open],
+        unit.format(a),
+        unit.format(b)
+    ))
+}
+
+/// `line` with its trailing `<rate>/min` written in `unit`, or `None` without one.
+fn rate_in_unit(line: &str, unit: Unit) -> Option<String> {
+    let body = line.strip_suffix("/min")?;
+    let space = body.rfind(' ')?;
+    let rate = body[space + 1..].parse::<f64>().ok()?;
+    Some(format!("{} {}/min", &body[..space], unit.format(rate)))
 }
 
 /// A loading error as `charter replay` prints it: where a flag fixes the input, the
@@ -269,24 +512,42 @@ enum Found {
     Given,
     /// `--detect`.
     Detected,
+    /// With `--normal`: the first row of the incident data.
+    Start,
 }
 
-fn find_onset(frame: &Frame, args: &ReplayArgs) -> Result<OnsetChoice> {
+/// The onset: `--at`, `--detect`, or with `--normal` the first row of the incident
+/// data (which then needs no row before the onset).
+fn find_onset(frame: &Frame, args: &ReplayArgs, apart: bool) -> Result<OnsetChoice> {
     if let Some(at) = &args.at {
         let t = parse_time(at)
             .ok_or_else(|| anyhow!("--at {at:?}: not a time (unix seconds or RFC 3339 in UTC)"))?;
-        let Some(index) = frame.onset_at(t) else {
+        let index = if apart {
+            (t >= frame.times[0] && t <= frame.times[frame.times.len() - 1])
+                .then(|| frame.times.partition_point(|x| *x < t))
+        } else {
+            frame.onset_at(t)
+        };
+        let Some(index) = index else {
             let first = frame.times[0];
             let last = frame.times[frame.times.len() - 1];
             bail!(
                 "--at {at}: {t} is outside the data of {} (from {first} to {last}): the onset \
-                 needs a row before it and a row at or after it",
-                frame.source
+                 needs {}a row at or after it",
+                frame.source,
+                if apart { "" } else { "a row before it and " }
             );
         };
         return Ok(OnsetChoice {
             index,
             found: Found::Given,
+            strength: None,
+        });
+    }
+    if !args.detect {
+        return Ok(OnsetChoice {
+            index: 0,
+            found: Found::Start,
             strength: None,
         });
     }
@@ -331,14 +592,29 @@ struct Report {
     /// Change-point strength of a detected onset (≫ 1: a clear change).
     #[serde(skip_serializing_if = "Option::is_none")]
     strength: Option<f64>,
+    /// `--normal`: the baseline's file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    normal: Option<NormalData>,
     normal_rows: usize,
     anomalous_rows: usize,
+    /// What may make the result unreliable (normal data far from the incident's).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    warnings: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     graph: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     target: Option<String>,
     threshold: f64,
     diagnosis: Diagnosis,
+}
+
+/// The baseline's file, with `--normal`.
+#[derive(Debug, Serialize)]
+struct NormalData {
+    source: String,
+    rows: usize,
+    first: String,
+    last: String,
 }
 
 fn render_text(r: &Report, min_segment: usize) -> String {
@@ -349,6 +625,13 @@ fn render_text(r: &Report, min_segment: usize) -> String {
         "replay of {}: {} rows from {} to {}, {} series of {} components",
         r.source, r.rows, r.first, r.last, r.series, r.components
     );
+    if let Some(n) = &r.normal {
+        let _ = writeln!(
+            out,
+            "normal data: {}: {} rows from {} to {}",
+            n.source, n.rows, n.first, n.last
+        );
+    }
     if let Some(g) = &r.graph {
         let _ = writeln!(out, "graph: {g}");
     }
@@ -362,15 +645,24 @@ fn render_text(r: &Report, min_segment: usize) -> String {
             "detected: the change point shared by most series (strength {s:.1}, \
              --min-segment {min_segment})"
         ),
+        (Found::Start, _, _) => "the start of the incident data".to_string(),
         _ => String::new(),
     };
     let _ = writeln!(out, "onset: {} (row {}{line}), {how}", r.onset, r.onset_row);
+    let normal = if r.normal.is_some() {
+        "of the normal data"
+    } else {
+        "before the onset"
+    };
     let _ = writeln!(
         out,
-        "windows: {} normal rows before the onset, {} anomalous rows from it (threshold {} \
+        "windows: {} normal rows {normal}, {} anomalous rows from the onset (threshold {} \
          robust sd)",
         r.normal_rows, r.anomalous_rows, r.threshold
     );
+    for w in &r.warnings {
+        let _ = writeln!(out, "warning: {w}");
+    }
     out.push('\n');
     let d = &r.diagnosis;
     if d.hypotheses.is_empty() {

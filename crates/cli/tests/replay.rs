@@ -519,3 +519,537 @@ fn times_after_the_year_9999_are_reported_not_a_panic() {
         run.stdout
     );
 }
+
+// ---- issue 18: what users export -------------------------------------------------
+
+/// `csv` (a header line, then rows) cut at data row `at`: the rows before it, and
+/// the rows from it with their times moved by `shift` seconds; both with the header.
+fn cut(csv: &str, at: usize, shift: i64) -> (String, String) {
+    let mut lines = csv.lines();
+    let header = lines.next().expect("header");
+    let rows: Vec<&str> = lines.collect();
+    let mut normal = format!("{header}\n");
+    for r in &rows[..at] {
+        normal.push_str(r);
+        normal.push('\n');
+    }
+    let mut anomalous = format!("{header}\n");
+    for r in &rows[at..] {
+        let (t, rest) = r.split_once(',').expect("a time and values");
+        let t: i64 = t.parse().expect("unix seconds");
+        anomalous.push_str(&format!("{},{rest}\n", t + shift));
+    }
+    (normal, anomalous)
+}
+
+const DAY: i64 = 86_400;
+
+#[test]
+fn a_normal_file_given_apart_is_the_baseline_and_the_incident_starts_with_its_data() {
+    let f = Files::new();
+    let (normal, anomalous) = cut(&Shop::incident().csv(), 50, 0);
+    let normal = f.write("normal.csv", &normal);
+    let anomalous = f.write("anomalous.csv", &anomalous);
+    let graph = f.write("graph.yaml", GRAPH);
+
+    let run = replay(&[
+        "--normal", &normal, "--csv", &anomalous, "--graph", &graph, "--json",
+    ]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let j = run.json();
+    assert_eq!(j["found"], "start");
+    assert_eq!(j["onset_row"], 1);
+    assert_eq!(j["normal_rows"], 50);
+    assert_eq!(j["anomalous_rows"], 30);
+    assert_eq!(j["normal"]["rows"], 50);
+    assert!(j.get("warnings").is_none(), "adjacent data: {}", run.stdout);
+    assert_eq!(run.ranking()[0], "db", "{}", run.stdout);
+
+    // The normal data recorded after the incident is still the baseline (an
+    // empty "before" window would have ranked nothing).
+    let (normal_after, anomalous_before) = {
+        let (n, a) = cut(&Shop::incident().csv(), 50, -DAY);
+        (f.write("n2.csv", &n), f.write("a2.csv", &a))
+    };
+    let run = replay(&[
+        "--normal",
+        &normal_after,
+        "--csv",
+        &anomalous_before,
+        "--graph",
+        &graph,
+        "--json",
+    ]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(run.ranking()[0], "db", "{}", run.stdout);
+
+    // --at picks the onset inside the incident data; its earlier rows are not used.
+    let at = (T0 + STEP * 60).to_string();
+    let run = replay(&[
+        "--normal", &normal, "--csv", &anomalous, "--at", &at, "--json",
+    ]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let j = run.json();
+    assert_eq!(
+        (j["found"].as_str(), j["onset_row"].as_u64()),
+        (Some("given"), Some(11))
+    );
+    assert_eq!(j["anomalous_rows"], 20);
+    assert_eq!(j["normal_rows"], 50);
+}
+
+#[test]
+fn normal_data_far_from_the_incident_warns_of_drift() {
+    let f = Files::new();
+    for (shift, warned) in [
+        (0, false),
+        (2 * DAY, true),
+        (-3 * DAY, true),
+        (DAY / 2, true),
+    ] {
+        let (normal, anomalous) = cut(&Shop::incident().csv(), 50, shift);
+        let normal = f.write("normal.csv", &normal);
+        let anomalous = f.write("anomalous.csv", &anomalous);
+        let run = replay(&["--normal", &normal, "--csv", &anomalous, "--json"]);
+        assert_eq!(run.code, Some(0), "{}", run.stderr);
+        let warnings = run.json()["warnings"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(!warnings.is_empty(), warned, "shift {shift}: {warnings:?}");
+        if warned {
+            let w = warnings[0].as_str().expect("text");
+            assert!(w.contains("drift"), "{w}");
+            let side = if shift > 0 {
+                "before the incident data begins"
+            } else {
+                "after the incident data ends"
+            };
+            assert!(w.contains(side), "{w}");
+            assert!(
+                run.stderr.contains("warning: the normal data"),
+                "{}",
+                run.stderr
+            );
+        }
+    }
+    // Text output shows it under the windows.
+    let (normal, anomalous) = cut(&Shop::incident().csv(), 50, 2 * DAY);
+    let normal = f.write("normal.csv", &normal);
+    let anomalous = f.write("anomalous.csv", &anomalous);
+    let run = replay(&["--normal", &normal, "--csv", &anomalous]);
+    assert!(
+        run.stdout.contains("warning: the normal data")
+            && run.stdout.contains("ends 2 days before"),
+        "{}",
+        run.stdout
+    );
+}
+
+/// The shop with several header lines, as PetShop exports its metrics: component /
+/// metric / statistic, then a line naming the time column; component names with
+/// `_` and `::`, one empty cell per column.
+fn levels_csv(shop: &Shop) -> String {
+    let plain = shop.csv();
+    let mut lines = plain.lines();
+    let header: Vec<&str> = lines.next().expect("header").split(',').skip(1).collect();
+    let rename = |c: &str| format!("{c}_svc::ECS");
+    let (mut services, mut metrics, mut stats) = (
+        String::from("microservice"),
+        String::from("metric"),
+        String::from("statistic"),
+    );
+    for name in &header {
+        let (c, m) = name.split_once('_').expect("component_metric");
+        services.push_str(&format!(",{}", rename(c)));
+        metrics.push_str(&format!(",{m}"));
+        stats.push_str(",p99");
+    }
+    let mut out = format!(
+        "{services}\n{metrics}\n{stats}\nunix_timestamp{}\n",
+        ",".repeat(header.len())
+    );
+    for (i, row) in lines.enumerate() {
+        // A missing value in one row of every column.
+        if i == 3 {
+            let t = row.split(',').next().expect("time");
+            out.push_str(&format!("{t}{}\n", ",".repeat(header.len())));
+        } else {
+            out.push_str(row);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+const LEVELS_GRAPH: &str = "components:\n\
+  \x20 - { name: \"web_svc::ECS\", depends_on: [\"api_svc::ECS\"] }\n\
+  \x20 - { name: \"api_svc::ECS\", depends_on: [\"orders_svc::ECS\", \"cache_svc::ECS\"] }\n\
+  \x20 - { name: \"orders_svc::ECS\", depends_on: [\"db_svc::ECS\"] }\n";
+
+#[test]
+fn a_csv_with_several_header_lines_names_component_metric_and_statistic() {
+    let f = Files::new();
+    let shop = Shop::incident();
+    let csv = f.write("levels.csv", &levels_csv(&shop));
+    let graph = f.write("graph.yaml", LEVELS_GRAPH);
+    let at = shop.fault_time();
+    for declared in [None, Some("3"), Some("4")] {
+        let mut args = vec![
+            "--csv",
+            &csv,
+            "--time-column",
+            "unix_timestamp",
+            "--graph",
+            &graph,
+        ];
+        args.extend(["--at", &at, "--json"]);
+        if let Some(n) = declared {
+            args.extend(["--header-rows", n]);
+        }
+        let run = replay(&args);
+        assert_eq!(run.code, Some(0), "{declared:?}: {}", run.stderr);
+        let j = run.json();
+        assert_eq!(j["series"], 8);
+        assert_eq!(j["onset_line"], 55, "4 header lines, then rows");
+        assert_eq!(run.ranking()[0], "db_svc::ECS", "{}", run.stdout);
+        let root = &j["diagnosis"]["hypotheses"][0];
+        assert_eq!(root["symptoms"][0], "latency/p99@db_svc::ECS");
+    }
+    // A header line too few: the statistic line is read as data.
+    let run = replay(&[
+        "--csv",
+        &csv,
+        "--time-column",
+        "microservice",
+        "--header-rows",
+        "2",
+        "--at",
+        &at,
+    ]);
+    assert_eq!(run.code, Some(2));
+    assert!(
+        run.stderr.contains(&format!(
+            "{csv}:3:1: not a time (unix seconds or RFC 3339 in UTC): \"statistic\""
+        )),
+        "{}",
+        run.stderr
+    );
+    let run = replay(&["--csv", &csv, "--header-rows", "0", "--at", &at]);
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+}
+
+#[test]
+fn a_bad_cell_under_several_header_lines_names_its_line_and_column() {
+    let f = Files::new();
+    let shop = Shop::incident();
+    let text = levels_csv(&shop).replacen(",10.", ",1x.", 1);
+    let line = text
+        .lines()
+        .position(|l| l.contains(",1x."))
+        .expect("bad cell")
+        + 1;
+    let column = text
+        .lines()
+        .nth(line - 1)
+        .expect("line")
+        .find(",1x.")
+        .expect("cell")
+        + 2;
+    let csv = f.write("levels.csv", &text);
+    let run = replay(&["--csv", &csv, "--time-column", "unix_timestamp", "--detect"]);
+    assert_eq!(run.code, Some(2), "{}", run.stdout);
+    assert!(
+        run.stderr.contains(&format!(
+            "{csv}:{line}:{column}: column `db_svc::ECS/latency/p99`: not a number:"
+        )),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn component_names_with_underscores_keep_them_in_single_line_headers() {
+    let f = Files::new();
+    let shop = Shop::incident();
+    let plain = shop.csv();
+    let (header, rows) = plain.split_once('\n').expect("header");
+    let header = header
+        .replace("db_latency", "orders_db_latency")
+        .replace("db_cpu", "orders_db_cpu")
+        .replace("web_latency", "web_front_latency");
+    let csv = f.write("shop.csv", &format!("{header}\n{rows}"));
+    let graph = f.write(
+        "graph.yaml",
+        &GRAPH
+            .replace("[db]", "[orders_db]")
+            .replace("name: web,", "name: web_front,"),
+    );
+    let run = replay(&[
+        "--csv",
+        &csv,
+        "--graph",
+        &graph,
+        "--at",
+        &shop.fault_time(),
+        "--json",
+    ]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let ranking = run.ranking();
+    assert_eq!(ranking[0], "orders_db", "{}", run.stdout);
+    assert!(ranking.contains(&"web_front".to_string()), "{ranking:?}");
+    assert!(!run.stderr.contains("not in the graph"), "{}", run.stderr);
+}
+
+#[test]
+fn evidence_shows_values_in_their_units() {
+    let f = Files::new();
+    let mut csv = String::from("time,cart_mem,cart_latency_ms,cart_error_ratio,cart_requests\n");
+    for i in 0..60_usize {
+        let faulty = i >= 40;
+        let mem = 1.2 * 1024f64.powi(3) * (1.0 + 0.01 * noise(i, 0))
+            + if faulty { 2.2 * 1024f64.powi(3) } else { 0.0 };
+        let lat = 40.0 + 2.0 * noise(i, 1) + if faulty { 300.0 } else { 0.0 };
+        let err = 0.001 + 0.0001 * noise(i, 2) + if faulty { 0.05 } else { 0.0 };
+        let hits = 100.0 + 5.0 * noise(i, 3) + if faulty { 400.0 } else { 0.0 };
+        csv.push_str(&format!(
+            "{},{mem:.0},{lat:.3},{err:.6},{hits:.2}\n",
+            T0 + STEP * i as i64
+        ));
+    }
+    let path = f.write("units.csv", &csv);
+    let at = (T0 + STEP * 40).to_string();
+    let run = replay(&["--csv", &path, "--at", &at]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let line = |metric: &str| {
+        run.stdout
+            .lines()
+            .find(|l| l.contains(&format!("- cart: {metric} rose")))
+            .unwrap_or_else(|| panic!("no evidence for {metric}:\n{}", run.stdout))
+            .to_string()
+    };
+    let (mem, lat, err) = (line("mem"), line("latency_ms"), line("error_ratio"));
+    assert!(mem.contains(" GiB → 3.") && mem.ends_with(" GiB)"), "{mem}");
+    assert!(
+        lat.contains("(40") && lat.contains(" ms → 3") && lat.ends_with(" ms)"),
+        "{lat}"
+    );
+    assert!(err.contains(" % → 5.") && err.ends_with(" %)"), "{err}");
+    assert!(
+        run.stdout.contains("mem on cart has been rising ") && run.stdout.contains(" MiB/min"),
+        "{}",
+        run.stdout
+    );
+
+    // A map's unit comes before the name's.
+    let map = f.write(
+        "map.yaml",
+        "columns:\n  cart_mem: { component: cart, metric: mem, unit: KiB }\n",
+    );
+    let run = replay(&["--csv", &path, "--map", &map, "--at", &at]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(run.stdout.contains("(1.2 TiB → 3.4"), "{}", run.stdout);
+    let map = f.write(
+        "bad.yaml",
+        "columns:\n  cart_requests: { component: cart, unit: furlongs }\n",
+    );
+    let run = replay(&["--csv", &path, "--map", &map, "--at", &at]);
+    assert_eq!(run.code, Some(2));
+    assert!(
+        run.stderr.contains(&format!(
+            "{map}:2:43: columns.cart_requests.unit: unknown unit \"furlongs\""
+        )),
+        "{}",
+        run.stderr
+    );
+}
+
+/// The shared datasets, read as a user would (`../shared/data` from the repo root).
+fn shared_data(rel: &str) -> Option<String> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data")
+        .join(rel);
+    if p.exists() {
+        Some(p.display().to_string())
+    } else {
+        eprintln!(
+            "skipped: no {} (the shared data folder is absent)",
+            p.display()
+        );
+        None
+    }
+}
+
+#[test]
+fn a_petshop_issue_replays_from_its_own_files() {
+    let Some(dir) = shared_data("petshop/low_traffic") else {
+        return;
+    };
+    let run = replay(&[
+        "--normal",
+        &format!("{dir}/noissue/metrics.csv"),
+        "--csv",
+        &format!("{dir}/train/issue_0/metrics.csv"),
+        "--time-column",
+        "unix_timestamp",
+        "--graph",
+        &format!("{dir}/graph.csv"),
+        "--target",
+        "PetSite",
+        "--json",
+    ]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let j = run.json();
+    // target.json: root cause PetSearch_AWS::ECS::Fargate.
+    assert_eq!(
+        run.ranking()[0],
+        "PetSearch_AWS::ECS::Fargate",
+        "{}",
+        run.stdout
+    );
+    assert_eq!(j["components"], 42);
+    // The noissue data was recorded four months after the issue.
+    let w = j["warnings"][0].as_str().expect("a drift warning");
+    assert!(w.contains("124 days after the incident data ends"), "{w}");
+}
+
+#[test]
+fn the_petshop_graph_matrix_reads_as_calls_from_row_to_column() {
+    let Some(dir) = shared_data("petshop/low_traffic") else {
+        return;
+    };
+    // Only PetSite, whose row calls PetSearch, is a caller of the slow service here:
+    // with the edges reversed, PetSearch would be blamed for PetSite's symptoms
+    // instead of explaining them.
+    let run = replay(&[
+        "--normal",
+        &format!("{dir}/noissue/metrics.csv"),
+        "--csv",
+        &format!("{dir}/train/issue_0/metrics.csv"),
+        "--time-column",
+        "unix_timestamp",
+        "--graph",
+        &format!("{dir}/graph.csv"),
+    ]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains("PetSearch_client, PetSite depend on it"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn a_sock_shop_case_replays_from_its_normal_and_anomalous_files() {
+    let Some(dir) = shared_data("sockshop/carts-mem/1") else {
+        return;
+    };
+    let run = replay(&[
+        "--normal",
+        &format!("{dir}/normal.csv"),
+        "--csv",
+        &format!("{dir}/anomalous.csv"),
+    ]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(run.stdout.contains("  1. carts  leak"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("- carts: mem rose") && run.stdout.contains(" MiB → "),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("components"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("13 components"),
+        "carts-db is one: {}",
+        run.stdout
+    );
+}
+
+#[test]
+fn a_prometheus_baseline_apart_is_read_like_the_incident_data() {
+    let f = Files::new();
+    let full: Value = serde_json::from_str(&prometheus_response()).expect("json");
+    // The same series cut at the fault: rows before it, and rows from it.
+    let part = |before: bool| {
+        let mut j = full.clone();
+        for s in j["data"]["result"].as_array_mut().expect("result") {
+            s["values"]
+                .as_array_mut()
+                .expect("values")
+                .retain(|v| (v[0].as_i64().expect("time") < T0 + STEP * 40) == before);
+        }
+        j.to_string()
+    };
+    let normal = f.write("normal.json", &part(true));
+    let incident = f.write("incident.json", &part(false));
+    let run = replay(&["--normal", &normal, "--prometheus", &incident, "--json"]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let j = run.json();
+    assert_eq!(
+        (j["normal_rows"].as_u64(), j["anomalous_rows"].as_u64()),
+        (Some(80), Some(60))
+    );
+    assert_eq!(run.ranking()[0], "db", "{}", run.stdout);
+}
+
+#[test]
+fn normal_data_without_a_matching_series_or_row_is_an_input_error() {
+    let f = Files::new();
+    let (normal, anomalous) = cut(&Shop::incident().csv(), 50, 0);
+    // The same data under other component names.
+    let (header, rows) = normal.split_once('\n').expect("header");
+    let other = f.write(
+        "other.csv",
+        &format!("{}\n{rows}", header.replace(",", ",other-")),
+    );
+    let anomalous = f.write("anomalous.csv", &anomalous);
+    let run = replay(&["--normal", &other, "--csv", &anomalous]);
+    assert_eq!(run.code, Some(2), "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains(&format!(
+            "error: no series of {anomalous} is in the normal data {other}"
+        )),
+        "{}",
+        run.stderr
+    );
+    let normal = f.write("normal.csv", &normal);
+    let run = replay(&["--normal", &normal, "--csv", &anomalous, "--window", "0s"]);
+    assert_eq!(run.code, Some(2), "{}", run.stdout);
+    assert!(
+        run.stderr.contains(&format!(
+            "no rows of the normal data {normal} within the window"
+        )),
+        "{}",
+        run.stderr
+    );
+}
+
+/// Regression: `charter replay ... | head` made replay panic (exit 101) writing to
+/// the closed pipe.
+#[test]
+fn a_reader_closing_the_pipe_early_is_not_a_panic() {
+    let f = Files::new();
+    let shop = Shop::incident();
+    let csv = f.write("shop.csv", &shop.csv());
+    for _ in 0..3 {
+        let mut child = charter()
+            .args([
+                "replay",
+                "--csv",
+                &csv,
+                "--at",
+                &shop.fault_time(),
+                "--json",
+            ])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run charter");
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("wait");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}

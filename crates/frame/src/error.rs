@@ -76,6 +76,16 @@ pub enum Problem {
         column: String,
         text: String,
     },
+    #[error("{at}: columns.{column}.unit: unknown unit {unit:?} (one of: {})", crate::Unit::names().join(", "))]
+    UnknownUnit {
+        at: Location,
+        column: String,
+        unit: String,
+    },
+    /// A column whose header cell of the component row is empty (several header
+    /// rows).
+    #[error("{at}: column {index} has no component name in this header row")]
+    NoComponentName { at: Location, index: usize },
     #[error("{at}: columns.{column}.component: empty component name")]
     EmptyComponent { at: Location, column: String },
     #[error("{at}: duplicate component `{name}` (first at {first_line}:{first_column})")]

@@ -2,6 +2,7 @@
 //! analysis ranks, cut from its rows.
 
 use crate::LoadError;
+use crate::unit::Unit;
 use charter_analyze::{MetricSeries, Worse};
 use charter_model::{Signal, Timestamp};
 use std::collections::BTreeMap;
@@ -26,13 +27,18 @@ pub struct Column {
     pub metric: String,
     pub signal: Signal,
     pub worse: Worse,
+    /// The unit the values are recorded in, when the name or a map states it.
+    pub unit: Option<Unit>,
     pub values: Vec<f64>,
 }
 
 impl Column {
-    /// A column named `name` described by `meta`.
+    /// A column named `name` described by `meta`, its unit the one its name or
+    /// metric states ([`Unit::from_name`]).
     pub fn new(name: String, meta: ColumnMeta, values: Vec<f64>) -> Self {
+        let unit = Unit::from_name(&name).or_else(|| Unit::from_name(&meta.metric));
         Column {
+            unit,
             name,
             component: meta.component,
             metric: meta.metric,

@@ -25,9 +25,16 @@ struct GraphComponent {
     depends_on: Vec<String>,
 }
 
-/// A charter file's topology, or the short form's. A dependency the short form
-/// does not list as a component is added as one without dependencies.
+/// A charter file's topology, or the short form's; a `.csv` file is read by
+/// [`load_graph_csv`]. A dependency the short form does not list as a component is
+/// added as one without dependencies.
 pub fn load_graph(path: &Path) -> Result<Topology, LoadError> {
+    if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
+    {
+        return load_graph_csv(path);
+    }
     let (file, text) = read_file(path)?;
     let base = path.parent().unwrap_or(Path::new("."));
     let charter_issues = match charter_model::parse_charter(&text, &file, base) {
@@ -89,15 +96,81 @@ pub fn load_graph(path: &Path) -> Result<Topology, LoadError> {
     ))
 }
 
+/// Header names of an edge list's two columns, caller first.
+const EDGE_HEADERS: &[(&str, &str)] = &[
+    ("caller", "callee"),
+    ("source", "target"),
+    ("from", "to"),
+    ("parent", "child"),
+];
+
+/// A graph CSV: an edge list when its header starts with a pair of
+/// [`EDGE_HEADERS`] (`caller,callee[,...]`, one edge a line, the caller depending
+/// on the callee; further columns are ignored), else an adjacency matrix
+/// ([`load_adjacency_matrix`]).
+pub fn load_graph_csv(path: &Path) -> Result<Topology, LoadError> {
+    let (file, records) = read_records(path)?;
+    let Some((header, rows)) = records.split_first() else {
+        return Err(LoadError::Empty { file });
+    };
+    let head: Vec<String> = header
+        .fields
+        .iter()
+        .take(2)
+        .map(|f| f.text.trim().to_lowercase())
+        .collect();
+    let is_edge_list = head.len() == 2
+        && EDGE_HEADERS
+            .iter()
+            .any(|(a, b)| head[0] == *a && head[1] == *b);
+    if !is_edge_list {
+        return adjacency_matrix(file, header, rows);
+    }
+    let mut problems = Problems::default();
+    let mut edges: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for r in rows {
+        let cells: Vec<&str> = r.fields.iter().map(|f| f.text.trim()).collect();
+        match cells.as_slice() {
+            [from, to, ..] if !from.is_empty() && !to.is_empty() => {
+                edges.entry(to.to_string()).or_default();
+                let deps = edges.entry(from.to_string()).or_default();
+                if !deps.iter().any(|d| d == to) {
+                    deps.push(to.to_string());
+                }
+            }
+            _ => problems.push(Problem::FieldCount {
+                at: Location::new(&file, r.line, 1),
+                found: cells.iter().filter(|c| !c.is_empty()).count(),
+                expected: 2,
+            }),
+        }
+    }
+    problems.into_result()?;
+    Ok(Topology::new(
+        edges.iter().map(|(a, d)| (a.as_str(), d.as_slice())),
+    ))
+}
+
 /// An adjacency matrix (a `networkx.from_pandas_adjacency` CSV): the first row and
 /// the first column name the nodes, and a non-zero cell at row A, column B is an
-/// edge A → B, read as "A depends on B". Nodes only named in the header are added
-/// without dependencies; every bad cell is reported at once.
+/// edge A → B, read as "A depends on B" (A calls B: in PetShop's matrices the row
+/// of each `*_client` node has its 1 in the column of the service it is the client
+/// of, and the front end's row has its 1s in the columns of the services it calls).
+/// Nodes only named in the header are added without dependencies; every bad cell
+/// is reported at once.
 pub fn load_adjacency_matrix(path: &Path) -> Result<Topology, LoadError> {
     let (file, records) = read_records(path)?;
     let Some((header, rows)) = records.split_first() else {
         return Err(LoadError::Empty { file });
     };
+    adjacency_matrix(file, header, rows)
+}
+
+fn adjacency_matrix(
+    file: String,
+    header: &charter_model::csv::Record,
+    rows: &[charter_model::csv::Record],
+) -> Result<Topology, LoadError> {
     let names: Vec<String> = header
         .fields
         .iter()
@@ -187,6 +260,28 @@ mod tests {
             format!(
                 "{file}:2:5: column `b`: not a number: \"x\"\n{file}:3:1: 2 fields, the header has 3"
             )
+        );
+    }
+
+    #[test]
+    fn a_graph_csv_is_an_edge_list_or_a_matrix() {
+        let (_dir, path) = write(
+            "g.csv",
+            "caller,callee,spans\nfront,cart,10\nfront,cart,3\ncart,db,1\n",
+        );
+        let g = load_graph(&path).expect("edge list");
+        assert!(g.depends_on("front", "cart"));
+        assert!(g.depends_on("cart", "db"));
+        assert!(!g.depends_on("cart", "front"));
+        assert!(g.contains("db"));
+        let (_dir, path) = write("g.csv", ",a,b\na,0,1\nb,0,0\n");
+        let g = load_graph(&path).expect("matrix");
+        assert!(g.depends_on("a", "b"));
+        let (_dir, path) = write("g.csv", "source,target\na,b\nc\n");
+        let err = load_graph(&path).expect_err("short line");
+        assert_eq!(
+            err.to_string(),
+            format!("{}:3:1: 1 fields, the header has 2", path.display())
         );
     }
 }

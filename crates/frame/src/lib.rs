@@ -15,6 +15,7 @@
 //! - [`onset`]: where a frame is split: an onset given or detected, and the normal
 //!   and anomalous windows on either side of it.
 //! - [`signal`]: what a metric measures, guessed from its name.
+//! - [`unit`]: the unit a column is recorded in, from its name or a map.
 //! - [`error`]: [`LoadError`], and the [`Problem`]s of one file listed together.
 //!
 //! Why a crate of its own: loading is I/O and knowledge of formats, which the
@@ -34,6 +35,7 @@ pub mod onset;
 pub mod prometheus;
 pub mod signal;
 pub mod table;
+pub mod unit;
 
 pub use error::{LoadError, Location, Problem, Problems};
 pub use frame::{Column, ColumnMeta, Frame};
@@ -42,7 +44,8 @@ pub use map::ColumnMap;
 pub use onset::{split_by_duration, split_by_rows};
 pub use prometheus::load_prometheus;
 pub use signal::infer_signal;
-pub use table::{CsvTable, Naming, number, parse_time};
+pub use table::{CsvTable, HeaderRows, Naming, number, parse_time};
+pub use unit::{Quantity, Unit};
 
 use std::path::Path;
 

@@ -5,6 +5,7 @@
 use crate::error::{Location, Problem, Problems, yaml_error};
 use crate::frame::ColumnMeta;
 use crate::signal::infer_signal;
+use crate::unit::Unit;
 use crate::{LoadError, read_file};
 use charter_analyze::Worse;
 use charter_model::Signal;
@@ -31,6 +32,9 @@ struct ColumnSpec {
     signal: Option<Signal>,
     #[serde(default)]
     worse: Option<WorseConfig>,
+    /// The unit the values are recorded in ([`Unit::parse`]).
+    #[serde(default)]
+    unit: Option<Spanned<String>>,
 }
 
 /// [`Worse`] as written in a map file.
@@ -71,6 +75,8 @@ pub struct MapEntry {
     pub signal: Option<Signal>,
     /// As written; inferred from the metric when absent.
     pub worse: Option<Worse>,
+    /// As written; read from the column's name when absent.
+    pub unit: Option<Unit>,
 }
 
 impl ColumnMap {
@@ -97,7 +103,23 @@ impl ColumnMap {
                         column: column.value.clone(),
                     });
                 }
+                let unit = spec.unit.and_then(|u| {
+                    let unit = Unit::parse(&u.value);
+                    if unit.is_none() {
+                        problems.push(Problem::UnknownUnit {
+                            at: Location::new(
+                                &file,
+                                u.referenced.line() as usize,
+                                u.referenced.column() as usize,
+                            ),
+                            column: column.value.clone(),
+                            unit: u.value.clone(),
+                        });
+                    }
+                    unit
+                });
                 MapEntry {
+                    unit,
                     line: column.referenced.line() as usize,
                     col: column.referenced.column() as usize,
                     metric: spec.metric.unwrap_or_else(|| column.value.clone()),
@@ -136,6 +158,11 @@ impl ColumnMap {
             signal: e.signal.unwrap_or(signal),
             worse: e.worse.unwrap_or(worse),
         })
+    }
+
+    /// The unit the map gives column `name`, if it gives one.
+    pub fn unit(&self, name: &str) -> Option<Unit> {
+        self.entries.iter().find(|e| e.column == name)?.unit
     }
 
     /// The columns of `names` (a header) the map leaves out, besides the time
@@ -209,6 +236,23 @@ mod tests {
         let text = map.expect_err("unknown key").to_string();
         assert!(
             text.starts_with(&format!("{file}:2:")) && text.contains("sgnal"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn units_are_read_and_an_unknown_unit_is_an_error_at_its_place() {
+        let (_, map) =
+            load("columns:\n  a: { component: db, unit: MiB }\n  b: { component: db }\n");
+        let map = map.expect("valid map");
+        assert_eq!(map.unit("a").map(|u| u.scale), Some(1_048_576.0));
+        assert_eq!(map.unit("b"), None);
+        let (file, map) = load("columns:\n  a: { component: db, unit: parsecs }\n");
+        let text = map.expect_err("unknown unit").to_string();
+        assert!(
+            text.starts_with(&format!(
+                "{file}:2:29: columns.a.unit: unknown unit \"parsecs\" (one of: "
+            )),
             "{text}"
         );
     }

@@ -7,8 +7,8 @@ use crate::frame::{Column, ColumnMeta, Frame};
 use crate::map::ColumnMap;
 use crate::signal::infer_signal;
 use crate::{LoadError, read_file};
-use charter_model::Timestamp;
 use charter_model::csv::{Field, Record, parse_csv};
+use charter_model::{Signal, Timestamp};
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::SystemTime;
@@ -60,23 +60,151 @@ pub enum Naming<'a> {
     Rule(&'a dyn Fn(&str) -> ColumnMeta),
 }
 
+/// Whether `r` names the time column `time_column` and nothing else: the line
+/// pandas writes for its index's name under a header of several levels.
+fn is_index_line(r: &Record, time_column: &str) -> bool {
+    let mut cells = r
+        .fields
+        .iter()
+        .map(|f| f.text.trim())
+        .filter(|t| !t.is_empty());
+    cells.next() == Some(time_column) && cells.next().is_none()
+}
+
+/// How many lines of a CSV file are its header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeaderRows {
+    /// The lines before the first whose time cell is a time (at most
+    /// [`MAX_HEADER_ROWS`]).
+    Detect,
+    /// This many lines of column names (and a line naming only the time column,
+    /// if one follows them).
+    Exactly(usize),
+}
+
+/// The most header lines [`HeaderRows::Detect`] looks through.
+pub const MAX_HEADER_ROWS: usize = 16;
+
 /// A wide CSV file read into records, before its columns are named.
+///
+/// The header may span several lines (an export of a table with several column
+/// levels, such as service / metric / statistic): each column's name is its cells
+/// of those lines joined with `/`, the first line naming its component. A header
+/// line with nothing but the time column's cell (the line pandas writes for the
+/// name of its index) names no column and is skipped.
 pub struct CsvTable {
     file: String,
-    header: Record,
+    /// The header lines that name columns, top first; one for a plain CSV.
+    levels: Vec<Record>,
+    /// Each column's name: its cells of `levels`, joined with `/`.
+    names: Vec<String>,
+    /// The time column, when the header was read knowing its name.
+    time_idx: Option<usize>,
+    /// The line of the first header line, where header problems are reported.
+    header_line: usize,
     rows: Vec<Record>,
 }
 
 impl CsvTable {
-    /// Read the file at `path`; it must have a header line.
+    /// Read the file at `path`; its first line is the header.
     pub fn read(path: &Path) -> Result<Self, LoadError> {
         let (file, mut records) = read_records(path)?;
         if records.is_empty() {
             return Err(LoadError::Empty { file });
         }
         let rows = records.split_off(1);
-        let header = records.remove(0);
-        Ok(CsvTable { file, header, rows })
+        Ok(Self::build(file, records, None, rows))
+    }
+
+    /// Read the file at `path`, whose header is `header_rows` lines long, with the
+    /// time in the column that a header line names `time_column`.
+    pub fn read_with(
+        path: &Path,
+        header_rows: HeaderRows,
+        time_column: &str,
+    ) -> Result<Self, LoadError> {
+        let (file, mut records) = read_records(path)?;
+        if records.is_empty() {
+            return Err(LoadError::Empty { file });
+        }
+        let named = |r: &Record| r.fields.iter().position(|f| f.text.trim() == time_column);
+        let (count, time_idx) = match header_rows {
+            HeaderRows::Exactly(n) => {
+                let mut n = n.clamp(1, records.len());
+                // A line after them that names the time column alone (pandas' index
+                // line) belongs to the header too.
+                if records
+                    .get(n)
+                    .is_some_and(|r| is_index_line(r, time_column))
+                {
+                    n += 1;
+                }
+                (n, records[..n].iter().find_map(named))
+            }
+            HeaderRows::Detect => {
+                let mut time_idx = None;
+                let mut count = 0;
+                for r in records.iter().take(MAX_HEADER_ROWS) {
+                    if let Some(i) = time_idx
+                        && r.fields
+                            .get(i)
+                            .is_some_and(|f: &Field| parse_time(&f.text).is_some())
+                    {
+                        break;
+                    }
+                    time_idx = time_idx.or_else(|| named(r));
+                    count += 1;
+                }
+                // Without a time column, the header is its first line (and the
+                // error lists that line's names).
+                (if time_idx.is_some() { count } else { 1 }, time_idx)
+            }
+        };
+        let rows = records.split_off(count);
+        let mut table = Self::build(file, records, time_idx, rows);
+        if time_idx.is_none() {
+            return Err(table.no_time_column(time_column));
+        }
+        table.names[time_idx.unwrap_or(0)] = time_column.to_string();
+        Ok(table)
+    }
+
+    fn build(
+        file: String,
+        header: Vec<Record>,
+        time_idx: Option<usize>,
+        rows: Vec<Record>,
+    ) -> Self {
+        let header_line = header.first().map_or(1, |r| r.line);
+        let width = header.first().map_or(0, |r| r.fields.len());
+        // Lines that name no column besides the time column's are skipped.
+        let levels: Vec<Record> = header
+            .into_iter()
+            .filter(|r| {
+                r.fields
+                    .iter()
+                    .enumerate()
+                    .any(|(i, f)| Some(i) != time_idx && !f.text.trim().is_empty())
+            })
+            .collect();
+        let names = (0..width)
+            .map(|i| {
+                let cells: Vec<&str> = levels
+                    .iter()
+                    .filter_map(|r| r.fields.get(i).map(|f| f.text.trim()))
+                    .filter(|t| !t.is_empty())
+                    .collect();
+                cells.join("/")
+            })
+            .collect();
+        CsvTable {
+            file,
+            levels,
+            names,
+            time_idx,
+            header_line,
+            rows,
+        }
     }
 
     /// The file's name as errors show it.
@@ -84,23 +212,79 @@ impl CsvTable {
         &self.file
     }
 
-    /// The header's column names, trimmed.
+    /// How many header lines name columns.
+    pub fn levels(&self) -> usize {
+        self.levels.len()
+    }
+
+    /// The header's column names, trimmed; a name of several header lines is
+    /// their cells joined with `/`.
     pub fn names(&self) -> Vec<&str> {
-        self.header.fields.iter().map(|f| f.text.trim()).collect()
+        self.names.iter().map(String::as_str).collect()
+    }
+
+    fn no_time_column(&self, name: &str) -> LoadError {
+        LoadError::NoTimeColumn {
+            file: self.file.clone(),
+            line: self.header_line,
+            name: name.to_string(),
+            header: self.names.clone(),
+        }
     }
 
     /// Where the time column `name` is.
     pub fn time_index(&self, name: &str) -> Result<usize, LoadError> {
-        let names = self.names();
-        names
+        if let Some(i) = self.time_idx {
+            return Ok(i);
+        }
+        self.names
             .iter()
             .position(|n| *n == name)
-            .ok_or_else(|| LoadError::NoTimeColumn {
-                file: self.file.clone(),
-                line: self.header.line,
-                name: name.to_string(),
-                header: names.iter().map(ToString::to_string).collect(),
-            })
+            .ok_or_else(|| self.no_time_column(name))
+    }
+
+    /// The column of field `i` of a header of several lines: component from the
+    /// first line, metric from the others joined with `/`, signal and direction
+    /// guessed from that metric.
+    fn level_meta(&self, i: usize, problems: &mut Problems) -> Option<ColumnMeta> {
+        let cell = |r: &Record| r.fields.get(i).map_or("", |f| f.text.trim()).to_string();
+        let first = &self.levels[0];
+        let component = cell(first);
+        let metric: Vec<String> = self.levels[1..]
+            .iter()
+            .map(cell)
+            .filter(|t| !t.is_empty())
+            .collect();
+        if component.is_empty() {
+            problems.push(Problem::NoComponentName {
+                at: Location::new(
+                    &self.file,
+                    first.line,
+                    first.fields.get(i).map_or(1, |f| f.column),
+                ),
+                index: i + 1,
+            });
+            return None;
+        }
+        if metric.is_empty() {
+            problems.push(Problem::UnnamedColumn {
+                at: Location::new(
+                    &self.file,
+                    first.line,
+                    first.fields.get(i).map_or(1, |f| f.column),
+                ),
+                name: component,
+            });
+            return None;
+        }
+        let metric = metric.join("/");
+        let (signal, worse) = infer_signal(&metric);
+        Some(ColumnMeta {
+            component,
+            metric,
+            signal,
+            worse,
+        })
     }
 
     /// The frame of the rows: times from `time_column`, metric columns named by
@@ -109,16 +293,30 @@ impl CsvTable {
     pub fn into_frame(self, time_column: &str, naming: Naming<'_>) -> Result<Frame, LoadError> {
         let time_idx = self.time_index(time_column)?;
         let file = self.file.as_str();
-        let header = &self.header;
         let names = self.names();
         let mut problems = Problems::default();
         let mut seen: HashMap<&str, usize> = HashMap::new();
-        for (f, name) in header.fields.iter().zip(&names) {
-            if let Some(first) = seen.insert(name, f.column) {
+        let column_of = |i: usize| {
+            self.levels
+                .first()
+                .and_then(|r| r.fields.get(i))
+                .map_or(i + 1, |f| f.column)
+        };
+        for (i, name) in names.iter().enumerate() {
+            if let Some(first) = seen.insert(name, column_of(i)) {
                 problems.push(Problem::DuplicateColumn {
-                    at: Location::new(file, header.line, f.column),
+                    at: Location::new(file, self.header_line, column_of(i)),
                     name: name.to_string(),
                     first,
+                });
+            }
+        }
+        for r in self.levels.iter().skip(1) {
+            if r.fields.len() != names.len() {
+                problems.push(Problem::FieldCount {
+                    at: Location::new(file, r.line, 1),
+                    found: r.fields.len(),
+                    expected: names.len(),
                 });
             }
         }
@@ -126,7 +324,7 @@ impl CsvTable {
         match naming {
             Naming::Map(map) => {
                 for e in map.entries() {
-                    if !names.contains(&e.column.as_str()) || e.column == time_column {
+                    if !names.contains(&e.column.as_str()) || e.column == names[time_idx] {
                         problems.push(Problem::UnknownMappedColumn {
                             at: Location::new(map.file(), e.line, e.col),
                             column: e.column.clone(),
@@ -142,13 +340,20 @@ impl CsvTable {
                     }
                 }
             }
+            Naming::Convention if self.levels.len() > 1 => {
+                for i in (0..names.len()).filter(|&i| i != time_idx) {
+                    if let Some(meta) = self.level_meta(i, &mut problems) {
+                        specs.push((i, meta));
+                    }
+                }
+            }
             Naming::Convention => {
-                for (i, (f, name)) in header.fields.iter().zip(&names).enumerate() {
+                for (i, name) in names.iter().enumerate() {
                     if i == time_idx {
                         continue;
                     }
-                    match name.split_once('_') {
-                        Some((c, m)) if !c.is_empty() && !m.is_empty() => {
+                    match split_name(name) {
+                        Some((c, m)) => {
                             let (signal, worse) = infer_signal(m);
                             specs.push((
                                 i,
@@ -160,8 +365,8 @@ impl CsvTable {
                                 },
                             ));
                         }
-                        _ => problems.push(Problem::UnnamedColumn {
-                            at: Location::new(file, header.line, f.column),
+                        None => problems.push(Problem::UnnamedColumn {
+                            at: Location::new(file, self.header_line, column_of(i)),
                             name: name.to_string(),
                         }),
                     }
@@ -186,8 +391,94 @@ impl CsvTable {
             .into_iter()
             .map(|(i, meta)| (i, names[i].to_string(), meta))
             .collect();
-        read_rows(file, &self.rows, names.len(), time_idx, specs)
+        let mut frame = read_rows(file, &self.rows, names.len(), time_idx, specs)?;
+        if let Naming::Map(map) = naming {
+            for c in &mut frame.columns {
+                if let Some(unit) = map.unit(&c.name) {
+                    c.unit = Some(unit);
+                }
+            }
+        }
+        Ok(frame)
     }
+}
+
+/// Words a metric's name starts with, besides the stems of [`infer_signal`]: what
+/// a `_<metric>` suffix of a column name commonly is.
+const METRIC_WORDS: &[&str] = &[
+    "load",
+    "rps",
+    "qps",
+    "tps",
+    "req",
+    "reqs",
+    "request",
+    "requests",
+    "throughput",
+    "traffic",
+    "count",
+    "rate",
+    "usage",
+    "util",
+    "utilization",
+    "net",
+    "network",
+    "rx",
+    "tx",
+    "disk",
+    "io",
+    "fs",
+    "gc",
+    "heap",
+    "threads",
+    "conn",
+    "connections",
+    "queue",
+    "saturation",
+    "pool",
+    "bytes",
+    "response",
+];
+
+/// How strongly `suffix` (what follows a `_` in a column name) reads as a metric:
+/// 2 when its first word is a known metric word or starts with a signal's stem, 1
+/// when it is a percentile such as `p99`, else 0.
+fn metric_suffix(suffix: &str) -> u8 {
+    let word = suffix
+        .split(|c: char| !c.is_alphanumeric())
+        .next()
+        .unwrap_or("")
+        .to_lowercase();
+    if word.is_empty() {
+        0
+    } else if METRIC_WORDS.contains(&word.as_str()) || infer_signal(&word).0 != Signal::Other {
+        2
+    } else if word.len() > 1
+        && word.starts_with('p')
+        && word[1..].chars().all(|c| c.is_ascii_digit())
+    {
+        1
+    } else {
+        0
+    }
+}
+
+/// `<component>_<metric>` split where the metric starts: at the last `_` whose
+/// suffix starts with a metric word or a signal's stem (`my_db_cpu` is `my_db` /
+/// `cpu`, `carts_lat_50` is `carts` / `lat_50`), else at the last `_` before a
+/// percentile (`api_gw_p99` is `api_gw` / `p99`), else at the first `_`. `None`
+/// without a non-empty part on each side.
+pub fn split_name(name: &str) -> Option<(&str, &str)> {
+    let cuts: Vec<(usize, u8)> = name
+        .match_indices('_')
+        .map(|(i, _)| i)
+        .filter(|&i| i > 0 && i + 1 < name.len())
+        .map(|i| (i, metric_suffix(&name[i + 1..])))
+        .collect();
+    let best = |strength: u8| cuts.iter().rev().find(|(_, s)| *s == strength).map(|c| c.0);
+    let cut = best(2).or_else(|| best(1)).or_else(|| name.find('_'))?;
+    let (c, m) = (&name[..cut], &name[cut + 1..]);
+    (!c.is_empty() && !m.is_empty()).then_some((c, m))
 }
 
 /// The frame of data `rows` of `width` fields: times from field `time_idx`, and one
@@ -272,6 +563,7 @@ pub fn read_rows(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use charter_analyze::Worse;
     use charter_model::csv::split_line;
 
     #[test]
@@ -348,6 +640,152 @@ mod tests {
         assert_eq!(f.columns[0].component, "carts-db");
         assert_eq!(f.columns[0].metric, "lat_90");
         assert_eq!(f.lines, Some(vec![2]));
+    }
+
+    fn table_with(
+        text: &str,
+        rows: HeaderRows,
+        time: &str,
+    ) -> (tempfile::TempDir, Result<CsvTable, LoadError>) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("m.csv");
+        std::fs::write(&path, text).expect("write");
+        let table = CsvTable::read_with(&path, rows, time);
+        (dir, table)
+    }
+
+    /// Three header lines (component / metric / statistic) and pandas' line naming
+    /// the index, as the PetShop dataset exports them.
+    const LEVELS: &str = "microservice,Pet_Search::ECS,web_client,Pet_Search::ECS\n\
+                          metric,latency,availability,requests\n\
+                          statistic,p99,Average,Sum\n\
+                          unix_timestamp,,,\n\
+                          100.0,0.5,,12\n\
+                          400.0,0.7,99.5,\n";
+
+    #[test]
+    fn several_header_lines_are_detected_and_name_component_and_metric() {
+        let (_dir, t) = table_with(LEVELS, HeaderRows::Detect, "unix_timestamp");
+        let t = t.expect("readable");
+        assert_eq!(t.levels(), 3);
+        assert_eq!(
+            t.names(),
+            [
+                "unix_timestamp",
+                "Pet_Search::ECS/latency/p99",
+                "web_client/availability/Average",
+                "Pet_Search::ECS/requests/Sum"
+            ]
+        );
+        let f = t
+            .into_frame("unix_timestamp", Naming::Convention)
+            .expect("valid");
+        let described: Vec<(&str, &str, Signal, Worse)> = f
+            .columns
+            .iter()
+            .map(|c| (c.component.as_str(), c.metric.as_str(), c.signal, c.worse))
+            .collect();
+        assert_eq!(
+            described,
+            [
+                ("Pet_Search::ECS", "latency/p99", Signal::Latency, Worse::Up),
+                (
+                    "web_client",
+                    "availability/Average",
+                    Signal::Availability,
+                    Worse::Down
+                ),
+                (
+                    "Pet_Search::ECS",
+                    "requests/Sum",
+                    Signal::Other,
+                    Worse::Either
+                ),
+            ]
+        );
+        assert_eq!(
+            f.times,
+            [Timestamp::from_secs(100), Timestamp::from_secs(400)]
+        );
+        assert_eq!(f.lines, Some(vec![5, 6]));
+        assert!(f.columns[1].values[0].is_nan(), "an empty cell is missing");
+        assert_eq!(f.columns[2].values[0], 12.0);
+
+        // Declared: the same frame.
+        let (_dir, t) = table_with(LEVELS, HeaderRows::Exactly(4), "unix_timestamp");
+        let g = t
+            .expect("readable")
+            .into_frame("unix_timestamp", Naming::Convention);
+        assert_eq!(g.expect("valid").columns.len(), 3);
+    }
+
+    #[test]
+    fn a_header_line_too_few_declares_a_header_line_as_data() {
+        // Three lines of names: the index line after them is header too.
+        let (_dir, t) = table_with(LEVELS, HeaderRows::Exactly(3), "unix_timestamp");
+        let f = t
+            .expect("readable")
+            .into_frame("unix_timestamp", Naming::Convention);
+        assert_eq!(f.expect("valid").lines, Some(vec![5, 6]));
+        let (_dir, t) = table_with(LEVELS, HeaderRows::Exactly(2), "microservice");
+        let err = t
+            .expect("readable")
+            .into_frame("microservice", Naming::Convention)
+            .expect_err("line 3 is not data");
+        let text = err.to_string();
+        assert!(
+            text.contains("m.csv:3:1: not a time (unix seconds or RFC 3339 in UTC): \"statistic\""),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_column_without_a_component_in_a_header_of_several_lines_is_an_error() {
+        let (_dir, t) = table_with(
+            "service,a,\nmetric,cpu,mem\ntime,,\n1,1,2\n",
+            HeaderRows::Detect,
+            "time",
+        );
+        let t = t.expect("readable");
+        let file = t.file().to_string();
+        let err = t
+            .into_frame("time", Naming::Convention)
+            .expect_err("no component");
+        assert_eq!(
+            err.to_string(),
+            format!("{file}:1:11: column 3 has no component name in this header row")
+        );
+    }
+
+    #[test]
+    fn no_time_column_in_any_header_line_is_an_error_naming_the_first() {
+        let (_dir, t) = table_with("a,b\n1,2\n", HeaderRows::Detect, "time");
+        let text = t.err().expect("no time column").to_string();
+        assert!(
+            text.ends_with(":1:1: no time column `time` (the header has: a, b)"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn component_names_with_underscores_keep_them() {
+        assert_eq!(split_name("my_db_cpu"), Some(("my_db", "cpu")));
+        assert_eq!(split_name("carts_lat_50"), Some(("carts", "lat_50")));
+        assert_eq!(split_name("carts-db_mem"), Some(("carts-db", "mem")));
+        assert_eq!(split_name("api_gw_p99"), Some(("api_gw", "p99")));
+        assert_eq!(
+            split_name("order_svc_latency_p99_ms"),
+            Some(("order_svc", "latency_p99_ms"))
+        );
+        assert_eq!(
+            split_name("db_query_ms"),
+            Some(("db", "query_ms")),
+            "no known metric: first _"
+        );
+        assert_eq!(split_name("db_cpu_pct"), Some(("db", "cpu_pct")));
+        assert_eq!(split_name("x"), None);
+        assert_eq!(split_name("_cpu"), None);
+        assert_eq!(split_name("db_"), None);
     }
 
     #[test]

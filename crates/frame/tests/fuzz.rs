@@ -4,7 +4,9 @@
 //! driver's watchdog, 2 s), every refusal an error with a message. Run length:
 //! `CHARTER_FUZZ_CASES` / `CHARTER_FUZZ_SECS` (see `charter_testkit::fuzz`).
 
-use charter_frame::{CsvTable, Frame, Naming, load_prometheus, split_by_duration};
+use charter_frame::{
+    CsvTable, Frame, HeaderRows, Naming, load_graph, load_prometheus, split_by_duration,
+};
 use charter_testkit::Fuzz;
 
 fn scratch(name: &str) -> std::path::PathBuf {
@@ -48,6 +50,67 @@ fn fuzz_replay_csv() {
                     .into_frame("ts", Naming::Convention)
                     .map_err(|e| e.to_string())?;
                 use_frame(&frame);
+                Ok(())
+            }
+        });
+}
+
+/// Issue 18: headers of several lines (detected or declared), names with `_`, and
+/// units read from names and shown.
+#[test]
+fn fuzz_replay_csv_levels() {
+    Fuzz::new("replay_csv_levels")
+        .dictionary(&[
+            "time", "service", "metric", ",,,", "_mem", "_cpu", "_lat_", "(s)", "(Mi)", "(%)",
+            "_ratio", "::", "\n", "1e300", "-1e300", "NaN",
+        ])
+        .run(|| {
+            let path = scratch("levels");
+            move |input: &[u8]| {
+                std::fs::write(&path, input).expect("write");
+                let declared = input.first().map_or(1, |b| usize::from(b % 6));
+                let rows = if declared == 0 {
+                    HeaderRows::Detect
+                } else {
+                    HeaderRows::Exactly(declared)
+                };
+                let table = CsvTable::read_with(&path, rows, "time").map_err(|e| e.to_string())?;
+                let frame = table
+                    .into_frame("time", Naming::Convention)
+                    .map_err(|e| e.to_string())?;
+                use_frame(&frame);
+                for c in &frame.columns {
+                    if let Some(unit) = c.unit {
+                        for v in &c.values {
+                            let _ = unit.format(*v);
+                        }
+                    }
+                }
+                Ok(())
+            }
+        });
+}
+
+/// Issue 18: graph CSVs, an adjacency matrix or an edge list.
+#[test]
+fn fuzz_replay_graph_csv() {
+    Fuzz::new("replay_graph_csv")
+        .dictionary(&[
+            "caller",
+            "callee",
+            "source,target",
+            ",0,1",
+            "1.0",
+            "NaN",
+            "\"\"",
+        ])
+        .run(|| {
+            let dir = scratch("graph");
+            let path = dir.with_file_name("graph.csv");
+            move |input: &[u8]| {
+                std::fs::write(&path, input).expect("write");
+                let graph = load_graph(&path).map_err(|e| e.to_string())?;
+                let _ = graph.names().len();
                 Ok(())
             }
         });
