@@ -523,7 +523,7 @@ fn nezha_systems(root: &Path) -> Result<Vec<System>> {
         days.sort();
         let mut recordings = Vec::new();
         for day in days {
-            let pods = nezha::load_pods(&day)?;
+            let pods = nezha::load_pods(&day, &graph)?;
             recordings.push(Recording {
                 frames: pods.frames,
                 nodes: pods.nodes,

@@ -21,9 +21,15 @@
 //!   judged rows are those stamped from the injection time (plus `--delay`) to the
 //!   end of the fault plus the minute that holds its end (a row aggregates the minute
 //!   ending at its stamp).
+//! - Calls: Online Boutique's `source_50.csv` and `destination_50.csv` hold one
+//!   column per call edge `<caller>_<callee>` (P50 latency of those calls, measured
+//!   at the caller's and at the callee's side). A call's latency is the callee's as
+//!   its clients see it (the network to it and its own work), so each column is a
+//!   latency series of the callee, named after the side and the caller. A column
+//!   whose name is no edge of `graph.csv` is not read (a service name may hold `_`,
+//!   so the name is matched against the graph's edges, not split).
 //! - Not read: `front_service.csv` (the entry point's view, not a component's own
-//!   metrics; which component it stands for is not given) and Online Boutique's
-//!   `source_50.csv`/`destination_50.csv` (undocumented per-edge P50 latencies).
+//!   metrics; which component it stands for is not given).
 //! - Specificity: from each `normal/<day>/`, windows as long as a fault's are cut at
 //!   split points from half of the data onwards every 10 % (as PetShop's reference
 //!   protocol), the rows before the split as baseline; the answer should be empty.
@@ -31,10 +37,10 @@
 use crate::records::{Wide, read_wide, semantics, service_of_pod, unix_secs};
 use crate::scoring::{Accuracy, AccuracyTable, CaseResult};
 use anyhow::{Context, Result, bail};
-use charter_analyze::{DiagnosisInput, EpisodeLog, MetricSeries, RankOptions, diagnose};
+use charter_analyze::{DiagnosisInput, EpisodeLog, MetricSeries, RankOptions, Worse, diagnose};
 use charter_frame::{ColumnMeta, Frame};
 use charter_model::csv::parse_csv;
-use charter_model::{Hypothesis, IncidentId, Timestamp, Topology};
+use charter_model::{Hypothesis, IncidentId, Signal, Timestamp, Topology};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
@@ -168,7 +174,7 @@ pub(crate) struct Pods {
     sorted: Vec<String>,
 }
 
-pub(crate) fn load_pods(dir: &Path) -> Result<Pods> {
+pub(crate) fn load_pods(dir: &Path, graph: &Topology) -> Result<Pods> {
     let place = placement(dir)?;
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .with_context(|| format!("cannot list {}", dir.display()))?
@@ -228,6 +234,38 @@ pub(crate) fn load_pods(dir: &Path) -> Result<Pods> {
         }
         if let Some(ip) = node {
             read_nodes.insert(ip);
+        }
+        frames.push(frame);
+    }
+    for (file, side) in [
+        ("source_50.csv", "caller side"),
+        ("destination_50.csv", "callee side"),
+    ] {
+        let path = dir.join(file);
+        if !path.is_file() {
+            continue;
+        }
+        let meta = |col: &str| -> Option<ColumnMeta> {
+            let (caller, callee) = graph.names().iter().find_map(|caller| {
+                let callee = col.strip_prefix(caller.as_str())?.strip_prefix('_')?;
+                graph
+                    .dependencies(caller)
+                    .any(|d| d == callee)
+                    .then_some((caller, callee))
+            })?;
+            Some(ColumnMeta {
+                component: callee.to_string(),
+                metric: format!("p50 latency of calls from {caller} ({side})"),
+                signal: Signal::Latency,
+                worse: Worse::Up,
+            })
+        };
+        let Wide {
+            frame,
+            sorted: was_sorted,
+        } = read_wide(&path, "timestamp", &unix_secs, &meta)?;
+        if was_sorted {
+            sorted.push(frame.source.clone());
         }
         frames.push(frame);
     }
@@ -346,9 +384,9 @@ fn run_case(
 ) -> Result<(CaseResult, i64)> {
     let started = Instant::now();
     let truth = read_truth(dir)?;
-    let case = load_pods(dir)?;
+    let case = load_pods(dir, graph)?;
     let normal_dir = dir.join(&truth.normal);
-    let normal = load_pods(&normal_dir)
+    let normal = load_pods(&normal_dir, graph)
         .with_context(|| format!("{}: the case's normal folder", dir.display()))?;
     sorted.extend(case.sorted.iter().chain(&normal.sorted).cloned());
     let analysis_started = Instant::now();
@@ -404,7 +442,7 @@ fn specificity(
     window_secs: f64,
     options: &RankOptions,
 ) -> Result<(usize, usize)> {
-    let pods = load_pods(dir)?;
+    let pods = load_pods(dir, graph)?;
     let times: Vec<Timestamp> = pods.frames[0].times.clone();
     let n = times.len();
     let step = (n / 10).max(1);
