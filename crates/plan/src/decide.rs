@@ -638,9 +638,7 @@ fn component_hold(comp: &str, g: &GuardState) -> Option<String> {
         return Some(format!("an execution is already running on {comp}"));
     }
     if g.awaiting.contains(comp) {
-        return Some(format!(
-            "a policy awaiting approval will act on {comp}"
-        ));
+        return Some(format!("a policy awaiting approval will act on {comp}"));
     }
     None
 }

@@ -674,9 +674,30 @@ fn load_through_a_component_shows_in_its_dependencies_utilization() {
         v("errors", "api", Signal::Errors, ONSET),
     ];
     let series = vec![
-        levels("api", "cpu", Signal::Utilization, Worse::Up, (0.5, 1.5), ONSET),
-        levels("api", "errors", Signal::Errors, Worse::Up, (0.01, 0.2), ONSET),
-        levels("auth", "cpu", Signal::Utilization, Worse::Up, (0.2, 0.6), ONSET),
+        levels(
+            "api",
+            "cpu",
+            Signal::Utilization,
+            Worse::Up,
+            (0.5, 1.5),
+            ONSET,
+        ),
+        levels(
+            "api",
+            "errors",
+            Signal::Errors,
+            Worse::Up,
+            (0.01, 0.2),
+            ONSET,
+        ),
+        levels(
+            "auth",
+            "cpu",
+            Signal::Utilization,
+            Worse::Up,
+            (0.2, 0.6),
+            ONSET,
+        ),
         levels(
             "frontend",
             "request_rate",

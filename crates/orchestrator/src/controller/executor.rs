@@ -12,8 +12,8 @@ use charter_knowledge::{
     OutcomeRecord,
 };
 use charter_model::{
-    Action, ActionKind, Charter, IncidentState, Mode, Outcome, OutcomeClass, Policy, SeriesKey, Severity,
-    StepRef, Timestamp, Violation, ViolationState,
+    Action, ActionKind, Charter, IncidentState, Mode, Outcome, OutcomeClass, Policy, SeriesKey,
+    Severity, StepRef, Timestamp, Violation, ViolationState,
 };
 use charter_model::{ExecutionId, IncidentId};
 use charter_monitor::Detector;
