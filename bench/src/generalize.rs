@@ -61,6 +61,10 @@ pub struct GeneralizeArgs {
     /// (a group failover above `auto_approve_max_cost`, say); 0: nobody answers.
     #[arg(long, default_value_t = 180)]
     approve_after: u64,
+    /// Print the `charter` decision log of one situation (its name, as in
+    /// results.json) for each of its seeds, instead of the tables.
+    #[arg(long)]
+    trace: Option<String>,
 }
 
 /// What one run of one situation gave.
@@ -446,6 +450,9 @@ pub fn run(args: &GeneralizeArgs) -> Result<bool> {
     strategies.sort();
     strategies.dedup();
     let situations = draw_all(args.range, args.situations);
+    if let Some(name) = &args.trace {
+        return trace(args, &situations, name);
+    }
     let mut work: Vec<(usize, u64, Strategy)> = situations
         .iter()
         .enumerate()
@@ -557,6 +564,59 @@ pub fn run(args: &GeneralizeArgs) -> Result<bool> {
             );
         }
         return Ok(false);
+    }
+    Ok(true)
+}
+
+/// `--trace`: one situation's `charter` runs with their decision logs.
+fn trace(args: &GeneralizeArgs, situations: &[Situation], name: &str) -> Result<bool> {
+    let Some(s) = situations.iter().find(|s| s.name == name) else {
+        bail!(
+            "--trace {name}: no such situation in the first {} of the {:?} range",
+            situations.len(),
+            args.range
+        );
+    };
+    let seeds = s.run_seeds(args.seeds);
+    let runs = run_pool(
+        &seeds,
+        1,
+        |&seed| {
+            let run = run_one(
+                s.charter.clone(),
+                &s.scenario,
+                seed,
+                Strategy::Charter,
+                RunOptions {
+                    log: true,
+                    approve_after: (args.approve_after > 0)
+                        .then(|| std::time::Duration::from_secs(args.approve_after)),
+                    ..RunOptions::default()
+                },
+            );
+            async move { run.await.map_err(anyhow::Error::new) }
+        },
+        |_, _| {},
+    )?;
+    println!(
+        "{} ({}/{}): truth {:?}, innocent {:?}, group {:?}, blind {:?}",
+        s.name, s.category, s.variant, s.truth, s.innocent, s.group, s.blind
+    );
+    for run in runs {
+        let o = outcome(s, &run);
+        println!(
+            "\n== seed {}: {:.0} violation-s, {} actions, innocent rolled back {:?}, group policy {:?}, top-1 {:?}",
+            run.seed,
+            run.violation_seconds,
+            o.actions,
+            o.innocent_rolled_back,
+            o.group_policy,
+            o.top1
+        );
+        for line in &run.log {
+            let t = line.at_secs.max(0.0) as u64;
+            println!("[{:02}:{:02}] {}", t / 60, t % 60, line.text);
+        }
     }
     Ok(true)
 }

@@ -113,6 +113,9 @@ const MIN_CHANGE_WEIGHT: f64 = 0.1;
 const BAD_CHANGE_WEIGHT: f64 = 0.5;
 /// A traffic ratio below this is no rise of load.
 const LOAD_RISE: f64 = 1.1;
+/// Most of a utilization rise that load nobody measures is taken to explain (the
+/// rest is left to a change that may have made requests costlier).
+const UNMEASURED_LOAD_SHARE: f64 = 0.4;
 
 /// Most signal keys per component given to the cluster detector (two make a
 /// cluster; the rest only lengthen its member list).
@@ -867,7 +870,9 @@ fn rise(m: &MetricScore) -> Option<f64> {
 /// Weigh a change on `name` (at `ch.at`, its onset at `onset`) against offered load.
 ///
 /// Load is the rise of the component's own traffic or, when it has none, of its
-/// nearest callers' (offered load comes from them). What load explains: the part of
+/// nearest callers' (offered load comes from them); when neither shows a rise, the
+/// utilization rise of its busiest dependency (what it passes on: a costlier version
+/// of it would not load them), counted fully from ×2. What load explains: the part of
 /// its utilization or saturation rise that the traffic rise covers, on a log scale
 /// (traffic ×3 explains a ×3 CPU rise fully, ×1.7 half of it); with no utilization
 /// to compare, load explains at most half. Memory or cache symptoms are not load's:
@@ -915,6 +920,37 @@ fn weigh_change(
             level = next;
         }
     }
+    // Load through the component that no traffic metric shows (its callers' flat
+    // or unseen): what it passes on. More requests through it raise its
+    // dependencies' utilization with its own; a costlier version of it does not.
+    // Shared dependencies dilute the rise, so it counts only in proportion to its
+    // size (×2 and more fully).
+    let mut downstream = false;
+    let own_traffic = load.as_ref().is_some_and(|(_, what)| what == "traffic");
+    if !own_traffic
+        && load.as_ref().is_none_or(|(r, _)| *r < LOAD_RISE)
+        && let Some(topo) = topology
+    {
+        let passed = topo
+            .dependencies(name)
+            .filter_map(|d| {
+                let u = comps
+                    .get(d)?
+                    .metrics
+                    .iter()
+                    .filter(|m| m.score >= thr && m.signal == Some(Signal::Utilization))
+                    .filter_map(|m| rise(m))
+                    .max_by(f64::total_cmp)?;
+                Some((u, d))
+            })
+            .max_by(|a, b| a.0.total_cmp(&b.0));
+        if let Some((u, d)) = passed
+            && u >= LOAD_RISE
+        {
+            load = Some((u, format!("{d}'s utilization downstream")));
+            downstream = true;
+        }
+    }
     let c = comps.get(name);
     let own_only = c
         .is_some_and(|c| c.signals.contains(&Signal::Memory) || c.signals.contains(&Signal::Cache));
@@ -931,7 +967,26 @@ fn weigh_change(
         })
     };
     let used = rise_of(Signal::Utilization).or_else(|| rise_of(Signal::Saturation));
+    // No load seen at the component itself: a utilization rise is either load that
+    // nothing here measures or a costlier version; each is as likely.
+    let unmeasured = !own_traffic && !own_only && load.as_ref().is_none_or(|(r, _)| *r < LOAD_RISE);
     let (explained, mut words) = match (&load, used) {
+        (_, Some((u, signal))) if unmeasured && u > 1.0 => {
+            let signal = match signal {
+                Some(Signal::Saturation) => "saturation",
+                _ => "utilization",
+            };
+            let seen = match &load {
+                Some((r, what)) => format!("{what} ×{r:.1} (flat)"),
+                None => "no traffic seen".to_string(),
+            };
+            (
+                UNMEASURED_LOAD_SHARE * (u.ln() / 3f64.ln()).clamp(0.0, 1.0),
+                format!(
+                    "its {signal} rose ×{u:.1} with {seen}: load not measured here or a costlier version"
+                ),
+            )
+        }
         (None, _) => (0.0, "no traffic seen to weigh it against".to_string()),
         (Some((r, what)), _) if *r < LOAD_RISE => {
             (0.0, format!("{what} ×{r:.1} (flat) explains none of it"))
@@ -941,7 +996,10 @@ fn weigh_change(
             format!("{what} ×{r:.1} does not explain its memory or cache symptoms"),
         ),
         (Some((r, what)), Some((u, signal))) if u > 1.0 => {
-            let share = (r.ln() / u.ln()).clamp(0.0, 1.0);
+            let mut share = (r.ln() / u.ln()).clamp(0.0, 1.0);
+            if downstream {
+                share *= (r.ln() / 2f64.ln()).min(1.0);
+            }
             let signal = match signal {
                 Some(Signal::Saturation) => "saturation",
                 _ => "utilization",
@@ -973,9 +1031,22 @@ fn weigh_change(
     } else {
         0.0
     };
-    if window > 0.0 && lead > window / 3.0 {
-        let late = ((lead - window / 3.0) / (window * 2.0 / 3.0)).clamp(0.0, 1.0);
-        let timing = 1.0 - 0.5 * late;
+    // Errors, latency and utilization show as soon as a bad version serves; memory
+    // and cache symptoms build up. A change that served for longer than the onset
+    // tolerance before such symptoms began explains them less, down to half.
+    let tolerance = opts.onset_tolerance.as_secs_f64();
+    let served = if !own_only && tolerance > 0.0 && lead > tolerance {
+        (tolerance / lead).max(0.5)
+    } else {
+        1.0
+    };
+    let late = if window > 0.0 && lead > window / 3.0 {
+        1.0 - 0.5 * ((lead - window / 3.0) / (window * 2.0 / 3.0)).clamp(0.0, 1.0)
+    } else {
+        1.0
+    };
+    if served < 1.0 || late < 1.0 {
+        let timing = served.min(late);
         weight = (weight * timing).max(MIN_CHANGE_WEIGHT);
         words.push_str(&format!(
             "; it came {} before onset (×{timing:.2})",

@@ -209,6 +209,8 @@ struct Loop {
     script: Arc<Script>,
     t: Duration,
     events: Vec<(Duration, Event)>,
+    /// When the good version is deployed (DEPLOY unless a test moves it).
+    deploy_at: Duration,
     _dir: tempfile::TempDir,
 }
 
@@ -237,6 +239,7 @@ impl Loop {
             script,
             t: Duration::ZERO,
             events: Vec::new(),
+            deploy_at: DEPLOY,
             _dir: dir,
         }
     }
@@ -248,13 +251,13 @@ impl Loop {
         self.t += TICK;
     }
 
-    /// A good version deployed at DEPLOY, then a 3× surge at SURGE (CPU 0.5 → 1.5,
+    /// A good version deployed at `deploy_at`, then a 3× surge at SURGE (CPU 0.5 → 1.5,
     /// requests 100 → 300), run until `until`.
     async fn run_surge(&mut self, until: Duration) {
         while self.t < until {
-            if self.t == DEPLOY {
+            if self.t == self.deploy_at {
                 self.script.changes.lock().expect("lock").push(Change {
-                    at: T0.plus(DEPLOY),
+                    at: T0.plus(self.deploy_at),
                     component: "api".into(),
                     kind: ChangeKind::Deploy,
                     description: "v2".into(),
@@ -324,10 +327,42 @@ async fn a_deploy_just_before_a_visible_surge_is_not_rolled_back_first() {
 }
 
 #[tokio::test]
-async fn a_rollback_verified_no_effect_is_followed_by_the_revised_remedy_inside_the_cooldown() {
-    // The load is not visible: nothing tells the deploy from the surge, and the
-    // rollback comes first.
+async fn a_deploy_that_served_normally_before_an_unseen_surge_is_not_rolled_back_first() {
+    // The load is not visible, but the new version ran two minutes with normal CPU
+    // before it rose: a costlier version would have shown at once.
     let mut l = Loop::start(charter(false)).await;
+    l.run_surge(SURGE + Duration::from_secs(4 * 60)).await;
+    let policies = l.policies();
+    let (_, first) = policies
+        .first()
+        .unwrap_or_else(|| panic!("no policy:\n{}", l.log()));
+    assert!(
+        relieves_load(first),
+        "first policy: {} ({})\n{}",
+        first
+            .actions
+            .iter()
+            .map(Action::to_string)
+            .collect::<Vec<_>>()
+            .join(" -> "),
+        first.rationale,
+        l.log()
+    );
+    assert!(
+        policies
+            .iter()
+            .all(|(_, p)| p.actions.iter().all(|a| a.kind != ActionKind::Rollback)),
+        "{}",
+        l.log()
+    );
+}
+
+#[tokio::test]
+async fn a_rollback_verified_no_effect_is_followed_by_the_revised_remedy_inside_the_cooldown() {
+    // The load is not visible and the deploy rolled out as the surge began: nothing
+    // tells the deploy from the surge, and the rollback comes first.
+    let mut l = Loop::start(charter(false)).await;
+    l.deploy_at = SURGE - Duration::from_secs(30);
     l.run_surge(SURGE + Duration::from_secs(9 * 60)).await;
     let policies = l.policies();
     let (t_first, first) = policies
@@ -385,6 +420,55 @@ async fn a_rollback_verified_no_effect_is_followed_by_the_revised_remedy_inside_
             .filter(|(t, _)| *t > t_first && *t < t_next)
             .all(|(_, p)| relieves_load(p)),
         "{}",
+        l.log()
+    );
+}
+
+#[tokio::test]
+async fn a_scale_out_that_improved_without_resolving_may_take_another_step() {
+    // No deploy; the surge's CPU 1.5 falls to 1.0 after the first scale-out: better,
+    // still above the warning. The next step is another scale-out, not a throttle or
+    // nothing because scale-out was "already tried".
+    let mut l = Loop::start(charter(false)).await;
+    l.deploy_at = Duration::MAX;
+    let mut relieved = false;
+    while l.t < SURGE + Duration::from_secs(25 * 60) {
+        if l.t == SURGE {
+            l.script.set("cpu", 1.5);
+        }
+        if !relieved
+            && l.policies()
+                .iter()
+                .any(|(_, p)| p.actions.iter().any(|a| a.kind == ActionKind::ScaleOut))
+        {
+            l.script.set("cpu", 1.0);
+            relieved = true;
+        }
+        l.tick().await;
+    }
+    let improved_at = l
+        .events
+        .iter()
+        .find(|(_, e)| {
+            matches!(
+                e,
+                Event::Verified {
+                    outcome: OutcomeClass::Improved,
+                    ..
+                }
+            )
+        })
+        .map(|(t, _)| *t)
+        .unwrap_or_else(|| panic!("the scale-out was never verified improved:\n{}", l.log()));
+    let policies = l.policies();
+    let (_, next) = policies
+        .iter()
+        .find(|(t, _)| *t >= improved_at)
+        .unwrap_or_else(|| panic!("nothing after the improved scale-out:\n{}", l.log()));
+    assert!(
+        next.actions.iter().any(|a| a.kind == ActionKind::ScaleOut),
+        "{}\n{}",
+        next.rationale,
         l.log()
     );
 }

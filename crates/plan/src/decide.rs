@@ -20,6 +20,10 @@ pub struct GuardState {
     pub recent_actions: Vec<(String, ActionKind, Timestamp)>,
     /// Components with an execution in progress.
     pub running: HashSet<String>,
+    /// Components a policy awaiting a human's approval will act on: nothing else
+    /// starts there meanwhile (it would change what the approver was asked about,
+    /// and hold the approved policy back when it starts).
+    pub awaiting: HashSet<String>,
     /// Components with an Unknown objective: no new actions there.
     pub frozen: HashSet<String>,
     /// Components where a compensation failed: no more automation.
@@ -618,7 +622,8 @@ fn guardrail(
 }
 
 /// Why nothing new may start on `comp`, whatever the action: quarantined, an
-/// Unknown objective, an execution already running there. (The cooldown is the
+/// Unknown objective, an execution already running there, a policy awaiting
+/// approval that will act there. (The cooldown is the
 /// caller's: a revised cause may pass it.)
 fn component_hold(comp: &str, g: &GuardState) -> Option<String> {
     if g.quarantined.contains(comp) {
@@ -631,6 +636,9 @@ fn component_hold(comp: &str, g: &GuardState) -> Option<String> {
     }
     if g.running.contains(comp) {
         return Some(format!("an execution is already running on {comp}"));
+    }
+    if g.awaiting.contains(comp) {
+        return Some(format!("a policy awaiting approval will act on {comp}"));
     }
     None
 }

@@ -169,6 +169,7 @@ pub fn guard_state(
                     blind,
                     recent_actions,
                     running,
+                    awaiting: Default::default(),
                     frozen,
                     quarantined,
                 }

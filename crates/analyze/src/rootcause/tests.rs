@@ -506,8 +506,18 @@ const ONSET: i64 = 1000;
 
 /// auth's CPU goes from 0.5 to `cpu` and its errors up at ONSET, api's errors with
 /// it; frontend's request rate (judged only when it drops) goes from 100 to
-/// `traffic`; auth was deployed two minutes before.
+/// `traffic`; auth was deployed 30 s before (within the onset tolerance: it rolled
+/// out as the symptoms began).
 fn deployed_before(cpu: f64, traffic: f64) -> (Vec<Violation>, Vec<MetricSeries>, Vec<Change>) {
+    deployed_ahead(cpu, traffic, 30)
+}
+
+/// [`deployed_before`] with the deploy `lead` seconds before ONSET.
+fn deployed_ahead(
+    cpu: f64,
+    traffic: f64,
+    lead: i64,
+) -> (Vec<Violation>, Vec<MetricSeries>, Vec<Change>) {
     use crate::anomaly::Worse;
     let vs = vec![
         v("cpu", "auth", Signal::Utilization, ONSET),
@@ -549,7 +559,7 @@ fn deployed_before(cpu: f64, traffic: f64) -> (Vec<Violation>, Vec<MetricSeries>
         ),
     ];
     let changes = vec![Change {
-        at: Timestamp::from_secs(ONSET - 120),
+        at: Timestamp::from_secs(ONSET - lead),
         component: "auth".into(),
         kind: ChangeKind::Deploy,
         description: "v2".into(),
@@ -590,7 +600,7 @@ fn a_deploy_just_before_a_surge_is_weighed_against_the_load_and_overload_wins() 
     assert!(
         root.evidence
             .iter()
-            .any(|e| e.contains("deploy on auth 2m00s before onset: v2")),
+            .any(|e| e.contains("deploy on auth 30s before onset: v2")),
         "{:#?}",
         root.evidence
     );
@@ -606,9 +616,8 @@ fn a_bad_deploy_under_flat_traffic_stays_a_bad_change() {
         "{d:#?}"
     );
     assert!(
-        root.evidence.iter().any(
-            |e| e == "frontend's traffic ×1.0 (flat) explains none of it: change weighted 1.00"
-        ),
+        root.evidence.iter().any(|e| e
+            == "its utilization rose ×3.0 with frontend's traffic ×1.0 (flat): load not measured here or a costlier version: change weighted 0.60"),
         "{:#?}",
         root.evidence
     );
@@ -622,6 +631,101 @@ fn a_bad_deploy_under_flat_traffic_stays_a_bad_change() {
             == "frontend's traffic ×1.5 explains part of the utilization rise ×3.0: change weighted 0.63"),
         "{:#?}",
         root.evidence
+    );
+}
+
+#[test]
+fn a_deploy_that_served_normally_before_an_unexplained_cpu_rise_gives_way_to_overload() {
+    // The same symptoms under flat edge traffic, but the version served two minutes
+    // with normal CPU first: a costlier version would have shown at once, load that
+    // no metric here measures need not have. Overload, not the deploy.
+    let d = diagnose_with(&deployed_ahead(1.5, 100.0, 120), &[]);
+    let root = d.root().expect("root");
+    assert_eq!(
+        (root.component.as_str(), root.cause),
+        ("auth", CauseClass::Overload),
+        "{d:#?}"
+    );
+    assert!(
+        root.evidence.iter().any(|e| e
+            == "its utilization rose ×3.0 with frontend's traffic ×1.0 (flat): load not measured here or a costlier version; it came 2m00s before onset (×0.50): change weighted 0.30"),
+        "{:#?}",
+        root.evidence
+    );
+    // Errors alone (no CPU rise) after the same two minutes keep the deploy a bad
+    // change: nothing but the change explains them.
+    let d = diagnose_with(&deployed_ahead(0.5, 100.0, 120), &[]);
+    let root = d.root().expect("root");
+    assert_eq!(
+        (root.component.as_str(), root.cause),
+        ("auth", CauseClass::BadChange),
+        "{d:#?}"
+    );
+}
+
+#[test]
+fn load_through_a_component_shows_in_its_dependencies_utilization() {
+    // api (no traffic metric, its caller's flat) rises ×3 in CPU with its
+    // dependency auth ×3 at once: the load passed on explains it, the deploy on api
+    // (at the onset) is not a bad change.
+    use crate::anomaly::Worse;
+    let vs = vec![
+        v("cpu", "api", Signal::Utilization, ONSET),
+        v("errors", "api", Signal::Errors, ONSET),
+    ];
+    let series = vec![
+        levels(
+            "api",
+            "cpu",
+            Signal::Utilization,
+            Worse::Up,
+            (0.5, 1.5),
+            ONSET,
+        ),
+        levels(
+            "api",
+            "errors",
+            Signal::Errors,
+            Worse::Up,
+            (0.01, 0.2),
+            ONSET,
+        ),
+        levels(
+            "auth",
+            "cpu",
+            Signal::Utilization,
+            Worse::Up,
+            (0.2, 0.6),
+            ONSET,
+        ),
+        levels(
+            "frontend",
+            "request_rate",
+            Signal::Traffic,
+            Worse::Down,
+            (100.0, 100.0),
+            ONSET,
+        ),
+    ];
+    let changes = vec![Change {
+        at: Timestamp::from_secs(ONSET - 30),
+        component: "api".into(),
+        kind: ChangeKind::Deploy,
+        description: "v2".into(),
+        by: "ci".into(),
+    }];
+    let d = diagnose_with(&(vs, series, changes), &[]);
+    let api = d
+        .hypotheses
+        .iter()
+        .find(|h| h.component == "api")
+        .unwrap_or_else(|| panic!("{d:#?}"));
+    assert_ne!(api.cause, CauseClass::BadChange, "{d:#?}");
+    assert!(
+        api.evidence.iter().any(|e| e
+            == "auth's utilization downstream ×3.0 explains the utilization rise ×3.0: change weighted 0.10"),
+        "{:#?}",
+        api.evidence
     );
 }
 

@@ -12,8 +12,8 @@ use charter_knowledge::{
     OutcomeRecord,
 };
 use charter_model::{
-    Action, Charter, IncidentState, Mode, Outcome, OutcomeClass, Policy, SeriesKey, Severity,
-    StepRef, Timestamp, Violation, ViolationState,
+    Action, ActionKind, Charter, IncidentState, Mode, Outcome, OutcomeClass, Policy, SeriesKey,
+    Severity, StepRef, Timestamp, Violation, ViolationState,
 };
 use charter_model::{ExecutionId, IncidentId};
 use charter_monitor::Detector;
@@ -785,7 +785,12 @@ impl Controller {
                 && let Some(a) = first
             {
                 rt.refute(&a, assumed, class, now);
-                rt.tried.push(a);
+                // A scale-out that helped without resolving may take another step
+                // (replica limits and the cooldown still bound it); anything else
+                // is not tried twice.
+                if !(class == OutcomeClass::Improved && a.kind == ActionKind::ScaleOut) {
+                    rt.tried.push(a);
+                }
             }
             if rt.incident.state != IncidentState::Escalated {
                 rt.incident.state = IncidentState::Diagnosed;

@@ -24,6 +24,13 @@ impl Controller {
             .iter()
             .flat_map(|e| e.components().map(str::to_string))
             .collect();
+        self.guard.awaiting = self
+            .book
+            .incidents
+            .values()
+            .filter_map(|rt| rt.pending.as_ref())
+            .flat_map(|p| p.actions.iter().map(|a| a.component.clone()))
+            .collect();
         let ids: Vec<IncidentId> = self.book.incidents.keys().copied().collect();
         for id in ids {
             let Some(rt) = self.book.incidents.get(&id) else {

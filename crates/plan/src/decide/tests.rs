@@ -191,6 +191,25 @@ fn cooldown_and_limits_reject() {
 }
 
 #[test]
+fn a_component_a_pending_policy_will_act_on_is_left_alone() {
+    // Another incident's policy awaits approval for api: nothing else starts there
+    // meanwhile, and the reason says so.
+    let f = Fixture::new("api", CauseClass::Overload, "latency");
+    assert!(matches!(f.decide(), Decision::Act(_)));
+    let mut f = Fixture::new("api", CauseClass::Overload, "latency");
+    f.guard.awaiting.insert("api".into());
+    match f.decide() {
+        Decision::NoAction { rejected, .. } => assert!(
+            rejected
+                .iter()
+                .any(|r| r.reason == "a policy awaiting approval will act on api"),
+            "{rejected:#?}"
+        ),
+        d => panic!("{d:?}"),
+    }
+}
+
+#[test]
 fn the_cooldown_holds_whatever_the_order_of_recent_actions() {
     // Newest first: the cooldown is judged on the latest action on the component, not
     // on the last one in the list (found by the test kit's shrinking).
