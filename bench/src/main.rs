@@ -3,6 +3,9 @@
 //! - [`scoring`]: AC@k and Avg@5 over cases.
 //! - [`sockshop`]: the Sock Shop adapter (RCAEval protocol).
 //! - [`petshop`]: the PetShop adapter (the dataset's own protocol).
+//! - [`nezha`]: the Nezha adapter (Online Boutique, Train Ticket; the README's protocol).
+//! - [`chaos`]: the Sock Shop chaos adapter (container and node faults).
+//! - [`records`]: the wide CSV files of the newer datasets and what their columns measure.
 //! - [`scenarios`]: the remediation benchmark (none, static, charter, oracle on every
 //!   scenario × seed).
 //! - [`generalize`]: the generated benchmark (random topologies, charters and
@@ -14,9 +17,12 @@
 //! `charter_analyze::anomaly`, the code the controller runs.
 
 mod calibrate;
+mod chaos;
 mod generalize;
+mod nezha;
 mod petshop;
 mod pool;
+mod records;
 mod scale;
 mod scenarios;
 mod scoring;
@@ -57,6 +63,16 @@ enum Command {
 enum Dataset {
     Sockshop,
     Petshop,
+    Nezha,
+    SockshopChaos,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum BaselineArg {
+    /// The case's own rows before the (told) injection time.
+    Case,
+    /// The dataset's `normal/` folder (pods), the case's rows for machines.
+    Normal,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -84,7 +100,8 @@ struct RcaArgs {
     /// The dataset's root folder.
     #[arg(long)]
     path: PathBuf,
-    /// Seconds by which the injection time is reported late (Sock Shop tΔ).
+    /// Seconds by which the injection time is reported late (tΔ; Sock Shop, Nezha,
+    /// Sock Shop chaos).
     #[arg(long, default_value_t = 0.0)]
     delay: f64,
     /// Find the onset from the data instead of being told (Sock Shop).
@@ -108,6 +125,9 @@ struct RcaArgs {
     /// Points a metric must stay abnormal for.
     #[arg(long, default_value_t = RankOptions::default().min_points)]
     min_points: usize,
+    /// Where the normal rows come from (Sock Shop chaos).
+    #[arg(long, value_enum, default_value = "case")]
+    baseline: BaselineArg,
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -119,6 +139,7 @@ struct RcaArgs {
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    quiet_on_closed_pipe();
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -126,6 +147,40 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Write `text` to standard output. A reader that went away (`| head`) is a normal
+/// end, not an error: the process exits 0.
+pub fn emit(text: &str) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(e) => {
+            eprintln!("charter-bench: cannot write to standard output: {e}");
+            std::process::exit(2);
+        }
+    }
+}
+
+/// The other subcommands print with `println!`, which panics when standard output
+/// is a closed pipe: such a panic ends the process quietly with status 0 (the
+/// reader had what it wanted); any other panic is reported as before.
+fn quiet_on_closed_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.contains("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
 }
 
 fn run(cli: Cli) -> Result<()> {
@@ -154,7 +209,7 @@ fn run(cli: Cli) -> Result<()> {
         min_points: args.min_points,
         ..RankOptions::default()
     };
-    match args.dataset {
+    let text = match args.dataset {
         Dataset::Sockshop => {
             let settings = sockshop::Settings {
                 delay_secs: args.delay,
@@ -163,36 +218,9 @@ fn run(cli: Cli) -> Result<()> {
             };
             let table = sockshop::run(&args.path, &settings, &options)?;
             if args.json {
-                println!("{}", serde_json::to_string_pretty(&table)?);
+                serde_json::to_string_pretty(&table)?
             } else {
-                println!(
-                    "{:<8} {:>5} {:>6} {:>6} {:>6}",
-                    "fault", "cases", "AC@1", "AC@3", "Avg@5"
-                );
-                for (g, a) in table
-                    .groups
-                    .iter()
-                    .chain([(&"all".to_string(), &table.overall)])
-                {
-                    println!(
-                        "{g:<8} {:>5} {:>6.3} {:>6.3} {:>6.3}",
-                        a.cases, a.ac1, a.ac3, a.avg5
-                    );
-                }
-                for c in &table.cases {
-                    println!(
-                        "  {:<20} rank {:>4} top {:?}{}",
-                        c.case,
-                        c.rank.map_or("-".into(), |r| r.to_string()),
-                        c.top,
-                        c.onset_error_secs
-                            .map_or(String::new(), |e| format!(" onset err {e:+}s"))
-                    );
-                }
-                println!(
-                    "mean wall {:.1} ms/case, analysis {:.1} ms/case",
-                    table.mean_wall_ms_per_case, table.mean_analysis_ms_per_case
-                );
+                format!("{}{}", table.render(), table.render_cases())
             }
         }
         Dataset::Petshop => {
@@ -210,37 +238,38 @@ fn run(cli: Cli) -> Result<()> {
             };
             let report = petshop::run(&args.path, &settings, &options)?;
             if args.json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
+                serde_json::to_string_pretty(&report)?
             } else {
-                println!(
-                    "{:<14} {:<13} {:>6} {:>6} {:>6} {:>7} {:>11}",
-                    "scenario", "target", "issues", "top-1", "top-3", "normal", "specificity"
-                );
-                for r in &report.rows {
-                    println!(
-                        "{:<14} {:<13} {:>6} {:>6.3} {:>6.3} {:>7} {:>11.3}",
-                        r.scenario,
-                        r.target_metric,
-                        r.issues,
-                        r.top1,
-                        r.top3,
-                        r.normal_windows,
-                        r.specificity
-                    );
-                }
-                for c in &report.cases {
-                    println!(
-                        "  {:<14} {:<22} {:<13} truth {:<30} top {:?}",
-                        c.scenario,
-                        c.case,
-                        c.target.metric,
-                        c.truth.as_deref().unwrap_or("-"),
-                        c.top.iter().take(3).collect::<Vec<_>>()
-                    );
-                }
-                println!("mean wall {:.1} ms/case", report.mean_wall_ms_per_case);
+                report.render()
             }
         }
-    }
+        Dataset::Nezha => {
+            let settings = nezha::Settings {
+                delay_secs: args.delay,
+            };
+            let report = nezha::run(&args.path, &settings, &options)?;
+            if args.json {
+                serde_json::to_string_pretty(&report)?
+            } else {
+                report.render()
+            }
+        }
+        Dataset::SockshopChaos => {
+            let settings = chaos::Settings {
+                delay_secs: args.delay,
+                baseline: match args.baseline {
+                    BaselineArg::Case => chaos::Baseline::Case,
+                    BaselineArg::Normal => chaos::Baseline::NormalFolder,
+                },
+            };
+            let report = chaos::run(&args.path, &settings, &options)?;
+            if args.json {
+                serde_json::to_string_pretty(&report)?
+            } else {
+                report.render()
+            }
+        }
+    };
+    emit(&text);
     Ok(())
 }

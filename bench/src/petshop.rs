@@ -202,7 +202,10 @@ pub struct CaseOutcome {
     pub top_scores: Vec<f64>,
     /// Evidence of the first three hypotheses, prefixed `#rank`.
     pub evidence: Vec<String>,
+    /// Loading and analysis (a normal window's data is already loaded).
     pub wall_ms: f64,
+    /// Analysis alone.
+    pub analysis_ms: f64,
 }
 
 /// One row of the dataset's table.
@@ -220,8 +223,12 @@ pub struct Row {
 /// The whole report.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    /// The split folders scored and their issues (`low_traffic/train: 8`).
+    pub splits: Vec<String>,
     pub rows: Vec<Row>,
     pub mean_wall_ms_per_case: f64,
+    pub mean_analysis_ms_per_case: f64,
+    pub max_analysis_ms_per_case: f64,
     pub cases: Vec<CaseOutcome>,
 }
 
@@ -282,6 +289,7 @@ fn rank(
 pub fn run(root: &Path, settings: &Settings, options: &RankOptions) -> Result<Report> {
     let mut cases = Vec::new();
     let mut rows = Vec::new();
+    let mut splits_scored: Vec<String> = Vec::new();
     for dir in scenarios(root)? {
         let scenario = dir
             .file_name()
@@ -302,10 +310,12 @@ pub fn run(root: &Path, settings: &Settings, options: &RankOptions) -> Result<Re
                 .filter(|p| p.join("target.json").is_file() && p.join("metrics.csv").is_file())
                 .collect();
             dirs.sort();
+            if !dirs.is_empty() {
+                splits_scored.push(format!("{scenario}/{split}: {}", dirs.len()));
+            }
             issues.extend(dirs.into_iter().map(|d| (split.to_string(), d)));
         }
         let mut scenario_cases = Vec::new();
-        let mut window_lengths = Vec::new();
         for (split, issue) in &issues {
             let started = Instant::now();
             let target_path = issue.join("target.json");
@@ -315,7 +325,6 @@ pub fn run(root: &Path, settings: &Settings, options: &RankOptions) -> Result<Re
                 anyhow::anyhow!("{}:{}:{}: {e}", target_path.display(), e.line(), e.column())
             })?;
             let abnormal = load_metrics(&issue.join("metrics.csv"))?;
-            window_lengths.push(abnormal.times.len());
             let s = series(
                 &normal,
                 0..normal.times.len(),
@@ -324,7 +333,9 @@ pub fn run(root: &Path, settings: &Settings, options: &RankOptions) -> Result<Re
                 &tf.target,
                 settings,
             );
+            let analysis_started = Instant::now();
             let ranking = rank(&s, &graph, &tf.target, options);
+            let analysis_ms = analysis_started.elapsed().as_secs_f64() * 1e3;
             let name = issue.file_name().and_then(|n| n.to_str()).unwrap_or("");
             scenario_cases.push(CaseOutcome {
                 scenario: scenario.clone(),
@@ -339,40 +350,30 @@ pub fn run(root: &Path, settings: &Settings, options: &RankOptions) -> Result<Re
                 top_scores: ranking.iter().take(5).map(|r| r.confidence).collect(),
                 evidence: evidence_of(&ranking),
                 wall_ms: started.elapsed().as_secs_f64() * 1e3,
+                analysis_ms,
             });
         }
-        // Specificity: normal data split from half onwards every 10 %; the part
-        // before the split is normal, the window after it (as long as an issue's
-        // window) is judged, for each target seen in the issues.
-        window_lengths.sort_unstable();
-        let window = window_lengths
-            .get(window_lengths.len() / 2)
-            .copied()
-            .unwrap_or(5)
-            .max(1);
+        // Specificity, as the reference protocol computes it (`evaluate_specificity`
+        // in the dataset's `code/rca_task.py`): for each (node, metric, statistic)
+        // an issue alerted on, the normal data is split at every 10 % of its rows
+        // from half of them on, while more than three rows follow the split; the rows
+        // before the split are normal, every row from it to the end is judged, and
+        // the answer should be empty.
         let mut targets: Vec<Target> = scenario_cases.iter().map(|c| c.target.clone()).collect();
         targets.sort();
         targets.dedup();
+        let n = normal.times.len();
+        let step = (n / 10).max(1);
         for target in &targets {
-            for tenth in 5..10 {
+            let mut split_at = n / 2;
+            while split_at + 3 < n {
                 let started = Instant::now();
-                let split_at = normal.times.len() * tenth / 10;
-                let end = (split_at + window).min(normal.times.len());
-                if end <= split_at {
-                    continue;
-                }
-                let s = series(
-                    &normal,
-                    0..split_at,
-                    &normal,
-                    split_at..end,
-                    target,
-                    settings,
-                );
+                let s = series(&normal, 0..split_at, &normal, split_at..n, target, settings);
                 let ranking = rank(&s, &graph, target, options);
+                let analysis_ms = started.elapsed().as_secs_f64() * 1e3;
                 scenario_cases.push(CaseOutcome {
                     scenario: scenario.clone(),
-                    case: format!("normal split at {}0%", tenth),
+                    case: format!("normal split at row {split_at} of {n}"),
                     target: target.clone(),
                     truth: None,
                     top: ranking
@@ -382,8 +383,10 @@ pub fn run(root: &Path, settings: &Settings, options: &RankOptions) -> Result<Re
                         .collect(),
                     top_scores: ranking.iter().take(5).map(|r| r.confidence).collect(),
                     evidence: evidence_of(&ranking),
-                    wall_ms: started.elapsed().as_secs_f64() * 1e3,
+                    wall_ms: analysis_ms,
+                    analysis_ms,
                 });
+                split_at += step;
             }
         }
         let mut metrics: Vec<&str> = targets.iter().map(|t| t.metric.as_str()).collect();
@@ -424,10 +427,64 @@ pub fn run(root: &Path, settings: &Settings, options: &RankOptions) -> Result<Re
     }
     let n = cases.len().max(1) as f64;
     Ok(Report {
+        splits: splits_scored,
         rows,
         mean_wall_ms_per_case: cases.iter().map(|c| c.wall_ms).sum::<f64>() / n,
+        mean_analysis_ms_per_case: cases.iter().map(|c| c.analysis_ms).sum::<f64>() / n,
+        max_analysis_ms_per_case: cases.iter().map(|c| c.analysis_ms).fold(0.0, f64::max),
         cases,
     })
+}
+
+impl Report {
+    /// The table, one line per issue and window, and the times, as text.
+    pub fn render(&self) -> String {
+        use std::fmt::Write as _;
+        let mut s = String::new();
+        let _ = writeln!(s, "issues scored: {}", self.splits.join(", "));
+        let _ = writeln!(
+            s,
+            "{:<14} {:<13} {:>6} {:>6} {:>6} {:>7} {:>11}",
+            "scenario", "target", "issues", "top-1", "top-3", "normal", "specificity"
+        );
+        for r in &self.rows {
+            let _ = writeln!(
+                s,
+                "{:<14} {:<13} {:>6} {:>6.3} {:>6.3} {:>7} {:>11.3}",
+                r.scenario,
+                r.target_metric,
+                r.issues,
+                r.top1,
+                r.top3,
+                r.normal_windows,
+                r.specificity
+            );
+        }
+        for c in &self.cases {
+            let _ = writeln!(
+                s,
+                "  {:<14} {:<30} {:<13} truth {:<30} top {:?}{}",
+                c.scenario,
+                c.case,
+                c.target.metric,
+                c.truth.as_deref().unwrap_or("-"),
+                c.top.iter().take(3).collect::<Vec<_>>(),
+                if c.truth.is_some() && c.top.is_empty() {
+                    " [EMPTY ranking]"
+                } else {
+                    ""
+                }
+            );
+        }
+        let _ = writeln!(
+            s,
+            "wall {:.1} ms/case, analysis {:.3} ms/case (max {:.3})",
+            self.mean_wall_ms_per_case,
+            self.mean_analysis_ms_per_case,
+            self.max_analysis_ms_per_case
+        );
+        s
+    }
 }
 
 #[cfg(test)]

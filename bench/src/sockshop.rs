@@ -134,14 +134,22 @@ fn load(path: &Path) -> Result<Frame> {
 }
 
 /// Run one case; the rank of the true service (1-based) if it is in the ranking.
+///
+/// The rows are the normal file's, then the anomalous file's, in that order whatever
+/// their timestamps: each file is labelled, so a normal file recorded after the
+/// anomalous one (it happens in the kept-aside repeats) is still the baseline, and
+/// the case says so in its note. Each file on its own must be in time order (the
+/// loader refuses it otherwise, naming the file and line).
 pub fn run_case(case: &Case, settings: &Settings, options: &RankOptions) -> Result<CaseResult> {
     let started = Instant::now();
     let normal_path = case.dir.join("normal.csv");
     let anomalous_path = case.dir.join("anomalous.csv");
     // Both files hold at least one row: the injection is the first anomalous row.
     let mut frame = load(&normal_path)?;
+    let anomalous = load(&anomalous_path)?;
     let injection = frame.times.len();
-    frame.append(load(&anomalous_path)?)?;
+    let normal_after = frame.times.last() >= anomalous.times.first();
+    frame.append(anomalous)?;
     let analysis_started = Instant::now();
     let onset = if settings.detect {
         frame
@@ -151,13 +159,23 @@ pub fn run_case(case: &Case, settings: &Settings, options: &RankOptions) -> Resu
     } else {
         injection
     };
-    // tΔ: the split is told `delay_secs` after the onset.
+    // tΔ: the split is told `delay_secs` after the onset: the first row from the
+    // onset on whose time is that late (rows, not a search over the times, which
+    // need not increase across the two files).
     let secs = |i: usize| frame.times[i].as_secs_f64();
     let split_time = secs(onset) + settings.delay_secs;
-    let split = frame
-        .times
-        .partition_point(|t| t.as_secs_f64() < split_time);
+    let split = (onset..frame.times.len())
+        .find(|&i| secs(i) >= split_time)
+        .unwrap_or(frame.times.len());
     let (normal_rows, anomalous_rows) = split_by_rows(frame.times.len(), split, WINDOW_ROWS);
+    if normal_rows.is_empty() || anomalous_rows.is_empty() {
+        bail!(
+            "{}: the split at {split_time} s leaves {} normal and {} anomalous rows",
+            case.dir.display(),
+            normal_rows.len(),
+            anomalous_rows.len()
+        );
+    }
     let series = frame.series(normal_rows, anomalous_rows.clone());
     let ranking = diagnose(DiagnosisInput {
         incident_id: IncidentId(0),
@@ -181,9 +199,17 @@ pub fn run_case(case: &Case, settings: &Settings, options: &RankOptions) -> Resu
         .iter()
         .position(|r| r.component == case.service)
         .map(|p| p + 1);
+    let mut notes = Vec::new();
+    if normal_after {
+        notes.push("normal.csv recorded after anomalous.csv: used as the baseline all the same");
+    }
+    if ranking.is_empty() {
+        notes.push("EMPTY ranking");
+    }
     Ok(CaseResult {
         case: case.name.clone(),
         group: case.fault.clone(),
+        class: None,
         truth: case.service.clone(),
         rank,
         top: ranking
@@ -196,6 +222,7 @@ pub fn run_case(case: &Case, settings: &Settings, options: &RankOptions) -> Resu
             .map(|r| r.evidence.clone())
             .unwrap_or_default(),
         onset_error_secs: settings.detect.then(|| secs(onset) - secs(injection)),
+        note: (!notes.is_empty()).then(|| notes.join("; ")),
         wall_ms: started.elapsed().as_secs_f64() * 1e3,
         analysis_ms: analysis.as_secs_f64() * 1e3,
     })
