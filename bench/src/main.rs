@@ -19,6 +19,7 @@
 mod calibrate;
 mod chaos;
 mod generalize;
+mod inject;
 mod nezha;
 mod petshop;
 mod pool;
@@ -57,6 +58,8 @@ enum Command {
     /// Generated benchmark: random topologies and situations by category, per-category
     /// report against issue 17's targets.
     Generalize(generalize::GeneralizeArgs),
+    /// Synthetic faults in a dataset's real normal data at every node in turn.
+    Inject(inject::InjectArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -191,6 +194,13 @@ fn run(cli: Cli) -> Result<()> {
         Command::Scenarios(args) => {
             if !scenarios::run(&args)? {
                 // --check: a Done-means target is not met (reported above).
+                std::process::exit(1);
+            }
+            return Ok(());
+        }
+        Command::Inject(args) => {
+            if !inject::run(&args)? {
+                // --check: the top-1 target is not met (reported above).
                 std::process::exit(1);
             }
             return Ok(());

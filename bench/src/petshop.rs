@@ -60,7 +60,7 @@ pub struct Settings {
 /// `statistic`, which name each column's node, metric and statistic, and
 /// `unix_timestamp`, one row per time (the first field, unix seconds). A column's
 /// component is its node and its metric `<metric>/<statistic>`.
-fn load_metrics(path: &Path) -> Result<Frame> {
+pub(crate) fn load_metrics(path: &Path) -> Result<Frame> {
     let (file, mut records) = read_records(path)?;
     let header = |i: usize, name: &str| -> Result<&Record> {
         let r = records
@@ -161,7 +161,7 @@ fn signal_of(metric: &str) -> Signal {
 
 /// The series the ranking sees: the `abnormal` rows against the `normal` rows,
 /// matched by node, metric and statistic.
-fn series(
+pub(crate) fn series(
     normal: &Frame,
     normal_rows: std::ops::Range<usize>,
     abnormal: &Frame,
@@ -255,7 +255,7 @@ fn scenarios(root: &Path) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-fn rank(
+pub(crate) fn rank(
     series: &[MetricSeries],
     graph: &Topology,
     target: &Target,

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// RCAEval's window: the last 300 rows before and the first 300 after the split.
-const WINDOW_ROWS: usize = 300;
+pub(crate) const WINDOW_ROWS: usize = 300;
 
 /// How the harness is asked to run.
 #[derive(Debug, Clone)]
@@ -129,7 +129,7 @@ fn meta(column: &str) -> ColumnMeta {
 }
 
 /// One of a case's CSV files, times in its `time` column.
-fn load(path: &Path) -> Result<Frame> {
+pub(crate) fn load(path: &Path) -> Result<Frame> {
     Ok(CsvTable::read(path)?.into_frame("time", Naming::Rule(&meta))?)
 }
 
