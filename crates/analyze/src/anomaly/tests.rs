@@ -321,6 +321,9 @@ fn a_flag_that_changes_state_is_abnormal_but_bounded() {
     assert!(down.score > small.score);
     let still = score_series(&flag(vec![100.0; 10]), &opts).expect("points");
     assert_eq!(still.score, 0.0);
+    // A move smaller than the relative floor of its level is no change of state.
+    let jitter = score_series(&flag(vec![99.9; 10]), &opts).expect("points");
+    assert!(jitter.score < opts.threshold, "{jitter:?}");
 }
 
 #[test]
