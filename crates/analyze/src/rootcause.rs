@@ -8,9 +8,15 @@
 //! 1. Every metric window gets a scale-free robust score ([`crate::anomaly`]) and
 //!    the time it crossed the threshold. A component is abnormal when a metric
 //!    reaches the threshold or one of its objectives is violated; its strength is
-//!    its highest score (at least the threshold when violated).
+//!    its highest score (at least the threshold when violated). An endpoint-like
+//!    leaf (no dependencies, only symptoms its callers measure too) is judged by its
+//!    callers: its strength is at most its most abnormal caller's. When most series
+//!    shifted as a whole ([`crate::anomaly::baseline_drift`]), the top hypothesis
+//!    says the baseline drifted and the ranking is unreliable.
 //! 2. [`propagation`] relates abnormal components through the graph: whom each can
-//!    explain, who can explain it, who turned abnormal first. Saturation that comes
+//!    explain, who can explain it (a dependency explains by timing only a symptom
+//!    at most [`crate::patterns::propagation::EXPLAIN_RATIO`] times its own surprise), who turned
+//!    abnormal first. Saturation that comes
 //!    with a full pool (and normal utilization) counts as inheritable: it is queueing
 //!    for the pooled dependency. A component changed shortly before its onset is
 //!    explained only by a dependency at least as abnormal, not by timing alone.
