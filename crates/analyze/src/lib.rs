@@ -18,7 +18,9 @@ pub mod history;
 pub mod patterns;
 pub mod rootcause;
 
-pub use anomaly::{Baseline, MetricScore, MetricSeries, RankOptions, Worse, detect_onset};
+pub use anomaly::{
+    Baseline, Drift, MetricScore, MetricSeries, RankOptions, Worse, baseline_drift, detect_onset,
+};
 pub use group::related_incidents;
 pub use history::{History, IncidentScores};
 pub use patterns::frequency::{Episode, EpisodeLog};

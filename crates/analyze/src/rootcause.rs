@@ -8,9 +8,15 @@
 //! 1. Every metric window gets a scale-free robust score ([`crate::anomaly`]) and
 //!    the time it crossed the threshold. A component is abnormal when a metric
 //!    reaches the threshold or one of its objectives is violated; its strength is
-//!    its highest score (at least the threshold when violated).
+//!    its highest score (at least the threshold when violated). An endpoint-like
+//!    leaf (no dependencies, only symptoms its callers measure too) is judged by its
+//!    callers: its strength is at most its most abnormal caller's. When most series
+//!    shifted as a whole ([`crate::anomaly::baseline_drift`]), the top hypothesis
+//!    says the baseline drifted and the ranking is unreliable.
 //! 2. [`propagation`] relates abnormal components through the graph: whom each can
-//!    explain, who can explain it, who turned abnormal first. Saturation that comes
+//!    explain, who can explain it (a dependency explains by timing only a symptom
+//!    at most [`crate::patterns::propagation::EXPLAIN_RATIO`] times its own surprise), who turned
+//!    abnormal first. Saturation that comes
 //!    with a full pool (and normal utilization) counts as inheritable: it is queueing
 //!    for the pooled dependency. A component changed shortly before its onset is
 //!    explained only by a dependency at least as abnormal, not by timing alone.
@@ -143,6 +149,14 @@ fn inheritable(s: Signal) -> bool {
     )
 }
 
+/// A component's own resources: what a resource fault moves.
+fn resource(s: Signal) -> bool {
+    matches!(
+        s,
+        Signal::Utilization | Signal::Memory | Signal::Network | Signal::Io | Signal::Saturation
+    )
+}
+
 #[derive(Default)]
 struct Comp<'a> {
     metrics: Vec<&'a MetricScore>,
@@ -150,6 +164,8 @@ struct Comp<'a> {
     signals: BTreeSet<Signal>,
     onset: Option<Timestamp>,
     strength: f64,
+    /// An endpoint-like leaf whose strength was lowered to what its callers show.
+    capped_by_callers: bool,
 }
 
 /// Rank root-cause hypotheses for an incident.
@@ -204,6 +220,9 @@ pub fn diagnose_scored(input: DiagnosisInput<'_>, scores: Vec<MetricScore>) -> D
             c.signals.insert(v.signal);
             c.onset = min_opt(c.onset, Some(v.since));
         }
+    }
+    if let Some(topo) = input.topology {
+        judge_endpoints_by_callers(&mut comps, topo);
     }
     let mut diagnosis = Diagnosis {
         incident_id: input.incident_id,
@@ -384,6 +403,7 @@ pub fn diagnose_scored(input: DiagnosisInput<'_>, scores: Vec<MetricScore>) -> D
                 symptom: !any_violation || !c.violations.is_empty(),
                 changed,
                 unobserved: false,
+                queueing: c.signals.contains(&Signal::Pool),
             }
         })
         .collect();
@@ -400,6 +420,7 @@ pub fn diagnose_scored(input: DiagnosisInput<'_>, scores: Vec<MetricScore>) -> D
                     symptom: false,
                     changed: false,
                     unobserved: true,
+                    queueing: false,
                 });
             }
         }
@@ -557,6 +578,12 @@ pub fn diagnose_scored(input: DiagnosisInput<'_>, scores: Vec<MetricScore>) -> D
                     short(val)
                 ));
             }
+        }
+        if c.capped_by_callers {
+            evidence.push(format!(
+                "{} is an endpoint (no dependencies, only symptoms its callers measure too): judged by its callers, {:.1} robust sd",
+                node.name, c.strength
+            ));
         }
         if !link.explains.is_empty() {
             let names: Vec<&str> = link.explains.iter().map(|&j| nodes[j].name).collect();
@@ -737,6 +764,12 @@ pub fn diagnose_scored(input: DiagnosisInput<'_>, scores: Vec<MetricScore>) -> D
             b.expected
         ));
     }
+    if let (Some(drift), Some(top)) = (
+        crate::anomaly::baseline_drift(&scores, thr),
+        hypotheses.first_mut(),
+    ) {
+        top.evidence.push(drift.describe());
+    }
     for cl in clusters {
         let around = match cl.shared {
             Shared::Component(c) => c,
@@ -750,6 +783,44 @@ pub fn diagnose_scored(input: DiagnosisInput<'_>, scores: Vec<MetricScore>) -> D
     }
     diagnosis.hypotheses = hypotheses;
     diagnosis
+}
+
+/// Endpoint-like leaves (a remote endpoint, a load balancer: no dependencies in the
+/// graph and only symptoms a caller measures too — latency, errors, traffic) have
+/// nothing below them that could explain them away, so on their own series they
+/// would outrank the service behind them whenever they deviate more. They are
+/// judged by what their callers show: their strength is at most that of their most
+/// abnormal caller with data (violations count as the threshold). A leaf with
+/// signals of its own (CPU, memory) keeps its strength. O(L · callers).
+fn judge_endpoints_by_callers(comps: &mut HashMap<&str, Comp<'_>>, topo: &Topology) {
+    let endpoints: Vec<&str> = comps
+        .iter()
+        .filter(|(name, c)| {
+            !c.signals.is_empty()
+                && c.signals.iter().all(|s| inheritable(*s))
+                && topo.dependencies(name).next().is_none()
+                && topo.callers(name).next().is_some()
+        })
+        .map(|(name, _)| *name)
+        .collect();
+    let caps: Vec<(&str, f64)> = endpoints
+        .into_iter()
+        .filter_map(|name| {
+            let shown = topo
+                .callers(name)
+                .filter_map(|caller| comps.get(caller).map(|c| c.strength))
+                .max_by(f64::total_cmp)?;
+            Some((name, shown))
+        })
+        .collect();
+    for (name, shown) in caps {
+        if let Some(c) = comps.get_mut(name)
+            && shown < c.strength
+        {
+            c.strength = shown;
+            c.capped_by_callers = true;
+        }
+    }
 }
 
 fn min_opt(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
@@ -802,6 +873,10 @@ fn cause_class(
     if has(Signal::Cache) {
         named.push(CauseClass::CacheFailure);
     }
+    // Its own network moving while its CPU does not: a slow or lossy network.
+    if has(Signal::Network) && !has(Signal::Utilization) {
+        named.push(CauseClass::NetworkDelay);
+    }
     // A component out of CPU fills its pool as a consequence: overload comes first.
     if has(Signal::Utilization) || has(Signal::Saturation) || has(Signal::Traffic) {
         named.push(CauseClass::Overload);
@@ -811,6 +886,18 @@ fn cause_class(
     }
     if inherited {
         named.push(CauseClass::DependencyFailure);
+    }
+    // Failing or slow requests while its own resources were measured and stayed
+    // normal, nothing below explains them and no objective of the charter names
+    // them: its code. (A violated objective keeps the charter's own vocabulary.)
+    let resources_seen_normal = c.metrics.iter().any(|m| m.signal.is_some_and(resource))
+        && !c.signals.iter().any(|s| resource(*s));
+    if !inherited
+        && c.violations.is_empty()
+        && resources_seen_normal
+        && (has(Signal::Errors) || has(Signal::Availability) || has(Signal::Latency))
+    {
+        named.push(CauseClass::CodeDefect);
     }
     if has(Signal::Errors) || has(Signal::Availability) {
         named.push(CauseClass::Outage);

@@ -526,6 +526,11 @@ pub enum Signal {
     Cost,
     #[default]
     Other,
+    /// Network traffic or delay of the component itself (bytes sent and received,
+    /// round-trip time): what a network fault moves.
+    Network,
+    /// Disk or syscall reads and writes of the component itself.
+    Io,
 }
 
 /// Warning / critical thresholds with a clear threshold for hysteresis.

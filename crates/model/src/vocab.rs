@@ -176,6 +176,12 @@ pub enum CauseClass {
     Infrastructure,
     /// Something the signals do not name.
     Unknown,
+    /// The component's network is slow or lossy: its own network signals moved,
+    /// its CPU and memory did not.
+    NetworkDelay,
+    /// The component's code fails (errors returned or thrown) while its CPU, memory
+    /// and network look normal and no dependency explains it.
+    CodeDefect,
 }
 
 impl fmt::Display for CauseClass {
@@ -190,6 +196,8 @@ impl fmt::Display for CauseClass {
             CauseClass::DependencyFailure => "dependency failure",
             CauseClass::Infrastructure => "infrastructure",
             CauseClass::Unknown => "unknown",
+            CauseClass::NetworkDelay => "network delay",
+            CauseClass::CodeDefect => "code defect",
         })
     }
 }

@@ -293,3 +293,98 @@ fn quantiles_by_selection_equal_those_of_the_sorted_window() {
         }
     }
 }
+
+/// A series exactly constant while normal (100 % available), then `anomalous`.
+fn flag(anomalous: Vec<f64>) -> MetricSeries {
+    MetricSeries {
+        component: "db".into(),
+        metric: "db_availability".into(),
+        normal: vec![100.0; 500],
+        anomalous,
+        worse: Worse::Down,
+        ..MetricSeries::default()
+    }
+}
+
+#[test]
+fn a_flag_that_changes_state_is_abnormal_but_bounded() {
+    let opts = RankOptions::default();
+    // 100 → 0: a change of state, not a 500-sd anomaly that outweighs every other.
+    let down = score_series(&flag(vec![0.0; 10]), &opts).expect("points");
+    assert!(down.score >= opts.threshold, "{down:?}");
+    assert!(down.score <= 2.0 * opts.threshold, "{down:?}");
+    // A small real fault (99.3 %) on a series that never moved is a change of state
+    // too: abnormal, where the relative floor (0.2 % of 100) hid it.
+    let small = score_series(&flag(vec![100.0, 99.3, 99.3, 99.3]), &opts).expect("points");
+    assert!(small.score >= opts.threshold, "{small:?}");
+    // Lasting longer is more evidence; never changing is none.
+    assert!(down.score > small.score);
+    let still = score_series(&flag(vec![100.0; 10]), &opts).expect("points");
+    assert_eq!(still.score, 0.0);
+    // A move smaller than the relative floor of its level is no change of state.
+    let jitter = score_series(&flag(vec![99.9; 10]), &opts).expect("points");
+    assert!(jitter.score < opts.threshold, "{jitter:?}");
+}
+
+#[test]
+fn the_noise_floor_is_learned_from_a_steady_series() {
+    let opts = RankOptions::default();
+    // Availability that never strays more than 0.02 from 100 while normal: a drop to
+    // 99.3 is 35 times its own noise, though only 0.7 % of its level.
+    let mut rng = Noise(11);
+    let normal: Vec<f64> = (0..500)
+        .map(|_| 100.0 - 0.01 * (1.0 + rng.next()))
+        .collect();
+    let s = MetricSeries {
+        normal: normal.clone(),
+        anomalous: vec![99.99, 99.3, 99.3, 99.3, 99.98],
+        ..flag(vec![])
+    };
+    let hit = score_series(&s, &opts).expect("points");
+    assert!(hit.score >= opts.threshold, "{hit:?}");
+    assert_eq!(hit.scale_kind, ScaleKind::NormalRange);
+    // Specificity: more of the same noise stays below the threshold.
+    let quiet = MetricSeries {
+        anomalous: (0..20).map(|_| 100.0 - 0.01 * (1.0 + rng.next())).collect(),
+        ..s.clone()
+    };
+    let quiet = score_series(&quiet, &opts).expect("points");
+    assert!(quiet.score < opts.threshold, "{quiet:?}");
+    // A series that strays further than the relative floor keeps that floor.
+    let wide: Vec<f64> = normal.iter().map(|x| 100.0 - (100.0 - x) * 50.0).collect();
+    let wide = MetricSeries {
+        normal: wide,
+        ..s.clone()
+    };
+    let wide = score_series(&wide, &opts).expect("points");
+    assert!(wide.score < opts.threshold, "{wide:?}");
+}
+
+#[test]
+fn the_onset_that_explains_most_series_wins_over_a_long_drift() {
+    // 100 points: two series drift all along (their statistic peaks mid-way and is
+    // huge); four step up in the last five points (a short incident at the end).
+    let n = 100;
+    let mut rng = Noise(5);
+    let mut columns: Vec<Vec<f64>> = (0..2)
+        .map(|_| (0..n).map(|t| t as f64 + 0.1 * rng.next()).collect())
+        .collect();
+    for _ in 0..4 {
+        columns.push(
+            (0..n)
+                .map(|t| if t >= 95 { 10.0 } else { 0.0 } + rng.next())
+                .collect(),
+        );
+    }
+    let onset = detect_onset(&columns, 5).expect("a change");
+    assert_eq!(onset.index, 95, "{onset:?}");
+    assert_eq!(onset.explained, 6);
+    assert_eq!(onset.series, 6);
+    // It states its uncertainty: the drift's own best split is the runner-up, far
+    // behind in series explained.
+    let runner = onset.runner_up.expect("a second-best onset");
+    assert!(runner.index <= 90, "{runner:?}");
+    let (more, _) = onset.margin().expect("a margin");
+    assert!(more >= 1, "{onset:?}");
+    assert!(onset.interval.0 <= 95 && onset.interval.1 >= 95);
+}

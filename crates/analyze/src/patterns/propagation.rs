@@ -5,8 +5,9 @@
 //! - which abnormal components it can explain: those that reach it through a chain
 //!   of abnormal dependencies (its abnormal callers, transitively);
 //! - which abnormal dependencies can explain *it*: reachable the same way, and either
-//!   at least as abnormal, or abnormal no later than it was (within a tolerance)
-//!   when its symptoms are ones a dependency passes on — latency, errors and the
+//!   at least as abnormal, or abnormal no later than it was (within a tolerance),
+//!   clearly abnormal and at least a third as abnormal ([`EXPLAIN_RATIO`]: a small
+//!   surprise cannot explain away a much larger one) when its symptoms are ones a dependency passes on — latency, errors and the
 //!   like, and a cache hit ratio that its cache dependency shows too — rather than
 //!   its own (memory, CPU, saturation) and it was not changed just before (a deploy
 //!   is a cause of its own);
@@ -24,6 +25,10 @@
 use charter_model::{Signal, Timestamp, Topology};
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
+
+/// How many times more surprising than a dependency a caller's symptom may be and
+/// still be explained by it through timing (both in robust sd, the same units).
+pub const EXPLAIN_RATIO: f64 = 3.0;
 
 /// An abnormal component, as the propagation analysis sees it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -45,6 +50,10 @@ pub struct Node<'a> {
     pub changed: bool,
     /// Its metrics are missing: a carrier of chains, never a symptom or a cause.
     pub unobserved: bool,
+    /// It queues for a pooled dependency (a full pool): waiting amplifies a small
+    /// slowdown below into a large one here, so the sizes of the two changes are
+    /// not compared ([`EXPLAIN_RATIO`] does not apply).
+    pub queueing: bool,
 }
 
 /// What the graph says of one node; indices refer to the input slice.
@@ -144,8 +153,15 @@ pub fn propagate(
                         .intrinsic
                         .iter()
                         .all(|s| *s == Signal::Cache && dep.intrinsic.contains(s));
+                    // By timing alone, a dependency explains only a symptom of a size
+                    // its own change can account for: a small surprise below cannot
+                    // explain away a much larger one above.
                     dep.strength >= n.strength
-                        || (!n.changed && earlier && shows_mine && dep.strength >= clear)
+                        || (!n.changed
+                            && earlier
+                            && shows_mine
+                            && dep.strength >= clear
+                            && (n.queueing || dep.strength * EXPLAIN_RATIO >= n.strength))
                 })
                 .collect();
             let first_caller_onset = explains.iter().filter_map(|&c| nodes[c].onset).min();
@@ -213,6 +229,7 @@ mod tests {
             symptom: true,
             changed: false,
             unobserved: false,
+            queueing: false,
         }
     }
 
@@ -226,6 +243,7 @@ mod tests {
             symptom: false,
             changed: false,
             unobserved: true,
+            queueing: false,
         }
     }
 
@@ -258,6 +276,31 @@ mod tests {
             node("cache", 10.0, 0, &cache),
         ];
         let links = propagate(&nodes, &topo(), Duration::from_secs(5), 0.0);
+        assert_eq!(links[0].explained_by, vec![1]);
+    }
+
+    #[test]
+    fn a_small_surprise_below_does_not_explain_a_much_larger_one_above() {
+        // db turned abnormal first and clearly (12 sd), but api's 60 sd symptom is
+        // five times larger: db's change cannot account for it.
+        let nodes = [node("api", 60.0, 15, &[]), node("db", 12.0, 0, &[])];
+        let links = propagate(&nodes, &topo(), Duration::from_secs(5), 10.0);
+        assert!(links[0].explained_by.is_empty());
+        assert_eq!(links[1].explains, vec![0]);
+        // Within the ratio it still does.
+        let nodes = [node("api", 30.0, 15, &[]), node("db", 12.0, 0, &[])];
+        let links = propagate(&nodes, &topo(), Duration::from_secs(5), 10.0);
+        assert_eq!(links[0].explained_by, vec![1]);
+        // So does a small slowdown below a caller that queues for it (a full pool
+        // amplifies it).
+        let mut api = node("api", 60.0, 15, &[]);
+        api.queueing = true;
+        let links = propagate(
+            &[api, node("db", 12.0, 0, &[])],
+            &topo(),
+            Duration::from_secs(5),
+            10.0,
+        );
         assert_eq!(links[0].explained_by, vec![1]);
     }
 

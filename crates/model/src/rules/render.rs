@@ -123,6 +123,8 @@ fn signal(s: Signal) -> &'static str {
         Signal::Traffic => "traffic",
         Signal::Cost => "cost",
         Signal::Other => "other",
+        Signal::Network => "network",
+        Signal::Io => "io",
     }
 }
 
