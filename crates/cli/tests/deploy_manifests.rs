@@ -54,7 +54,8 @@ fn block_scalars(text: &str, key: &str) -> Vec<(usize, String)> {
 #[test]
 fn shipped_charters_pass_validate() {
     let root = repo();
-    let mut sources: Vec<(PathBuf, &str)> = vec![(root.join("charts/charter/values.yaml"), "charter")];
+    let mut sources: Vec<(PathBuf, &str)> =
+        vec![(root.join("charts/charter/values.yaml"), "charter")];
     let mut ci: Vec<PathBuf> = std::fs::read_dir(root.join("charts/charter/ci"))
         .expect("charts/charter/ci")
         .map(|e| e.expect("entry").path())
@@ -71,7 +72,8 @@ fn shipped_charters_pass_validate() {
     let mut checked = 0;
     let mut failures = Vec::new();
     for (path, key) in &sources {
-        let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let text =
+            std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         for (line, charter) in block_scalars(&text, key) {
             let dir = tempfile::tempdir().expect("tempdir");
             let d = dir.path();
@@ -114,5 +116,8 @@ fn block_scalars_reads_indented_text() {
     let b = block_scalars(t, "charter");
     assert_eq!(b.len(), 1);
     assert_eq!(b[0].0, 2);
-    assert_eq!(b[0].1, "name: x\nsource:\n  simulator: {}\n\nmode: supervised\n");
+    assert_eq!(
+        b[0].1,
+        "name: x\nsource:\n  simulator: {}\n\nmode: supervised\n"
+    );
 }

@@ -87,7 +87,12 @@ fn get(url: &str) -> Option<String> {
         .map(|_| body.to_string())
 }
 
-fn wait_for<T>(what: &str, timeout: Duration, logs: &[&Proc], mut f: impl FnMut() -> Option<T>) -> T {
+fn wait_for<T>(
+    what: &str,
+    timeout: Duration,
+    logs: &[&Proc],
+    mut f: impl FnMut() -> Option<T>,
+) -> T {
     let deadline = Instant::now() + timeout;
     loop {
         if let Some(v) = f() {
@@ -95,7 +100,10 @@ fn wait_for<T>(what: &str, timeout: Duration, logs: &[&Proc], mut f: impl FnMut(
         }
         if Instant::now() > deadline {
             let tails: Vec<String> = logs.iter().map(|p| p.tail(30)).collect();
-            panic!("timed out after {timeout:?} waiting for {what}\n{}", tails.join("\n"));
+            panic!(
+                "timed out after {timeout:?} waiting for {what}\n{}",
+                tails.join("\n")
+            );
         }
         std::thread::sleep(Duration::from_millis(250));
     }
@@ -150,7 +158,10 @@ fn registered_families() -> BTreeSet<String> {
         }
     }
     let mut files = Vec::new();
-    for c in std::fs::read_dir(repo().join("crates")).expect("crates").flatten() {
+    for c in std::fs::read_dir(repo().join("crates"))
+        .expect("crates")
+        .flatten()
+    {
         walk(&c.path().join("src"), &mut files);
     }
     let mut names = BTreeSet::new();
@@ -176,9 +187,11 @@ fn charter_metrics_in(expr: &str) -> Vec<String> {
     let mut i = 0;
     while let Some(pos) = expr[i..].find("charter_") {
         let start = i + pos;
-        let before_ok = start == 0 || !(b[start - 1].is_ascii_alphanumeric() || b[start - 1] == b'_');
+        let before_ok =
+            start == 0 || !(b[start - 1].is_ascii_alphanumeric() || b[start - 1] == b'_');
         let mut end = start;
-        while end < b.len() && (b[end].is_ascii_alphanumeric() || b[end] == b'_' || b[end] == b':') {
+        while end < b.len() && (b[end].is_ascii_alphanumeric() || b[end] == b'_' || b[end] == b':')
+        {
             end += 1;
         }
         if before_ok {
@@ -213,7 +226,9 @@ fn dashboard_queries() -> Vec<(String, String)> {
     walk(&v, &mut out);
     // The variables' queries too (label_values(charter_..., label)).
     for var in v["templating"]["list"].as_array().into_iter().flatten() {
-        if let Some(q) = var["query"]["query"].as_str().or(var["definition"].as_str())
+        if let Some(q) = var["query"]["query"]
+            .as_str()
+            .or(var["definition"].as_str())
             && q.contains('(')
         {
             let name = format!("variable {}", var["name"].as_str().unwrap_or("?"));
@@ -254,7 +269,10 @@ fn promtool_accepts_charter_rules() {
     );
     assert!(out.status.success(), "promtool check rules failed:\n{text}");
     let n = rule_exprs(&std::fs::read_to_string(rules_path()).unwrap()).len();
-    assert!(text.contains(&format!("SUCCESS: {n} rules found")), "{text}");
+    assert!(
+        text.contains(&format!("SUCCESS: {n} rules found")),
+        "{text}"
+    );
 }
 
 #[test]
@@ -302,13 +320,18 @@ scrape_configs:
     );
     let logs = [&c, &p];
     let alerts = format!("http://127.0.0.1:{prom}/api/v1/alerts");
-    let firing = wait_for("CharterBlind firing in Prometheus", Duration::from_secs(90), &logs, || {
-        let v: serde_json::Value = serde_json::from_str(&get(&alerts)?).ok()?;
-        let list = v["data"]["alerts"].as_array()?.clone();
-        list.iter()
-            .any(|a| a["labels"]["alertname"] == "CharterBlind" && a["state"] == "firing")
-            .then_some(list)
-    });
+    let firing = wait_for(
+        "CharterBlind firing in Prometheus",
+        Duration::from_secs(90),
+        &logs,
+        || {
+            let v: serde_json::Value = serde_json::from_str(&get(&alerts)?).ok()?;
+            let list = v["data"]["alerts"].as_array()?.clone();
+            list.iter()
+                .any(|a| a["labels"]["alertname"] == "CharterBlind" && a["state"] == "firing")
+                .then_some(list)
+        },
+    );
     let blind = firing
         .iter()
         .find(|a| a["labels"]["alertname"] == "CharterBlind")
@@ -351,7 +374,10 @@ fn dashboard_and_rules_name_only_metrics_charter_exports() {
         .filter_map(|l| l.split_whitespace().next())
         .collect();
     for f in &exposed {
-        assert!(registered.contains(*f), "`{f}` is exposed but no register(\"{f}\", ...) was found in crates/*/src");
+        assert!(
+            registered.contains(*f),
+            "`{f}` is exposed but no register(\"{f}\", ...) was found in crates/*/src"
+        );
     }
     let known = |n: &str| {
         exported.contains(n)
@@ -364,9 +390,17 @@ fn dashboard_and_rules_name_only_metrics_charter_exports() {
     };
 
     let queries = dashboard_queries();
-    assert!(queries.len() >= 8, "the dashboard has {} queries", queries.len());
+    assert!(
+        queries.len() >= 8,
+        "the dashboard has {} queries",
+        queries.len()
+    );
     let rules = rule_exprs(&std::fs::read_to_string(rules_path()).unwrap());
-    assert!(rules.len() >= 8, "the rules file has {} expressions", rules.len());
+    assert!(
+        rules.len() >= 8,
+        "the rules file has {} expressions",
+        rules.len()
+    );
     let mut unknown = Vec::new();
     let mut used = BTreeSet::new();
     for (owner, expr) in queries.iter().chain(rules.iter()) {
@@ -388,8 +422,15 @@ fn dashboard_and_rules_name_only_metrics_charter_exports() {
     );
     // The dashboard shows every metric Charter exports (stages, incidents, actions,
     // outcomes, leadership, blindness).
-    let dash: BTreeSet<String> = queries.iter().flat_map(|(_, e)| charter_metrics_in(e)).collect();
-    for f in registered.iter().map(String::as_str).chain(exposed.iter().copied()) {
+    let dash: BTreeSet<String> = queries
+        .iter()
+        .flat_map(|(_, e)| charter_metrics_in(e))
+        .collect();
+    for f in registered
+        .iter()
+        .map(String::as_str)
+        .chain(exposed.iter().copied())
+    {
         assert!(
             dash.iter().any(|n| n.starts_with(f)),
             "the dashboard shows nothing of `{f}`"
