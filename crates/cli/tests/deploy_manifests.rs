@@ -80,7 +80,8 @@ fn shipped_charters_pass_validate() {
             // What the pod mounts next to the charter (the chart: /etc/charter;
             // deploy/kubernetes: /etc/charter-postgres and /var/lib/charter).
             for f in ["alert-token", "api-token", "postgres-url", "url"] {
-                std::fs::write(d.join(f), "postgres://charter@127.0.0.1:5432/charter\n").unwrap();
+                std::fs::write(d.join(f), "postgres://charter@127.0.0.1:5432/charter\n")
+                    .expect("write stub");
             }
             let here = format!("{}/", d.display());
             let charter = charter
@@ -88,7 +89,7 @@ fn shipped_charters_pass_validate() {
                 .replace("/etc/charter/", &here)
                 .replace("/var/lib/charter/", &here);
             let file = d.join("charter.yaml");
-            std::fs::write(&file, &charter).unwrap();
+            std::fs::write(&file, &charter).expect("write charter");
             let out = Command::new(env!("CARGO_BIN_EXE_charter"))
                 .arg("validate")
                 .arg(&file)

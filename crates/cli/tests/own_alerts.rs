@@ -268,7 +268,7 @@ fn promtool_accepts_charter_rules() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(out.status.success(), "promtool check rules failed:\n{text}");
-    let n = rule_exprs(&std::fs::read_to_string(rules_path()).unwrap()).len();
+    let n = rule_exprs(&std::fs::read_to_string(rules_path()).expect("rules file")).len();
     assert!(
         text.contains(&format!("SUCCESS: {n} rules found")),
         "{text}"
@@ -335,7 +335,7 @@ scrape_configs:
     let blind = firing
         .iter()
         .find(|a| a["labels"]["alertname"] == "CharterBlind")
-        .unwrap();
+        .expect("CharterBlind among the alerts");
     assert_eq!(blind["labels"]["severity"], "critical", "{blind}");
     assert_eq!(blind["labels"]["job"], "charter", "{blind}");
     assert_eq!(blind["labels"]["namespace"], "test", "{blind}");
@@ -349,7 +349,8 @@ scrape_configs:
     );
     // Prometheus saw it through the metric, not by chance: charter_blind is 1.
     let q = format!("http://127.0.0.1:{prom}/api/v1/query?query=charter_blind");
-    let v: serde_json::Value = serde_json::from_str(&get(&q).expect("query")).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&get(&q).expect("query")).expect("query answer");
     assert_eq!(v["data"]["result"][0]["value"][1], "1", "{v}");
 }
 
@@ -395,7 +396,7 @@ fn dashboard_and_rules_name_only_metrics_charter_exports() {
         "the dashboard has {} queries",
         queries.len()
     );
-    let rules = rule_exprs(&std::fs::read_to_string(rules_path()).unwrap());
+    let rules = rule_exprs(&std::fs::read_to_string(rules_path()).expect("rules file"));
     assert!(
         rules.len() >= 8,
         "the rules file has {} expressions",
