@@ -222,7 +222,7 @@ pub fn diagnose_scored(input: DiagnosisInput<'_>, scores: Vec<MetricScore>) -> D
         }
     }
     if let Some(topo) = input.topology {
-        judge_endpoints_by_callers(&mut comps, topo);
+        judge_endpoints_by_callers(&mut comps, topo, input.target);
     }
     let mut diagnosis = Diagnosis {
         incident_id: input.incident_id,
@@ -791,12 +791,19 @@ pub fn diagnose_scored(input: DiagnosisInput<'_>, scores: Vec<MetricScore>) -> D
 /// would outrank the service behind them whenever they deviate more. They are
 /// judged by what their callers show: their strength is at most that of their most
 /// abnormal caller with data (violations count as the threshold). A leaf with
-/// signals of its own (CPU, memory) keeps its strength. O(L · callers).
-fn judge_endpoints_by_callers(comps: &mut HashMap<&str, Comp<'_>>, topo: &Topology) {
+/// signals of its own (CPU, memory) keeps its strength, and so does the alert's
+/// target: the symptom to explain was seen there, so there is no service behind it
+/// for it to outrank. O(L · callers).
+fn judge_endpoints_by_callers(
+    comps: &mut HashMap<&str, Comp<'_>>,
+    topo: &Topology,
+    target: Option<&str>,
+) {
     let endpoints: Vec<&str> = comps
         .iter()
         .filter(|(name, c)| {
-            !c.signals.is_empty()
+            Some(**name) != target
+                && !c.signals.is_empty()
                 && c.signals.iter().all(|s| inheritable(*s))
                 && topo.dependencies(name).next().is_none()
                 && topo.callers(name).next().is_some()

@@ -851,6 +851,25 @@ fn an_endpoint_leaf_is_judged_by_its_callers_not_its_own_deviation() {
 }
 
 #[test]
+fn an_endpoint_leaf_that_is_the_alerts_target_keeps_its_own_strength() {
+    // The alert fired on the endpoint itself and its callers show nothing: there is
+    // no service behind it to outrank, so it stays the root cause rather than
+    // being capped below the threshold into an empty ranking.
+    let t = topology(&[("front", &["svc", "lb"]), ("svc", &[]), ("lb", &[])]);
+    let series = [
+        window("front", "latency", Signal::Latency, 0.0, 100),
+        window("svc", "latency", Signal::Latency, 0.0, 100),
+        window("lb", "latency", Signal::Latency, 40.0, 100),
+    ];
+    let opts = RankOptions::default();
+    let d = diagnose(DiagnosisInput {
+        target: Some("lb"),
+        ..input(&[], &series, Some(&t), EpisodeLog::none(), &opts)
+    });
+    assert_eq!(d.root().map(|h| h.component.as_str()), Some("lb"), "{d:#?}");
+}
+
+#[test]
 fn a_baseline_from_another_period_is_reported_as_drift() {
     // Every series sits shifted over the whole window: nothing in the incident
     // explains that; the normal window does not fit.
