@@ -20,7 +20,10 @@
 //! that a very smooth series (memory) does not turn a drift into a fault while a
 //! small fault on a steady one (availability 100 → 99.3 %) still shows. A series
 //! exactly constant while normal is a flag: leaving its value is a change of state,
-//! scored between the threshold and twice it, never more.
+//! scored between the threshold and twice it, never more. A sparse counter of work
+//! (mostly at its median, with bursts: disk reads) is scaled by its bursts — at
+//! least half the largest normal one ([`ScaleKind::Bursts`]) — so an ordinary burst
+//! is no anomaly; request outcomes keep the sharper mean absolute deviation.
 //!
 //! [`baseline_drift`] tells when most series shifted as a whole (a normal window
 //! far from the incident); [`detect_onset`] says how sure it is of the onset.
