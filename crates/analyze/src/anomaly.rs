@@ -20,7 +20,10 @@
 //! that a very smooth series (memory) does not turn a drift into a fault while a
 //! small fault on a steady one (availability 100 → 99.3 %) still shows. A series
 //! exactly constant while normal is a flag: leaving its value is a change of state,
-//! scored between the threshold and twice it, never more.
+//! scored between the threshold and twice it, never more. A sparse counter of work
+//! (mostly at its median, with bursts: disk reads) is scaled by its bursts — at
+//! least half the largest normal one ([`ScaleKind::Bursts`]) — so an ordinary burst
+//! is no anomaly; request outcomes keep the sharper mean absolute deviation.
 //!
 //! [`baseline_drift`] tells when most series shifted as a whole (a normal window
 //! far from the incident); [`detect_onset`] says how sure it is of the onset.
@@ -53,6 +56,11 @@ const CONSTANT_FLOOR: f64 = 1e-3;
 /// on the synthetic injections into Sock Shop and PetShop normal data, a quarter
 /// kept their specificity where no lower bound lost a third of it).
 const LEARNED_FLOOR_MIN: f64 = 0.25;
+/// The least scale of a sparse series (see [`ScaleKind::Bursts`]), as a share of
+/// its largest normal burst: with the threshold at 5, a burst 2.5 times the largest
+/// seen while normal is an anomaly. Measured on Sock Shop chaos (the whole burst as
+/// the scale ranked one more container fault first but lost a node fault's top 3).
+const BURST_SHARE: f64 = 0.5;
 
 /// One metric of one component, split into a normal and an anomalous window.
 /// Non-finite values (missing points) are ignored.
@@ -178,6 +186,10 @@ pub enum ScaleKind {
     Constant,
     /// The robust spread was below [`RankOptions::relative_floor`] of the level.
     RelativeFloor,
+    /// A sparse series of work done (IQR and MAD zero: over half its normal points
+    /// at the median, the rest bursts; not a request outcome): the scale is half
+    /// its largest normal burst, when that exceeds the mean absolute deviation.
+    Bursts,
     /// The robust spread was below the largest excursion of the normal window,
     /// itself below [`RankOptions::relative_floor`] of the level: a series steadier
     /// than the relative floor keeps its own, smaller noise floor.
@@ -278,12 +290,13 @@ pub fn score_series(series: &MetricSeries, options: &RankOptions) -> Option<Metr
         Some(b) => b,
         None => Baseline::of(&series.normal)?,
     };
-    let s = score_window(
+    let s = score_window_of(
         &series.anomalous,
         &series.times,
         series.worse,
         baseline,
         options,
+        series.signal,
     )?;
     Some(s.into_metric(&series.component, &series.metric, series.signal))
 }
@@ -331,6 +344,17 @@ pub fn score_window(
     worse: Worse,
     baseline: Baseline,
     options: &RankOptions,
+) -> Option<WindowScore> {
+    score_window_of(values, times, worse, baseline, options, None)
+}
+
+fn score_window_of(
+    values: &[f64],
+    times: &[Timestamp],
+    worse: Worse,
+    baseline: Baseline,
+    options: &RankOptions,
+    signal: Option<Signal>,
 ) -> Option<WindowScore> {
     let finite = || values.iter().copied().filter(|x| x.is_finite());
     let median = baseline.median;
@@ -380,6 +404,21 @@ pub fn score_window(
         };
         if floor > scale {
             (scale, scale_kind) = (floor, kind);
+        }
+        // A sparse series (over half its normal points exactly at the median, the
+        // rest bursts: bytes read from disk, packets of a periodic job) has no
+        // quartile or MAD spread, and the mean absolute deviation of a few bursts
+        // says little of how large they get. Its bursts are its noise: the scale is
+        // at least a share of the largest one seen while normal, so a burst must go
+        // `threshold / BURST_SHARE` times that far to count. Request outcomes
+        // (errors, availability, latency) keep the mean deviation: any failure
+        // beyond the usual few is harm. Series of unknown meaning keep it too.
+        let sparse = matches!(baseline.spread, Some((_, ScaleKind::MeanAbsDev)));
+        let work = signal
+            .is_some_and(|s| !matches!(s, Signal::Errors | Signal::Availability | Signal::Latency));
+        let bursts = baseline.excursion * BURST_SHARE;
+        if sparse && work && bursts > scale {
+            (scale, scale_kind) = (bursts, ScaleKind::Bursts);
         }
     }
     let score = if max_dev == 0.0 {

@@ -388,3 +388,41 @@ fn the_onset_that_explains_most_series_wins_over_a_long_drift() {
     assert!(more >= 1, "{onset:?}");
     assert!(onset.interval.0 <= 95 && onset.interval.1 >= 95);
 }
+
+/// A counter at 0 most of the time with occasional bursts (bytes read from disk):
+/// a burst the size of its normal ones is no anomaly, one far beyond them is. An
+/// error counter of the same shape keeps the sharper scale.
+#[test]
+fn a_sparse_work_counter_judges_bursts_by_its_normal_bursts() {
+    let mut normal = vec![0.0; 20];
+    normal[3] = 40_000.0;
+    normal[9] = 120_000.0;
+    normal[15] = 7_000.0;
+    let reads = MetricSeries {
+        component: "user".into(),
+        metric: "fs_reads".into(),
+        signal: Some(Signal::Io),
+        normal,
+        anomalous: vec![0.0, 150_000.0, 0.0, 0.0, 90_000.0, 0.0],
+        worse: Worse::Either,
+        ..MetricSeries::default()
+    };
+    let options = RankOptions::default();
+    let ordinary = score_series(&reads, &options).expect("finite points");
+    assert!(ordinary.score < options.threshold, "{ordinary:?}");
+    assert_eq!(ordinary.scale_kind, ScaleKind::Bursts, "{ordinary:?}");
+    let huge = MetricSeries {
+        anomalous: vec![0.0, 900_000.0, 0.0],
+        ..reads.clone()
+    };
+    let huge = score_series(&huge, &options).expect("finite points");
+    assert!(huge.score >= options.threshold, "{huge:?}");
+    let errors = MetricSeries {
+        signal: Some(Signal::Errors),
+        worse: Worse::Up,
+        ..reads
+    };
+    let errors = score_series(&errors, &options).expect("finite points");
+    assert_eq!(errors.scale_kind, ScaleKind::MeanAbsDev, "{errors:?}");
+    assert!(errors.score >= options.threshold, "{errors:?}");
+}
