@@ -10,7 +10,8 @@
 //!    reaches the threshold or one of its objectives is violated; its strength is
 //!    its highest score (at least the threshold when violated). An endpoint-like
 //!    leaf (no dependencies, only symptoms its callers measure too) is judged by its
-//!    callers: its strength is at most its most abnormal caller's. When most series
+//!    callers: its strength is at most its most abnormal caller's (not when it is the
+//!    alert's target). When most series
 //!    shifted as a whole ([`crate::anomaly::baseline_drift`]), the top hypothesis
 //!    says the baseline drifted and the ranking is unreliable.
 //! 2. [`propagation`] relates abnormal components through the graph: whom each can
