@@ -92,7 +92,10 @@ impl Health {
         }
     }
 
-    /// Ready when the loop has completed a tick and can see its metrics; otherwise why not.
+    /// Ready when the loop has completed a tick; otherwise why not. Readiness means
+    /// "can serve": a blind monitor can still serve the read API, the approvals and the
+    /// kill switch (and taking it out of a Service would hide exactly that state), so
+    /// blindness shows in `/api/v1/state`, `charter_blind` and the log, not here.
     /// A follower runs no loop: it is ready to serve the read API.
     pub fn readiness(&self) -> Result<(), String> {
         if matches!(self.role(), Role::Follower { .. }) {
@@ -101,11 +104,14 @@ impl Health {
         if !self.ticked.load(Ordering::Relaxed) {
             return Err("the loop has not completed its first cycle".into());
         }
-        if self.blind.load(Ordering::Relaxed) {
-            let r = self.reason.lock().map(|r| r.clone()).unwrap_or_default();
-            return Err(format!("monitor is blind: {r}"));
-        }
         Ok(())
+    }
+
+    /// Why the monitor is blind, if it was at the end of the last cycle.
+    pub fn blind_reason(&self) -> Option<String> {
+        self.blind
+            .load(Ordering::Relaxed)
+            .then(|| self.reason.lock().map(|r| r.clone()).unwrap_or_default())
     }
 
     /// Record this replica's part.
@@ -174,6 +180,17 @@ pub struct LoopMetrics {
     pub leader: Gauge,
     /// The fencing epoch this replica last acted under or saw (0 without a lease).
     pub lease_epoch: Gauge,
+    /// Always 1, labelled with the version and the source revision (`CHARTER_REVISION`
+    /// at build time, `unknown` without it).
+    pub build_info: Family<Vec<(String, String)>, Gauge>,
+    /// Policies waiting for a human's approval.
+    pub pending_approvals: Gauge,
+    /// 1 while the kill switch is on (all automation paused).
+    pub paused: Gauge,
+    /// Components under quarantine (a compensation failed on them).
+    pub quarantined_components: Gauge,
+    /// Incidents handed to an operator.
+    pub escalations: Counter,
 }
 
 impl LoopMetrics {
@@ -190,6 +207,11 @@ impl LoopMetrics {
             tick_seconds: Histogram::new([0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0]),
             leader: Gauge::default(),
             lease_epoch: Gauge::default(),
+            build_info: Family::default(),
+            pending_approvals: Gauge::default(),
+            paused: Gauge::default(),
+            quarantined_components: Gauge::default(),
+            escalations: Counter::default(),
         }
     }
 
@@ -241,6 +263,40 @@ impl LoopMetrics {
             "charter_lease_epoch",
             "The leader lease's fencing epoch as this replica last saw it",
             m.lease_epoch.clone(),
+        );
+        m.build_info
+            .get_or_create(&vec![
+                ("version".to_string(), env!("CARGO_PKG_VERSION").to_string()),
+                (
+                    "revision".to_string(),
+                    option_env!("CHARTER_REVISION").unwrap_or("unknown").to_string(),
+                ),
+            ])
+            .set(1);
+        registry.register(
+            "charter_build_info",
+            "Always 1: the version and source revision of this binary",
+            m.build_info.clone(),
+        );
+        registry.register(
+            "charter_pending_approvals",
+            "Policies waiting for a human's approval",
+            m.pending_approvals.clone(),
+        );
+        registry.register(
+            "charter_paused",
+            "1 while the kill switch is on and all automation is paused",
+            m.paused.clone(),
+        );
+        registry.register(
+            "charter_quarantined_components",
+            "Components quarantined after a failed compensation",
+            m.quarantined_components.clone(),
+        );
+        registry.register(
+            "charter_escalations",
+            "Incidents escalated to an operator",
+            m.escalations.clone(),
         );
         m
     }

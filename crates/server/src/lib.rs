@@ -126,8 +126,15 @@ async fn readyz(State(s): State<ServerState>) -> impl IntoResponse {
             .map_err(|why| format!("the knowledge store is not writable: {why}")),
         None => Ok(()),
     });
+    // Ready means "can serve": a blind monitor still serves the state, approvals and
+    // the kill switch, so it stays ready and only says so (see Health::readiness).
+    let blind = s
+        .health
+        .blind_reason()
+        .map(|r| format!(" (monitor blind: {r})"))
+        .unwrap_or_default();
     match readiness {
-        Ok(()) => (StatusCode::OK, format!("ready{role}\n")),
+        Ok(()) => (StatusCode::OK, format!("ready{role}{blind}\n")),
         Err(why) => (
             StatusCode::SERVICE_UNAVAILABLE,
             format!("not ready{role}: {why}\n"),
@@ -197,10 +204,46 @@ mod tests {
         assert!(body.contains("first cycle"), "{body}");
         s.health.tick_done(1, false, "");
         assert_eq!(get(&s, "/readyz").await.0, StatusCode::OK);
+        // Readiness means "can serve": a blind monitor still serves, and says why.
         s.health.tick_done(2, true, "connection refused");
         let (code, body) = get(&s, "/readyz").await;
-        assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(code, StatusCode::OK, "{body}");
         assert!(body.contains("blind: connection refused"), "{body}");
+        s.health.tick_done(3, false, "");
+        let (code, body) = get(&s, "/readyz").await;
+        assert_eq!((code, body.as_str()), (StatusCode::OK, "ready\n"));
+    }
+
+    #[tokio::test]
+    async fn operating_gauges_are_exposed() {
+        let (s, m) = state();
+        let (_, body) = get(&s, "/metrics").await;
+        let version = env!("CARGO_PKG_VERSION");
+        assert!(
+            body.contains(&format!("charter_build_info{{version=\"{version}\",revision=\"")),
+            "{body}"
+        );
+        for line in [
+            "charter_pending_approvals 0",
+            "charter_paused 0",
+            "charter_quarantined_components 0",
+            "charter_escalations_total 0",
+        ] {
+            assert!(body.lines().any(|l| l == line), "{line} missing:\n{body}");
+        }
+        m.pending_approvals.set(2);
+        m.paused.set(1);
+        m.quarantined_components.set(3);
+        m.escalations.inc();
+        let (_, body) = get(&s, "/metrics").await;
+        for line in [
+            "charter_pending_approvals 2",
+            "charter_paused 1",
+            "charter_quarantined_components 3",
+            "charter_escalations_total 1",
+        ] {
+            assert!(body.lines().any(|l| l == line), "{line} missing:\n{body}");
+        }
     }
 
     #[tokio::test]

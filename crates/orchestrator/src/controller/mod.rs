@@ -563,6 +563,7 @@ impl Controller {
             return Ok(());
         };
         self.store.save_incident(incident).await?;
+        self.metrics.escalations.inc();
         emit.emit(Event::IncidentEscalated {
             incident_id: id,
             reason: reason.to_string(),
@@ -582,6 +583,12 @@ impl Controller {
         self.metrics
             .incidents_open
             .set(self.book.incidents.len() as i64);
+        let pending = self.pending_policies();
+        self.metrics.pending_approvals.set(pending.len() as i64);
+        self.metrics.paused.set(i64::from(self.guard.paused));
+        self.metrics
+            .quarantined_components
+            .set(self.guard.quarantined.len() as i64);
         self.metrics
             .tick_seconds
             .observe(started.elapsed().as_secs_f64());
@@ -596,7 +603,7 @@ impl Controller {
                 .values()
                 .map(|i| i.incident.clone())
                 .collect(),
-            pending_policies: self.pending_policies(),
+            pending_policies: pending,
             executions: self.executor.executions.iter().map(|e| e.id).collect(),
         });
         self.health
