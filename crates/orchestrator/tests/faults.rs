@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use charter_execute::{Actuator, ActuatorError, Applied, ComponentState};
 use charter_knowledge::SqliteStore;
 use charter_model::{Action, ActionKind, Charter, OutcomeClass};
-use charter_orchestrator::{Controller, Event};
+use charter_orchestrator::{Controller, Event, Health, LoopMetrics};
 use charter_sim::{Fault, FaultKind, Scenario, Simulator};
 use charter_testkit::{EPOCH, WESTWORLD_COMPONENTS, actuators, simulator, westworld};
 use std::collections::BTreeMap;
@@ -111,6 +111,8 @@ impl Actuator for Faulty {
 
 struct Run {
     controller: Controller,
+    /// The controller's own metrics (shared: read them after ticks).
+    metrics: LoopMetrics,
     act: Arc<Faulty>,
     events: Vec<(Duration, Event)>,
     t: Duration,
@@ -144,8 +146,11 @@ async fn start_with(
     let controller = Controller::new(charter.clone(), Arc::new(sim), actuators, store, EPOCH)
         .await
         .expect("controller");
+    let metrics = LoopMetrics::unregistered();
+    let controller = controller.with_health(Arc::new(Health::default()), metrics.clone());
     Run {
         controller,
+        metrics,
         act,
         events: Vec::new(),
         t: Duration::ZERO,
@@ -342,6 +347,10 @@ async fn a_failing_compensation_quarantines_and_escalates_once() {
         later.iter().all(|(_, a, _)| a.component != "catalog"),
         "acted on quarantined catalog: {later:?}"
     );
+    // The operating gauges follow: one escalation counted per escalation event, and
+    // the quarantined components as the guard holds them.
+    assert_eq!(run.metrics.escalations.get(), escalations.len() as u64);
+    assert!(run.metrics.quarantined_components.get() >= 1);
 }
 
 #[tokio::test]
@@ -365,6 +374,7 @@ async fn a_pause_holds_back_compensations_too() {
         .await
         .expect("pause");
     let calls_at_pause = run.act.calls.lock().expect("lock").len();
+    assert_eq!(run.metrics.paused.get(), 0, "not yet published");
     run.until("the execution held", |evs| {
         evs.iter()
             .any(|e| matches!(e, Event::Held { reason, .. } if reason.contains("paused")))
@@ -379,6 +389,7 @@ async fn a_pause_holds_back_compensations_too() {
     let later: Vec<(String, Action, bool)> =
         run.act.calls.lock().expect("lock")[calls_at_pause..].to_vec();
     assert!(later.is_empty(), "acted while paused: {later:?}");
+    assert_eq!(run.metrics.paused.get(), 1, "charter_paused while paused");
     let after_pause = |f: &dyn Fn(&Event) -> bool| run.events.iter().filter(|(_, e)| f(e)).count();
     assert_eq!(after_pause(&|e| matches!(e, Event::Held { .. })), 1);
     assert_eq!(
@@ -393,11 +404,31 @@ async fn a_pause_holds_back_compensations_too() {
         .resume("alice", EPOCH.plus(run.t))
         .await
         .expect("resume");
+    run.until("a cycle after the resume", |_| true).await;
+    assert_eq!(run.metrics.paused.get(), 0, "charter_paused after the resume");
     run.until("the rollback after the resume", |evs| {
         evs.iter()
             .any(|e| matches!(e, Event::Compensated { ok: true, .. }))
     })
     .await;
+}
+
+#[tokio::test]
+async fn pending_approvals_are_counted_each_cycle() {
+    // Nothing is cheap enough to approve itself: every policy waits for a human, and
+    // charter_pending_approvals shows how many wait at the end of each cycle.
+    let mut manual = (*westworld()).clone();
+    manual.guardrails.auto_approve_max_cost = 0.0;
+    let mut run = start_with("traffic-surge", Arc::new(manual), 1, |_| {}).await;
+    let mut seen = 0;
+    while run.t <= run.end {
+        run.controller.tick(EPOCH.plus(run.t)).await.expect("tick");
+        run.t += run.interval;
+        let pending = run.controller.pending_policies().len();
+        assert_eq!(run.metrics.pending_approvals.get(), pending as i64);
+        seen = seen.max(pending);
+    }
+    assert!(seen > 0, "no policy ever waited for approval");
 }
 
 #[tokio::test]
