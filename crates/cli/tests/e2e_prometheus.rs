@@ -377,7 +377,8 @@ receivers:
     )
     .await;
 
-    // Blind: stop Prometheus; Charter must say so and take no action.
+    // Blind: stop Prometheus; Charter must say so and take no action. It stays ready
+    // (readiness means "can serve"): /readyz answers 200 and names the blindness.
     let prom_idx = w
         .procs
         .iter()
@@ -391,7 +392,7 @@ receivers:
             || async {
                 w.status(&format!("http://127.0.0.1:{charter}/readyz"))
                     .await
-                    .filter(|(c, _)| *c == 503)
+                    .filter(|(c, body)| *c == 200 && body.contains("monitor blind"))
             },
         )
         .await;
@@ -418,10 +419,11 @@ receivers:
         "an action was taken while blind\n{}",
         w.logs()
     );
-    let (code, _) = w
+    let (code, body) = w
         .status(&format!("http://127.0.0.1:{charter}/readyz"))
         .await
         .expect("readyz");
-    assert_eq!(code, 503);
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("monitor blind"), "{body}");
     let _ = &w.dir;
 }

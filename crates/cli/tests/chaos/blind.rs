@@ -76,8 +76,15 @@ async fn prometheus_stopped_mid_policy_no_step_while_blind() {
         logs("")
     );
 
-    // Blind: /readyz says so; from here nothing may reach the actuator.
-    let why = daemon.wait_ready(&http, 503, Duration::from_secs(15)).await;
+    // Blind: /readyz stays 200 (readiness means "can serve") and says why; from here
+    // nothing may reach the actuator.
+    let blind_readyz = || async {
+        let (code, body) = daemon.readyz(&http).await?;
+        (code == 200 && body.contains("monitor blind")).then_some(body)
+    };
+    let why = poll(Duration::from_secs(15), blind_readyz)
+        .await
+        .unwrap_or_else(|| panic!("/readyz never said 200 and blind within 15 s\n{}", logs("")));
     let blind_at = Instant::now();
     let at_blind = sim.ledger(&http).await;
     // The scenario is only a test if the lift was still to come when the daemon went
@@ -96,12 +103,18 @@ async fn prometheus_stopped_mid_policy_no_step_while_blind() {
     let due = scaled_at + Duration::from_secs(SCALE_TTE_SECS + 5);
     tokio::time::sleep(due.saturating_duration_since(Instant::now())).await;
     let still_blind = daemon.readyz(&http).await;
+    let state_blind = daemon.state(&http).await.map(|s| s["blind"].clone());
     let at_end = sim.ledger(&http).await;
     let blind_for = blind_at.elapsed();
 
     // Sight again: the policy may go on.
     prom.restart();
-    daemon.wait_ready(&http, 200, Duration::from_secs(60)).await;
+    poll(Duration::from_secs(60), || async {
+        let (code, body) = daemon.readyz(&http).await?;
+        (code == 200 && !body.contains("monitor blind")).then_some(())
+    })
+    .await
+    .unwrap_or_else(|| panic!("the daemon did not see again within 60 s\n{}", logs("")));
     let sight = sim.ledger(&http).await;
     let lifted_after_sight = poll(Duration::from_secs(15), || async {
         let ledger = sim.ledger(&http).await;
@@ -139,10 +152,11 @@ async fn prometheus_stopped_mid_policy_no_step_while_blind() {
         ),
         "0 steps while blind",
     );
-    assert_eq!(
-        still_blind.as_ref().map(|(c, _)| *c),
-        Some(503),
-        "the daemon saw again while Prometheus was down: {still_blind:?}\n{}",
+    assert!(
+        matches!(&still_blind, Some((200, body)) if body.contains("monitor blind"))
+            && state_blind == Some(Value::Bool(true)),
+        "the daemon saw again while Prometheus was down: {still_blind:?}, state blind \
+         {state_blind:?}\n{}",
         logs("")
     );
     assert!(
