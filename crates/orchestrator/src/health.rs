@@ -269,7 +269,9 @@ impl LoopMetrics {
                 ("version".to_string(), env!("CARGO_PKG_VERSION").to_string()),
                 (
                     "revision".to_string(),
-                    option_env!("CHARTER_REVISION").unwrap_or("unknown").to_string(),
+                    option_env!("CHARTER_REVISION")
+                        .unwrap_or("unknown")
+                        .to_string(),
                 ),
             ])
             .set(1);

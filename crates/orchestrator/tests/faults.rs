@@ -405,7 +405,11 @@ async fn a_pause_holds_back_compensations_too() {
         .await
         .expect("resume");
     run.until("a cycle after the resume", |_| true).await;
-    assert_eq!(run.metrics.paused.get(), 0, "charter_paused after the resume");
+    assert_eq!(
+        run.metrics.paused.get(),
+        0,
+        "charter_paused after the resume"
+    );
     run.until("the rollback after the resume", |evs| {
         evs.iter()
             .any(|e| matches!(e, Event::Compensated { ok: true, .. }))

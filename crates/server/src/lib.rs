@@ -220,7 +220,9 @@ mod tests {
         let (_, body) = get(&s, "/metrics").await;
         let version = env!("CARGO_PKG_VERSION");
         assert!(
-            body.contains(&format!("charter_build_info{{version=\"{version}\",revision=\"")),
+            body.contains(&format!(
+                "charter_build_info{{version=\"{version}\",revision=\""
+            )),
             "{body}"
         );
         for line in [
