@@ -25,10 +25,10 @@
 use crate::records::{Wide, day_month_year_secs, read_wide, semantics, service_of_pod};
 use crate::scoring::{AccuracyTable, CaseResult};
 use anyhow::{Context, Result, bail};
-use charter_analyze::{DiagnosisInput, EpisodeLog, MetricSeries, RankOptions, diagnose};
+use charter_analyze::{MetricSeries, RankOptions};
 use charter_frame::{ColumnMeta, Frame};
 use charter_model::csv::parse_csv;
-use charter_model::{Hypothesis, IncidentId, Timestamp, Topology};
+use charter_model::{Hypothesis, Topology};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -244,28 +244,7 @@ pub(crate) fn rank(
     graph: &Topology,
     options: &RankOptions,
 ) -> Vec<Hypothesis> {
-    diagnose(DiagnosisInput {
-        incident_id: IncidentId(0),
-        now: series
-            .iter()
-            .filter_map(|s| s.times.last())
-            .max()
-            .copied()
-            .unwrap_or(Timestamp(0)),
-        violations: &[],
-        series,
-        topology: Some(graph),
-        zones: None,
-        nodes: None,
-        changes: &[],
-        refuted: &[],
-        episodes: EpisodeLog::none(),
-        observed_since: Timestamp(0),
-        unobserved: &[],
-        target: None,
-        options,
-    })
-    .hypotheses
+    crate::scoring::rank_offline(series, Some(graph), None, None, None, options)
 }
 
 fn result(

@@ -17,9 +17,9 @@ use crate::generalize::topology::Draw;
 use crate::records::service_of_pod;
 use crate::{chaos, nezha, petshop, sockshop};
 use anyhow::{Context, Result, bail};
-use charter_analyze::{DiagnosisInput, EpisodeLog, MetricSeries, RankOptions, diagnose};
+use charter_analyze::{MetricSeries, RankOptions};
 use charter_frame::{Frame, load_adjacency_matrix, split_by_rows};
-use charter_model::{IncidentId, Timestamp, Topology};
+use charter_model::{Timestamp, Topology};
 use fault::{Class, Fault};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -403,23 +403,7 @@ fn rank_without_graph(
     now: Timestamp,
     options: &RankOptions,
 ) -> Vec<charter_model::Hypothesis> {
-    diagnose(DiagnosisInput {
-        incident_id: IncidentId(0),
-        now,
-        violations: &[],
-        series,
-        topology: None,
-        zones: None,
-        nodes: None,
-        changes: &[],
-        refuted: &[],
-        episodes: EpisodeLog::none(),
-        observed_since: Timestamp(0),
-        unobserved: &[],
-        target: None,
-        options,
-    })
-    .hypotheses
+    crate::scoring::rank_offline(series, None, None, None, Some(now), options)
 }
 
 /// PetShop: one system per traffic scenario (a folder with `graph.csv`), its

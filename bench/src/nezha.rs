@@ -37,10 +37,10 @@
 use crate::records::{Wide, read_wide, semantics, service_of_pod, unix_secs};
 use crate::scoring::{Accuracy, AccuracyTable, CaseResult};
 use anyhow::{Context, Result, bail};
-use charter_analyze::{DiagnosisInput, EpisodeLog, MetricSeries, RankOptions, Worse, diagnose};
+use charter_analyze::{MetricSeries, RankOptions, Worse};
 use charter_frame::{ColumnMeta, Frame};
 use charter_model::csv::parse_csv;
-use charter_model::{Hypothesis, IncidentId, Signal, Timestamp, Topology};
+use charter_model::{Hypothesis, Signal, Timestamp, Topology};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
@@ -333,28 +333,7 @@ pub(crate) fn rank(
     nodes: Option<&BTreeMap<String, String>>,
     options: &RankOptions,
 ) -> Vec<Hypothesis> {
-    diagnose(DiagnosisInput {
-        incident_id: IncidentId(0),
-        now: series
-            .iter()
-            .filter_map(|s| s.times.last())
-            .max()
-            .copied()
-            .unwrap_or(Timestamp(0)),
-        violations: &[],
-        series,
-        topology: Some(graph),
-        zones: None,
-        nodes,
-        changes: &[],
-        refuted: &[],
-        episodes: EpisodeLog::none(),
-        observed_since: Timestamp(0),
-        unobserved: &[],
-        target: None,
-        options,
-    })
-    .hypotheses
+    crate::scoring::rank_offline(series, Some(graph), nodes, None, None, options)
 }
 
 fn read_truth(dir: &Path) -> Result<Truth> {

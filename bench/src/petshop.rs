@@ -10,12 +10,12 @@
 //! the matrix is used as is ([`load_adjacency_matrix`]).
 
 use anyhow::{Context, Result, bail};
-use charter_analyze::{DiagnosisInput, EpisodeLog, MetricSeries, RankOptions, Worse, diagnose};
+use charter_analyze::{MetricSeries, RankOptions, Worse};
 use charter_frame::table::{read_records, read_rows};
 use charter_frame::{ColumnMeta, Frame, load_adjacency_matrix};
 use charter_model::Topology;
 use charter_model::csv::Record;
-use charter_model::{Hypothesis, IncidentId, Signal, Timestamp};
+use charter_model::{Hypothesis, Signal};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -261,28 +261,7 @@ pub(crate) fn rank(
     target: &Target,
     options: &RankOptions,
 ) -> Vec<Hypothesis> {
-    diagnose(DiagnosisInput {
-        incident_id: IncidentId(0),
-        now: series
-            .iter()
-            .filter_map(|s| s.times.last())
-            .max()
-            .copied()
-            .unwrap_or(Timestamp(0)),
-        violations: &[],
-        series,
-        topology: Some(graph),
-        zones: None,
-        nodes: None,
-        changes: &[],
-        refuted: &[],
-        episodes: EpisodeLog::none(),
-        observed_since: Timestamp(0),
-        unobserved: &[],
-        target: Some(&target.node),
-        options,
-    })
-    .hypotheses
+    crate::scoring::rank_offline(series, Some(graph), None, Some(&target.node), None, options)
 }
 
 /// Run the protocol over every scenario under `root`.

@@ -10,6 +10,7 @@
 
 use anyhow::{Result, bail};
 use charter_analyze::Worse;
+use charter_frame::signal::words;
 use charter_frame::{Column, ColumnMeta, Frame};
 use charter_model::csv::parse_csv;
 use charter_model::{Signal, Timestamp};
@@ -245,28 +246,6 @@ pub fn semantics(name: &str) -> (Signal, Worse) {
     } else {
         (Signal::Other, Worse::Either)
     }
-}
-
-/// Lowercase words of a name: cut at non-alphanumerics and before an uppercase
-/// letter that follows a lowercase one (`CpuUsageRate(%)` → cpu, usage, rate).
-fn words(name: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut word = String::new();
-    let mut prev_lower = false;
-    for c in name.chars() {
-        let boundary = !c.is_alphanumeric() || (c.is_uppercase() && prev_lower);
-        if boundary && !word.is_empty() {
-            out.push(std::mem::take(&mut word));
-        }
-        if c.is_alphanumeric() {
-            word.extend(c.to_lowercase());
-        }
-        prev_lower = c.is_lowercase();
-    }
-    if !word.is_empty() {
-        out.push(word);
-    }
-    out
 }
 
 #[cfg(test)]

@@ -1,9 +1,50 @@
 //! Scores over cases: AC@k (share of cases whose truth is in the top k) and
 //! Avg@5 = mean of AC@1..AC@5, per group and overall, and the tables as text.
 
+use charter_analyze::{DiagnosisInput, EpisodeLog, MetricSeries, RankOptions, diagnose};
+use charter_model::{Hypothesis, IncidentId, Timestamp, Topology};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+
+/// The ranking every dataset harness runs: [`charter_analyze::diagnose`] on metric
+/// windows alone (no violations, changes, refutations or history), with the graph,
+/// the nodes hosting each component and the alert's target where the dataset gives
+/// them, at `now` (default: the last anomalous time of any series).
+pub fn rank_offline(
+    series: &[MetricSeries],
+    graph: Option<&Topology>,
+    nodes: Option<&BTreeMap<String, String>>,
+    target: Option<&str>,
+    now: Option<Timestamp>,
+    options: &RankOptions,
+) -> Vec<Hypothesis> {
+    let now = now.unwrap_or_else(|| {
+        series
+            .iter()
+            .filter_map(|s| s.times.last())
+            .max()
+            .copied()
+            .unwrap_or(Timestamp(0))
+    });
+    diagnose(DiagnosisInput {
+        incident_id: IncidentId(0),
+        now,
+        violations: &[],
+        series,
+        topology: graph,
+        zones: None,
+        nodes,
+        changes: &[],
+        refuted: &[],
+        episodes: EpisodeLog::none(),
+        observed_since: Timestamp(0),
+        unobserved: &[],
+        target,
+        options,
+    })
+    .hypotheses
+}
 
 /// The outcome of one case.
 #[derive(Debug, Clone, Serialize)]

@@ -5,9 +5,9 @@
 
 use crate::scoring::{AccuracyTable, CaseResult};
 use anyhow::{Context, Result, bail};
-use charter_analyze::{DiagnosisInput, EpisodeLog, RankOptions, Worse, diagnose};
+use charter_analyze::{RankOptions, Worse};
 use charter_frame::{ColumnMeta, CsvTable, Frame, Naming, split_by_rows};
-use charter_model::{IncidentId, Signal, Timestamp};
+use charter_model::Signal;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -177,23 +177,14 @@ pub fn run_case(case: &Case, settings: &Settings, options: &RankOptions) -> Resu
         );
     }
     let series = frame.series(normal_rows, anomalous_rows.clone());
-    let ranking = diagnose(DiagnosisInput {
-        incident_id: IncidentId(0),
-        now: frame.times[anomalous_rows.end - 1],
-        violations: &[],
-        series: &series,
-        topology: None,
-        zones: None,
-        nodes: None,
-        changes: &[],
-        refuted: &[],
-        episodes: EpisodeLog::none(),
-        observed_since: Timestamp(0),
-        unobserved: &[],
-        target: None,
+    let ranking = crate::scoring::rank_offline(
+        &series,
+        None,
+        None,
+        None,
+        Some(frame.times[anomalous_rows.end - 1]),
         options,
-    })
-    .hypotheses;
+    );
     let analysis = analysis_started.elapsed();
     let rank = ranking
         .iter()

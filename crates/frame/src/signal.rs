@@ -39,7 +39,7 @@ pub fn infer_signal(metric: &str) -> (Signal, Worse) {
 
 /// Lowercase words of a name: split at non-alphanumerics and before an uppercase
 /// letter that follows a lowercase one (`httpLatency` → `http`, `latency`).
-fn words(name: &str) -> Vec<String> {
+pub fn words(name: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut word = String::new();
     let mut prev_lower = false;
