@@ -11,9 +11,9 @@
 //!    its highest score (at least the threshold when violated). An endpoint-like
 //!    leaf (no dependencies, only symptoms its callers measure too) is judged by its
 //!    callers: its strength is at most its most abnormal caller's (not when it is the
-//!    alert's target). When most series
-//!    shifted as a whole ([`crate::anomaly::baseline_drift`]), the top hypothesis
-//!    says the baseline drifted and the ranking is unreliable.
+//!    alert's target). When most series shifted as a whole
+//!    ([`crate::anomaly::baseline_drift`]), the top hypothesis says the baseline
+//!    drifted and the ranking is unreliable.
 //! 2. [`propagation`] relates abnormal components through the graph: whom each can
 //!    explain, who can explain it (a dependency explains by timing only a symptom
 //!    at most [`crate::patterns::propagation::EXPLAIN_RATIO`] times its own surprise), who turned
