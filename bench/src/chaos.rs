@@ -22,7 +22,7 @@
 //!   pod's rows from `normal/` instead (recorded days earlier), node series keeping
 //!   the case's rows.
 
-use crate::records::{Wide, day_month_year_secs, read_wide, semantics, service_of_pod};
+use crate::records::{day_month_year_secs, read_wide, semantics, service_of_pod};
 use crate::scoring::{AccuracyTable, CaseResult};
 use anyhow::{Context, Result, bail};
 use charter_analyze::{MetricSeries, RankOptions};
@@ -155,13 +155,7 @@ pub(crate) fn load_files(
                 worse,
             })
         };
-        let Wide {
-            frame,
-            sorted: was_sorted,
-        } = read_wide(&path, "timestamp", &day_month_year_secs, &meta)?;
-        if was_sorted {
-            sorted.push(frame.source.clone());
-        }
+        let frame = read_wide(&path, "timestamp", &day_month_year_secs, &meta, &mut sorted)?;
         files.push(File { name, frame });
     }
     if !files.iter().any(|f| f.name.starts_with("metric-pod-")) {

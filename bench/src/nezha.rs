@@ -34,7 +34,7 @@
 //!   split points from half of the data onwards every 10 % (as PetShop's reference
 //!   protocol), the rows before the split as baseline; the answer should be empty.
 
-use crate::records::{Wide, read_wide, semantics, service_of_pod, unix_secs};
+use crate::records::{read_wide, semantics, service_of_pod, unix_secs};
 use crate::scoring::{Accuracy, AccuracyTable, CaseResult};
 use anyhow::{Context, Result, bail};
 use charter_analyze::{MetricSeries, RankOptions, Worse};
@@ -225,13 +225,7 @@ pub(crate) fn load_pods(dir: &Path, graph: &Topology) -> Result<Pods> {
                 worse,
             })
         };
-        let Wide {
-            frame,
-            sorted: was_sorted,
-        } = read_wide(&path, "TimeStamp", &unix_secs, &meta)?;
-        if was_sorted {
-            sorted.push(frame.source.clone());
-        }
+        let frame = read_wide(&path, "TimeStamp", &unix_secs, &meta, &mut sorted)?;
         if let Some(ip) = node {
             read_nodes.insert(ip);
         }
@@ -260,13 +254,7 @@ pub(crate) fn load_pods(dir: &Path, graph: &Topology) -> Result<Pods> {
                 worse: Worse::Up,
             })
         };
-        let Wide {
-            frame,
-            sorted: was_sorted,
-        } = read_wide(&path, "timestamp", &unix_secs, &meta)?;
-        if was_sorted {
-            sorted.push(frame.source.clone());
-        }
+        let frame = read_wide(&path, "timestamp", &unix_secs, &meta, &mut sorted)?;
         frames.push(frame);
     }
     let nodes = place.map(|p| {

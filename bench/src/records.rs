@@ -16,21 +16,16 @@ use charter_model::csv::parse_csv;
 use charter_model::{Signal, Timestamp};
 use std::path::Path;
 
-/// A file read into a frame, and whether its rows had to be sorted.
-pub struct Wide {
-    pub frame: Frame,
-    /// The rows were out of time order in the file and were sorted.
-    pub sorted: bool,
-}
-
 /// Read `path`: times from the column named `time_column` (read by `parse_time`,
-/// in seconds), and every column `meta` describes (`None`: not read).
+/// in seconds), and every column `meta` describes (`None`: not read). A file whose
+/// rows were out of time order, and so were sorted, is added to `sorted`.
 pub fn read_wide(
     path: &Path,
     time_column: &str,
     parse_time: &dyn Fn(&str) -> Option<i64>,
     meta: &dyn Fn(&str) -> Option<ColumnMeta>,
-) -> Result<Wide> {
+    sorted: &mut Vec<String>,
+) -> Result<Frame> {
     let file = path.display().to_string();
     let text =
         std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read {file}: {e}"))?;
@@ -101,7 +96,7 @@ pub fn read_wide(
         bail!("{}", problems.join("\n"));
     }
     let mut order: Vec<usize> = (0..times.len()).collect();
-    let sorted = times.windows(2).any(|w| w[1].0 < w[0].0);
+    let unordered = times.windows(2).any(|w| w[1].0 < w[0].0);
     order.sort_by_key(|&i| times[i].0);
     for w in order.windows(2) {
         let (a, b) = (times[w[0]], times[w[1]]);
@@ -128,17 +123,17 @@ pub fn read_wide(
             )
         })
         .collect();
-    Ok(Wide {
-        frame: Frame {
-            source: file,
-            times: order
-                .iter()
-                .map(|&k| Timestamp::from_secs(times[k].0))
-                .collect(),
-            lines: Some(order.iter().map(|&k| times[k].1).collect()),
-            columns,
-        },
-        sorted,
+    if unordered {
+        sorted.push(file.clone());
+    }
+    Ok(Frame {
+        source: file,
+        times: order
+            .iter()
+            .map(|&k| Timestamp::from_secs(times[k].0))
+            .collect(),
+        lines: Some(order.iter().map(|&k| times[k].1).collect()),
+        columns,
     })
 }
 
