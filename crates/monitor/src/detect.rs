@@ -156,6 +156,15 @@ impl Detector {
         Self::default()
     }
 
+    /// Forget which components the charter declares, so that the next update checks
+    /// every series against the charter it is given (after a reload changed the
+    /// components). Violation state is kept.
+    pub fn recheck_components(&mut self) {
+        for s in self.series.values_mut() {
+            s.declared = None;
+        }
+    }
+
     /// Feed one observation's samples; returns the transitions it caused. Samples of
     /// components the charter does not declare are ignored.
     pub fn update(

@@ -9,7 +9,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use serde::Serialize;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 
 /// What the loop looked like at the end of its last cycle, for the read API.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -191,6 +191,10 @@ pub struct LoopMetrics {
     pub quarantined_components: Gauge,
     /// Incidents handed to an operator.
     pub escalations: Counter,
+    /// 1 if the last configuration reload (or the start) succeeded, 0 if it failed.
+    pub config_reload_successful: Gauge,
+    /// When the charter was last loaded successfully, in Unix seconds.
+    pub config_reload_success_timestamp: Gauge<f64, AtomicU64>,
 }
 
 impl LoopMetrics {
@@ -212,6 +216,8 @@ impl LoopMetrics {
             paused: Gauge::default(),
             quarantined_components: Gauge::default(),
             escalations: Counter::default(),
+            config_reload_successful: Gauge::default(),
+            config_reload_success_timestamp: Gauge::default(),
         }
     }
 
@@ -299,6 +305,17 @@ impl LoopMetrics {
             "charter_escalations",
             "Incidents escalated to an operator",
             m.escalations.clone(),
+        );
+        // Named as Prometheus names its own, so the same alerts and panels fit.
+        registry.register(
+            "charter_config_last_reload_successful",
+            "1 if the last reload of the charter file (or the start) succeeded, 0 if it failed",
+            m.config_reload_successful.clone(),
+        );
+        registry.register(
+            "charter_config_last_reload_success_timestamp_seconds",
+            "When the charter file was last loaded successfully (start or reload)",
+            m.config_reload_success_timestamp.clone(),
         );
         m
     }

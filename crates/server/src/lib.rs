@@ -12,6 +12,9 @@
 //!   API bearer token (`docs/api.md`).
 //! - [`knowledge`]: `GET /api/v1/knowledge`, what was learned (read-only), joined
 //!   when [`ServerState::knowledge`] is set.
+//! - [`reload`]: `POST /-/reload`, re-read the charter file (API token required);
+//!   merged by the caller with [`reload_router`] and served with [`serve_router`].
+//! - [`process`]: the standard `process_*` metrics, read from `/proc` at scrape time.
 //!
 //! The channel those handlers use to reach the loop is the orchestrator's
 //! (`charter_orchestrator::daemon`): commands go to the task that owns the controller,
@@ -20,11 +23,15 @@
 pub mod alerts;
 pub mod api;
 pub mod knowledge;
+pub mod process;
+pub mod reload;
 
 pub use alerts::{ALERTS_PATH, AlertIngest, alerts_router};
 pub use api::{PolicyApi, PolicyView, policy_router};
 pub use charter_orchestrator::daemon::{Command, ControlHandle};
 pub use knowledge::{KnowledgeApi, knowledge_router};
+pub use process::ProcessCollector;
+pub use reload::{RELOAD_PATH, ReloadApi, reload_router};
 
 use axum::Router;
 use axum::extract::State;
@@ -80,7 +87,16 @@ pub async fn serve(
     state: ServerState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
+    serve_router(listener, router(state), shutdown).await
+}
+
+/// Serve a router built by [`router`] and merged with more routes (the reload route).
+pub async fn serve_router(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)
         .await
 }
@@ -246,6 +262,51 @@ mod tests {
         ] {
             assert!(body.lines().any(|l| l == line), "{line} missing:\n{body}");
         }
+    }
+
+    #[tokio::test]
+    async fn process_metrics_are_read_at_scrape_time() {
+        let mut registry = Registry::default();
+        registry.register_collector(Box::new(ProcessCollector::new()));
+        let s = ServerState {
+            registry: Arc::new(registry),
+            ..state().0
+        };
+        let value = |body: &str, name: &str| -> f64 {
+            body.lines()
+                .find_map(|l| l.strip_prefix(&format!("{name} ")))
+                .unwrap_or_else(|| panic!("{name} missing:\n{body}"))
+                .parse()
+                .unwrap_or_else(|e| panic!("{name}: {e}"))
+        };
+        let (_, first) = get(&s, "/metrics").await;
+        // Burn CPU for a while (far more than the 10 ms resolution of /proc times):
+        // the next scrape must count more.
+        let busy = std::time::Instant::now();
+        let mut x = 0u64;
+        while busy.elapsed() < std::time::Duration::from_millis(300) {
+            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(1));
+        }
+        let (_, second) = get(&s, "/metrics").await;
+        assert!(
+            value(&second, "process_cpu_seconds_total") > value(&first, "process_cpu_seconds_total"),
+            "{first}\n{second}"
+        );
+        // Other tests open and close descriptors meanwhile: only bounds hold.
+        assert!(value(&second, "process_open_fds") >= 1.0);
+        let rss = value(&second, "process_resident_memory_bytes");
+        let vsz = value(&second, "process_virtual_memory_bytes");
+        assert!(rss > 1e6 && rss < 1e10, "{rss}");
+        assert!(vsz >= rss, "{vsz} < {rss}");
+        assert!(value(&second, "process_max_fds") >= value(&second, "process_open_fds"));
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_secs_f64();
+        let started = value(&second, "process_start_time_seconds");
+        // This test process started in the last hour, not in the future.
+        assert!(started <= now + 1.0 && started > now - 3600.0, "{started} vs {now}");
+        assert!(second.contains("# TYPE process_cpu_seconds counter"), "{second}");
     }
 
     #[tokio::test]

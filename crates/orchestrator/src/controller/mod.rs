@@ -274,6 +274,62 @@ impl Controller {
         &self.charter
     }
 
+    /// Run `charter` from the next cycle on (a reload, `crate::daemon::reload`): open
+    /// incidents, pending policies, executions, guardrail state and what was learned
+    /// stay. The caller checked that the sections wired at start (source, store,
+    /// actuators, …) are unchanged. Refused, and nothing changes, when the new charter
+    /// no longer declares an objective or component that an open violation or an
+    /// execution in progress is about: those must end first.
+    pub fn reload(&mut self, charter: Arc<Charter>) -> Result<(), crate::daemon::ReloadRefused> {
+        let mut orphans = std::collections::BTreeSet::new();
+        let known = |objective: &str, component: &str| {
+            charter.objective(objective).is_some() && charter.component(component).is_some()
+        };
+        for v in self.observer.detector.active() {
+            if !known(&v.objective, &v.component) {
+                orphans.insert(format!("open violation {}@{}", v.objective, v.component));
+            }
+        }
+        for e in &self.executor.executions {
+            for t in &e.targets {
+                if !known(&t.objective, &t.component) {
+                    orphans.insert(format!("execution {} verifying {}@{}", e.id, t.objective, t.component));
+                }
+            }
+            for s in &e.steps {
+                if charter.component(&s.action.component).is_none() {
+                    orphans.insert(format!("execution {} acting on {}", e.id, s.action.component));
+                }
+            }
+        }
+        if let Some(a) = charter
+            .components
+            .iter()
+            .filter_map(|c| c.actuator.as_deref())
+            .find(|a| !self.actuators.contains_key(*a))
+        {
+            return Err(crate::daemon::ReloadRefused(format!(
+                "actuator `{a}` was not started with the daemon; restart to add actuators"
+            )));
+        }
+        if !orphans.is_empty() {
+            return Err(crate::daemon::ReloadRefused(format!(
+                "the new charter no longer declares what these are about: {}; let them end \
+                 (or keep those objectives and components) and reload again",
+                orphans.into_iter().collect::<Vec<_>>().join(", ")
+            )));
+        }
+        self.zones = charter
+            .components
+            .iter()
+            .filter_map(|c| Some((c.name.clone(), c.zone.clone()?)))
+            .collect();
+        // Components may have come or gone: the detector checks each series again.
+        self.observer.detector.recheck_components();
+        self.charter = charter;
+        Ok(())
+    }
+
     /// Whether the monitor is blind.
     pub fn is_blind(&self) -> bool {
         self.guard.blind

@@ -1,16 +1,18 @@
 //! The control channel: how the HTTP task asks the loop to approve, reject, pause,
-//! resume or list policies without holding the [`Controller`].
+//! resume, list policies or take a reloaded charter without holding the [`Controller`].
 //!
 //! The HTTP task sends a [`Command`] over a bounded mpsc channel; the ticker task owns
 //! the controller, applies the command between cycles with [`apply`] and answers on the
 //! command's oneshot. A command is therefore never applied in the middle of a cycle,
 //! and the controller needs no lock.
 
+use super::reload::ReloadRefused;
 use crate::controller::{ApprovalError, pending_then_recent};
 use crate::{Controller, ControllerError, Health};
 use charter_knowledge::{AuditKind, PauseRecord, Store};
 use charter_model::PolicyId;
-use charter_model::{Policy, Timestamp};
+use charter_model::{Charter, Policy, Timestamp};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
@@ -61,6 +63,12 @@ pub enum Command {
         by: String,
         reply: Reply<PauseRecord, ControllerError>,
     },
+    /// Run this charter from the next cycle on (a validated reload, see
+    /// [`super::reload`]); the loop's state is kept.
+    Reload {
+        charter: Arc<Charter>,
+        reply: Reply<(), ReloadRefused>,
+    },
 }
 
 impl Command {
@@ -72,6 +80,7 @@ impl Command {
             Command::GetPolicy { reply, .. } => reply.is_closed(),
             Command::Approve { reply, .. } | Command::Reject { reply, .. } => reply.is_closed(),
             Command::Pause { reply, .. } | Command::Resume { reply, .. } => reply.is_closed(),
+            Command::Reload { reply, .. } => reply.is_closed(),
         }
     }
 }
@@ -124,6 +133,9 @@ pub async fn apply(controller: &mut Controller, command: Command, now: Timestamp
         }
         Command::Resume { by, reply } => {
             let _ = reply.send(controller.resume(&by, now).await);
+        }
+        Command::Reload { charter, reply } => {
+            let _ = reply.send(controller.reload(charter));
         }
     }
     Applied::Done
@@ -179,6 +191,10 @@ pub async fn apply_as_follower(
                 at: now,
             };
             let _ = reply.send(store_pause(store, health, record, now).await);
+        }
+        // A follower runs no loop: the ticker keeps the charter for when it leads.
+        Command::Reload { reply, .. } => {
+            let _ = reply.send(Ok(()));
         }
     }
     Applied::Done

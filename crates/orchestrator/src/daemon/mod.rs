@@ -6,6 +6,9 @@
 //!   loop when this replica becomes the leader and drops it when the lease is lost.
 //! - [`LeaseKeeper`]: with several replicas, takes and renews the leader lease and
 //!   publishes the [`crate::Fence`] the ticker acts under.
+//! - [`Reloader`]: re-reads the charter file on `SIGHUP` or `POST /-/reload`, validates
+//!   it and has the ticker swap it in between cycles (what a reload may change:
+//!   [`reload`]).
 //! - [`commands`]: the control channel from the HTTP task to the ticker
 //!   ([`Command`], [`ControlHandle`]) and how a command is applied, by the leader or
 //!   by a follower.
@@ -15,6 +18,7 @@
 
 pub mod commands;
 mod lease;
+pub mod reload;
 mod ticker;
 
 pub use commands::{
@@ -22,6 +26,7 @@ pub use commands::{
     apply, apply_as_follower,
 };
 pub use lease::LeaseKeeper;
+pub use reload::{ReloadError, ReloadRefused, Reloaded, Reloader};
 pub use ticker::{Host, Loop, LoopParts, Ticker};
 
 use charter_model::{Clock, Timestamp};

@@ -1,9 +1,10 @@
 //! The ticker: the task that owns the [`Controller`]. It runs a cycle every interval
 //! (and at once when an alert wakes it), applies the control channel's commands
-//! between cycles, and — with a lease — builds the loop when this replica becomes the
+//! between cycles (a reloaded charter included), and — with a lease — builds the loop when this replica becomes the
 //! leader and drops it when the lease is lost.
 
-use super::commands::{self, Applied, Command};
+use super::commands::{self, Applied, Command, Reply};
+use super::reload::ReloadRefused;
 use crate::health::{Health, LoopMetrics};
 use crate::lease::Fence;
 use crate::{Controller, ControllerError, TickReport};
@@ -16,7 +17,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Notify, mpsc, watch};
-use tokio::time::{Interval, MissedTickBehavior};
+use tokio::time::{Instant, Interval, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
 /// What the ticker drives: a loop that ticks and takes commands.
@@ -29,6 +30,13 @@ pub trait Loop: Send {
 
     /// Apply a control command between cycles.
     fn apply(&mut self, command: Command, now: Timestamp) -> impl Future<Output = Applied> + Send;
+
+    /// Run `charter` from the next cycle on, keeping the loop's state, or refuse it
+    /// (the running charter stays). A loop that holds no charter has nothing to swap.
+    fn reload(&mut self, charter: Arc<Charter>) -> Result<(), ReloadRefused> {
+        let _ = charter;
+        Ok(())
+    }
 }
 
 impl Loop for Controller {
@@ -41,6 +49,10 @@ impl Loop for Controller {
 
     fn apply(&mut self, command: Command, now: Timestamp) -> impl Future<Output = Applied> + Send {
         commands::apply(self, command, now)
+    }
+
+    fn reload(&mut self, charter: Arc<Charter>) -> Result<(), ReloadRefused> {
+        Controller::reload(self, charter)
     }
 }
 
@@ -61,6 +73,11 @@ pub trait Host: Send + Sync {
 
     /// Answer a command without a loop (a follower).
     fn follow(&self, command: Command, now: Timestamp) -> impl Future<Output = Applied> + Send;
+
+    /// Build later loops (and time cycles) from `charter`, which a reload swapped in.
+    fn reload(&mut self, charter: Arc<Charter>) {
+        let _ = charter;
+    }
 }
 
 /// What the loop runs on; the same for every controller the ticker builds.
@@ -96,6 +113,10 @@ impl Host for LoopParts {
 
     async fn follow(&self, command: Command, now: Timestamp) -> Applied {
         commands::apply_as_follower(self.store.as_ref(), &self.health, command, now).await
+    }
+
+    fn reload(&mut self, charter: Arc<Charter>) {
+        self.charter = charter;
     }
 }
 
@@ -176,7 +197,13 @@ impl<H: Host> Ticker<H> {
                     true
                 }
                 Some(command) = self.commands.recv() => {
-                    let applied = self.apply(command).await;
+                    let applied = match command {
+                        Command::Reload { charter, reply } => {
+                            self.reload(charter, reply, &mut interval);
+                            Applied::Done
+                        }
+                        command => self.apply(command).await,
+                    };
                     // An approved policy starts now rather than an interval later.
                     if applied == Applied::RunCycle {
                         interval.reset();
@@ -229,6 +256,35 @@ impl<H: Host> Ticker<H> {
             Some(c) => c.apply(command, now).await,
             None => self.host.follow(command, now).await,
         }
+    }
+
+    /// Swap in a reloaded charter between cycles: the loop's (if this replica runs
+    /// one), then the host's for later loops; a new interval times the next cycle one
+    /// new interval from now. A refusal leaves both as they were.
+    fn reload(
+        &mut self,
+        charter: Arc<Charter>,
+        reply: Reply<(), ReloadRefused>,
+        interval: &mut Interval,
+    ) {
+        if reply.is_closed() {
+            tracing::warn!("reload abandoned by its caller; not applied");
+            return;
+        }
+        let result = match self.controller.as_mut() {
+            Some(c) => c.reload(charter.clone()),
+            None => Ok(()),
+        };
+        if result.is_ok() {
+            let before = self.host.interval();
+            self.host.reload(charter);
+            let after = self.host.interval();
+            if after != before {
+                *interval = tokio::time::interval_at(Instant::now() + after, after);
+                interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
+            }
+        }
+        let _ = reply.send(result);
     }
 
     /// One cycle of the loop, if this replica runs one; a lost leadership steps down.
