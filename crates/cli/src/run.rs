@@ -2,17 +2,18 @@
 //! (`charter_orchestrator::daemon`). The ticker owns the controller and ticks it on the
 //! charter's interval, the lease keeper (several replicas) holds the leader lease, one
 //! task serves HTTP; the HTTP task reaches the loop only through the control channel
-//! (approve, reject, pause, resume, list), whose commands the ticker applies between
-//! cycles. SIGTERM or SIGINT cancels them all, the current cycle finishes, the store
+//! (approve, reject, pause, resume, list, reload), whose commands the ticker applies
+//! between cycles. SIGHUP or `POST /-/reload` re-reads the charter file
+//! (`charter_orchestrator::daemon::Reloader`). SIGTERM or SIGINT cancels them all, the current cycle finishes, the store
 //! closes, all within a grace period.
 
 use crate::wiring;
 use anyhow::Context;
 use charter_model::{Clock, KnowledgeSpec, SourceSpec, WallClock, load_charter};
-use charter_orchestrator::daemon::{ControlHandle, LeaseKeeper, LoopParts, Ticker};
+use charter_orchestrator::daemon::{ControlHandle, LeaseKeeper, LoopParts, Reloader, Ticker};
 use charter_orchestrator::{Fence, Health, LoopMetrics};
 use charter_server::alerts::AlertIngest;
-use charter_server::{PolicyApi, ServerState, serve};
+use charter_server::{PolicyApi, ReloadApi, ServerState, reload_router, router, serve_router};
 use prometheus_client::registry::Registry;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -121,6 +122,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                 wake: wake.clone(),
                 max_body_bytes: a.max_body_bytes,
                 clock: clock.clone(),
+                reloaded: None,
             })
         }
     };
@@ -140,12 +142,25 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     };
     let (control_handle, commands) = ControlHandle::channel();
     let policies = PolicyApi {
-        control: control_handle,
-        token: api_token,
+        control: control_handle.clone(),
+        token: api_token.clone(),
         approval_timeout: charter.guardrails.approval_timeout,
     };
     let mut registry = Registry::default();
     let metrics = LoopMetrics::register(&mut registry);
+    registry.register_collector(Box::new(charter_server::ProcessCollector::new()));
+    // SIGHUP and POST /-/reload re-read the charter file (docs/charter.md, "Reload").
+    let reloader = Arc::new(Reloader::new(
+        args.file.clone(),
+        charter.clone(),
+        control_handle,
+        metrics.clone(),
+        clock.clone(),
+    ));
+    let alerts = alerts.map(|a| AlertIngest {
+        reloaded: Some(reloader.subscribe()),
+        ..a
+    });
     let health = Arc::new(Health::default());
     let controller = controller.map(|c| c.with_health(health.clone(), metrics.clone()));
     if replica.is_none() {
@@ -168,6 +183,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         );
     }
 
+    // Before the daemon says it runs: from now on SIGHUP reloads instead of ending it.
+    let hangups = reload_on_hangup(reloader.clone())?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -216,9 +233,13 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let server_cancel = cancel.clone();
-    let server = tokio::spawn(serve(
+    let reload_api = ReloadApi {
+        reloader,
+        token: api_token,
+    };
+    let server = tokio::spawn(serve_router(
         listener,
-        ServerState {
+        router(ServerState {
             health: health.clone(),
             registry: Arc::new(registry),
             alerts,
@@ -227,7 +248,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                 store.clone(),
                 charter.learning.clone(),
             )),
-        },
+        })
+        .merge(reload_router(reload_api)),
         async move { server_cancel.cancelled().await },
     ));
     let signal_cancel = cancel.clone();
@@ -239,6 +261,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
 
     // The ticker owns the loop until a signal, or a failure that stops everything.
     let failure = ticker.run(cancel.clone()).await.err();
+    hangups.abort();
     if failure.is_some() {
         cancel.cancel();
     }
@@ -273,6 +296,26 @@ fn default_replica_id() -> String {
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "charter".into());
     format!("{host}-{}", std::process::id())
+}
+
+/// Reload the charter on every SIGHUP (the outcome is logged by the reloader). Where
+/// there are no Unix signals, reload is only reachable over HTTP.
+fn reload_on_hangup(reloader: Arc<Reloader>) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut hangup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
+        Ok(tokio::spawn(async move {
+            while hangup.recv().await.is_some() {
+                let _ = reloader.reload("SIGHUP").await;
+            }
+        }))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = reloader;
+        Ok(tokio::spawn(async {}))
+    }
 }
 
 /// Resolve on SIGTERM or SIGINT.

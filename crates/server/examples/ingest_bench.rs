@@ -242,6 +242,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
             wake,
             max_body_bytes: charter_model::config::defaults::ALERTS_MAX_BODY_BYTES,
             clock: Arc::new(charter_model::WallClock),
+            reloaded: None,
         }),
         policies: None,
         knowledge: None,

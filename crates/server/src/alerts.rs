@@ -31,8 +31,8 @@ use serde::Deserialize;
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
-use std::sync::Arc;
-use tokio::sync::Notify;
+use std::sync::{Arc, RwLock};
+use tokio::sync::{Notify, watch};
 
 /// The path of the webhook receiver and of the alert list.
 pub const ALERTS_PATH: &str = "/api/v1/alerts";
@@ -67,6 +67,10 @@ pub struct AlertIngest {
     pub max_body_bytes: usize,
     /// Stamps each alert's `received_at`.
     pub clock: Arc<dyn Clock>,
+    /// The charter after each reload (`charter_orchestrator::daemon::Reloader`), so that
+    /// alerts may name the objectives and components it declares; `None`: `charter`
+    /// for good.
+    pub reloaded: Option<watch::Receiver<Arc<Charter>>>,
 }
 
 /// `alerts.auth: none` on a listener that other hosts can reach: anyone who can reach
@@ -124,8 +128,29 @@ struct Receiver {
     auth: Auth,
     objective_label: String,
     component_label: String,
-    /// Objective name to the declared components it covers: all an alert may name.
-    targets: HashMap<String, HashSet<String>>,
+    /// What alerts may name, and the charter it was derived from.
+    targets: RwLock<(Arc<Charter>, Arc<Targets>)>,
+    reloaded: Option<watch::Receiver<Arc<Charter>>>,
+}
+
+/// Objective name to the declared components it covers: all an alert may name.
+type Targets = HashMap<String, HashSet<String>>;
+
+fn targets_of(charter: &Charter) -> Targets {
+    let declared: HashSet<&str> = charter.components.iter().map(|c| c.name.as_str()).collect();
+    charter
+        .objectives
+        .iter()
+        .map(|o| {
+            let components = o
+                .components
+                .iter()
+                .filter(|c| declared.contains(c.as_str()))
+                .cloned()
+                .collect();
+            (o.name.clone(), components)
+        })
+        .collect()
 }
 
 impl Receiver {
@@ -143,20 +168,7 @@ impl Receiver {
                 Auth::Misconfigured
             }
         };
-        let declared: HashSet<&str> = charter.components.iter().map(|c| c.name.as_str()).collect();
-        let targets = charter
-            .objectives
-            .iter()
-            .map(|o| {
-                let components = o
-                    .components
-                    .iter()
-                    .filter(|c| declared.contains(c.as_str()))
-                    .cloned()
-                    .collect();
-                (o.name.clone(), components)
-            })
-            .collect();
+        let targets = Arc::new(targets_of(charter));
         Receiver {
             store: ingest.store,
             wake: ingest.wake,
@@ -170,8 +182,29 @@ impl Receiver {
             component_label: spec.map_or(defaults::COMPONENT_LABEL.into(), |s| {
                 s.component_label.clone()
             }),
-            targets,
+            targets: RwLock::new((ingest.charter.clone(), targets)),
+            reloaded: ingest.reloaded,
         }
+    }
+
+    /// What alerts may name now: derived again once a reload swapped the charter.
+    fn targets(&self) -> Arc<Targets> {
+        let read = |l: &RwLock<(Arc<Charter>, Arc<Targets>)>| {
+            l.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+        };
+        let (derived_from, targets) = read(&self.targets);
+        let Some(latest) = self.reloaded.as_ref().map(|r| r.borrow().clone()) else {
+            return targets;
+        };
+        if Arc::ptr_eq(&latest, &derived_from) {
+            return targets;
+        }
+        let targets = Arc::new(targets_of(&latest));
+        *self
+            .targets
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = (latest, targets.clone());
+        targets
     }
 
     fn authorize(&self, headers: &HeaderMap) -> Result<(), Rejection> {
@@ -200,7 +233,7 @@ impl Receiver {
         let objective = labels.get(&self.objective_label);
         let component = labels.get(&self.component_label);
         match (objective, component) {
-            (Some(o), Some(c)) if self.targets.get(o).is_some_and(|cs| cs.contains(c)) => {
+            (Some(o), Some(c)) if self.targets().get(o).is_some_and(|cs| cs.contains(c)) => {
                 (Some(o.clone()), Some(c.clone()))
             }
             _ => (None, None),

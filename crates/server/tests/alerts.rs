@@ -87,6 +87,7 @@ impl Harness {
                 wake: wake.clone(),
                 max_body_bytes,
                 clock: Arc::new(Received),
+                reloaded: None,
             }),
             policies: None,
             knowledge: None,

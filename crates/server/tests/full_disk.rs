@@ -139,6 +139,7 @@ async fn a_full_disk_answers_503_and_not_ready_then_ingest_resumes() -> TestResu
             wake: Arc::new(Notify::new()),
             max_body_bytes: 4 * 1024 * 1024,
             clock: Arc::new(Fixed),
+            reloaded: None,
         }),
         policies: Some(PolicyApi {
             control: handle,

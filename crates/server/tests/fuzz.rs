@@ -86,6 +86,7 @@ fn fuzz_webhook_body() {
                 wake: Arc::new(Notify::new()),
                 max_body_bytes: 64 * 1024,
                 clock: Arc::new(charter_model::WallClock),
+                reloaded: None,
             });
             move |input: &[u8]| {
                 let req = Request::post(charter_server::ALERTS_PATH)

@@ -205,6 +205,7 @@ impl Lab {
             wake: Arc::new(Notify::new()),
             max_body_bytes: 1 << 20,
             clock: Arc::new(charter_model::WallClock),
+            reloaded: None,
         });
         Ok(Lab {
             _dir: dir,
