@@ -23,6 +23,7 @@ mod sim_serve;
 mod simulate;
 mod wiring;
 
+use charter_orchestrator::daemon::status;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -34,8 +35,24 @@ struct Cli {
     /// Log filter (tracing's EnvFilter syntax), e.g. `info` or `charter=debug`.
     #[arg(long, global = true, env = "CHARTER_LOG", default_value = "warn")]
     log: String,
+    /// Log lines as text for a human, or as one JSON object per line (timestamp, level,
+    /// target, message and the event's fields) for a log pipeline.
+    #[arg(
+        long,
+        global = true,
+        env = "CHARTER_LOG_FORMAT",
+        value_enum,
+        default_value_t = LogFormat::Text
+    )]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -99,12 +116,7 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    init_logging(&cli.log, cli.log_format);
 
     let result = match cli.command {
         Command::Validate {
@@ -129,8 +141,38 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            status::fail(format_args!("{e:#}"));
             ExitCode::from(2)
+        }
+    }
+}
+
+/// Logs go to stderr, filtered by `--log`. Text has colours only on a terminal (and
+/// never with `NO_COLOR` set): escape codes in a file or a pipe are noise. JSON has one
+/// object per line, the event's fields beside its message, and the daemon's status
+/// lines become events too, so that every line parses.
+fn init_logging(filter: &str, format: LogFormat) {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let logs = tracing_subscriber::fmt().with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => {
+            let colour = std::io::stderr().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+            logs.with_env_filter(filter).with_ansi(colour).init();
+        }
+        LogFormat::Json => {
+            status::log_as_events(true);
+            let filter = match format!("{}=info", status::TARGET).parse() {
+                Ok(directive) => filter.add_directive(directive),
+                Err(_) => filter,
+            };
+            logs.json()
+                .flatten_event(true)
+                .with_span_list(false)
+                .with_env_filter(filter)
+                .init();
         }
     }
 }

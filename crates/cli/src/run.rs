@@ -8,6 +8,7 @@
 //! closes, all within a grace period.
 
 use crate::wiring;
+use charter_orchestrator::daemon::status;
 use anyhow::Context;
 use charter_model::{Clock, KnowledgeSpec, SourceSpec, WallClock, load_charter};
 use charter_orchestrator::daemon::{ControlHandle, LeaseKeeper, LoopParts, Reloader, Ticker};
@@ -171,8 +172,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .and_then(|c| c.pause_state())
         .filter(|p| p.paused)
     {
-        eprintln!(
-            "charter: automation is paused (since {} by {}{}); `charter resume` lifts it",
+        status::say(format_args!("automation is paused (since {} by {}{}); `charter resume` lifts it",
             p.at,
             p.by,
             if p.reason.is_empty() {
@@ -180,7 +180,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             } else {
                 format!(": {}", p.reason)
             }
-        );
+        ));
     }
 
     // Before the daemon says it runs: from now on SIGHUP reloads instead of ending it.
@@ -189,8 +189,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
-    eprintln!(
-        "charter: running `{}` every {:?}; http on {addr}; knowledge in {store_at}{}",
+    status::say(format_args!("running `{}` every {:?}; http on {addr}; knowledge in {store_at}{}",
         charter.name,
         charter.interval,
         match &replica {
@@ -200,7 +199,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             ),
             None => String::new(),
         }
-    );
+    ));
 
     let cancel = CancellationToken::new();
     let parts = LoopParts {
@@ -275,12 +274,11 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     })
     .await;
     if drained.is_err() {
-        eprintln!(
-            "charter: shutdown grace period of {:?} exceeded; exiting",
+        status::say(format_args!("shutdown grace period of {:?} exceeded; exiting",
             args.grace
-        );
+        ));
     }
-    eprintln!("charter: stopped");
+    status::say(format_args!("stopped"));
     match failure {
         Some(e) => Err(e.into()),
         None => Ok(ExitCode::SUCCESS),

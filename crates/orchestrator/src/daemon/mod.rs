@@ -9,6 +9,7 @@
 //! - [`Reloader`]: re-reads the charter file on `SIGHUP` or `POST /-/reload`, validates
 //!   it and has the ticker swap it in between cycles (what a reload may change:
 //!   [`reload`]).
+//! - [`status`]: the daemon's status lines, printed or (JSON logs) logged.
 //! - [`commands`]: the control channel from the HTTP task to the ticker
 //!   ([`Command`], [`ControlHandle`]) and how a command is applied, by the leader or
 //!   by a follower.
@@ -19,6 +20,7 @@
 pub mod commands;
 mod lease;
 pub mod reload;
+pub mod status;
 mod ticker;
 
 pub use commands::{

@@ -231,7 +231,7 @@ impl<H: Host> Ticker<H> {
             Some(f) if self.controller.is_none() => {
                 match self.host.lead(f.clone(), self.clock.now()).await {
                     Ok(c) => {
-                        eprintln!("charter: leading under fencing epoch {}", f.epoch());
+                        super::status::say(format_args!("leading under fencing epoch {}", f.epoch()));
                         self.controller = Some(c);
                         self.fence = Some(f);
                         interval.reset_immediately();
@@ -318,7 +318,7 @@ impl<H: Host> Ticker<H> {
             f.revoke();
         }
         if self.controller.take().is_some() {
-            eprintln!("charter: stepping down to follower: {why}");
+            super::status::say(format_args!("stepping down to follower: {why}"));
         }
     }
 }
