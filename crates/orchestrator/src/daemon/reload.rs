@@ -145,12 +145,16 @@ impl Reloader {
                 for w in &reloaded.warnings {
                     tracing::warn!("{w}");
                 }
-                tracing::warn!(
-                    by,
-                    file = %self.file.display(),
-                    changed = %if reloaded.changed.is_empty() { "nothing".to_string() } else { reloaded.changed.join(", ") },
-                    "charter reloaded"
-                );
+                // A status line: shown whatever the log filter, like the start's.
+                super::status::say(format_args!(
+                    "reloaded {} (asked by {by}; changed: {})",
+                    self.file.display(),
+                    if reloaded.changed.is_empty() {
+                        "nothing".to_string()
+                    } else {
+                        reloaded.changed.join(", ")
+                    }
+                ));
             }
             Err(e) => {
                 self.metrics.config_reload_successful.set(0);
