@@ -167,25 +167,38 @@ fn registered_families() -> BTreeSet<String> {
     let mut names = BTreeSet::new();
     for f in files {
         let text = std::fs::read_to_string(&f).unwrap_or_default();
-        for (i, _) in text.match_indices("register(") {
-            let rest = text[i + "register(".len()..].trim_start();
-            if let Some(lit) = rest.strip_prefix('"')
-                && let Some(end) = lit.find('"')
-                && lit[..end].starts_with("charter_")
-            {
-                names.insert(lit[..end].to_string());
+        // Registered metrics, and those a collector describes at scrape time (the
+        // process metrics).
+        for call in ["register(", "encode_descriptor("] {
+            for (i, _) in text.match_indices(call) {
+                let rest = text[i + call.len()..].trim_start();
+                if let Some(lit) = rest.strip_prefix('"')
+                    && let Some(end) = lit.find('"')
+                    && METRIC_PREFIXES.iter().any(|p| lit[..end].starts_with(p))
+                {
+                    names.insert(lit[..end].to_string());
+                }
             }
         }
     }
     names
 }
 
+/// What Charter's own metrics start with: its loop's, and its process's.
+const METRIC_PREFIXES: [&str; 2] = ["charter_", "process_"];
+
 /// Identifiers in a PromQL expression that look like Charter's metrics.
 fn charter_metrics_in(expr: &str) -> Vec<String> {
     let mut out = Vec::new();
     let b = expr.as_bytes();
     let mut i = 0;
-    while let Some(pos) = expr[i..].find("charter_") {
+    let next = |from: &str| {
+        METRIC_PREFIXES
+            .iter()
+            .filter_map(|p| from.find(p))
+            .min()
+    };
+    while let Some(pos) = next(&expr[i..]) {
         let start = i + pos;
         let before_ok =
             start == 0 || !(b[start - 1].is_ascii_alphanumeric() || b[start - 1] == b'_');
@@ -448,5 +461,9 @@ fn exposition_parsing_and_metric_names() {
     assert_eq!(
         charter_metrics_in("sum(rate(charter_ticks_total[5m])) / xcharter_no + charter_blind"),
         vec!["charter_ticks_total", "charter_blind"]
+    );
+    assert_eq!(
+        charter_metrics_in("rate(process_cpu_seconds_total[5m]) + charter_blind"),
+        vec!["process_cpu_seconds_total", "charter_blind"]
     );
 }
