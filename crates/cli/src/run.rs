@@ -8,9 +8,9 @@
 //! closes, all within a grace period.
 
 use crate::wiring;
-use charter_orchestrator::daemon::status;
 use anyhow::Context;
 use charter_model::{Clock, KnowledgeSpec, SourceSpec, WallClock, load_charter};
+use charter_orchestrator::daemon::status;
 use charter_orchestrator::daemon::{ControlHandle, LeaseKeeper, LoopParts, Reloader, Ticker};
 use charter_orchestrator::{Fence, Health, LoopMetrics};
 use charter_server::alerts::AlertIngest;
@@ -172,7 +172,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .and_then(|c| c.pause_state())
         .filter(|p| p.paused)
     {
-        status::say(format_args!("automation is paused (since {} by {}{}); `charter resume` lifts it",
+        status::say(format_args!(
+            "automation is paused (since {} by {}{}); `charter resume` lifts it",
             p.at,
             p.by,
             if p.reason.is_empty() {
@@ -189,7 +190,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
-    status::say(format_args!("running `{}` every {:?}; http on {addr}; knowledge in {store_at}{}",
+    status::say(format_args!(
+        "running `{}` every {:?}; http on {addr}; knowledge in {store_at}{}",
         charter.name,
         charter.interval,
         match &replica {
@@ -274,7 +276,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     })
     .await;
     if drained.is_err() {
-        status::say(format_args!("shutdown grace period of {:?} exceeded; exiting",
+        status::say(format_args!(
+            "shutdown grace period of {:?} exceeded; exiting",
             args.grace
         ));
     }

@@ -192,12 +192,7 @@ fn charter_metrics_in(expr: &str) -> Vec<String> {
     let mut out = Vec::new();
     let b = expr.as_bytes();
     let mut i = 0;
-    let next = |from: &str| {
-        METRIC_PREFIXES
-            .iter()
-            .filter_map(|p| from.find(p))
-            .min()
-    };
+    let next = |from: &str| METRIC_PREFIXES.iter().filter_map(|p| from.find(p)).min();
     while let Some(pos) = next(&expr[i..]) {
         let start = i + pos;
         let before_ok =

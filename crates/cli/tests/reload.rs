@@ -105,7 +105,14 @@ fn sighup_and_post_reload_swap_the_charter_keep_a_bad_one_out_and_every_log_line
     }
     let log = dir.path().join("charter.log");
     let child = Command::new(charter_bin())
-        .args(["run", "charter.yaml", "--listen", "127.0.0.1:0", "--grace", "5s"])
+        .args([
+            "run",
+            "charter.yaml",
+            "--listen",
+            "127.0.0.1:0",
+            "--grace",
+            "5s",
+        ])
         .args(["--db", &dir.path().join("k.db").display().to_string()])
         .args(["--log-format", "json", "--log", "info"])
         .current_dir(dir.path())
@@ -121,21 +128,33 @@ fn sighup_and_post_reload_swap_the_charter_keep_a_bad_one_out_and_every_log_line
 
     // A start is a successful load.
     assert_eq!(metric(&addr, "charter_config_last_reload_successful"), 1.0);
-    let started = metric(&addr, "charter_config_last_reload_success_timestamp_seconds");
+    let started = metric(
+        &addr,
+        "charter_config_last_reload_success_timestamp_seconds",
+    );
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("after 1970")
         .as_secs_f64();
-    assert!(started > now - 120.0 && started <= now + 1.0, "{started} vs {now}");
+    assert!(
+        started > now - 120.0 && started <= now + 1.0,
+        "{started} vs {now}"
+    );
 
     // SIGHUP with a changed threshold: swapped in.
     std::thread::sleep(Duration::from_millis(1100));
     std::fs::write(&file, charter_text("0.7")).expect("write");
     signal(&proc.0, "HUP");
     let line = wait_for_nth(&log, "reloaded charter.yaml", 1);
-    assert!(line.contains("asked by SIGHUP; changed: objectives"), "{line}");
+    assert!(
+        line.contains("asked by SIGHUP; changed: objectives"),
+        "{line}"
+    );
     assert_eq!(metric(&addr, "charter_config_last_reload_successful"), 1.0);
-    let hup = metric(&addr, "charter_config_last_reload_success_timestamp_seconds");
+    let hup = metric(
+        &addr,
+        "charter_config_last_reload_success_timestamp_seconds",
+    );
     assert!(hup > started, "{hup} after {started}");
 
     // A bad file: the running charter stays, the log says where, the metric says 0.
@@ -151,7 +170,10 @@ fn sighup_and_post_reload_swap_the_charter_keep_a_bad_one_out_and_every_log_line
     assert!(line.contains("\"level\":\"ERROR\""), "{line}");
     assert_eq!(metric(&addr, "charter_config_last_reload_successful"), 0.0);
     assert_eq!(
-        metric(&addr, "charter_config_last_reload_success_timestamp_seconds"),
+        metric(
+            &addr,
+            "charter_config_last_reload_success_timestamp_seconds"
+        ),
         hup
     );
 
@@ -164,7 +186,10 @@ fn sighup_and_post_reload_swap_the_charter_keep_a_bad_one_out_and_every_log_line
     assert_eq!(code, 422, "{body}");
     let error: serde_json::Value = serde_json::from_str(&body).expect("JSON error");
     let reason = error["error"].as_str().expect("error text");
-    assert!(reason.contains(&format!("charter.yaml:{bad_line}:")), "{reason}");
+    assert!(
+        reason.contains(&format!("charter.yaml:{bad_line}:")),
+        "{reason}"
+    );
     assert_eq!(metric(&addr, "charter_config_last_reload_successful"), 0.0);
 
     std::fs::write(&file, charter_text("0.6")).expect("write");
@@ -173,7 +198,12 @@ fn sighup_and_post_reload_swap_the_charter_keep_a_bad_one_out_and_every_log_line
     let done: serde_json::Value = serde_json::from_str(&body).expect("JSON");
     assert_eq!(done["changed"], serde_json::json!(["objectives"]), "{body}");
     assert_eq!(metric(&addr, "charter_config_last_reload_successful"), 1.0);
-    assert!(metric(&addr, "charter_config_last_reload_success_timestamp_seconds") >= hup);
+    assert!(
+        metric(
+            &addr,
+            "charter_config_last_reload_success_timestamp_seconds"
+        ) >= hup
+    );
     wait_for_nth(&log, "asked by api; changed: objectives", 1);
 
     // The daemon ran on through all of it, and stops cleanly.
@@ -194,8 +224,8 @@ fn sighup_and_post_reload_swap_the_charter_keep_a_bad_one_out_and_every_log_line
     let lines: Vec<&str> = text.lines().collect();
     assert!(lines.len() >= 6, "{text}");
     for line in &lines {
-        let v: serde_json::Value = serde_json::from_str(line)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
         for key in ["timestamp", "level", "target", "message"] {
             assert!(v[key].is_string(), "`{key}` missing in {line}");
         }
@@ -207,7 +237,12 @@ fn sighup_and_post_reload_swap_the_charter_keep_a_bad_one_out_and_every_log_line
             .any(|l| l.contains("\"by\":\"SIGHUP\"") && l.contains("charter reload failed")),
         "{text}"
     );
-    assert!(lines.last().is_some_and(|l| l.contains("\"message\":\"stopped\"")), "{text}");
+    assert!(
+        lines
+            .last()
+            .is_some_and(|l| l.contains("\"message\":\"stopped\"")),
+        "{text}"
+    );
 }
 
 #[test]
@@ -222,5 +257,8 @@ fn text_logs_into_a_pipe_carry_no_colour_codes() {
     assert!(out.status.success(), "{out:?}");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains(" INFO "), "{stderr}");
-    assert!(!stderr.contains('\u{1b}'), "escape codes in piped logs:\n{stderr}");
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "escape codes in piped logs:\n{stderr}"
+    );
 }

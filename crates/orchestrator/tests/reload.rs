@@ -126,8 +126,7 @@ impl World {
         std::fs::write(&file, text).expect("write");
         let (charter, _) = load_charter(&file).expect("valid charter");
         let charter = Arc::new(charter);
-        let store: Arc<dyn Store> =
-            Arc::new(SqliteStore::open_in_memory().await.expect("store"));
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().await.expect("store"));
         let actuators: BTreeMap<String, Arc<dyn Actuator>> =
             BTreeMap::from([("fake".to_string(), Arc::new(Idle) as Arc<dyn Actuator>)]);
         let health = Arc::new(Health::default());
@@ -203,8 +202,7 @@ fn keys(s: &StateSnapshot) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn a_reloaded_threshold_takes_effect_at_the_next_cycle_and_incidents_and_approvals_survive()
-{
+async fn a_reloaded_threshold_takes_effect_at_the_next_cycle_and_incidents_and_approvals_survive() {
     // 0.4 is under the warning threshold of 0.5: nothing is wrong.
     let mut w = World::new(&charter_text("saturation", 0.5, 0.9, URL), 0.4).await;
     assert_eq!(w.successful(), 1, "a start is a successful load");
@@ -218,7 +216,10 @@ async fn a_reloaded_threshold_takes_effect_at_the_next_cycle_and_incidents_and_a
         .await
         .expect("reloaded");
     assert_eq!(changed, vec!["objectives"]);
-    assert_eq!(w.controller.charter().objectives[0].thresholds.warning, Some(0.3));
+    assert_eq!(
+        w.controller.charter().objectives[0].thresholds.warning,
+        Some(0.3)
+    );
     let mut s = w.tick().await;
     for _ in 0..3 {
         if !s.pending_policies.is_empty() {
@@ -240,7 +241,10 @@ async fn a_reloaded_threshold_takes_effect_at_the_next_cycle_and_incidents_and_a
         .expect("reloaded");
     assert_eq!(w.success_at(), at.millis() as f64 / 1000.0);
     let s = w.tick().await;
-    assert_eq!(s.incidents.iter().map(|i| i.id).collect::<Vec<_>>(), vec![incident]);
+    assert_eq!(
+        s.incidents.iter().map(|i| i.id).collect::<Vec<_>>(),
+        vec![incident]
+    );
     assert_eq!(
         s.pending_policies.iter().map(|p| p.id).collect::<Vec<_>>(),
         vec![policy]
@@ -277,11 +281,24 @@ async fn a_bad_reload_keeps_the_running_charter_and_says_why() {
         .expect("an issue line");
     let rest = &location[location.find(&file).expect("file") + file.len()..];
     let mut parts = rest.trim_start_matches(':').split(':');
-    assert!(parts.next().is_some_and(|l| l.parse::<u64>().is_ok()), "{location}");
-    assert!(parts.next().is_some_and(|c| c.parse::<u64>().is_ok()), "{location}");
+    assert!(
+        parts.next().is_some_and(|l| l.parse::<u64>().is_ok()),
+        "{location}"
+    );
+    assert!(
+        parts.next().is_some_and(|c| c.parse::<u64>().is_ok()),
+        "{location}"
+    );
     assert_eq!(w.successful(), 0);
-    assert_eq!(w.success_at(), started, "only a success moves the timestamp");
-    assert_eq!(w.controller.charter().objectives[0].thresholds.warning, Some(0.3));
+    assert_eq!(
+        w.success_at(),
+        started,
+        "only a success moves the timestamp"
+    );
+    assert_eq!(
+        w.controller.charter().objectives[0].thresholds.warning,
+        Some(0.3)
+    );
 
     // Valid, but it drops the objective an open violation is about.
     let e = w
@@ -289,7 +306,10 @@ async fn a_bad_reload_keeps_the_running_charter_and_says_why() {
         .await
         .expect_err("refused");
     assert!(matches!(e, ReloadError::Refused { .. }), "{e:?}");
-    assert!(e.to_string().contains("open violation saturation@api"), "{e}");
+    assert!(
+        e.to_string().contains("open violation saturation@api"),
+        "{e}"
+    );
     assert_eq!(w.controller.charter().objectives[0].name, "saturation");
     assert_eq!(w.successful(), 0);
 
@@ -337,7 +357,11 @@ struct FakeHost(Arc<Seen>);
 impl Host for FakeHost {
     type Loop = FakeLoop;
     fn interval(&self) -> Duration {
-        self.0.interval.lock().expect("lock").unwrap_or(Duration::from_secs(15))
+        self.0
+            .interval
+            .lock()
+            .expect("lock")
+            .unwrap_or(Duration::from_secs(15))
     }
     async fn lead(&self, _fence: Arc<Fence>, _now: Timestamp) -> Result<FakeLoop, ControllerError> {
         Ok(FakeLoop(self.0.clone()))
@@ -366,10 +390,17 @@ async fn the_ticker_times_its_cycles_by_a_reloaded_interval() {
     let task = tokio::spawn(ticker.run(stop.clone()));
     tokio::time::sleep(Duration::from_secs(31)).await;
     let at = |s: u64| T0.plus(Duration::from_secs(s));
-    assert_eq!(*seen.ticks.lock().expect("lock"), vec![at(0), at(15), at(30)]);
+    assert_eq!(
+        *seen.ticks.lock().expect("lock"),
+        vec![at(0), at(15), at(30)]
+    );
 
     let text = charter_text("saturation", 0.5, 0.9, URL).replace("interval: 15s", "interval: 5s");
-    let charter = Arc::new(charter_model::parse_charter(&text, "c.yaml", Path::new(".")).expect("valid").0);
+    let charter = Arc::new(
+        charter_model::parse_charter(&text, "c.yaml", Path::new("."))
+            .expect("valid")
+            .0,
+    );
     control
         .call(|reply| Command::Reload { charter, reply })
         .await

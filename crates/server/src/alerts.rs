@@ -190,7 +190,9 @@ impl Receiver {
     /// What alerts may name now: derived again once a reload swapped the charter.
     fn targets(&self) -> Arc<Targets> {
         let read = |l: &RwLock<(Arc<Charter>, Arc<Targets>)>| {
-            l.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+            l.read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone()
         };
         let (derived_from, targets) = read(&self.targets);
         let Some(latest) = self.reloaded.as_ref().map(|r| r.borrow().clone()) else {

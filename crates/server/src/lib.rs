@@ -289,7 +289,8 @@ mod tests {
         }
         let (_, second) = get(&s, "/metrics").await;
         assert!(
-            value(&second, "process_cpu_seconds_total") > value(&first, "process_cpu_seconds_total"),
+            value(&second, "process_cpu_seconds_total")
+                > value(&first, "process_cpu_seconds_total"),
             "{first}\n{second}"
         );
         // Other tests open and close descriptors meanwhile: only bounds hold.
@@ -305,8 +306,14 @@ mod tests {
             .as_secs_f64();
         let started = value(&second, "process_start_time_seconds");
         // This test process started in the last hour, not in the future.
-        assert!(started <= now + 1.0 && started > now - 3600.0, "{started} vs {now}");
-        assert!(second.contains("# TYPE process_cpu_seconds counter"), "{second}");
+        assert!(
+            started <= now + 1.0 && started > now - 3600.0,
+            "{started} vs {now}"
+        );
+        assert!(
+            second.contains("# TYPE process_cpu_seconds counter"),
+            "{second}"
+        );
     }
 
     #[tokio::test]

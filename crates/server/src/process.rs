@@ -51,7 +51,10 @@ impl ProcessCollector {
         let status = std::fs::read_to_string(self.process.join("status")).ok();
         ProcessStats {
             cpu_seconds: stat.map(|s| (s.utime + s.stime) as f64 / USER_HZ),
-            resident_bytes: status.as_deref().and_then(|s| status_kib(s, "VmRSS:")).map(|k| k * 1024),
+            resident_bytes: status
+                .as_deref()
+                .and_then(|s| status_kib(s, "VmRSS:"))
+                .map(|k| k * 1024),
             virtual_bytes: stat.map(|s| s.vsize),
             open_fds: count_entries(&self.process.join("fd")),
             max_fds: std::fs::read_to_string(self.process.join("limits"))
@@ -208,7 +211,8 @@ mod tests {
         let limits = "Limit                     Soft Limit           Hard Limit           Units\n\
                       Max open files            1024                 524288               files\n";
         assert_eq!(parse_max_open_files(limits), Some(1024));
-        let unlimited = "Max open files            unlimited            unlimited            files\n";
+        let unlimited =
+            "Max open files            unlimited            unlimited            files\n";
         assert_eq!(parse_max_open_files(unlimited), None);
         assert_eq!(
             parse_boot_time("cpu  1 2 3\nbtime 1765000000\nprocesses 9\n"),

@@ -293,12 +293,18 @@ impl Controller {
         for e in &self.executor.executions {
             for t in &e.targets {
                 if !known(&t.objective, &t.component) {
-                    orphans.insert(format!("execution {} verifying {}@{}", e.id, t.objective, t.component));
+                    orphans.insert(format!(
+                        "execution {} verifying {}@{}",
+                        e.id, t.objective, t.component
+                    ));
                 }
             }
             for s in &e.steps {
                 if charter.component(&s.action.component).is_none() {
-                    orphans.insert(format!("execution {} acting on {}", e.id, s.action.component));
+                    orphans.insert(format!(
+                        "execution {} acting on {}",
+                        e.id, s.action.component
+                    ));
                 }
             }
         }

@@ -84,7 +84,8 @@ impl LeaseKeeper {
                 {
                     Ok(true) => f.extend(Fence::deadline_after(sent, ttl, margin)),
                     Ok(false) => {
-                        super::status::say(format_args!("lost the leader lease of epoch {}: another replica took it",
+                        super::status::say(format_args!(
+                            "lost the leader lease of epoch {}: another replica took it",
                             f.epoch()
                         ));
                         f.revoke();
@@ -126,7 +127,10 @@ impl LeaseKeeper {
         if let Some(f) = fence {
             f.revoke();
             match self.store.release_lease(&self.replica, f.epoch()).await {
-                Ok(()) => super::status::say(format_args!("released the leader lease of epoch {}", f.epoch())),
+                Ok(()) => super::status::say(format_args!(
+                    "released the leader lease of epoch {}",
+                    f.epoch()
+                )),
                 Err(e) => tracing::warn!(error = %e, "cannot release the leader lease"),
             }
         }

@@ -22,13 +22,7 @@ use tokio::sync::{Mutex, watch};
 
 /// Sections a reload cannot change (they were wired into the metric source, the
 /// store, the lease keeper, the HTTP server and the actuators at start).
-pub const RESTART_ONLY: &[&str] = &[
-    "source",
-    "knowledge",
-    "alerts",
-    "api",
-    "actuators",
-];
+pub const RESTART_ONLY: &[&str] = &["source", "knowledge", "alerts", "api", "actuators"];
 
 /// The loop will not take a charter that is valid on its own (it would orphan an open
 /// violation or an execution in progress, say).

@@ -231,7 +231,10 @@ impl<H: Host> Ticker<H> {
             Some(f) if self.controller.is_none() => {
                 match self.host.lead(f.clone(), self.clock.now()).await {
                     Ok(c) => {
-                        super::status::say(format_args!("leading under fencing epoch {}", f.epoch()));
+                        super::status::say(format_args!(
+                            "leading under fencing epoch {}",
+                            f.epoch()
+                        ));
                         self.controller = Some(c);
                         self.fence = Some(f);
                         interval.reset_immediately();
