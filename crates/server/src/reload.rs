@@ -73,3 +73,68 @@ async fn reload(State(api): State<Arc<ReloadApi>>, headers: HeaderMap) -> Respon
         Err(e) => refuse(StatusCode::UNPROCESSABLE_ENTITY, &e.to_string()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::Request;
+    use charter_orchestrator::LoopMetrics;
+    use charter_orchestrator::daemon::ControlHandle;
+    use http_body_util::BodyExt;
+    use std::path::PathBuf;
+    use tower::ServiceExt;
+
+    async fn call(api: &ReloadApi, method: &str, token: Option<&str>) -> (StatusCode, String) {
+        let mut req = Request::builder().method(method).uri(RELOAD_PATH);
+        if let Some(t) = token {
+            req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        let resp = reload_router(api.clone())
+            .oneshot(req.body(Body::empty()).expect("request"))
+            .await
+            .expect("response");
+        let status = resp.status();
+        let body = resp.into_body().collect().await.expect("body").to_bytes();
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    #[tokio::test]
+    async fn reload_needs_the_api_token_before_it_reads_anything() {
+        let (control, _commands) = ControlHandle::channel();
+        let metrics = LoopMetrics::unregistered();
+        let reloader = Arc::new(Reloader::new(
+            PathBuf::from("/nonexistent/charter.yaml"),
+            charter_testkit::westworld(),
+            control,
+            metrics.clone(),
+            Arc::new(charter_model::WallClock),
+        ));
+        let closed = ReloadApi {
+            reloader: reloader.clone(),
+            token: None,
+        };
+        let (code, body) = call(&closed, "POST", Some("anything")).await;
+        assert_eq!(code, StatusCode::FORBIDDEN, "{body}");
+        assert!(body.contains("SIGHUP"), "{body}");
+        let open = ReloadApi {
+            reloader,
+            token: Some("the-token".into()),
+        };
+        assert_eq!(call(&open, "POST", None).await.0, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            call(&open, "PUT", Some("wrong")).await.0,
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(
+            call(&open, "GET", Some("the-token")).await.0,
+            StatusCode::METHOD_NOT_ALLOWED
+        );
+        // Nothing was attempted so far.
+        assert_eq!(metrics.config_reload_successful.get(), 1);
+        let (code, body) = call(&open, "POST", Some("the-token")).await;
+        assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert!(body.contains("/nonexistent/charter.yaml"), "{body}");
+        assert_eq!(metrics.config_reload_successful.get(), 0);
+    }
+}
