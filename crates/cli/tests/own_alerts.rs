@@ -167,14 +167,27 @@ fn registered_families() -> BTreeSet<String> {
     let mut names = BTreeSet::new();
     for f in files {
         let text = std::fs::read_to_string(&f).unwrap_or_default();
-        // Registered metrics, and those a collector describes at scrape time (the
-        // process metrics).
-        for call in ["register(", "encode_descriptor("] {
-            for (i, _) in text.match_indices(call) {
-                let rest = text[i + call.len()..].trim_start();
-                if let Some(lit) = rest.strip_prefix('"')
-                    && let Some(end) = lit.find('"')
-                    && METRIC_PREFIXES.iter().any(|p| lit[..end].starts_with(p))
+        for (i, _) in text.match_indices("register(") {
+            let rest = text[i + "register(".len()..].trim_start();
+            if let Some(lit) = rest.strip_prefix('"')
+                && let Some(end) = lit.find('"')
+                && lit[..end].starts_with("charter_")
+            {
+                names.insert(lit[..end].to_string());
+            }
+        }
+        // A collector describes its metrics at scrape time (the process metrics): in
+        // its file, every string literal with a metric prefix names one.
+        if text.contains("impl Collector for") {
+            for (i, _) in text.match_indices('"') {
+                let lit = &text[i + 1..];
+                if let Some(end) = lit.find('"')
+                    && METRIC_PREFIXES
+                        .iter()
+                        .any(|p| lit[..end].starts_with(p) && end > p.len())
+                    && lit[..end]
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b == b'_')
                 {
                     names.insert(lit[..end].to_string());
                 }
