@@ -156,9 +156,9 @@ async fn inject_faults(base: String, stop: std::sync::Arc<std::sync::atomic::Ato
     }
 }
 
-/// A new, empty database on the test server: (admin url, database, url); `None` when
-/// skipping was asked for.
-async fn fresh_database() -> Option<(String, String, String)> {
+/// A new, empty database on the test server, named after the test: (admin url,
+/// database, url); `None` when skipping was asked for.
+async fn fresh_database(test: &str) -> Option<(String, String, String)> {
     let admin_url = match std::env::var("CHARTER_TEST_POSTGRES_URL") {
         Ok(url) if !url.trim().is_empty() => url,
         _ if std::env::var("CHARTER_SKIP_POSTGRES").as_deref() == Ok("1") => {
@@ -170,7 +170,7 @@ async fn fresh_database() -> Option<(String, String, String)> {
              PostgreSQL server (or set CHARTER_SKIP_POSTGRES=1 to skip for local work)"
         ),
     };
-    let database = format!("charter_failover_{}", std::process::id());
+    let database = format!("charter_{test}_{}", std::process::id());
     let mut admin = sqlx::PgConnection::connect(&admin_url)
         .await
         .expect("connect to CHARTER_TEST_POSTGRES_URL");
@@ -196,7 +196,7 @@ async fn drop_database(admin_url: &str, database: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_follower_takes_over_and_no_action_is_applied_twice_or_by_a_stale_leader() {
-    let Some((admin_url, database, db_url)) = fresh_database().await else {
+    let Some((admin_url, database, db_url)) = fresh_database("failover").await else {
         return;
     };
     // On failure the database stays for a post-mortem (the test server is throwaway).
@@ -442,4 +442,99 @@ async fn wait_for_leader(
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// A sample's value from a replica's /metrics.
+async fn metric(client: &reqwest::Client, r: &Replica, name: &str) -> Option<f64> {
+    let text = client
+        .get(format!("http://{}/metrics", r.addr))
+        .send()
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// Issue 19 item 5 with several replicas: each reloads its own file on SIGHUP, the
+/// leader and the follower alike, and neither reload moves the lease; a file that
+/// changes the lease (restart-only) is refused by both, and the lease stays too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reloading_the_leader_and_the_follower_leaves_the_lease_alone() {
+    let Some((admin_url, database, db_url)) = fresh_database("reload").await else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_sim, base) = start_simulator(dir.path(), 5, SPEED, "50ms");
+    let charter = write_charter(dir.path(), &base, &db_url);
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(3))
+        .build()
+        .expect("client");
+    let store = PostgresStore::connect(&db_url)
+        .await
+        .expect("connect to the test database");
+    let replicas = [
+        start_replica(dir.path(), &charter, "a", 0),
+        start_replica(dir.path(), &charter, "b", 0),
+    ];
+    let lease = wait_for_leader(&store, &client, &replicas).await;
+
+    let text = std::fs::read_to_string(&charter).expect("charter");
+    assert!(text.contains("warning: 0.85"), "{text}");
+    std::fs::write(&charter, text.replace("warning: 0.85", "warning: 0.8")).expect("write");
+    for r in &replicas {
+        signal(&r.proc.0, "HUP");
+    }
+    for r in &replicas {
+        let line = wait_for_line(&r.log, "reloaded ", Duration::from_secs(20))
+            .unwrap_or_else(|| panic!("replica {} did not reload\n{}", r.id, tail(&r.log, 30)));
+        assert!(line.contains("changed: objectives"), "{}: {line}", r.id);
+        assert_eq!(
+            metric(&client, r, "charter_config_last_reload_successful").await,
+            Some(1.0)
+        );
+    }
+    // Several renewals later: the same holder, the same epoch, one leader.
+    tokio::time::sleep(TTL * 3).await;
+    let after = store.lease().await.expect("lease").expect("held");
+    assert_eq!(
+        (after.holder.as_str(), after.epoch),
+        (lease.holder.as_str(), lease.epoch)
+    );
+    let mut gauges = Vec::new();
+    for r in &replicas {
+        gauges.push(leader_gauge(&client, r).await);
+    }
+    gauges.sort();
+    assert_eq!(gauges, vec![Some(0), Some(1)]);
+
+    // The lease's timing needs a restart: both refuse, and say so.
+    let text = std::fs::read_to_string(&charter).expect("charter");
+    std::fs::write(&charter, text.replace("ttl: 1200ms", "ttl: 2400ms")).expect("write");
+    for r in &replicas {
+        signal(&r.proc.0, "HUP");
+    }
+    for r in &replicas {
+        wait_for_line(&r.log, "charter reload failed", Duration::from_secs(20))
+            .unwrap_or_else(|| panic!("replica {} did not refuse\n{}", r.id, tail(&r.log, 30)));
+        let log = std::fs::read_to_string(&r.log).expect("log");
+        assert!(log.contains("(changed: knowledge)"), "{}", tail(&r.log, 10));
+        assert_eq!(
+            metric(&client, r, "charter_config_last_reload_successful").await,
+            Some(0.0)
+        );
+    }
+    tokio::time::sleep(TTL * 2).await;
+    let after = store.lease().await.expect("lease").expect("held");
+    assert_eq!(
+        (after.holder.as_str(), after.epoch),
+        (lease.holder.as_str(), lease.epoch)
+    );
+    drop(replicas);
+    drop_database(&admin_url, &database).await;
 }
