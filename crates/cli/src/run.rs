@@ -4,8 +4,8 @@
 //! task serves HTTP; the HTTP task reaches the loop only through the control channel
 //! (approve, reject, pause, resume, list, reload), whose commands the ticker applies
 //! between cycles. SIGHUP or `POST /-/reload` re-reads the charter file
-//! (`charter_orchestrator::daemon::Reloader`). SIGTERM or SIGINT cancels them all, the current cycle finishes, the store
-//! closes, all within a grace period.
+//! (`charter_orchestrator::daemon::Reloader`). SIGTERM or SIGINT cancels them all, the
+//! current cycle finishes, the store closes, all within a grace period.
 
 use crate::wiring;
 use anyhow::Context;
@@ -150,7 +150,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let mut registry = Registry::default();
     let metrics = LoopMetrics::register(&mut registry);
     registry.register_collector(Box::new(charter_server::ProcessCollector::new()));
-    // SIGHUP and POST /-/reload re-read the charter file (docs/charter.md, "Reload").
+    // SIGHUP and POST /-/reload re-read the charter file (docs/charter.md, "Reloading a
+    // running charter"); the webhook receiver follows what they swap in.
     let reloader = Arc::new(Reloader::new(
         args.file.clone(),
         charter.clone(),

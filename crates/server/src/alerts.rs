@@ -671,6 +671,44 @@ pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn alerts_may_name_what_a_reloaded_charter_declares() {
+        let text = |objective: &str| {
+            format!(
+                "name: shop\nsource: {{ simulator: {{}} }}\nalerts: {{ auth: none }}\n\
+                 actuators:\n  sim: {{ simulator: {{}} }}\ncomponents:\n  - {{ name: api, actuator: sim }}\n\
+                 objectives:\n  - name: {objective}\n    metric: m\n    above: {{ warning: 1, critical: 2, clear: 0.5 }}\n    remedies: [scale_out]\n"
+            )
+        };
+        let first = Arc::new(charter_testkit::charter_from(&text("latency")));
+        let (reloads, reloaded) = watch::channel(first.clone());
+        let store = charter_knowledge::SqliteStore::open_in_memory()
+            .await
+            .expect("store");
+        let receiver = Receiver::new(AlertIngest {
+            store: Arc::new(store),
+            charter: first,
+            token: None,
+            wake: Arc::new(Notify::new()),
+            max_body_bytes: 1024,
+            clock: Arc::new(charter_model::WallClock),
+            reloaded: Some(reloaded),
+        });
+        let labels = |objective: &str| {
+            BTreeMap::from([
+                (receiver.objective_label.clone(), objective.to_string()),
+                (receiver.component_label.clone(), "api".to_string()),
+            ])
+        };
+        let named = |o: &str| (Some(o.to_string()), Some("api".to_string()));
+        assert_eq!(receiver.map(&labels("latency")), named("latency"));
+        assert_eq!(receiver.map(&labels("errors")), (None, None));
+        // A reload swaps `latency` for `errors`: the receiver follows at once.
+        reloads.send_replace(Arc::new(charter_testkit::charter_from(&text("errors"))));
+        assert_eq!(receiver.map(&labels("errors")), named("errors"));
+        assert_eq!(receiver.map(&labels("latency")), (None, None));
+    }
+
     #[test]
     fn rfc3339_times_parse_with_fractions_and_offsets() {
         assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
