@@ -6,12 +6,17 @@ mod common;
 use common::{Role, rbac_documents};
 use std::collections::BTreeSet;
 
-/// Every (API group, resource, verb) the actuator's requests need. The scripted API
-/// server of `tests/actuator.rs` checks each request it sees against the Role; this
-/// list makes the converse hold: the Role grants nothing beyond it.
+/// Every (API group, resource, verb) the actuator's and the rollout watcher's
+/// requests need. The scripted API servers of `tests/actuator.rs` and
+/// `tests/watch.rs` check each request they see against the Role; this list makes
+/// the converse hold: the Role grants nothing beyond it.
 const NEEDED: &[(&str, &str, &str)] = &[
     ("apps", "deployments", "get"),
+    ("apps", "deployments", "list"),
+    ("apps", "deployments", "watch"),
     ("apps", "deployments", "patch"),
+    ("apps", "statefulsets", "list"),
+    ("apps", "statefulsets", "watch"),
     ("apps", "deployments/scale", "get"),
     ("apps", "deployments/scale", "patch"),
     ("apps", "replicasets", "list"),
@@ -51,8 +56,8 @@ fn rbac_has_no_wildcards_and_no_secrets() {
         for rule in &doc.rules {
             for v in &rule.verbs {
                 assert!(
-                    ["get", "list", "patch"].contains(&v.as_str()),
-                    "verb `{v}` is more than the actuator needs"
+                    ["get", "list", "watch", "patch"].contains(&v.as_str()),
+                    "verb `{v}` is more than the actuator and the watcher need"
                 );
             }
         }
