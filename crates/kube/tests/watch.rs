@@ -300,16 +300,28 @@ async fn a_relist_after_a_watch_error_reports_only_what_changed_in_the_gap() {
     // revision 4 reports nothing.
     let x = w.api.take(DEPLOYMENTS, true).await;
     assert_eq!(x.param("resourceVersion").as_deref(), Some("101"));
+    let t0 = tokio::time::Instant::now();
     x.respond(500, status(500, "InternalError", "etcd is sad"));
     w.list(DEPLOYMENTS, "150", vec![catalog(4, "catalog:4", 3, 101)])
         .await;
+    assert!(
+        t0.elapsed() >= Duration::from_secs(1),
+        "no backoff: {:?}",
+        t0.elapsed()
+    );
     // A watch whose version expired: listed again at once; revision 5 appeared in
     // the gap and is reported once, from revision 4's image.
     let gone =
         json!({ "type": "ERROR", "object": status(410, "Expired", "too old resource version") });
     assert_eq!(w.watch(DEPLOYMENTS, &[gone.to_string()]).await, "150");
+    let t1 = tokio::time::Instant::now();
     w.list(DEPLOYMENTS, "200", vec![catalog(5, "catalog:5", 3, 190)])
         .await;
+    assert_eq!(
+        t1.elapsed(),
+        Duration::ZERO,
+        "an expired version is listed again at once"
+    );
     assert_eq!(w.watching(DEPLOYMENTS).await, "200");
     let keys: Vec<_> = w
         .changes()

@@ -114,7 +114,16 @@ impl ApiServer {
             return self.stash.remove(i);
         }
         loop {
-            let x = self.receive().await.unwrap_or_else(|| {
+            // In paused time a client that never asks fails the test instead of hanging it.
+            let received = tokio::time::timeout(Duration::from_secs(600), self.receive())
+                .await
+                .unwrap_or_else(|_| {
+                    panic!(
+                        "expected GET {path} (watch: {watch}) within 600 s; pending: {:?}",
+                        self.pending()
+                    )
+                });
+            let x = received.unwrap_or_else(|| {
                 panic!("expected GET {path} (watch: {watch}), but the client is gone")
             });
             if wanted(&x) {
