@@ -172,3 +172,35 @@ fn the_replicated_statefulset_runs_two_leased_replicas_on_postgres() {
     // The URL is read from the secret, never written into the charter.
     assert!(!charter.contains("postgres://"));
 }
+
+#[test]
+fn the_charts_role_grants_what_rbac_yaml_grants() {
+    // The chart's Role rules are plain YAML between `rules:` and the next document.
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../charts/charter/templates/rbac.yaml"
+    );
+    let text = std::fs::read_to_string(path).expect("the chart's rbac.yaml");
+    let start = text.find("rules:\n").expect("rules in the chart's Role") + "rules:\n".len();
+    let end = start
+        + text[start..]
+            .find("\n---")
+            .expect("a RoleBinding after the Role");
+    let rules: Vec<common::Rule> =
+        serde_saphyr::from_str(&text[start..end]).expect("the chart's rules parse");
+    let triples = |rules: &[common::Rule]| -> BTreeSet<(String, String, String)> {
+        rules
+            .iter()
+            .flat_map(|r| {
+                r.api_groups.iter().flat_map(move |g| {
+                    r.resources.iter().flat_map(move |res| {
+                        r.verbs
+                            .iter()
+                            .map(move |v| (g.clone(), res.clone(), v.clone()))
+                    })
+                })
+            })
+            .collect()
+    };
+    assert_eq!(triples(&rules), triples(&Role::load().rules));
+}
