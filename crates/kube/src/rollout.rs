@@ -34,7 +34,10 @@ pub const CHANGE_BY: &str = "kubernetes";
 /// for the same rollout however often, and by however many replicas, it is seen.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RolloutChange {
-    /// When the watcher saw it (a list after a gap sees it late).
+    /// When it was made: the time `managedFields` records for the last write of the
+    /// changed field (`spec.template`, `spec.replicas`), unless that is later than
+    /// when the watcher saw the change; else when the watcher saw it (late, after a
+    /// gap in the watch).
     pub at: Timestamp,
     /// The Charter component the workload stands for.
     pub component: String,
@@ -123,10 +126,34 @@ pub struct Observed {
     /// The pod template when the revision last moved (or was first seen): what the
     /// next rollout is compared with.
     pub rolled_template: Value,
-    /// The field manager that last wrote `spec.template`, if recorded.
-    pub template_by: Option<String>,
-    /// The field manager that last wrote `spec.replicas`, if recorded.
-    pub replicas_by: Option<String>,
+    /// Who last wrote `spec.template`, if recorded.
+    pub template_by: Option<Writer>,
+    /// Who last wrote `spec.replicas`, if recorded.
+    pub replicas_by: Option<Writer>,
+}
+
+/// A field manager's last write of a field, as `metadata.managedFields` records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Writer {
+    /// The field manager (`kubectl-client-side-apply`, `helm`, `charter`, …).
+    pub manager: String,
+    /// When (the API server's clock), if recorded.
+    pub at: Option<Timestamp>,
+}
+
+impl Writer {
+    /// Who made a change, and when: the writer's time when it is known and not
+    /// later than `seen` (the write came first, however late the watcher sees its
+    /// rollout — after a gap in the watch, for example), else `seen`.
+    fn stamp(writer: Option<&Writer>, seen: Timestamp) -> (String, Timestamp) {
+        match writer {
+            Some(w) => (
+                w.manager.clone(),
+                w.at.filter(|t| *t <= seen).unwrap_or(seen),
+            ),
+            None => (CHANGE_BY.to_string(), seen),
+        }
+    }
 }
 
 fn bad(what: &str, object: &Value, e: impl fmt::Display) -> String {
@@ -209,11 +236,11 @@ fn observe_statefulset(object: &Value) -> Result<(String, Observed), String> {
     ))
 }
 
-/// The manager of the newest `metadata.managedFields` entry that owns the field at
-/// `path` (in `fieldsV1` notation); later entries win a tie.
-fn last_writer(object: &Value, path: &[&str]) -> Option<String> {
+/// The newest `metadata.managedFields` entry that owns the field at `path` (in
+/// `fieldsV1` notation); later entries win a tie, entries without a time lose.
+fn last_writer(object: &Value, path: &[&str]) -> Option<Writer> {
     let entries = object.pointer("/metadata/managedFields")?.as_array()?;
-    let mut best: Option<(&str, &str)> = None;
+    let mut best: Option<(Option<Timestamp>, &str)> = None;
     for e in entries {
         let mut fields = e.get("fieldsV1");
         for p in path {
@@ -222,17 +249,22 @@ fn last_writer(object: &Value, path: &[&str]) -> Option<String> {
         if fields.is_none() {
             continue;
         }
-        let (Some(manager), time) = (
-            e.get("manager").and_then(Value::as_str),
-            e.get("time").and_then(Value::as_str).unwrap_or(""),
-        ) else {
+        let Some(manager) = e.get("manager").and_then(Value::as_str) else {
             continue;
         };
+        let time = e
+            .get("time")
+            .and_then(Value::as_str)
+            .and_then(|t| t.parse::<k8s_openapi::jiff::Timestamp>().ok())
+            .map(|t| Timestamp(t.as_millisecond()));
         if best.is_none_or(|(t, _)| time >= t) {
             best = Some((time, manager));
         }
     }
-    best.map(|(_, m)| m.to_string())
+    best.map(|(at, m)| Writer {
+        manager: m.to_string(),
+        at,
+    })
 }
 
 /// One workload's identity, for descriptions and keys.
@@ -281,15 +313,13 @@ fn compare(
                      (it changed before the watch saw it)"
                 ),
             };
+            let (by, at) = Writer::stamp(new.template_by.as_ref(), at);
             out.push(RolloutChange {
                 at,
                 component: w.component.to_string(),
                 kind,
                 description,
-                by: new
-                    .template_by
-                    .clone()
-                    .unwrap_or_else(|| CHANGE_BY.to_string()),
+                by,
                 key: w.key(new.rollout_id.as_deref().unwrap_or(now)),
             });
             // new.rolled_template is already new.template.
@@ -302,6 +332,7 @@ fn compare(
             Some(g) => g.to_string(),
             None => format!("to-{}", new.replicas),
         };
+        let (by, at) = Writer::stamp(new.replicas_by.as_ref(), at);
         out.push(RolloutChange {
             at,
             component: w.component.to_string(),
@@ -310,10 +341,7 @@ fn compare(
                 "{w} scaled from {} to {} replicas",
                 old.replicas, new.replicas
             ),
-            by: new
-                .replicas_by
-                .clone()
-                .unwrap_or_else(|| CHANGE_BY.to_string()),
+            by,
             key: w.key(&format!("{revision}/scale/{step}")),
         });
     }
@@ -795,14 +823,35 @@ mod tests {
             { "manager": "kubectl-edit", "operation": "Update", "time": "2026-01-02T00:00:00Z",
               "fieldsV1": { "f:spec": { "f:template": {} } } }
         ] } });
+        let day = |d: i64| Some(Timestamp::from_secs(1_767_225_600 + d * 86_400));
         assert_eq!(
-            last_writer(&object, &["f:spec", "f:template"]).as_deref(),
-            Some("kubectl-edit")
+            last_writer(&object, &["f:spec", "f:template"]),
+            Some(Writer {
+                manager: "kubectl-edit".into(),
+                at: day(1)
+            })
         );
         assert_eq!(
-            last_writer(&object, &["f:spec", "f:replicas"]).as_deref(),
-            Some("helm")
+            last_writer(&object, &["f:spec", "f:replicas"]),
+            Some(Writer {
+                manager: "helm".into(),
+                at: day(0)
+            })
         );
+        // A change is stamped with its write, unless the write claims to be later
+        // than the watcher saw it.
+        let w = Writer {
+            manager: "helm".into(),
+            at: day(0),
+        };
+        let seen = Timestamp::from_secs(1_767_225_600 + 3600);
+        assert_eq!(
+            Writer::stamp(Some(&w), seen),
+            ("helm".to_string(), day(0).expect("t"))
+        );
+        let early = Timestamp::from_secs(1_767_225_600 - 1);
+        assert_eq!(Writer::stamp(Some(&w), early), ("helm".to_string(), early));
+        assert_eq!(Writer::stamp(None, seen), (CHANGE_BY.to_string(), seen));
         assert_eq!(last_writer(&object, &["f:spec", "f:paused"]), None);
     }
 }

@@ -161,7 +161,8 @@ impl RolloutWatcher {
     }
 
     /// Run until `cancel` is cancelled or `tx`'s receiver is dropped: one loop per
-    /// namespace and kind, all in this task.
+    /// namespace and kind, all in this task (none, and it returns at once, when the
+    /// mapping is empty).
     pub async fn run(self, tx: mpsc::Sender<RolloutChange>, cancel: CancellationToken) {
         let loops = self.mapping.namespaces.iter().flat_map(|(ns, workloads)| {
             WorkloadKind::ALL.into_iter().map(|kind| {
