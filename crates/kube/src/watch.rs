@@ -26,6 +26,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 /// Which workloads stand for which components: per namespace, workload name →
 /// component. A Deployment and a StatefulSet of the same name stand for the same
@@ -176,12 +177,31 @@ impl RolloutWatcher {
     /// The list-then-watch loop of one namespace and kind.
     async fn watch_one(
         &self,
+        tracker: Tracker,
+        tx: mpsc::Sender<RolloutChange>,
+        cancel: CancellationToken,
+    ) {
+        let span = tracing::info_span!(
+            "rollout_watch",
+            namespace = %tracker.namespace(),
+            kind = tracker.kind().word()
+        );
+        self.list_and_watch(tracker, tx, cancel)
+            .instrument(span)
+            .await;
+    }
+
+    async fn list_and_watch(
+        &self,
         mut tracker: Tracker,
         tx: mpsc::Sender<RolloutChange>,
         cancel: CancellationToken,
     ) {
-        let (kind, ns) = (tracker.kind(), tracker.namespace().to_string());
-        let path = format!("/apis/apps/v1/namespaces/{ns}/{}", kind.plural());
+        let path = format!(
+            "/apis/apps/v1/namespaces/{}/{}",
+            tracker.namespace(),
+            tracker.kind().plural()
+        );
         let request = Request::new(&path);
         let mut backoff = self.backoff_min;
         // Each pass: list, then watch until the watch cannot go on.
@@ -190,15 +210,10 @@ impl RolloutWatcher {
                 _ = cancel.cancelled() => return,
                 r = self.list(&request) => r,
             };
-            let (items, mut version) = match listed {
+            let (items, version) = match listed {
                 Ok(l) => l,
                 Err(e) => {
-                    tracing::warn!(
-                        namespace = %ns,
-                        kind = kind.word(),
-                        retry_in = ?backoff,
-                        "kubernetes watch: list {path}: {e}"
-                    );
+                    tracing::warn!(retry_in = ?backoff, "kubernetes watch: list {path}: {e}");
                     if !self.pause(&mut backoff, &cancel).await {
                         return;
                     }
@@ -217,85 +232,113 @@ impl RolloutWatcher {
                 }
             }
             tracker.end_list(&names);
-            tracing::debug!(namespace = %ns, kind = kind.word(), version = %version, objects = items.len(), "kubernetes watch: listed");
-            // Watch from the list's version until the watch cannot go on.
-            let retry = loop {
-                let params = WatchParams::default().timeout(self.watch_timeout);
-                let stream = match request.watch(&params, &version) {
-                    Ok(r) => {
-                        tokio::select! {
-                            _ = cancel.cancelled() => return,
-                            s = self.client.request_events::<Value>(r) => s,
-                        }
+            tracing::debug!(%version, objects = items.len(), "kubernetes watch: listed");
+            let next = self
+                .watch_from(&mut tracker, &request, version, &tx, &cancel, backoff)
+                .await;
+            match next {
+                Next::Stop => return,
+                Next::List => {}
+                Next::ListAfterBackoff => {
+                    if !self.pause(&mut backoff, &cancel).await {
+                        return;
                     }
-                    Err(e) => Err(kube::Error::BuildRequest(e)),
-                };
-                let stream = match stream {
-                    Ok(s) => s,
-                    Err(e) => {
-                        tracing::warn!(namespace = %ns, kind = kind.word(), retry_in = ?backoff, "kubernetes watch: watch {path}: {}", crate::actuator::kube_error(&e));
-                        break true;
-                    }
-                };
-                let mut stream = std::pin::pin!(stream);
-                let mut events = 0usize;
-                let outcome = loop {
-                    let next = tokio::select! {
-                        _ = cancel.cancelled() => return,
-                        n = stream.next() => n,
-                    };
-                    let Some(next) = next else { break None };
-                    events += 1;
-                    match next {
-                        Ok(WatchEvent::Added(o) | WatchEvent::Modified(o)) => {
-                            if let Some(v) = resource_version(&o) {
-                                version = v;
-                            }
-                            if !self.seen(&mut tracker, &o, self.clock.now(), &tx).await {
-                                return;
-                            }
-                        }
-                        Ok(WatchEvent::Deleted(o)) => {
-                            if let Some(v) = resource_version(&o) {
-                                version = v;
-                            }
-                            tracker.delete(&o);
-                        }
-                        Ok(WatchEvent::Bookmark(b)) => version = b.metadata.resource_version,
-                        Ok(WatchEvent::Error(status)) if status.code == 410 => {
-                            tracing::info!(namespace = %ns, kind = kind.word(), "kubernetes watch: version {version} expired; listing again");
-                            break Some(false);
-                        }
-                        Ok(WatchEvent::Error(status)) => {
-                            tracing::warn!(namespace = %ns, kind = kind.word(), retry_in = ?backoff, "kubernetes watch: {path}: {} {}: {}", status.code, status.reason, status.message);
-                            break Some(true);
-                        }
-                        // A line that is not an event: skip it, the stream goes on.
-                        Err(kube::Error::SerdeError(e)) => {
-                            tracing::warn!(namespace = %ns, kind = kind.word(), "kubernetes watch: {path}: an event that cannot be read was skipped: {e}");
-                        }
-                        Err(e) => {
-                            tracing::warn!(namespace = %ns, kind = kind.word(), retry_in = ?backoff, "kubernetes watch: {path}: {}", crate::actuator::kube_error(&e));
-                            break Some(true);
-                        }
-                    }
-                };
-                match outcome {
-                    Some(retry) => break retry,
-                    // The server ended the watch: go on from the last version seen;
-                    // after a pause if it ended with nothing, so that a server that
-                    // keeps closing at once is not asked in a busy loop.
-                    None if events == 0 => {
-                        let mut least = self.backoff_min;
-                        if !self.pause(&mut least, &cancel).await {
-                            return;
-                        }
-                    }
-                    None => {}
+                }
+            }
+        }
+    }
+
+    /// Watch from `version`, re-watching from the last version seen whenever the
+    /// server ends a watch, until the watch cannot go on; `backoff` is only logged.
+    async fn watch_from(
+        &self,
+        tracker: &mut Tracker,
+        request: &Request,
+        mut version: String,
+        tx: &mpsc::Sender<RolloutChange>,
+        cancel: &CancellationToken,
+        backoff: Duration,
+    ) -> Next {
+        let path = &request.url_path;
+        loop {
+            let params = WatchParams::default().timeout(self.watch_timeout);
+            let stream = match request.watch(&params, &version) {
+                Ok(r) => tokio::select! {
+                    _ = cancel.cancelled() => return Next::Stop,
+                    s = self.client.request_events::<Value>(r) => s,
+                },
+                Err(e) => Err(kube::Error::BuildRequest(e)),
+            };
+            let stream = match stream {
+                Ok(s) => s,
+                Err(e) => {
+                    let e = crate::actuator::kube_error(&e);
+                    tracing::warn!(retry_in = ?backoff, "kubernetes watch: watch {path}: {e}");
+                    return Next::ListAfterBackoff;
                 }
             };
-            if retry && !self.pause(&mut backoff, &cancel).await {
-                return;
+            let mut stream = std::pin::pin!(stream);
+            let mut events = 0usize;
+            loop {
+                let next = tokio::select! {
+                    _ = cancel.cancelled() => return Next::Stop,
+                    n = stream.next() => n,
+                };
+                let Some(next) = next else { break };
+                events += 1;
+                match next {
+                    Ok(WatchEvent::Added(o) | WatchEvent::Modified(o)) => {
+                        if let Some(v) = resource_version(&o) {
+                            version = v;
+                        }
+                        if !self.seen(tracker, &o, self.clock.now(), tx).await {
+                            return Next::Stop;
+                        }
+                    }
+                    Ok(WatchEvent::Deleted(o)) => {
+                        if let Some(v) = resource_version(&o) {
+                            version = v;
+                        }
+                        tracker.delete(&o);
+                    }
+                    Ok(WatchEvent::Bookmark(b)) => version = b.metadata.resource_version,
+                    Ok(WatchEvent::Error(status)) if status.code == 410 => {
+                        tracing::info!(
+                            "kubernetes watch: version {version} expired; listing again"
+                        );
+                        return Next::List;
+                    }
+                    Ok(WatchEvent::Error(status)) => {
+                        tracing::warn!(
+                            retry_in = ?backoff,
+                            "kubernetes watch: {path}: {} {}: {}",
+                            status.code,
+                            status.reason,
+                            status.message
+                        );
+                        return Next::ListAfterBackoff;
+                    }
+                    // A line that is not an event: skip it, the stream goes on.
+                    Err(kube::Error::SerdeError(e)) => {
+                        tracing::warn!(
+                            "kubernetes watch: {path}: skipped a line that is not an event: {e}"
+                        );
+                    }
+                    Err(e) => {
+                        let e = crate::actuator::kube_error(&e);
+                        tracing::warn!(retry_in = ?backoff, "kubernetes watch: {path}: {e}");
+                        return Next::ListAfterBackoff;
+                    }
+                }
+            }
+            // The server ended the watch: go on from the last version seen; after a
+            // pause if it ended with nothing, so that a server that keeps closing at
+            // once is not asked in a busy loop.
+            if events == 0 {
+                let mut least = self.backoff_min;
+                if !self.pause(&mut least, cancel).await {
+                    return Next::Stop;
+                }
             }
         }
     }
@@ -335,7 +378,14 @@ impl RolloutWatcher {
         match tracker.upsert(object, at) {
             Seen::Changes(changes) => {
                 for c in changes {
-                    tracing::info!(component = %c.component, kind = ?c.kind, key = %c.key, by = %c.by, "kubernetes watch: {}", c.description);
+                    tracing::info!(
+                        component = %c.component,
+                        kind = ?c.kind,
+                        key = %c.key,
+                        by = %c.by,
+                        "kubernetes watch: {}",
+                        c.description
+                    );
                     if tx.send(c).await.is_err() {
                         tracing::debug!("kubernetes watch: the receiver is gone; stopping");
                         return false;
@@ -343,11 +393,7 @@ impl RolloutWatcher {
                 }
             }
             Seen::Unmapped => {}
-            Seen::Bad(why) => tracing::warn!(
-                namespace = %tracker.namespace(),
-                kind = tracker.kind().word(),
-                "kubernetes watch: skipped: {why}"
-            ),
+            Seen::Bad(why) => tracing::warn!("kubernetes watch: skipped: {why}"),
         }
         true
     }
@@ -361,6 +407,16 @@ impl RolloutWatcher {
             _ = tokio::time::sleep(wait) => true,
         }
     }
+}
+
+/// How a watch ended.
+enum Next {
+    /// List again now (the version expired).
+    List,
+    /// List again after a backoff (an error).
+    ListAfterBackoff,
+    /// Cancelled, or the receiver is gone.
+    Stop,
 }
 
 fn resource_version(object: &Value) -> Option<String> {
