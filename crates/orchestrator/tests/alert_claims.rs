@@ -264,7 +264,9 @@ async fn an_alert_on_a_violation_already_firing_is_not_logged_again() {
         .events
         .iter()
         .map(|(_, e)| e)
-        .filter(|e| matches!(e, Event::Violation { violation: v, .. } if v.alerted && is_db_errors(e)))
+        .filter(
+            |e| matches!(e, Event::Violation { violation: v, .. } if v.alerted && is_db_errors(e)),
+        )
         .collect();
     assert!(
         !joined.is_empty(),
