@@ -136,18 +136,22 @@ impl PrometheusSource {
                 continue;
             };
             let Some(component) = objective.components.iter().find(|c| *c == value) else {
+                // A component of the charter that the objective leaves out: the
+                // objective's `components:` chose that, and a metric shared by
+                // several objectives (backend and edge latency of one histogram)
+                // returns their series too. Nothing to fix, so nothing to report.
+                if charter.component(value).is_some() {
+                    tracing::debug!(objective = %name, component = %value, "series of a component outside the objective ignored");
+                    continue;
+                }
                 let key = Reported::Ignored {
                     objective: name.clone(),
                     value: Some(value.clone()),
                 };
                 if self.first_report(key) {
-                    let why = if charter.component(value).is_some() {
-                        "is not among the objective's components"
-                    } else {
-                        "is not a component of the charter"
-                    };
                     let p = format!(
-                        "objective `{name}`: ignored series for `{label}=\"{}\"`: it {why}",
+                        "objective `{name}`: ignored series for `{label}=\"{}\"`: it is not \
+                         a component of the charter",
                         quote(value)
                     );
                     tracing::warn!(objective = %name, problem = %p, "series ignored");
