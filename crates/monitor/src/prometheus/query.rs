@@ -16,11 +16,19 @@ pub fn step_for(interval: Duration, window: Duration) -> Duration {
     Duration::from_millis(u64::try_from(step_ms).unwrap_or(u64::MAX))
 }
 
-/// The PromQL an objective is read with: its `expr` as written, or its metric name
-/// with label matchers in name order (`name{k="v",...}`, values escaped).
+/// The PromQL an objective is read with: its `expr` as written, its metric name
+/// with label matchers in name order (`name{k="v",...}`, values escaped), or for an
+/// `absent` objective `count by (LABEL) (EXPR)`, which names every component that
+/// has a series (the others are the absent ones).
 pub fn query_for(objective: &Objective) -> String {
     match &objective.source {
         ObjectiveSource::Expr(e) => e.clone(),
+        ObjectiveSource::Absent(e) => {
+            format!(
+                "count by ({}) ({e})",
+                label_name(&objective.component_label)
+            )
+        }
         ObjectiveSource::Metric { name, labels } if labels.is_empty() => name.clone(),
         ObjectiveSource::Metric { name, labels } => {
             let matchers: Vec<String> = labels
@@ -29,6 +37,21 @@ pub fn query_for(objective: &Objective) -> String {
                 .collect();
             format!("{name}{{{}}}", matchers.join(","))
         }
+    }
+}
+
+/// A label name as PromQL's `by (...)` takes it: bare when it is a classic name,
+/// quoted otherwise (Prometheus 3 reads `by ("app.kubernetes.io/name")`).
+fn label_name(name: &str) -> String {
+    let classic = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if classic {
+        name.to_string()
+    } else {
+        format!("\"{}\"", escape_label_value(name))
     }
 }
 
