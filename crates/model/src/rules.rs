@@ -39,6 +39,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::time::Duration;
 
+mod labels;
 mod promql;
 mod render;
 
@@ -135,7 +136,17 @@ pub struct ImportedObjective {
     /// The longest `keep_firing_for` among the merged rules: one rule asking to
     /// hold a firing alert against flapping is enough to keep it.
     pub keep_firing_for: Duration,
+    /// The label naming the component, read from the expression's grouping or
+    /// selectors (see [`ImportedObjective::component_label_why`]).
     pub component_label: String,
+    /// Where `component_label` came from, in words for the generated comment.
+    pub component_label_why: String,
+    /// The one component the expression's selectors pick (`up{job="api"}` with
+    /// `component_label: job`); empty when it applies to every component.
+    pub components: Vec<String>,
+    /// `absent(EXPR)`: `expr` is the argument and the objective is violated while
+    /// it returns no series for a component (`absent:` in the charter).
+    pub absent: bool,
     /// Guessed from the alert and metric names.
     pub signal: Signal,
     /// The first rule's `summary` annotation (or `description`, or `message`).
@@ -181,10 +192,10 @@ pub fn import_rules(files: &[(String, String)], options: &ImportOptions) -> Impo
     let mut candidates = Vec::new();
     let mut skipped = Vec::new();
     for (file, text) in files {
-        read_file(file, text, &mut candidates, &mut skipped);
+        read_file(file, text, &options.component_label, &mut candidates, &mut skipped);
     }
     ImportReport {
-        objectives: merge(candidates, &options.component_label),
+        objectives: merge(candidates),
         skipped,
     }
 }
@@ -253,6 +264,8 @@ where
 struct Candidate {
     origin: RuleOrigin,
     expr: String,
+    absent: bool,
+    label: labels::LabelChoice,
     direction: Direction,
     for_: Duration,
     keep_firing_for: Duration,
@@ -264,6 +277,7 @@ struct Candidate {
 fn read_file(
     file: &str,
     text: &str,
+    preferred: &str,
     candidates: &mut Vec<Candidate>,
     skipped: &mut Vec<SkippedRule>,
 ) {
@@ -335,7 +349,7 @@ fn read_file(
                 }
                 (Some(a), None) => a,
             };
-            match read_rule(r, alert, group_severity) {
+            match read_rule(r, alert, group_severity, preferred) {
                 Ok((threshold, severity, for_, keep_firing_for)) => candidates.push(Candidate {
                     origin: RuleOrigin {
                         file: file.to_string(),
@@ -346,6 +360,8 @@ fn read_file(
                         threshold: threshold.value,
                     },
                     expr: threshold.expr,
+                    absent: threshold.absent,
+                    label: threshold.label,
                     direction: threshold.direction,
                     for_,
                     keep_firing_for,
@@ -363,6 +379,7 @@ fn read_rule(
     r: &RuleConfig,
     alert: &str,
     group_severity: Option<&str>,
+    preferred: &str,
 ) -> Result<(promql::Threshold, Severity, Duration, Duration), String> {
     let expr = r
         .expr
@@ -371,7 +388,7 @@ fn read_rule(
         .ok_or("has no `expr`")?;
     let for_ = duration(r.for_.as_deref(), "for")?;
     let keep_firing_for = duration(r.keep_firing_for.as_deref(), "keep_firing_for")?;
-    let threshold = promql::read_threshold(expr, alert)?;
+    let threshold = promql::read_threshold(expr, alert, preferred)?;
     let label = r
         .labels
         .as_ref()
@@ -438,12 +455,14 @@ fn in_order(direction: Direction, warning: f64, critical: f64) -> bool {
 
 /// Merge candidates comparing the same expression the same way, at most one per
 /// severity and only with thresholds in the charter's order; then name the results.
-fn merge(candidates: Vec<Candidate>, component_label: &str) -> Vec<ImportedObjective> {
+fn merge(candidates: Vec<Candidate>) -> Vec<ImportedObjective> {
     let mut slots: Vec<Vec<Candidate>> = Vec::new();
     for c in candidates {
         let fits = |slot: &Vec<Candidate>| {
             slot.iter().all(|m| {
                 m.expr == c.expr
+                    && m.absent == c.absent
+                    && m.label == c.label
                     && m.direction == c.direction
                     && m.origin.severity != c.origin.severity
                     && match c.origin.severity {
@@ -474,12 +493,12 @@ fn merge(candidates: Vec<Candidate>, component_label: &str) -> Vec<ImportedObjec
         if base_count[base.as_str()] > 1 && slot.len() == 1 {
             name = format!("{base}_{}", slot[0].origin.severity);
         }
-        objectives.push(objective(slot, unique(name, &mut used), component_label));
+        objectives.push(objective(slot, unique(name, &mut used)));
     }
     objectives
 }
 
-fn objective(slot: &[Candidate], name: String, component_label: &str) -> ImportedObjective {
+fn objective(slot: &[Candidate], name: String) -> ImportedObjective {
     let first = &slot[0];
     let threshold = |sev| {
         slot.iter()
@@ -510,7 +529,10 @@ fn objective(slot: &[Candidate], name: String, component_label: &str) -> Importe
             .map(|c| c.keep_firing_for)
             .max()
             .unwrap_or_default(),
-        component_label: component_label.to_string(),
+        component_label: first.label.label.clone(),
+        component_label_why: first.label.why.clone(),
+        components: first.label.component.iter().cloned().collect(),
+        absent: first.absent,
         signal: first.signal,
         summary: slot.iter().find_map(|c| c.summary.clone()),
         from,
