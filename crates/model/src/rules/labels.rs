@@ -55,6 +55,7 @@ const FAMILIES: &[(&str, &str, &str)] = &[
     ("kubelet_volume_stats_", "persistentvolumeclaim", "a PVC"),
     ("kube_node_", "node", "a Node"),
     ("node_", "instance", "a host (node-exporter target)"),
+    ("container_", "container", "a container (cAdvisor)"),
 ];
 
 /// The label chosen, and why, in words for the generated comment.
@@ -148,6 +149,16 @@ pub(super) fn choose(e: &Expr, preferred: &str) -> Result<LabelChoice, String> {
                     preferred.to_string(),
                     format!("the selector matches on `{preferred}`"),
                 ))
+            } else if let Some((label, name)) = recorded_level(&selectors, preferred)
+                .filter(|(l, _)| kept(l))
+            {
+                Some((
+                    label.clone(),
+                    format!(
+                        "the recording rule's name `{name}`: by the `level:metric:operations` \
+                         convention its series are aggregated by `{label}`"
+                    ),
+                ))
             } else if let Some((label, what, prefix)) = family(&selectors).filter(|f| kept(f.0)) {
                 Some((
                     label.to_string(),
@@ -200,6 +211,35 @@ pub(super) fn choose(e: &Expr, preferred: &str) -> Result<LabelChoice, String> {
             })
         }
     }
+}
+
+/// For selectors of recorded series named `level:metric:operations`
+/// (`service:http_errors:ratio_rate5m`), the label of the aggregation level that
+/// names components, and the name it was read from. All selectors must agree.
+fn recorded_level(selectors: &[&VectorSelector], preferred: &str) -> Option<(String, String)> {
+    let mut found: Option<(String, String)> = None;
+    for vs in selectors {
+        let name = metric_name(vs)?;
+        let parts: Vec<&str> = name.split(':').collect();
+        if parts.len() < 3 || parts[0].is_empty() {
+            return None;
+        }
+        let level = parts[0];
+        // A level names one label (`job_name`) or several joined by `_`
+        // (`namespace_pod`); a known label wins.
+        let mut candidates = vec![level];
+        candidates.extend(level.split('_'));
+        let label = std::iter::once(preferred)
+            .chain(COMPONENT_LABELS.iter().copied())
+            .find(|l| candidates.contains(l))
+            .or_else(|| (!level.contains('_')).then_some(level))?;
+        match &found {
+            None => found = Some((label.to_string(), name.clone())),
+            Some((prev, _)) if prev == label => {}
+            Some(_) => return None,
+        }
+    }
+    found
 }
 
 fn all_matchers(vs: &VectorSelector) -> impl Iterator<Item = &Matcher> {

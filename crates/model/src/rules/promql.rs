@@ -302,14 +302,14 @@ fn read_absent(c: &Call, alert: &str, preferred: &str) -> Result<Threshold, Stri
 fn two_expressions(b: &BinaryExpr, alert: &str, preferred: &str) -> Result<Threshold, String> {
     let op = b.op.id();
     let shown = format!("`{}` {} `{}`", short(&b.lhs), b.op, short(&b.rhs));
-    if op == T_EQLC {
+    if op == T_EQLC && !(whole(&b.lhs) && whole(&b.rhs)) {
         return Err(format!(
             "tests two expressions for equality ({shown}); an objective compares one value \
              with a threshold: if both are whole numbers, write `abs(a - b)` with \
              `below: {{critical: 1}}`"
         ));
     }
-    if !matches!(op, T_NEQ | T_GTR | T_LSS | T_GTE | T_LTE) {
+    if !matches!(op, T_EQLC | T_NEQ | T_GTR | T_LSS | T_GTE | T_LTE) {
         return Err(format!("unsupported comparison `{}`", b.op));
     }
     let with = |op: TokenId, lhs: &Expr, rhs: &Expr| {
@@ -320,7 +320,16 @@ fn two_expressions(b: &BinaryExpr, alert: &str, preferred: &str) -> Result<Thres
             modifier: b.modifier.clone(),
         })
     };
-    let (new, direction, value, note) = if op == T_NEQ {
+    let (new, direction, value, note) = if op == T_EQLC {
+        let diff = with(T_SUB, &b.lhs, &b.rhs);
+        let text = format!("abs({diff})");
+        let new = parse(&text).map_err(|e| format!("cannot rewrite {shown}: {}", e.trim()))?;
+        let note = format!(
+            "{shown} became `abs(a - b)` below 1, reading both as whole numbers (counts, \
+             replicas): they differ by at least 1 whenever they differ"
+        );
+        (new, Direction::Below, 1.0, note)
+    } else if op == T_NEQ {
         let diff = with(T_SUB, &b.lhs, &b.rhs);
         let text = format!("abs({diff})");
         let new = parse(&text).map_err(|e| format!("cannot rewrite {shown}: {}", e.trim()))?;

@@ -224,8 +224,15 @@ fn comparisons_between_two_expressions_are_rewritten_exactly() {
     let t = th("a + b > c - d");
     assert_eq!(t.expr, "(a + b) - (c - d)");
     // Equality of two expressions has no exact threshold form.
-    let reason = skip_reason("a == b");
+    let reason = skip_reason("rate(a_total[5m]) == rate(b_total[5m])");
     assert!(reason.contains("write `abs(a - b)`"), "{reason}");
+    // ... unless both sides are whole numbers (selectors, counts, sums of them).
+    let t = th("kube_hpa_status_current_replicas == kube_hpa_spec_max_replicas");
+    assert_eq!(
+        t.expr,
+        "abs(kube_hpa_status_current_replicas - kube_hpa_spec_max_replicas)"
+    );
+    assert_eq!((t.direction, t.value), (Direction::Below, 1.0));
 }
 
 #[test]
