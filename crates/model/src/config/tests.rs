@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::action::ActionKind;
-use crate::charter::{ActuatorSpec, Direction, KnowledgeSpec, SourceSpec};
+use crate::charter::{ActuatorSpec, Direction, KnowledgeSpec, ObjectiveSource, SourceSpec};
 use std::time::Duration;
 
 mod actions;
