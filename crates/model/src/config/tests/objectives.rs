@@ -101,7 +101,7 @@ fn absent_objectives_are_checked() {
     let e = one(&text, "invalid PromQL");
     assert_eq!((e.path.as_str(), e.line), ("objectives[1].absent", 19));
     let text = absent_objective("x_total[5m]", "");
-    let e = one(&text, "must be an instant vector such as `up{job=\"api\"}`, not matrix");
+    let e = one(&text, "must be an instant vector such as `up{job=\"api\"}`, not a matrix");
     assert_eq!(e.path, "objectives[1].absent");
     let text = absent_objective("up", "").replace(
         "    absent: 'up'\n",
