@@ -119,7 +119,10 @@ async fn absent_objectives_read_absence_from_a_real_prometheus_and_blindness_as_
                 .json()
                 .await
                 .ok()?;
-            v["data"]["result"][0]["value"][1].as_str()?.parse::<u32>().ok()
+            v["data"]["result"][0]["value"][1]
+                .as_str()?
+                .parse::<u32>()
+                .ok()
         }
         .await;
         if n == Some(2) {
@@ -154,7 +157,9 @@ async fn absent_objectives_read_absence_from_a_real_prometheus_and_blindness_as_
     // Blind: Prometheus gone. No component reads as absent; every one is Unknown.
     drop(p);
     let blind = imported_charter(&format!("http://127.0.0.1:{dead}"));
-    let result = source_for(&blind).observe(&blind, Timestamp::now_wall()).await;
+    let result = source_for(&blind)
+        .observe(&blind, Timestamp::now_wall())
+        .await;
     match result {
         Err(e) => assert!(
             e.to_string().contains("all 3 queries failed"),

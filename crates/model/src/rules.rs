@@ -17,14 +17,23 @@
 //!   non-negative whole numbers such as `up` or a replica count; `== 1` (and `!= 1`) on
 //!   a bare selector or a `min` / `max` of one is read as a 0/1 flag
 //!   (`node_filesystem_readonly == 1`) and becomes `above 0` (`below 1`).
+//! - Comparisons of two expressions are rewritten exactly into one expression against
+//!   a number: `a != b` as `abs(a - b)` above 0, `a == b` of whole numbers as
+//!   `abs(a - b)` below 1, `a > b * k` as `a / b` above `k` when `b` is never negative,
+//!   any other order comparison as `a - b` against 0.
+//! - `absent(EXPR)` becomes an `absent:` objective on `EXPR`.
 //! - `labels.severity` picks the slot: `critical`, `crit`, `page`, `high`, `major` and
 //!   `emergency` are critical, anything else (`warning`, `info`, `low`, none) warning.
+//! - The component label comes from the expression (`labels`): its outermost
+//!   grouping, else its selectors, else the preferred label, assumed.
 //!
 //! What is skipped, each with a reason in [`ImportReport::skipped`]: `bool`
-//! comparisons, `and` / `or` / `unless` at the top, comparisons between two
-//! expressions, expressions without a comparison (`absent(...)`, `vector(1)`), other
-//! equalities, invalid PromQL or durations, and files that are not YAML rule files.
-//! Recording rules are skipped silently.
+//! comparisons, `and` / `or` / `unless` at the top, equality of two expressions that
+//! are not whole numbers, expressions without a comparison (`vector(1)`),
+//! `absent_over_time`, aggregations that keep no label (`sum(...)` without `by`),
+//! other equalities, invalid PromQL or durations, and files that are not YAML rule
+//! files. Recording rules are skipped silently. docs/import-rules.md says what to
+//! write instead.
 //!
 //! Rules comparing the same expression in the same direction merge into one objective
 //! holding at most one warning and one critical threshold (taking the shortest `for`
@@ -52,7 +61,9 @@ pub use render::render_objectives;
 /// How rules are imported.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImportOptions {
-    /// The label naming the component in the imported expressions' series.
+    /// The preferred label naming components: chosen among several grouping labels
+    /// and assumed for an expression that aggregates nothing and whose selectors
+    /// name no other component label.
     pub component_label: String,
 }
 
@@ -192,7 +203,13 @@ pub fn import_rules(files: &[(String, String)], options: &ImportOptions) -> Impo
     let mut candidates = Vec::new();
     let mut skipped = Vec::new();
     for (file, text) in files {
-        read_file(file, text, &options.component_label, &mut candidates, &mut skipped);
+        read_file(
+            file,
+            text,
+            &options.component_label,
+            &mut candidates,
+            &mut skipped,
+        );
     }
     ImportReport {
         objectives: merge(candidates),

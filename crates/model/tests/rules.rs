@@ -379,7 +379,8 @@ fn rendered_objectives_pass_parse_charter() {
     let r = imported();
     let yaml = render_objectives(&r);
     // The absent() rule picks the component `kube-state-metrics`, which must be declared.
-    let text = format!("name: x\ncomponents: [{{name: api}}, {{name: kube-state-metrics}}]\n{yaml}");
+    let text =
+        format!("name: x\ncomponents: [{{name: api}}, {{name: kube-state-metrics}}]\n{yaml}");
     let (charter, warnings) = match parse_charter(&text, "imported.yaml", Path::new(".")) {
         Ok(ok) => ok,
         Err(ConfigError::Invalid(issues)) => panic!("{issues:#?}\n{text}"),
@@ -475,13 +476,14 @@ fn an_empty_report_renders_an_empty_list() {
     assert!(charter.objectives.is_empty());
 }
 
-
 // --- A mixed rule file of 13 alerting rules (fixtures/mixed/mixed-rules.yml) ---
 
 const MIXED: &str = "mixed-rules.yml";
 
 fn mixed() -> ImportReport {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mixed").join(MIXED);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/mixed")
+        .join(MIXED);
     let text = std::fs::read_to_string(&path).expect("mixed fixture");
     import_rules(&[(MIXED.into(), text)], &ImportOptions::default())
 }
@@ -497,7 +499,9 @@ fn from_alert<'a>(r: &'a ImportReport, alert: &str) -> &'a ImportedObjective {
 #[test]
 fn mixed_rule_file_imports_eleven_of_thirteen_rules() {
     let r = mixed();
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mixed").join(MIXED);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/mixed")
+        .join(MIXED);
     let text = std::fs::read_to_string(path).expect("mixed fixture");
     assert_eq!(text.matches("- alert:").count(), 13);
     assert_eq!(r.objectives.len(), 11, "{:#?}", names(&r));
@@ -650,14 +654,22 @@ fn mixed_comparisons_of_two_series_are_rewritten_exactly() {
         "abs(kube_deployment_spec_replicas{job=\"kube-state-metrics\"} - \
          kube_deployment_status_replicas_available{job=\"kube-state-metrics\"})"
     );
-    assert!(o.notes[0].contains("became `abs(a - b)` above 0"), "{:?}", o.notes);
+    assert!(
+        o.notes[0].contains("became `abs(a - b)` above 0"),
+        "{:?}",
+        o.notes
+    );
     let o = from_alert(&r, "KubeHpaMaxedOut");
     assert_eq!(
         o.expr,
         "abs(kube_horizontalpodautoscaler_status_current_replicas{job=\"kube-state-metrics\"} - \
          kube_horizontalpodautoscaler_spec_max_replicas{job=\"kube-state-metrics\"})"
     );
-    assert!(o.notes[0].contains("reading both as whole numbers"), "{:?}", o.notes);
+    assert!(
+        o.notes[0].contains("reading both as whole numbers"),
+        "{:?}",
+        o.notes
+    );
     // `a > b * 0.9` with `b` a size in bytes: the ratio against 0.9.
     let o = from_alert(&r, "ContainerMemoryNearLimit");
     assert_eq!(
@@ -684,7 +696,10 @@ fn mixed_absent_rules_become_absent_objectives() {
         yaml.contains("  - name: api_down\n    absent: \"up{job=\\\"api\\\"}\"\n    component_label: job\n    components: [api]\n"),
         "{yaml}"
     );
-    assert!(yaml.contains("  # from alert ApiDown (mixed-rules.yml:50, critical when absent)\n"), "{yaml}");
+    assert!(
+        yaml.contains("  # from alert ApiDown (mixed-rules.yml:50, critical when absent)\n"),
+        "{yaml}"
+    );
 }
 
 #[test]
@@ -698,13 +713,24 @@ fn mixed_skipped_rules_say_why_and_what_to_write() {
     assert_eq!(reasons.len(), 2);
     assert_eq!((reasons[0].0, reasons[0].1), ("TotalTrafficDropped", 58));
     assert!(
-        reasons[0].2.contains("`sum(...)` without `by` keeps no label")
-            && reasons[0].2.contains("aggregate `by` the label that names the component"),
+        reasons[0]
+            .2
+            .contains("`sum(...)` without `by` keeps no label")
+            && reasons[0]
+                .2
+                .contains("aggregate `by` the label that names the component"),
         "{}",
         reasons[0].2
     );
-    assert_eq!((reasons[1].0, reasons[1].1), ("NodeFilesystemAlmostOutOfSpace", 76));
-    assert!(reasons[1].2.contains("`and` at the top level"), "{}", reasons[1].2);
+    assert_eq!(
+        (reasons[1].0, reasons[1].1),
+        ("NodeFilesystemAlmostOutOfSpace", 76)
+    );
+    assert!(
+        reasons[1].2.contains("`and` at the top level"),
+        "{}",
+        reasons[1].2
+    );
 }
 
 #[test]

@@ -67,7 +67,10 @@ pub(super) fn compile(
                 } else {
                     match crate::rules::parse_promql(&a.value) {
                         Err(msg) => is.at(a, format!("{p}.absent"), msg),
-                        Ok(e) if e.value_type() != promql_parser::parser::value::ValueType::Vector => {
+                        Ok(e)
+                            if e.value_type()
+                                != promql_parser::parser::value::ValueType::Vector =>
+                        {
                             is.at(
                                 a,
                                 format!("{p}.absent"),

@@ -98,7 +98,10 @@ pub(super) fn choose(e: &Expr, preferred: &str) -> Result<LabelChoice, String> {
                          `by ({preferred})`) or write the objective by hand"
                     ));
                 }
-                [one] => (one.clone(), format!("the only label of the grouping {origin}")),
+                [one] => (
+                    one.clone(),
+                    format!("the only label of the grouping {origin}"),
+                ),
                 several => {
                     let list = several
                         .iter()
@@ -133,10 +136,7 @@ pub(super) fn choose(e: &Expr, preferred: &str) -> Result<LabelChoice, String> {
                 component,
             })
         }
-        Out::All {
-            selectors,
-            dropped,
-        } => {
+        Out::All { selectors, dropped } => {
             let kept = |l: &str| !dropped.iter().any(|d| d == l);
             let matched = |l: &str, equal_only: bool| {
                 selectors.iter().any(|vs| {
@@ -149,8 +149,8 @@ pub(super) fn choose(e: &Expr, preferred: &str) -> Result<LabelChoice, String> {
                     preferred.to_string(),
                     format!("the selector matches on `{preferred}`"),
                 ))
-            } else if let Some((label, name)) = recorded_level(&selectors, preferred)
-                .filter(|(l, _)| kept(l))
+            } else if let Some((label, name)) =
+                recorded_level(&selectors, preferred).filter(|(l, _)| kept(l))
             {
                 Some((
                     label.clone(),
@@ -255,7 +255,9 @@ fn family(selectors: &[&VectorSelector]) -> Option<(&'static str, &'static str, 
     let mut found = None;
     for vs in selectors {
         let name = metric_name(vs)?;
-        let f = FAMILIES.iter().find(|(prefix, ..)| name.starts_with(prefix))?;
+        let f = FAMILIES
+            .iter()
+            .find(|(prefix, ..)| name.starts_with(prefix))?;
         match found {
             None => found = Some(*f),
             Some(prev) if prev.1 == f.1 => {}

@@ -4,11 +4,11 @@ use super::labels::{self, LabelChoice};
 use super::words;
 use crate::charter::{Direction, Signal};
 use promql_parser::label::Matcher;
-use promql_parser::parser::token::{
-    T_ADD, T_AVG, T_COUNT, T_DIV, T_GROUP, T_EQLC, T_GTE, T_GTR, T_LSS, T_LTE, T_MAX, T_MIN, T_MOD, T_MUL, T_NEQ,
-    T_POW, T_SUB, T_SUM, TokenId,
-};
 use promql_parser::parser::token::TokenType;
+use promql_parser::parser::token::{
+    T_ADD, T_AVG, T_COUNT, T_DIV, T_EQLC, T_GROUP, T_GTE, T_GTR, T_LSS, T_LTE, T_MAX, T_MIN, T_MOD,
+    T_MUL, T_NEQ, T_POW, T_SUB, T_SUM, TokenId,
+};
 use promql_parser::parser::{
     BinaryExpr, Call, Expr, ParenExpr, VectorMatchCardinality, VectorSelector, parse,
 };
@@ -262,7 +262,11 @@ pub(super) fn read_threshold(
 
 /// `absent(EXPR)` as an absence objective on `EXPR`.
 fn read_absent(c: &Call, alert: &str, preferred: &str) -> Result<Threshold, String> {
-    let arg = c.args.args.first().ok_or("`absent()` without an argument")?;
+    let arg = c
+        .args
+        .args
+        .first()
+        .ok_or("`absent()` without an argument")?;
     let inner = unparen(arg);
     let expr = inner.to_string();
     if parse(&expr).ok().map(|e| canonical(&e)) != Some(canonical(inner)) {
@@ -342,8 +346,7 @@ fn two_expressions(b: &BinaryExpr, alert: &str, preferred: &str) -> Result<Thres
         // Put a scaled side on the right: `b * 0.8 < a` is `a > b * 0.8`.
         let (lhs, rhs, op) = if scaled(&b.rhs).is_none()
             && scaled(&b.lhs).is_some()
-            && b
-                .modifier
+            && b.modifier
                 .as_ref()
                 .is_none_or(|m| matches!(m.card, VectorMatchCardinality::OneToOne))
         {
@@ -381,9 +384,8 @@ fn two_expressions(b: &BinaryExpr, alert: &str, preferred: &str) -> Result<Thres
             }
             _ => {
                 let new = with(T_SUB, lhs, rhs);
-                let note = format!(
-                    "{shown} became `a - b` {side} 0: the same series breach{strictness}"
-                );
+                let note =
+                    format!("{shown} became `a - b` {side} 0: the same series breach{strictness}");
                 (new, direction, 0.0, note)
             }
         }
@@ -446,8 +448,8 @@ fn non_negative(e: &Expr) -> bool {
             | "absent_over_time" | "present_over_time" | "changes" | "resets" | "time"
             | "histogram_count" => true,
             "sum_over_time" | "avg_over_time" | "min_over_time" | "max_over_time"
-            | "last_over_time" | "quantile_over_time" | "histogram_quantile" | "ceil"
-            | "floor" | "round" | "sqrt" => c
+            | "last_over_time" | "quantile_over_time" | "histogram_quantile" | "ceil" | "floor"
+            | "round" | "sqrt" => c
                 .args
                 .args
                 .iter()
@@ -474,9 +476,16 @@ fn metric_non_negative(vs: &VectorSelector) -> bool {
     let Some(name) = vs.name.as_deref() else {
         return false;
     };
-    ["_total", "_count", "_bucket", "_bytes", "_replicas", "_info"]
-        .iter()
-        .any(|s| name.ends_with(s))
+    [
+        "_total",
+        "_count",
+        "_bucket",
+        "_bytes",
+        "_replicas",
+        "_info",
+    ]
+    .iter()
+    .any(|s| name.ends_with(s))
 }
 
 fn strict(op: &str, side: &str, v: f64) -> String {

@@ -69,7 +69,9 @@ fn objective(out: &mut String, o: &ImportedObjective) {
         comment(
             out,
             IN,
-            &format!("components: the selectors pick `{c}` only; declare it if the charter lacks it"),
+            &format!(
+                "components: the selectors pick `{c}` only; declare it if the charter lacks it"
+            ),
         );
     }
     for n in &o.notes {

@@ -182,7 +182,11 @@ fn comparisons_between_two_expressions_are_rewritten_exactly() {
         "kube_deployment_spec_replicas - kube_deployment_status_replicas"
     );
     assert_eq!((t.direction, t.value), (Direction::Above, 0.0));
-    assert!(t.note.as_deref().is_some_and(|n| n.contains("`a - b` above 0")));
+    assert!(
+        t.note
+            .as_deref()
+            .is_some_and(|n| n.contains("`a - b` above 0"))
+    );
     // `!=`: the absolute difference above 0.
     let t = th("kube_deployment_spec_replicas != kube_deployment_status_replicas_available");
     assert_eq!(
@@ -194,12 +198,7 @@ fn comparisons_between_two_expressions_are_rewritten_exactly() {
     // A side scaled by a number, on either side, becomes a ratio when the divisor
     // cannot be negative; the matching modifier is kept.
     for (expr, ratio, dir, k) in [
-        (
-            "a > 0.8 * b_bytes",
-            "a / b_bytes",
-            Direction::Above,
-            0.8,
-        ),
+        ("a > 0.8 * b_bytes", "a / b_bytes", Direction::Above, 0.8),
         (
             "rate(x_total[5m]) < on (service) rate(y_total[5m]) / 4",
             "rate(x_total[5m]) / on (service) rate(y_total[5m])",
@@ -214,7 +213,11 @@ fn comparisons_between_two_expressions_are_rewritten_exactly() {
         ),
     ] {
         let t = th(expr);
-        assert_eq!((t.expr.as_str(), t.direction, t.value), (ratio, dir, k), "{expr}");
+        assert_eq!(
+            (t.expr.as_str(), t.direction, t.value),
+            (ratio, dir, k),
+            "{expr}"
+        );
     }
     // A divisor that may be negative keeps the difference, which is exact for any sign.
     let t = th("node_temperature > node_temperature_limit * 0.9");
@@ -244,7 +247,10 @@ fn absent_becomes_an_absence_objective() {
     assert_eq!(t.label.label, "job");
     assert_eq!(t.label.component.as_deref(), Some("x"));
     let reason = skip_reason("absent_over_time(up{job=\"x\"}[10m])");
-    assert!(reason.contains("write `absent: <the selector>`"), "{reason}");
+    assert!(
+        reason.contains("write `absent: <the selector>`"),
+        "{reason}"
+    );
 }
 
 #[test]
@@ -262,9 +268,16 @@ fn the_component_label_comes_from_the_grouping() {
     assert_eq!(l.label, "instance");
     assert!(l.why.contains("`sum by (instance)`"), "{}", l.why);
     // Several labels: the one that names components.
-    assert_eq!(label("sum by (namespace, deployment) (x) > 1").label, "deployment");
+    assert_eq!(
+        label("sum by (namespace, deployment) (x) > 1").label,
+        "deployment"
+    );
     assert_eq!(label("sum by (region, zone) (x) > 1").label, "region");
-    assert!(label("sum by (region, zone) (x) > 1").why.contains("the first of"));
+    assert!(
+        label("sum by (region, zone) (x) > 1")
+            .why
+            .contains("the first of")
+    );
     // The preferred label wins among several.
     let t = read_threshold("max by (pod, team) (x) > 1", "T", "team").expect("imported");
     assert_eq!(t.label.label, "team");
@@ -281,17 +294,26 @@ fn the_component_label_comes_from_the_grouping() {
     assert_eq!(l.label, "service");
     assert!(l.why.contains("without (cpu, mode)"), "{}", l.why);
     let reason = skip_reason("sum without (service) (rate(x_total[5m])) > 1");
-    assert!(reason.contains("`without (service)` drops `service`"), "{reason}");
+    assert!(
+        reason.contains("`without (service)` drops `service`"),
+        "{reason}"
+    );
     // Aggregating every label away leaves nothing to map.
     let reason = skip_reason("sum(rate(x_total[5m])) > 1");
-    assert!(reason.contains("`sum(...)` without `by` keeps no label"), "{reason}");
+    assert!(
+        reason.contains("`sum(...)` without `by` keeps no label"),
+        "{reason}"
+    );
     // Not aggregated: a matcher on the preferred label, a metric family, an equality
     // matcher on a component label, else the preferred label, assumed.
     assert_eq!(label("x{service=~\"a|b\"} > 1").label, "service");
     let l = label("kube_deployment_status_replicas_unavailable{job=\"kube-state-metrics\"} > 0");
     assert_eq!(l.label, "deployment");
     let l = label("up{job=\"api\"} == 0");
-    assert_eq!((l.label.as_str(), l.component.as_deref()), ("job", Some("api")));
+    assert_eq!(
+        (l.label.as_str(), l.component.as_deref()),
+        ("job", Some("api"))
+    );
     let l = label("some_gauge > 1");
     assert_eq!(l.label, "service");
     assert!(l.why.starts_with("assumed"), "{}", l.why);

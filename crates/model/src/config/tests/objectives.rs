@@ -82,7 +82,11 @@ fn absent_objectives_default_to_critical_when_nothing_matches() {
     assert_eq!(o.source, ObjectiveSource::Absent("up{job=\"api\"}".into()));
     assert_eq!(o.direction, Direction::Above);
     assert_eq!(
-        (o.thresholds.warning, o.thresholds.critical, o.thresholds.clear),
+        (
+            o.thresholds.warning,
+            o.thresholds.critical,
+            o.thresholds.clear
+        ),
         (None, Some(0.0), 0.0)
     );
     // A warning instead is given as `above`.
@@ -101,12 +105,18 @@ fn absent_objectives_are_checked() {
     let e = one(&text, "invalid PromQL");
     assert_eq!((e.path.as_str(), e.line), ("objectives[1].absent", 19));
     let text = absent_objective("x_total[5m]", "");
-    let e = one(&text, "must be an instant vector such as `up{job=\"api\"}`, not a matrix");
+    let e = one(
+        &text,
+        "must be an instant vector such as `up{job=\"api\"}`, not a matrix",
+    );
     assert_eq!(e.path, "objectives[1].absent");
     let text = absent_objective("up", "").replace(
         "    absent: 'up'\n",
         "    absent: 'up'\n    expr: 'up == 0'\n",
     );
-    let e = one(&text, "give one of `metric`, `expr` and `absent`, not `expr` and `absent`");
+    let e = one(
+        &text,
+        "give one of `metric`, `expr` and `absent`, not `expr` and `absent`",
+    );
     assert_eq!(e.path, "objectives[1]");
 }
