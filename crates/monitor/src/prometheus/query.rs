@@ -80,3 +80,41 @@ pub(super) fn unix_seconds(t: Timestamp) -> String {
 pub(super) fn seconds(d: Duration) -> String {
     format!("{}.{:03}", d.as_secs(), d.subsec_millis())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use charter_model::{Direction, Signal, Thresholds};
+
+    fn absent(label: &str, expr: &str) -> Objective {
+        Objective {
+            name: "gone".into(),
+            source: ObjectiveSource::Absent(expr.into()),
+            component_label: label.into(),
+            components: vec!["api".into()],
+            signal: Signal::Availability,
+            direction: Direction::Above,
+            thresholds: Thresholds {
+                warning: None,
+                critical: Some(0.0),
+                clear: 0.0,
+            },
+            for_: Duration::ZERO,
+            keep_firing_for: Duration::ZERO,
+            remedies: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn an_absent_objective_counts_series_by_its_component_label() {
+        assert_eq!(
+            query_for(&absent("job", "up{job=\"api\"} == 1")),
+            "count by (job) (up{job=\"api\"} == 1)"
+        );
+        // A label that is not a classic PromQL name is quoted (Prometheus 3).
+        assert_eq!(
+            query_for(&absent("app.kubernetes.io/name", "up")),
+            "count by (\"app.kubernetes.io/name\") (up)"
+        );
+    }
+}
