@@ -150,7 +150,8 @@ pub struct ImportedObjective {
     /// The label naming the component, read from the expression's grouping or
     /// selectors (see [`ImportedObjective::component_label_why`]).
     pub component_label: String,
-    /// Where `component_label` came from, in words for the generated comment.
+    /// Where `component_label` came from, in words for the generated comment
+    /// (for example: from the only label of the grouping `sum by (instance)`).
     pub component_label_why: String,
     /// The one component the expression's selectors pick (`up{job="api"}` with
     /// `component_label: job`); empty when it applies to every component.

@@ -62,7 +62,7 @@ const FAMILIES: &[(&str, &str, &str)] = &[
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct LabelChoice {
     pub label: String,
-    /// Where the label came from (`from the grouping \`sum by (instance)\``).
+    /// Where the label came from (for example: from the grouping `sum by (instance)`).
     pub why: String,
     /// The one component every selector picks with `label="value"`, if any.
     pub component: Option<String>,
@@ -100,7 +100,7 @@ pub(super) fn choose(e: &Expr, preferred: &str) -> Result<LabelChoice, String> {
                 }
                 [one] => (
                     one.clone(),
-                    format!("the only label of the grouping {origin}"),
+                    format!("from the only label of the grouping {origin}"),
                 ),
                 several => {
                     let list = several
@@ -115,14 +115,14 @@ pub(super) fn choose(e: &Expr, preferred: &str) -> Result<LabelChoice, String> {
                         Some(l) => (
                             l.to_string(),
                             format!(
-                                "the grouping {origin}: of {list}, `{l}` is the one that \
+                                "from the grouping {origin}: of {list}, `{l}` is the one that \
                                  names components"
                             ),
                         ),
                         None => (
                             several[0].clone(),
                             format!(
-                                "the grouping {origin}: the first of {list} (none of them is \
+                                "from the grouping {origin}: the first of {list} (none of them is \
                                  a usual component label)"
                             ),
                         ),
@@ -155,14 +155,14 @@ pub(super) fn choose(e: &Expr, preferred: &str) -> Result<LabelChoice, String> {
                 Some((
                     label.clone(),
                     format!(
-                        "the recording rule's name `{name}`: by the `level:metric:operations` \
+                        "from the recording rule's name `{name}`: by the `level:metric:operations` \
                          convention its series are aggregated by `{label}`"
                     ),
                 ))
             } else if let Some((label, what, prefix)) = family(&selectors).filter(|f| kept(f.0)) {
                 Some((
                     label.to_string(),
-                    format!("the metric family: `{prefix}*` series name {what} in `{label}`"),
+                    format!("from the metric family: `{prefix}*` series name {what} in `{label}`"),
                 ))
             } else if let Some(l) = COMPONENT_LABELS
                 .iter()

@@ -61,7 +61,7 @@ fn objective(out: &mut String, o: &ImportedObjective) {
         out,
         IN,
         &format!(
-            "component_label `{}`: from {}",
+            "component_label `{}`: {}",
             o.component_label, o.component_label_why
         ),
     );
