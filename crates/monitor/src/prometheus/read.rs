@@ -7,7 +7,7 @@ use super::response::{
     QueryData, RawPoint, VectorSeries, checked_value, fmt_labels, parse_data, quote, result_type,
     worst,
 };
-use charter_model::{Charter, Objective, Sample, Timestamp};
+use charter_model::{Charter, Objective, ObjectiveSource, Sample, Timestamp};
 use std::collections::BTreeMap;
 
 /// Most distinct ignored-series problems remembered (and so reported) per source.
@@ -166,10 +166,15 @@ impl PrometheusSource {
             found.entry(component.as_str()).or_default().push(value);
         }
 
+        // An `absent` objective's query counts series per component: a successful
+        // answer without a component is its absence (1), any series its presence (0).
+        let absence = matches!(objective.source, ObjectiveSource::Absent(_));
         let mut samples = Vec::with_capacity(objective.components.len());
         for component in &objective.components {
             let values = found.remove(component.as_str()).unwrap_or_default();
             let value = match values.as_slice() {
+                [] if absence => Ok(1.0),
+                _ if absence => Ok(0.0),
                 [] => Err("no series in the result".to_string()),
                 [one] => one.clone(),
                 several => {
