@@ -8,6 +8,8 @@
 //!   server's default `-search.latencyOffset` of 30 s must not age them), an unlabelled
 //!   scalar, an error in VictoriaMetrics' words, range queries, history, the
 //!   `changes:` queries, and unavailability once the server is stopped.
+//! - The same reads through a gateway in Mimir's form (`/prometheus`, `X-Scope-OrgID`
+//!   required) in front of it, with and without `headers:`.
 //! - The loop: `examples/prometheus.yaml` on VictoriaMetrics with vmalert and
 //!   Alertmanager (real_path's [`Metrics::VictoriaMetrics`]): a bad deploy, seen through
 //!   the change queries, is rolled back through the HTTP actuator; then, with
@@ -64,7 +66,7 @@ where
 /// metric, errors by an aggregating `expr`, one scalar, one query VictoriaMetrics
 /// refuses at run time (a bad
 /// regular expression in `label_replace`), and the change queries of `examples/prometheus.yaml`.
-fn charter(url: &str) -> Charter {
+fn source_charter(url: &str) -> Charter {
     let components: String = WESTWORLD_COMPONENTS
         .iter()
         .map(|c| format!("  - name: {c}\n"))
@@ -138,6 +140,58 @@ async fn inject(http: &reqwest::Client, sim: u16, fault: Value) {
     assert_eq!(r.status().as_u16(), 201, "{fault}");
 }
 
+/// A gateway in Mimir's form in front of VictoriaMetrics: `/prometheus/...` is
+/// forwarded to `upstream` + `/...` only with the header `X-Scope-OrgID: tenant`;
+/// without it, 401 `no org id`, as Mimir answers. GET only, one request per
+/// connection. Returns its port.
+async fn tenant_gateway(upstream: String, tenant: &'static str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let http = reqwest::Client::new();
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            let (http, upstream) = (http.clone(), upstream.clone());
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match conn.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let head = String::from_utf8_lossy(&head).to_string();
+                let target = head.split(' ').nth(1).unwrap_or_default().to_string();
+                let org = head.lines().find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.eq_ignore_ascii_case("x-scope-orgid")
+                        .then(|| v.trim().to_string())
+                });
+                let (status, body) = match (org, target.strip_prefix("/prometheus")) {
+                    (Some(o), Some(rest)) if o == tenant => {
+                        match http.get(format!("{upstream}{rest}")).send().await {
+                            Ok(r) => (r.status().as_u16(), r.text().await.unwrap_or_default()),
+                            Err(e) => (502, e.to_string()),
+                        }
+                    }
+                    (_, Some(_)) => (401, "no org id\n".to_string()),
+                    (_, None) => (404, "404 page not found\n".to_string()),
+                };
+                let response = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = conn.write_all(response.as_bytes()).await;
+                let _ = conn.shutdown().await;
+            });
+        }
+    });
+    port
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_prometheus_source_reads_victoriametrics() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -206,7 +260,7 @@ async fn the_prometheus_source_reads_victoriametrics() {
     )
     .await;
 
-    let charter = charter(&base);
+    let charter = source_charter(&base);
     let SourceSpec::Prometheus(spec) = &charter.source else {
         panic!("prometheus source")
     };
@@ -356,6 +410,53 @@ async fn the_prometheus_source_reads_victoriametrics() {
         (ChangeKind::Deploy, CHANGE_BY)
     );
     assert!(change.description.contains("deployed"), "{change:?}");
+
+    // Through a gateway in Mimir's form: URL `.../prometheus`, tenant header.
+    let gateway = tenant_gateway(base.clone(), "shop").await;
+    let mimir = format!("http://127.0.0.1:{gateway}/prometheus");
+    let tenant = |headers: bool| {
+        let mut c = source_charter(&mimir);
+        if let SourceSpec::Prometheus(p) = &mut c.source {
+            p.changes = None;
+            if headers {
+                p.headers.insert("X-Scope-OrgID".into(), "shop".into());
+            }
+        }
+        c
+    };
+    let with_tenant = tenant(true);
+    let SourceSpec::Prometheus(spec) = &with_tenant.source else {
+        panic!("prometheus source")
+    };
+    let obs = PrometheusSource::new(spec)
+        .expect("source")
+        .observe(&with_tenant, Timestamp::now_wall())
+        .await
+        .expect("observe through the gateway");
+    for c in WESTWORLD_COMPONENTS {
+        assert!(
+            value(&obs, "latency", c).is_some(),
+            "latency@{c} through the gateway: {:?}",
+            obs.problems
+        );
+    }
+    let without = tenant(false);
+    let SourceSpec::Prometheus(spec) = &without.source else {
+        panic!("prometheus source")
+    };
+    match PrometheusSource::new(spec)
+        .expect("source")
+        .observe(&without, Timestamp::now_wall())
+        .await
+    {
+        Err(SourceError::Unavailable(why)) => {
+            assert!(
+                why.contains("http 401") && why.contains("no org id"),
+                "{why}"
+            )
+        }
+        other => panic!("expected 401 without the tenant header, got {other:?}"),
+    }
 
     // Stopped: every query fails to connect, so the source is unavailable (blind).
     procs
