@@ -204,7 +204,7 @@ async fn the_prometheus_source_reads_victoriametrics() {
         ),
     )
     .expect("write");
-    let mut procs = vec![
+    let mut procs = [
         Proc::start(
             "sim",
             d,

@@ -40,6 +40,7 @@ pub enum Metrics {
     /// Prometheus, evaluating the rules itself.
     Prometheus,
     /// VictoriaMetrics single-node, with vmalert evaluating the rules.
+    #[allow(dead_code)] // victoriametrics.rs
     VictoriaMetrics,
 }
 
@@ -252,6 +253,7 @@ receivers:
     }
 
     /// Kill the server process `name` (e.g. `victoria-metrics`).
+    #[allow(dead_code)] // victoriametrics.rs
     pub fn stop(&mut self, name: &str) {
         let p = self.procs.iter_mut().find(|p| p.name == name);
         p.unwrap_or_else(|| panic!("no process {name}")).stop();
