@@ -679,6 +679,7 @@ mod own_change_tests {
             kind: ChangeKind::Deploy,
             description: "deployed v1 (was v2)".into(),
             by: "prometheus".into(),
+            source: charter_model::ChangeSource::Prometheus,
         }
     }
 
