@@ -367,17 +367,20 @@ impl Controller {
         now: Timestamp,
         emit: &mut Emitter,
     ) -> Result<(), ControllerError> {
+        // The source's changes, and those deploy tools posted since the last cycle.
+        let mut changes = obs.changes;
+        changes.extend(
+            self.observer
+                .take_posted_changes(self.store.as_ref())
+                .await?,
+        );
         let transitions = self
             .observer
             .observe(
                 &self.charter,
                 self.store.as_ref(),
                 &obs.samples,
-                own_changes(
-                    obs.changes,
-                    &self.guard.recent_actions,
-                    self.charter.interval,
-                ),
+                own_changes(changes, &self.guard.recent_actions, self.charter.interval),
                 &self.analysis,
                 now,
             )
@@ -605,6 +608,7 @@ impl Controller {
                 .collect(),
             pending_policies: pending,
             executions: self.executor.executions.iter().map(|e| e.id).collect(),
+            changes: self.observer.changes.clone(),
         });
         self.health
             .tick_done(now.millis(), self.guard.blind, problem);
