@@ -138,7 +138,11 @@ async fn a_bad_deploy_posted_by_argocd_is_rolled_back() {
     let stack = Stack::start(8, charter, &rules).await;
     tokio::time::sleep(Duration::from_secs(20)).await;
     let before = stack.policies().await.expect("policies");
-    assert!(before.is_empty(), "acted before any fault: {before:?}\n{}", stack.logs());
+    assert!(
+        before.is_empty(),
+        "acted before any fault: {before:?}\n{}",
+        stack.logs()
+    );
 
     let good = stack.version("auth").await.expect("auth's version");
     let deployed = SystemTime::now();
@@ -152,11 +156,18 @@ async fn a_bad_deploy_posted_by_argocd_is_rolled_back() {
     // log does not reach it.
     tokio::time::sleep(Duration::from_secs(5)).await;
     let seen = stack.state_changes().await;
-    assert!(seen.is_empty(), "a change reached Charter before the post: {seen:?}");
+    assert!(
+        seen.is_empty(),
+        "a change reached Charter before the post: {seen:?}"
+    );
 
     let (status, answer) = stack.post_change(&argo_sync(deployed)).await;
     assert_eq!(status, 200, "{answer}\n{}", stack.logs());
-    assert_eq!((answer["format"].as_str(), answer["new"].as_u64()), (Some("argocd"), Some(1)), "{answer}");
+    assert_eq!(
+        (answer["format"].as_str(), answer["new"].as_u64()),
+        (Some("argocd"), Some(1)),
+        "{answer}"
+    );
     // Argo CD sends it again: recorded once.
     let (status, again) = stack.post_change(&argo_sync(deployed)).await;
     assert_eq!((status, again["new"].as_u64()), (200, Some(0)), "{again}");
@@ -194,9 +205,13 @@ async fn a_bad_deploy_posted_by_argocd_is_rolled_back() {
     // The rollback ran through the HTTP actuator: auth runs again the version it ran
     // before the bad one.
     stack
-        .wait_for("auth rolled back in the simulator", Duration::from_secs(60), || async {
-            let now = stack.version("auth").await?;
-            (now == good).then_some(())
-        })
+        .wait_for(
+            "auth rolled back in the simulator",
+            Duration::from_secs(60),
+            || async {
+                let now = stack.version("auth").await?;
+                (now == good).then_some(())
+            },
+        )
         .await;
 }

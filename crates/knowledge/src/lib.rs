@@ -44,9 +44,9 @@ pub use lease::{LeaseGrant, LeaseRecord};
 pub use postgres::{POSTGRES_SCHEMA_VERSION, PostgresStore};
 pub use records::LearnedPrior;
 pub use records::{
-    AuditEntry, AuditKind, ChangeRecord, ExecutionRecord, ExecutionState, GUARD_PAUSED, GUARD_QUARANTINED,
-    JournalRecord, JournalStatus, NextIds, OutcomeRecord, PauseRecord, SuccessRate,
-    UnknownJournalStatus,
+    AuditEntry, AuditKind, ChangeRecord, ExecutionRecord, ExecutionState, GUARD_PAUSED,
+    GUARD_QUARANTINED, JournalRecord, JournalStatus, NextIds, OutcomeRecord, PauseRecord,
+    SuccessRate, UnknownJournalStatus,
 };
 pub use sql::{SCHEMA_VERSION, SqlStore};
 pub use sqlite::SqliteStore;

@@ -17,8 +17,8 @@
 use crate::error::StoreError;
 use crate::lease::{LeaseGrant, LeaseRecord};
 use crate::records::{
-    AuditEntry, ChangeRecord, ExecutionRecord, GUARD_PAUSED, GUARD_QUARANTINED, JournalRecord, LearnedPrior,
-    NextIds, OutcomeRecord, PauseRecord, SuccessRate,
+    AuditEntry, ChangeRecord, ExecutionRecord, GUARD_PAUSED, GUARD_QUARANTINED, JournalRecord,
+    LearnedPrior, NextIds, OutcomeRecord, PauseRecord, SuccessRate,
 };
 use async_trait::async_trait;
 use charter_model::{

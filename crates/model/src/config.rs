@@ -20,8 +20,8 @@
 mod actions;
 mod actuators;
 mod alerts;
-mod changes;
 mod api;
+mod changes;
 mod components;
 pub mod defaults;
 mod files;

@@ -7,9 +7,7 @@
 
 use async_trait::async_trait;
 use charter_knowledge::{ChangeRecord, SqliteStore, prelude::*};
-use charter_model::{
-    ActionKind, CauseClass, Change, ChangeSource, Charter, Diagnosis, Timestamp,
-};
+use charter_model::{ActionKind, CauseClass, Change, ChangeSource, Charter, Diagnosis, Timestamp};
 use charter_monitor::{MetricSource, Observation, SourceError};
 use charter_orchestrator::{Controller, Event, Health, LoopMetrics};
 use charter_sim::{Scenario, Simulator};
@@ -140,7 +138,11 @@ impl Run {
 #[tokio::test]
 async fn a_posted_deploy_is_diagnosed_as_a_bad_change_and_rolled_back() {
     let r = run(true).await;
-    assert!(r.posted >= 1, "the simulator deployed nothing:\n{}", r.log());
+    assert!(
+        r.posted >= 1,
+        "the simulator deployed nothing:\n{}",
+        r.log()
+    );
     assert_eq!(
         r.first_main(),
         Some((
@@ -153,11 +155,15 @@ async fn a_posted_deploy_is_diagnosed_as_a_bad_change_and_rolled_back() {
     );
     let d = r.first_diagnosis().expect("a diagnosis");
     let root = d.root().expect("a root cause");
-    assert_eq!((root.component.as_str(), root.cause), ("auth", CauseClass::BadChange));
+    assert_eq!(
+        (root.component.as_str(), root.cause),
+        ("auth", CauseClass::BadChange)
+    );
     assert!(
         root.evidence
             .iter()
-            .any(|e| e.starts_with("deploy on auth") && e.ends_with("(by argocd, reported by argocd)")),
+            .any(|e| e.starts_with("deploy on auth")
+                && e.ends_with("(by argocd, reported by argocd)")),
         "{:#?}",
         root.evidence
     );
@@ -179,11 +185,17 @@ async fn without_the_post_the_loop_never_hears_of_the_deploy() {
     assert_eq!(r.posted, 0);
     let d = r.first_diagnosis().expect("a diagnosis");
     assert!(
-        d.hypotheses.iter().all(|h| h.cause != CauseClass::BadChange),
+        d.hypotheses
+            .iter()
+            .all(|h| h.cause != CauseClass::BadChange),
         "{d:#?}"
     );
     assert!(
-        r.health.snapshot().changes.iter().all(|c| c.by == "charter"),
+        r.health
+            .snapshot()
+            .changes
+            .iter()
+            .all(|c| c.by == "charter"),
         "{:?}",
         r.health.snapshot().changes
     );

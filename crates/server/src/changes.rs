@@ -227,9 +227,7 @@ impl ChangeReceiver {
         let charter = &self.charter;
         let component = match u.change.source {
             // The plain body names the component itself.
-            ChangeSource::Api => charter
-                .component(&u.name)
-                .map(|c| c.name.clone()),
+            ChangeSource::Api => charter.component(&u.name).map(|c| c.name.clone()),
             _ => charter
                 .changes
                 .component_of(u.namespace.as_deref(), &u.name, |n| {
@@ -359,10 +357,7 @@ fn plain(field: &str, value: Value, now: Timestamp) -> Result<Parsed, Rejection>
         Some(id) => format!("api:{id}"),
         // Without an id the event is its content: the same change at the same time is
         // one; without `at` either, every post is a new change.
-        None => format!(
-            "api:{component}:{kind_text}:{}:{description}",
-            at.millis()
-        ),
+        None => format!("api:{component}:{kind_text}:{}:{description}", at.millis()),
     };
     Ok(Parsed::Unmapped(Unmapped {
         field: field.to_string(),
@@ -414,7 +409,11 @@ fn argocd(value: Value, now: Timestamp) -> Result<Parsed, Rejection> {
         Some(ns) => format!("{ns}/{app}"),
         None => app.clone(),
     };
-    if let Some(phase) = e.phase.as_deref().filter(|p| !p.is_empty() && *p != "Succeeded") {
+    if let Some(phase) = e
+        .phase
+        .as_deref()
+        .filter(|p| !p.is_empty() && *p != "Succeeded")
+    {
         return Ok(Parsed::Ignored(format!(
             "argocd application {qualified}: operation phase {phase} is no change applied"
         )));

@@ -104,7 +104,8 @@ impl Harness {
     }
 
     fn post(&self, query: &str) -> reqwest::RequestBuilder {
-        self.client.post(format!("{}{CHANGES_PATH}{query}", self.url))
+        self.client
+            .post(format!("{}{CHANGES_PATH}{query}", self.url))
     }
 
     /// POST `body` with the right token.
@@ -194,7 +195,10 @@ async fn a_plain_change_is_stored_with_its_source_and_wakes_the_loop() -> TestRe
         }))
         .await?;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body, json!({"format": "plain", "accepted": 1, "new": 1, "ignored": []}));
+    assert_eq!(
+        body,
+        json!({"format": "plain", "accepted": 1, "new": 1, "ignored": []})
+    );
     assert!(h.woken_now().await);
     let stored = h.store.changes_since(0).await?;
     assert_eq!(stored.len(), 1);
@@ -209,7 +213,9 @@ async fn a_plain_change_is_stored_with_its_source_and_wakes_the_loop() -> TestRe
     assert_eq!(r.change.at, Timestamp(1_767_225_605_000));
 
     // Without `at`: now; without `description` and `by`: said so.
-    let (status, _) = h.send(&json!({"component": "db", "kind": "config"})).await?;
+    let (status, _) = h
+        .send(&json!({"component": "db", "kind": "config"}))
+        .await?;
     assert_eq!(status, StatusCode::OK);
     let last = &h.store.recent_changes(1).await?[0];
     assert_eq!(last.change.at, RECEIVED);
@@ -226,7 +232,10 @@ async fn a_replayed_plain_change_is_recorded_once() -> TestResult {
     assert!(h.woken_now().await);
     let (status, body) = h.send(&change).await?;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!((body["accepted"].as_u64(), body["new"].as_u64()), (Some(1), Some(0)));
+    assert_eq!(
+        (body["accepted"].as_u64(), body["new"].as_u64()),
+        (Some(1), Some(0))
+    );
     // A replay wakes nobody: there is nothing new to read.
     assert!(!h.woken_now().await);
     // Without an id, the same change at the same time is the same event.
@@ -275,9 +284,15 @@ async fn malformed_bodies_are_400_with_the_reason() -> TestResult {
     h.assert_refused(resp, StatusCode::BAD_REQUEST, "malformed change body")
         .await?;
     let cases = [
-        (json!({"kind": "deploy"}), "missing field `change.component`"),
+        (
+            json!({"kind": "deploy"}),
+            "missing field `change.component`",
+        ),
         (json!({"component": "api"}), "missing field `change.kind`"),
-        (json!({"component": " ", "kind": "deploy"}), "change.component is empty"),
+        (
+            json!({"component": " ", "kind": "deploy"}),
+            "change.component is empty",
+        ),
         (
             json!({"component": "api", "kind": "upgrade"}),
             "change.kind: `upgrade` is not one of deploy, config, scale, restart, other",
@@ -294,18 +309,33 @@ async fn malformed_bodies_are_400_with_the_reason() -> TestResult {
             json!({"componnet": "api", "kind": "deploy"}),
             "change: unknown field `componnet`",
         ),
-        (json!([{"component": "api", "kind": "deploy"}, {"component": 7, "kind": "deploy"}]), "changes[1]: invalid type"),
-        (json!(42), "a plain change body is an object or a list of objects"),
+        (
+            json!([{"component": "api", "kind": "deploy"}, {"component": 7, "kind": "deploy"}]),
+            "changes[1]: invalid type",
+        ),
+        (
+            json!(42),
+            "a plain change body is an object or a list of objects",
+        ),
         // Argo CD: the application and the revision are required.
         (json!({"application": "api"}), "missing field `revision`"),
-        (json!({"application": "", "revision": "abc"}), "application is empty"),
+        (
+            json!({"application": "", "revision": "abc"}),
+            "application is empty",
+        ),
         (
             json!({"application": "api", "revision": "abc", "finishedAt": "soon"}),
             "finishedAt: `soon` is not an RFC 3339 time",
         ),
         // Flux: the object's kind and name, and the reason.
-        (json!({"involvedObject": {"kind": "HelmRelease"}, "reason": "UpgradeSucceeded"}), "missing field `involvedObject.name`"),
-        (json!({"involvedObject": {"kind": "HelmRelease", "name": "api"}}), "missing field `reason`"),
+        (
+            json!({"involvedObject": {"kind": "HelmRelease"}, "reason": "UpgradeSucceeded"}),
+            "missing field `involvedObject.name`",
+        ),
+        (
+            json!({"involvedObject": {"kind": "HelmRelease", "name": "api"}}),
+            "missing field `reason`",
+        ),
     ];
     for (body, reason) in cases {
         h.refused(&body, StatusCode::BAD_REQUEST, reason).await?;
@@ -317,8 +347,12 @@ async fn malformed_bodies_are_400_with_the_reason() -> TestResult {
         .json(&json!({"component": "api", "kind": "deploy"}))
         .send()
         .await?;
-    h.assert_refused(resp, StatusCode::BAD_REQUEST, "missing field `involvedObject`")
-        .await?;
+    h.assert_refused(
+        resp,
+        StatusCode::BAD_REQUEST,
+        "missing field `involvedObject`",
+    )
+    .await?;
     let resp = h
         .post("?format=spinnaker")
         .bearer_auth(TOKEN)
@@ -341,10 +375,18 @@ async fn the_alert_receivers_token_and_limit_guard_changes_too() -> TestResult {
         .await?;
     let big = json!({"component": "api", "kind": "deploy", "description": "x".repeat(600)});
     let resp = h.post("").bearer_auth(TOKEN).json(&big).send().await?;
-    h.assert_refused(resp, StatusCode::PAYLOAD_TOO_LARGE, "body larger than 512 bytes")
-        .await?;
+    h.assert_refused(
+        resp,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "body larger than 512 bytes",
+    )
+    .await?;
     // The list needs the token as well.
-    let resp = h.client.get(format!("{}{CHANGES_PATH}", h.url)).send().await?;
+    let resp = h
+        .client
+        .get(format!("{}{CHANGES_PATH}", h.url))
+        .send()
+        .await?;
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     Ok(())
 }
@@ -354,7 +396,10 @@ async fn an_argocd_sync_is_mapped_through_the_charter_and_recorded_once() -> Tes
     let h = Harness::start().await?;
     let (status, body) = h.send(&argo("shop-db", "9c1e5a7", "Succeeded")).await?;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body, json!({"format": "argocd", "accepted": 1, "new": 1, "ignored": []}));
+    assert_eq!(
+        body,
+        json!({"format": "argocd", "accepted": 1, "new": 1, "ignored": []})
+    );
     let stored = h.store.changes_since(0).await?;
     assert_eq!(stored.len(), 1);
     let r = &stored[0];
@@ -372,9 +417,15 @@ async fn an_argocd_sync_is_mapped_through_the_charter_and_recorded_once() -> Tes
          sync Synced, health Healthy"
     );
     // The notification sent again (a controller restart, a retry): recorded once.
-    assert_eq!(h.send(&argo("shop-db", "9c1e5a7", "Succeeded")).await?.1["new"], 0);
+    assert_eq!(
+        h.send(&argo("shop-db", "9c1e5a7", "Succeeded")).await?.1["new"],
+        0
+    );
     // A new revision is a new change.
-    assert_eq!(h.send(&argo("shop-db", "0d44f2b", "Succeeded")).await?.1["new"], 1);
+    assert_eq!(
+        h.send(&argo("shop-db", "0d44f2b", "Succeeded")).await?.1["new"],
+        1
+    );
     // An Application named like a component needs no mapping.
     let (_, body) = h.send(&argo("api", "9c1e5a7", "Succeeded")).await?;
     assert_eq!(body["new"], 1);
@@ -406,16 +457,28 @@ async fn an_argocd_application_that_maps_to_nothing_is_refused_by_name() -> Test
 #[tokio::test]
 async fn a_flux_upgrade_is_a_change_and_other_events_are_ignored() -> TestResult {
     let h = Harness::start().await?;
-    let upgrade = flux("HelmRelease", "apps", "frontend-release", "UpgradeSucceeded", "info");
+    let upgrade = flux(
+        "HelmRelease",
+        "apps",
+        "frontend-release",
+        "UpgradeSucceeded",
+        "info",
+    );
     let (status, body) = h.send(&upgrade).await?;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body, json!({"format": "flux", "accepted": 1, "new": 1, "ignored": []}));
+    assert_eq!(
+        body,
+        json!({"format": "flux", "accepted": 1, "new": 1, "ignored": []})
+    );
     let r = &h.store.changes_since(0).await?[0];
     assert_eq!(r.change.component, "frontend");
     assert_eq!(r.change.source, ChangeSource::Flux);
     assert_eq!(r.change.by, "helm-controller");
     assert_eq!(r.change.at, Timestamp(1_767_225_620_000));
-    assert_eq!(r.key, "flux:HelmRelease/apps/frontend-release@2.4.1#UpgradeSucceeded");
+    assert_eq!(
+        r.key,
+        "flux:HelmRelease/apps/frontend-release@2.4.1#UpgradeSucceeded"
+    );
     assert_eq!(
         r.change.description,
         "flux HelmRelease apps/frontend-release UpgradeSucceeded at revision 2.4.1: Helm \
@@ -424,20 +487,42 @@ async fn a_flux_upgrade_is_a_change_and_other_events_are_ignored() -> TestResult
     // Sent again: recorded once.
     assert_eq!(h.send(&upgrade).await?.1["new"], 0);
     // The controllers' own key for the revision is read as well.
-    let mut kustomization = flux("Kustomization", "flux-system", "db", "ReconciliationSucceeded", "info");
-    kustomization["metadata"] = json!({"kustomize.toolkit.fluxcd.io/revision": "main@sha1:5e2f9a0"});
+    let mut kustomization = flux(
+        "Kustomization",
+        "flux-system",
+        "db",
+        "ReconciliationSucceeded",
+        "info",
+    );
+    kustomization["metadata"] =
+        json!({"kustomize.toolkit.fluxcd.io/revision": "main@sha1:5e2f9a0"});
     assert_eq!(h.send(&kustomization).await?.1["new"], 1);
     let last = &h.store.recent_changes(1).await?[0];
     assert_eq!(last.change.component, "db");
-    assert_eq!(last.key, "flux:Kustomization/flux-system/db@main@sha1:5e2f9a0#ReconciliationSucceeded");
+    assert_eq!(
+        last.key,
+        "flux:Kustomization/flux-system/db@main@sha1:5e2f9a0#ReconciliationSucceeded"
+    );
     // Failures and reasons that apply nothing: accepted and ignored.
     for (event, why) in [
         (
-            flux("HelmRelease", "apps", "frontend-release", "UpgradeFailed", "error"),
+            flux(
+                "HelmRelease",
+                "apps",
+                "frontend-release",
+                "UpgradeFailed",
+                "error",
+            ),
             "flux HelmRelease apps/frontend-release: a error event (UpgradeFailed) is no change applied",
         ),
         (
-            flux("Kustomization", "flux-system", "db", "HealthCheckFailed", "info"),
+            flux(
+                "Kustomization",
+                "flux-system",
+                "db",
+                "HealthCheckFailed",
+                "info",
+            ),
             "flux Kustomization flux-system/db: reason HealthCheckFailed is no change applied",
         ),
     ] {

@@ -30,11 +30,23 @@ fn with_seq(mut record: ChangeRecord, seq: u64) -> ChangeRecord {
 
 pub async fn a_replayed_change_is_recorded_once(backend: Arc<dyn Backend>) -> TestResult {
     let store = backend.open().await?;
-    let a = change("argocd:argocd/auth@4f2a9c1", "auth", ChangeSource::Argocd, 100);
-    let b = change("flux:Kustomization/apps/orders@main@sha1:77", "orders", ChangeSource::Flux, 110);
+    let a = change(
+        "argocd:argocd/auth@4f2a9c1",
+        "auth",
+        ChangeSource::Argocd,
+        100,
+    );
+    let b = change(
+        "flux:Kustomization/apps/orders@main@sha1:77",
+        "orders",
+        ChangeSource::Flux,
+        110,
+    );
     // The same event twice in one batch is new once.
     assert_eq!(
-        store.save_changes(&[a.clone(), b.clone(), a.clone()]).await?,
+        store
+            .save_changes(&[a.clone(), b.clone(), a.clone()])
+            .await?,
         vec![true, true, false]
     );
     // A replay later, even with another receipt time and text, changes nothing.
@@ -45,7 +57,10 @@ pub async fn a_replayed_change_is_recorded_once(backend: Arc<dyn Backend>) -> Te
 
     let stored = store.changes_since(0).await?;
     assert_eq!(stored.len(), 2, "{stored:?}");
-    assert!(stored[0].seq > 0 && stored[0].seq < stored[1].seq, "{stored:?}");
+    assert!(
+        stored[0].seq > 0 && stored[0].seq < stored[1].seq,
+        "{stored:?}"
+    );
     assert_eq!(stored[0], with_seq(a, stored[0].seq));
     assert_eq!(stored[1], with_seq(b, stored[1].seq));
     // The source is kept.
@@ -61,7 +76,12 @@ pub async fn changes_since_is_exclusive_and_recent_changes_newest_first(
     let store = backend.open().await?;
     for i in 0..5 {
         store
-            .save_changes(&[change(&format!("api:k{i}"), "api", ChangeSource::Api, 100 + i)])
+            .save_changes(&[change(
+                &format!("api:k{i}"),
+                "api",
+                ChangeSource::Api,
+                100 + i,
+            )])
             .await?;
     }
     let all = store.changes_since(0).await?;

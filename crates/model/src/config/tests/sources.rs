@@ -137,7 +137,10 @@ fn change_event_mappings_must_name_declared_components() {
         c.changes.component_of(Some("argocd"), "shop-api", declared),
         Some("api".into())
     );
-    assert_eq!(c.changes.component_of(Some("other"), "shop-api", declared), None);
+    assert_eq!(
+        c.changes.component_of(Some("other"), "shop-api", declared),
+        None
+    );
     assert_eq!(
         c.changes.component_of(Some("flux-system"), "web", declared),
         Some("frontend".into())
