@@ -101,7 +101,7 @@ pub async fn changes_survive_a_restart_and_a_replay_after_it_is_still_one(
 ) -> TestResult {
     let store = backend.open().await?;
     let a = change("api:deploy-1", "auth", ChangeSource::Api, 100);
-    store.save_changes(&[a.clone()]).await?;
+    store.save_changes(std::slice::from_ref(&a)).await?;
     let before = store.changes_since(0).await?;
     store.close().await;
     drop(store);

@@ -31,7 +31,7 @@ pub(super) fn compile(
             is.at(
                 component,
                 &path,
-                &format!(
+                format!(
                     "names `{}`, which is not a declared component",
                     component.value
                 ),
