@@ -557,3 +557,24 @@ pub struct Alert {
     /// before the alert is stored.
     pub seq: u64,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_change_recorded_before_sources_were_kept_still_reads() {
+        let old = r#"{"at":1000,"component":"api","kind":"deploy","description":"v2","by":"ci"}"#;
+        let change: Change = serde_json::from_str(old).expect("old record");
+        assert_eq!(change.source, ChangeSource::Unknown);
+        assert_eq!(change.by, "ci");
+        // And a new one carries its source by name.
+        let new = Change {
+            source: ChangeSource::Argocd,
+            ..change
+        };
+        let text = serde_json::to_string(&new).expect("encode");
+        assert!(text.contains(r#""source":"argocd""#), "{text}");
+        assert_eq!(serde_json::from_str::<Change>(&text).expect("decode"), new);
+    }
+}

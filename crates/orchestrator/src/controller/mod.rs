@@ -729,7 +729,10 @@ mod own_change_tests {
             ..deploy("api", 107)
         };
         let out = own_changes(
-            vec![posted(ChangeSource::Argocd), posted(ChangeSource::Kubernetes)],
+            vec![
+                posted(ChangeSource::Argocd),
+                posted(ChangeSource::Kubernetes),
+            ],
             &recent,
             Duration::from_secs(15),
         );
