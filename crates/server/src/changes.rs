@@ -254,16 +254,29 @@ impl ChangeReceiver {
             };
             return Err(Rejection::new(StatusCode::UNPROCESSABLE_ENTITY, what));
         };
+        // Free text from the sender reaches logs, evidence and `charter` output: one
+        // line each, so a value cannot forge another line.
+        let description = one_line(&u.change.description);
+        let by = one_line(&u.change.by);
         Ok(ChangeRecord {
             seq: 0,
             key: u.key,
             received_at,
             change: Change {
                 component,
+                description,
+                by,
                 ..u.change
             },
         })
     }
+}
+
+/// `text` with control characters (newlines, escape sequences) made spaces.
+fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 /// An event of the body before mapping.

@@ -212,6 +212,15 @@ async fn a_plain_change_is_stored_with_its_source_and_wakes_the_loop() -> TestRe
     assert_eq!(r.change.source, ChangeSource::Api);
     assert_eq!(r.change.at, Timestamp(1_767_225_605_000));
 
+    // Text from the sender stays on one line.
+    let (status, _) = h
+        .send(&json!({"component": "api", "kind": "config", "description": "pool 50\nERROR forged line", "by": "ci\u{1b}[31m", "id": "x"}))
+        .await?;
+    assert_eq!(status, StatusCode::OK);
+    let last = &h.store.recent_changes(1).await?[0];
+    assert_eq!(last.change.description, "pool 50 ERROR forged line");
+    assert_eq!(last.change.by, "ci [31m");
+
     // Without `at`: now; without `description` and `by`: said so.
     let (status, _) = h
         .send(&json!({"component": "db", "kind": "config"}))
