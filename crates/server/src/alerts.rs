@@ -81,8 +81,9 @@ pub struct OpenReceiverError {
     pub addr: SocketAddr,
 }
 
-/// Refuse to serve the alert receiver without a token on a non-loopback address
-/// (`0.0.0.0` and `::` included: they listen on every interface).
+/// Refuse to serve the alert receiver (and the change receiver, which shares its
+/// auth) without a token on a non-loopback address (`0.0.0.0` and `::` included: they
+/// listen on every interface).
 pub fn check_listener(
     spec: Option<&AlertsSpec>,
     addr: SocketAddr,
