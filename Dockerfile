@@ -33,11 +33,11 @@ COPY rootfs/ /
 
 ENV PATH=/usr/local/bin \
     SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt \
-    CHARTER_LISTEN=0.0.0.0:9464
+    CHARTER_LISTEN=0.0.0.0:8464
 
 # The numeric user, so that Kubernetes' runAsNonRoot can verify it.
 USER 65532:65532
 WORKDIR /var/lib/charter
-EXPOSE 9464
+EXPOSE 8464
 ENTRYPOINT ["charter"]
 CMD ["--help"]

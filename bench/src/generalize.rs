@@ -602,6 +602,11 @@ fn trace(args: &GeneralizeArgs, situations: &[Situation], name: &str) -> Result<
         "{} ({}/{}): truth {:?}, innocent {:?}, group {:?}, blind {:?}",
         s.name, s.category, s.variant, s.truth, s.innocent, s.group, s.blind
     );
+    // The dependency graph, to read the decisions against.
+    for c in &s.charter.components {
+        let deps: Vec<&str> = s.charter.topology.dependencies(&c.name).collect();
+        println!("  {} -> [{}]", c.name, deps.join(", "));
+    }
     for run in runs {
         let o = outcome(s, &run);
         println!(

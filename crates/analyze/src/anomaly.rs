@@ -602,7 +602,9 @@ impl Drift {
     /// One line of evidence.
     pub fn describe(&self) -> String {
         format!(
-            "baseline drift: {} of {} series ({} up, {} down) sit shifted over the whole              anomalous window, not just at a peak: the normal window may be far from the              incident in time or the whole system moved; this ranking is unreliable",
+            "baseline drift: {} of {} series ({} up, {} down) sit shifted over the whole \
+             anomalous window, not just at a peak: the normal window may be far from the \
+             incident in time or the whole system moved; this ranking is unreliable",
             self.shifted, self.series, self.up, self.down
         )
     }

@@ -491,7 +491,13 @@ pub fn diagnose_scored(input: DiagnosisInput<'_>, scores: Vec<MetricScore>) -> D
             score *= 2.0;
         }
         if !link.explained_by.is_empty() {
-            score *= if node.intrinsic.is_empty() { 0.15 } else { 0.5 };
+            // Symptoms all inherited (a dependency's, or a failing cache's misses)
+            // weigh less than own ones a dependency only may explain.
+            score *= if node.intrinsic.is_empty() || link.load_from_misses {
+                0.15
+            } else {
+                0.5
+            };
         }
         if link.late {
             score *= 0.6;
@@ -587,13 +593,27 @@ pub fn diagnose_scored(input: DiagnosisInput<'_>, scores: Vec<MetricScore>) -> D
             ));
         }
         if !link.explains.is_empty() {
-            let names: Vec<&str> = link.explains.iter().map(|&j| nodes[j].name).collect();
+            // Backends its failing cache sends misses to do not depend on it: say so.
+            let (misses, callers): (Vec<usize>, Vec<usize>) = link
+                .explains
+                .iter()
+                .partition(|&&j| links[j].load_from_misses && links[j].explained_by.contains(&i));
+            let names =
+                |js: &[usize]| listed(&js.iter().map(|&j| nodes[j].name).collect::<Vec<_>>());
+            let how = match (callers.is_empty(), misses.is_empty()) {
+                (false, true) => format!("{} depend on it", names(&callers)),
+                (true, false) => format!("{} take its cache's misses", names(&misses)),
+                _ => format!(
+                    "{} depend on it; {} take its cache's misses",
+                    names(&callers),
+                    names(&misses)
+                ),
+            };
             evidence.push(format!(
-                "{} explains {} of {} abnormal components through dependencies ({} depend on it)",
+                "{} explains {} of {} abnormal components through dependencies ({how})",
                 node.name,
                 link.explains.len() + 1,
                 n,
-                listed(&names)
             ));
         }
         if !link.through.is_empty() && !link.explains.is_empty() {

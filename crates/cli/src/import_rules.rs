@@ -10,7 +10,9 @@ pub struct ImportArgs {
     /// Prometheus rule files (`groups: [{name, rules: [...]}]`).
     #[arg(required = true)]
     files: Vec<PathBuf>,
-    /// The label whose value names the component of a series.
+    /// The label that names components: preferred among an expression's grouping
+    /// labels, and assumed when the expression aggregates nothing and its selectors
+    /// name no other (docs/import-rules.md).
     #[arg(long, default_value = charter_model::config::defaults::COMPONENT_LABEL)]
     component_label: String,
 }

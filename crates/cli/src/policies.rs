@@ -13,7 +13,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 /// The daemon's address, the default of `charter run --listen`.
-pub const DEFAULT_URL: &str = "http://127.0.0.1:9464";
+pub const DEFAULT_URL: &str = "http://127.0.0.1:8464";
 
 /// Longer than the daemon's own wait for the loop (30 s), so its answer arrives.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(40);

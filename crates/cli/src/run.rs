@@ -28,7 +28,7 @@ pub struct RunArgs {
     /// The charter file.
     file: PathBuf,
     /// Address for /healthz, /readyz and /metrics.
-    #[arg(long, default_value = "127.0.0.1:9464", env = "CHARTER_LISTEN")]
+    #[arg(long, default_value = "127.0.0.1:8464", env = "CHARTER_LISTEN")]
     listen: SocketAddr,
     /// Knowledge database (an SQLite file); overrides the charter's `knowledge` store.
     #[arg(long)]

@@ -39,6 +39,12 @@ fn charter(ports: Ports) -> String {
         &format!("http://127.0.0.1:{}", ports.sim),
     );
     let text = replace(&text, "interval: 15s", "interval: 2s");
+    // The stack writes the webhook's token beside the charter.
+    let text = replace(
+        &text,
+        "token_file: prometheus/alert-token",
+        "token_file: alert-token",
+    );
     scale_for(&text)
 }
 

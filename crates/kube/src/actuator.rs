@@ -152,7 +152,8 @@ impl KubernetesActuator {
             ClientSource::Ready(c) => Ok(c.clone()),
             ClientSource::Lazy(cell) => cell
                 .get_or_try_init(|| async {
-                    match tokio::time::timeout(self.spec.timeout, build_client(&self.spec)).await {
+                    let built = build_client(&self.spec, Some(self.spec.timeout));
+                    match tokio::time::timeout(self.spec.timeout, built).await {
                         Ok(r) => r,
                         Err(_) => Err(format!(
                             "no configuration within {}",
@@ -765,8 +766,12 @@ fn different_action(key: &str, first: &Action) -> ActuatorError {
 }
 
 /// Build a client from the spec: its kubeconfig (and context), or what
-/// [`Config::infer`] finds; with the spec's timeout on connecting, reading and writing.
-async fn build_client(spec: &KubernetesSpec) -> Result<Client, String> {
+/// [`Config::infer`] finds; with the spec's timeout on connecting and writing, and
+/// `read_timeout` on reading (`None`: kube's default, longer than a watch lasts).
+pub(crate) async fn build_client(
+    spec: &KubernetesSpec,
+    read_timeout: Option<std::time::Duration>,
+) -> Result<Client, String> {
     let options = KubeConfigOptions {
         context: spec.context.clone(),
         ..KubeConfigOptions::default()
@@ -789,14 +794,16 @@ async fn build_client(spec: &KubernetesSpec) -> Result<Client, String> {
     };
     config.default_namespace = spec.namespace.clone();
     config.connect_timeout = Some(spec.timeout);
-    config.read_timeout = Some(spec.timeout);
+    if read_timeout.is_some() {
+        config.read_timeout = read_timeout;
+    }
     config.write_timeout = Some(spec.timeout);
     Client::try_from(config)
         .map_err(|e| format!("cannot build the kubernetes client: {}", causes(&e)))
 }
 
 /// An API error as `403 Forbidden: <message>`; anything else with its causes.
-fn kube_error(e: &kube::Error) -> String {
+pub(crate) fn kube_error(e: &kube::Error) -> String {
     match e {
         kube::Error::Api(status) => {
             let mut s = status.code.to_string();

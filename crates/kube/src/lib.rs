@@ -9,6 +9,12 @@
 //! - [`record`]: the idempotency record kept in the Deployment's annotations, so that
 //!   a key seen again after a restart of Charter returns the first result instead of
 //!   acting twice.
+//! - [`watch`]: the rollout watcher — Deployments and StatefulSets of the mapped
+//!   namespaces listed and watched (kube-rs, reconnecting with backoff); each rollout
+//!   and scale of a workload that stands for a component sent as a
+//!   [`RolloutChange`], the evidence of a bad change.
+//! - [`rollout`]: what an object seen by the watcher means — revision moved, images
+//!   from → to, config only, restart, scale — pure functions and a per-kind tracker.
 //!
 //! `docs/kubernetes.md` is the user's guide; `deploy/kubernetes/rbac.yaml` grants
 //! exactly the requests made here.
@@ -16,8 +22,12 @@
 pub mod actuator;
 pub mod plan;
 pub mod record;
+pub mod rollout;
+pub mod watch;
 
 pub use actuator::KubernetesActuator;
+pub use rollout::{RolloutChange, WorkloadKind};
+pub use watch::{RolloutMapping, RolloutWatcher, watch_client, watch_rollouts};
 
 /// The pod-template annotation whose change rolls a Deployment's pods; the same one
 /// `kubectl rollout restart` sets.

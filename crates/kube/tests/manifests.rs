@@ -6,12 +6,17 @@ mod common;
 use common::{Role, rbac_documents};
 use std::collections::BTreeSet;
 
-/// Every (API group, resource, verb) the actuator's requests need. The scripted API
-/// server of `tests/actuator.rs` checks each request it sees against the Role; this
-/// list makes the converse hold: the Role grants nothing beyond it.
+/// Every (API group, resource, verb) the actuator's and the rollout watcher's
+/// requests need. The scripted API servers of `tests/actuator.rs` and
+/// `tests/watch.rs` check each request they see against the Role; this list makes
+/// the converse hold: the Role grants nothing beyond it.
 const NEEDED: &[(&str, &str, &str)] = &[
     ("apps", "deployments", "get"),
+    ("apps", "deployments", "list"),
+    ("apps", "deployments", "watch"),
     ("apps", "deployments", "patch"),
+    ("apps", "statefulsets", "list"),
+    ("apps", "statefulsets", "watch"),
     ("apps", "deployments/scale", "get"),
     ("apps", "deployments/scale", "patch"),
     ("apps", "replicasets", "list"),
@@ -51,8 +56,8 @@ fn rbac_has_no_wildcards_and_no_secrets() {
         for rule in &doc.rules {
             for v in &rule.verbs {
                 assert!(
-                    ["get", "list", "patch"].contains(&v.as_str()),
-                    "verb `{v}` is more than the actuator needs"
+                    ["get", "list", "watch", "patch"].contains(&v.as_str()),
+                    "verb `{v}` is more than the actuator and the watcher need"
                 );
             }
         }
@@ -166,4 +171,36 @@ fn the_replicated_statefulset_runs_two_leased_replicas_on_postgres() {
     }
     // The URL is read from the secret, never written into the charter.
     assert!(!charter.contains("postgres://"));
+}
+
+#[test]
+fn the_charts_role_grants_what_rbac_yaml_grants() {
+    // The chart's Role rules are plain YAML between `rules:` and the next document.
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../charts/charter/templates/rbac.yaml"
+    );
+    let text = std::fs::read_to_string(path).expect("the chart's rbac.yaml");
+    let start = text.find("rules:\n").expect("rules in the chart's Role") + "rules:\n".len();
+    let end = start
+        + text[start..]
+            .find("\n---")
+            .expect("a RoleBinding after the Role");
+    let rules: Vec<common::Rule> =
+        serde_saphyr::from_str(&text[start..end]).expect("the chart's rules parse");
+    let triples = |rules: &[common::Rule]| -> BTreeSet<(String, String, String)> {
+        rules
+            .iter()
+            .flat_map(|r| {
+                r.api_groups.iter().flat_map(move |g| {
+                    r.resources.iter().flat_map(move |res| {
+                        r.verbs
+                            .iter()
+                            .map(move |v| (g.clone(), res.clone(), v.clone()))
+                    })
+                })
+            })
+            .collect()
+    };
+    assert_eq!(triples(&rules), triples(&Role::load().rules));
 }

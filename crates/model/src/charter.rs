@@ -581,6 +581,11 @@ pub enum ObjectiveSource {
     },
     /// Any PromQL expression.
     Expr(String),
+    /// An instant-vector expression (usually a selector) whose absence is the
+    /// violation: the objective reads 1 for a component none of whose series the
+    /// expression returns, 0 for one it returns. A failed query stays Unknown, so
+    /// a blind monitor is never mistaken for absent data.
+    Absent(String),
 }
 
 /// A measurement per component that must stay within thresholds.

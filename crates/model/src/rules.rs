@@ -17,14 +17,23 @@
 //!   non-negative whole numbers such as `up` or a replica count; `== 1` (and `!= 1`) on
 //!   a bare selector or a `min` / `max` of one is read as a 0/1 flag
 //!   (`node_filesystem_readonly == 1`) and becomes `above 0` (`below 1`).
+//! - Comparisons of two expressions are rewritten exactly into one expression against
+//!   a number: `a != b` as `abs(a - b)` above 0, `a == b` of whole numbers as
+//!   `abs(a - b)` below 1, `a > b * k` as `a / b` above `k` when `b` is never negative,
+//!   any other order comparison as `a - b` against 0.
+//! - `absent(EXPR)` becomes an `absent:` objective on `EXPR`.
 //! - `labels.severity` picks the slot: `critical`, `crit`, `page`, `high`, `major` and
 //!   `emergency` are critical, anything else (`warning`, `info`, `low`, none) warning.
+//! - The component label comes from the expression (`labels`): its outermost
+//!   grouping, else its selectors, else the preferred label, assumed.
 //!
 //! What is skipped, each with a reason in [`ImportReport::skipped`]: `bool`
-//! comparisons, `and` / `or` / `unless` at the top, comparisons between two
-//! expressions, expressions without a comparison (`absent(...)`, `vector(1)`), other
-//! equalities, invalid PromQL or durations, and files that are not YAML rule files.
-//! Recording rules are skipped silently.
+//! comparisons, `and` / `or` / `unless` at the top, equality of two expressions that
+//! are not whole numbers, expressions without a comparison (`vector(1)`),
+//! `absent_over_time`, aggregations that keep no label (`sum(...)` without `by`),
+//! other equalities, invalid PromQL or durations, and files that are not YAML rule
+//! files. Recording rules are skipped silently. docs/import-rules.md says what to
+//! write instead.
 //!
 //! Rules comparing the same expression in the same direction merge into one objective
 //! holding at most one warning and one critical threshold (taking the shortest `for`
@@ -39,6 +48,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::time::Duration;
 
+mod labels;
 mod promql;
 mod render;
 
@@ -51,7 +61,9 @@ pub use render::render_objectives;
 /// How rules are imported.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImportOptions {
-    /// The label naming the component in the imported expressions' series.
+    /// The preferred label naming components: chosen among several grouping labels
+    /// and assumed for an expression that aggregates nothing and whose selectors
+    /// name no other component label.
     pub component_label: String,
 }
 
@@ -135,7 +147,18 @@ pub struct ImportedObjective {
     /// The longest `keep_firing_for` among the merged rules: one rule asking to
     /// hold a firing alert against flapping is enough to keep it.
     pub keep_firing_for: Duration,
+    /// The label naming the component, read from the expression's grouping or
+    /// selectors (see [`ImportedObjective::component_label_why`]).
     pub component_label: String,
+    /// Where `component_label` came from, in words for the generated comment
+    /// (for example: from the only label of the grouping `sum by (instance)`).
+    pub component_label_why: String,
+    /// The one component the expression's selectors pick (`up{job="api"}` with
+    /// `component_label: job`); empty when it applies to every component.
+    pub components: Vec<String>,
+    /// `absent(EXPR)`: `expr` is the argument and the objective is violated while
+    /// it returns no series for a component (`absent:` in the charter).
+    pub absent: bool,
     /// Guessed from the alert and metric names.
     pub signal: Signal,
     /// The first rule's `summary` annotation (or `description`, or `message`).
@@ -181,10 +204,16 @@ pub fn import_rules(files: &[(String, String)], options: &ImportOptions) -> Impo
     let mut candidates = Vec::new();
     let mut skipped = Vec::new();
     for (file, text) in files {
-        read_file(file, text, &mut candidates, &mut skipped);
+        read_file(
+            file,
+            text,
+            &options.component_label,
+            &mut candidates,
+            &mut skipped,
+        );
     }
     ImportReport {
-        objectives: merge(candidates, &options.component_label),
+        objectives: merge(candidates),
         skipped,
     }
 }
@@ -253,6 +282,8 @@ where
 struct Candidate {
     origin: RuleOrigin,
     expr: String,
+    absent: bool,
+    label: labels::LabelChoice,
     direction: Direction,
     for_: Duration,
     keep_firing_for: Duration,
@@ -264,6 +295,7 @@ struct Candidate {
 fn read_file(
     file: &str,
     text: &str,
+    preferred: &str,
     candidates: &mut Vec<Candidate>,
     skipped: &mut Vec<SkippedRule>,
 ) {
@@ -335,7 +367,7 @@ fn read_file(
                 }
                 (Some(a), None) => a,
             };
-            match read_rule(r, alert, group_severity) {
+            match read_rule(r, alert, group_severity, preferred) {
                 Ok((threshold, severity, for_, keep_firing_for)) => candidates.push(Candidate {
                     origin: RuleOrigin {
                         file: file.to_string(),
@@ -346,6 +378,8 @@ fn read_file(
                         threshold: threshold.value,
                     },
                     expr: threshold.expr,
+                    absent: threshold.absent,
+                    label: threshold.label,
                     direction: threshold.direction,
                     for_,
                     keep_firing_for,
@@ -363,6 +397,7 @@ fn read_rule(
     r: &RuleConfig,
     alert: &str,
     group_severity: Option<&str>,
+    preferred: &str,
 ) -> Result<(promql::Threshold, Severity, Duration, Duration), String> {
     let expr = r
         .expr
@@ -371,7 +406,7 @@ fn read_rule(
         .ok_or("has no `expr`")?;
     let for_ = duration(r.for_.as_deref(), "for")?;
     let keep_firing_for = duration(r.keep_firing_for.as_deref(), "keep_firing_for")?;
-    let threshold = promql::read_threshold(expr, alert)?;
+    let threshold = promql::read_threshold(expr, alert, preferred)?;
     let label = r
         .labels
         .as_ref()
@@ -438,12 +473,14 @@ fn in_order(direction: Direction, warning: f64, critical: f64) -> bool {
 
 /// Merge candidates comparing the same expression the same way, at most one per
 /// severity and only with thresholds in the charter's order; then name the results.
-fn merge(candidates: Vec<Candidate>, component_label: &str) -> Vec<ImportedObjective> {
+fn merge(candidates: Vec<Candidate>) -> Vec<ImportedObjective> {
     let mut slots: Vec<Vec<Candidate>> = Vec::new();
     for c in candidates {
         let fits = |slot: &Vec<Candidate>| {
             slot.iter().all(|m| {
                 m.expr == c.expr
+                    && m.absent == c.absent
+                    && m.label == c.label
                     && m.direction == c.direction
                     && m.origin.severity != c.origin.severity
                     && match c.origin.severity {
@@ -474,12 +511,12 @@ fn merge(candidates: Vec<Candidate>, component_label: &str) -> Vec<ImportedObjec
         if base_count[base.as_str()] > 1 && slot.len() == 1 {
             name = format!("{base}_{}", slot[0].origin.severity);
         }
-        objectives.push(objective(slot, unique(name, &mut used), component_label));
+        objectives.push(objective(slot, unique(name, &mut used)));
     }
     objectives
 }
 
-fn objective(slot: &[Candidate], name: String, component_label: &str) -> ImportedObjective {
+fn objective(slot: &[Candidate], name: String) -> ImportedObjective {
     let first = &slot[0];
     let threshold = |sev| {
         slot.iter()
@@ -510,7 +547,10 @@ fn objective(slot: &[Candidate], name: String, component_label: &str) -> Importe
             .map(|c| c.keep_firing_for)
             .max()
             .unwrap_or_default(),
-        component_label: component_label.to_string(),
+        component_label: first.label.label.clone(),
+        component_label_why: first.label.why.clone(),
+        components: first.label.component.iter().cloned().collect(),
+        absent: first.absent,
         signal: first.signal,
         summary: slot.iter().find_map(|c| c.summary.clone()),
         from,

@@ -61,12 +61,37 @@ fn fixtures_hold_enough_alerting_rules() {
 #[test]
 fn fixtures_convert_to_the_expected_objectives() {
     let r = imported();
-    assert_eq!(r.objectives.len(), 31, "{:#?}", names(&r));
-    assert_eq!(r.skipped.len(), 11, "{:#?}", r.skipped);
+    // Three rules skipped on the base commit now import: a `!=` and an `==` of two
+    // series and an `absent()`; `count(...)` without `by` is now skipped.
+    assert_eq!(r.objectives.len(), 33, "{:#?}", names(&r));
+    assert_eq!(r.skipped.len(), 9, "{:#?}", r.skipped);
     // Objectives come in the order of their first rule, files sorted by name.
     assert_eq!(names(&r)[0], "postgresql_down");
+    // The component label follows each expression's grouping or selectors; the
+    // default (`service`) only where nothing says otherwise.
+    let labelled = [
+        ("postgresql_too_many_connections", "job"),
+        ("kube_pod_crash_looping", "pod"),
+        ("kube_deployment_replicas_mismatch", "deployment"),
+        ("kube_deployment_unavailable", "deployment"),
+        ("kube_hpa_maxed_out", "horizontalpodautoscaler"),
+        ("kube_job_failed", "job_name"),
+        ("kube_persistent_volume_filling_up", "persistentvolumeclaim"),
+        ("kube_state_metrics_absent", "job"),
+        ("host_high_cpu_load", "instance"),
+        ("host_out_of_memory", "instance"),
+        ("host_oom_kill_detected", "instance"),
+        ("host_out_of_disk_space", "instance"),
+        ("host_disk_will_fill_in24_hours", "instance"),
+        ("host_filesystem_read_only", "instance"),
+        ("host_systemd_service_crashed", "instance"),
+    ];
     for o in &r.objectives {
-        assert_eq!(o.component_label, "service");
+        let want = labelled
+            .iter()
+            .find(|(n, _)| *n == o.name)
+            .map_or("service", |(_, l)| *l);
+        assert_eq!(o.component_label, want, "{}", o.name);
         assert!(
             o.warning.is_some() || o.critical.is_some(),
             "{} has no threshold",
@@ -186,16 +211,10 @@ fn skipped_rules_carry_their_location_and_reason() {
         ),
         ("AnyServerErrors", "http.yml", 85, "uses `> bool`"),
         (
-            "KubeDeploymentReplicasMismatch",
-            "kubernetes.yml",
-            21,
-            "compares two expressions",
-        ),
-        (
-            "KubeHpaMaxedOut",
-            "kubernetes.yml",
-            40,
-            "compares two expressions",
+            "RedisMissingMaster",
+            "databases.yml",
+            110,
+            "`count(...)` without `by` keeps no label",
         ),
         (
             "KubeContainerOOMKilled",
@@ -208,12 +227,6 @@ fn skipped_rules_carry_their_location_and_reason() {
             "kubernetes.yml",
             91,
             "uses `> bool`",
-        ),
-        (
-            "KubeStateMetricsAbsent",
-            "kubernetes.yml",
-            101,
-            "no comparison with a number",
         ),
         (
             "Watchdog",
@@ -244,15 +257,15 @@ fn skipped_rules_carry_their_location_and_reason() {
         assert!(s.reason.contains(reason), "{alert}: {}", s.reason);
         assert!(!s.group.is_empty(), "{alert}");
     }
-    let absent = r
+    let watchdog = r
         .skipped
         .iter()
-        .find(|s| s.rule == "KubeStateMetricsAbsent")
-        .expect("absent() rule skipped");
+        .find(|s| s.rule == "Watchdog")
+        .expect("Watchdog skipped");
     assert_eq!(
-        absent.to_string(),
-        "kubernetes.yml:101: kubernetes-apps/KubeStateMetricsAbsent: no comparison with a \
-         number in `absent(up{job=\"kube-state-metrics\"})`, so there is no threshold to import"
+        watchdog.to_string(),
+        "kubernetes.yml:111: general.rules/Watchdog: no comparison with a number in \
+         `vector(1)`, so there is no threshold to import"
     );
 }
 
@@ -280,7 +293,7 @@ fn prometheus_rule_resources_are_read_from_spec_groups() {
         .iter()
         .filter(|o| o.origins.iter().any(|x| x.file == "kubernetes.yml"))
         .count();
-    assert_eq!(from_k8s, 4, "{:#?}", names(&r));
+    assert_eq!(from_k8s, 7, "{:#?}", names(&r));
     let o = objective(&r, "kube_persistent_volume_filling_up");
     assert_eq!((o.warning, o.critical), (Some(0.15), Some(0.03)));
     assert_eq!(o.for_, Duration::from_secs(60));
@@ -365,7 +378,9 @@ fn malformed_file_is_reported_not_a_panic() {
 fn rendered_objectives_pass_parse_charter() {
     let r = imported();
     let yaml = render_objectives(&r);
-    let text = format!("{MINIMAL}{yaml}");
+    // The absent() rule picks the component `kube-state-metrics`, which must be declared.
+    let text =
+        format!("name: x\ncomponents: [{{name: api}}, {{name: kube-state-metrics}}]\n{yaml}");
     let (charter, warnings) = match parse_charter(&text, "imported.yaml", Path::new(".")) {
         Ok(ok) => ok,
         Err(ConfigError::Invalid(issues)) => panic!("{issues:#?}\n{text}"),
@@ -377,12 +392,12 @@ fn rendered_objectives_pass_parse_charter() {
     assert!(warnings.iter().all(|w| w.path.ends_with(".remedies")));
     for (o, c) in r.objectives.iter().zip(&charter.objectives) {
         assert_eq!(c.name, o.name);
-        assert_eq!(
-            c.source,
-            ObjectiveSource::Expr(o.expr.clone()),
-            "{}",
-            o.name
-        );
+        let source = if o.absent {
+            ObjectiveSource::Absent(o.expr.clone())
+        } else {
+            ObjectiveSource::Expr(o.expr.clone())
+        };
+        assert_eq!(c.source, source, "{}", o.name);
         assert_eq!(c.direction, o.direction, "{}", o.name);
         assert_eq!(
             (c.thresholds.warning, c.thresholds.critical),
@@ -397,7 +412,10 @@ fn rendered_objectives_pass_parse_charter() {
             o.name
         );
         assert_eq!(c.signal, o.signal, "{}", o.name);
-        assert_eq!(c.component_label, "service");
+        assert_eq!(c.component_label, o.component_label, "{}", o.name);
+        if !o.components.is_empty() {
+            assert_eq!(c.components, o.components, "{}", o.name);
+        }
         assert!(c.remedies.is_empty());
     }
 }
@@ -406,11 +424,11 @@ fn rendered_objectives_pass_parse_charter() {
 fn rendered_objectives_explain_themselves_in_comments() {
     let yaml = render_objectives(&imported());
     assert!(yaml.contains(
-        "  # from alert HighLatencyP99 (http.yml:32, warning above 0.5)\n  # from alert HighLatencyP99 (http.yml:40, critical above 1)\n  # summary: p99 latency of {{ $labels.service }} above 500ms\n  - name: high_latency_p99\n"
+        "  # from alert HighLatencyP99 (http.yml:32, warning above 0.5)\n  # from alert HighLatencyP99 (http.yml:40, critical above 1)\n  # summary: p99 latency of {{ $labels.service }} above 500ms\n  # component_label `service`: from the only label of the grouping `sum by (le, service)`\n  - name: high_latency_p99\n"
     ), "{yaml}");
     assert!(yaml.contains("    # TODO choose remedies\n    remedies: []\n"));
     assert!(yaml.contains(
-        "#   kubernetes.yml:40: kubernetes-apps/KubeHpaMaxedOut: compares two expressions"
+        "#   kubernetes.yml:59: kubernetes-apps/KubeContainerOOMKilled: combines conditions"
     ));
     // A multi-line description stays inside comments.
     assert!(yaml.lines().all(|l| !l.starts_with("  VALUE")));
@@ -456,4 +474,299 @@ fn an_empty_report_renders_an_empty_list() {
     let (charter, _) =
         parse_charter(&format!("{MINIMAL}{yaml}"), "empty.yaml", Path::new(".")).expect("valid");
     assert!(charter.objectives.is_empty());
+}
+
+// --- A mixed rule file of 13 alerting rules (fixtures/mixed/mixed-rules.yml) ---
+
+const MIXED: &str = "mixed-rules.yml";
+
+fn mixed() -> ImportReport {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/mixed")
+        .join(MIXED);
+    let text = std::fs::read_to_string(&path).expect("mixed fixture");
+    import_rules(&[(MIXED.into(), text)], &ImportOptions::default())
+}
+
+/// The objective holding `alert`'s threshold.
+fn from_alert<'a>(r: &'a ImportReport, alert: &str) -> &'a ImportedObjective {
+    r.objectives
+        .iter()
+        .find(|o| o.from.iter().any(|a| a == alert))
+        .unwrap_or_else(|| panic!("{alert} not imported: {:#?}", r.skipped))
+}
+
+#[test]
+fn mixed_rule_file_imports_eleven_of_thirteen_rules() {
+    let r = mixed();
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/mixed")
+        .join(MIXED);
+    let text = std::fs::read_to_string(path).expect("mixed fixture");
+    assert_eq!(text.matches("- alert:").count(), 13);
+    assert_eq!(r.objectives.len(), 11, "{:#?}", names(&r));
+    assert_eq!(r.skipped.len(), 2, "{:#?}", r.skipped);
+}
+
+#[test]
+fn mixed_rules_take_their_component_label_from_the_expression() {
+    let r = mixed();
+    // (alert, component label, why contains, components, direction, warning, critical)
+    type Row<'a> = (
+        &'a str,
+        &'a str,
+        &'a str,
+        &'a [&'a str],
+        Direction,
+        Option<f64>,
+        Option<f64>,
+    );
+    let rows: [Row; 11] = [
+        (
+            "ApiHighErrorRate",
+            "service",
+            "the only label of the grouping `sum by (service)`",
+            &[],
+            Direction::Above,
+            Some(0.05),
+            None,
+        ),
+        (
+            "ApiLatencyP99High",
+            "service",
+            "`sum by (le, service)`",
+            &[],
+            Direction::Above,
+            None,
+            Some(0.5),
+        ),
+        (
+            "ApiErrorBudgetBurn",
+            "service",
+            "the recording rule's name `service:http_errors:ratio_rate5m`",
+            &[],
+            Direction::Above,
+            None,
+            Some(0.0144),
+        ),
+        (
+            "ApiDown",
+            "job",
+            "the selector picks `job=\"api\"`",
+            &["api"],
+            Direction::Above,
+            None,
+            Some(0.0),
+        ),
+        (
+            "NodeHighCpuUsage",
+            "instance",
+            "the only label of the grouping `avg by (instance)`",
+            &[],
+            Direction::Above,
+            Some(90.0),
+            None,
+        ),
+        (
+            "WebInstancesDown",
+            "job",
+            "kept by `without (instance)`",
+            &["web"],
+            Direction::Below,
+            None,
+            Some(1.0),
+        ),
+        (
+            "KubeDeploymentReplicasMismatch",
+            "deployment",
+            "`kube_deployment_*` series name a Deployment",
+            &[],
+            Direction::Above,
+            Some(0.0),
+            None,
+        ),
+        (
+            "KubeHpaMaxedOut",
+            "horizontalpodautoscaler",
+            "`kube_horizontalpodautoscaler_*`",
+            &[],
+            Direction::Below,
+            Some(1.0),
+            None,
+        ),
+        (
+            "KubePodNotReady",
+            "pod",
+            "of `namespace`, `pod`, `pod` is the one that names components",
+            &[],
+            Direction::Above,
+            Some(0.0),
+            None,
+        ),
+        (
+            "ContainerMemoryNearLimit",
+            "container",
+            "`container_*` series name a container",
+            &[],
+            Direction::Above,
+            Some(0.9),
+            None,
+        ),
+        (
+            "KubeStateMetricsDown",
+            "job",
+            "the selector picks `job=\"kube-state-metrics\"`",
+            &["kube-state-metrics"],
+            Direction::Above,
+            None,
+            Some(0.0),
+        ),
+    ];
+    for (alert, label, why, components, direction, warning, critical) in rows {
+        let o = from_alert(&r, alert);
+        assert_eq!(o.component_label, label, "{alert}");
+        assert!(
+            o.component_label_why.contains(why),
+            "{alert}: {}",
+            o.component_label_why
+        );
+        assert_eq!(o.components, components, "{alert}");
+        assert_eq!(
+            (o.direction, o.warning, o.critical),
+            (direction, warning, critical),
+            "{alert}"
+        );
+    }
+    // No objective of a `by (instance)` expression is left on `service`.
+    for o in &r.objectives {
+        if o.expr.contains("by (instance)") {
+            assert_eq!(o.component_label, "instance", "{}", o.name);
+        }
+    }
+}
+
+#[test]
+fn mixed_comparisons_of_two_series_are_rewritten_exactly() {
+    let r = mixed();
+    let o = from_alert(&r, "KubeDeploymentReplicasMismatch");
+    assert_eq!(
+        o.expr,
+        "abs(kube_deployment_spec_replicas{job=\"kube-state-metrics\"} - \
+         kube_deployment_status_replicas_available{job=\"kube-state-metrics\"})"
+    );
+    assert!(
+        o.notes[0].contains("became `abs(a - b)` above 0"),
+        "{:?}",
+        o.notes
+    );
+    let o = from_alert(&r, "KubeHpaMaxedOut");
+    assert_eq!(
+        o.expr,
+        "abs(kube_horizontalpodautoscaler_status_current_replicas{job=\"kube-state-metrics\"} - \
+         kube_horizontalpodautoscaler_spec_max_replicas{job=\"kube-state-metrics\"})"
+    );
+    assert!(
+        o.notes[0].contains("reading both as whole numbers"),
+        "{:?}",
+        o.notes
+    );
+    // `a > b * 0.9` with `b` a size in bytes: the ratio against 0.9.
+    let o = from_alert(&r, "ContainerMemoryNearLimit");
+    assert_eq!(
+        o.expr,
+        "container_memory_working_set_bytes{container!=\"\"} / \
+         container_spec_memory_limit_bytes{container!=\"\"}"
+    );
+    assert!(o.notes[0].contains("is never negative"), "{:?}", o.notes);
+    assert_eq!(o.signal, Signal::Memory);
+}
+
+#[test]
+fn mixed_absent_rules_become_absent_objectives() {
+    let r = mixed();
+    let o = from_alert(&r, "ApiDown");
+    assert!(o.absent);
+    assert_eq!(o.expr, "up{job=\"api\"}");
+    assert_eq!(o.signal, Signal::Availability);
+    let o = from_alert(&r, "KubeStateMetricsDown");
+    assert!(o.absent);
+    assert_eq!(o.expr, "up{job=\"kube-state-metrics\"} == 1");
+    let yaml = render_objectives(&r);
+    assert!(
+        yaml.contains("  - name: api_down\n    absent: \"up{job=\\\"api\\\"}\"\n    component_label: job\n    components: [api]\n"),
+        "{yaml}"
+    );
+    assert!(
+        yaml.contains("  # from alert ApiDown (mixed-rules.yml:50, critical when absent)\n"),
+        "{yaml}"
+    );
+}
+
+#[test]
+fn mixed_skipped_rules_say_why_and_what_to_write() {
+    let r = mixed();
+    let reasons: Vec<(&str, u64, &str)> = r
+        .skipped
+        .iter()
+        .map(|s| (s.rule.as_str(), s.line, s.reason.as_str()))
+        .collect();
+    assert_eq!(reasons.len(), 2);
+    assert_eq!((reasons[0].0, reasons[0].1), ("TotalTrafficDropped", 58));
+    assert!(
+        reasons[0]
+            .2
+            .contains("`sum(...)` without `by` keeps no label")
+            && reasons[0]
+                .2
+                .contains("aggregate `by` the label that names the component"),
+        "{}",
+        reasons[0].2
+    );
+    assert_eq!(
+        (reasons[1].0, reasons[1].1),
+        ("NodeFilesystemAlmostOutOfSpace", 76)
+    );
+    assert!(
+        reasons[1].2.contains("`and` at the top level"),
+        "{}",
+        reasons[1].2
+    );
+}
+
+#[test]
+fn mixed_import_loads_as_a_charter() {
+    let r = mixed();
+    let yaml = render_objectives(&r);
+    let dir = std::env::temp_dir().join(format!("charter-import-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("imported.yaml");
+    let text = format!(
+        "name: imported\ncomponents:\n  - name: api\n  - name: web\n  - name: kube-state-metrics\n{yaml}"
+    );
+    std::fs::write(&path, &text).expect("write charter");
+    let loaded = charter_model::load_charter(&path);
+    let _ = std::fs::remove_dir_all(&dir);
+    let (charter, issues) = loaded.unwrap_or_else(|e| panic!("{e}\n{text}"));
+    assert!(issues.iter().all(|i| i.warning), "{issues:#?}");
+    assert_eq!(charter.objectives.len(), 11);
+    let api_down = charter
+        .objectives
+        .iter()
+        .find(|o| o.name == "api_down")
+        .expect("api_down");
+    assert_eq!(
+        api_down.source,
+        ObjectiveSource::Absent("up{job=\"api\"}".into())
+    );
+    assert_eq!(api_down.components, ["api"]);
+    assert_eq!(
+        (api_down.thresholds.critical, api_down.direction),
+        (Some(0.0), Direction::Above)
+    );
+    let cpu = charter
+        .objectives
+        .iter()
+        .find(|o| o.name == "node_high_cpu_usage")
+        .expect("cpu");
+    assert_eq!(cpu.component_label, "instance");
 }

@@ -37,6 +37,10 @@ pub enum Event {
     Violation {
         violation: Violation,
         from: Option<ViolationState>,
+        /// Same state and severity as the episode's last transition: only its
+        /// evidence changed (an Alertmanager alert joined a violation already
+        /// firing). Reported and stored, but not logged again.
+        restated: bool,
     },
     IncidentOpened {
         incident_id: IncidentId,
@@ -410,6 +414,14 @@ impl Emitter {
     /// The events emitted, in order.
     pub fn into_events(self) -> Vec<Timed> {
         self.events
+    }
+}
+
+impl Event {
+    /// Whether the event says something the daemon's log has not said yet: false
+    /// for a restated violation (see [`Event::Violation`]'s `restated`).
+    pub fn is_news(&self) -> bool {
+        !matches!(self, Event::Violation { restated: true, .. })
     }
 }
 

@@ -7,7 +7,7 @@
 //! - an alert that the query agrees with joins the violation the query measures.
 
 use charter_knowledge::{AlertInbox, GuardStore, SqliteStore};
-use charter_model::{Alert, AlertStatus, Charter, Severity, Timestamp};
+use charter_model::{Alert, AlertStatus, Charter, Severity, Timestamp, ViolationState};
 use charter_orchestrator::{Controller, Event};
 use charter_sim::{Scenario, Simulator};
 use charter_testkit::{EPOCH, WESTWORLD, actuators, charter_from, simulator, westworld};
@@ -225,4 +225,72 @@ async fn alerts_older_than_their_retention_are_pruned_and_new_ones_still_judged(
     run.alert("error_ratio", "auth", Severity::Warning).await;
     run.ticks(2).await;
     assert_eq!(run.unconfirmed().await, 1);
+}
+
+#[tokio::test]
+async fn an_alert_on_a_violation_already_firing_is_not_logged_again() {
+    // db's errors breach and fire on the query alone; the alert about them lands
+    // afterwards. The violation takes `alerted` (stored, reported), but the daemon's
+    // log (`Event::is_news`) must not say "Firing" a second time.
+    let mut run = start("dependency-outage", westworld()).await;
+    let is_db_errors = |e: &Event| {
+        matches!(e, Event::Violation { violation: v, .. }
+            if v.objective == "error_ratio" && v.component == "db")
+    };
+    let firing = |e: &Event| {
+        matches!(e, Event::Violation { violation: v, .. }
+            if v.objective == "error_ratio" && v.component == "db"
+                && v.state == ViolationState::Firing)
+    };
+    for _ in 0..200 {
+        run.ticks(1).await;
+        if run.count(firing) > 0 {
+            break;
+        }
+    }
+    assert_eq!(run.count(firing), 1, "events: {:#?}", run.events);
+    let severity = run
+        .events
+        .iter()
+        .find_map(|(_, e)| match e {
+            Event::Violation { violation: v, .. } if firing(e) => v.severity,
+            _ => None,
+        })
+        .expect("a firing violation has a severity");
+    run.alert("error_ratio", "db", severity).await;
+    run.ticks(3).await;
+
+    let joined: Vec<&Event> = run
+        .events
+        .iter()
+        .map(|(_, e)| e)
+        .filter(
+            |e| matches!(e, Event::Violation { violation: v, .. } if v.alerted && is_db_errors(e)),
+        )
+        .collect();
+    assert!(
+        !joined.is_empty(),
+        "the alert never joined the firing violation: {:#?}",
+        run.events
+    );
+    // Every line the log shows for this series says something new: no two in a row
+    // with the same state and severity.
+    let logged: Vec<String> = run
+        .events
+        .iter()
+        .map(|(_, e)| e)
+        .filter(|e| is_db_errors(e) && e.is_news())
+        .map(|e| match e {
+            Event::Violation { violation: v, .. } => format!("{:?} {:?}", v.state, v.severity),
+            _ => unreachable!(),
+        })
+        .collect();
+    for pair in logged.windows(2) {
+        assert_ne!(pair[0], pair[1], "logged twice: {logged:?}");
+    }
+    assert_eq!(
+        logged.iter().filter(|l| l.starts_with("Firing")).count(),
+        1,
+        "{logged:?}"
+    );
 }

@@ -846,7 +846,12 @@ fn build_action(
                 (Some(cur), Some(max)) if cur >= max => {
                     return Err(format!("{name} is at max replicas ({max})"));
                 }
-                (Some(cur), Some(max)) => step.min(max - cur),
+                (Some(cur), Some(max)) => sized_step(name, cur, step, active, charter)
+                    .min(rails.max_scale_step)
+                    .min(max - cur),
+                (Some(cur), None) => {
+                    sized_step(name, cur, step, active, charter).min(rails.max_scale_step)
+                }
                 _ => step,
             };
             a = a.with_param("step", step);
@@ -910,6 +915,40 @@ fn build_action(
         ActionKind::FlushCache => {}
     }
     Ok(a)
+}
+
+/// How many replicas a scale-out of `component`, now at `current`, adds: the charter's
+/// `step`, or more when the component's own utilisation says one step cannot be
+/// enough. A utilisation objective above its bound at value `u` with `current`
+/// replicas needs about `current × u / clear` of them to come back under its `clear`
+/// level (the sizing rule of the Kubernetes HPA, applied to the objective's bound):
+/// the step is the difference, never less than the charter's `step` (the caller keeps
+/// it within `max_scale_step` and the component's `max`). A real CPU saturates at its
+/// limit, so the reading under-states demand and the size is a lower bound; the
+/// verification then steps again.
+fn sized_step(
+    component: &str,
+    current: u32,
+    step: u32,
+    active: &[&Violation],
+    charter: &Charter,
+) -> u32 {
+    let needed = active
+        .iter()
+        .filter(|v| v.component == component && v.signal == charter_model::Signal::Utilization)
+        .filter_map(|v| {
+            let objective = charter.objective(&v.objective)?;
+            let clear = objective.thresholds.clear;
+            let value = v.value?;
+            (objective.direction == charter_model::Direction::Above
+                && clear > 0.0
+                && value.is_finite()
+                && value > clear)
+                .then(|| (f64::from(current) * value / clear - 1e-9).ceil())
+        })
+        .fold(0.0_f64, f64::max);
+    let extra = (needed - f64::from(current)).clamp(0.0, f64::from(u32::MAX)) as u32;
+    step.max(extra)
 }
 
 pub mod group;

@@ -721,13 +721,13 @@ mod tests {
         };
         let at = |a: &str| a.parse::<SocketAddr>().expect("address");
         let open = spec(None);
-        for ok in ["127.0.0.1:9464", "127.8.0.1:1", "[::1]:9464"] {
+        for ok in ["127.0.0.1:8464", "127.8.0.1:1", "[::1]:8464"] {
             assert_eq!(check_listener(Some(&open), at(ok)), Ok(()), "{ok}");
         }
         for refused in [
-            "0.0.0.0:9464",
-            "[::]:9464",
-            "10.0.0.7:9464",
+            "0.0.0.0:8464",
+            "[::]:8464",
+            "10.0.0.7:8464",
             "[2001:db8::1]:80",
         ] {
             let e = check_listener(Some(&open), at(refused)).expect_err(refused);

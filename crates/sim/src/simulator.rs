@@ -55,7 +55,7 @@ impl MetricSource for Simulator {
         for o in &charter.objectives {
             let name = match &o.source {
                 ObjectiveSource::Metric { name, .. } => Some(name.as_str()),
-                ObjectiveSource::Expr(_) => {
+                ObjectiveSource::Expr(_) | ObjectiveSource::Absent(_) => {
                     obs.problems.push(format!(
                         "objective `{}`: the simulator cannot evaluate PromQL expressions",
                         o.name

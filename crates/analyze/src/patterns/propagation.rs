@@ -74,6 +74,10 @@ pub struct Link {
     /// Whether this node turned abnormal after a caller it explains, by more than the
     /// tolerance (a root cause should come first).
     pub late: bool,
+    /// Its own symptoms are load (utilization, saturation) that a caller's failing
+    /// cache sent it: the misses went to it ([`miss_load`]). They are inherited, not
+    /// its own, though no dependency passed them on.
+    pub load_from_misses: bool,
 }
 
 /// Analyse `nodes` over `topology`; onsets closer than `tolerance` count as
@@ -124,7 +128,7 @@ pub fn propagate(
         out.sort_unstable();
         out
     };
-    nodes
+    let mut links: Vec<Link> = nodes
         .iter()
         .enumerate()
         .map(|(i, n)| {
@@ -177,9 +181,81 @@ pub fn propagate(
                 explained_by,
                 first_caller_onset,
                 late,
+                load_from_misses: false,
             }
         })
-        .collect()
+        .collect();
+    miss_load(nodes, &up, &down, tolerance, &mut links);
+    links
+}
+
+/// Load sent by a failing cache. A caller whose cache stops hitting sends its
+/// misses to the backend behind the cache: a backend whose own symptoms are only load
+/// (utilization, saturation), whose direct caller's hit ratio fell no later than it
+/// turned abnormal, is explained by that cache — the caller's cache dependency that
+/// shows the fall too, else the caller itself (its cache is not observed apart). The
+/// sizes are not compared: a hit ratio falling from 0.9 to 0.1 multiplies the misses
+/// by nine, which a few robust sd on the ratio cannot show. The cache then explains
+/// the backend and what the backend explains.
+fn miss_load(
+    nodes: &[Node<'_>],
+    up: &[Vec<usize>],
+    down: &[Vec<usize>],
+    tolerance: Duration,
+    links: &mut [Link],
+) {
+    let no_later = |a: Option<Timestamp>, b: Option<Timestamp>| match (a, b) {
+        (Some(a), Some(b)) => a <= b.plus(tolerance),
+        _ => false,
+    };
+    let cache_fell = |n: &Node<'_>| !n.unobserved && n.intrinsic.contains(&Signal::Cache);
+    for (b, backend) in nodes.iter().enumerate() {
+        let load_only = !backend.intrinsic.is_empty()
+            && backend
+                .intrinsic
+                .iter()
+                .all(|s| matches!(s, Signal::Utilization | Signal::Saturation));
+        if backend.unobserved || backend.changed || !load_only {
+            continue;
+        }
+        let mut explainers: Vec<usize> = Vec::new();
+        for &o in &up[b] {
+            let owner = &nodes[o];
+            if !cache_fell(owner) || !no_later(owner.onset, backend.onset) {
+                continue;
+            }
+            let caches: Vec<usize> = down[o]
+                .iter()
+                .copied()
+                .filter(|&c| c != b && cache_fell(&nodes[c]))
+                .filter(|&c| no_later(nodes[c].onset, owner.onset))
+                .collect();
+            if caches.is_empty() {
+                explainers.push(o);
+            } else {
+                explainers.extend(caches);
+            }
+        }
+        if explainers.is_empty() {
+            continue;
+        }
+        let mut carried: Vec<usize> = links[b].explains.clone();
+        if backend.symptom {
+            carried.push(b);
+        }
+        for &e in &explainers {
+            let link = &mut links[e];
+            link.explains
+                .extend(carried.iter().copied().filter(|&j| j != e));
+            link.explains.sort_unstable();
+            link.explains.dedup();
+        }
+        let link = &mut links[b];
+        link.explained_by.extend(explainers);
+        link.explained_by.sort_unstable();
+        link.explained_by.dedup();
+        link.load_from_misses = true;
+    }
 }
 
 /// The symptoms among `i`'s callers, reached directly or through unobserved
@@ -351,5 +427,37 @@ mod tests {
         // The blind component explains nothing and nothing explains it.
         assert!(links[1].explains.is_empty());
         assert!(!links[0].explained_by.contains(&1));
+    }
+
+    #[test]
+    fn a_failing_cache_explains_the_load_its_misses_send_to_the_backend() {
+        let cache = [Signal::Cache];
+        let cpu = [Signal::Utilization];
+        // api's hit ratio fell (its cache shows it too); db, its backend, is overloaded
+        // soon after, far more abnormal than the ratio.
+        let nodes = [
+            node("api", 20.0, 5, &cache),
+            node("db", 5000.0, 20, &cpu),
+            node("cache", 15.0, 0, &cache),
+        ];
+        let links = propagate(&nodes, &topo(), Duration::from_secs(5), 0.0);
+        assert_eq!(links[1].explained_by, vec![2]);
+        assert!(links[1].load_from_misses);
+        assert_eq!(links[2].explains, vec![0, 1]);
+        // Without the cache observed apart, the caller whose hit ratio fell explains it.
+        let nodes = [node("api", 20.0, 5, &cache), node("db", 5000.0, 20, &cpu)];
+        let links = propagate(&nodes, &topo(), Duration::from_secs(5), 0.0);
+        assert_eq!(links[1].explained_by, vec![0]);
+        assert!(links[1].load_from_misses);
+        // Not when the backend was overloaded first ...
+        let nodes = [node("api", 20.0, 60, &cache), node("db", 5000.0, 20, &cpu)];
+        let links = propagate(&nodes, &topo(), Duration::from_secs(5), 0.0);
+        assert!(links[1].explained_by.is_empty());
+        assert!(!links[1].load_from_misses);
+        // ... nor when its own symptoms are more than load.
+        let own = [Signal::Memory, Signal::Utilization];
+        let nodes = [node("api", 20.0, 5, &cache), node("db", 5000.0, 20, &own)];
+        let links = propagate(&nodes, &topo(), Duration::from_secs(5), 0.0);
+        assert!(links[1].explained_by.is_empty());
     }
 }

@@ -95,15 +95,19 @@ fn own_reason(seen: &Seen<'_, '_>, i: usize) -> Option<String> {
     if !capacity.iter().any(|s| c.signals.contains(s)) {
         return None;
     }
-    if seen.links[i].explained_by.is_empty() {
+    let link = &seen.links[i];
+    if link.explained_by.is_empty() {
         return Some(format!("{}: no abnormal dependency", node.name));
     }
-    if !node.intrinsic.is_empty() {
-        let own: Vec<String> = node
-            .intrinsic
-            .iter()
-            .map(|s| format!("{s:?}").to_lowercase())
-            .collect();
+    // With its work explained from below, what is left must be its own, and not a
+    // hit ratio (not a sign of lost capacity) nor load a failing cache's misses sent.
+    let own: Vec<String> = node
+        .intrinsic
+        .iter()
+        .filter(|s| **s != Signal::Cache)
+        .map(|s| format!("{s:?}").to_lowercase())
+        .collect();
+    if !own.is_empty() && !link.load_from_misses {
         return Some(format!(
             "{}: own {} that no dependency passes on",
             node.name,

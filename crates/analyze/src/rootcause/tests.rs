@@ -357,6 +357,63 @@ fn a_cache_miss_seen_by_its_caller_is_blamed_on_the_cache() {
     assert!(catalog.evidence.iter().any(|e| e.contains("inherited")));
 }
 
+/// A cache stops hitting: its owner sends the misses to the database, which
+/// overloads — far more abnormal than the hit ratio — and slows the owner and its
+/// callers. The load is the cache's misses: the cache is the root, not the database,
+/// and not the zone they share (a hit ratio and inherited load are no lost capacity).
+#[test]
+fn a_failing_cache_is_blamed_for_the_load_its_misses_send_to_the_backend() {
+    let t = topology(&[
+        ("web", &["catalog"]),
+        ("catalog", &["cache", "db"]),
+        ("cache", &[]),
+        ("db", &[]),
+    ]);
+    let at = |obj: &str, comp: &str, signal: Signal, since: i64, value: f64| {
+        violation(obj, comp)
+            .signal(signal)
+            .firing(Severity::Critical)
+            .since(Timestamp::from_secs(since))
+            .value(value)
+            .build()
+    };
+    let vs = [
+        at("hit_ratio", "cache", Signal::Cache, 100, 0.1),
+        at("hit_ratio", "catalog", Signal::Cache, 100, 0.1),
+        at("cpu", "db", Signal::Utilization, 110, 1.8),
+        at("latency", "db", Signal::Latency, 110, 20.0),
+        at("latency", "catalog", Signal::Latency, 115, 20.0),
+        at("latency", "web", Signal::Latency, 115, 20.0),
+    ];
+    let zones: BTreeMap<String, String> =
+        [("web", "a"), ("catalog", "b"), ("cache", "a"), ("db", "b")]
+            .iter()
+            .map(|(c, z)| (c.to_string(), z.to_string()))
+            .collect();
+    let opts = RankOptions::default();
+    let d = diagnose(DiagnosisInput {
+        zones: Some(&zones),
+        ..input(&vs, &[], Some(&t), EpisodeLog::none(), &opts)
+    });
+    let root = d.root().expect("root");
+    assert_eq!(
+        (root.component.as_str(), root.cause),
+        ("cache", CauseClass::CacheFailure),
+        "{d:#?}"
+    );
+    assert!(
+        root.evidence
+            .iter()
+            .any(|e| e.contains("db take its cache's misses")),
+        "{:?}",
+        root.evidence
+    );
+    assert!(
+        d.hypotheses.iter().all(|h| h.component != "zone:b"),
+        "{d:#?}"
+    );
+}
+
 #[test]
 fn pool_saturated_callers_point_at_their_slow_pooled_dependency() {
     // db slowed (not violating); its callers' pools fill and queue: their latency,

@@ -9,6 +9,12 @@
 //! (`scripts/test` installs them); CHARTER_PROMETHEUS_BIN and
 //! CHARTER_ALERTMANAGER_BIN override their paths. A missing binary fails the test: it
 //! is never skipped.
+//!
+//! [`Stack::start_on`] with [`Metrics::VictoriaMetrics`] puts Debian's
+//! `victoria-metrics` in Prometheus's place (it scrapes the simulator and serves the
+//! query API, with its default flags) and its `vmalert` evaluating the rules against
+//! it for Alertmanager; CHARTER_VICTORIA_METRICS_BIN and CHARTER_VMALERT_BIN override
+//! their paths.
 
 use crate::servers::{Proc, bin, free_port};
 use serde_json::Value;
@@ -28,10 +34,21 @@ impl Drop for Stack {
     }
 }
 
+/// What stores the simulator's metrics and serves the query API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metrics {
+    /// Prometheus, evaluating the rules itself.
+    Prometheus,
+    /// VictoriaMetrics single-node, with vmalert evaluating the rules.
+    #[allow(dead_code)] // victoriametrics.rs
+    VictoriaMetrics,
+}
+
 /// Ports of the stack's servers.
 #[derive(Debug, Clone, Copy)]
 pub struct Ports {
     pub sim: u16,
+    /// The query API: Prometheus's, or VictoriaMetrics' with [`Metrics::VictoriaMetrics`].
     pub prometheus: u16,
     pub alertmanager: u16,
     pub charter: u16,
@@ -50,6 +67,16 @@ impl Stack {
     /// rule file. Returns when Prometheus scrapes the simulator, Alertmanager is
     /// ready and Charter is ready.
     pub async fn start(seed: u64, charter: impl Fn(Ports) -> String, rules: &str) -> Stack {
+        Stack::start_on(Metrics::Prometheus, seed, charter, rules).await
+    }
+
+    /// [`Stack::start`] with `metrics` storing the metrics and serving the queries.
+    pub async fn start_on(
+        metrics: Metrics,
+        seed: u64,
+        charter: impl Fn(Ports) -> String,
+        rules: &str,
+    ) -> Stack {
         let dir = tempfile::tempdir().expect("tempdir");
         let d = dir.path().to_path_buf();
         let ports = Ports {
@@ -123,16 +150,52 @@ receivers:
                 "--cluster.listen-address=".into(),
             ],
         ));
-        procs.push(Proc::start(
-            "prometheus",
-            &d,
-            &bin("CHARTER_PROMETHEUS_BIN", "prometheus"),
-            &[
-                "--config.file=prometheus.yml".into(),
-                "--storage.tsdb.path=prom-data".into(),
-                format!("--web.listen-address=127.0.0.1:{}", ports.prometheus),
-            ],
-        ));
+        match metrics {
+            Metrics::Prometheus => procs.push(Proc::start(
+                "prometheus",
+                &d,
+                &bin("CHARTER_PROMETHEUS_BIN", "prometheus"),
+                &[
+                    "--config.file=prometheus.yml".into(),
+                    "--storage.tsdb.path=prom-data".into(),
+                    format!("--web.listen-address=127.0.0.1:{}", ports.prometheus),
+                ],
+            )),
+            Metrics::VictoriaMetrics => {
+                // Its scraper refuses Prometheus's `rule_files` and `alerting`.
+                write(
+                    "scrape.yml",
+                    &format!(
+                        "global: {{ scrape_interval: 1s }}\nscrape_configs:\n  - job_name: westworld\n    static_configs: [{{ targets: [\"127.0.0.1:{}\"] }}]\n",
+                        ports.sim
+                    ),
+                );
+                procs.push(Proc::start(
+                    "victoria-metrics",
+                    &d,
+                    &bin("CHARTER_VICTORIA_METRICS_BIN", "victoria-metrics"),
+                    &[
+                        format!("-httpListenAddr=127.0.0.1:{}", ports.prometheus),
+                        "-storageDataPath=vm-data".into(),
+                        "-promscrape.config=scrape.yml".into(),
+                        "-loggerLevel=WARN".into(),
+                    ],
+                ));
+                procs.push(Proc::start(
+                    "vmalert",
+                    &d,
+                    &bin("CHARTER_VMALERT_BIN", "vmalert"),
+                    &[
+                        "-rule=rules.yml".into(),
+                        format!("-datasource.url=http://127.0.0.1:{}", ports.prometheus),
+                        format!("-notifier.url=http://127.0.0.1:{}", ports.alertmanager),
+                        "-evaluationInterval=1s".into(),
+                        format!("-httpListenAddr=127.0.0.1:{}", free_port()),
+                        "-loggerLevel=WARN".into(),
+                    ],
+                ));
+            }
+        }
         procs.push(Proc::start(
             "charter",
             &d,
@@ -154,13 +217,14 @@ receivers:
             procs,
             _dir: dir,
         };
+        // nocache=1: VictoriaMetrics would otherwise answer for 30 s ago.
         let up = format!(
-            "http://127.0.0.1:{}/api/v1/query?query=up%7Bjob%3D%22westworld%22%7D",
+            "http://127.0.0.1:{}/api/v1/query?query=up%7Bjob%3D%22westworld%22%7D&nocache=1",
             ports.prometheus
         );
         stack
             .wait_for(
-                "prometheus to scrape the simulator",
+                "the metrics store to scrape the simulator",
                 Duration::from_secs(60),
                 || async {
                     let v = stack.get_json(&up).await?;
@@ -186,6 +250,13 @@ receivers:
                 .await;
         }
         stack
+    }
+
+    /// Kill the server process `name` (e.g. `victoria-metrics`).
+    #[allow(dead_code)] // victoriametrics.rs
+    pub fn stop(&mut self, name: &str) {
+        let p = self.procs.iter_mut().find(|p| p.name == name);
+        p.unwrap_or_else(|| panic!("no process {name}")).stop();
     }
 
     /// The last lines of every process's log.

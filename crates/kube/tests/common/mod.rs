@@ -49,6 +49,20 @@ pub fn actuator() -> (KubernetesActuator, ApiServer) {
         ApiServer {
             handle,
             role: Role::load(),
+            stash: Vec::new(),
+        },
+    )
+}
+
+/// A client talking to a fresh mocked API server, for anything but the actuator.
+pub fn mocked_client() -> (Client, ApiServer) {
+    let (service, handle) = mock::pair::<Request<Body>, Response<Body>>();
+    (
+        Client::new(service, NS),
+        ApiServer {
+            handle,
+            role: Role::load(),
+            stash: Vec::new(),
         },
     )
 }
@@ -57,6 +71,8 @@ pub fn actuator() -> (KubernetesActuator, ApiServer) {
 pub struct ApiServer {
     handle: Handle<Request<Body>, Response<Body>>,
     role: Role,
+    /// Requests received while waiting for another ([`ApiServer::take`]).
+    stash: Vec<Exchange>,
 }
 
 /// One request, to be answered.
@@ -73,11 +89,53 @@ pub struct Exchange {
 impl ApiServer {
     /// The next request, which must be `method path`; it must be granted by the Role.
     pub async fn expect(&mut self, method: &str, path: &str) -> Exchange {
-        let (req, send) = self
-            .handle
-            .next_request()
+        let x = self
+            .receive()
             .await
             .unwrap_or_else(|| panic!("expected {method} {path}, but the client is gone"));
+        assert_eq!(
+            (x.method.as_str(), x.path.as_str()),
+            (method, path),
+            "unexpected request {} {}?{} {}",
+            x.method,
+            x.path,
+            x.query,
+            x.body
+        );
+        x
+    }
+
+    /// The first request, received now or earlier, that is a GET of `path` and a
+    /// watch or not as `watch` says; requests for anything else wait (unanswered)
+    /// for their own `take`. For clients that make several requests at once.
+    pub async fn take(&mut self, path: &str, watch: bool) -> Exchange {
+        let wanted = |x: &Exchange| x.method == "GET" && x.path == path && x.is_watch() == watch;
+        if let Some(i) = self.stash.iter().position(wanted) {
+            return self.stash.remove(i);
+        }
+        loop {
+            // In paused time a client that never asks fails the test instead of hanging it.
+            let received = tokio::time::timeout(Duration::from_secs(600), self.receive())
+                .await
+                .unwrap_or_else(|_| {
+                    panic!(
+                        "expected GET {path} (watch: {watch}) within 600 s; pending: {:?}",
+                        self.pending()
+                    )
+                });
+            let x = received.unwrap_or_else(|| {
+                panic!("expected GET {path} (watch: {watch}), but the client is gone")
+            });
+            if wanted(&x) {
+                return x;
+            }
+            self.stash.push(x);
+        }
+    }
+
+    /// The next request, checked against the Role; `None` when the client is gone.
+    async fn receive(&mut self) -> Option<Exchange> {
+        let (req, send) = self.handle.next_request().await?;
         let (parts, body) = req.into_parts();
         let bytes = body.collect_bytes().await.expect("request body");
         let body = if bytes.is_empty() {
@@ -102,17 +160,8 @@ impl ApiServer {
             body,
             send,
         };
-        assert_eq!(
-            (x.method.as_str(), x.path.as_str()),
-            (method, path),
-            "unexpected request {} {}?{} {}",
-            x.method,
-            x.path,
-            x.query,
-            x.body
-        );
-        self.role.assert_grants(&x.method, &x.path);
-        x
+        self.role.assert_grants(&x.method, &x.path, &x.query);
+        Some(x)
     }
 
     /// `expect` a GET and answer it with `object`; its query string is returned.
@@ -139,9 +188,44 @@ impl ApiServer {
             panic!("unexpected request {} {}", req.method(), req.uri());
         }
     }
+
+    /// Requests received but not taken yet, as `METHOD path?query`.
+    pub fn pending(&self) -> Vec<String> {
+        self.stash
+            .iter()
+            .map(|x| format!("{} {}?{}", x.method, x.path, x.query))
+            .collect()
+    }
 }
 
 impl Exchange {
+    /// Whether this is a watch request (`?watch=true`).
+    pub fn is_watch(&self) -> bool {
+        self.query
+            .split('&')
+            .any(|p| p == "watch=true" || p == "watch=1")
+    }
+
+    /// The value of query parameter `name`.
+    pub fn param(&self, name: &str) -> Option<String> {
+        self.query.split('&').find_map(|p| {
+            let (k, v) = p.split_once('=')?;
+            (k == name).then(|| v.to_string())
+        })
+    }
+
+    /// Answer a watch with these lines (events, or anything else) and end it.
+    pub fn respond_lines(self, lines: &[String]) {
+        let mut text = lines.join("\n");
+        text.push('\n');
+        let response = Response::builder()
+            .status(200)
+            .header("content-type", "application/json")
+            .body(Body::from(text.into_bytes()))
+            .expect("response");
+        self.send.send_response(response);
+    }
+
     /// Answer with `status` and a JSON body.
     pub fn respond(self, status: u16, body: Value) {
         let response = Response::builder()
@@ -351,8 +435,11 @@ impl Role {
         }
     }
 
-    /// (group, resource, verb) of a namespaced request path, as RBAC sees it.
-    pub fn access(method: &str, path: &str) -> (String, String, String, String) {
+    /// (group, resource, verb, namespace) of a namespaced request, as RBAC sees it.
+    pub fn access(method: &str, path: &str, query: &str) -> (String, String, String, String) {
+        let watch = query
+            .split('&')
+            .any(|p| p == "watch=true" || p == "watch=1");
         let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
         let (group, rest) = match segments.as_slice() {
             ["api", "v1", rest @ ..] => (String::new(), rest),
@@ -366,6 +453,7 @@ impl Role {
             _ => panic!("not a namespaced request: {path}"),
         };
         let verb = match (method, name) {
+            ("GET", None) if watch => "watch",
             ("GET", Some(_)) => "get",
             ("GET", None) => "list",
             ("PATCH", _) => "patch",
@@ -389,8 +477,8 @@ impl Role {
         })
     }
 
-    pub fn assert_grants(&self, method: &str, path: &str) {
-        let (group, resource, verb, ns) = Role::access(method, path);
+    pub fn assert_grants(&self, method: &str, path: &str, query: &str) {
+        let (group, resource, verb, ns) = Role::access(method, path, query);
         assert_eq!(
             ns, self.namespace,
             "request outside the Role's namespace: {path}"

@@ -34,8 +34,17 @@ pub(super) fn compile(
                 ),
             );
         }
-        let source = match (&o.metric, &o.expr) {
-            (Some(m), None) => {
+        let given: Vec<&str> = [
+            ("metric", o.metric.is_some()),
+            ("expr", o.expr.is_some()),
+            ("absent", o.absent.is_some()),
+        ]
+        .iter()
+        .filter(|(_, set)| *set)
+        .map(|(k, _)| *k)
+        .collect();
+        let source = match (&o.metric, &o.expr, &o.absent) {
+            (Some(m), None, None) => {
                 if m.value.trim().is_empty() {
                     is.at(m, format!("{p}.metric"), "must name a metric");
                 }
@@ -44,7 +53,7 @@ pub(super) fn compile(
                     labels: o.labels.clone(),
                 }
             }
-            (None, Some(e)) => {
+            (None, Some(e), None) => {
                 if e.value.trim().is_empty() {
                     is.at(e, format!("{p}.expr"), "must not be empty");
                 } else if let Err(msg) = crate::rules::parse_promql(&e.value) {
@@ -52,22 +61,69 @@ pub(super) fn compile(
                 }
                 ObjectiveSource::Expr(e.value.clone())
             }
-            (Some(m), Some(_)) => {
-                is.at(m, &p, "give either `metric` or `expr`, not both");
+            (None, None, Some(a)) => {
+                if a.value.trim().is_empty() {
+                    is.at(a, format!("{p}.absent"), "must not be empty");
+                } else {
+                    match crate::rules::parse_promql(&a.value) {
+                        Err(msg) => is.at(a, format!("{p}.absent"), msg),
+                        Ok(e)
+                            if e.value_type()
+                                != promql_parser::parser::value::ValueType::Vector =>
+                        {
+                            is.at(
+                                a,
+                                format!("{p}.absent"),
+                                format!(
+                                    "must be an instant vector such as `up{{job=\"api\"}}`, \
+                                     not a {}",
+                                    e.value_type()
+                                ),
+                            );
+                        }
+                        Ok(_) => {}
+                    }
+                }
+                ObjectiveSource::Absent(a.value.clone())
+            }
+            (None, None, None) => {
+                is.at(&o.name, &p, "needs `metric`, `expr` or `absent`");
                 ObjectiveSource::Expr(String::new())
             }
-            (None, None) => {
-                is.at(&o.name, &p, "needs `metric` or `expr`");
+            _ => {
+                is.at(
+                    &o.name,
+                    &p,
+                    format!(
+                        "give one of `metric`, `expr` and `absent`, not {}",
+                        given
+                            .iter()
+                            .map(|k| format!("`{k}`"))
+                            .collect::<Vec<_>>()
+                            .join(" and ")
+                    ),
+                );
                 ObjectiveSource::Expr(String::new())
             }
         };
+        let absent = matches!(source, ObjectiveSource::Absent(_));
         let (direction, th) = match (&o.above, &o.below) {
             (Some(t), None) => (Direction::Above, Some(t)),
-            (None, Some(t)) => (Direction::Below, Some(t)),
             (Some(t), Some(_)) => {
                 is.at(t, &p, "give either `above` or `below`, not both");
                 (Direction::Above, None)
             }
+            (None, Some(t)) if absent => {
+                is.at(
+                    t,
+                    format!("{p}.below"),
+                    "an `absent` objective reads 1 while nothing matches and 0 otherwise; \
+                     give `above` (it defaults to `above: {critical: 0}`)",
+                );
+                (Direction::Above, None)
+            }
+            (None, Some(t)) => (Direction::Below, Some(t)),
+            (None, None) if absent => (Direction::Above, None),
             (None, None) => {
                 is.at(
                     &o.name,
@@ -77,7 +133,16 @@ pub(super) fn compile(
                 (Direction::Above, None)
             }
         };
-        let thresholds = th.map(|t| compile_thresholds(is, t, direction, &p));
+        let thresholds = match th {
+            Some(t) => Some(compile_thresholds(is, t, direction, &p)),
+            // Absence is violated at once: 1 is above a critical threshold of 0.
+            None if absent && o.below.is_none() => Some(Thresholds {
+                warning: None,
+                critical: Some(0.0),
+                clear: 0.0,
+            }),
+            None => None,
+        };
         for (j, c) in o.components.iter().enumerate() {
             if !components.declared.contains(c.value.as_str()) {
                 is.at(

@@ -297,6 +297,9 @@ pub struct ObjectiveConfig {
     pub labels: BTreeMap<String, String>,
     #[serde(default)]
     pub expr: Option<S<String>>,
+    /// An expression whose absence is the violation (`absent: up{job="api"}`).
+    #[serde(default)]
+    pub absent: Option<S<String>>,
     #[serde(default)]
     pub component_label: Option<String>,
     #[serde(default)]

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::action::ActionKind;
-use crate::charter::{ActuatorSpec, Direction, KnowledgeSpec, SourceSpec};
+use crate::charter::{ActuatorSpec, Direction, KnowledgeSpec, ObjectiveSource, SourceSpec};
 use std::time::Duration;
 
 mod actions;
@@ -138,7 +138,7 @@ fn issues_at_one_position_keep_the_order_the_passes_found_them_in() {
     assert_eq!(
         located(&text),
         [
-            "22:11: objectives[2]: needs `metric` or `expr`",
+            "22:11: objectives[2]: needs `metric`, `expr` or `absent`",
             "22:11: objectives[2]: needs thresholds: `above: {warning, critical, clear}` or `below: {...}`",
             "22:11: warning: objectives[2].remedies: no remedies: violations will be reported, never acted on",
             "24:12: actions.restart.disruption: must be a finite number >= 0",

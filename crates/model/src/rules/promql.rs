@@ -1,13 +1,17 @@
 //! Reading a threshold, and a guess at the signal, out of an alert's PromQL.
 
+use super::labels::{self, LabelChoice};
 use super::words;
 use crate::charter::{Direction, Signal};
 use promql_parser::label::Matcher;
+use promql_parser::parser::token::TokenType;
 use promql_parser::parser::token::{
-    T_ADD, T_COUNT, T_DIV, T_EQLC, T_GTE, T_GTR, T_LSS, T_LTE, T_MAX, T_MIN, T_MOD, T_MUL, T_NEQ,
-    T_POW, T_SUB, T_SUM, TokenId,
+    T_ADD, T_AVG, T_COUNT, T_DIV, T_EQLC, T_GROUP, T_GTE, T_GTR, T_LSS, T_LTE, T_MAX, T_MIN, T_MOD,
+    T_MUL, T_NEQ, T_POW, T_SUB, T_SUM, TokenId,
 };
-use promql_parser::parser::{Expr, VectorSelector, parse};
+use promql_parser::parser::{
+    BinaryExpr, Call, Expr, ParenExpr, VectorMatchCardinality, VectorSelector, parse,
+};
 
 /// The longest PromQL expression accepted, in bytes.
 pub const MAX_EXPR_BYTES: usize = 64 * 1024;
@@ -148,7 +152,8 @@ pub fn check_bounds(text: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// An alert expression `EXPR <op> NUMBER` read as an objective's threshold.
+/// An alert expression `EXPR <op> NUMBER` read as an objective's threshold, or
+/// `absent(EXPR)` read as an absence objective.
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct Threshold {
     /// `EXPR`, printed back by the parser (checked to parse to the same tree).
@@ -158,12 +163,37 @@ pub(super) struct Threshold {
     /// How the comparison was rewritten, when it was not a plain `>` or `<`.
     pub note: Option<String>,
     pub signal: Signal,
+    /// The label naming the component, and why.
+    pub label: LabelChoice,
+    /// `absent(EXPR)`: `expr` is the argument, violated while it returns nothing.
+    pub absent: bool,
 }
 
-/// Read `text` as `EXPR <op> NUMBER` (or `NUMBER <op> EXPR`); the error says why not.
-pub(super) fn read_threshold(text: &str, alert: &str) -> Result<Threshold, String> {
+/// Read `text` as `EXPR <op> NUMBER` (or `NUMBER <op> EXPR`), as a comparison of two
+/// expressions rewritten exactly into one of those, or as `absent(EXPR)`; the error
+/// says why not. `preferred` is the component label to use when the expression's
+/// grouping does not decide.
+pub(super) fn read_threshold(
+    text: &str,
+    alert: &str,
+    preferred: &str,
+) -> Result<Threshold, String> {
     let parsed = parse_bounded(text)?;
     let top = unparen(&parsed);
+    if let Expr::Call(c) = top {
+        match c.func.name {
+            "absent" => return read_absent(c, alert, preferred),
+            "absent_over_time" => {
+                return Err(format!(
+                    "`{}` asks for no sample over a range; the charter's absence objective \
+                     reads the latest samples, so write `absent: <the selector>` with `for:` \
+                     the range instead",
+                    short(top)
+                ));
+            }
+            _ => {}
+        }
+    }
     let Expr::Binary(b) = top else {
         return Err(format!(
             "no comparison with a number in `{}`, so there is no threshold to import",
@@ -196,15 +226,7 @@ pub(super) fn read_threshold(text: &str, alert: &str) -> Result<Threshold, Strin
         (None, Some(v)) => (unparen(&b.lhs), v, b.op.id()),
         (Some(v), None) => (unparen(&b.rhs), v, flip(b.op.id())),
         (Some(_), Some(_)) => return Err("compares two numbers".into()),
-        (None, None) => {
-            return Err(format!(
-                "compares two expressions (`{}` {} `{}`) instead of an expression with a \
-                 number; an objective needs a fixed threshold",
-                short(&b.lhs),
-                b.op,
-                short(&b.rhs)
-            ));
-        }
+        (None, None) => return two_expressions(b, alert, preferred),
     };
     if !value.is_finite() {
         return Err(format!("the threshold {value} is not a finite number"));
@@ -233,7 +255,237 @@ pub(super) fn read_threshold(text: &str, alert: &str) -> Result<Threshold, Strin
         value,
         note,
         signal: guess_signal(alert, inner),
+        label: labels::choose(inner, preferred)?,
+        absent: false,
     })
+}
+
+/// `absent(EXPR)` as an absence objective on `EXPR`.
+fn read_absent(c: &Call, alert: &str, preferred: &str) -> Result<Threshold, String> {
+    let arg = c
+        .args
+        .args
+        .first()
+        .ok_or("`absent()` without an argument")?;
+    let inner = unparen(arg);
+    let expr = inner.to_string();
+    if parse(&expr).ok().map(|e| canonical(&e)) != Some(canonical(inner)) {
+        return Err(format!(
+            "the expression inside `absent()` does not print back faithfully (`{}`)",
+            cut(&expr)
+        ));
+    }
+    let label = labels::choose(inner, preferred)?;
+    let note = match &label.component {
+        Some(c) => format!(
+            "`absent({})` became an `absent` objective for component `{c}`: violated while \
+             no series of it has `{}=\"{c}\"`",
+            cut(&expr),
+            label.label
+        ),
+        None => format!(
+            "`absent({})` became an `absent` objective: violated for each component with \
+             no series (Prometheus's `absent()` fires only when no series at all is left)",
+            cut(&expr)
+        ),
+    };
+    Ok(Threshold {
+        expr,
+        direction: Direction::Above,
+        value: 0.0,
+        note: Some(note),
+        signal: guess_signal(alert, inner),
+        label,
+        absent: true,
+    })
+}
+
+/// `a OP b`, both expressions, rewritten exactly into one expression against a
+/// number: `a != b` as `abs(a - b)` above 0, `a > b * k` as `a / b` above `k` when
+/// `b` is never negative, any other order comparison as `a - b` against 0.
+fn two_expressions(b: &BinaryExpr, alert: &str, preferred: &str) -> Result<Threshold, String> {
+    let op = b.op.id();
+    let shown = format!("`{}` {} `{}`", short(&b.lhs), b.op, short(&b.rhs));
+    if op == T_EQLC && !(whole(&b.lhs) && whole(&b.rhs)) {
+        return Err(format!(
+            "tests two expressions for equality ({shown}); an objective compares one value \
+             with a threshold: if both are whole numbers, write `abs(a - b)` with \
+             `below: {{critical: 1}}`"
+        ));
+    }
+    if !matches!(op, T_EQLC | T_NEQ | T_GTR | T_LSS | T_GTE | T_LTE) {
+        return Err(format!("unsupported comparison `{}`", b.op));
+    }
+    let with = |op: TokenId, lhs: &Expr, rhs: &Expr| {
+        Expr::Binary(BinaryExpr {
+            op: TokenType::new(op),
+            lhs: Box::new(grouped(lhs)),
+            rhs: Box::new(grouped(rhs)),
+            modifier: b.modifier.clone(),
+        })
+    };
+    let (new, direction, value, note) = if op == T_EQLC {
+        let diff = with(T_SUB, &b.lhs, &b.rhs);
+        let text = format!("abs({diff})");
+        let new = parse(&text).map_err(|e| format!("cannot rewrite {shown}: {}", e.trim()))?;
+        let note = format!(
+            "{shown} became `abs(a - b)` below 1, reading both as whole numbers (counts, \
+             replicas): they differ by at least 1 whenever they differ"
+        );
+        (new, Direction::Below, 1.0, note)
+    } else if op == T_NEQ {
+        let diff = with(T_SUB, &b.lhs, &b.rhs);
+        let text = format!("abs({diff})");
+        let new = parse(&text).map_err(|e| format!("cannot rewrite {shown}: {}", e.trim()))?;
+        let note = format!(
+            "{shown} became `abs(a - b)` above 0: the same series breach, exactly when \
+             the two values differ"
+        );
+        (new, Direction::Above, 0.0, note)
+    } else {
+        // Put a scaled side on the right: `b * 0.8 < a` is `a > b * 0.8`.
+        let (lhs, rhs, op) = if scaled(&b.rhs).is_none()
+            && scaled(&b.lhs).is_some()
+            && b.modifier
+                .as_ref()
+                .is_none_or(|m| matches!(m.card, VectorMatchCardinality::OneToOne))
+        {
+            (&b.rhs, &b.lhs, flip(op))
+        } else {
+            (&b.lhs, &b.rhs, op)
+        };
+        let direction = if matches!(op, T_GTR | T_GTE) {
+            Direction::Above
+        } else {
+            Direction::Below
+        };
+        let side = if direction == Direction::Above {
+            "above"
+        } else {
+            "below"
+        };
+        let strictness = if matches!(op, T_GTE | T_LTE) {
+            " (the charter compares strictly, so a value exactly at the threshold no \
+             longer breaches)"
+        } else {
+            ""
+        };
+        match scaled(rhs) {
+            Some((base, k)) if k.is_finite() && non_negative(base) => {
+                let new = with(T_DIV, lhs, base);
+                let note = format!(
+                    "{shown} became `{}` {side} {k}: the same series breach, since `{}` is \
+                     never negative (a count, rate, size or replica number; where it is 0 \
+                     the ratio is ±Inf or NaN and breaches just as the original does){strictness}",
+                    cut(&new.to_string()),
+                    short(base)
+                );
+                (new, direction, k, note)
+            }
+            _ => {
+                let new = with(T_SUB, lhs, rhs);
+                let note =
+                    format!("{shown} became `a - b` {side} 0: the same series breach{strictness}");
+                (new, direction, 0.0, note)
+            }
+        }
+    };
+    let expr = new.to_string();
+    if parse(&expr).ok().map(|e| canonical(&e)) != Some(canonical(&new)) {
+        return Err(format!(
+            "the rewritten expression does not print back faithfully (`{}`)",
+            cut(&expr)
+        ));
+    }
+    Ok(Threshold {
+        expr,
+        direction,
+        value,
+        note: Some(note),
+        signal: guess_signal(alert, &new),
+        label: labels::choose(&new, preferred)?,
+        absent: false,
+    })
+}
+
+/// `e` in brackets when it is a binary expression, so that it keeps its meaning as
+/// an operand.
+fn grouped(e: &Expr) -> Expr {
+    match e {
+        Expr::Binary(_) => Expr::Paren(ParenExpr {
+            expr: Box::new(e.clone()),
+        }),
+        _ => e.clone(),
+    }
+}
+
+/// `b * k`, `k * b` or `b / k` with `k` a constant: `(b, k)` (`1 / k` for the last).
+fn scaled(e: &Expr) -> Option<(&Expr, f64)> {
+    let Expr::Binary(b) = unparen(e) else {
+        return None;
+    };
+    if b.modifier.as_ref().is_some_and(|m| m.return_bool) {
+        return None;
+    }
+    match (b.op.id(), constant(&b.lhs), constant(&b.rhs)) {
+        (T_MUL, None, Some(k)) => Some((&b.lhs, k)),
+        (T_MUL, Some(k), None) => Some((&b.rhs, k)),
+        (T_DIV, None, Some(k)) if k != 0.0 => Some((&b.lhs, 1.0 / k)),
+        _ => None,
+    }
+}
+
+/// Whether `e` can never be negative, by what it computes or, for a selector, by the
+/// naming conventions of its metric (counters end in `_total`, sizes in `_bytes`).
+fn non_negative(e: &Expr) -> bool {
+    match e {
+        Expr::Paren(p) => non_negative(&p.expr),
+        Expr::NumberLiteral(n) => n.val >= 0.0,
+        Expr::VectorSelector(vs) => metric_non_negative(vs),
+        Expr::MatrixSelector(ms) => metric_non_negative(&ms.vs),
+        Expr::Call(c) => match c.func.name {
+            "rate" | "irate" | "increase" | "count_over_time" | "abs" | "absent"
+            | "absent_over_time" | "present_over_time" | "changes" | "resets" | "time"
+            | "histogram_count" => true,
+            "sum_over_time" | "avg_over_time" | "min_over_time" | "max_over_time"
+            | "last_over_time" | "quantile_over_time" | "histogram_quantile" | "ceil" | "floor"
+            | "round" | "sqrt" => c
+                .args
+                .args
+                .iter()
+                .filter(|a| !matches!(a.as_ref(), Expr::NumberLiteral(_)))
+                .all(|a| non_negative(a)),
+            _ => false,
+        },
+        Expr::Aggregate(a) => match a.op.id() {
+            T_COUNT | T_GROUP => true,
+            T_SUM | T_MIN | T_MAX | T_AVG => non_negative(&a.expr),
+            _ => false,
+        },
+        Expr::Binary(b) => {
+            matches!(b.op.id(), T_ADD | T_MUL | T_DIV)
+                && b.modifier.as_ref().is_none_or(|m| !m.return_bool)
+                && non_negative(&b.lhs)
+                && non_negative(&b.rhs)
+        }
+        _ => false,
+    }
+}
+
+fn metric_non_negative(vs: &VectorSelector) -> bool {
+    let Some(name) = vs.name.as_deref() else {
+        return false;
+    };
+    [
+        "_total",
+        "_count",
+        "_bucket",
+        "_bytes",
+        "_replicas",
+        "_info",
+    ]
+    .iter()
+    .any(|s| name.ends_with(s))
 }
 
 fn strict(op: &str, side: &str, v: f64) -> String {
@@ -466,7 +718,7 @@ pub(super) fn guess_signal(alert: &str, expr: &Expr) -> Signal {
     }
 }
 
-fn collect_selectors<'a>(e: &'a Expr, out: &mut Vec<&'a VectorSelector>) {
+pub(super) fn collect_selectors<'a>(e: &'a Expr, out: &mut Vec<&'a VectorSelector>) {
     match e {
         Expr::VectorSelector(vs) => out.push(vs),
         Expr::MatrixSelector(ms) => out.push(&ms.vs),

@@ -40,29 +40,51 @@ pub fn render_objectives(report: &ImportReport) -> String {
 fn objective(out: &mut String, o: &ImportedObjective) {
     const IN: &str = "  ";
     for origin in &o.origins {
+        let when = if o.absent {
+            "when absent".to_string()
+        } else {
+            format!("{} {}", side(o.direction), number(origin.threshold))
+        };
         comment(
             out,
             IN,
             &format!(
-                "from alert {} ({}:{}, {} {} {})",
-                origin.alert,
-                origin.file,
-                origin.line,
-                origin.severity,
-                side(o.direction),
-                number(origin.threshold)
+                "from alert {} ({}:{}, {} {when})",
+                origin.alert, origin.file, origin.line, origin.severity,
             ),
         );
     }
     if let Some(s) = &o.summary {
         comment(out, IN, &format!("summary: {s}"));
     }
+    comment(
+        out,
+        IN,
+        &format!(
+            "component_label `{}`: {}",
+            o.component_label, o.component_label_why
+        ),
+    );
+    if let [c] = o.components.as_slice() {
+        comment(
+            out,
+            IN,
+            &format!(
+                "components: the selectors pick `{c}` only; declare it if the charter lacks it"
+            ),
+        );
+    }
     for n in &o.notes {
         comment(out, IN, &format!("note: {n}"));
     }
     let _ = writeln!(out, "{IN}- name: {}", scalar(&o.name));
-    let _ = writeln!(out, "{IN}  expr: {}", quoted(&o.expr));
+    let key = if o.absent { "absent" } else { "expr" };
+    let _ = writeln!(out, "{IN}  {key}: {}", quoted(&o.expr));
     let _ = writeln!(out, "{IN}  component_label: {}", scalar(&o.component_label));
+    if !o.components.is_empty() {
+        let list: Vec<String> = o.components.iter().map(|c| scalar(c)).collect();
+        let _ = writeln!(out, "{IN}  components: [{}]", list.join(", "));
+    }
     let _ = writeln!(out, "{IN}  signal: {}", signal(o.signal));
     let mut thresholds = Vec::new();
     if let Some(w) = o.warning {

@@ -3,11 +3,11 @@ use super::render::{duration as fmt_duration, quoted, scalar};
 use super::*;
 
 fn th(expr: &str) -> Threshold {
-    read_threshold(expr, "Test").unwrap_or_else(|e| panic!("`{expr}` skipped: {e}"))
+    read_threshold(expr, "Test", "service").unwrap_or_else(|e| panic!("`{expr}` skipped: {e}"))
 }
 
 fn skip_reason(expr: &str) -> String {
-    match read_threshold(expr, "Test") {
+    match read_threshold(expr, "Test", "service") {
         Ok(t) => panic!("`{expr}` converted to {t:?}"),
         Err(e) => e,
     }
@@ -119,7 +119,7 @@ fn equal_to_zero_on_a_whole_number_becomes_below_one() {
         "up == 0",
         "mysql_up{job=\"db\"} == 0",
         "sum by (svc) (up) == 0",
-        "count(kube_pod_info) == 0",
+        "count by (namespace) (kube_pod_info) == 0",
         "0 == up",
         "up != 1",
     ] {
@@ -174,20 +174,149 @@ fn set_operators_at_the_top_are_skipped() {
 }
 
 #[test]
-fn comparisons_between_two_expressions_are_skipped() {
-    let reason = skip_reason("kube_deployment_spec_replicas > kube_deployment_status_replicas");
-    assert!(reason.contains("compares two expressions"), "{reason}");
-    let reason = skip_reason("a > 0.8 * b");
-    assert!(reason.contains("compares two expressions"), "{reason}");
+fn comparisons_between_two_expressions_are_rewritten_exactly() {
+    // An order comparison of two expressions: their difference against 0.
+    let t = th("kube_deployment_spec_replicas > kube_deployment_status_replicas");
+    assert_eq!(
+        t.expr,
+        "kube_deployment_spec_replicas - kube_deployment_status_replicas"
+    );
+    assert_eq!((t.direction, t.value), (Direction::Above, 0.0));
+    assert!(
+        t.note
+            .as_deref()
+            .is_some_and(|n| n.contains("`a - b` above 0"))
+    );
+    // `!=`: the absolute difference above 0.
+    let t = th("kube_deployment_spec_replicas != kube_deployment_status_replicas_available");
+    assert_eq!(
+        t.expr,
+        "abs(kube_deployment_spec_replicas - kube_deployment_status_replicas_available)"
+    );
+    assert_eq!((t.direction, t.value), (Direction::Above, 0.0));
+    assert_eq!(t.label.label, "deployment");
+    // A side scaled by a number, on either side, becomes a ratio when the divisor
+    // cannot be negative; the matching modifier is kept.
+    for (expr, ratio, dir, k) in [
+        ("a > 0.8 * b_bytes", "a / b_bytes", Direction::Above, 0.8),
+        (
+            "rate(x_total[5m]) < on (service) rate(y_total[5m]) / 4",
+            "rate(x_total[5m]) / on (service) rate(y_total[5m])",
+            Direction::Below,
+            0.25,
+        ),
+        (
+            "kube_hpa_spec_max_replicas * 0.9 <= kube_hpa_status_current_replicas",
+            "kube_hpa_status_current_replicas / kube_hpa_spec_max_replicas",
+            Direction::Above,
+            0.9,
+        ),
+    ] {
+        let t = th(expr);
+        assert_eq!(
+            (t.expr.as_str(), t.direction, t.value),
+            (ratio, dir, k),
+            "{expr}"
+        );
+    }
+    // A divisor that may be negative keeps the difference, which is exact for any sign.
+    let t = th("node_temperature > node_temperature_limit * 0.9");
+    assert_eq!(t.expr, "node_temperature - (node_temperature_limit * 0.9)");
+    assert_eq!((t.direction, t.value), (Direction::Above, 0.0));
+    // Operands that are themselves binary expressions keep their brackets.
+    let t = th("a + b > c - d");
+    assert_eq!(t.expr, "(a + b) - (c - d)");
+    // Equality of two expressions has no exact threshold form.
+    let reason = skip_reason("rate(a_total[5m]) == rate(b_total[5m])");
+    assert!(reason.contains("write `abs(a - b)`"), "{reason}");
+    // ... unless both sides are whole numbers (selectors, counts, sums of them).
+    let t = th("kube_hpa_status_current_replicas == kube_hpa_spec_max_replicas");
+    assert_eq!(
+        t.expr,
+        "abs(kube_hpa_status_current_replicas - kube_hpa_spec_max_replicas)"
+    );
+    assert_eq!((t.direction, t.value), (Direction::Below, 1.0));
+}
+
+#[test]
+fn absent_becomes_an_absence_objective() {
+    let t = th("absent(up{job=\"x\"})");
+    assert!(t.absent);
+    assert_eq!(t.expr, "up{job=\"x\"}");
+    assert_eq!((t.direction, t.value), (Direction::Above, 0.0));
+    assert_eq!(t.label.label, "job");
+    assert_eq!(t.label.component.as_deref(), Some("x"));
+    let reason = skip_reason("absent_over_time(up{job=\"x\"}[10m])");
+    assert!(
+        reason.contains("write `absent: <the selector>`"),
+        "{reason}"
+    );
 }
 
 #[test]
 fn expressions_without_a_comparison_are_skipped() {
-    let reason = skip_reason("absent(up{job=\"x\"})");
+    let reason = skip_reason("vector(1)");
     assert!(reason.contains("no comparison"), "{reason}");
-    assert!(reason.contains("absent(up{job=\"x\"})"), "{reason}");
     let reason = skip_reason("a - b");
     assert!(reason.contains("it is `-`"), "{reason}");
+}
+
+#[test]
+fn the_component_label_comes_from_the_grouping() {
+    let label = |expr: &str| th(expr).label;
+    let l = label("sum by (instance) (rate(node_cpu_seconds_total[5m])) > 3");
+    assert_eq!(l.label, "instance");
+    assert!(l.why.contains("`sum by (instance)`"), "{}", l.why);
+    // Several labels: the one that names components.
+    assert_eq!(
+        label("sum by (namespace, deployment) (x) > 1").label,
+        "deployment"
+    );
+    assert_eq!(label("sum by (region, zone) (x) > 1").label, "region");
+    assert!(
+        label("sum by (region, zone) (x) > 1")
+            .why
+            .contains("the first of")
+    );
+    // The preferred label wins among several.
+    let t = read_threshold("max by (pod, team) (x) > 1", "T", "team").expect("imported");
+    assert_eq!(t.label.label, "team");
+    // `histogram_quantile` consumes `le`.
+    let l = label("histogram_quantile(0.99, sum by (le, service) (rate(h_bucket[5m]))) > 1");
+    assert_eq!(l.label, "service");
+    // Both sides of a ratio aggregated the same way.
+    assert_eq!(
+        label("sum by (job) (rate(e_total[5m])) / sum by (job) (rate(r_total[5m])) > 0.1").label,
+        "job"
+    );
+    // `without` keeps the selectors' labels minus the listed ones.
+    let l = label("sum without (cpu, mode) (rate(x_total[5m])) > 1");
+    assert_eq!(l.label, "service");
+    assert!(l.why.contains("without (cpu, mode)"), "{}", l.why);
+    let reason = skip_reason("sum without (service) (rate(x_total[5m])) > 1");
+    assert!(
+        reason.contains("`without (service)` drops `service`"),
+        "{reason}"
+    );
+    // Aggregating every label away leaves nothing to map.
+    let reason = skip_reason("sum(rate(x_total[5m])) > 1");
+    assert!(
+        reason.contains("`sum(...)` without `by` keeps no label"),
+        "{reason}"
+    );
+    // Not aggregated: a matcher on the preferred label, a metric family, an equality
+    // matcher on a component label, else the preferred label, assumed.
+    assert_eq!(label("x{service=~\"a|b\"} > 1").label, "service");
+    let l = label("kube_deployment_status_replicas_unavailable{job=\"kube-state-metrics\"} > 0");
+    assert_eq!(l.label, "deployment");
+    let l = label("up{job=\"api\"} == 0");
+    assert_eq!(
+        (l.label.as_str(), l.component.as_deref()),
+        ("job", Some("api"))
+    );
+    let l = label("some_gauge > 1");
+    assert_eq!(l.label, "service");
+    assert!(l.why.starts_with("assumed"), "{}", l.why);
 }
 
 #[test]

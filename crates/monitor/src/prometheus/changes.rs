@@ -10,7 +10,6 @@
 //! `prometheus`, and the controller takes those close to its own actions for its own.
 
 use super::PrometheusSource;
-use super::query::{seconds, unix_seconds};
 use super::response::{QueryData, RawPoint, VectorSeries, parse_data, quote, result_type};
 use charter_model::{Change, ChangeKind, ChangeQueries, Charter, Timestamp};
 use std::collections::{BTreeMap, BTreeSet};
@@ -141,11 +140,7 @@ impl PrometheusSource {
         query: &str,
         now: Timestamp,
     ) -> Result<Vec<VectorSeries>, String> {
-        let params = [
-            ("query", query.to_string()),
-            ("time", unix_seconds(now)),
-            ("timeout", seconds(self.server_timeout())),
-        ];
+        let params = self.instant_params(query.to_string(), now);
         let envelope = self.fetch("query", &params).await.map_err(|e| e.message)?;
         match parse_data(envelope)? {
             QueryData::Vector(series) => Ok(series),

@@ -2,8 +2,9 @@
 //! exponential backoff within a time budget.
 
 use super::PrometheusSource;
-use super::query::seconds;
+use super::query::{seconds, unix_seconds};
 use super::response::{Envelope, api_error, quote};
+use charter_model::Timestamp;
 use reqwest::StatusCode;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -40,6 +41,26 @@ impl PrometheusSource {
     /// up (and says so) before our client does.
     pub(super) fn server_timeout(&self) -> Duration {
         self.timeout.mul_f64(0.9).max(Duration::from_millis(1))
+    }
+
+    /// The parameters of an instant query of `query` at `now`.
+    ///
+    /// `nocache=1` asks VictoriaMetrics (single-node or vmselect) for the value at
+    /// `now` itself: without it, a query within `-search.latencyOffset` (30 s by
+    /// default) of the server's clock is evaluated that much earlier and still stamped
+    /// `now`, so every reading would be half a minute old without saying so.
+    /// Prometheus, Thanos and Mimir ignore parameters they do not know.
+    pub(super) fn instant_params(
+        &self,
+        query: String,
+        now: Timestamp,
+    ) -> [(&'static str, String); 4] {
+        [
+            ("query", query),
+            ("time", unix_seconds(now)),
+            ("timeout", seconds(self.server_timeout())),
+            ("nocache", "1".to_string()),
+        ]
     }
 
     /// GET `/api/v1/{endpoint}` with retries and exponential backoff, within a budget

@@ -29,7 +29,7 @@ pub use query::{query_for, step_for};
 use crate::source::{MetricSource, Observation, SourceError};
 use async_trait::async_trait;
 use changes::Deploys;
-use charter_model::{ChangeQueries, Charter, PrometheusSpec, Sample, Timestamp};
+use charter_model::{ChangeQueries, Charter, ObjectiveSource, PrometheusSpec, Sample, Timestamp};
 use futures::stream::{self, StreamExt};
 use query::{seconds, unix_seconds};
 use read::{ObjectiveReading, Reported};
@@ -206,6 +206,10 @@ impl MetricSource for PrometheusSource {
                     continue;
                 }
             };
+            // A present series is 0 for an `absent` objective; the steps where a
+            // component had none are not filled in (a range query cannot tell them
+            // from steps the server skipped).
+            let absence = matches!(objective.source, ObjectiveSource::Absent(_));
             for (labels, points) in series {
                 let Some(component) = labels.get(&objective.component_label) else {
                     continue;
@@ -217,7 +221,7 @@ impl MetricSource for PrometheusSource {
                     objective: objective.name.clone(),
                     component: component.clone(),
                     at,
-                    value: Some(v),
+                    value: Some(if absence { 0.0 } else { v }),
                 }));
             }
         }

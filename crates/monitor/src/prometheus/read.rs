@@ -2,12 +2,12 @@
 //! on any doubt, and problems about other series reported once.
 
 use super::PrometheusSource;
-use super::query::{query_for, seconds, unix_seconds};
+use super::query::query_for;
 use super::response::{
     QueryData, RawPoint, VectorSeries, checked_value, fmt_labels, parse_data, quote, result_type,
     worst,
 };
-use charter_model::{Charter, Objective, Sample, Timestamp};
+use charter_model::{Charter, Objective, ObjectiveSource, Sample, Timestamp};
 use std::collections::BTreeMap;
 
 /// Most distinct ignored-series problems remembered (and so reported) per source.
@@ -44,12 +44,7 @@ impl PrometheusSource {
         objective: &Objective,
         now: Timestamp,
     ) -> ObjectiveReading {
-        let query = query_for(objective);
-        let params = [
-            ("query", query),
-            ("time", unix_seconds(now)),
-            ("timeout", seconds(self.server_timeout())),
-        ];
+        let params = self.instant_params(query_for(objective), now);
         let unknown_all = |why: String, transport: bool| {
             tracing::debug!(objective = %objective.name, problem = %why, "objective unknown");
             ObjectiveReading {
@@ -70,29 +65,22 @@ impl PrometheusSource {
             Ok(data) => data,
             Err(why) => return unknown_all(why, false),
         };
+        let single = objective.components.len() == 1;
         match data {
+            // VictoriaMetrics answers a scalar expression with a one-series vector
+            // without labels; like a scalar, it fits a single-component objective.
+            QueryData::Vector(series)
+                if single && series.len() == 1 && series[0].metric.is_empty() =>
+            {
+                let value = match &series[0].value {
+                    Some(RawPoint(_, v)) => checked_value(v),
+                    None => Err("the series has no float value (a native histogram?)".into()),
+                };
+                single_reading(objective, now, value)
+            }
             QueryData::Vector(series) => self.map_vector(charter, objective, series, now),
-            QueryData::Scalar(RawPoint(_, v)) if objective.components.len() == 1 => {
-                let mut reading = ObjectiveReading {
-                    samples: Vec::new(),
-                    problems: Vec::new(),
-                    transport_failure: None,
-                };
-                let component = &objective.components[0];
-                let value = match checked_value(&v) {
-                    Ok(x) => Some(x),
-                    Err(why) => {
-                        reading.problems.push(format!(
-                            "objective `{}`: component `{component}`: {why}",
-                            objective.name
-                        ));
-                        None
-                    }
-                };
-                reading
-                    .samples
-                    .push(sample(objective, component, now, value));
-                reading
+            QueryData::Scalar(RawPoint(_, v)) if single => {
+                single_reading(objective, now, checked_value(&v))
             }
             other => unknown_all(
                 format!(
@@ -136,18 +124,22 @@ impl PrometheusSource {
                 continue;
             };
             let Some(component) = objective.components.iter().find(|c| *c == value) else {
+                // A component of the charter that the objective leaves out: the
+                // objective's `components:` chose that, and a metric shared by
+                // several objectives (backend and edge latency of one histogram)
+                // returns their series too. Nothing to fix, so nothing to report.
+                if charter.component(value).is_some() {
+                    tracing::debug!(objective = %name, component = %value, "series of a component outside the objective ignored");
+                    continue;
+                }
                 let key = Reported::Ignored {
                     objective: name.clone(),
                     value: Some(value.clone()),
                 };
                 if self.first_report(key) {
-                    let why = if charter.component(value).is_some() {
-                        "is not among the objective's components"
-                    } else {
-                        "is not a component of the charter"
-                    };
                     let p = format!(
-                        "objective `{name}`: ignored series for `{label}=\"{}\"`: it {why}",
+                        "objective `{name}`: ignored series for `{label}=\"{}\"`: it is not \
+                         a component of the charter",
                         quote(value)
                     );
                     tracing::warn!(objective = %name, problem = %p, "series ignored");
@@ -162,10 +154,15 @@ impl PrometheusSource {
             found.entry(component.as_str()).or_default().push(value);
         }
 
+        // An `absent` objective's query counts series per component: a successful
+        // answer without a component is its absence (1), any series its presence (0).
+        let absence = matches!(objective.source, ObjectiveSource::Absent(_));
         let mut samples = Vec::with_capacity(objective.components.len());
         for component in &objective.components {
             let values = found.remove(component.as_str()).unwrap_or_default();
             let value = match values.as_slice() {
+                [] if absence => Ok(1.0),
+                _ if absence => Ok(0.0),
                 [] => Err("no series in the result".to_string()),
                 [one] => one.clone(),
                 several => {
@@ -221,6 +218,31 @@ impl PrometheusSource {
             );
         }
         first
+    }
+}
+
+/// The reading of a single-component objective whose query gave one unlabelled value.
+fn single_reading(
+    objective: &Objective,
+    now: Timestamp,
+    value: Result<f64, String>,
+) -> ObjectiveReading {
+    let component = &objective.components[0];
+    let mut problems = Vec::new();
+    let value = match value {
+        Ok(x) => Some(x),
+        Err(why) => {
+            problems.push(format!(
+                "objective `{}`: component `{component}`: {why}",
+                objective.name
+            ));
+            None
+        }
+    };
+    ObjectiveReading {
+        samples: vec![sample(objective, component, now, value)],
+        problems,
+        transport_failure: None,
     }
 }
 

@@ -20,6 +20,10 @@ pub(super) struct Envelope {
     error: Option<String>,
     #[serde(default)]
     warnings: Vec<String>,
+    /// VictoriaMetrics' vmselect sets this when a storage node did not answer and it
+    /// returned what the others had (unless run with `-search.denyPartialResponse`).
+    #[serde(default, rename = "isPartial")]
+    is_partial: bool,
 }
 
 /// `data` of a query response.
@@ -70,6 +74,13 @@ pub(super) fn parse_data(envelope: Envelope) -> Result<QueryData, String> {
             "result may be partial, server warned: {}",
             list.join("; ")
         ));
+    }
+    if envelope.is_partial {
+        return Err(
+            "result may be partial, server answered `isPartial: true` (a storage node \
+             did not answer)"
+                .into(),
+        );
     }
     let data = envelope
         .data

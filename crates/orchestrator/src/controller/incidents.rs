@@ -137,6 +137,7 @@ impl IncidentBook {
             let v = t.violation;
             let key = v.key();
             let mut incident_id = member_of.get(&key).copied();
+            let mut restated = false;
             if incident_id.is_none() && v.state == ViolationState::Firing {
                 // Related incidents whose diagnosis cannot account for it (see
                 // `may_explain`) are passed over.
@@ -173,6 +174,9 @@ impl IncidentBook {
                     rt.incident.violations.push(key.clone());
                 }
                 let old = rt.members.insert(key.clone(), v.clone());
+                restated = old
+                    .as_ref()
+                    .is_some_and(|o| o.state == v.state && o.severity == v.severity);
                 member_of.insert(key.clone(), id);
                 if joinable(rt, charter) {
                     open_on.entry(v.component.clone()).or_default().insert(id);
@@ -184,6 +188,7 @@ impl IncidentBook {
             events.push(Event::Violation {
                 violation: v,
                 from: t.from,
+                restated,
             });
         }
         Grouped {

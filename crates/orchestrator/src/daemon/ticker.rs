@@ -238,7 +238,7 @@ impl<H: Host> Ticker<H> {
         };
         match c.tick(self.clock.now()).await {
             Ok(report) => {
-                for e in &report.events {
+                for e in report.events.iter().filter(|e| e.event.is_news()) {
                     tracing::info!(target: "charter::event", "{}", e.event);
                 }
                 Ok(())

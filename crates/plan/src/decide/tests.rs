@@ -885,3 +885,43 @@ fn under_low_confidence_with_no_safe_remedy_the_message_names_the_confidence() {
         d => panic!("{d:?}"),
     }
 }
+
+/// A scale-out is sized from the component's utilisation: at 1.8 of capacity with 3
+/// replicas and a `clear` level of 0.6, about 9 replicas are needed, so one step of the
+/// charter's 2 cannot be enough. The step is what is needed, within `max_scale_step`
+/// and the component's `max`; without a utilisation reading it is the charter's step.
+#[test]
+fn scale_out_is_sized_from_the_components_utilisation() {
+    let mut f = Fixture::new("api", CauseClass::Overload, "latency");
+    f.charter = charter_from(
+        &CHARTER
+            .replace(
+                "  - name: errors\n",
+                "  - name: cpu\n    metric: cpu\n    signal: utilization\n    above: { warning: 0.8, critical: 1.0, clear: 0.6 }\n    remedies: [scale_out]\n  - name: errors\n",
+            )
+            .replace("max: 6", "max: 20")
+            .replace("max_concurrent: 1,", "max_concurrent: 1, max_scale_step: 10,"),
+    );
+    assert_eq!(policy(f.decide()).actions[0].param("step"), Some("2"));
+    let cpu = |value: f64| {
+        violation("cpu", "api")
+            .signal(Signal::Utilization)
+            .firing(Severity::Critical)
+            .since(Timestamp::from_secs(0))
+            .value(value)
+            .build()
+    };
+    f.violations.push(cpu(1.8));
+    f.incident.violations.push(f.violations[1].key());
+    assert_eq!(policy(f.decide()).actions[0].param("step"), Some("6"));
+    // Within max_scale_step ...
+    f.violations[1] = cpu(3.0);
+    assert_eq!(policy(f.decide()).actions[0].param("step"), Some("10"));
+    // ... and the component's max.
+    f.states.get_mut("api").expect("state").replicas = Some(15);
+    assert_eq!(policy(f.decide()).actions[0].param("step"), Some("5"));
+    // A reading just over the bound asks for less than a step: the charter's step.
+    f.states.get_mut("api").expect("state").replicas = Some(3);
+    f.violations[1] = cpu(0.7);
+    assert_eq!(policy(f.decide()).actions[0].param("step"), Some("2"));
+}

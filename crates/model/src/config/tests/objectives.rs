@@ -65,3 +65,58 @@ fn promql_syntax_errors_are_located() {
     );
     assert!(parse_charter(&ok, "shop.yaml", Path::new(".")).is_ok());
 }
+
+/// `absent:` replaces `metric:` of the second objective.
+fn absent_objective(absent: &str, thresholds: &str) -> String {
+    VALID.replace(
+        "    metric: westworld_cache_hit_ratio\n    below: { warning: 0.8, critical: 0.5, clear: 0.85 }\n",
+        &format!("    absent: '{absent}'\n    components: [api]\n{thresholds}"),
+    )
+}
+
+#[test]
+fn absent_objectives_default_to_critical_when_nothing_matches() {
+    let text = absent_objective("up{job=\"api\"}", "");
+    let (charter, _) = parse_charter(&text, "shop.yaml", Path::new(".")).expect("valid");
+    let o = &charter.objectives[1];
+    assert_eq!(o.source, ObjectiveSource::Absent("up{job=\"api\"}".into()));
+    assert_eq!(o.direction, Direction::Above);
+    assert_eq!(
+        (
+            o.thresholds.warning,
+            o.thresholds.critical,
+            o.thresholds.clear
+        ),
+        (None, Some(0.0), 0.0)
+    );
+    // A warning instead is given as `above`.
+    let text = absent_objective("up{job=\"api\"}", "    above: { warning: 0 }\n");
+    let (charter, _) = parse_charter(&text, "shop.yaml", Path::new(".")).expect("valid");
+    let t = &charter.objectives[1].thresholds;
+    assert_eq!((t.warning, t.critical), (Some(0.0), None));
+}
+
+#[test]
+fn absent_objectives_are_checked() {
+    let text = absent_objective("up{job=\"api\"}", "    below: { critical: 1 }\n");
+    let e = one(&text, "an `absent` objective reads 1 while nothing matches");
+    assert_eq!(e.path, "objectives[1].below");
+    let text = absent_objective("rate(x_total[5m]", "");
+    let e = one(&text, "invalid PromQL");
+    assert_eq!((e.path.as_str(), e.line), ("objectives[1].absent", 19));
+    let text = absent_objective("x_total[5m]", "");
+    let e = one(
+        &text,
+        "must be an instant vector such as `up{job=\"api\"}`, not a matrix",
+    );
+    assert_eq!(e.path, "objectives[1].absent");
+    let text = absent_objective("up", "").replace(
+        "    absent: 'up'\n",
+        "    absent: 'up'\n    expr: 'up == 0'\n",
+    );
+    let e = one(
+        &text,
+        "give one of `metric`, `expr` and `absent`, not `expr` and `absent`",
+    );
+    assert_eq!(e.path, "objectives[1]");
+}
