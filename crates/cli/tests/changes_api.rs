@@ -66,6 +66,12 @@ fn charter(ports: Ports) -> String {
         &format!("http://127.0.0.1:{}", ports.sim),
     );
     let text = replace(&text, "interval: 15s", "interval: 2s");
+    // The stack writes the webhook's token beside the charter.
+    let text = replace(
+        &text,
+        "token_file: prometheus/alert-token",
+        "token_file: alert-token",
+    );
     let text = scale_for(&text);
     format!("{text}changes:\n  applications:\n    shop/auth-service: auth\n")
 }
