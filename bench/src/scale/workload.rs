@@ -411,6 +411,7 @@ impl Generator {
                 kind: ChangeKind::Deploy,
                 at: now.minus(INTERVAL),
                 by: "ci".into(),
+                source: charter_model::ChangeSource::Simulator,
                 description: "release".into(),
             });
         }

@@ -156,6 +156,7 @@ fn changes() -> Vec<Change> {
             },
             at: Timestamp::from_secs(ONSET_SECS - 120 - 30 * k as i64),
             by: "ci".into(),
+            source: charter_model::ChangeSource::Simulator,
             description: format!("release {k}"),
         })
         .collect()

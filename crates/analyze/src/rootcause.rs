@@ -658,8 +658,8 @@ pub fn diagnose_scored(input: DiagnosisInput<'_>, scores: Vec<MetricScore>) -> D
             };
             evidence.push(
                 format!(
-                    "{:?} on {} {lead} onset: {} (by {})",
-                    ch.kind, node.name, ch.description, ch.by
+                    "{:?} on {} {lead} onset: {} (by {}, reported by {})",
+                    ch.kind, node.name, ch.description, ch.by, ch.source
                 )
                 .to_lowercase(),
             );

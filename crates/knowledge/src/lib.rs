@@ -5,7 +5,8 @@
 //!   executions), [`GuardStore`] (guardrail state: actions taken, the kill switch,
 //!   quarantined components; the audit log), [`LearningStore`] (outcomes, the success
 //!   rates learning starts from, imported priors), [`AlertInbox`] (the alerts received
-//!   from Alertmanager), [`LeaderLease`] — and [`Store`], all of them, which the
+//!   from Alertmanager), [`ChangeLog`] (the change events deploy tools post),
+//!   [`LeaderLease`] — and [`Store`], all of them, which the
 //!   orchestrator holds as `Arc<dyn Store>`. [`prelude`] brings them all in scope.
 //! - [`sql`] is [`SqlStore`], the store on an SQL database: every query written once,
 //!   generic over a [`sql::Dialect`] that holds what differs between databases, and the
@@ -43,19 +44,21 @@ pub use lease::{LeaseGrant, LeaseRecord};
 pub use postgres::{POSTGRES_SCHEMA_VERSION, PostgresStore};
 pub use records::LearnedPrior;
 pub use records::{
-    AuditEntry, AuditKind, ExecutionRecord, ExecutionState, GUARD_PAUSED, GUARD_QUARANTINED,
-    JournalRecord, JournalStatus, NextIds, OutcomeRecord, PauseRecord, SuccessRate,
-    UnknownJournalStatus,
+    AuditEntry, AuditKind, ChangeRecord, ExecutionRecord, ExecutionState, GUARD_PAUSED,
+    GUARD_QUARANTINED, JournalRecord, JournalStatus, NextIds, OutcomeRecord, PauseRecord,
+    SuccessRate, UnknownJournalStatus,
 };
 pub use sql::{SCHEMA_VERSION, SqlStore};
 pub use sqlite::SqliteStore;
-pub use store::{AlertInbox, GuardStore, Incidents, Journal, LeaderLease, LearningStore, Store};
+pub use store::{
+    AlertInbox, ChangeLog, GuardStore, Incidents, Journal, LeaderLease, LearningStore, Store,
+};
 pub use writer_lock::WriterLock;
 
 /// The store's traits, for calling store methods on a concrete [`SqliteStore`] or
 /// [`PostgresStore`] (through `Arc<dyn Store>` no import is needed).
 pub mod prelude {
     pub use crate::store::{
-        AlertInbox, GuardStore, Incidents, Journal, LeaderLease, LearningStore, Store,
+        AlertInbox, ChangeLog, GuardStore, Incidents, Journal, LeaderLease, LearningStore, Store,
     };
 }

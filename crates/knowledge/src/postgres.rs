@@ -146,6 +146,9 @@ impl Dialect for PostgresDialect {
           weight = excluded.weight, imported_at_ms = excluded.imported_at_ms";
     // Byte order, as SQLite sorts text, whatever the server's locale.
     const BYTE_ORDER: &'static str = " COLLATE \"C\"";
+    // "CHARTER" 03: see migrations/postgres/0007_changes.sql.
+    const LOCK_CHANGES: Option<&'static str> =
+        Some("SELECT pg_advisory_xact_lock(4848196820721291779)");
 
     fn placeholders(rows: usize, columns: usize) -> String {
         let row = |r: usize| {

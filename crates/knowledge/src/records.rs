@@ -3,8 +3,8 @@
 //! kill switch.
 
 use charter_model::{
-    Action, ActionKind, CauseClass, ExecutionId, IncidentId, Outcome, OutcomeClass, PolicyId,
-    Timestamp,
+    Action, ActionKind, CauseClass, Change, ExecutionId, IncidentId, Outcome, OutcomeClass,
+    PolicyId, Timestamp,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -18,6 +18,18 @@ pub struct NextIds {
     pub incident: IncidentId,
     pub policy: PolicyId,
     pub execution: ExecutionId,
+}
+
+/// A change event as stored by `POST /api/v1/changes`: the change, the key that makes
+/// a replay of the same event one record, and when it was received.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChangeRecord {
+    /// The store's sequence number; ignored when saving (the store assigns it).
+    pub seq: u64,
+    /// Identifies the event: a second record with the same key is a replay.
+    pub key: String,
+    pub received_at: Timestamp,
+    pub change: Change,
 }
 
 /// The kill switch as last set: paused or resumed, by whom, why and when. Kept under

@@ -241,6 +241,9 @@ impl Dialect for SqliteDialect {
     const REPLACE_PRIOR_END: &'static str = "";
     // SQLite compares text by its bytes unless told otherwise.
     const BYTE_ORDER: &'static str = "";
+    // A transaction whose first statement writes holds SQLite's only write lock until
+    // it commits: writers are serialized already.
+    const LOCK_CHANGES: Option<&'static str> = None;
 
     fn placeholders(rows: usize, columns: usize) -> String {
         alerts::placeholders(rows, columns)

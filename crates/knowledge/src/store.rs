@@ -1,7 +1,8 @@
 //! The store's traits: one per role, and [`Store`], all of them together.
 //!
 //! A caller that needs one part of the knowledge holds that role — [`Incidents`],
-//! [`Journal`], [`GuardStore`], [`LearningStore`], [`AlertInbox`], [`LeaderLease`] —
+//! [`Journal`], [`GuardStore`], [`LearningStore`], [`AlertInbox`], [`ChangeLog`],
+//! [`LeaderLease`] —
 //! and a caller that holds the whole store (`Arc<dyn Store>`) passes it on as any role
 //! (`Arc<dyn Store>` upcasts to `Arc<dyn Journal>`). Every role is object-safe.
 //!
@@ -16,8 +17,8 @@
 use crate::error::StoreError;
 use crate::lease::{LeaseGrant, LeaseRecord};
 use crate::records::{
-    AuditEntry, ExecutionRecord, GUARD_PAUSED, GUARD_QUARANTINED, JournalRecord, LearnedPrior,
-    NextIds, OutcomeRecord, PauseRecord, SuccessRate,
+    AuditEntry, ChangeRecord, ExecutionRecord, GUARD_PAUSED, GUARD_QUARANTINED, JournalRecord,
+    LearnedPrior, NextIds, OutcomeRecord, PauseRecord, SuccessRate,
 };
 use async_trait::async_trait;
 use charter_model::{
@@ -298,6 +299,28 @@ pub trait AlertInbox: Send + Sync {
     async fn prune_alerts(&self, before: Timestamp) -> Result<u64, StoreError>;
 }
 
+/// The change events deploy tools post (`POST /api/v1/changes`): stored by the API,
+/// polled by the loop.
+#[async_trait]
+pub trait ChangeLog: Send + Sync {
+    /// Store a batch of change events in one transaction, committed (durable) before
+    /// it returns; says per record, in order, whether it was new. A record whose key
+    /// is already stored (or earlier in the batch) is a replay and changes nothing.
+    /// The `seq` of the given records is ignored; the store assigns it.
+    async fn save_changes(&self, changes: &[ChangeRecord]) -> Result<Vec<bool>, StoreError>;
+
+    /// Changes stored after sequence number `seq` (exclusive), by `seq` ascending.
+    async fn changes_since(&self, seq: u64) -> Result<Vec<ChangeRecord>, StoreError>;
+
+    /// The newest `limit` changes (by `seq`), newest first.
+    async fn recent_changes(&self, limit: usize) -> Result<Vec<ChangeRecord>, StoreError>;
+
+    /// Delete the changes received before `before`; returns how many. Sequence
+    /// numbers are never reused, so a cursor of [`ChangeLog::changes_since`] stays
+    /// valid, and a replay of a pruned event is recorded again (as new).
+    async fn prune_changes(&self, before: Timestamp) -> Result<u64, StoreError>;
+}
+
 /// The leader lease of replicas sharing one store (see [`crate::lease`]), whose epoch
 /// fences the journal's claims.
 #[async_trait]
@@ -337,7 +360,7 @@ pub trait LeaderLease: Send + Sync {
 /// is here rather than in a role.
 #[async_trait]
 pub trait Store:
-    Incidents + Journal + GuardStore + LearningStore + AlertInbox + LeaderLease
+    Incidents + Journal + GuardStore + LearningStore + AlertInbox + ChangeLog + LeaderLease
 {
     /// Flush and close. Later calls fail with [`StoreError::Query`].
     async fn close(&self);

@@ -74,6 +74,35 @@ pub struct ChangeQueries {
     pub version_label: String,
 }
 
+/// `changes:`: how the change events of deploy tools (`POST /api/v1/changes`) name
+/// components.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ChangeEventsSpec {
+    /// An Argo CD Application or a Flux object, as `namespace/name` or `name`, to the
+    /// declared component it deploys.
+    pub applications: BTreeMap<String, String>,
+}
+
+impl ChangeEventsSpec {
+    /// The component a deploy tool's object deploys: `applications` by
+    /// `namespace/name`, then by `name`; else the component of that very name.
+    /// `None`: nothing maps it (`declared` says what is a component).
+    pub fn component_of(
+        &self,
+        namespace: Option<&str>,
+        name: &str,
+        declared: impl Fn(&str) -> bool,
+    ) -> Option<String> {
+        let qualified = namespace
+            .filter(|ns| !ns.is_empty())
+            .and_then(|ns| self.applications.get(&format!("{ns}/{name}")));
+        qualified
+            .or_else(|| self.applications.get(name))
+            .cloned()
+            .or_else(|| declared(name).then(|| name.to_string()))
+    }
+}
+
 /// How Alertmanager webhooks are received and mapped.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlertsSpec {
@@ -714,6 +743,8 @@ pub struct Charter {
     pub source: SourceSpec,
     /// Alertmanager webhook settings; `None` when the charter has no `alerts:` block.
     pub alerts: Option<AlertsSpec>,
+    /// How change events name components (`changes:`); empty when absent.
+    pub changes: ChangeEventsSpec,
     /// REST API settings; `None` when the charter has no `api:` block.
     pub api: Option<ApiSpec>,
     pub knowledge: Option<KnowledgeSpec>,

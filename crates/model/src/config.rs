@@ -12,7 +12,8 @@
 //! - `issues`: [`ValidationIssue`], [`ConfigError`] and the collector the passes share.
 //! - [`defaults`]: every default and limit, defined once.
 //! - the section passes, in the order [`validate`] runs them: `general` (`name`,
-//!   `interval`, `mode`), `sources`, `alerts`, `api`, `knowledge` (store,
+//!   `interval`, `mode`), `sources`, `alerts`, `changes` (how change events name
+//!   components), `api`, `knowledge` (store,
 //!   learning, retention, lease), `actuators` (with `command` and `kubernetes`),
 //!   `components` (and the topology), `actions`, `objectives`, `guardrails`.
 
@@ -20,6 +21,7 @@ mod actions;
 mod actuators;
 mod alerts;
 mod api;
+mod changes;
 mod components;
 pub mod defaults;
 mod files;
@@ -229,6 +231,7 @@ fn compile(
     let general = general::compile(&mut is, &raw);
     let source = sources::compile(&mut is, raw.source.as_ref(), base);
     let alerts = alerts::compile(&mut is, raw.alerts.as_ref(), base);
+    let changes = changes::compile(&mut is, raw.changes.as_ref(), &raw.components);
     let api = api::compile(&mut is, raw.api.as_ref(), base);
     let knowledge = knowledge::compile(&mut is, raw.knowledge.as_ref(), base);
     let actuators =
@@ -247,6 +250,7 @@ fn compile(
         mode: general.mode,
         source,
         alerts,
+        changes,
         api,
         knowledge: knowledge.store,
         learning: knowledge.learning,

@@ -112,6 +112,53 @@ pub enum ChangeKind {
     Other,
 }
 
+/// Where Charter learned of a change: the source that reported it, which is not
+/// always who made it ([`Change::by`]): a Prometheus `changes:` query or a Kubernetes
+/// watch may see Charter's own rollback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeSource {
+    /// The simulator's own change log (`source: simulator`, `charter sim serve`).
+    Simulator,
+    /// A `source.prometheus.changes` query.
+    Prometheus,
+    /// `POST /api/v1/changes` with the plain JSON body.
+    Api,
+    /// `POST /api/v1/changes` from Argo CD notifications.
+    Argocd,
+    /// `POST /api/v1/changes` from Flux's notification-controller.
+    Flux,
+    /// A watch of Deployments and StatefulSets.
+    Kubernetes,
+    /// Charter itself.
+    Charter,
+    /// Recorded before changes carried their source.
+    #[default]
+    Unknown,
+}
+
+impl ChangeSource {
+    /// The name as serialised.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeSource::Simulator => "simulator",
+            ChangeSource::Prometheus => "prometheus",
+            ChangeSource::Api => "api",
+            ChangeSource::Argocd => "argocd",
+            ChangeSource::Flux => "flux",
+            ChangeSource::Kubernetes => "kubernetes",
+            ChangeSource::Charter => "charter",
+            ChangeSource::Unknown => "unknown",
+        }
+    }
+}
+
+impl fmt::Display for ChangeSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// An event that can explain incidents: a deploy, a config change, a scale or a restart.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Change {
@@ -121,6 +168,10 @@ pub struct Change {
     pub description: String,
     /// Who made it: `charter` for our own actions, otherwise the source's word.
     pub by: String,
+    /// Where Charter learned of it; `unknown` in records written before sources were
+    /// kept.
+    #[serde(default)]
+    pub source: ChangeSource,
 }
 
 /// Evidence found by Analyze.
@@ -505,4 +556,25 @@ pub struct Alert {
     /// The store's sequence number (larger is later, bumped on a status change); 0
     /// before the alert is stored.
     pub seq: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_change_recorded_before_sources_were_kept_still_reads() {
+        let old = r#"{"at":1000,"component":"api","kind":"deploy","description":"v2","by":"ci"}"#;
+        let change: Change = serde_json::from_str(old).expect("old record");
+        assert_eq!(change.source, ChangeSource::Unknown);
+        assert_eq!(change.by, "ci");
+        // And a new one carries its source by name.
+        let new = Change {
+            source: ChangeSource::Argocd,
+            ..change
+        };
+        let text = serde_json::to_string(&new).expect("encode");
+        assert!(text.contains(r#""source":"argocd""#), "{text}");
+        assert_eq!(serde_json::from_str::<Change>(&text).expect("decode"), new);
+    }
 }

@@ -1,7 +1,7 @@
 //! The loop's health and metrics, shared with the HTTP server.
 
 use charter_knowledge::PauseRecord;
-use charter_model::{ExecutionId, Incident, Policy, Timestamp, Violation};
+use charter_model::{Change, ExecutionId, Incident, Policy, Timestamp, Violation};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -24,6 +24,9 @@ pub struct StateSnapshot {
     pub pending_policies: Vec<Policy>,
     /// Executions in progress, by id.
     pub executions: Vec<ExecutionId>,
+    /// The changes of the last hour that a diagnosis may weigh, oldest first, each
+    /// with who made it (`by`) and where Charter learned of it (`source`).
+    pub changes: Vec<Change>,
 }
 
 /// This replica's part when several share one store.

@@ -262,6 +262,7 @@ impl Loop {
                     kind: ChangeKind::Deploy,
                     description: "v2".into(),
                     by: "ci".into(),
+                    source: charter_model::ChangeSource::Simulator,
                 });
             }
             if self.t == SURGE {

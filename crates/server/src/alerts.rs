@@ -85,8 +85,9 @@ pub struct OpenReceiverError {
     pub addr: SocketAddr,
 }
 
-/// Refuse to serve the alert receiver without a token on a non-loopback address
-/// (`0.0.0.0` and `::` included: they listen on every interface).
+/// Refuse to serve the alert receiver (and the change receiver, which shares its
+/// auth) without a token on a non-loopback address (`0.0.0.0` and `::` included: they
+/// listen on every interface).
 pub fn check_listener(
     spec: Option<&AlertsSpec>,
     addr: SocketAddr,
@@ -108,8 +109,9 @@ pub fn alerts_router(ingest: AlertIngest) -> Router {
         .with_state(Arc::new(receiver))
 }
 
-/// Who may call the receiver, decided once when the router is built.
-enum Auth {
+/// Who may call the receiver, decided once when the router is built (shared by the
+/// alert and the change receivers: one `alerts:` block, one token).
+pub(crate) enum Auth {
     /// `Authorization: Bearer <token>` with exactly this token.
     Bearer(Vec<u8>),
     /// The charter says `auth: none`.
@@ -153,21 +155,51 @@ fn targets_of(charter: &Charter) -> Targets {
         .collect()
 }
 
-impl Receiver {
-    fn new(ingest: AlertIngest) -> Receiver {
-        let charter = &ingest.charter;
-        let spec = charter.alerts.as_ref();
-        let auth = match (&ingest.token, spec) {
+impl Auth {
+    /// The receivers' auth: the token read from `alerts.token_file`, or none when the
+    /// charter says `alerts.auth: none`.
+    pub(crate) fn of(ingest: &AlertIngest) -> Auth {
+        match (&ingest.token, ingest.charter.alerts.as_ref()) {
             (Some(token), _) if !token.is_empty() => Auth::Bearer(token.as_bytes().to_vec()),
             (None, Some(spec)) if spec.token_file.is_none() => Auth::Open,
             _ => {
                 tracing::error!(
-                    "alert receiver has no usable bearer token although the charter requires \
+                    "webhook receiver has no usable bearer token although the charter requires \
                      one; refusing every webhook"
                 );
                 Auth::Misconfigured
             }
+        }
+    }
+
+    /// Whether `headers` carry what this auth asks for.
+    pub(crate) fn check(&self, headers: &HeaderMap) -> Result<(), Rejection> {
+        let expected = match self {
+            Auth::Open => return Ok(()),
+            Auth::Misconfigured => {
+                return Err(Rejection::unauthorized(
+                    "webhook receiver has no token configured",
+                ));
+            }
+            Auth::Bearer(token) => token,
         };
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| bearer_token(v.as_bytes()))
+            .ok_or_else(|| Rejection::unauthorized("missing bearer token"))?;
+        if constant_time_eq(given, expected) {
+            Ok(())
+        } else {
+            Err(Rejection::unauthorized("wrong bearer token"))
+        }
+    }
+}
+
+impl Receiver {
+    fn new(ingest: AlertIngest) -> Receiver {
+        let charter = &ingest.charter;
+        let spec = charter.alerts.as_ref();
+        let auth = Auth::of(&ingest);
         let targets = Arc::new(targets_of(charter));
         Receiver {
             store: ingest.store,
@@ -210,24 +242,7 @@ impl Receiver {
     }
 
     fn authorize(&self, headers: &HeaderMap) -> Result<(), Rejection> {
-        let expected = match &self.auth {
-            Auth::Open => return Ok(()),
-            Auth::Misconfigured => {
-                return Err(Rejection::unauthorized(
-                    "alert receiver has no token configured",
-                ));
-            }
-            Auth::Bearer(token) => token,
-        };
-        let given = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| bearer_token(v.as_bytes()))
-            .ok_or_else(|| Rejection::unauthorized("missing bearer token"))?;
-        if constant_time_eq(given, expected) {
-            Ok(())
-        } else {
-            Err(Rejection::unauthorized("wrong bearer token"))
-        }
+        self.auth.check(headers)
     }
 
     /// The charter objective and component an alert's labels name, both or neither.
@@ -245,13 +260,13 @@ impl Receiver {
 
 /// A refused request: its status and the reason, sent as `{"error": "..."}`.
 #[derive(Debug)]
-struct Rejection {
-    status: StatusCode,
-    message: String,
+pub(crate) struct Rejection {
+    pub(crate) status: StatusCode,
+    pub(crate) message: String,
 }
 
 impl Rejection {
-    fn new(status: StatusCode, message: impl Into<String>) -> Rejection {
+    pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> Rejection {
         Rejection {
             status,
             message: message.into(),
@@ -262,7 +277,7 @@ impl Rejection {
         Rejection::new(StatusCode::UNAUTHORIZED, message)
     }
 
-    fn bad_request(message: impl Into<String>) -> Rejection {
+    pub(crate) fn bad_request(message: impl Into<String>) -> Rejection {
         Rejection::new(StatusCode::BAD_REQUEST, message)
     }
 }
@@ -388,7 +403,11 @@ pub(crate) async fn read_limited(
 }
 
 /// The webhook's body, at most `max` bytes.
-async fn read_body(body: Body, headers: &HeaderMap, max: usize) -> Result<Bytes, Rejection> {
+pub(crate) async fn read_body(
+    body: Body,
+    headers: &HeaderMap,
+    max: usize,
+) -> Result<Bytes, Rejection> {
     read_limited(body, headers, max).await.map_err(|e| {
         let (status, message) = e.answer();
         Rejection::new(status, message)
@@ -543,7 +562,7 @@ fn missing(field: &str) -> Rejection {
     Rejection::bad_request(format!("missing field `{field}`"))
 }
 
-fn parse_time(field: &str, text: &str) -> Result<Timestamp, Rejection> {
+pub(crate) fn parse_time(field: &str, text: &str) -> Result<Timestamp, Rejection> {
     parse_rfc3339(text)
         .map(Timestamp)
         .ok_or_else(|| Rejection::bad_request(format!("{field}: `{text}` is not an RFC 3339 time")))

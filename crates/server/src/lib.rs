@@ -7,6 +7,9 @@
 //!   switch as it is now (read-only).
 //! - [`alerts`]: `POST /api/v1/alerts` (the Alertmanager v4 webhook receiver) and
 //!   `GET /api/v1/alerts`, joined to the router when [`ServerState::alerts`] is set.
+//! - [`changes`]: `POST /api/v1/changes` (change events: a plain body, Argo CD
+//!   notifications, Flux's notification-controller) and `GET /api/v1/changes`, joined
+//!   with the alert receiver and sharing its token, body limit and listener check.
 //! - [`api`]: policies (list, show, approve, reject) and the kill switch (pause,
 //!   resume), joined when [`ServerState::policies`] is set; mutating calls need the
 //!   API bearer token (`docs/api.md`).
@@ -22,12 +25,14 @@
 
 pub mod alerts;
 pub mod api;
+pub mod changes;
 pub mod knowledge;
 pub mod process;
 pub mod reload;
 
 pub use alerts::{ALERTS_PATH, AlertIngest, alerts_router};
 pub use api::{PolicyApi, PolicyView, policy_router};
+pub use changes::{CHANGES_PATH, changes_router};
 pub use charter_orchestrator::daemon::{Command, ControlHandle};
 pub use knowledge::{KnowledgeApi, knowledge_router};
 pub use process::ProcessCollector;
@@ -70,7 +75,10 @@ pub fn router(state: ServerState) -> Router {
         .route("/api/v1/state", get(state_snapshot))
         .with_state(state);
     if let Some(ingest) = alerts {
-        router = router.merge(alerts_router(ingest));
+        // The change receiver shares the alert receiver's token, limit and store.
+        router = router
+            .merge(changes_router(ingest.clone()))
+            .merge(alerts_router(ingest));
     }
     if let Some(api) = policies {
         router = router.merge(policy_router(api));

@@ -78,15 +78,17 @@ fn a_recent_deploy_names_a_bad_change() {
         kind: ChangeKind::Deploy,
         description: "v2".into(),
         by: "ci".into(),
+        source: charter_model::ChangeSource::Argocd,
     }];
     let d = run(&vs, &changes);
     let root = d.root().expect("root");
     assert_eq!(root.component, "auth");
     assert_eq!(root.cause, CauseClass::BadChange);
+    // Who made the change and where Charter learned of it.
     assert!(
         root.evidence
             .iter()
-            .any(|e| e.contains("deploy on auth 30s before onset")),
+            .any(|e| e == "deploy on auth 30s before onset: v2 (by ci, reported by argocd)"),
         "{:?}",
         root.evidence
     );
@@ -101,6 +103,7 @@ fn charters_own_changes_are_not_blamed() {
         kind: ChangeKind::Deploy,
         description: "rollback".into(),
         by: "charter".into(),
+        source: charter_model::ChangeSource::Simulator,
     }];
     assert_eq!(
         run(&vs, &changes).root().map(|h| h.cause),
@@ -477,6 +480,7 @@ fn a_deploy_before_onset_is_not_explained_away_by_a_slightly_slower_dependency()
         kind: ChangeKind::Deploy,
         description: "v2".into(),
         by: "ci".into(),
+        source: charter_model::ChangeSource::Simulator,
     }];
     // Without the deploy, db's earlier slowdown explains auth's errors by timing.
     let d = diagnose(input(&vs, &series, Some(&t), EpisodeLog::none(), &opts));
@@ -622,6 +626,7 @@ fn deployed_ahead(
         kind: ChangeKind::Deploy,
         description: "v2".into(),
         by: "ci".into(),
+        source: charter_model::ChangeSource::Simulator,
     }];
     (vs, series, changes)
 }
@@ -771,6 +776,7 @@ fn load_through_a_component_shows_in_its_dependencies_utilization() {
         kind: ChangeKind::Deploy,
         description: "v2".into(),
         by: "ci".into(),
+        source: charter_model::ChangeSource::Simulator,
     }];
     let d = diagnose_with(&(vs, series, changes), &[]);
     let api = d

@@ -15,10 +15,11 @@
 //! bounds from a trait.
 //!
 //! - `codec`: records into columns and back.
-//! - `incidents`, `journal`, `guard`, `learning`, `alerts`, `lease`: each role of
+//! - `incidents`, `journal`, `guard`, `learning`, `alerts`, `changes`, `lease`: each role of
 //!   [`Store`] on every dialect.
 
 mod alerts;
+mod changes;
 pub(crate) mod codec;
 mod guard;
 mod incidents;
@@ -64,6 +65,10 @@ pub trait Dialect: Debug + Clone + Send + Sync + 'static {
 
     /// Appended to a text column in `ORDER BY` so that it sorts by bytes.
     const BYTE_ORDER: &'static str;
+
+    /// The statement that serializes writers of change events inside their
+    /// transaction, if the database needs one for `seq` to become visible in order.
+    const LOCK_CHANGES: Option<&'static str>;
 
     /// The parameters of a multi-row `VALUES` list: `rows` rows of `columns` each, in
     /// parentheses, separated by commas.
@@ -141,6 +146,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         description: "leader lease",
         sqlite: include_str!("../../migrations/sqlite/0006_leader_lease.sql"),
         postgres: include_str!("../../migrations/postgres/0006_leader_lease.sql"),
+    },
+    Migration {
+        version: 7,
+        description: "change events from deploy tools",
+        sqlite: include_str!("../../migrations/sqlite/0007_changes.sql"),
+        postgres: include_str!("../../migrations/postgres/0007_changes.sql"),
     },
 ];
 
@@ -226,6 +237,7 @@ where
         + crate::GuardStore
         + crate::LearningStore
         + crate::AlertInbox
+        + crate::ChangeLog
         + crate::LeaderLease,
 {
     async fn close(&self) {

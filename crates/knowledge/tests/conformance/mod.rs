@@ -9,12 +9,13 @@
 //! when the case panics.
 //!
 //! The cases are grouped by the store role they exercise: `incidents`, `journal`,
-//! `guard_state`, `learning`, `alerts` and `lease`; `whole_store` has the cases that
+//! `guard_state`, `learning`, `alerts`, `changes` and `lease`; `whole_store` has the cases that
 //! span every role (a fresh store, pruning, a restart, a closed store).
 
 #![allow(dead_code)]
 
 mod alerts;
+mod changes;
 mod guard_state;
 mod incidents;
 mod journal;
@@ -23,6 +24,7 @@ mod lease;
 mod whole_store;
 
 pub use alerts::*;
+pub use changes::*;
 pub use guard_state::*;
 pub use incidents::*;
 pub use journal::*;
@@ -125,6 +127,11 @@ macro_rules! conformance_tests {
             alerts_survive_a_restart_and_seq_keeps_growing,
             pruning_alerts_drops_old_receipts_and_keeps_the_cursor_valid,
             a_firing_alert_re_sent_later_is_refiled_with_its_new_receipt,
+            a_replayed_change_is_recorded_once,
+            changes_since_is_exclusive_and_recent_changes_newest_first,
+            changes_survive_a_restart_and_a_replay_after_it_is_still_one,
+            the_same_change_from_two_senders_at_once_is_new_once,
+            pruning_changes_drops_old_receipts_and_keeps_the_cursor_valid,
             imported_priors_replace_their_source_and_come_back_sorted,
             the_lease_goes_to_one_replica_and_passes_on_expiry,
             a_restarted_replica_retakes_its_lease_under_a_new_epoch,

@@ -28,6 +28,8 @@ pub struct CharterConfig {
     #[serde(default)]
     pub alerts: Option<S<AlertsConfig>>,
     #[serde(default)]
+    pub changes: Option<S<ChangeEventsConfig>>,
+    #[serde(default)]
     pub api: Option<S<ApiConfig>>,
     #[serde(default)]
     pub knowledge: Option<KnowledgeConfig>,
@@ -112,6 +114,16 @@ pub struct AlertsConfig {
     /// Stored alerts older than this are pruned.
     #[serde(default)]
     pub retention: Option<S<String>>,
+}
+
+/// `changes:` — change events posted to `POST /api/v1/changes` by deploy tools.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeEventsConfig {
+    /// An Argo CD Application or a Flux object (`name` or `namespace/name`) to the
+    /// component it deploys.
+    #[serde(default)]
+    pub applications: BTreeMap<String, S<String>>,
 }
 
 /// `api:` — the REST API.

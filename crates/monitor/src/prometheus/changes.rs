@@ -71,6 +71,7 @@ impl Deploys {
                 kind: ChangeKind::Deploy,
                 description,
                 by: CHANGE_BY.to_string(),
+                source: charter_model::ChangeSource::Prometheus,
             });
         }
         self.revision.extend(reading.revision);

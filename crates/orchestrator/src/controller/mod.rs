@@ -32,7 +32,7 @@ use crate::lease::Fence;
 use charter_analyze::RankOptions;
 use charter_execute::Actuator;
 use charter_knowledge::{AuditKind, PauseRecord, Store, StoreError};
-use charter_model::{ApprovalState, Charter, IncidentState, Timestamp};
+use charter_model::{ApprovalState, ChangeSource, Charter, IncidentState, Timestamp};
 use charter_model::{IncidentId, PolicyId};
 use charter_monitor::MetricSource;
 use charter_plan::{GuardState, KnowledgeView};
@@ -429,17 +429,20 @@ impl Controller {
         now: Timestamp,
         emit: &mut Emitter,
     ) -> Result<(), ControllerError> {
+        // The source's changes, and those deploy tools posted since the last cycle.
+        let mut changes = obs.changes;
+        changes.extend(
+            self.observer
+                .take_posted_changes(self.store.as_ref())
+                .await?,
+        );
         let transitions = self
             .observer
             .observe(
                 &self.charter,
                 self.store.as_ref(),
                 &obs.samples,
-                own_changes(
-                    obs.changes,
-                    &self.guard.recent_actions,
-                    self.charter.interval,
-                ),
+                own_changes(changes, &self.guard.recent_actions, self.charter.interval),
                 &self.analysis,
                 now,
             )
@@ -667,6 +670,7 @@ impl Controller {
                 .collect(),
             pending_policies: pending,
             executions: self.executor.executions.iter().map(|e| e.id).collect(),
+            changes: self.observer.changes.clone(),
         });
         self.health
             .tick_done(now.millis(), self.guard.blind, problem);
@@ -704,6 +708,8 @@ fn check_lease(fence: Option<&Fence>, what: &str) -> Result<(), ControllerError>
 /// between the action and the read that sees it) are Charter's own: a source that
 /// reads deploys from metrics (a revision, a generation) cannot tell who deployed,
 /// and a diagnosis must never take Charter's rollback or scale-out for a bad change.
+/// A deploy tool that posts its change (`api`, `argocd`, `flux`) knows it made it, so
+/// its changes are left as they are.
 fn own_changes(
     mut changes: Vec<charter_model::Change>,
     recent_actions: &[(String, charter_model::ActionKind, Timestamp)],
@@ -711,7 +717,12 @@ fn own_changes(
 ) -> Vec<charter_model::Change> {
     let near = interval * 4;
     for ch in &mut changes {
-        if ch.by == "charter" {
+        if ch.by == "charter"
+            || matches!(
+                ch.source,
+                ChangeSource::Api | ChangeSource::Argocd | ChangeSource::Flux
+            )
+        {
             continue;
         }
         if let Some((_, kind, _)) = recent_actions
@@ -732,7 +743,7 @@ fn own_changes(
 #[cfg(test)]
 mod own_change_tests {
     use super::*;
-    use charter_model::{ActionKind, Change, ChangeKind};
+    use charter_model::{ActionKind, Change, ChangeKind, ChangeSource};
 
     fn deploy(component: &str, at: i64) -> Change {
         Change {
@@ -741,6 +752,7 @@ mod own_change_tests {
             kind: ChangeKind::Deploy,
             description: "deployed v1 (was v2)".into(),
             by: "prometheus".into(),
+            source: charter_model::ChangeSource::Prometheus,
         }
     }
 
@@ -764,5 +776,32 @@ mod own_change_tests {
         // Another component, or long after: somebody else's.
         assert_eq!(out[1].by, "prometheus");
         assert_eq!(out[2].by, "prometheus");
+    }
+
+    #[test]
+    fn a_deploy_a_deploy_tool_posted_stays_the_tools_even_right_after_charters_action() {
+        let recent = [(
+            "api".to_string(),
+            ActionKind::ScaleOut,
+            Timestamp::from_secs(100),
+        )];
+        let posted = |source| Change {
+            by: "argocd".into(),
+            source,
+            ..deploy("api", 107)
+        };
+        let out = own_changes(
+            vec![
+                posted(ChangeSource::Argocd),
+                posted(ChangeSource::Kubernetes),
+            ],
+            &recent,
+            Duration::from_secs(15),
+        );
+        // The tool knows who deployed: still a suspect.
+        assert_eq!(out[0].by, "argocd");
+        assert_eq!(out[0].description, "deployed v1 (was v2)");
+        // A watch that only sees the rollout cannot tell: taken for Charter's.
+        assert_eq!(out[1].by, "charter");
     }
 }

@@ -1,6 +1,6 @@
 //! Monitor: what the controller knows of the objectives — the source, the violation
-//! detector, the history window, the episode log, recent changes, the source's health
-//! and the Alertmanager cursor. [`Observer::observe`] turns a cycle's samples and
+//! detector, the history window, the episode log, recent changes, the source's health,
+//! the Alertmanager cursor and the cursor of changes posted to the API. [`Observer::observe`] turns a cycle's samples and
 //! alerts into the violation transitions the incident book groups.
 
 use crate::event::{Emitter, Event};
@@ -45,6 +45,8 @@ pub(crate) struct Observer {
     pub blind: bool,
     /// Store sequence of the last Alertmanager alert taken into account.
     alerts_seen: u64,
+    /// Store sequence of the last change posted to `/api/v1/changes` taken in.
+    changes_seen: u64,
     /// Whether the history window was backfilled from the source.
     backfilled: bool,
 }
@@ -70,6 +72,17 @@ impl Observer {
             .violation_history(now.minus(analysis.frequency.baseline + analysis.frequency.recent))
             .await?;
         let (episodes, started, reopened) = restore_episodes(&recorded, now);
+        // Posted changes are evidence for an hour whoever was running: those of the
+        // last hour are taken in again after a restart (not audited twice).
+        let posted = store.changes_since(0).await?;
+        let changes_seen = posted.iter().map(|r| r.seq).max().unwrap_or(0);
+        let horizon = now.minus(CHANGE_HORIZON);
+        let mut changes: Vec<Change> = posted
+            .into_iter()
+            .map(|r| r.change)
+            .filter(|c| c.at >= horizon)
+            .collect();
+        changes.sort_by_key(|c| c.at);
         Ok(Observer {
             source,
             detector: Detector::new(),
@@ -77,11 +90,12 @@ impl Observer {
             episodes,
             reopened,
             started,
-            changes: Vec::new(),
+            changes,
             consecutive_errors: 0,
             blind_after,
             blind: false,
             alerts_seen,
+            changes_seen,
             backfilled: false,
         })
     }
@@ -243,16 +257,34 @@ impl Observer {
         }
     }
 
+    /// The changes posted to `/api/v1/changes` (stored by the API) since the last call,
+    /// in the order they were stored.
+    pub async fn take_posted_changes(
+        &mut self,
+        store: &dyn Store,
+    ) -> Result<Vec<Change>, StoreError> {
+        let posted = store.changes_since(self.changes_seen).await?;
+        if let Some(last) = posted.last() {
+            self.changes_seen = self.changes_seen.max(last.seq);
+            tracing::info!(
+                count = posted.len(),
+                "posted changes taken in for diagnosis"
+            );
+        }
+        Ok(posted.into_iter().map(|r| r.change).collect())
+    }
+
     /// The first reading after a restart is recorded: only it re-opens the episodes
     /// that were open at shutdown.
     pub fn first_reading_recorded(&mut self) {
         self.reopened.clear();
     }
 
-    /// Drop the stored alerts received longer ago than `alerts.retention` (its default
-    /// without an `alerts:` block). The cursor stays valid: the store never reuses a
-    /// sequence number, and retention is at least `alerts.expire_after`, so nothing
-    /// pruned still counts.
+    /// Drop the stored alerts and posted changes received longer ago than
+    /// `alerts.retention` (its default without an `alerts:` block). The cursors stay
+    /// valid: the store never reuses a sequence number, and retention is at least
+    /// `alerts.expire_after` and an hour (the change horizon), so nothing pruned still
+    /// counts.
     pub async fn prune_alerts(
         &self,
         charter: &Charter,
@@ -267,6 +299,10 @@ impl Observer {
         let rows = store.prune_alerts(before).await?;
         if rows > 0 {
             tracing::info!(rows, before = %before, "alerts pruned to alerts.retention");
+        }
+        let rows = store.prune_changes(before).await?;
+        if rows > 0 {
+            tracing::info!(rows, before = %before, "posted changes pruned to alerts.retention");
         }
         Ok(())
     }

@@ -303,6 +303,7 @@ impl World {
                 kind: r.kind,
                 description: r.description,
                 by: r.by,
+                source: charter_model::ChangeSource::Simulator,
             })
             .collect()
     }

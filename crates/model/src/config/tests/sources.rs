@@ -123,3 +123,43 @@ fn prometheus_change_queries_are_checked() {
         "7:40: source.prometheus.changes.info: must be a PromQL query, not empty"
     );
 }
+
+#[test]
+fn change_event_mappings_must_name_declared_components() {
+    let text = VALID.replace(
+        "mode: autonomous\n",
+        "mode: autonomous\nchanges:\n  applications:\n    argocd/shop-api: api\n    web: frontend\n",
+    );
+    let (c, _) = parse_charter(&text, "shop.yaml", Path::new(".")).expect("valid");
+    let declared = |n: &str| ["frontend", "api", "db"].contains(&n);
+    // `namespace/name` first, then `name`, then a component of that very name.
+    assert_eq!(
+        c.changes.component_of(Some("argocd"), "shop-api", declared),
+        Some("api".into())
+    );
+    assert_eq!(
+        c.changes.component_of(Some("other"), "shop-api", declared),
+        None
+    );
+    assert_eq!(
+        c.changes.component_of(Some("flux-system"), "web", declared),
+        Some("frontend".into())
+    );
+    assert_eq!(
+        c.changes.component_of(Some("apps"), "db", declared),
+        Some("db".into())
+    );
+    assert_eq!(c.changes.component_of(None, "billing", declared), None);
+
+    let bad = VALID.replace(
+        "mode: autonomous\n",
+        "mode: autonomous\nchanges:\n  applications:\n    argocd/billing: payments\n    a/b/c: api\n",
+    );
+    assert_eq!(
+        located(&bad),
+        [
+            "6:21: changes.applications.argocd/billing: names `payments`, which is not a declared component",
+            "7:12: changes.applications.a/b/c: the key must be an application's `name` or `namespace/name`",
+        ]
+    );
+}
