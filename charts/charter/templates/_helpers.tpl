@@ -92,6 +92,7 @@ spec:
         - --listen=0.0.0.0:{{ .Values.port }}
         - --grace={{ .Values.grace }}
         - --log={{ .Values.logLevel }}
+        - --log-format={{ .Values.logFormat }}
         {{- if eq .Values.mode "single" }}
         - --db=/var/lib/charter/charter.db
         {{- end }}

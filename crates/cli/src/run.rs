@@ -205,6 +205,15 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     ));
 
     let cancel = CancellationToken::new();
+    // Rollouts of the kubernetes actuators' workloads are change events too.
+    wiring::watch_rollouts(
+        &charter,
+        store.clone(),
+        wake.clone(),
+        clock.clone(),
+        cancel.clone(),
+    )
+    .await;
     let parts = LoopParts {
         charter: charter.clone(),
         source,

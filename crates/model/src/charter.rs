@@ -76,11 +76,24 @@ pub struct ChangeQueries {
 
 /// `changes:`: how the change events of deploy tools (`POST /api/v1/changes`) name
 /// components.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ChangeEventsSpec {
     /// An Argo CD Application or a Flux object, as `namespace/name` or `name`, to the
     /// declared component it deploys.
     pub applications: BTreeMap<String, String>,
+    /// Whether `charter run` lists and watches the Deployments and StatefulSets of
+    /// every kubernetes actuator and records their rollouts as changes
+    /// (`changes.watch_rollouts`, default true; a restart applies it).
+    pub watch_rollouts: bool,
+}
+
+impl Default for ChangeEventsSpec {
+    fn default() -> Self {
+        ChangeEventsSpec {
+            applications: BTreeMap::new(),
+            watch_rollouts: true,
+        }
+    }
 }
 
 impl ChangeEventsSpec {

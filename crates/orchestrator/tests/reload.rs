@@ -323,6 +323,15 @@ async fn a_bad_reload_keeps_the_running_charter_and_says_why() {
         "{e:?}"
     );
     assert!(e.to_string().contains("restart"), "{e}");
+    // So are the rollout watchers.
+    let e = w
+        .reload(&format!("{good}changes: {{ watch_rollouts: false }}\n"))
+        .await
+        .expect_err("needs a restart");
+    assert!(
+        matches!(&e, ReloadError::NeedsRestart { changed, .. } if changed == &vec!["changes.watch_rollouts"]),
+        "{e:?}"
+    );
 
     // The loop went on with the old charter all along.
     let s = w.tick().await;

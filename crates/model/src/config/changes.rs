@@ -17,6 +17,9 @@ pub(super) fn compile(
         return ChangeEventsSpec::default();
     };
     let mut spec = ChangeEventsSpec::default();
+    if let Some(w) = &c.value.watch_rollouts {
+        spec.watch_rollouts = w.value;
+    }
     for (name, component) in &c.value.applications {
         let path = format!("changes.applications.{name}");
         if name.trim().is_empty() || name.split('/').count() > 2 || name.starts_with('/') {

@@ -124,6 +124,10 @@ pub struct ChangeEventsConfig {
     /// component it deploys.
     #[serde(default)]
     pub applications: BTreeMap<String, S<String>>,
+    /// Whether `charter run` watches the rollouts of the kubernetes actuators'
+    /// workloads (default true).
+    #[serde(default)]
+    pub watch_rollouts: Option<S<bool>>,
 }
 
 /// `api:` — the REST API.

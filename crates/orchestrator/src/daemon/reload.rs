@@ -22,7 +22,14 @@ use tokio::sync::{Mutex, watch};
 
 /// Sections a reload cannot change (they were wired into the metric source, the
 /// store, the lease keeper, the HTTP server and the actuators at start).
-pub const RESTART_ONLY: &[&str] = &["source", "knowledge", "alerts", "api", "actuators"];
+pub const RESTART_ONLY: &[&str] = &[
+    "source",
+    "knowledge",
+    "alerts",
+    "api",
+    "actuators",
+    "changes.watch_rollouts",
+];
 
 /// The loop will not take a charter that is valid on its own (it would orphan an open
 /// violation or an execution in progress, say).
@@ -213,6 +220,10 @@ pub fn restart_only_changes(old: &Charter, new: &Charter) -> Vec<&'static str> {
     }
     if old.actuators != new.actuators {
         changed.push("actuators");
+    }
+    // The rollout watchers are started with the daemon.
+    if old.changes.watch_rollouts != new.changes.watch_rollouts {
+        changed.push("changes.watch_rollouts");
     }
     changed
 }

@@ -163,3 +163,23 @@ fn change_event_mappings_must_name_declared_components() {
         ]
     );
 }
+
+#[test]
+fn rollouts_are_watched_unless_the_charter_says_not() {
+    let (c, _) = parse_charter(VALID, "shop.yaml", Path::new(".")).expect("valid");
+    assert!(c.changes.watch_rollouts);
+    let text = VALID.replace(
+        "mode: autonomous\n",
+        "mode: autonomous\nchanges:\n  watch_rollouts: false\n",
+    );
+    let (c, _) = parse_charter(&text, "shop.yaml", Path::new(".")).expect("valid");
+    assert!(!c.changes.watch_rollouts);
+    let text = VALID.replace(
+        "mode: autonomous\n",
+        "mode: autonomous\nchanges:\n  watch_rollout: false\n",
+    );
+    let err = parse_charter(&text, "shop.yaml", Path::new("."))
+        .expect_err("a misspelt key is refused")
+        .to_string();
+    assert!(err.contains("watch_rollout"), "{err}");
+}
