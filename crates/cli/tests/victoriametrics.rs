@@ -496,6 +496,12 @@ fn example_charter(ports: Ports) -> String {
         &format!("http://127.0.0.1:{}", ports.sim),
     );
     let text = replace(&text, "interval: 15s", "interval: 2s");
+    // The stack writes the webhook's token beside the charter.
+    let text = replace(
+        &text,
+        "token_file: prometheus/alert-token",
+        "token_file: alert-token",
+    );
     let text = replace(&text, "for: 30s", "for: 10s");
     replace(&text, "for: 15s", "for: 5s")
 }
